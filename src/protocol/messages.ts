@@ -1,0 +1,181 @@
+// Message shapes on the control channel (protocol.md §3–§4) and the one parser for requests.
+import { ProtocolError, type ErrorCode } from './errors.js';
+
+/** One stored direct message, as the server reports it. */
+export interface ChatMessage {
+  id: number;
+  from: string;
+  to: string;
+  text: string;
+  /** Milliseconds since the epoch, server clock. */
+  at: number;
+}
+
+export interface Candidate {
+  host: string;
+  port: number;
+}
+
+/** One file of an offer, as the receiver sees it. */
+export interface OfferFileInfo {
+  path: string;
+  size: number;
+  mime: string;
+  mode: number;
+  mtimeMs: number;
+}
+
+/** An offer as delivered to its receiver (the file list is fetched in pages). */
+export interface OfferInfo {
+  id: string;
+  /** The sender's transfer id, bound into the peer handshake. */
+  transfer: string;
+  from: string;
+  to: string;
+  token: string;
+  candidates: Candidate[];
+  /** The sender address the server saw on the sender's own connection. */
+  observed: string;
+  fileCount: number;
+  totalBytes: number;
+  at: number;
+  expiresAt: number;
+}
+
+/** Why an offer stopped waiting (protocol.md §4.4). */
+export type OfferCloseReason = 'accepted' | 'rejected' | 'withdrawn' | 'expired' | 'sender_gone';
+
+type Base<T extends string> = { id: number; type: T };
+
+export type Request =
+  | (Base<'hello'> & { version: number; client?: string })
+  | (Base<'register'> & { user: string; password: string })
+  | (Base<'login'> & { user: string; password: string })
+  | (Base<'auth'> & { token: string })
+  | Base<'logout'>
+  | Base<'whoami'>
+  | Base<'who'>
+  | Base<'subscribe'>
+  | (Base<'send'> & { to: string; text: string })
+  | (Base<'history'> & { with: string; limit?: number; before?: number })
+  | (Base<'ack'> & { upTo: number })
+  | (Base<'offer'> & {
+      to: string;
+      transfer: string;
+      token: string;
+      candidates: Candidate[];
+      fileCount: number;
+      totalBytes: number;
+      timeoutMs: number;
+    })
+  | (Base<'offer_files'> & { offer: string; files: OfferFileInfo[]; done: boolean })
+  | (Base<'offer_list'> & { offer: string; start?: number; limit?: number })
+  | Base<'offers'>
+  | (Base<'accept'> & { offer: string })
+  | (Base<'reject'> & { offer: string; reason?: string })
+  | (Base<'withdraw'> & { offer: string; reason?: string });
+
+export type RequestType = Request['type'];
+
+/** Server → client frames. */
+export type OkReply = { type: 'ok'; id: number; result: unknown };
+export type ErrorReply = { type: 'error'; id: number | null; code: ErrorCode; message: string };
+
+export type ServerEvent =
+  | { type: 'event'; event: 'message'; data: ChatMessage }
+  | { type: 'event'; event: 'presence'; data: { user: string; online: boolean; at: number } }
+  | { type: 'event'; event: 'offer'; data: OfferInfo }
+  | { type: 'event'; event: 'offer_closed'; data: { offer: string; reason: OfferCloseReason; by: string; message?: string } }
+  | { type: 'event'; event: 'offer_accepted'; data: { offer: string; by: string; observed: string } }
+  | { type: 'event'; event: 'shutdown'; data: { reason: string } };
+
+export type ServerFrame = OkReply | ErrorReply | ServerEvent;
+
+type FieldKind = 'string' | 'int' | 'bool' | 'array' | 'object';
+type Schema = Record<string, FieldKind | `${FieldKind}?`>;
+
+// protocol.md §4: every request type and its fields. `?` marks optional fields.
+const SCHEMAS: Record<RequestType, Schema> = {
+  hello: { version: 'int', client: 'string?' },
+  register: { user: 'string', password: 'string' },
+  login: { user: 'string', password: 'string' },
+  auth: { token: 'string' },
+  logout: {},
+  whoami: {},
+  who: {},
+  subscribe: {},
+  send: { to: 'string', text: 'string' },
+  history: { with: 'string', limit: 'int?', before: 'int?' },
+  ack: { upTo: 'int' },
+  offer: {
+    to: 'string',
+    transfer: 'string',
+    token: 'string',
+    candidates: 'array',
+    fileCount: 'int',
+    totalBytes: 'int',
+    timeoutMs: 'int',
+  },
+  offer_files: { offer: 'string', files: 'array', done: 'bool' },
+  offer_list: { offer: 'string', start: 'int?', limit: 'int?' },
+  offers: {},
+  accept: { offer: 'string' },
+  reject: { offer: 'string', reason: 'string?' },
+  withdraw: { offer: 'string', reason: 'string?' },
+};
+
+/** Request types, in the order protocol.md lists them. */
+export const REQUEST_TYPES = Object.keys(SCHEMAS) as RequestType[];
+
+function hasKind(value: unknown, kind: FieldKind): boolean {
+  switch (kind) {
+    case 'string':
+      return typeof value === 'string';
+    case 'int':
+      return Number.isSafeInteger(value) && (value as number) >= 0;
+    case 'bool':
+      return typeof value === 'boolean';
+    case 'array':
+      return Array.isArray(value);
+    case 'object':
+      return typeof value === 'object' && value !== null && !Array.isArray(value);
+  }
+}
+
+/** The id of a decoded frame if it has a valid one, else null (for error replies). */
+export function requestIdOf(value: unknown): number | null {
+  const id = (value as { id?: unknown } | null)?.id;
+  return Number.isSafeInteger(id) && (id as number) > 0 ? (id as number) : null;
+}
+
+/**
+ * Parses one frame payload into a Request, checking the type and every field's kind.
+ * Throws ProtocolError: bad_json, bad_request, unknown_type.
+ */
+export function parseRequest(payload: Buffer): Request {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new ProtocolError('bad_json', 'frame is not valid UTF-8 JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ProtocolError('bad_request', 'a request must be a JSON object');
+  }
+  const record = value as Record<string, unknown>;
+  if (requestIdOf(record) === null) throw new ProtocolError('bad_request', 'id must be a positive integer');
+  const type = record.type;
+  if (typeof type !== 'string' || !Object.hasOwn(SCHEMAS, type)) {
+    throw new ProtocolError('unknown_type', `unknown request type: ${String(type).slice(0, 40)}`);
+  }
+  for (const [field, spec] of Object.entries(SCHEMAS[type as RequestType])) {
+    const optional = spec.endsWith('?');
+    const kind = (optional ? spec.slice(0, -1) : spec) as FieldKind;
+    const present = record[field] !== undefined && record[field] !== null;
+    if (!present && optional) continue;
+    if (!present || !hasKind(record[field], kind)) {
+      throw new ProtocolError('bad_request', `${type}: field "${field}" must be ${optional ? 'an optional ' : 'a '}${kind}`);
+    }
+  }
+  return record as Request;
+}
