@@ -1,0 +1,194 @@
+// One Connection per client socket: decode frames, run requests one at a time in order,
+// write replies and events with a bound on what may queue up for a client that does not read.
+import type { Socket } from 'node:net';
+import { ProtocolError } from '../protocol/errors.js';
+import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
+import { parseRequest, requestIdOf, type Request, type ServerEvent, type ServerFrame } from '../protocol/messages.js';
+import type { ServerLimits } from './options.js';
+
+export type ConnectionState = 'hello' | 'login' | 'ready' | 'closed';
+
+export interface ConnectionHooks {
+  /** Runs one request; resolves with the reply's result or throws (ProtocolError for wire errors). */
+  handle(conn: Connection, request: Request): Promise<unknown>;
+  closed(conn: Connection): void;
+  log(line: string): void;
+}
+
+let nextId = 1;
+
+export class Connection {
+  readonly id: string;
+  readonly remote: string;
+  state: ConnectionState = 'hello';
+  user: string | null = null;
+  sessionId = 0;
+  subscribed = false;
+  /** While a subscriber's backlog is being sent, live events wait here (in order). */
+  syncQueue: ServerEvent[] | null = null;
+
+  readonly #socket: Socket;
+  readonly #limits: ServerLimits;
+  readonly #hooks: ConnectionHooks;
+  readonly #decoder: FrameDecoder;
+  #pending: Request[] = [];
+  #running = false;
+  #timer: NodeJS.Timeout | null;
+  #endAfterReply = false;
+
+  constructor(socket: Socket, node: string, limits: ServerLimits, hooks: ConnectionHooks) {
+    this.id = `${node}:${nextId++}`;
+    this.remote = `${stripMapped(socket.remoteAddress ?? '?')}:${socket.remotePort ?? 0}`;
+    this.#socket = socket;
+    this.#limits = limits;
+    this.#hooks = hooks;
+    this.#decoder = new FrameDecoder({ maxFrameBytes: limits.maxFrameBytes });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => this.#onData(chunk));
+    socket.on('error', (err) => this.#hooks.log(`conn ${this.id} ${this.remote} socket error: ${err.message}`));
+    socket.on('close', () => this.#onClose());
+    this.#timer = setTimeout(() => this.#onHandshakeTimeout(), limits.handshakeTimeoutMs);
+    this.#timer.unref();
+  }
+
+  /** The client's IP address as this server sees it. */
+  get remoteAddress(): string {
+    return stripMapped(this.#socket.remoteAddress ?? '');
+  }
+
+  /** Marks the connection authenticated as `user` with a device session. */
+  authenticate(user: string, sessionId: number): void {
+    this.user = user;
+    this.sessionId = sessionId;
+    this.state = 'ready';
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Writes one frame; a client that lets too much pile up is disconnected (its messages stay stored). */
+  send(frame: ServerFrame): void {
+    if (this.state === 'closed') return;
+    this.#socket.write(encodeJsonFrame(frame));
+    if (this.#socket.writableLength > this.#limits.maxBufferedBytes) {
+      this.#hooks.log(`conn ${this.id} ${this.remote} not reading: ${this.#socket.writableLength} bytes queued, disconnecting`);
+      this.#socket.destroy();
+    }
+  }
+
+  /** Resolves once queued output has drained (or the connection is gone). */
+  drained(): Promise<void> {
+    if (this.#socket.writableLength === 0 || this.state === 'closed') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#socket.off('drain', done);
+        this.#socket.off('close', done);
+        resolve();
+      };
+      this.#socket.on('drain', done);
+      this.#socket.on('close', done);
+    });
+  }
+
+  /** Sends a push event now, or queues it while the backlog is still being delivered. */
+  push(event: ServerEvent): void {
+    if (this.syncQueue) this.syncQueue.push(event);
+    else this.send(event);
+  }
+
+  /** Closes the connection once the current request's reply is written. */
+  endAfterReply(): void {
+    this.#endAfterReply = true;
+  }
+
+  /** Sends an error and closes this connection only. */
+  fail(err: ProtocolError, id: number | null = null): void {
+    this.send({ type: 'error', id, code: err.code, message: err.message });
+    this.close();
+  }
+
+  /** Ends the connection after flushing what was written. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.#socket.end();
+    // A peer that never reads must not keep the socket open forever.
+    setTimeout(() => this.#socket.destroy(), 2000).unref();
+  }
+
+  #onData(chunk: Buffer): void {
+    let payloads: Buffer[];
+    try {
+      payloads = this.#decoder.push(chunk);
+    } catch (err) {
+      this.#hooks.log(`conn ${this.id} ${this.remote} ${(err as Error).message}; closing`);
+      this.fail(err as ProtocolError);
+      return;
+    }
+    for (const payload of payloads) this.#accept(payload);
+    if (this.#pending.length >= this.#limits.maxPendingRequests) this.#socket.pause();
+  }
+
+  #accept(payload: Buffer): void {
+    let request: Request;
+    try {
+      request = parseRequest(payload);
+    } catch (err) {
+      const id = safeId(payload);
+      this.send({ type: 'error', id, code: (err as ProtocolError).code, message: (err as Error).message });
+      return;
+    }
+    this.#pending.push(request);
+    if (!this.#running) void this.#drainRequests();
+  }
+
+  async #drainRequests(): Promise<void> {
+    this.#running = true;
+    while (this.#pending.length > 0 && this.state !== 'closed') {
+      const request = this.#pending.shift()!;
+      await this.#run(request);
+      if (this.#pending.length < this.#limits.maxPendingRequests / 2) this.#socket.resume();
+    }
+    this.#running = false;
+  }
+
+  async #run(request: Request): Promise<void> {
+    try {
+      const result = await this.#hooks.handle(this, request);
+      this.send({ type: 'ok', id: request.id, result: result ?? {} });
+      if (this.#endAfterReply) this.close();
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        if (err.fatal) this.fail(err, request.id);
+        else this.send({ type: 'error', id: request.id, code: err.code, message: err.message });
+        return;
+      }
+      this.#hooks.log(`conn ${this.id} ${request.type} failed: ${(err as Error).stack ?? err}`);
+      this.send({ type: 'error', id: request.id, code: 'internal', message: 'internal server error' });
+    }
+  }
+
+  #onHandshakeTimeout(): void {
+    this.#hooks.log(`conn ${this.id} ${this.remote} did not log in within ${this.#limits.handshakeTimeoutMs} ms; closing`);
+    this.fail(new ProtocolError('unauthorized', 'login timed out', { fatal: true }));
+  }
+
+  #onClose(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#pending = [];
+    this.#hooks.closed(this);
+  }
+}
+
+function stripMapped(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+// The id of a request we could not parse, if it can be read at all.
+function safeId(payload: Buffer): number | null {
+  try {
+    return requestIdOf(JSON.parse(payload.toString('utf8')));
+  } catch {
+    return null;
+  }
+}

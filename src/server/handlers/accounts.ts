@@ -1,0 +1,67 @@
+// register, login, auth (resume a saved session), logout, whoami.
+import { ProtocolError } from '../../protocol/errors.js';
+import type { Request } from '../../protocol/messages.js';
+import { NAME_RULE, PASSWORD_MAX, PASSWORD_MIN, normalizeName } from '../../protocol/names.js';
+import { hashPassword, hashToken, newToken, verifyPassword } from '../auth.js';
+import type { Connection } from '../connection.js';
+import type { ServerContext } from '../server.js';
+
+type Req<T extends Request['type']> = Extract<Request, { type: T }>;
+
+function checkName(raw: string): string {
+  const name = normalizeName(raw);
+  if (!name) throw new ProtocolError('invalid_name', `invalid user name "${raw.slice(0, 40)}": use ${NAME_RULE}`);
+  return name;
+}
+
+function checkPassword(password: string): void {
+  if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
+    throw new ProtocolError('invalid_password', `password must be ${PASSWORD_MIN}-${PASSWORD_MAX} characters`);
+  }
+}
+
+async function startSession(ctx: ServerContext, conn: Connection, userId: number, name: string) {
+  const { token, tokenHash } = newToken();
+  const session = await ctx.store.createSession(userId, tokenHash, ctx.now());
+  conn.authenticate(name, session.id);
+  ctx.log(`conn ${conn.id} logged in as ${name} (session ${session.id})`);
+  return { user: name, token };
+}
+
+export async function handleRegister(ctx: ServerContext, conn: Connection, req: Req<'register'>) {
+  const name = checkName(req.user);
+  checkPassword(req.password);
+  const { salt, hash } = await hashPassword(req.password);
+  const user = await ctx.store.createUser(name, salt, hash, ctx.now());
+  if (!user) throw new ProtocolError('name_taken', `the name ${name} is taken`);
+  ctx.log(`conn ${conn.id} registered ${name}`);
+  return startSession(ctx, conn, user.id, name);
+}
+
+export async function handleLogin(ctx: ServerContext, conn: Connection, req: Req<'login'>) {
+  const name = normalizeName(req.user);
+  const user = name ? await ctx.store.getUser(name) : null;
+  if (!(await verifyPassword(req.password, user)) || !user) {
+    ctx.log(`conn ${conn.id} failed login as ${String(name ?? req.user).slice(0, 40)}`);
+    throw new ProtocolError('bad_credentials', 'wrong user name or password');
+  }
+  return startSession(ctx, conn, user.id, user.name);
+}
+
+export async function handleAuth(ctx: ServerContext, conn: Connection, req: Req<'auth'>) {
+  const session = await ctx.store.getSessionByTokenHash(hashToken(req.token));
+  if (!session) throw new ProtocolError('unauthorized', 'session expired or revoked: log in again');
+  conn.authenticate(session.user, session.id);
+  return { user: session.user };
+}
+
+export async function handleLogout(ctx: ServerContext, conn: Connection) {
+  await ctx.store.deleteSession(conn.sessionId);
+  ctx.log(`conn ${conn.id} ${conn.user} logged out (session ${conn.sessionId} revoked)`);
+  conn.endAfterReply();
+  return {};
+}
+
+export async function handleWhoami(conn: Connection) {
+  return { user: conn.user };
+}

@@ -1,0 +1,131 @@
+// File offers (protocol.md §4.4): the server brokers them and never sees file data.
+import { ProtocolError } from '../../protocol/errors.js';
+import type { Candidate, OfferCloseReason, OfferFileInfo, Request } from '../../protocol/messages.js';
+import type { Connection } from '../connection.js';
+import type { Offer } from '../offers.js';
+import type { ServerContext } from '../server.js';
+import { existingUser } from './messages.js';
+
+type Req<T extends Request['type']> = Extract<Request, { type: T }>;
+
+const MAX_CANDIDATES = 16;
+const MAX_FILES_PAGE = 1000;
+const MIN_TIMEOUT_MS = 1000;
+
+function bad(message: string): ProtocolError {
+  return new ProtocolError('bad_request', message);
+}
+
+function checkCandidates(list: unknown[]): Candidate[] {
+  if (list.length > MAX_CANDIDATES) throw bad(`at most ${MAX_CANDIDATES} candidates`);
+  return list.map((c) => {
+    const { host, port } = (c ?? {}) as Record<string, unknown>;
+    if (typeof host !== 'string' || host.length === 0 || host.length > 255) throw bad('candidate host must be a string');
+    if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) throw bad('candidate port must be 1-65535');
+    return { host, port: port as number };
+  });
+}
+
+function checkFile(f: unknown): OfferFileInfo {
+  const { path, size, mime, mode, mtimeMs } = (f ?? {}) as Record<string, unknown>;
+  const ok =
+    typeof path === 'string' && path.length > 0 && path.length <= 4096 &&
+    Number.isSafeInteger(size) && (size as number) >= 0 &&
+    typeof mime === 'string' && mime.length <= 255 &&
+    Number.isSafeInteger(mode) && typeof mtimeMs === 'number' && Number.isFinite(mtimeMs);
+  if (!ok) throw bad('each file needs path, size, mime, mode and mtimeMs');
+  return { path: path as string, size: size as number, mime: mime as string, mode: mode as number, mtimeMs: mtimeMs as number };
+}
+
+/** Ends an offer and tells whoever still cares. Used by handlers, expiry and closed connections. */
+export function closeOffer(ctx: ServerContext, offer: Offer, reason: OfferCloseReason, by: string, message?: string): void {
+  if (!ctx.offers.remove(offer)) return;
+  const event = { type: 'event', event: 'offer_closed', data: { offer: offer.info.id, reason, by, message } } as const;
+  if (reason !== 'withdrawn' && reason !== 'sender_gone') offer.sender.push(event);
+  if (offer.open) void ctx.deliver([offer.info.to], event);
+  ctx.log(`offer ${offer.info.id} ${offer.info.from} -> ${offer.info.to} ${reason}`);
+}
+
+function findOffer(ctx: ServerContext, id: string): Offer {
+  const offer = ctx.offers.get(id);
+  if (!offer) throw new ProtocolError('no_such_offer', `no such offer: ${id.slice(0, 64)}`);
+  return offer;
+}
+
+/** An open offer addressed to this connection's user. */
+function offerFor(ctx: ServerContext, conn: Connection, id: string): Offer {
+  const offer = findOffer(ctx, id);
+  if (offer.info.to !== conn.user || !offer.open) throw new ProtocolError('no_such_offer', `no such offer: ${id.slice(0, 64)}`);
+  return offer;
+}
+
+export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req<'offer'>) {
+  const to = await existingUser(ctx, req.to);
+  const candidates = checkCandidates(req.candidates);
+  if (req.fileCount < 1 || req.fileCount > ctx.limits.maxOfferFiles) throw bad(`an offer holds 1-${ctx.limits.maxOfferFiles} files`);
+  if (req.transfer.length > 128 || req.token.length > 256) throw bad('transfer id or token too long');
+  if (ctx.offers.countFrom(conn.user!) >= ctx.limits.maxOffersPerUser) {
+    throw new ProtocolError('overloaded', `you already have ${ctx.limits.maxOffersPerUser} offers waiting`);
+  }
+  const at = ctx.now();
+  const timeoutMs = Math.min(Math.max(req.timeoutMs, MIN_TIMEOUT_MS), ctx.limits.maxOfferTimeoutMs);
+  const info = {
+    transfer: req.transfer, from: conn.user!, to, token: req.token, candidates,
+    observed: conn.remoteAddress, fileCount: req.fileCount, totalBytes: req.totalBytes, at, expiresAt: at + timeoutMs,
+  };
+  const offer = ctx.offers.add(info, conn, (o) => closeOffer(ctx, o, 'expired', ''));
+  ctx.log(`offer ${offer.info.id} ${conn.user} -> ${to}: ${req.fileCount} files, ${req.totalBytes} bytes`);
+  return { offer: offer.info.id, online: ctx.presence.isOnline(to), expiresAt: info.expiresAt };
+}
+
+export async function handleOfferFiles(ctx: ServerContext, conn: Connection, req: Req<'offer_files'>) {
+  const offer = findOffer(ctx, req.offer);
+  if (offer.sender !== conn || offer.open) throw new ProtocolError('no_such_offer', `no such offer: ${req.offer.slice(0, 64)}`);
+  const files = req.files.map(checkFile);
+  if (offer.files.length + files.length > offer.info.fileCount) throw bad('more files than the offer announced');
+  offer.files.push(...files);
+  if (!req.done) return { received: offer.files.length };
+  const total = offer.files.reduce((sum, f) => sum + f.size, 0);
+  if (offer.files.length !== offer.info.fileCount || total !== offer.info.totalBytes) {
+    closeOffer(ctx, offer, 'withdrawn', conn.user!);
+    throw bad('file list does not match the announced count and total size');
+  }
+  offer.open = true;
+  await ctx.deliver([offer.info.to], { type: 'event', event: 'offer', data: offer.info });
+  return { received: offer.files.length, online: ctx.presence.isOnline(offer.info.to) };
+}
+
+export async function handleOfferList(ctx: ServerContext, conn: Connection, req: Req<'offer_list'>) {
+  const offer = findOffer(ctx, req.offer);
+  if (offer.info.to !== conn.user && offer.info.from !== conn.user) throw new ProtocolError('no_such_offer', 'no such offer');
+  const start = req.start ?? 0;
+  const limit = Math.min(Math.max(req.limit ?? MAX_FILES_PAGE, 1), MAX_FILES_PAGE);
+  return { files: offer.files.slice(start, start + limit), total: offer.files.length };
+}
+
+export async function handleOffers(ctx: ServerContext, conn: Connection) {
+  return { offers: ctx.offers.openFor(conn.user!).map((o) => o.info) };
+}
+
+export async function handleAccept(ctx: ServerContext, conn: Connection, req: Req<'accept'>) {
+  const offer = offerFor(ctx, conn, req.offer);
+  offer.sender.push({ type: 'event', event: 'offer_accepted', data: { offer: offer.info.id, by: conn.user!, observed: conn.remoteAddress } });
+  // The user's other devices stop showing it; this one gets the details in the reply.
+  ctx.offers.remove(offer);
+  await ctx.deliver([offer.info.to], { type: 'event', event: 'offer_closed', data: { offer: offer.info.id, reason: 'accepted', by: conn.user! } }, conn);
+  ctx.log(`offer ${offer.info.id} accepted by ${conn.user}`);
+  return { offer: offer.info };
+}
+
+export async function handleReject(ctx: ServerContext, conn: Connection, req: Req<'reject'>) {
+  const offer = offerFor(ctx, conn, req.offer);
+  closeOffer(ctx, offer, 'rejected', conn.user!, req.reason?.slice(0, 500));
+  return {};
+}
+
+export async function handleWithdraw(ctx: ServerContext, conn: Connection, req: Req<'withdraw'>) {
+  const offer = findOffer(ctx, req.offer);
+  if (offer.sender !== conn) throw new ProtocolError('no_such_offer', `no such offer: ${req.offer.slice(0, 64)}`);
+  closeOffer(ctx, offer, 'withdrawn', conn.user!, req.reason?.slice(0, 500));
+  return {};
+}

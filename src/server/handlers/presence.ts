@@ -1,0 +1,58 @@
+// who, and subscribe: start listening, then receive the backlog this device has not acknowledged.
+import type { ServerEvent } from '../../protocol/messages.js';
+import type { Connection } from '../connection.js';
+import type { ServerContext } from '../server.js';
+
+/** Messages per backlog page read from the store. */
+const BACKLOG_PAGE = 500;
+
+export async function handleWho(ctx: ServerContext) {
+  return { users: ctx.presence.online() };
+}
+
+export async function handleSubscribe(ctx: ServerContext, conn: Connection) {
+  if (conn.subscribed) return { backlog: 0 };
+  conn.subscribed = true;
+  conn.syncQueue = [];
+  if (ctx.registry.listen(conn)) {
+    await ctx.bus.publish({ kind: 'presence', node: ctx.node, user: conn.user!, online: true, at: ctx.now() });
+  }
+  const { count, lastId } = await sendBacklog(ctx, conn);
+  const offered = sendOpenOffers(ctx, conn);
+  flushQueue(conn, lastId, offered);
+  return { backlog: count };
+}
+
+// Pages through everything after the session's cursor, waiting for the socket to drain between pages.
+async function sendBacklog(ctx: ServerContext, conn: Connection): Promise<{ count: number; lastId: number }> {
+  let cursor = (await ctx.store.getSession(conn.sessionId))?.cursor ?? 0;
+  let count = 0;
+  for (;;) {
+    const page = await ctx.store.pendingMessages(conn.user!, cursor, conn.sessionId, BACKLOG_PAGE);
+    for (const message of page) conn.send({ type: 'event', event: 'message', data: message });
+    count += page.length;
+    if (page.length > 0) cursor = page[page.length - 1]!.id;
+    if (page.length < BACKLOG_PAGE || conn.state === 'closed') return { count, lastId: cursor };
+    await conn.drained();
+  }
+}
+
+function sendOpenOffers(ctx: ServerContext, conn: Connection): Set<string> {
+  const sent = new Set<string>();
+  for (const offer of ctx.offers.openFor(conn.user!)) {
+    conn.send({ type: 'event', event: 'offer', data: offer.info });
+    sent.add(offer.info.id);
+  }
+  return sent;
+}
+
+// Live events that arrived during the backlog, minus what the backlog already carried.
+function flushQueue(conn: Connection, lastId: number, offered: Set<string>): void {
+  const queued: ServerEvent[] = conn.syncQueue ?? [];
+  conn.syncQueue = null;
+  for (const event of queued) {
+    if (event.event === 'message' && event.data.id <= lastId) continue;
+    if (event.event === 'offer' && offered.has(event.data.id)) continue;
+    conn.send(event);
+  }
+}

@@ -1,0 +1,67 @@
+// Offers waiting for an answer. The server only brokers them: it keeps the sender's candidates,
+// token and file list until the receiver accepts or rejects, the sender withdraws, or it expires.
+import { randomBytes } from 'node:crypto';
+import type { OfferFileInfo, OfferInfo } from '../protocol/messages.js';
+import type { Connection } from './connection.js';
+
+export interface Offer {
+  info: OfferInfo;
+  files: OfferFileInfo[];
+  /** True once the whole file list has arrived; only then does the receiver see it. */
+  open: boolean;
+  sender: Connection;
+  timer: NodeJS.Timeout;
+}
+
+// Short ids people can type: 8 characters of a-z and 2-9 minus look-alikes.
+const ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+function shortId(): string {
+  return [...randomBytes(8)].map((b) => ALPHABET[b % ALPHABET.length]).join('');
+}
+
+export class OfferBook {
+  #byId = new Map<string, Offer>();
+
+  /** Registers an offer under a fresh id; `expire` runs if nothing ends it first. */
+  add(info: Omit<OfferInfo, 'id'>, sender: Connection, expire: (offer: Offer) => void): Offer {
+    let id = shortId();
+    while (this.#byId.has(id)) id = shortId();
+    const timeoutMs = info.expiresAt - info.at;
+    const offer: Offer = { info: { id, ...info }, files: [], open: false, sender, timer: setTimeout(() => expire(offer), timeoutMs) };
+    offer.timer.unref();
+    this.#byId.set(id, offer);
+    return offer;
+  }
+
+  get(id: string): Offer | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Forgets an offer and stops its timer; false if it was already gone. */
+  remove(offer: Offer): boolean {
+    clearTimeout(offer.timer);
+    return this.#byId.delete(offer.info.id);
+  }
+
+  /** Open offers addressed to `user`, oldest first. */
+  openFor(user: string): Offer[] {
+    return [...this.#byId.values()].filter((o) => o.open && o.info.to === user);
+  }
+
+  /** Offers made over `conn` (withdrawn when it closes). */
+  sentOver(conn: Connection): Offer[] {
+    return [...this.#byId.values()].filter((o) => o.sender === conn);
+  }
+
+  /** Offers made by `user` still pending. */
+  countFrom(user: string): number {
+    let n = 0;
+    for (const o of this.#byId.values()) if (o.info.from === user) n++;
+    return n;
+  }
+
+  clear(): void {
+    for (const offer of this.#byId.values()) clearTimeout(offer.timer);
+    this.#byId.clear();
+  }
+}

@@ -1,0 +1,47 @@
+// Every limit and timeout of the server, with its default, in one place (protocol.md §7).
+import type { Bus } from '../bus/bus.js';
+import type { Store } from '../store/store.js';
+
+export interface ServerLimits {
+  /** Largest frame payload accepted from a client, in bytes. @default 262144 */
+  maxFrameBytes: number;
+  /** Largest message text, in UTF-8 bytes. @default 16384 */
+  maxMessageBytes: number;
+  /** Time from connect to a completed hello and login, in ms. @default 30000 */
+  handshakeTimeoutMs: number;
+  /** Bytes queued for a client that is not reading before it is disconnected. @default 8388608 */
+  maxBufferedBytes: number;
+  /** Requests read ahead per connection before reading pauses. @default 32 */
+  maxPendingRequests: number;
+  /** Most messages a history page returns. @default 500 */
+  maxHistoryLimit: number;
+  /** Longest an offer may wait for an answer, in ms. @default 86400000 */
+  maxOfferTimeoutMs: number;
+  /** Most files in one offer. @default 100000 */
+  maxOfferFiles: number;
+  /** Open offers one user may have at once. @default 32 */
+  maxOffersPerUser: number;
+}
+
+export interface ServerOptions extends Partial<ServerLimits> {
+  store: Store;
+  bus?: Bus;
+  /** This node's name on the bus. @default random */
+  node?: string;
+  /** One line per connection event; nothing by default. */
+  log?: (line: string) => void;
+  /** Extra detail (each request) when true. @default false */
+  verbose?: boolean;
+}
+
+export const DEFAULT_LIMITS = {
+  maxFrameBytes: 262_144,
+  maxMessageBytes: 16_384,
+  handshakeTimeoutMs: 30_000,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  maxPendingRequests: 32,
+  maxHistoryLimit: 500,
+  maxOfferTimeoutMs: 24 * 60 * 60 * 1000,
+  maxOfferFiles: 100_000,
+  maxOffersPerUser: 32,
+} satisfies ServerLimits;

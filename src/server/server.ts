@@ -1,0 +1,149 @@
+// createServer(): the relay. Accepts TCP connections, runs requests through the handlers,
+// and routes every delivery and presence change through the Bus so several nodes can share it.
+import { randomBytes } from 'node:crypto';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { LocalBus } from '../bus/local.js';
+import type { Bus, BusMessage } from '../bus/bus.js';
+import type { ServerEvent } from '../protocol/messages.js';
+import { Connection } from './connection.js';
+import { handle } from './handlers/index.js';
+import { closeOffer } from './handlers/offers.js';
+import { OfferBook } from './offers.js';
+import { DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from './options.js';
+import { Presence } from './presence.js';
+import { Registry } from './registry.js';
+import type { Store } from '../store/store.js';
+
+/** What handlers see of the server. */
+export interface ServerContext {
+  readonly store: Store;
+  readonly bus: Bus;
+  readonly limits: ServerLimits;
+  readonly node: string;
+  readonly registry: Registry;
+  readonly presence: Presence;
+  readonly offers: OfferBook;
+  readonly shuttingDown: boolean;
+  log(line: string): void;
+  now(): number;
+  /** Pushes `event` to every listening connection of `users`, on every node. */
+  deliver(users: string[], event: ServerEvent, except?: Connection): Promise<void>;
+}
+
+export class ChatServer implements ServerContext {
+  readonly store: Store;
+  readonly bus: Bus;
+  readonly limits: ServerLimits;
+  readonly node: string;
+  readonly registry = new Registry();
+  readonly presence = new Presence();
+  readonly offers = new OfferBook();
+  shuttingDown = false;
+  readonly #tcp: TcpServer;
+  readonly #log: (line: string) => void;
+  readonly #unsubscribe: () => void;
+
+  constructor(options: ServerOptions) {
+    this.store = options.store;
+    this.bus = options.bus ?? new LocalBus();
+    this.node = options.node ?? randomBytes(4).toString('hex');
+    this.limits = { ...DEFAULT_LIMITS, ...definedOnly(options) };
+    this.#log = options.log ?? (() => {});
+    this.#unsubscribe = this.bus.subscribe((m) => this.#onBus(m));
+    this.#tcp = createTcpServer((socket) => this.#onSocket(socket));
+    this.#tcp.on('error', (err) => this.log(`server error: ${err.message}`));
+  }
+
+  log(line: string): void {
+    this.#log(line);
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  /** Starts listening; resolves with the bound address. Rejects on EADDRINUSE and the like. */
+  listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.#tcp.once('error', reject);
+      this.#tcp.listen(port, host, () => {
+        this.#tcp.off('error', reject);
+        resolve(this.address());
+      });
+    });
+  }
+
+  address(): AddressInfo {
+    return this.#tcp.address() as AddressInfo;
+  }
+
+  async deliver(users: string[], event: ServerEvent, except?: Connection): Promise<void> {
+    await this.bus.publish({ kind: 'deliver', users: [...new Set(users)], event, exceptConnection: except?.id });
+  }
+
+  /** Stops accepting, tells every client, waits (bounded) for them to go. Does not close the store. */
+  async close(reason = 'server shutting down'): Promise<void> {
+    this.shuttingDown = true;
+    const closed = new Promise<void>((resolve) => this.#tcp.close(() => resolve()));
+    for (const conn of this.registry.all) {
+      conn.send({ type: 'event', event: 'shutdown', data: { reason } });
+      conn.close();
+    }
+    await closed;
+    this.offers.clear();
+    this.#unsubscribe();
+  }
+
+  #onSocket(socket: import('node:net').Socket): void {
+    if (this.shuttingDown) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(socket, this.node, this.limits, {
+      handle: (c, request) => handle(this, c, request),
+      closed: (c) => this.#onClosed(c),
+      log: (line) => this.log(line),
+    });
+    this.registry.all.add(conn);
+    this.log(`conn ${conn.id} open from ${conn.remote}`);
+  }
+
+  #onClosed(conn: Connection): void {
+    this.log(`conn ${conn.id} closed${conn.user ? ` (${conn.user})` : ''}`);
+    for (const offer of this.offers.sentOver(conn)) closeOffer(this, offer, 'sender_gone', conn.user ?? '');
+    if (this.registry.remove(conn) && conn.user) {
+      void this.bus.publish({ kind: 'presence', node: this.node, user: conn.user, online: false, at: this.now() });
+    }
+  }
+
+  #onBus(message: BusMessage): void {
+    if (message.kind === 'deliver') {
+      for (const user of message.users) {
+        for (const conn of this.registry.listenersOf(user)) {
+          if (conn.id !== message.exceptConnection) conn.push(message.event);
+        }
+      }
+      return;
+    }
+    if (!this.presence.apply(message.node, message.user, message.online)) return;
+    const event: ServerEvent = {
+      type: 'event',
+      event: 'presence',
+      data: { user: message.user, online: message.online, at: message.at },
+    };
+    for (const conn of this.registry.listeners()) conn.push(event);
+  }
+}
+
+function definedOnly(options: ServerOptions): Partial<ServerLimits> {
+  const out: Partial<ServerLimits> = {};
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof ServerLimits)[]) {
+    if (options[key] !== undefined) out[key] = options[key];
+  }
+  return out;
+}
+
+/** A relay server over `options.store`, with an in-process bus unless one is given. */
+export function createServer(options: ServerOptions): ChatServer {
+  return new ChatServer(options);
+}
