@@ -1,0 +1,87 @@
+// chat register, login, logout, whoami.
+import type { Argv } from 'yargs';
+import type { ChatClient } from '../../client/client.js';
+import { connectClient, connectSession } from '../connect.js';
+import type { CliContext, GlobalOptions } from '../context.js';
+import { readPassword } from '../password.js';
+import { forgetSession, saveSession } from '../sessions.js';
+
+export interface LoginOptions extends GlobalOptions {
+  user: string;
+  passwordStdin: boolean;
+}
+
+function loginOptions(argv: Record<string, unknown>): LoginOptions {
+  return {
+    ...(argv as unknown as GlobalOptions),
+    user: String(argv.user),
+    passwordStdin: Boolean(argv['password-stdin']),
+  };
+}
+
+const userBuilder = (y: Argv) =>
+  y
+    .positional('user', { type: 'string', demandOption: true, describe: 'user name' })
+    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from stdin' });
+
+async function withClient<T>(client: ChatClient, work: (c: ChatClient) => Promise<T>): Promise<T> {
+  try {
+    return await work(client);
+  } finally {
+    await client.close();
+  }
+}
+
+export const registerCommand = (ctx: CliContext) => ({
+  command: 'register <user>',
+  describe: 'create an account (and log in)',
+  builder: userBuilder,
+  handler: (argv: Record<string, unknown>) => runRegister(loginOptions(argv), ctx),
+});
+
+export async function runRegister(opts: LoginOptions, ctx: CliContext): Promise<void> {
+  const password = await readPassword(ctx, { passwordStdin: opts.passwordStdin, confirm: true });
+  const result = await withClient(await connectClient(opts), (c) => c.register(opts.user, password));
+  saveSession(opts.home, opts.server, result);
+  ctx.out(`registered ${result.user} on ${opts.server} and logged in`);
+}
+
+export const loginCommand = (ctx: CliContext) => ({
+  command: 'login <user>',
+  describe: 'log in and save the session',
+  builder: userBuilder,
+  handler: (argv: Record<string, unknown>) => runLogin(loginOptions(argv), ctx),
+});
+
+export async function runLogin(opts: LoginOptions, ctx: CliContext): Promise<void> {
+  const password = await readPassword(ctx, { passwordStdin: opts.passwordStdin });
+  const result = await withClient(await connectClient(opts), (c) => c.login(opts.user, password));
+  saveSession(opts.home, opts.server, result);
+  ctx.out(`logged in as ${result.user} on ${opts.server}`);
+}
+
+export const logoutCommand = (ctx: CliContext) => ({
+  command: 'logout',
+  describe: 'revoke this session on the server and forget it here',
+  handler: (argv: Record<string, unknown>) => runLogout(argv as unknown as GlobalOptions, ctx),
+});
+
+export async function runLogout(opts: GlobalOptions, ctx: CliContext): Promise<void> {
+  const client = await connectSession(opts);
+  const user = client.user;
+  await withClient(client, (c) => c.logout());
+  forgetSession(opts.home, opts.server);
+  ctx.out(`logged out ${user} from ${opts.server}`);
+}
+
+export const whoamiCommand = (ctx: CliContext) => ({
+  command: 'whoami',
+  describe: 'show who you are logged in as',
+  handler: (argv: Record<string, unknown>) => runWhoami(argv as unknown as GlobalOptions, ctx),
+});
+
+export async function runWhoami(opts: GlobalOptions, ctx: CliContext): Promise<void> {
+  const client = await connectSession(opts);
+  ctx.out(`${client.user} on ${opts.server}`);
+  await client.close();
+}

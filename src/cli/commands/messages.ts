@@ -1,0 +1,105 @@
+// chat send, who, history, listen.
+import type { Argv } from 'yargs';
+import type { ChatMessage } from '../../protocol/messages.js';
+import { connectSession } from '../connect.js';
+import { CliError, type CliContext, type GlobalOptions } from '../context.js';
+import { formatMessage, formatPresence, stamp } from '../output.js';
+
+type Argvs = Record<string, unknown>;
+const g = (argv: Argvs) => argv as unknown as GlobalOptions;
+const jsonOption = (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' });
+
+export const sendCommand = (ctx: CliContext) => ({
+  command: 'send <user> <text..>',
+  describe: 'send a direct message',
+  builder: (y: Argv) => jsonOption(y.positional('user', { type: 'string' }).positional('text', { type: 'string', array: true })),
+  handler: (argv: Argvs) =>
+    runSend({ ...g(argv), to: String(argv.user), text: (argv.text as string[]).join(' '), json: Boolean(argv.json) }, ctx),
+});
+
+export async function runSend(opts: GlobalOptions & { to: string; text: string; json: boolean }, ctx: CliContext) {
+  const client = await connectSession(opts);
+  try {
+    const message = await client.send(opts.to, opts.text);
+    ctx.out(opts.json ? JSON.stringify(message) : `sent to ${message.to} (id ${message.id})`);
+  } finally {
+    await client.close();
+  }
+}
+
+export const whoCommand = (ctx: CliContext) => ({
+  command: 'who',
+  describe: 'list online users',
+  builder: jsonOption,
+  handler: (argv: Argvs) => runWho({ ...g(argv), json: Boolean(argv.json) }, ctx),
+});
+
+export async function runWho(opts: GlobalOptions & { json: boolean }, ctx: CliContext) {
+  const client = await connectSession(opts);
+  try {
+    const users = await client.who();
+    if (opts.json) ctx.out(JSON.stringify({ users }));
+    else if (users.length === 0) ctx.out('nobody is online');
+    else for (const user of users) ctx.out(user === client.user ? `${user} (you)` : user);
+  } finally {
+    await client.close();
+  }
+}
+
+export const historyCommand = (ctx: CliContext) => ({
+  command: 'history <user>',
+  describe: 'show your conversation with a user, oldest first',
+  builder: (y: Argv) =>
+    jsonOption(y.positional('user', { type: 'string' }))
+      .option('limit', { type: 'number', default: 50, describe: 'messages per page' })
+      .option('before', { type: 'number', describe: 'only messages older than this id' }),
+  handler: (argv: Argvs) =>
+    runHistory(
+      { ...g(argv), with: String(argv.user), limit: argv.limit as number, before: argv.before as number | undefined, json: Boolean(argv.json) },
+      ctx,
+    ),
+});
+
+export async function runHistory(opts: GlobalOptions & { with: string; limit: number; before?: number; json: boolean }, ctx: CliContext) {
+  if (!Number.isInteger(opts.limit) || opts.limit < 1) throw new CliError('--limit must be a positive integer', 2);
+  const client = await connectSession(opts);
+  try {
+    const page = await client.history(opts.with, { limit: opts.limit, before: opts.before });
+    for (const m of page.messages) ctx.out(opts.json ? JSON.stringify(m) : `${m.id} ${formatMessage(m, null, stamp)}`);
+    if (page.more && !opts.json) ctx.err(`older messages: chat history ${opts.with} --before ${page.messages[0]!.id}`);
+  } finally {
+    await client.close();
+  }
+}
+
+export const listenCommand = (ctx: CliContext) => ({
+  command: 'listen',
+  describe: 'print messages and presence as they arrive, until Ctrl-C',
+  builder: jsonOption,
+  handler: (argv: Argvs) => runListen({ ...g(argv), json: Boolean(argv.json) }, ctx),
+});
+
+export async function runListen(opts: GlobalOptions & { json: boolean }, ctx: CliContext): Promise<void> {
+  const client = await connectSession(opts);
+  const print = (event: string, data: object, line: string): void => {
+    ctx.out(opts.json ? JSON.stringify({ event, ...data }) : line);
+  };
+  client.on('message', (m: ChatMessage) => {
+    print('message', m, formatMessage(m, client.user));
+    client.acknowledge(m.id);
+  });
+  client.on('presence', (p) => print('presence', p, formatPresence(p)));
+  client.on('offer', (o) => print('offer', { id: o.id, from: o.from, fileCount: o.fileCount, totalBytes: o.totalBytes },
+    `* ${o.from} offers ${o.fileCount} file(s): chat accept ${o.id}`));
+  const ended = new Promise<string | null>((resolve) => {
+    client.on('shutdown', (s) => resolve(`server shut down: ${s.reason}`));
+    client.on('close', (err) => resolve(err ? err.message : null));
+    process.once('SIGINT', () => resolve(null));
+    process.once('SIGTERM', () => resolve(null));
+  });
+  await client.subscribe();
+  ctx.err(`listening as ${client.user} on ${opts.server} (Ctrl-C to stop)`);
+  const reason = await ended;
+  await client.close();
+  if (reason) throw new CliError(reason);
+}

@@ -1,0 +1,45 @@
+// What a command may touch: its streams, environment and global options. Tests run the built
+// CLI as a child process, so this stays a plain object over process.*.
+
+export interface GlobalOptions {
+  /** host:port of the relay server. */
+  server: string;
+  /** Where sessions are kept. */
+  home: string;
+  verbose: boolean;
+}
+
+export interface CliContext {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  stdin: NodeJS.ReadStream;
+  env: NodeJS.ProcessEnv;
+  /** True when stdout is a terminal: bars, prompts and colors only then. */
+  isTTY: boolean;
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** The context over the real process. */
+export function processContext(): CliContext {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    isTTY: Boolean(process.stdout.isTTY),
+    out: (line) => void process.stdout.write(`${line}\n`),
+    err: (line) => void process.stderr.write(`${line}\n`),
+  };
+}
+
+/** An error meant for the user: printed as one line by main, with this exit code. */
+export class CliError extends Error {
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}

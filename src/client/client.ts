@@ -1,0 +1,246 @@
+// ChatClient: the library the CLI is built on. One TCP connection, requests matched to replies
+// by id, server pushes surfaced as typed events.
+import { EventEmitter } from 'node:events';
+import { connect as netConnect, type Socket } from 'node:net';
+import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
+import type { ChatMessage, OfferCloseReason, OfferFileInfo, OfferInfo, Request, ServerFrame } from '../protocol/messages.js';
+import { PROTOCOL_VERSION } from '../protocol/version.js';
+import { ClientError } from './errors.js';
+
+export interface ChatClientOptions {
+  host: string;
+  port: number;
+  /** Give up connecting (and on each request) after this long. @default 10000 */
+  timeoutMs?: number;
+  /** Client software name sent in hello. @default 'chat-client' */
+  client?: string;
+  /** Largest frame accepted from the server. @default 16 MiB */
+  maxFrameBytes?: number;
+}
+
+export interface ChatClientEvents {
+  message: [ChatMessage];
+  presence: [{ user: string; online: boolean; at: number }];
+  offer: [OfferInfo];
+  offer_closed: [{ offer: string; reason: OfferCloseReason; by: string; message?: string }];
+  offer_accepted: [{ offer: string; by: string; observed: string }];
+  shutdown: [{ reason: string }];
+  /** The connection ended; `error` says why when it was not our own close(). */
+  close: [ClientError | undefined];
+}
+
+export interface HelloResult {
+  version: number;
+  server: string;
+  /** This client's address as the server sees it. */
+  address: string;
+  limits: { maxFrameBytes: number; maxMessageBytes: number };
+}
+
+type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout };
+type Params<T extends Request['type']> = Omit<Extract<Request, { type: T }>, 'id' | 'type'>;
+
+const ACK_DELAY_MS = 50;
+
+export class ChatClient extends EventEmitter<ChatClientEvents> {
+  readonly server: string;
+  hello!: HelloResult;
+  user: string | null = null;
+  readonly #socket: Socket;
+  readonly #timeoutMs: number;
+  readonly #decoder: FrameDecoder;
+  #nextId = 1;
+  #pending = new Map<number, Pending>();
+  #closing = false;
+  #ackUpTo = 0;
+  #ackTimer: NodeJS.Timeout | null = null;
+  #failure: ClientError | undefined;
+
+  private constructor(socket: Socket, options: ChatClientOptions) {
+    super();
+    this.server = `${options.host}:${options.port}`;
+    this.#socket = socket;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes ?? 16 * 1024 * 1024 });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => this.#onData(chunk));
+    socket.on('error', () => {}); // reported through 'close'
+    socket.on('close', () => this.#onClose());
+  }
+
+  /** Connects and completes the version handshake. Rejects with ClientError('unreachable') if no server answers. */
+  static async connect(options: ChatClientOptions): Promise<ChatClient> {
+    const socket = await openSocket(options);
+    const client = new ChatClient(socket, options);
+    client.hello = await client.request('hello', { version: PROTOCOL_VERSION, client: options.client ?? 'chat-client' });
+    return client;
+  }
+
+  /** Sends one request; resolves with its result or rejects with ClientError carrying the wire code. */
+  request<T = unknown, K extends Request['type'] = Request['type']>(type: K, params: Params<K>): Promise<T> {
+    if (this.#closing || this.#socket.destroyed) return Promise.reject(new ClientError('closed', 'connection is closed'));
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new ClientError('timeout', `server did not answer ${type} within ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.#socket.write(encodeJsonFrame({ id, type, ...params }));
+    });
+  }
+
+  async register(user: string, password: string): Promise<{ user: string; token: string }> {
+    return this.#loggedIn(await this.request<{ user: string; token: string }>('register', { user, password }));
+  }
+
+  async login(user: string, password: string): Promise<{ user: string; token: string }> {
+    return this.#loggedIn(await this.request<{ user: string; token: string }>('login', { user, password }));
+  }
+
+  /** Resumes a saved session. */
+  async auth(token: string): Promise<{ user: string }> {
+    return this.#loggedIn(await this.request<{ user: string }>('auth', { token }));
+  }
+
+  #loggedIn<T extends { user: string }>(result: T): T {
+    this.user = result.user;
+    return result;
+  }
+
+  logout(): Promise<unknown> {
+    return this.request('logout', {});
+  }
+
+  async who(): Promise<string[]> {
+    return (await this.request<{ users: string[] }>('who', {})).users;
+  }
+
+  /** Starts receiving events; resolves once the backlog this device missed has been delivered. */
+  subscribe(): Promise<{ backlog: number }> {
+    return this.request('subscribe', {});
+  }
+
+  send(to: string, text: string): Promise<ChatMessage> {
+    return this.request('send', { to, text });
+  }
+
+  history(withUser: string, options: { limit?: number; before?: number } = {}): Promise<{ messages: ChatMessage[]; more: boolean }> {
+    return this.request('history', { with: withUser, ...options });
+  }
+
+  /** Marks messages up to `id` as delivered to this device; acknowledgements are coalesced. */
+  acknowledge(id: number): void {
+    this.#ackUpTo = Math.max(this.#ackUpTo, id);
+    this.#ackTimer ??= setTimeout(() => void this.flushAcks(), ACK_DELAY_MS);
+  }
+
+  /** Sends the pending acknowledgement now. */
+  async flushAcks(): Promise<void> {
+    if (this.#ackTimer) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    if (this.#ackUpTo === 0) return;
+    const upTo = this.#ackUpTo;
+    this.#ackUpTo = 0;
+    await this.request('ack', { upTo }).catch(() => {});
+  }
+
+  offers(): Promise<OfferInfo[]> {
+    return this.request<{ offers: OfferInfo[] }>('offers', {}).then((r) => r.offers);
+  }
+
+  /** The whole file list of an offer, fetched page by page. */
+  async offerFiles(offer: string): Promise<OfferFileInfo[]> {
+    const files: OfferFileInfo[] = [];
+    for (let guard = 0; guard < 10_000; guard++) {
+      const page = await this.request<{ files: OfferFileInfo[]; total: number }>('offer_list', { offer, start: files.length });
+      files.push(...page.files);
+      if (page.files.length === 0 || files.length >= page.total) break;
+    }
+    return files;
+  }
+
+  /** Ends the connection after flushing acknowledgements; resolves when it is closed. */
+  async close(): Promise<void> {
+    if (!this.#socket.destroyed && !this.#closing) await this.flushAcks();
+    this.#closing = true;
+    if (this.#socket.destroyed) return;
+    await new Promise<void>((resolve) => {
+      this.#socket.once('close', () => resolve());
+      this.#socket.end();
+      setTimeout(() => this.#socket.destroy(), 1000).unref();
+    });
+  }
+
+  #onData(chunk: Buffer): void {
+    let payloads: Buffer[];
+    try {
+      payloads = this.#decoder.push(chunk);
+    } catch (err) {
+      this.#fail(new ClientError('protocol', `bad frame from server: ${(err as Error).message}`));
+      return;
+    }
+    for (const payload of payloads) {
+      let frame: ServerFrame;
+      try {
+        frame = JSON.parse(payload.toString('utf8')) as ServerFrame;
+      } catch {
+        this.#fail(new ClientError('protocol', 'server sent invalid JSON'));
+        return;
+      }
+      this.#dispatch(frame);
+    }
+  }
+
+  #dispatch(frame: ServerFrame): void {
+    if (frame.type === 'event') {
+      (this.emit as (event: string, data: unknown) => boolean)(frame.event, frame.data);
+      return;
+    }
+    const pending = frame.id === null ? undefined : this.#pending.get(frame.id);
+    if (!pending) {
+      if (frame.type === 'error') this.#fail(new ClientError(frame.code, frame.message));
+      return;
+    }
+    this.#pending.delete(frame.id!);
+    clearTimeout(pending.timer);
+    if (frame.type === 'ok') pending.resolve(frame.result);
+    else pending.reject(new ClientError(frame.code, frame.message));
+  }
+
+  #fail(err: ClientError): void {
+    this.#failure ??= err;
+    this.#socket.destroy();
+  }
+
+  #onClose(): void {
+    if (this.#ackTimer) clearTimeout(this.#ackTimer);
+    const reason = this.#closing ? undefined : (this.#failure ?? new ClientError('closed', `connection to ${this.server} closed`));
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(reason ?? new ClientError('closed', 'connection closed'));
+    }
+    this.#pending.clear();
+    this.emit('close', reason);
+  }
+}
+
+function openSocket(options: ChatClientOptions): Promise<Socket> {
+  const where = `${options.host}:${options.port}`;
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: options.host, port: options.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ClientError('unreachable', `cannot reach server at ${where} (timed out)`));
+    }, options.timeoutMs ?? 10_000);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new ClientError('unreachable', `cannot reach server at ${where}${err.code ? ` (${err.code})` : ''}`));
+    });
+  });
+}

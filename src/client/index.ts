@@ -1,0 +1,2 @@
+export { ChatClient, type ChatClientEvents, type ChatClientOptions, type HelloResult } from './client.js';
+export { ClientError, type ClientErrorCode } from './errors.js';

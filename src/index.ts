@@ -1,0 +1,11 @@
+// The public API: the client library, the server factory, the storage and bus seams, error codes.
+export { ChatClient, ClientError, type ChatClientEvents, type ChatClientOptions, type ClientErrorCode } from './client/index.js';
+export { createServer, ChatServer, type ServerContext } from './server/server.js';
+export { DEFAULT_LIMITS, type ServerOptions, type ServerLimits } from './server/options.js';
+export type { Store } from './store/store.js';
+export { SqliteStore } from './store/sqlite.js';
+export type { Bus, BusMessage } from './bus/bus.js';
+export { LocalBus } from './bus/local.js';
+export { ERROR_CODES, ProtocolError, type ErrorCode } from './protocol/errors.js';
+export { PROTOCOL_VERSION } from './protocol/version.js';
+export type * from './protocol/messages.js';
