@@ -1,0 +1,76 @@
+// The one catalog of transfer error codes; docs/transfer-protocol.md §7 lists exactly these.
+
+/** Stable codes carried by TransferError and by `error` control frames. */
+export const TRANSFER_ERROR_CODES = [
+  'bad_token',
+  'checksum_mismatch',
+  'disk_full',
+  'permission_denied',
+  'source_changed',
+  'peer_gone',
+  'unreachable',
+  'not_found',
+  'aborted',
+  'timeout',
+  'protocol',
+  'io_error',
+] as const;
+
+/** One of TRANSFER_ERROR_CODES. */
+export type TransferErrorCode = (typeof TRANSFER_ERROR_CODES)[number];
+
+/** Options for TransferError. */
+export interface TransferErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown;
+  /** True when the peer reported this error over the wire. */
+  fromPeer?: boolean;
+  /** Index of the file concerned, if any. */
+  file?: number;
+}
+
+/** Every failure of the transfer engine: a stable `code` and a one-line message. */
+export class TransferError extends Error {
+  readonly code: TransferErrorCode;
+  readonly fromPeer: boolean;
+  readonly file: number | undefined;
+
+  constructor(code: TransferErrorCode, message: string, options: TransferErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TransferError';
+    this.code = code;
+    this.fromPeer = options.fromPeer ?? false;
+    this.file = options.file;
+  }
+}
+
+/** True if `code` is one of ours (used when decoding an error frame). */
+export function isTransferErrorCode(code: unknown): code is TransferErrorCode {
+  return typeof code === 'string' && (TRANSFER_ERROR_CODES as readonly string[]).includes(code);
+}
+
+/** Maps a filesystem error to a TransferError with a one-line message naming `path`. */
+export function fsError(err: unknown, path: string, file?: number): TransferError {
+  if (err instanceof TransferError) return err;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const opts = { cause: err, file };
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new TransferError('disk_full', `disk full while writing ${path}`, opts);
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new TransferError('permission_denied', `permission denied: ${path}`, opts);
+    case 'ENOENT':
+      return new TransferError('not_found', `no such file: ${path}`, opts);
+    default:
+      return new TransferError('io_error', `${path}: ${(err as Error)?.message ?? String(err)}`, opts);
+  }
+}
+
+/** Wraps anything thrown into a TransferError (unknown errors become `io_error`). */
+export function toTransferError(err: unknown): TransferError {
+  if (err instanceof TransferError) return err;
+  return new TransferError('io_error', (err as Error)?.message ?? String(err), { cause: err });
+}

@@ -1,0 +1,45 @@
+// Moving a verified `.part` to its final name without ever overwriting (transfer-protocol.md §6).
+import { link, open, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { fsError } from './errors.js';
+import { numberedName } from './safe-path.js';
+
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK']);
+const MAX_NUMBER = 10_000;
+
+/** Links `part` to `finalPath`, or `name (1).ext`, `name (2).ext`…, then removes `part`; returns the name used. */
+export async function placeWithoutClobber(part: string, finalPath: string): Promise<string> {
+  const dir = path.dirname(finalPath);
+  const base = path.basename(finalPath);
+  let useLinks = true;
+  for (let n = 0; n < MAX_NUMBER; n++) {
+    const target = path.join(dir, numberedName(base, n));
+    try {
+      if (useLinks) await linkThenUnlink(part, target);
+      else await reserveThenRename(part, target);
+      return target;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EEXIST' || code === 'EISDIR') continue;
+      if (useLinks && NO_HARD_LINKS.has(code)) {
+        useLinks = false;
+        n--;
+        continue;
+      }
+      throw fsError(err, target);
+    }
+  }
+  throw fsError(Object.assign(new Error('too many files with this name'), { code: 'EEXIST' }), finalPath);
+}
+
+async function linkThenUnlink(part: string, target: string): Promise<void> {
+  await link(part, target); // atomic: fails with EEXIST instead of replacing
+  await unlink(part);
+}
+
+// For filesystems without hard links: claim the name exclusively, then replace our own empty file.
+async function reserveThenRename(part: string, target: string): Promise<void> {
+  const fh = await open(target, 'wx');
+  await fh.close();
+  await rename(part, target);
+}

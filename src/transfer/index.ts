@@ -1,0 +1,7 @@
+// Public API of the peer-to-peer transfer engine.
+export { collectFiles, localCandidates, newTransferSecret, type Candidate, type LocalFile, type OfferFile } from './offer.js';
+export { Sender, SENDER_DEFAULTS, type SenderOptions } from './sender.js';
+export { Receiver, RECEIVER_DEFAULTS, type ReceiverOptions } from './receiver.js';
+export { TransferError, TRANSFER_ERROR_CODES, isTransferErrorCode, type TransferErrorCode } from './errors.js';
+export { TRANSFER_PROTOCOL_VERSION } from './messages.js';
+export type { FileResult, TransferResult, ProgressEvent, SenderEvents, ReceiverEvents } from './types.js';

@@ -1,0 +1,286 @@
+// One file on the receiving side, for one request: `.part` file, resume proof, in-order writes
+// with bounded memory, whole-file SHA-256, verify, then place without clobbering.
+import { createHash } from 'node:crypto';
+import { constants, writev } from 'node:fs';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { chunkCrc, type DataHeader } from './chunk.js';
+import { TransferError, fsError } from './errors.js';
+import { placeWithoutClobber } from './finalize.js';
+import type { EndMessage, GetMessage, StartMessage } from './messages.js';
+import type { OfferFile } from './offer.js';
+import { MAX_TAIL_BYTES } from './send-file.js';
+import { TailHasher } from './tail-hasher.js';
+import type { TokenBucket } from './token-bucket.js';
+import type { Wire } from './wire.js';
+
+/** A file to receive and where it goes. */
+export interface FileJob {
+  index: number;
+  file: OfferFile;
+  /** Absolute final path (before ` (n)` numbering). */
+  finalPath: string;
+  /** Absolute path of the `.part` file. */
+  partPath: string;
+  /** Offset of the first accepted `start` (bytes kept from an earlier session). */
+  resumedFrom?: number;
+  startedAt?: number;
+  /** Creates a directory (recursively); lets a receiver create each directory once. */
+  ensureDir?: (dir: string) => Promise<void>;
+}
+
+/** What a sink needs from its channel and receiver. */
+export interface SinkHooks {
+  wire: Wire;
+  bucket: TokenBucket | undefined;
+  ackBytes: number;
+  ackIntervalMs: number;
+  onWritten(index: number, bytes: number): void;
+  onBytes(n: number): void;
+}
+
+/** The verified outcome of a sink. */
+export interface Received {
+  savedAs: string;
+  sha256: string;
+}
+
+const MAX_PENDING_WRITES = 4;
+
+/** Receives one file over one connection attempt. */
+export class FileSink {
+  readonly job: FileJob;
+  /** Resolves once verified and placed; rejects (after pending writes settle) on any failure. */
+  readonly done: Promise<Received>;
+  #hooks: SinkHooks | undefined;
+  #fh: FileHandle | undefined;
+  #have = 0;
+  #pos = -1;
+  #written = 0;
+  #hasher: TailHasher | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #queued: Array<{ data: Buffer; release: () => void }> = [];
+  #release: (() => void) | undefined;
+  #failure: TransferError | undefined;
+  #ackedBytes = 0;
+  #ackedAt = 0;
+  #settled = false;
+  #resolve!: (r: Received) => void;
+  #reject!: (e: TransferError) => void;
+
+  constructor(job: FileJob) {
+    this.job = job;
+    this.done = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.done.catch(() => {});
+  }
+
+  /** Bytes of the file on disk when this attempt began. */
+  get initialBytes(): number {
+    return this.#have;
+  }
+
+  /** Bytes written by this attempt so far, counted from 0. */
+  get writtenBytes(): number {
+    return this.#written;
+  }
+
+  /** Opens (or creates) the `.part` file and builds the `get` request, with a resume proof if any. */
+  async prepare(): Promise<GetMessage> {
+    const { index, file, partPath } = this.job;
+    try {
+      const dir = path.dirname(partPath);
+      await (this.job.ensureDir ? this.job.ensureDir(dir) : mkdir(dir, { recursive: true }));
+      const part = await openPart(partPath);
+      this.#fh = part.handle;
+      this.#have = part.created ? 0 : (await part.handle.stat()).size;
+      if (this.#have > file.size) {
+        await this.#fh.truncate(0);
+        this.#have = 0;
+      }
+      if (this.#have === 0) return { type: 'get', file: index, offset: 0 };
+      return { type: 'get', file: index, offset: this.#have, tail: await this.#tailProof() };
+    } catch (err) {
+      await this.#fh?.close().catch(() => {});
+      throw fsError(err, partPath, index);
+    }
+  }
+
+  async #tailProof(): Promise<{ length: number; sha256: string }> {
+    const length = Math.min(MAX_TAIL_BYTES, this.#have);
+    const buf = Buffer.allocUnsafe(length);
+    const { bytesRead } = await this.#fh!.read(buf, 0, length, this.#have - length);
+    return { length, sha256: createHash('sha256').update(buf.subarray(0, bytesRead)).digest('hex') };
+  }
+
+  /** Binds the sink to the connection it was requested on. */
+  attach(hooks: SinkHooks): void {
+    this.#hooks = hooks;
+  }
+
+  /** protocol §4 `start`: DATA follows from `offset` (≤ what we have; less means truncate). */
+  onStart(msg: StartMessage): void {
+    const { file } = this.job;
+    if (this.#failure) return;
+    if (this.#pos >= 0 || msg.offset > this.#have || msg.size !== file.size) {
+      throw new TransferError('protocol', `bad start for ${file.path}`, { file: this.job.index });
+    }
+    if (msg.offset < this.#have) this.#enqueue(() => this.#fh!.truncate(msg.offset));
+    this.#pos = msg.offset;
+    this.#written = msg.offset;
+    this.job.resumedFrom ??= msg.offset;
+    this.#hasher = new TailHasher(async (buf, at) => (await this.#fh!.read(buf, 0, buf.length, at)).bytesRead, msg.offset);
+    this.#hooks!.onWritten(this.job.index, msg.offset);
+  }
+
+  /** One DATA chunk: checked (order, bounds, CRC-32), hashed, queued for writing; `release` once written. */
+  onData(header: DataHeader, data: Buffer, release: () => void): void {
+    const { file, index } = this.job;
+    if (this.#failure) return release();
+    if (this.#pos < 0 || header.offset !== this.#pos || this.#pos + data.length > file.size) {
+      throw new TransferError('protocol', `unexpected chunk at ${header.offset} of ${file.path}`, { file: index });
+    }
+    if (chunkCrc(data) !== header.crc) {
+      throw new TransferError('checksum_mismatch', `chunk at byte ${header.offset} of ${file.path} is corrupt (CRC-32 mismatch)`, { file: index });
+    }
+    this.#hasher!.push(this.#pos, data);
+    this.#pos += data.length;
+    this.#hooks!.onBytes(data.length);
+    this.#write(data, header.offset, release);
+    this.#throttle(data.length);
+  }
+
+  /** protocol §4 `end`: after the last write, compare SHA-256 values, then finalize. */
+  onEnd(msg: EndMessage): void {
+    const { file, index } = this.job;
+    if (this.#failure) return;
+    if (this.#pos !== file.size) {
+      return this.fail(new TransferError('protocol', `end of ${file.path} at ${this.#pos} of ${file.size} bytes`, { file: index }));
+    }
+    this.#enqueue(() => this.#finish(msg.sha256));
+  }
+
+  /** Stops this attempt: pending writes settle, the `.part` stays, `done` rejects with `err`. */
+  fail(err: TransferError): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    this.#release?.();
+    void this.#chain.then(() => this.#settle());
+  }
+
+  // Chunks are queued and written in batches: one writev per batch of contiguous chunks.
+  #write(data: Buffer, at: number, release: () => void): void {
+    this.#queued.push({ data, release });
+    if (this.#queued.length >= MAX_PENDING_WRITES && !this.#release) this.#release = this.#hooks!.wire.hold();
+    if (this.#queued.length === 1) this.#enqueue(() => this.#writeQueued(at), true);
+  }
+
+  async #writeQueued(at: number): Promise<void> {
+    const batch = this.#queued;
+    this.#queued = [];
+    try {
+      await writeAll(this.#fh!, batch.map((c) => c.data), at);
+    } finally {
+      for (const c of batch) c.release();
+    }
+    this.#written = at + batch.reduce((n, c) => n + c.data.length, 0);
+    this.#hasher!.written(this.#written);
+    if (this.#release) {
+      this.#release();
+      this.#release = undefined;
+    }
+    if (!this.#failure) this.#maybeAck();
+  }
+
+  // Steps are skipped after a failure, except writes of already-checked chunks after a mere
+  // disconnect (`flush`): they shorten the resume.
+  #enqueue(step: () => Promise<void>, flush = false): void {
+    this.#chain = this.#chain.then(async () => {
+      if (this.#failure && !(flush && this.#failure.code === 'peer_gone')) return;
+      try {
+        await step();
+      } catch (err) {
+        this.fail(fsError(err, this.job.file.path, this.job.index));
+      }
+    });
+  }
+
+  #throttle(n: number): void {
+    const delay = this.#hooks!.bucket?.take(n) ?? 0;
+    if (delay <= 0) return;
+    const release = this.#hooks!.wire.hold();
+    setTimeout(release, delay);
+  }
+
+  #maybeAck(final = false): void {
+    const now = performance.now();
+    const due = this.#written - this.#ackedBytes >= this.#hooks!.ackBytes || now - this.#ackedAt >= this.#hooks!.ackIntervalMs;
+    if (!final && !due) return;
+    this.#ackedBytes = this.#written;
+    this.#ackedAt = now;
+    this.#hooks!.wire.sendControl({ type: 'ack', file: this.job.index, bytes: this.#written });
+    this.#hooks!.onWritten(this.job.index, this.#written);
+  }
+
+  async #finish(expected: string): Promise<void> {
+    const { file, index, partPath, finalPath } = this.job;
+    const sha256 = await this.#hasher!.digest();
+    if (sha256 !== expected) {
+      throw new TransferError('checksum_mismatch', `SHA-256 of ${file.path} does not match the sender's; data kept in ${partPath}`, { file: index });
+    }
+    await this.#fh!.chmod(file.mode & 0o777);
+    await this.#fh!.utimes(new Date(), new Date(file.mtimeMs));
+    await this.#fh!.close();
+    const savedAs = await placeWithoutClobber(partPath, finalPath);
+    this.#maybeAck(true);
+    this.#hooks!.wire.sendControl({ type: 'verified', file: index, sha256 });
+    this.#settled = true;
+    this.#resolve({ savedAs, sha256 });
+  }
+
+  async #settle(): Promise<void> {
+    if (this.#settled) return;
+    this.#settled = true;
+    await this.#fh?.close().catch(() => {});
+    this.#reject(this.#failure!);
+  }
+}
+
+/** Opens `path` read-write, creating it if needed; `created` saves an fstat for new files. */
+async function openPart(path: string): Promise<{ handle: FileHandle; created: boolean }> {
+  const { O_RDWR, O_CREAT, O_EXCL } = constants;
+  try {
+    return { handle: await open(path, O_RDWR | O_CREAT | O_EXCL, 0o600), created: true };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return { handle: await open(path, O_RDWR | O_CREAT, 0o600), created: false };
+  }
+}
+
+// fs.writev on the raw fd: FileHandle.write is several times slower for large buffers on Node 20.
+async function writeAll(fh: FileHandle, buffers: Buffer[], at: number): Promise<void> {
+  let rest = buffers;
+  let position = at;
+  while (rest.length > 0) {
+    const n = await new Promise<number>((resolve, reject) => {
+      writev(fh.fd, rest, position, (err, written) => (err ? reject(err) : resolve(written)));
+    });
+    position += n;
+    rest = skipBytes(rest, n);
+  }
+}
+
+// The buffers left after the first n bytes (a short writev is rare but legal).
+function skipBytes(buffers: Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of buffers) {
+    if (n >= b.length) n -= b.length;
+    else {
+      out.push(n > 0 ? b.subarray(n) : b);
+      n = 0;
+    }
+  }
+  return out;
+}

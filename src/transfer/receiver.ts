@@ -1,0 +1,242 @@
+// The receiving side: races every candidate, then fetches the offered files through a bounded
+// queue over a few authenticated connections, reconnecting and resuming when one drops.
+import { EventEmitter } from 'node:events';
+import { mkdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import PQueue from 'p-queue';
+import { Channel } from './channel.js';
+import { MAX_CHUNK_BYTES } from './chunk.js';
+import { TransferError, toTransferError } from './errors.js';
+import type { DialOptions } from './handshake.js';
+import type { Candidate, OfferFile } from './offer.js';
+import { FileSink, type FileJob } from './receive-file.js';
+import { raceCandidates } from './race.js';
+import { resolveInside, sanitizePath, uniquePaths } from './safe-path.js';
+import { rateBucket, type TokenBucket } from './token-bucket.js';
+import { ProgressTracker, type FileResult, type ReceiverEvents, type TransferResult } from './types.js';
+
+/** Options of a Receiver. */
+export interface ReceiverOptions {
+  transferId: string;
+  token: string;
+  candidates: Candidate[];
+  files: OfferFile[];
+  /** Target directory (created if missing). */
+  dir: string;
+  /** Connections used at once. @default 4 */
+  parallel?: number;
+  /** Requests in flight per connection. @default 16 */
+  pipeline?: number;
+  /** Bandwidth cap in bytes/s; 0 = unlimited. @default 0 */
+  limitRate?: number;
+  /** TCP connect timeout per candidate. @default 10000 */
+  connectTimeoutMs?: number;
+  /** Handshake timeout after connecting. @default 10000 */
+  handshakeTimeoutMs?: number;
+  /** Reconnection attempts after a failure (per connection and per file). @default 5 */
+  retries?: number;
+  /** First backoff delay, doubled each attempt. @default 200 */
+  retryDelayMs?: number;
+  /** Largest backoff delay. @default 5000 */
+  maxRetryDelayMs?: number;
+  /** Acknowledge after this many written bytes… @default 1048576 */
+  ackBytes?: number;
+  /** …or after this long. @default 100 */
+  ackIntervalMs?: number;
+  /** Aborts the transfer like abort(). */
+  signal?: AbortSignal;
+}
+
+/** Defaults of the optional ReceiverOptions. */
+export const RECEIVER_DEFAULTS = {
+  parallel: 4,
+  pipeline: 16,
+  limitRate: 0,
+  connectTimeoutMs: 10_000,
+  handshakeTimeoutMs: 10_000,
+  retries: 5,
+  retryDelayMs: 200,
+  maxRetryDelayMs: 5000,
+  ackBytes: 1 << 20,
+  ackIntervalMs: 100,
+} satisfies Required<Omit<ReceiverOptions, 'transferId' | 'token' | 'candidates' | 'files' | 'dir' | 'signal'>>;
+
+type Resolved = Required<Omit<ReceiverOptions, 'signal'>> & Pick<ReceiverOptions, 'signal'>;
+
+interface Slot {
+  load: number;
+  channel?: Channel;
+  connecting?: Promise<Channel>;
+}
+
+/** Fetches the files of one offer straight from the sender. */
+export class Receiver extends EventEmitter<ReceiverEvents> {
+  #opts: Resolved;
+  #abort = new AbortController();
+  #fatal: TransferError | undefined;
+  #slots: Slot[];
+  #progress: ProgressTracker;
+  #bucket: TokenBucket | undefined;
+  #bytes = 0;
+  #started = false;
+  #everConnected = false;
+  #dirs = new Map<string, Promise<void>>();
+
+  constructor(opts: ReceiverOptions) {
+    super();
+    this.#opts = { ...RECEIVER_DEFAULTS, ...stripUndefined(opts) };
+    this.#slots = Array.from({ length: Math.max(1, this.#opts.parallel) }, () => ({ load: 0 }));
+    this.#progress = new ProgressTracker(opts.files.map((f) => f.size));
+    this.#bucket = rateBucket(this.#opts.limitRate, MAX_CHUNK_BYTES);
+    opts.signal?.addEventListener('abort', () => this.abort(), { once: true });
+  }
+
+  /** Receives every file; resolves when all are verified, rejects with the first TransferError. */
+  async start(): Promise<TransferResult> {
+    if (this.#started) throw new Error('start() may be called once');
+    this.#started = true;
+    const startedAt = performance.now();
+    if (this.#opts.signal?.aborted) this.abort();
+    const queue = new PQueue({ concurrency: this.#slots.length * Math.max(1, this.#opts.pipeline) });
+    const jobs = this.#plan();
+    const settled = await Promise.allSettled(jobs.map((job) => queue.add(() => this.#runJob(job))));
+    this.#closeAll(this.#fatal);
+    if (this.#fatal) throw this.#fatal;
+    const files = settled.map((s) => (s as PromiseFulfilledResult<FileResult>).value);
+    return { files, bytes: this.#bytes, elapsedMs: performance.now() - startedAt };
+  }
+
+  /** Stops everything; the sender is told, `.part` files stay for a later resume. */
+  abort(): void {
+    this.#fail(new TransferError('aborted', 'the receiver cancelled the transfer'));
+  }
+
+  #plan(): FileJob[] {
+    const names = uniquePaths(this.#opts.files.map((f) => sanitizePath(f.path)));
+    return this.#opts.files.map((file, index) => {
+      const finalPath = resolveInside(this.#opts.dir, names[index]!);
+      return { index, file, finalPath, partPath: `${finalPath}.part`, ensureDir: (dir: string) => this.#ensureDir(dir) };
+    });
+  }
+
+  #ensureDir(dir: string): Promise<void> {
+    let made = this.#dirs.get(dir);
+    if (!made) {
+      made = mkdir(dir, { recursive: true }).then(() => undefined);
+      made.catch(() => this.#dirs.delete(dir)); // retried by the next file
+      this.#dirs.set(dir, made);
+    }
+    return made;
+  }
+
+  async #runJob(job: FileJob): Promise<FileResult> {
+    for (let failures = 0; ; ) {
+      this.#throwIfFailed();
+      const sink = new FileSink(job);
+      try {
+        const received = await this.#fetch(sink);
+        const elapsedMs = performance.now() - (job.startedAt ?? 0);
+        const result = { index: job.index, path: job.file.path, size: job.file.size, resumedFrom: job.resumedFrom ?? 0, elapsedMs, ...received };
+        this.emit('file', result);
+        return result;
+      } catch (err) {
+        const e = toTransferError(err);
+        const progressed = sink.writtenBytes > sink.initialBytes;
+        failures = progressed ? 1 : failures + 1;
+        if (e.code !== 'peer_gone' || failures > this.#opts.retries || this.#fatal) throw this.#fail(e);
+      }
+    }
+  }
+
+  // Connect first, then touch the disk: a refused or unreachable sender leaves no `.part` behind.
+  async #fetch(sink: FileSink): Promise<{ savedAs: string; sha256: string }> {
+    const slot = this.#slots.reduce((a, b) => (b.load < a.load ? b : a));
+    slot.load++;
+    try {
+      const channel = await this.#channelOf(slot);
+      const get = await sink.prepare();
+      sink.job.startedAt ??= performance.now();
+      return await channel.fetch(sink, get);
+    } finally {
+      slot.load--;
+    }
+  }
+
+  #channelOf(slot: Slot): Promise<Channel> {
+    if (slot.channel && !slot.channel.closed) return Promise.resolve(slot.channel);
+    slot.connecting ??= this.#connect().then(
+      (channel) => {
+        slot.channel = channel;
+        slot.connecting = undefined;
+        return channel;
+      },
+      (err: unknown) => {
+        slot.connecting = undefined;
+        throw err;
+      },
+    );
+    return slot.connecting;
+  }
+
+  async #connect(): Promise<Channel> {
+    for (let attempt = 0; ; attempt++) {
+      this.#throwIfFailed();
+      try {
+        const wire = await raceCandidates(this.#opts.candidates, this.#opts, this.#dialOptions());
+        this.#everConnected = true;
+        this.emit('connected', { remote: wire.remote });
+        return new Channel(wire, this.#channelHooks());
+      } catch (err) {
+        const e = toTransferError(err);
+        const retriable = e.code === 'unreachable' || e.code === 'timeout' || e.code === 'peer_gone';
+        if (!retriable || attempt >= this.#opts.retries || this.#fatal) throw this.#fail(this.#lost(e, retriable));
+        const delayMs = Math.min(this.#opts.retryDelayMs * 2 ** attempt, this.#opts.maxRetryDelayMs);
+        this.emit('retry', { attempt: attempt + 1, delayMs, reason: e.message });
+        await sleep(delayMs, undefined, { signal: this.#abort.signal }).catch(() => {});
+      }
+    }
+  }
+
+  // A sender we reached once and then lost for good is `peer_gone`, not `unreachable`.
+  #lost(err: TransferError, retriable: boolean): TransferError {
+    if (!retriable || !this.#everConnected || err.code === 'peer_gone') return err;
+    return new TransferError('peer_gone', `lost the connection to the sender and could not reconnect (${err.message})`, { cause: err });
+  }
+
+  #dialOptions(): DialOptions {
+    const { connectTimeoutMs, handshakeTimeoutMs } = this.#opts;
+    return { connectTimeoutMs, handshakeTimeoutMs, signal: this.#abort.signal };
+  }
+
+  #channelHooks(): ConstructorParameters<typeof Channel>[1] {
+    return {
+      bucket: this.#bucket,
+      ackBytes: this.#opts.ackBytes,
+      ackIntervalMs: this.#opts.ackIntervalMs,
+      onWritten: (index, bytes) => this.emit('progress', this.#progress.update(index, bytes)),
+      onBytes: (n) => (this.#bytes += n),
+      onPeerError: (err) => this.#fail(err),
+    };
+  }
+
+  #throwIfFailed(): void {
+    if (this.#fatal) throw this.#fatal;
+  }
+
+  // First fatal error wins: remember it, stop connecting, tell the sender, fail in-flight files.
+  #fail(err: TransferError): TransferError {
+    if (this.#fatal) return this.#fatal;
+    this.#fatal = err;
+    this.#abort.abort();
+    this.#closeAll(err);
+    return err;
+  }
+
+  #closeAll(err: TransferError | undefined): void {
+    for (const slot of this.#slots) slot.channel?.close(err);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,128 @@
+// Streams one requested file over an authenticated connection (transfer-protocol.md §4–5).
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chunkCrc, writeDataFrameHeader } from './chunk.js';
+import { TransferError, fsError } from './errors.js';
+import type { GetMessage } from './messages.js';
+import type { LocalFile } from './offer.js';
+import { SLOT_HEADER_BYTES, type SlotPool } from './slot-pool.js';
+import { TailHasher } from './tail-hasher.js';
+import type { TokenBucket } from './token-bucket.js';
+import { peerGone, type Wire } from './wire.js';
+
+/** Largest tail a receiver may ask us to verify on resume (1 MiB). */
+export const MAX_TAIL_BYTES = 1 << 20;
+
+/** What sendFile needs from its connection and sender. */
+export interface SendContext {
+  wire: Wire;
+  pool: SlotPool;
+  drainTimeoutMs: number;
+  bucket: TokenBucket | undefined;
+  /** Called with each chunk's byte count as it is handed to the socket. */
+  onBytes(n: number): void;
+}
+
+/** Outcome of serving one `get`. */
+export interface Served {
+  offset: number;
+  sha256: string;
+}
+
+interface Chunk {
+  slot: Buffer;
+  position: number;
+  length: number;
+}
+
+/** Serves one `get`: start, DATA chunks from the agreed offset, end with the whole-file SHA-256. */
+export async function sendFile(index: number, file: LocalFile, req: GetMessage, ctx: SendContext): Promise<Served> {
+  const fh = await open(file.source, 'r').catch((err: unknown) => {
+    throw fsError(err, file.path, index);
+  });
+  try {
+    checkUnchanged(index, file, await fh.stat());
+    const offset = await agreeOffset(fh, file, req);
+    ctx.wire.sendControl({ type: 'start', file: index, offset, size: file.size });
+    const hasher = new TailHasher(readerOf(fh), offset);
+    await pump(index, file, fh, offset, hasher, ctx);
+    checkUnchanged(index, file, await fh.stat());
+    const sha256 = await hasher.digest();
+    ctx.wire.sendControl({ type: 'end', file: index, sha256 });
+    return { offset, sha256 };
+  } catch (err) {
+    throw fsError(err, file.path, index);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+function readerOf(fh: FileHandle): (buf: Buffer, position: number) => Promise<number> {
+  return async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead;
+}
+
+/** protocol §5: resume at `offset` only if the receiver's tail hash matches our bytes there. */
+async function agreeOffset(fh: FileHandle, file: LocalFile, req: GetMessage): Promise<number> {
+  const { offset, tail } = req;
+  if (offset === 0 || !tail || offset > file.size) return 0;
+  if (tail.length === 0 || tail.length > MAX_TAIL_BYTES || tail.length > offset) return 0;
+  const buf = Buffer.allocUnsafe(tail.length);
+  const { bytesRead } = await fh.read(buf, 0, tail.length, offset - tail.length);
+  if (bytesRead !== tail.length) return 0;
+  return createHash('sha256').update(buf).digest('hex') === tail.sha256 ? offset : 0;
+}
+
+/** Reads, hashes, checksums and writes chunks, one read ahead, waiting on 'drain'. */
+async function pump(index: number, file: LocalFile, fh: FileHandle, from: number, hasher: TailHasher, ctx: SendContext): Promise<void> {
+  const chunkBytes = ctx.pool.slotBytes - SLOT_HEADER_BYTES;
+  const read = (position: number): Promise<Chunk> => readChunk(index, file, fh, ctx.pool, position, chunkBytes);
+  let next: Promise<Chunk> | undefined = from < file.size ? read(from) : undefined;
+  while (next) {
+    const chunk = await next;
+    const end = chunk.position + chunk.length;
+    next = end < file.size ? read(end) : undefined;
+    next?.catch(() => {}); // observed on the next turn; avoids an unhandled rejection if we stop first
+    await sendChunk(index, chunk, hasher, ctx);
+  }
+}
+
+async function readChunk(index: number, file: LocalFile, fh: FileHandle, pool: SlotPool, position: number, chunkBytes: number): Promise<Chunk> {
+  const slot = await pool.acquire();
+  const length = Math.min(chunkBytes, file.size - position);
+  try {
+    const { bytesRead } = await fh.read(slot, SLOT_HEADER_BYTES, length, position);
+    if (bytesRead !== length) throw changed(index, file, 'shrank');
+  } catch (err) {
+    pool.release(slot);
+    throw err;
+  }
+  return { slot, position, length };
+}
+
+async function sendChunk(index: number, chunk: Chunk, hasher: TailHasher, ctx: SendContext): Promise<void> {
+  const { slot, position, length } = chunk;
+  const data = slot.subarray(SLOT_HEADER_BYTES, SLOT_HEADER_BYTES + length);
+  hasher.push(position, data);
+  hasher.written(position + length);
+  writeDataFrameHeader({ file: index, offset: position, crc: chunkCrc(data) }, length, slot);
+  const delay = ctx.bucket?.take(length) ?? 0;
+  if (delay > 0) await sleep(delay);
+  if (ctx.wire.closed) {
+    ctx.pool.release(slot);
+    throw peerGone();
+  }
+  const ok = ctx.wire.write(slot.subarray(0, SLOT_HEADER_BYTES + length), () => ctx.pool.release(slot));
+  ctx.onBytes(length);
+  if (!ok) await ctx.wire.drain(ctx.drainTimeoutMs);
+}
+
+function checkUnchanged(index: number, file: LocalFile, st: Stats): void {
+  if (st.size !== file.size) throw changed(index, file, st.size > file.size ? 'grew' : 'shrank');
+  if (st.mtimeMs !== file.mtimeMs) throw changed(index, file, 'was modified');
+}
+
+function changed(index: number, file: LocalFile, how: string): TransferError {
+  return new TransferError('source_changed', `${file.path} ${how} while it was being sent`, { file: index });
+}

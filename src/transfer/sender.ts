@@ -1,0 +1,222 @@
+// The sending side: listens on an ephemeral port, admits only peers that prove the token,
+// serves their requests and resolves `done` once the receiver verified every file.
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { MAX_CHUNK_BYTES } from './chunk.js';
+import { TransferError, toTransferError } from './errors.js';
+import { acceptHandshake, Refusal } from './handshake.js';
+import type { LocalFile } from './offer.js';
+import { SenderConnection } from './sender-connection.js';
+import type { Served } from './send-file.js';
+import { rateBucket, type TokenBucket } from './token-bucket.js';
+import { ProgressTracker, type FileResult, type SenderEvents, type TransferResult } from './types.js';
+import { Wire, formatRemote } from './wire.js';
+
+/** Options of a Sender. */
+export interface SenderOptions {
+  transferId: string;
+  token: string;
+  files: LocalFile[];
+  /** Address to listen on; falls back to 0.0.0.0 when '::' is unavailable. @default '::' */
+  host?: string;
+  /** @default 0 (ephemeral) */
+  port?: number;
+  /** File bytes per DATA frame (≤ 1 MiB). @default 524288 */
+  chunkSize?: number;
+  /** Bandwidth cap in bytes/s; 0 = unlimited. @default 0 */
+  limitRate?: number;
+  /** Time a peer has to complete the handshake. @default 10000 */
+  handshakeTimeoutMs?: number;
+  /** Time a peer may stop reading before its connection is dropped. @default 30000 */
+  drainTimeoutMs?: number;
+  /** Time without any connection, once one existed, before failing with peer_gone; 0 = forever. @default 60000 */
+  peerTimeoutMs?: number;
+}
+
+/** Defaults of the optional SenderOptions. */
+export const SENDER_DEFAULTS = {
+  host: '::',
+  port: 0,
+  chunkSize: 512 * 1024,
+  limitRate: 0,
+  handshakeTimeoutMs: 10_000,
+  drainTimeoutMs: 30_000,
+  peerTimeoutMs: 60_000,
+} satisfies Required<Omit<SenderOptions, 'transferId' | 'token' | 'files'>>;
+
+interface FileState {
+  verified: boolean;
+  sha256?: string;
+  resumedFrom?: number;
+  startedAt?: number;
+}
+
+/** Offers files to one receiver over direct TCP. */
+export class Sender extends EventEmitter<SenderEvents> {
+  /** Resolves when every file is verified by the receiver; rejects with a TransferError. */
+  readonly done: Promise<TransferResult>;
+  #opts: Required<SenderOptions>;
+  #server: net.Server | undefined;
+  #conns = new Set<SenderConnection>();
+  #handshaking = new Set<Wire>();
+  #states: FileState[];
+  #progress: ProgressTracker;
+  #bucket: TokenBucket | undefined;
+  #bytes = 0;
+  #verified = 0;
+  #startedAt = performance.now();
+  #finished = false;
+  #peerTimer: NodeJS.Timeout | undefined;
+  #resolve!: (r: TransferResult) => void;
+  #reject!: (e: TransferError) => void;
+
+  constructor(opts: SenderOptions) {
+    super();
+    this.#opts = { ...SENDER_DEFAULTS, ...stripUndefined(opts) };
+    if (this.#opts.chunkSize < 1 || this.#opts.chunkSize > MAX_CHUNK_BYTES) throw new RangeError('chunkSize must be 1..1048576');
+    this.#states = opts.files.map(() => ({ verified: false }));
+    this.#progress = new ProgressTracker(opts.files.map((f) => f.size));
+    this.#bucket = rateBucket(this.#opts.limitRate, this.#opts.chunkSize);
+    this.done = new Promise<TransferResult>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.done.catch(() => {}); // callers that never await done must not crash the process
+  }
+
+  /** Starts listening; resolves the bound port. */
+  async listen(): Promise<number> {
+    const server = net.createServer((socket) => this.#onSocket(socket));
+    this.#server = server;
+    const port = await listenWithFallback(server, this.#opts.host, this.#opts.port);
+    server.on('error', (err) => this.#finish(new TransferError('io_error', `listener failed: ${err.message}`, { cause: err })));
+    if (this.#opts.files.length === 0) this.#finish();
+    return port;
+  }
+
+  /** Stops listening and drops every connection; `done` rejects with 'aborted' if unfinished. */
+  close(): void {
+    this.#finish(new TransferError('aborted', 'the sender cancelled the transfer'));
+  }
+
+  #onSocket(socket: net.Socket): void {
+    if (this.#finished) return void socket.destroy();
+    const remote = formatRemote(socket);
+    const wire = new Wire(socket);
+    this.#handshaking.add(wire);
+    acceptHandshake(wire, this.#opts, this.#opts.handshakeTimeoutMs)
+      .finally(() => this.#handshaking.delete(wire))
+      .then(
+        () => this.#admit(wire),
+        (err: Refusal) => {
+          if (!this.#finished) this.emit('refused', { remote, reason: err.reason });
+        },
+      );
+  }
+
+  #admit(wire: Wire): void {
+    if (this.#finished) return void wire.destroy();
+    clearTimeout(this.#peerTimer);
+    this.#conns.add(new SenderConnection(wire, this.#hooks()));
+    this.emit('connected', { remote: wire.remote });
+  }
+
+  #hooks(): ConstructorParameters<typeof SenderConnection>[1] {
+    return {
+      files: this.#opts.files,
+      chunkSize: this.#opts.chunkSize,
+      drainTimeoutMs: this.#opts.drainTimeoutMs,
+      bucket: this.#bucket,
+      onServing: (i, offset) => this.#onServing(i, offset),
+      onServed: (i, served) => this.#onServed(i, served),
+      onBytes: (n) => (this.#bytes += n),
+      onAck: (i, bytes) => this.emit('progress', this.#progress.update(i, bytes)),
+      onVerified: (i, sha) => this.#onVerified(i, sha),
+      onFatal: (err) => this.#finish(err),
+      onClose: (conn) => this.#onClose(conn),
+    };
+  }
+
+  #onServing(index: number, offset: number): void {
+    const state = this.#states[index]!;
+    state.startedAt ??= performance.now();
+    state.resumedFrom ??= offset;
+  }
+
+  #onServed(index: number, served: Served): void {
+    const state = this.#states[index]!;
+    state.sha256 = served.sha256;
+    if (state.resumedFrom === undefined || state.resumedFrom > served.offset) state.resumedFrom = served.offset;
+  }
+
+  #onVerified(index: number, sha256: string): void {
+    const state = this.#states[index]!;
+    if (state.verified) return;
+    if (state.sha256 !== sha256) {
+      return this.#finish(new TransferError('checksum_mismatch', `receiver verified ${this.#opts.files[index]!.path} with a different SHA-256`));
+    }
+    state.verified = true;
+    this.#verified++;
+    this.emit('file', this.#result(index));
+    if (this.#verified === this.#states.length) this.#finish();
+  }
+
+  #result(index: number): FileResult {
+    const file = this.#opts.files[index]!;
+    const state = this.#states[index]!;
+    const elapsedMs = performance.now() - (state.startedAt ?? this.#startedAt);
+    return { index, path: file.path, savedAs: '', size: file.size, sha256: state.sha256!, resumedFrom: state.resumedFrom ?? 0, elapsedMs };
+  }
+
+  #onClose(conn: SenderConnection): void {
+    this.#conns.delete(conn);
+    if (this.#finished || this.#conns.size > 0 || this.#opts.peerTimeoutMs <= 0) return;
+    clearTimeout(this.#peerTimer);
+    this.#peerTimer = setTimeout(() => {
+      this.#finish(new TransferError('peer_gone', `the receiver did not come back within ${this.#opts.peerTimeoutMs} ms`));
+    }, this.#opts.peerTimeoutMs);
+    this.#peerTimer.unref();
+  }
+
+  #finish(err?: TransferError): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    clearTimeout(this.#peerTimer);
+    this.#server?.close();
+    const tell = err && !err.fromPeer ? ({ type: 'error', code: err.code, message: err.message, file: err.file } as const) : undefined;
+    for (const conn of this.#conns) conn.wire.end(tell);
+    for (const wire of this.#handshaking) wire.destroy();
+    this.#conns.clear();
+    if (!err) {
+      const files = this.#states.map((_, i) => this.#result(i));
+      this.#resolve({ files, bytes: this.#bytes, elapsedMs: performance.now() - this.#startedAt });
+      return;
+    }
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.#reject(toTransferError(err));
+  }
+}
+
+async function listenWithFallback(server: net.Server, host: string, port: number): Promise<number> {
+  try {
+    return await listenOn(server, host, port);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (host !== '::' || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
+    return listenOn(server, '0.0.0.0', port);
+  }
+}
+
+function listenOn(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

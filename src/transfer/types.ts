@@ -1,0 +1,75 @@
+// Results and events shared by Sender and Receiver.
+import type { TransferError } from './errors.js';
+
+/** Outcome of one verified file. */
+export interface FileResult {
+  /** Index of the file in the offer. */
+  index: number;
+  /** Path as offered. */
+  path: string;
+  /** Absolute path written on the receiver ('' on the sender). */
+  savedAs: string;
+  /** Size in bytes. */
+  size: number;
+  /** Whole-file SHA-256, lowercase hex. */
+  sha256: string;
+  /** Bytes already present from an earlier, broken transfer (0 if none). */
+  resumedFrom: number;
+  /** Time from the first request of the file to its verification. */
+  elapsedMs: number;
+}
+
+/** Outcome of a whole transfer. */
+export interface TransferResult {
+  files: FileResult[];
+  /** File bytes actually moved on the wire by this side in this session. */
+  bytes: number;
+  elapsedMs: number;
+}
+
+/** Progress of one file and of the whole transfer (receiver-confirmed on the sender). */
+export interface ProgressEvent {
+  index: number;
+  bytes: number;
+  size: number;
+  totalBytes: number;
+  totalSize: number;
+}
+
+/** Events of a Sender. */
+export interface SenderEvents {
+  connected: [{ remote: string }];
+  refused: [{ remote: string; reason: string }];
+  progress: [ProgressEvent];
+  file: [FileResult];
+  error: [TransferError];
+}
+
+/** Events of a Receiver. */
+export interface ReceiverEvents {
+  connected: [{ remote: string }];
+  progress: [ProgressEvent];
+  file: [FileResult];
+  retry: [{ attempt: number; delayMs: number; reason: string }];
+}
+
+/** Per-file byte counters summed into ProgressEvents. */
+export class ProgressTracker {
+  #bytes: number[];
+  #sizes: number[];
+  #total = 0;
+  readonly totalSize: number;
+
+  constructor(sizes: number[]) {
+    this.#sizes = sizes;
+    this.#bytes = sizes.map(() => 0);
+    this.totalSize = sizes.reduce((a, b) => a + b, 0);
+  }
+
+  /** Records that `bytes` of file `index` are done; returns the event to emit. */
+  update(index: number, bytes: number): ProgressEvent {
+    this.#total += bytes - this.#bytes[index]!;
+    this.#bytes[index] = bytes;
+    return { index, bytes, size: this.#sizes[index]!, totalBytes: this.#total, totalSize: this.totalSize };
+  }
+}

@@ -1,0 +1,211 @@
+// One peer connection: length-prefixed frames (src/protocol/frame.ts) carrying control or DATA
+// payloads, with backpressure helpers (habit 8) and reference-counted read pausing.
+import type { Socket } from 'node:net';
+import { FrameDecoder } from '../protocol/frame.js';
+import { KIND_CONTROL, KIND_DATA, MAX_CONTROL_BYTES, dataBody, readDataHeader, type DataHeader } from './chunk.js';
+import { TransferError } from './errors.js';
+import { PooledFrameReader } from './frame-reader.js';
+import { parseControl, type ControlMessage } from './messages.js';
+
+/** Callbacks a Wire's owner installs. */
+export interface WireHandlers {
+  control(msg: ControlMessage): void;
+  /** `release` must be called once `data` is no longer needed (its buffer is then reused). */
+  data(header: DataHeader, data: Buffer, release: () => void): void;
+  close(err: TransferError | undefined): void;
+}
+
+const NOOP = (): void => {};
+const NOOP_HANDLERS: WireHandlers = { control() {}, data() {}, close() {} };
+
+// After end(): frames are ignored but the owner still learns about the close.
+function closeOnly(handlers: WireHandlers): WireHandlers {
+  return { ...NOOP_HANDLERS, close: (err) => handlers.close(err) };
+}
+
+/** A framed, backpressure-aware peer connection. */
+export class Wire {
+  readonly socket: Socket;
+  #remote: string | undefined;
+  handlers: WireHandlers = NOOP_HANDLERS;
+  #decoder: FrameDecoder;
+  #reader: PooledFrameReader | undefined;
+  #holds = 0;
+  #closed = false;
+  #ending = false;
+  #corked = false;
+  #error: TransferError | undefined;
+
+  /** Wraps a connected socket; frames above `maxFrameBytes` are a fatal protocol error. */
+  constructor(socket: Socket, maxFrameBytes = MAX_CONTROL_BYTES) {
+    this.socket = socket;
+    this.#decoder = new FrameDecoder({ maxFrameBytes });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onBytes(chunk));
+    socket.on('error', (err) => this.#fail(peerGone(err)));
+    socket.on('close', () => this.#onClose());
+  }
+
+  /** "host:port" of the peer (known once connected). */
+  get remote(): string {
+    if (this.#remote === undefined && this.socket.remoteAddress) this.#remote = formatRemote(this.socket);
+    return this.#remote ?? '?';
+  }
+
+  /** True once the socket closed or was destroyed. */
+  get closed(): boolean {
+    return this.#closed || this.socket.destroyed;
+  }
+
+  /**
+   * Raises the frame size limit for a direction that carries DATA; only valid between frames
+   * (after the handshake). Large frames are then assembled into reused buffers.
+   */
+  acceptDataFrames(maxFrameBytes: number): void {
+    if (this.#decoder.bufferedBytes > 0) throw new TransferError('protocol', 'unexpected bytes during the handshake');
+    this.#reader = new PooledFrameReader(maxFrameBytes);
+  }
+
+  /** Sends one control message; returns socket.write()'s verdict. */
+  sendControl(msg: ControlMessage): boolean {
+    if (this.closed || this.#ending) return false;
+    const json = Buffer.from(JSON.stringify(msg), 'utf8');
+    const frame = Buffer.allocUnsafe(5 + json.length);
+    frame.writeUInt32BE(1 + json.length, 0);
+    frame[4] = KIND_CONTROL;
+    json.copy(frame, 5);
+    this.#cork();
+    return this.socket.write(frame);
+  }
+
+  /** Writes a ready-made frame; `done` runs once the bytes left (or failed to leave) the process. */
+  write(frame: Buffer, done?: (err?: Error | null) => void): boolean {
+    if (this.closed || this.#ending) {
+      if (done) queueMicrotask(() => done(new Error('connection closed')));
+      return false;
+    }
+    this.#cork();
+    return this.socket.write(frame, done);
+  }
+
+  // Coalesces every write of this tick into one writev (many small control frames per file).
+  #cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      this.socket.uncork();
+    });
+  }
+
+  /** Resolves on 'drain'; rejects when the socket closes or after `timeoutMs`. */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.closed) return Promise.reject(this.#error ?? peerGone());
+    if (!this.socket.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const finish = (err?: TransferError): void => {
+        clearTimeout(timer);
+        this.socket.off('drain', onDrain);
+        this.socket.off('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = (): void => finish();
+      const onClose = (): void => finish(this.#error ?? peerGone());
+      const timer = setTimeout(() => {
+        const err = new TransferError('timeout', `peer ${this.remote} stopped reading for ${timeoutMs} ms`);
+        finish(err);
+        this.destroy(err);
+      }, timeoutMs);
+      this.socket.on('drain', onDrain);
+      this.socket.on('close', onClose);
+    });
+  }
+
+  /** Pauses reading until every returned release function has been called. */
+  hold(): () => void {
+    if (this.#holds++ === 0 && !this.#ending) this.socket.pause();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds === 0 && !this.closed) this.socket.resume();
+    };
+  }
+
+  /**
+   * Sends an optional last control message, then half-closes. Incoming bytes are read and dropped
+   * from now on, so closing never resets the connection (which could discard our last message).
+   */
+  end(last?: ControlMessage, lingerMs = 2000): void {
+    if (this.closed || this.#ending) return;
+    if (last) this.sendControl(last);
+    this.#ending = true;
+    this.handlers = closeOnly(this.handlers);
+    this.socket.end();
+    this.socket.resume();
+    setTimeout(() => this.socket.destroy(), lingerMs).unref();
+  }
+
+  /** Closes at once; `err` is what the owner's close handler will see. */
+  destroy(err?: TransferError): void {
+    if (err && !this.#error) this.#error = err;
+    this.socket.destroy();
+  }
+
+  #onBytes(chunk: Buffer): void {
+    if (this.#closed || this.#ending) return;
+    try {
+      if (this.#reader) this.#reader.push(chunk, (payload, release) => this.#dispatch(payload, release));
+      else for (const payload of this.#decoder.push(chunk)) this.#dispatch(payload, NOOP);
+    } catch (err) {
+      const e = err instanceof TransferError ? err : new TransferError('protocol', (err as Error).message, { cause: err });
+      this.#fail(e);
+    }
+  }
+
+  #dispatch(payload: Buffer, release: () => void): void {
+    if (this.closed || this.#ending) return release();
+    const kind = payload[0];
+    if (kind === KIND_DATA) {
+      let header: DataHeader;
+      try {
+        header = readDataHeader(payload);
+      } catch (err) {
+        release();
+        throw err;
+      }
+      return this.handlers.data(header, dataBody(payload), release);
+    }
+    try {
+      if (kind === KIND_CONTROL) this.handlers.control(parseControl(payload.subarray(1)));
+      else throw new TransferError('protocol', `unknown payload kind 0x${(kind ?? 0).toString(16)}`);
+    } finally {
+      release();
+    }
+  }
+
+  #fail(err: TransferError): void {
+    if (!this.#error) this.#error = err;
+    this.socket.destroy();
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.handlers.close(this.#error);
+  }
+}
+
+/** The canonical 'connection lost' error. */
+export function peerGone(cause?: unknown): TransferError {
+  const detail = cause instanceof Error ? `: ${cause.message}` : '';
+  return new TransferError('peer_gone', `connection to the peer was lost${detail}`, { cause });
+}
+
+/** "host:port" or "[v6]:port" of the socket's peer. */
+export function formatRemote(socket: Socket): string {
+  const host = socket.remoteAddress ?? '?';
+  return host.includes(':') ? `[${host}]:${socket.remotePort}` : `${host}:${socket.remotePort}`;
+}

@@ -1,0 +1,116 @@
+import { once } from 'node:events';
+import net from 'node:net';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Receiver } from '../../../src/transfer/receiver.js';
+import { Sender } from '../../../src/transfer/sender.js';
+import { newTransferSecret } from '../../../src/transfer/offer.js';
+import { startProxy } from '../../helpers/transfer-proxy.js';
+import { collectFiles, removeDirs, runPair, sha256File, startPair, tmpDir, writeRandomFile } from '../../helpers/transfer-files.js';
+
+const dirs: string[] = [];
+async function dir(): Promise<string> {
+  const d = await tmpDir();
+  dirs.push(d);
+  return d;
+}
+afterEach(async () => removeDirs(dirs.splice(0)));
+
+describe('transfer: handshake', () => {
+  it('refuses a stranger with a wrong token while the real receiver succeeds', async () => {
+    const [src, dst, strangerDir] = [await dir(), await dir(), await dir()];
+    const files = await collectFiles([await writeRandomFile(src, 'secret.bin', 100_000)]);
+    const pair = await startPair(files, dst);
+    const refused = once(pair.sender, 'refused');
+    const stranger = new Receiver({
+      transferId: 'guess',
+      token: 'wrong',
+      candidates: [{ host: '127.0.0.1', port: pair.port }],
+      files: files.map(({ source: _s, ...f }) => f),
+      dir: strangerDir,
+      retries: 0,
+    });
+    await expect(stranger.start()).rejects.toMatchObject({ code: 'bad_token' });
+    const [event] = await refused;
+    expect(event).toMatchObject({ reason: 'bad_token' });
+    const { received } = await runPair(pair);
+    expect(received.files[0]!.sha256).toBe(await sha256File(files[0]!.source));
+    expect(await readdir(strangerDir)).toEqual([]);
+  });
+
+  it('ignores a candidate that cannot prove the token and uses the one that can', async () => {
+    const [src, dst] = [await dir(), await dir()];
+    const files = await collectFiles([await writeRandomFile(src, 'a.bin', 1000)]);
+    const stranger = new Sender({ ...newTransferSecret(), files, host: '127.0.0.1' });
+    const strangerPort = await stranger.listen();
+    const strangerRefused = once(stranger, 'refused');
+    const pair = await startPair(files, dst);
+    const receiver = new Receiver({
+      ...pair.receiverOptions,
+      candidates: [{ host: '127.0.0.1', port: strangerPort }, ...pair.receiverOptions.candidates],
+    });
+    const [received] = await Promise.all([receiver.start(), pair.sender.done]);
+    expect(received.files[0]!.sha256).toBe(await sha256File(files[0]!.source));
+    expect((await strangerRefused)[0]).toMatchObject({ reason: 'bad_token' });
+    stranger.close();
+    await expect(stranger.done).rejects.toMatchObject({ code: 'aborted' });
+  });
+
+  it('fails with unreachable when no candidate answers', async () => {
+    const dst = await dir();
+    const closed = new Sender({ ...newTransferSecret(), files: [], host: '127.0.0.1' });
+    const port = await closed.listen(); // resolves at once (no files) and closes its listener
+    await closed.done;
+    const receiver = new Receiver({
+      ...newTransferSecret(),
+      candidates: [{ host: '127.0.0.1', port }],
+      files: [{ path: 'x', size: 1, mime: 'text/plain', mode: 0o644, mtimeMs: 0 }],
+      dir: dst,
+      retries: 1,
+      retryDelayMs: 1,
+    });
+    const retries: number[] = [];
+    receiver.on('retry', (r) => retries.push(r.attempt));
+    await expect(receiver.start()).rejects.toMatchObject({ code: 'unreachable' });
+    expect(retries).toEqual([1]);
+    expect(path.isAbsolute(dst)).toBe(true);
+  });
+});
+
+describe('transfer: handshake limits', () => {
+  it('drops a peer that never answers hello after handshakeTimeoutMs and keeps waiting', async () => {
+    const offered = { path: 'x', size: 1, mime: 'text/plain', mode: 0o644, mtimeMs: 0, source: '/nonexistent' };
+    const sender = new Sender({ ...newTransferSecret(), files: [offered], host: '127.0.0.1', handshakeTimeoutMs: 50 });
+    const port = await sender.listen();
+    const refused = once(sender, 'refused');
+    const silent = net.connect({ host: '127.0.0.1', port });
+    silent.on('error', () => {});
+    silent.resume(); // read (and ignore) hello, so the close is seen
+    const closed = once(silent, 'close');
+    expect((await refused)[0]).toMatchObject({ reason: 'timeout' });
+    await closed;
+    sender.close();
+    await expect(sender.done).rejects.toMatchObject({ code: 'aborted' });
+  });
+
+  it('fails with peer_gone when a lost sender cannot be reached again', async () => {
+    const [src, dst] = [await dir(), await dir()];
+    const files = await collectFiles([await writeRandomFile(src, 'a.bin', 8 * 1024 * 1024)]);
+    const pair = await startPair(files, dst, {}, { parallel: 1 });
+    const proxy = await startProxy(pair.port, { cutAfter: 1024 * 1024 });
+    void proxy.cut.then(() => proxy.close()); // the address goes dark for good
+    const receiver = new Receiver({
+      ...pair.receiverOptions,
+      candidates: [{ host: '127.0.0.1', port: proxy.port }],
+      retries: 2,
+      retryDelayMs: 5,
+    });
+    const retries: number[] = [];
+    receiver.on('retry', (r) => retries.push(r.attempt));
+    await expect(receiver.start()).rejects.toMatchObject({ code: 'peer_gone' });
+    expect(retries).toEqual([1, 2]);
+    pair.sender.close();
+    await expect(pair.sender.done).rejects.toMatchObject({ code: 'aborted' });
+  });
+});
