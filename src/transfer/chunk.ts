@@ -1,4 +1,4 @@
-// Payload kinds and the DATA chunk header (transfer-protocol.md §3). Pure: no I/O.
+// Payload kinds and the DATA chunk header (protocol.md §T3). Pure: no I/O.
 import { crc32 } from 'node:zlib';
 import { TransferError } from './errors.js';
 

@@ -1,4 +1,4 @@
-// The one catalog of transfer error codes; docs/transfer-protocol.md §7 lists exactly these.
+// The one catalog of transfer error codes; docs/protocol.md §T7 lists exactly these.
 
 /** Stable codes carried by TransferError and by `error` control frames. */
 export const TRANSFER_ERROR_CODES = [

@@ -1,4 +1,4 @@
-// Moving a verified `.part` to its final name without ever overwriting (transfer-protocol.md §6).
+// Moving a verified `.part` to its final name without ever overwriting (protocol.md §T6).
 import { link, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fsError } from './errors.js';

@@ -1,4 +1,4 @@
-// Mutual proof of the one-time token without revealing it (transfer-protocol.md §2).
+// Mutual proof of the one-time token without revealing it (protocol.md §T2).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import { MAX_CHUNK_BYTES, DATA_HEADER_BYTES } from './chunk.js';

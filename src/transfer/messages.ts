@@ -1,4 +1,4 @@
-// Control messages (payload kind 0x01, UTF-8 JSON), transfer-protocol.md §4.
+// Control messages (payload kind 0x01, UTF-8 JSON), protocol.md §T4.
 import { TransferError, isTransferErrorCode, type TransferErrorCode } from './errors.js';
 
 /** Protocol version sent in `hello`, `auth` and `welcome`. */

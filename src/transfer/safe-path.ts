@@ -1,4 +1,4 @@
-// Incoming file names are hostile (transfer-protocol.md §6): sanitize, stay inside the target dir,
+// Incoming file names are hostile (protocol.md §T6): sanitize, stay inside the target dir,
 // and never clobber. Pure: no I/O.
 import path from 'node:path';
 

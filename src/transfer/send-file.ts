@@ -1,4 +1,4 @@
-// Streams one requested file over an authenticated connection (transfer-protocol.md §4–5).
+// Streams one requested file over an authenticated connection (protocol.md §T4–5).
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';

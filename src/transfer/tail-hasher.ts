@@ -1,6 +1,6 @@
 // Whole-file SHA-256 while streaming, even when the stream starts in the middle of the file
 // (resume): bytes before the live position are read back from disk until the hasher catches up,
-// then live buffers are hashed directly (transfer-protocol.md §5).
+// then live buffers are hashed directly (protocol.md §T5).
 import { createHash, type Hash } from 'node:crypto';
 
 /** Reads up to buf.length bytes at `position` into `buf`; resolves the count read. */

@@ -2,15 +2,15 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TRANSFER_ERROR_CODES, TransferError, fsError } from '../../../src/transfer/errors.js';
 
-const doc = readFileSync(new URL('../../../docs/transfer-protocol.md', import.meta.url), 'utf8');
+const doc = readFileSync(new URL('../../../docs/protocol.md', import.meta.url), 'utf8');
 
 describe('transfer error catalog', () => {
-  it('documents every code in docs/transfer-protocol.md', () => {
+  it('documents every code in docs/protocol.md', () => {
     for (const code of TRANSFER_ERROR_CODES) expect(doc).toContain(`\`${code}\``);
   });
 
   it('documents no code we do not have', () => {
-    const section = doc.slice(doc.indexOf('## 7.'));
+    const section = doc.slice(doc.indexOf('## T7.'));
     const documented = [...section.matchAll(/^\| `([a-z_]+)`/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual([...TRANSFER_ERROR_CODES].sort());
   });
