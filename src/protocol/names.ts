@@ -1,13 +1,14 @@
 // User name rules (protocol.md §5): 2–32 characters of a-z 0-9 _ -, starting with a letter or digit.
 // Names are case-insensitive: they are folded to lower case before any check or lookup.
 
-const NAME_RE = /^[a-z0-9][a-z0-9_-]{1,31}$/;
+// Checked on the raw input, before folding: String#toLowerCase maps some non-ASCII letters to
+// ASCII ones (U+212A KELVIN SIGN → "k"), which must not sneak into a name.
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$/;
 
 /** Lower-cases a user name; returns null if it breaks the rules. */
 export function normalizeName(raw: unknown): string | null {
-  if (typeof raw !== 'string') return null;
-  const name = raw.toLowerCase();
-  return NAME_RE.test(name) ? name : null;
+  if (typeof raw !== 'string' || !NAME_RE.test(raw)) return null;
+  return raw.toLowerCase();
 }
 
 /** The rule, worded for error messages. */
