@@ -3,8 +3,11 @@
 import yargs from 'yargs';
 import { ClientError } from '../client/errors.js';
 import { loginCommand, logoutCommand, registerCommand, whoamiCommand } from './commands/accounts.js';
+import { acceptCommand } from './commands/accept.js';
 import { interactiveCommand } from './commands/interactive.js';
 import { historyCommand, listenCommand, sendCommand, whoCommand } from './commands/messages.js';
+import { offersCommand, rejectCommand } from './commands/offers.js';
+import { sendFileCommand } from './commands/send-file.js';
 import { serveCommand } from './commands/serve.js';
 import { CliError, processContext, type CliContext } from './context.js';
 import { defaultHome } from './sessions.js';
@@ -21,7 +24,7 @@ export async function main(argv: string[], ctx: CliContext = processContext()): 
 function buildParser(argv: string[], ctx: CliContext) {
   const commands = [
     serveCommand, registerCommand, loginCommand, logoutCommand, whoamiCommand, whoCommand, sendCommand,
-    listenCommand, historyCommand, interactiveCommand,
+    listenCommand, historyCommand, sendFileCommand, offersCommand, acceptCommand, rejectCommand, interactiveCommand,
   ];
   let parser = yargs(argv)
     .scriptName('chat')

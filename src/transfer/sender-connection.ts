@@ -6,6 +6,7 @@ import { sendFile, type Served } from './send-file.js';
 import { SlotPool } from './slot-pool.js';
 import type { TokenBucket } from './token-bucket.js';
 import type { Wire } from './wire.js';
+import type PQueue from 'p-queue';
 import type { LocalFile } from './offer.js';
 
 /** What a connection needs from its Sender. */
@@ -14,6 +15,8 @@ export interface SenderHooks {
   chunkSize: number;
   drainTimeoutMs: number;
   bucket: TokenBucket | undefined;
+  /** Bounds how many files stream at once across the Sender's connections. */
+  streams: PQueue;
   onServing(index: number, offset: number): void;
   onServed(index: number, served: Served): void;
   onBytes(n: number): void;
@@ -68,13 +71,18 @@ export class SenderConnection {
     this.#serving = true;
     for (let req = this.#queue.shift(); req && !this.wire.closed; req = this.#queue.shift()) {
       try {
-        this.#hooks.onServing(req.file, req.offset);
-        const served = await sendFile(req.file, this.#hooks.files[req.file]!, req, {
-          wire: this.wire,
-          pool: this.#pool,
-          drainTimeoutMs: this.#hooks.drainTimeoutMs,
-          bucket: this.#hooks.bucket,
-          onBytes: (n) => this.#hooks.onBytes(n),
+        const get = req;
+        const served = await this.#hooks.streams.add(() => {
+          // Queued while the peer left or the Sender finished: nothing to send.
+          if (this.wire.closed) throw new TransferError('peer_gone', 'the receiver went away');
+          this.#hooks.onServing(get.file, get.offset);
+          return sendFile(get.file, this.#hooks.files[get.file]!, get, {
+            wire: this.wire,
+            pool: this.#pool,
+            drainTimeoutMs: this.#hooks.drainTimeoutMs,
+            bucket: this.#hooks.bucket,
+            onBytes: (n) => this.#hooks.onBytes(n),
+          });
         });
         this.#hooks.onServed(req.file, served);
       } catch (err) {

@@ -2,6 +2,7 @@
 // serves their requests and resolves `done` once the receiver verified every file.
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import PQueue from 'p-queue';
 import { MAX_CHUNK_BYTES } from './chunk.js';
 import { TransferError, toTransferError } from './errors.js';
 import { acceptHandshake, Refusal } from './handshake.js';
@@ -25,6 +26,8 @@ export interface SenderOptions {
   chunkSize?: number;
   /** Bandwidth cap in bytes/s; 0 = unlimited. @default 0 */
   limitRate?: number;
+  /** Files streamed at once, over all connections; more wait their turn. @default 4 */
+  parallel?: number;
   /** Time a peer has to complete the handshake. @default 10000 */
   handshakeTimeoutMs?: number;
   /** Time a peer may stop reading before its connection is dropped. @default 30000 */
@@ -39,6 +42,7 @@ export const SENDER_DEFAULTS = {
   port: 0,
   chunkSize: 512 * 1024,
   limitRate: 0,
+  parallel: 4,
   handshakeTimeoutMs: 10_000,
   drainTimeoutMs: 30_000,
   peerTimeoutMs: 60_000,
@@ -62,9 +66,12 @@ export class Sender extends EventEmitter<SenderEvents> {
   #states: FileState[];
   #progress: ProgressTracker;
   #bucket: TokenBucket | undefined;
+  #streams: PQueue;
   #bytes = 0;
   #verified = 0;
+  /** Reset when the first receiver connects, so waiting for an answer does not count. */
   #startedAt = performance.now();
+  #everAdmitted = false;
   #finished = false;
   #peerTimer: NodeJS.Timeout | undefined;
   #resolve!: (r: TransferResult) => void;
@@ -77,6 +84,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     this.#states = opts.files.map(() => ({ verified: false }));
     this.#progress = new ProgressTracker(opts.files.map((f) => f.size));
     this.#bucket = rateBucket(this.#opts.limitRate, this.#opts.chunkSize);
+    this.#streams = new PQueue({ concurrency: Math.max(1, this.#opts.parallel) });
     this.done = new Promise<TransferResult>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -117,6 +125,8 @@ export class Sender extends EventEmitter<SenderEvents> {
   #admit(wire: Wire): void {
     if (this.#finished) return void wire.destroy();
     clearTimeout(this.#peerTimer);
+    if (!this.#everAdmitted) this.#startedAt = performance.now();
+    this.#everAdmitted = true;
     this.#conns.add(new SenderConnection(wire, this.#hooks()));
     this.emit('connected', { remote: wire.remote });
   }
@@ -127,6 +137,7 @@ export class Sender extends EventEmitter<SenderEvents> {
       chunkSize: this.#opts.chunkSize,
       drainTimeoutMs: this.#opts.drainTimeoutMs,
       bucket: this.#bucket,
+      streams: this.#streams,
       onServing: (i, offset) => this.#onServing(i, offset),
       onServed: (i, served) => this.#onServed(i, served),
       onBytes: (n) => (this.#bytes += n),

@@ -1,0 +1,208 @@
+// chat send-file <user> <path...>: listen on a port, offer the files through the relay, and
+// stream them straight to the receiver once they accept (protocol.md §4.4 and Part II).
+import type { Argv } from 'yargs';
+import type { ChatClient } from '../../client/client.js';
+import { ClientError } from '../../client/errors.js';
+import type { OfferCloseReason, OfferFileInfo } from '../../protocol/messages.js';
+import { Sender, TransferError, collectFiles, localCandidates, newTransferSecret, type LocalFile } from '../../transfer/index.js';
+import { connectSession } from '../connect.js';
+import { CliError, type CliContext, type GlobalOptions } from '../context.js';
+import { interrupted, type Interrupt } from '../interrupt.js';
+import { formatBytes } from '../output.js';
+import { TransferView, viewMode } from '../transfer-view.js';
+import { formatDuration, parseDuration, parseRate } from '../units.js';
+
+export interface SendFileOptions extends GlobalOptions {
+  to: string;
+  paths: string[];
+  port: number;
+  bind?: string;
+  advertise: string[];
+  advertiseOnly: boolean;
+  timeoutMs: number;
+  parallel: number;
+  limitRate: number;
+  json: boolean;
+}
+
+type Argvs = Record<string, unknown>;
+
+/** Once accepted, how long the receiver has to reach our port before we give up. */
+const CONNECT_WAIT_MS = 60_000;
+/** Offer file-list pages stay well under the server's frame limit. */
+const PAGE_FILES = 1000;
+const PAGE_BYTES = 128 * 1024;
+
+export const sendFileCommand = (ctx: CliContext) => ({
+  command: 'send-file <user> <paths..>',
+  describe: 'offer files or directories to a user and send them directly',
+  builder: (y: Argv) =>
+    y
+      .positional('user', { type: 'string' })
+      .positional('paths', { type: 'string', array: true })
+      .option('port', { type: 'number', default: 0, describe: 'port to listen on for the receiver (0: any free port)' })
+      .option('bind', { type: 'string', describe: 'local address to listen on (default: all interfaces)' })
+      .option('advertise', { type: 'string', array: true, default: [], describe: 'another host/IP the receiver may reach you at (repeatable)' })
+      .option('advertise-only', { type: 'boolean', default: false, describe: 'offer only the --advertise hosts, not this machine\'s addresses' })
+      .option('timeout', { type: 'string', default: '10m', describe: 'withdraw the offer if nobody accepts within this time' })
+      .option('parallel', { type: 'number', default: 4, describe: 'files streamed at once' })
+      .option('limit-rate', { type: 'string', default: '0', describe: 'bandwidth cap in bytes/s, e.g. 500K or 10M (0: none)' })
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
+  handler: (argv: Argvs) => runSendFile(sendFileOptions(argv), ctx),
+});
+
+function sendFileOptions(argv: Argvs): SendFileOptions {
+  const port = argv.port as number;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port must be 0-65535', 2);
+  const parallel = argv.parallel as number;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new CliError('--parallel must be 1-64', 2);
+  const advertise = (argv.advertise as unknown[]).map(String);
+  if (argv.advertiseOnly && advertise.length === 0) throw new CliError('--advertise-only needs at least one --advertise HOST', 2);
+  return {
+    ...(argv as unknown as GlobalOptions),
+    to: String(argv.user),
+    paths: (argv.paths as unknown[]).map(String),
+    port,
+    bind: argv.bind === undefined ? undefined : String(argv.bind),
+    advertise,
+    advertiseOnly: Boolean(argv.advertiseOnly),
+    timeoutMs: parseDuration(String(argv.timeout), '--timeout'),
+    parallel,
+    limitRate: parseRate(String(argv.limitRate), '--limit-rate'),
+    json: Boolean(argv.json),
+  };
+}
+
+export async function runSendFile(opts: SendFileOptions, ctx: CliContext): Promise<void> {
+  const files = await collectFiles(opts.paths).catch(asCliError);
+  if (files.length === 0) throw new CliError('nothing to send: the directories are empty');
+  const client = await connectSession(opts);
+  const { transferId, token } = newTransferSecret();
+  const sender = new Sender({ transferId, token, files, host: opts.bind, port: opts.port, limitRate: opts.limitRate, parallel: opts.parallel });
+  const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
+  const interrupt = interrupted();
+  try {
+    const port = await sender.listen().catch((err: Error) => {
+      throw new CliError(`cannot listen on port ${opts.port}: ${err.message}`);
+    });
+    const offerId = await makeOffer(client, opts, files, { transferId, token, port }, view);
+    const accepted = await waitForAnswer(client, offerId, opts, interrupt);
+    view.info(`${accepted.by} accepted; waiting for them to connect to port ${port}`, { event: 'accepted', offer: offerId, by: accepted.by });
+    void client.close(); // the transfer no longer needs the server
+    await stream(sender, view, interrupt, accepted.by);
+  } catch (err) {
+    sender.close();
+    view.stop();
+    throw err;
+  } finally {
+    interrupt.dispose();
+    await client.close();
+  }
+}
+
+async function makeOffer(
+  client: ChatClient,
+  opts: SendFileOptions,
+  files: LocalFile[],
+  secret: { transferId: string; token: string; port: number },
+  view: TransferView,
+): Promise<string> {
+  const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
+  const candidates = localCandidates(secret.port, opts.advertise, opts.advertiseOnly);
+  const created = await client.request<{ offer: string; online: boolean; expiresAt: number }>('offer', {
+    to: opts.to, transfer: secret.transferId, token: secret.token, candidates,
+    fileCount: files.length, totalBytes, timeoutMs: opts.timeoutMs,
+  });
+  const pages = pagesOf(files.map(({ path, size, mime, mode, mtimeMs }) => ({ path, size, mime, mode, mtimeMs })));
+  for (const [i, page] of pages.entries()) {
+    await client.request('offer_files', { offer: created.offer, files: page, done: i === pages.length - 1 });
+  }
+  const what = `${files.length} file(s), ${formatBytes(totalBytes)}`;
+  view.info(`offered ${what} to ${opts.to} (offer ${created.offer}, port ${secret.port})`, {
+    event: 'offer', offer: created.offer, to: opts.to, files: files.length, totalBytes, port: secret.port, candidates,
+  });
+  const waitLine = created.online
+    ? `waiting up to ${formatDuration(opts.timeoutMs)} for ${opts.to} to accept (Ctrl-C to cancel)`
+    : `${opts.to} is offline: the offer waits up to ${formatDuration(opts.timeoutMs)} until they connect (Ctrl-C to cancel)`;
+  view.info(waitLine, { event: 'waiting', offer: created.offer, online: created.online });
+  return created.offer;
+}
+
+/** Splits the file list so that each offer_files request stays small. */
+function pagesOf(files: OfferFileInfo[]): OfferFileInfo[][] {
+  const pages: OfferFileInfo[][] = [[]];
+  let bytes = 0;
+  for (const file of files) {
+    const size = Buffer.byteLength(file.path) + 100;
+    const page = pages[pages.length - 1]!;
+    if (page.length > 0 && (page.length >= PAGE_FILES || bytes + size > PAGE_BYTES)) {
+      pages.push([file]);
+      bytes = size;
+    } else {
+      page.push(file);
+      bytes += size;
+    }
+  }
+  return pages;
+}
+
+const CLOSED_BECAUSE: Record<OfferCloseReason, string> = {
+  accepted: 'accepted elsewhere',
+  rejected: 'rejected the offer',
+  withdrawn: 'the offer was withdrawn',
+  expired: 'nobody accepted in time; the offer was withdrawn',
+  sender_gone: 'the offer was withdrawn',
+};
+
+/** Resolves when the receiver accepts; rejects on reject, expiry, Ctrl-C or a lost server. */
+function waitForAnswer(client: ChatClient, offerId: string, opts: SendFileOptions, interrupt: Interrupt) {
+  return new Promise<{ by: string }>((resolve, reject) => {
+    client.on('offer_accepted', (e) => e.offer === offerId && resolve({ by: e.by }));
+    client.on('offer_closed', (e) => {
+      if (e.offer !== offerId) return;
+      if (e.reason === 'rejected') reject(new CliError(`${e.by} rejected the offer${e.message ? `: ${e.message}` : ''}`));
+      else if (e.reason === 'expired') reject(new CliError(`${opts.to} did not accept within ${formatDuration(opts.timeoutMs)}; the offer was withdrawn`));
+      else reject(new CliError(CLOSED_BECAUSE[e.reason]));
+    });
+    client.on('close', (err) => reject(new CliError(`lost the server connection before ${opts.to} answered${err ? `: ${err.message}` : ''}`)));
+    void interrupt.promise.then(async () => {
+      await client.request('withdraw', { offer: offerId, reason: 'cancelled by the sender' }).catch(() => {});
+      reject(new CliError('cancelled: the offer was withdrawn', 130));
+    });
+  });
+}
+
+async function stream(sender: Sender, view: TransferView, interrupt: Interrupt, receiver: string): Promise<void> {
+  const connectTimer = setTimeout(() => sender.close(), CONNECT_WAIT_MS);
+  let connected = false;
+  sender.on('connected', ({ remote }) => {
+    if (!connected) view.info(`${receiver} connected from ${remote}`, { event: 'connected', remote });
+    connected = true;
+    clearTimeout(connectTimer);
+  });
+  sender.on('refused', ({ remote, reason }) => view.info(`refused a connection from ${remote}: ${reason}`, { event: 'refused', remote, reason }));
+  sender.on('progress', (ev) => view.progress(ev));
+  sender.on('file', (r) => view.file(r));
+  void interrupt.promise.then(() => sender.close());
+  try {
+    const result = await sender.done;
+    view.done(result, `sent to ${receiver}`);
+  } catch (err) {
+    if (!connected && err instanceof TransferError && err.code === 'aborted' && !interrupt.fired) {
+      throw new CliError(`${receiver} could not connect within ${CONNECT_WAIT_MS / 1000}s; are you reachable? (see --port and --advertise)`);
+    }
+    throw asCliError(err);
+  } finally {
+    clearTimeout(connectTimer);
+  }
+}
+
+/** Transfer errors become one line, with Ctrl-C's exit code for a cancel. */
+export function asCliError(err: unknown): never {
+  if (err instanceof TransferError) {
+    const who = err.fromPeer ? 'the other side reports: ' : '';
+    throw new CliError(`${who}${err.message}`, err.code === 'aborted' && !err.fromPeer ? 130 : 1);
+  }
+  if (err instanceof ClientError || err instanceof CliError) throw err;
+  throw err;
+}

@@ -1,0 +1,142 @@
+// How a transfer looks: cli-progress bars on a terminal, one summary line per file otherwise,
+// or one JSON object per line with --json. Both sides show the receiver's confirmed progress.
+import cliProgress from 'cli-progress';
+import type { FileResult, ProgressEvent, TransferResult } from '../transfer/types.js';
+import type { CliContext } from './context.js';
+import { formatBytes, printable } from './output.js';
+
+export type ViewMode = 'bars' | 'plain' | 'json';
+
+/** Bars only when stderr (where they go) is a terminal and JSON was not asked for. */
+export function viewMode(ctx: CliContext, json: boolean): ViewMode {
+  if (json) return 'json';
+  return ctx.stderr.isTTY ? 'bars' : 'plain';
+}
+
+const JSON_PROGRESS_MS = 250;
+const MAX_FILE_BARS = 6;
+
+/** `1.5 MiB/s` from bytes moved over milliseconds. */
+export function formatRate(bytes: number, ms: number): string {
+  return `${formatBytes(ms > 0 ? Math.round((bytes * 1000) / ms) : 0)}/s`;
+}
+
+/** One line for a verified file: name, size, time, rate, sha256 and where it resumed. */
+export function fileSummary(r: FileResult): string {
+  const moved = r.size - r.resumedFrom;
+  const resumed = r.resumedFrom > 0 ? `  resumed from ${formatBytes(r.resumedFrom)}` : '';
+  return `${printable(r.path)}  ${formatBytes(r.size)}  ${(r.elapsedMs / 1000).toFixed(1)}s  ${formatRate(moved, r.elapsedMs)}  sha256 ${r.sha256}${resumed}`;
+}
+
+export class TransferView {
+  readonly #ctx: CliContext;
+  readonly #mode: ViewMode;
+  readonly #paths: string[];
+  readonly #startedAt = Date.now();
+  #multibar: cliProgress.MultiBar | undefined;
+  #total: cliProgress.SingleBar | undefined;
+  #bars = new Map<number, { bar: cliProgress.SingleBar; startedAt: number }>();
+  #lastJson = 0;
+  #pending: ProgressEvent | undefined;
+
+  constructor(ctx: CliContext, mode: ViewMode, files: { path: string }[]) {
+    this.#ctx = ctx;
+    this.#mode = mode;
+    this.#paths = files.map((f) => f.path);
+  }
+
+  /** A status line: stderr for people, an event object on stdout with --json. */
+  info(line: string, event?: { event: string } & Record<string, unknown>): void {
+    if (this.#mode === 'json') {
+      if (event) this.#ctx.out(JSON.stringify(event));
+    } else if (this.#multibar) this.#multibar.log(`${line}\n`);
+    else this.#ctx.err(line);
+  }
+
+  progress(ev: ProgressEvent): void {
+    if (this.#mode === 'json') return this.#jsonProgress(ev);
+    if (this.#mode === 'bars') this.#barProgress(ev);
+  }
+
+  file(r: FileResult): void {
+    if (this.#mode === 'json') {
+      this.#flushJson();
+      return this.#ctx.out(JSON.stringify({ event: 'file', ...r }));
+    }
+    const entry = this.#bars.get(r.index);
+    if (entry) {
+      this.#multibar!.remove(entry.bar);
+      this.#bars.delete(r.index);
+    }
+    if (this.#multibar) this.#multibar.log(`${fileSummary(r)}\n`);
+    else this.#ctx.out(fileSummary(r));
+  }
+
+  /** The end: verified, with totals. */
+  done(result: TransferResult, what: string): void {
+    this.stop();
+    const line = `${what}: ${result.files.length} file(s), ${formatBytes(totalSize(result))} verified in ${(result.elapsedMs / 1000).toFixed(1)}s (${formatRate(result.bytes, result.elapsedMs)})`;
+    if (this.#mode === 'json') {
+      this.#ctx.out(JSON.stringify({ event: 'done', files: result.files.length, size: totalSize(result), bytes: result.bytes, elapsedMs: result.elapsedMs }));
+    } else this.#ctx.err(line);
+  }
+
+  /** Removes the bars (before an error line or on exit). */
+  stop(): void {
+    this.#flushJson();
+    this.#multibar?.stop();
+    this.#multibar = undefined;
+  }
+
+  #barProgress(ev: ProgressEvent): void {
+    if (!this.#multibar) {
+      this.#multibar = new cliProgress.MultiBar(
+        {
+          stream: this.#ctx.stderr,
+          format: '{name} |{bar}| {percentage}% {done}/{size} {rate} ETA {eta_formatted}',
+          hideCursor: true,
+          clearOnComplete: true,
+          autopadding: true,
+          etaBuffer: 50,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      this.#total = this.#multibar.create(ev.totalSize, 0, this.#payload('total', 0, ev.totalSize, this.#startedAt));
+    }
+    this.#total!.update(ev.totalBytes, this.#payload('total', ev.totalBytes, ev.totalSize, this.#startedAt));
+    let entry = this.#bars.get(ev.index);
+    if (!entry && this.#bars.size < MAX_FILE_BARS && ev.bytes < ev.size) {
+      entry = { bar: this.#multibar.create(ev.size, 0), startedAt: Date.now() };
+      this.#bars.set(ev.index, entry);
+    }
+    entry?.bar.update(ev.bytes, this.#payload(shorten(this.#paths[ev.index] ?? '?'), ev.bytes, ev.size, entry.startedAt));
+  }
+
+  #payload(name: string, bytes: number, size: number, since: number) {
+    return { name, done: formatBytes(bytes), size: formatBytes(size), rate: formatRate(bytes, Date.now() - since) };
+  }
+
+  #jsonProgress(ev: ProgressEvent): void {
+    this.#pending = ev;
+    const now = Date.now();
+    if (now - this.#lastJson < JSON_PROGRESS_MS) return;
+    this.#lastJson = now;
+    this.#flushJson();
+  }
+
+  #flushJson(): void {
+    if (!this.#pending || this.#mode !== 'json') return;
+    const ev = this.#pending;
+    this.#pending = undefined;
+    this.#ctx.out(JSON.stringify({ event: 'progress', file: ev.index, bytes: ev.bytes, size: ev.size, totalBytes: ev.totalBytes, totalSize: ev.totalSize }));
+  }
+}
+
+function totalSize(result: TransferResult): number {
+  return result.files.reduce((sum, f) => sum + f.size, 0);
+}
+
+function shorten(path: string, max = 30): string {
+  const clean = printable(path);
+  return clean.length <= max ? clean.padEnd(max) : `…${clean.slice(-(max - 1))}`;
+}
