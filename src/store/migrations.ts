@@ -30,4 +30,24 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX messages_pair ON messages(pair, id);
    CREATE INDEX messages_recipient ON messages(recipient, id);
    CREATE INDEX messages_sender ON messages(sender, id);`,
+  // 2: session ids are never reused: messages.from_session names the sending device after it
+  //    logged out, and a new session given the same id would miss what that device sent.
+  //    (Ids seen only in messages, of sessions already deleted, are retired too.)
+  //    User names are unique ignoring case, whatever case a caller passes.
+  `CREATE TABLE sessions_v2 (
+     id         INTEGER PRIMARY KEY AUTOINCREMENT,
+     user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     token_hash BLOB NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     cursor     INTEGER NOT NULL DEFAULT 0
+   );
+   INSERT INTO sessions_v2 (id, user_id, token_hash, created_at, cursor)
+     SELECT id, user_id, token_hash, created_at, cursor FROM sessions;
+   DROP TABLE sessions;
+   ALTER TABLE sessions_v2 RENAME TO sessions;
+   INSERT INTO sqlite_sequence (name, seq)
+     SELECT 'sessions', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'sessions');
+   UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(from_session), 0) FROM messages))
+     WHERE name = 'sessions';
+   CREATE UNIQUE INDEX users_name_nocase ON users(name COLLATE NOCASE);`,
 ];

@@ -57,14 +57,14 @@ export class SqliteStore implements Store {
 
   async createUser(name: string, salt: Buffer, hash: Buffer, at: number): Promise<UserRow | null> {
     const info = this.#db
-      .prepare('INSERT INTO users (name, salt, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO NOTHING')
+      .prepare('INSERT INTO users (name, salt, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
       .run(name, salt, hash, at);
     if (info.changes === 0) return null;
     return { id: Number(info.lastInsertRowid), name, salt, hash, createdAt: at };
   }
 
   async getUser(name: string): Promise<UserRow | null> {
-    const row = this.#db.prepare('SELECT id, name, salt, hash, created_at AS createdAt FROM users WHERE name = ?').get(name);
+    const row = this.#db.prepare('SELECT id, name, salt, hash, created_at AS createdAt FROM users WHERE name = ? COLLATE NOCASE').get(name);
     return (row as UserRow | undefined) ?? null;
   }
 
@@ -115,6 +115,7 @@ export class SqliteStore implements Store {
       .prepare(
         `SELECT id, sender, recipient, text, at FROM (
            SELECT * FROM messages WHERE recipient = @user AND id > @cursor
+             AND (sender != @user OR from_session != @exceptSession)
            UNION
            SELECT * FROM messages WHERE sender = @user AND id > @cursor AND from_session != @exceptSession
          ) ORDER BY id LIMIT @limit`,

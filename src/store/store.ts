@@ -36,17 +36,21 @@ export interface HistoryQuery {
 }
 
 export interface Store {
-  /** Creates a user; returns null if the name is taken. */
+  /** Creates a user; returns null if the name is taken (names are compared ignoring case). */
   createUser(name: string, salt: Buffer, hash: Buffer, at: number): Promise<UserRow | null>;
+  /** The user whose name equals `name` ignoring case, or null. */
   getUser(name: string): Promise<UserRow | null>;
-  /** New session for a device; its cursor starts at what the user's devices have all seen. */
+  /**
+   * New session for a device; its cursor starts at the user's most advanced session's cursor.
+   * Session ids are never reused, not even those of deleted sessions.
+   */
   createSession(userId: number, tokenHash: Buffer, at: number): Promise<SessionRow>;
   getSessionByTokenHash(tokenHash: Buffer): Promise<SessionRow | null>;
   getSession(sessionId: number): Promise<SessionRow | null>;
   deleteSession(sessionId: number): Promise<void>;
   /** Stores a message and returns it with its id; one transaction. */
   addMessage(message: NewMessage): Promise<ChatMessage>;
-  /** Messages to or from `user` after `cursor`, oldest first, not sent by `exceptSession`. */
+  /** Messages to or from `user` after `cursor`, oldest first, not sent by `exceptSession` (even to itself). */
   pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]>;
   /** Moves a session's cursor forward (never back). */
   ackMessages(sessionId: number, upTo: number): Promise<void>;

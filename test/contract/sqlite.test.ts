@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/store/migrations.js';
+import { DB_FILE, SqliteStore } from '../../src/store/sqlite.js';
+import { storeContract } from './store.contract.js';
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'chat-store-'));
+  dirs.push(dir);
+  return dir;
+}
+
+storeContract('SqliteStore', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'chat-store-'));
+  const store = new SqliteStore(dir);
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('SqliteStore on disk', () => {
+  afterEach(async () => {
+    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  it('keeps users, sessions, cursors and messages when the same directory is reopened', async () => {
+    const dir = await tempDir();
+    const tokenHash = randomBytes(32);
+    let store = new SqliteStore(dir);
+    const alice = (await store.createUser('alice', randomBytes(16), randomBytes(64), 1))!;
+    await store.createUser('bob', randomBytes(16), randomBytes(64), 2);
+    const s = await store.createSession(alice.id, tokenHash, 3);
+    const m1 = await store.addMessage({ from: 'bob', to: 'alice', text: 'one', at: 4, fromSession: 0 });
+    const m2 = await store.addMessage({ from: 'alice', to: 'bob', text: 'two', at: 5, fromSession: s.id });
+    await store.ackMessages(s.id, m1.id);
+    await store.close();
+
+    store = new SqliteStore(dir);
+    try {
+      expect((await store.getUser('alice'))!.id).toBe(alice.id);
+      expect(await store.getSessionByTokenHash(tokenHash)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: m1.id });
+      expect(await store.history({ a: 'alice', b: 'bob', limit: 10 })).toEqual([m1, m2]);
+      // Ids keep increasing after a restart.
+      const m3 = await store.addMessage({ from: 'bob', to: 'alice', text: 'three', at: 6, fromSession: 0 });
+      expect(m3.id).toBeGreaterThan(m2.id);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('applies every migration once; reopening is a no-op that keeps the schema version', async () => {
+    const dir = await tempDir();
+    const first = new SqliteStore(dir);
+    expect(first.schemaVersion).toBe(MIGRATIONS.length);
+    await first.createUser('alice', randomBytes(16), randomBytes(64), 1);
+    await first.close();
+    for (let i = 0; i < 3; i++) {
+      const again = new SqliteStore(dir);
+      expect(again.schemaVersion).toBe(MIGRATIONS.length);
+      expect(await again.getUser('alice')).not.toBeNull();
+      await again.close();
+    }
+  });
+
+  it('upgrades a database made by the first schema version, keeping its data', async () => {
+    const dir = await tempDir();
+    // A database as the first release left it: migration 1 only, some rows.
+    const db = new Database(path.join(dir, DB_FILE));
+    db.exec(MIGRATIONS[0]!);
+    db.pragma('user_version = 1');
+    db.prepare('INSERT INTO users (id, name, salt, hash, created_at) VALUES (1, ?, ?, ?, 1)').run('alice', randomBytes(16), randomBytes(64));
+    db.prepare('INSERT INTO sessions (id, user_id, token_hash, created_at, cursor) VALUES (7, 1, ?, 1, 3)').run(randomBytes(32));
+    // Session 9 existed, sent a message, and was deleted: its id must not come back.
+    db.prepare("INSERT INTO messages (sender, recipient, pair, text, at, from_session) VALUES ('alice', 'alice', 'alice alice', 'x', 1, 9)").run();
+    db.close();
+
+    const store = new SqliteStore(dir);
+    try {
+      expect(store.schemaVersion).toBe(MIGRATIONS.length);
+      expect(await store.getSession(7)).toEqual({ id: 7, userId: 1, user: 'alice', cursor: 3 });
+      const next = await store.createSession(1, randomBytes(32), 2);
+      expect(next.id).toBeGreaterThan(9);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a database from a newer version of the program', async () => {
+    const dir = await tempDir();
+    const db = new Database(path.join(dir, DB_FILE));
+    db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    expect(() => new SqliteStore(dir)).toThrow(/newer than this program/);
+  });
+
+  it('close() is idempotent', async () => {
+    const store = new SqliteStore(await tempDir());
+    await store.close();
+    await expect(store.close()).resolves.toBeUndefined();
+  });
+});

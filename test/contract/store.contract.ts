@@ -1,0 +1,289 @@
+// The Store contract: every implementation (SQLite now, PostgreSQL later) must pass this suite.
+// Call storeContract() from a *.test.ts file with a factory that makes a fresh, empty store.
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../../src/protocol/messages.js';
+import type { NewMessage, SessionRow, Store, UserRow } from '../../src/store/store.js';
+
+export interface StoreFixture {
+  store: Store;
+  cleanup(): Promise<void>;
+}
+
+const T0 = 1_763_900_000_000;
+
+export function storeContract(name: string, makeStore: () => Promise<StoreFixture>): void {
+  describe(`Store contract: ${name}`, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+
+    beforeEach(async () => {
+      fixture = await makeStore();
+      store = fixture.store;
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    async function user(name: string): Promise<UserRow> {
+      const row = await store.createUser(name, randomBytes(16), randomBytes(64), T0);
+      if (!row) throw new Error(`could not create ${name}`);
+      return row;
+    }
+
+    async function session(u: UserRow): Promise<SessionRow & { tokenHash: Buffer }> {
+      const tokenHash = randomBytes(32);
+      return { ...(await store.createSession(u.id, tokenHash, T0)), tokenHash };
+    }
+
+    let clock = T0;
+    function msg(from: string, to: string, fromSession: number, text = `${from}→${to}`): Promise<ChatMessage> {
+      const m: NewMessage = { from, to, text, at: ++clock, fromSession };
+      return store.addMessage(m);
+    }
+
+    const ids = (ms: ChatMessage[]) => ms.map((m) => m.id);
+
+    describe('users', () => {
+      it('creates a user and reads it back with its salt, hash and time', async () => {
+        const salt = randomBytes(16);
+        const hash = randomBytes(64);
+        const created = await store.createUser('alice', salt, hash, T0 + 5);
+        expect(created).toMatchObject({ name: 'alice', createdAt: T0 + 5 });
+        expect(created!.id).toBeGreaterThan(0);
+        const read = await store.getUser('alice');
+        expect(read).not.toBeNull();
+        expect(read!.id).toBe(created!.id);
+        expect(read!.name).toBe('alice');
+        expect(read!.createdAt).toBe(T0 + 5);
+        expect(Buffer.from(read!.salt).equals(salt)).toBe(true);
+        expect(Buffer.from(read!.hash).equals(hash)).toBe(true);
+      });
+
+      it('returns null for an unknown user', async () => {
+        expect(await store.getUser('nobody')).toBeNull();
+      });
+
+      it('returns null (and keeps the first) when the name is taken', async () => {
+        const first = await user('alice');
+        expect(await store.createUser('alice', randomBytes(16), randomBytes(64), T0)).toBeNull();
+        expect((await store.getUser('alice'))!.id).toBe(first.id);
+      });
+
+      it('treats names that differ only in case as the same name', async () => {
+        const first = await user('alice');
+        expect(await store.createUser('Alice', randomBytes(16), randomBytes(64), T0)).toBeNull();
+        expect(await store.createUser('ALICE', randomBytes(16), randomBytes(64), T0)).toBeNull();
+        expect((await store.getUser('ALICE'))?.id).toBe(first.id);
+        expect((await store.getUser('aLiCe'))?.name).toBe('alice');
+      });
+
+      it('gives different users different ids', async () => {
+        const [a, b, c] = [await user('alice'), await user('bob'), await user('carol')];
+        expect(new Set([a.id, b.id, c.id]).size).toBe(3);
+      });
+    });
+
+    describe('sessions', () => {
+      it('creates a session found by id and by token hash, with cursor 0 for a new user', async () => {
+        const alice = await user('alice');
+        const s = await session(alice);
+        expect(s).toMatchObject({ userId: alice.id, user: 'alice', cursor: 0 });
+        expect(await store.getSession(s.id)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: 0 });
+        expect(await store.getSessionByTokenHash(s.tokenHash)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: 0 });
+      });
+
+      it('returns null for an unknown session id or token hash', async () => {
+        expect(await store.getSession(987_654)).toBeNull();
+        expect(await store.getSessionByTokenHash(randomBytes(32))).toBeNull();
+      });
+
+      it('rejects a session for a user that does not exist', async () => {
+        await expect(store.createSession(424_242, randomBytes(32), T0)).rejects.toThrow();
+      });
+
+      it('gives each device its own session', async () => {
+        const alice = await user('alice');
+        const [s1, s2] = [await session(alice), await session(alice)];
+        expect(s1.id).not.toBe(s2.id);
+        expect((await store.getSessionByTokenHash(s2.tokenHash))!.id).toBe(s2.id);
+      });
+
+      it('deletes a session: it is gone by id and by token, others stay; deleting again is harmless', async () => {
+        const alice = await user('alice');
+        const [s1, s2] = [await session(alice), await session(alice)];
+        await store.deleteSession(s1.id);
+        expect(await store.getSession(s1.id)).toBeNull();
+        expect(await store.getSessionByTokenHash(s1.tokenHash)).toBeNull();
+        expect(await store.getSession(s2.id)).not.toBeNull();
+        await expect(store.deleteSession(s1.id)).resolves.toBeUndefined();
+      });
+
+      it('never reuses the id of a deleted session (messages remember which session sent them)', async () => {
+        const alice = await user('alice');
+        const bob = await user('bob');
+        const old = await session(alice);
+        const sent = await msg('alice', 'bob', old.id);
+        await store.deleteSession(old.id);
+        const fresh = await session(alice);
+        expect(fresh.id).not.toBe(old.id);
+        // What the deleted device sent is still owed to alice's new device.
+        expect(ids(await store.pendingMessages('alice', fresh.cursor, fresh.id, 100))).toEqual([sent.id]);
+        expect(bob.id).toBeGreaterThan(0);
+      });
+    });
+
+    describe('messages', () => {
+      it('stores a message and returns it with an id, oldest first ids increasing across conversations', async () => {
+        const alice = await user('alice');
+        await user('bob');
+        await user('carol');
+        const s = await session(alice);
+        const m1 = await store.addMessage({ from: 'alice', to: 'bob', text: 'hi bob', at: T0 + 1, fromSession: s.id });
+        expect(m1).toEqual({ id: m1.id, from: 'alice', to: 'bob', text: 'hi bob', at: T0 + 1 });
+        const m2 = await msg('alice', 'carol', s.id);
+        const m3 = await msg('bob', 'alice', 0);
+        expect(m1.id).toBeGreaterThan(0);
+        expect(m2.id).toBeGreaterThan(m1.id);
+        expect(m3.id).toBeGreaterThan(m2.id);
+      });
+
+      it('keeps text exactly (unicode, newlines, quotes, NUL)', async () => {
+        const alice = await user('alice');
+        await user('bob');
+        const s = await session(alice);
+        const text = 'héllo 🌍\nline two "quoted" \'single\' \\ back\u0000nul';
+        const m = await msg('alice', 'bob', s.id, text);
+        const [h] = (await store.history({ a: 'alice', b: 'bob', limit: 10 }));
+        expect(h).toEqual(m);
+        expect(h!.text).toBe(text);
+      });
+    });
+
+    describe('pending messages (offline delivery)', () => {
+      it('returns messages to and from the user after the cursor, oldest first, except what this session sent', async () => {
+        const [alice, bob] = [await user('alice'), await user('bob')];
+        await user('carol');
+        const [a1, a2] = [await session(alice), await session(alice)];
+        const b1 = await session(bob);
+        const m1 = await msg('bob', 'alice', b1.id); // to alice
+        const m2 = await msg('alice', 'bob', a1.id); // from alice's device 1
+        const m3 = await msg('alice', 'bob', a2.id); // from alice's device 2
+        await msg('bob', 'carol', b1.id); // not alice's
+        const m5 = await msg('carol', 'alice', 0);
+        expect(ids(await store.pendingMessages('alice', 0, a1.id, 100))).toEqual([m1.id, m3.id, m5.id]);
+        expect(ids(await store.pendingMessages('alice', 0, a2.id, 100))).toEqual([m1.id, m2.id, m5.id]);
+        expect(ids(await store.pendingMessages('bob', 0, b1.id, 100))).toEqual([m2.id, m3.id]);
+      });
+
+      it('starts after the cursor and honours the limit (paging)', async () => {
+        const [alice, bob] = [await user('alice'), await user('bob')];
+        const [a, b] = [await session(alice), await session(bob)];
+        const sent: number[] = [];
+        for (let i = 0; i < 7; i++) sent.push((await msg('bob', 'alice', b.id, `m${i}`)).id);
+        const page1 = await store.pendingMessages('alice', 0, a.id, 3);
+        expect(ids(page1)).toEqual(sent.slice(0, 3));
+        const page2 = await store.pendingMessages('alice', page1.at(-1)!.id, a.id, 3);
+        expect(ids(page2)).toEqual(sent.slice(3, 6));
+        const page3 = await store.pendingMessages('alice', page2.at(-1)!.id, a.id, 3);
+        expect(ids(page3)).toEqual(sent.slice(6));
+        expect(await store.pendingMessages('alice', page3.at(-1)!.id, a.id, 3)).toEqual([]);
+        expect(page1[0]).toMatchObject({ from: 'bob', to: 'alice', text: 'm0' });
+      });
+
+      it('gives a message to oneself to the other devices once, not back to the device that sent it', async () => {
+        const alice = await user('alice');
+        const [a1, a2] = [await session(alice), await session(alice)];
+        const note = await msg('alice', 'alice', a1.id, 'note to self');
+        expect(await store.pendingMessages('alice', 0, a1.id, 100)).toEqual([]);
+        expect(await store.pendingMessages('alice', 0, a2.id, 100)).toEqual([note]);
+      });
+    });
+
+    describe('acknowledgements (per-session cursors)', () => {
+      it('moves only that session\'s cursor, and never back', async () => {
+        const [alice, bob] = [await user('alice'), await user('bob')];
+        const [a1, a2, b] = [await session(alice), await session(alice), await session(bob)];
+        const m = [await msg('bob', 'alice', b.id), await msg('bob', 'alice', b.id), await msg('bob', 'alice', b.id)];
+        await store.ackMessages(a1.id, m[1]!.id);
+        expect((await store.getSession(a1.id))!.cursor).toBe(m[1]!.id);
+        expect((await store.getSession(a2.id))!.cursor).toBe(0);
+        await store.ackMessages(a1.id, m[0]!.id); // stale ack: ignored
+        expect((await store.getSession(a1.id))!.cursor).toBe(m[1]!.id);
+        expect((await store.getSessionByTokenHash(a1.tokenHash))!.cursor).toBe(m[1]!.id);
+        // Device 1 is owed only the rest; device 2 still everything.
+        expect(ids(await store.pendingMessages('alice', m[1]!.id, a1.id, 100))).toEqual([m[2]!.id]);
+        expect(ids(await store.pendingMessages('alice', 0, a2.id, 100))).toEqual(ids(m));
+      });
+
+      it('starts a new session at the cursor of the user\'s most advanced session', async () => {
+        const [alice, bob] = [await user('alice'), await user('bob')];
+        const [a1, a2, b] = [await session(alice), await session(alice), await session(bob)];
+        const m1 = await msg('bob', 'alice', b.id);
+        const m2 = await msg('bob', 'alice', b.id);
+        await store.ackMessages(a1.id, m1.id);
+        await store.ackMessages(a2.id, m2.id);
+        await store.ackMessages(a1.id, m2.id - 1);
+        const a3 = await session(alice);
+        expect(a3.cursor).toBe(m2.id);
+        // Another user's acks do not move alice's.
+        await store.ackMessages(b.id, m2.id + 1000);
+        expect((await session(alice)).cursor).toBe(m2.id);
+        expect((await session(bob)).cursor).toBe(m2.id + 1000);
+      });
+
+      it('ignores an ack for a session that does not exist', async () => {
+        await expect(store.ackMessages(555_555, 10)).resolves.toBeUndefined();
+      });
+    });
+
+    describe('history', () => {
+      async function conversation() {
+        const [alice, bob] = [await user('alice'), await user('bob')];
+        await user('carol');
+        const [a, b] = [await session(alice), await session(bob)];
+        const ab: ChatMessage[] = [];
+        for (let i = 0; i < 10; i++) {
+          ab.push(i % 2 === 0 ? await msg('alice', 'bob', a.id, `a${i}`) : await msg('bob', 'alice', b.id, `b${i}`));
+          await msg('alice', 'carol', a.id); // interleaved other conversation
+        }
+        return ab;
+      }
+
+      it('returns both directions of one conversation only, oldest first, the same either way round', async () => {
+        const ab = await conversation();
+        const h = await store.history({ a: 'alice', b: 'bob', limit: 100 });
+        expect(h).toEqual(ab);
+        expect(await store.history({ a: 'bob', b: 'alice', limit: 100 })).toEqual(ab);
+      });
+
+      it('returns the newest `limit` messages, then older pages with `before`', async () => {
+        const ab = await conversation();
+        const newest = await store.history({ a: 'alice', b: 'bob', limit: 4 });
+        expect(ids(newest)).toEqual(ids(ab.slice(6)));
+        const older = await store.history({ a: 'alice', b: 'bob', limit: 4, before: newest[0]!.id });
+        expect(ids(older)).toEqual(ids(ab.slice(2, 6)));
+        const oldest = await store.history({ a: 'alice', b: 'bob', limit: 4, before: older[0]!.id });
+        expect(ids(oldest)).toEqual(ids(ab.slice(0, 2)));
+        expect(await store.history({ a: 'alice', b: 'bob', limit: 4, before: oldest[0]!.id })).toEqual([]);
+      });
+
+      it('`before` is exclusive and need not be an id of this conversation', async () => {
+        const ab = await conversation();
+        const h = await store.history({ a: 'alice', b: 'bob', limit: 100, before: ab[5]!.id });
+        expect(ids(h)).toEqual(ids(ab.slice(0, 5)));
+        const h2 = await store.history({ a: 'alice', b: 'bob', limit: 100, before: ab[5]!.id + 1 }); // a carol message id
+        expect(ids(h2)).toEqual(ids(ab.slice(0, 6)));
+      });
+
+      it('is empty for users who never talked, and for a note-to-self conversation holds only those', async () => {
+        await conversation();
+        expect(await store.history({ a: 'bob', b: 'carol', limit: 10 })).toEqual([]);
+        const alice = (await store.getUser('alice'))!;
+        const s = await session(alice);
+        const note = await msg('alice', 'alice', s.id, 'self');
+        expect(await store.history({ a: 'alice', b: 'alice', limit: 10 })).toEqual([note]);
+      });
+    });
+  });
+}
