@@ -42,7 +42,7 @@ export const sendFileCommand = (ctx: CliContext) => ({
       .positional('paths', { type: 'string', array: true })
       .option('port', { type: 'number', default: 0, describe: 'port to listen on for the receiver (0: any free port)' })
       .option('bind', { type: 'string', describe: 'local address to listen on (default: all interfaces)' })
-      .option('advertise', { type: 'string', array: true, default: [], describe: 'another host/IP the receiver may reach you at (repeatable)' })
+      .option('advertise', { type: 'string', array: true, nargs: 1, default: [], describe: 'another host/IP the receiver may reach you at (repeatable)' })
       .option('advertise-only', { type: 'boolean', default: false, describe: 'offer only the --advertise hosts, not this machine\'s addresses' })
       .option('timeout', { type: 'string', default: '10m', describe: 'withdraw the offer if nobody accepts within this time' })
       .option('parallel', { type: 'number', default: 4, describe: 'files streamed at once' })

@@ -1,0 +1,254 @@
+// chat send-file / offers / accept / reject end to end: the real server on port 0, two users'
+// built CLIs as child processes, real files on disk. The sender only listens on and offers 127.0.0.1.
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, spawnCli, tempHome, type SpawnedCli } from '../helpers/cli.js';
+import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+import { sha256File, writeRandomFile } from '../helpers/transfer-files.js';
+
+const PASSWORD = 'correct horse battery';
+const LOCAL = ['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only'];
+const MiB = 1024 * 1024;
+
+let server: TestServer;
+let work: string;
+let alice: string;
+let bob: string;
+
+async function register(home: string, user: string, srv = server): Promise<void> {
+  const r = await runCli(['register', user], { home, server: srv.address, env: { CHAT_PASSWORD: PASSWORD } });
+  expect(r.code, r.stderr).toBe(0);
+}
+
+function cli(home: string, args: string[], srv = server) {
+  return runCli(args, { home, server: srv.address, timeoutMs: 30_000 });
+}
+
+function spawn(home: string, args: string[], srv = server): SpawnedCli {
+  return spawnCli(args, { home, server: srv.address, timeoutMs: 60_000 });
+}
+
+/** Starts alice's send-file and waits until the offer is made; returns the process and offer id. */
+async function offer(args: string[], srv = server, home = alice): Promise<{ sender: SpawnedCli; id: string }> {
+  const sender = spawn(home, ['send-file', '--advertise', '127.0.0.1', 'bob', '--bind', '127.0.0.1', '--advertise-only', ...args], srv);
+  const line = await sender.stderr.waitFor(/^offered .* \(offer ([a-z0-9]+), port \d+\)$|^chat: /);
+  const id = /\(offer ([a-z0-9]+),/.exec(line)?.[1];
+  if (!id) throw new Error(`send-file failed: ${line}`);
+  return { sender, id };
+}
+
+async function newDir(name: string): Promise<string> {
+  const dir = path.join(work, name);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+beforeAll(async () => {
+  server = await startServer();
+  work = await tempDir('chat-cli-transfer-');
+  alice = await tempHome();
+  bob = await tempHome();
+  await register(alice, 'alice');
+  await register(bob, 'bob');
+});
+
+afterAll(async () => {
+  await server?.cleanup();
+  for (const dir of [work, alice, bob]) if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('chat send-file and chat accept', () => {
+  it('sends files, a directory and an empty file; both sides print a summary with the same SHA-256', async () => {
+    const src = await newDir('src1');
+    const big = await writeRandomFile(src, 'big.bin', 3 * MiB + 17, 7);
+    await mkdir(path.join(src, 'docs/sub'), { recursive: true });
+    await writeFile(path.join(src, 'docs/a.txt'), 'hello\n');
+    await writeFile(path.join(src, 'docs/sub/b.md'), '# b\n');
+    await writeFile(path.join(src, 'empty'), '');
+    const out = await newDir('out1');
+    const { sender } = await offer([big, path.join(src, 'docs'), path.join(src, 'empty')]);
+
+    const offers = await cli(bob, ['offers']);
+    expect(offers.stdout).toMatch(/from alice {2}4 file\(s\)/);
+    for (const name of ['big.bin', 'docs/a.txt', 'docs/sub/b.md', 'empty']) expect(offers.stdout).toContain(`    ${name}  `);
+
+    const received = await cli(bob, ['accept', '--dir', out]);
+    expect(received.code, received.stderr).toBe(0);
+    expect(await sender.exited).toBe(0);
+    const sha = await sha256File(big);
+    expect(received.stdout).toContain(`big.bin  3.0 MiB`);
+    expect(received.stdout).toContain(`sha256 ${sha}`);
+    expect(sender.stdout.lines.join('\n')).toContain(`sha256 ${sha}`);
+    expect(await sha256File(path.join(out, 'big.bin'))).toBe(sha);
+    expect(await readFile(path.join(out, 'docs/sub/b.md'), 'utf8')).toBe('# b\n');
+    expect((await stat(path.join(out, 'empty'))).size).toBe(0);
+    expect(received.stderr).toMatch(/received from alice: 4 file\(s\)/);
+  });
+
+  it('delivers an offer to a receiver that connects later, and accept --wait --json reports it', async () => {
+    const src = await newDir('src2');
+    const file = await writeRandomFile(src, 'later.bin', 200_000, 3);
+    const out = await newDir('out2');
+    const { sender } = await offer([file]);
+    await sender.stderr.waitFor('bob is offline: the offer waits');
+
+    const received = await cli(bob, ['accept', '--wait', '--json', '--dir', out]);
+    expect(received.code, received.stderr).toBe(0);
+    const events = jsonLines(received.stdout);
+    expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(['accepted', 'connected', 'file', 'done']));
+    const fileEvent = events.find((e) => e.event === 'file')!;
+    expect(fileEvent).toMatchObject({ path: 'later.bin', size: 200_000, sha256: await sha256File(file), resumedFrom: 0 });
+    expect(await sender.exited).toBe(0);
+  });
+
+  it('accept --wait started first receives the next offer', async () => {
+    const src = await newDir('src3');
+    const file = await writeRandomFile(src, 'next.bin', 50_000, 4);
+    const out = await newDir('out3');
+    const receiver = spawn(bob, ['accept', '--wait', '--dir', out]);
+    await receiver.stderr.waitFor('waiting for an offer');
+    const { sender } = await offer([file]);
+    expect(await receiver.exited).toBe(0);
+    expect(await sender.exited).toBe(0);
+    expect(await sha256File(path.join(out, 'next.bin'))).toBe(await sha256File(file));
+  });
+
+  it('tells the sender when the receiver rejects, and the sender exits non-zero', async () => {
+    const src = await newDir('src4');
+    const file = await writeRandomFile(src, 'no.bin', 1000, 5);
+    const { sender, id } = await offer([file]);
+    const rejected = await cli(bob, ['reject', id, '--reason', 'not now']);
+    expect(rejected.code, rejected.stderr).toBe(0);
+    expect(rejected.stdout).toContain(`rejected offer ${id}`);
+    expect(await sender.exited).toBe(1);
+    expect(sender.stderr.lines).toContain('chat: bob rejected the offer: not now');
+  });
+
+  it('withdraws the offer after --timeout with a clear message', async () => {
+    const src = await newDir('src5');
+    const file = await writeRandomFile(src, 'slow.bin', 1000, 6);
+    const { sender, id } = await offer(['--timeout', '1s', file]);
+    expect(await sender.exited).toBe(1);
+    expect(sender.stderr.lines).toContain('chat: bob did not accept within 1s; the offer was withdrawn');
+    const late = await cli(bob, ['accept', id]);
+    expect(late.code).not.toBe(0);
+    expect(late.stderr).toContain(`no such offer: ${id}`);
+  });
+
+  it('withdraws the offer on Ctrl-C (SIGINT) and exits 130', async () => {
+    const src = await newDir('src6');
+    const file = await writeRandomFile(src, 'cancel.bin', 1000, 8);
+    const { sender } = await offer([file]);
+    sender.kill('SIGINT');
+    expect(await sender.exited).toBe(130);
+    expect(sender.stderr.lines).toContain('chat: cancelled: the offer was withdrawn');
+    const offers = await cli(bob, ['offers', '--json']);
+    expect(offers.stdout.trim()).toBe('');
+  });
+
+  it('fails at once for an unknown user, a missing file and a bad flag, with one line each', async () => {
+    const src = await newDir('src7');
+    const file = await writeRandomFile(src, 'x.bin', 10, 9);
+    const unknown = await cli(alice, ['send-file', ...LOCAL, 'carol', file]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toBe('chat: no such user: carol\n');
+    const missing = await cli(alice, ['send-file', ...LOCAL, 'bob', path.join(src, 'nope.txt')]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toBe(`chat: no such file: ${path.join(src, 'nope.txt')}\n`);
+    const badTimeout = await cli(alice, ['send-file', '--timeout', 'soon', 'bob', file]);
+    expect(badTimeout.code).toBe(2);
+    expect(badTimeout.stderr).toContain('bad --timeout "soon"');
+  });
+
+  it('with several offers and no id, lists them and asks for one', async () => {
+    const src = await newDir('src8');
+    const one = await writeRandomFile(src, 'one.bin', 10, 10);
+    const two = await writeRandomFile(src, 'two.bin', 20, 11);
+    const a = await offer([one]);
+    const b = await offer([two]);
+    const r = await cli(bob, ['accept']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('2 offers are waiting: pick one with chat accept ID, or use --all');
+    expect(r.stderr).toContain(`${a.id}  from alice`);
+    expect(r.stderr).toContain('    two.bin  20 B');
+    const out = await newDir('out8');
+    const all = await cli(bob, ['accept', '--all', '--dir', out]);
+    expect(all.code, all.stderr).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['one.bin', 'two.bin']);
+    expect(await a.sender.exited).toBe(0);
+    expect(await b.sender.exited).toBe(0);
+  });
+
+  it('never overwrites an existing file: the new one becomes "report (1).pdf"', async () => {
+    const src = await newDir('src9');
+    const file = await writeRandomFile(src, 'report.pdf', 1000, 12);
+    const out = await newDir('out9');
+    await writeFile(path.join(out, 'report.pdf'), 'mine');
+    const { sender } = await offer([file]);
+    const r = await cli(bob, ['accept', '--dir', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await sender.exited).toBe(0);
+    expect(await readFile(path.join(out, 'report.pdf'), 'utf8')).toBe('mine');
+    expect(await sha256File(path.join(out, 'report (1).pdf'))).toBe(await sha256File(file));
+  });
+});
+
+describe('chat send-file when things break', () => {
+  it('completes when the server stops mid-transfer', async () => {
+    const own = await startServer();
+    const [a, b] = [await tempHome(), await tempHome()];
+    try {
+      await register(a, 'alice', own);
+      await register(b, 'bob', own);
+      const src = await newDir('src10');
+      const file = await writeRandomFile(src, 'steady.bin', 4 * MiB, 13);
+      const out = await newDir('out10');
+      const { sender } = await offer(['--limit-rate', '2M', file], own, a);
+      const receiver = spawn(b, ['accept', '--json', '--dir', out], own);
+      await receiver.stdout.waitFor('"event":"progress"', 20_000);
+      await own.stop();
+      expect(await receiver.exited).toBe(0);
+      expect(await sender.exited).toBe(0);
+      expect(await sha256File(path.join(out, 'steady.bin'))).toBe(await sha256File(file));
+    } finally {
+      await own.cleanup();
+      await rm(a, { recursive: true, force: true });
+      await rm(b, { recursive: true, force: true });
+    }
+  });
+
+  it('resumes from the .part after the receiver is killed, moving fewer bytes the second time', async () => {
+    const src = await newDir('src11');
+    const size = 8 * MiB;
+    const file = await writeRandomFile(src, 'resume.bin', size, 14);
+    const out = await newDir('out11');
+    const first = await offer(['--limit-rate', '2M', file]);
+    const receiver = spawn(bob, ['accept', '--json', '--dir', out]);
+    await receiver.stdout.waitFor(/"event":"progress".*"bytes":([3-9]\d{6}|\d{8,})/, 20_000);
+    receiver.kill('SIGKILL');
+    await receiver.exited;
+    first.sender.kill('SIGINT');
+    expect(await first.sender.exited).not.toBe(0);
+    const part = await stat(path.join(out, 'resume.bin.part'));
+    expect(part.size).toBeGreaterThan(0);
+
+    const second = await offer([file]);
+    const r = await cli(bob, ['accept', '--json', '--dir', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await second.sender.exited).toBe(0);
+    const events = jsonLines(r.stdout);
+    const result = events.find((e) => e.event === 'file')!;
+    const done = events.find((e) => e.event === 'done')!;
+    expect(result.resumedFrom as number).toBeGreaterThan(0);
+    expect(done.bytes as number).toBeLessThan(size);
+    expect(result.sha256).toBe(await sha256File(file));
+    expect(await sha256File(path.join(out, 'resume.bin'))).toBe(await sha256File(file));
+    expect(existsSync(path.join(out, 'resume.bin.part'))).toBe(false);
+  });
+});
