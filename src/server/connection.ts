@@ -35,6 +35,8 @@ export class Connection {
   #running = false;
   #timer: NodeJS.Timeout | null;
   #endAfterReply = false;
+  /** close() was called: nothing more is read or written, the socket is ending. */
+  #closing = false;
 
   constructor(socket: Socket, node: string, limits: ServerLimits, hooks: ConnectionHooks) {
     this.id = `${node}:${nextId++}`;
@@ -67,7 +69,7 @@ export class Connection {
 
   /** Writes one frame; a client that lets too much pile up is disconnected (its messages stay stored). */
   send(frame: ServerFrame): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.#closing) return;
     this.#socket.write(encodeJsonFrame(frame));
     if (this.#socket.writableLength > this.#limits.maxBufferedBytes) {
       this.#hooks.log(`conn ${this.id} ${this.remote} not reading: ${this.#socket.writableLength} bytes queued, disconnecting`);
@@ -108,13 +110,21 @@ export class Connection {
 
   /** Ends the connection after flushing what was written. */
   close(): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.#closing) return;
+    this.#closing = true;
+    this.#pending = [];
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
     this.#socket.end();
+    this.#socket.resume(); // keep reading (and dropping) so the peer's end is seen
     // A peer that never reads must not keep the socket open forever.
     setTimeout(() => this.#socket.destroy(), 2000).unref();
   }
 
   #onData(chunk: Buffer): void {
+    // After a fatal error (or logout, or shutdown) the rest of what the peer sends is dropped
+    // unread: no second error, no write after end.
+    if (this.#closing) return;
     let payloads: Buffer[];
     try {
       payloads = this.#decoder.push(chunk);
@@ -128,6 +138,7 @@ export class Connection {
   }
 
   #accept(payload: Buffer): void {
+    if (this.#closing) return;
     let request: Request;
     try {
       request = parseRequest(payload);
@@ -142,7 +153,7 @@ export class Connection {
 
   async #drainRequests(): Promise<void> {
     this.#running = true;
-    while (this.#pending.length > 0 && this.state !== 'closed') {
+    while (this.#pending.length > 0 && this.state !== 'closed' && !this.#closing) {
       const request = this.#pending.shift()!;
       await this.#run(request);
       if (this.#pending.length < this.#limits.maxPendingRequests / 2) this.#socket.resume();

@@ -1,0 +1,149 @@
+// Real servers for tests: startServer() runs the library server in this process over a real
+// SQLite store in a temp dir; spawnServer() runs `chat serve` (the built CLI) as a child process.
+// Both listen on 127.0.0.1 port 0; nothing is mocked.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer, type ChatServer } from '../../src/server/server.js';
+import type { ServerLimits } from '../../src/server/options.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { LineBuffer } from './lines.js';
+
+/** The repository root (where bin/chat lives). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The CLI entry point; it runs dist/, so build first. */
+export const CHAT_BIN = path.join(REPO_ROOT, 'bin', 'chat');
+
+/** A fresh empty directory under the OS temp dir. */
+export function tempDir(prefix = 'chat-test-'): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), prefix));
+}
+
+export interface TestServer {
+  host: string;
+  port: number;
+  /** "127.0.0.1:PORT" */
+  address: string;
+  dataDir: string;
+  server: ChatServer;
+  /** Closes the server and its store; keeps dataDir (so a test can restart on it). Idempotent. */
+  stop(): Promise<void>;
+  /** stop() and remove dataDir. */
+  cleanup(): Promise<void>;
+}
+
+export interface StartServerOptions {
+  /** Reuse this data directory (e.g. a restart); a new temp dir otherwise. */
+  dataDir?: string;
+  limits?: Partial<ServerLimits>;
+  /** Receives the server's log lines (none by default). */
+  log?: (line: string) => void;
+}
+
+/** The library server, in-process, on 127.0.0.1 port 0 over SQLite in `dataDir`. */
+export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? (await tempDir('chat-server-'));
+  const store = new SqliteStore(dataDir);
+  const server = createServer({ store, ...opts.limits, log: opts.log });
+  try {
+    await server.listen(0, '127.0.0.1');
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const { port } = server.address();
+  let stopped: Promise<void> | null = null;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      try {
+        await server.close();
+      } finally {
+        await store.close();
+      }
+    })());
+  return {
+    host: '127.0.0.1',
+    port,
+    address: `127.0.0.1:${port}`,
+    dataDir,
+    server,
+    stop,
+    async cleanup() {
+      await stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface SpawnedServer {
+  /** "127.0.0.1:PORT" */
+  address: string;
+  port: number;
+  dataDir: string;
+  child: ChildProcess;
+  /** stdout and stderr, merged line by line. */
+  output: LineBuffer;
+  /** Sends `signal` (SIGTERM by default) and resolves with the exit code (null if killed by a signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface SpawnServerOptions {
+  dataDir?: string;
+  /** Extra arguments after `serve --host 127.0.0.1 --port 0 --data DIR`. */
+  args?: string[];
+  /** How long to wait for the "listening" line. @default 10000 */
+  timeoutMs?: number;
+}
+
+/**
+ * Resolves with the exit code once `child` has exited and its output has all been read
+ * ('close'). Call it right after spawning, before the child can have closed.
+ */
+export function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('close', (code) => resolve(code)));
+}
+
+/** `chat serve` as a child process; resolves once it printed the address it listens on. */
+export async function spawnServer(opts: SpawnServerOptions = {}): Promise<SpawnedServer> {
+  const dataDir = opts.dataDir ?? (await tempDir('chat-serve-'));
+  const child = spawn(
+    process.execPath,
+    [CHAT_BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', dataDir, ...(opts.args ?? [])],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+  );
+  const output = new LineBuffer(child.stdout, child.stderr);
+  const exited = exitOf(child);
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    // else it already exited: `exited` has its code
+    const timeoutMs = 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`chat serve did not exit within ${timeoutMs} ms of ${signal}; output:\n${output.text}`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  let line: string;
+  try {
+    line = await output.waitFor(/chat server listening on /, opts.timeoutMs ?? 10_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  const m = /chat server listening on (\S+):(\d+)/.exec(line);
+  if (!m) {
+    child.kill('SIGKILL');
+    throw new Error(`cannot parse the address from: ${line}`);
+  }
+  const port = Number(m[2]);
+  return { address: `${m[1]}:${port}`, port, dataDir, child, output, stop };
+}

@@ -1,0 +1,632 @@
+// The relay server end to end: the library ChatClient against the real server (in-process,
+// 127.0.0.1 port 0, SQLite in a temp dir), plus raw sockets for the hostile cases.
+import { connect as netConnect, type Socket } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ChatClient } from '../../src/client/client.js';
+import { ClientError } from '../../src/client/errors.js';
+import { FrameDecoder, encodeFrame, encodeHeader, encodeJsonFrame } from '../../src/protocol/frame.js';
+import type { ChatMessage } from '../../src/protocol/messages.js';
+import { LineBuffer } from '../helpers/lines.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+const PASSWORD = 'correct horse';
+const WAIT_MS = 5_000;
+
+type Presence = { user: string; online: boolean; at: number };
+
+/** Waits, without polling, until `cond()` holds; re-checked on every event of the client. */
+class Inbox {
+  readonly messages: ChatMessage[] = [];
+  readonly presence: Presence[] = [];
+  readonly shutdowns: { reason: string }[] = [];
+  /** undefined while open; then the close reason (null for our own close). */
+  closed: ClientError | null | undefined = undefined;
+  #waiters = new Set<() => void>();
+
+  constructor(readonly client: ChatClient) {
+    client.on('message', (m) => this.#record(this.messages, m));
+    client.on('presence', (p) => this.#record(this.presence, p));
+    client.on('shutdown', (s) => this.#record(this.shutdowns, s));
+    client.on('close', (err) => {
+      this.closed = err ?? null;
+      this.#changed();
+    });
+  }
+
+  #record<T>(list: T[], item: T): void {
+    list.push(item);
+    this.#changed();
+  }
+
+  #changed(): void {
+    for (const w of [...this.#waiters]) w();
+  }
+
+  get texts(): string[] {
+    return this.messages.map((m) => m.text);
+  }
+
+  until(cond: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
+    if (cond()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!cond()) return;
+        this.#waiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        reject(
+          new Error(
+            `${this.client.user ?? 'client'}: timed out after ${timeoutMs} ms waiting for ${what}; ` +
+              `messages ${JSON.stringify(this.texts)}, presence ${JSON.stringify(this.presence.map((p) => `${p.user}:${p.online}`))}, ` +
+              `closed ${String(this.closed)}`,
+          ),
+        );
+      }, timeoutMs);
+      this.#waiters.add(check);
+    });
+  }
+
+  untilMessages(n: number): Promise<void> {
+    return this.until(() => this.messages.length >= n, `${n} message(s)`);
+  }
+
+  untilPresence(user: string, online: boolean): Promise<void> {
+    return this.until(() => this.presence.some((p) => p.user === user && p.online === online), `${user} ${online ? 'online' : 'offline'}`);
+  }
+}
+
+/** A raw TCP connection speaking frames by hand (for what a well-behaved client never sends). */
+class RawConn {
+  readonly frames: Record<string, unknown>[] = [];
+  readonly closed: Promise<void>;
+  #decoder = new FrameDecoder({ maxFrameBytes: 16 * 1024 * 1024 });
+  #waiters = new Set<() => void>();
+  #isClosed = false;
+
+  private constructor(readonly socket: Socket) {
+    socket.on('error', () => {}); // the server may reset us; 'close' follows
+    socket.on('data', (chunk) => {
+      for (const f of this.#decoder.push(chunk)) this.frames.push(JSON.parse(f.toString('utf8')) as Record<string, unknown>);
+      for (const w of [...this.#waiters]) w();
+    });
+    this.closed = new Promise((resolve) =>
+      socket.on('close', () => {
+        this.#isClosed = true;
+        for (const w of [...this.#waiters]) w();
+        resolve();
+      }),
+    );
+  }
+
+  static open(ts: TestServer): Promise<RawConn> {
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host: ts.host, port: ts.port });
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        resolve(new RawConn(socket));
+      });
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  write(bytes: Buffer | string): void {
+    this.socket.write(bytes);
+  }
+
+  request(value: Record<string, unknown>): void {
+    this.socket.write(encodeJsonFrame(value));
+  }
+
+  /** The first frame (received or to come) matching `fields`. */
+  frame(fields: Record<string, unknown>, timeoutMs = WAIT_MS): Promise<Record<string, unknown>> {
+    const find = () => this.frames.find((f) => Object.entries(fields).every(([k, v]) => f[k] === v));
+    const found = find();
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const f = find();
+        if (f) {
+          done();
+          resolve(f);
+        } else if (this.#isClosed) {
+          done();
+          reject(new Error(`connection closed before a frame matching ${JSON.stringify(fields)}; got ${JSON.stringify(this.frames)}`));
+        }
+      };
+      const done = (): void => {
+        this.#waiters.delete(check);
+        clearTimeout(timer);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no frame matching ${JSON.stringify(fields)} within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`));
+      }, timeoutMs);
+      this.#waiters.add(check);
+    });
+  }
+
+  /** Resolves when the server has closed the connection; fails after timeoutMs. */
+  async waitClosed(timeoutMs = WAIT_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.closed,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`server did not close the connection within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Rejects with the ClientError code of `promise`, or fails if it resolves. */
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(ClientError);
+    return (err as ClientError).code;
+  }
+  throw new Error('expected the request to fail');
+}
+
+let ts: TestServer;
+let logs: LineBuffer;
+const clients: ChatClient[] = [];
+const raws: RawConn[] = [];
+
+beforeEach(async () => {
+  logs = new LineBuffer();
+  ts = await startServer({ log: (line) => logs.push(`${line}\n`) });
+});
+
+afterEach(async () => {
+  for (const raw of raws.splice(0)) raw.destroy();
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+  await ts.cleanup();
+});
+
+async function connect(server: TestServer = ts): Promise<ChatClient> {
+  const client = await ChatClient.connect({ host: server.host, port: server.port, timeoutMs: WAIT_MS, client: 'test' });
+  clients.push(client);
+  return client;
+}
+
+async function raw(): Promise<RawConn> {
+  const r = await RawConn.open(ts);
+  raws.push(r);
+  return r;
+}
+
+/** A new account, logged in on a fresh connection. */
+async function registered(name: string, server: TestServer = ts): Promise<{ client: ChatClient; token: string }> {
+  const client = await connect(server);
+  const { token } = await client.register(name, PASSWORD);
+  return { client, token };
+}
+
+/** A connection resuming `token`'s session, subscribed, with its events recorded from the start. */
+async function listening(token: string, server: TestServer = ts): Promise<{ client: ChatClient; inbox: Inbox; backlog: number }> {
+  const client = await connect(server);
+  await client.auth(token);
+  const inbox = new Inbox(client);
+  const { backlog } = await client.subscribe();
+  return { client, inbox, backlog };
+}
+
+describe('accounts', () => {
+  it('hello reports the protocol version, limits and the client address', async () => {
+    const client = await connect();
+    expect(client.hello).toMatchObject({ version: 1, address: '127.0.0.1', limits: { maxFrameBytes: 262_144, maxMessageBytes: 16_384 } });
+  });
+
+  it('registers (folding the name to lower case), then logs in on another connection and resumes with the token', async () => {
+    const first = await connect();
+    const reg = await first.register('Alice', PASSWORD);
+    expect(reg.user).toBe('alice');
+    expect(reg.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(await first.request('whoami', {})).toEqual({ user: 'alice' });
+
+    const second = await connect();
+    const login = await second.login('ALICE', PASSWORD);
+    expect(login.user).toBe('alice');
+    expect(login.token).not.toBe(reg.token);
+
+    const third = await connect();
+    expect(await third.auth(reg.token)).toEqual({ user: 'alice' });
+    expect(third.user).toBe('alice');
+  });
+
+  it('a wrong password or unknown user is bad_credentials, and the connection can still log in', async () => {
+    await (await connect()).register('alice', PASSWORD);
+    const client = await connect();
+    expect(await codeOf(client.login('alice', 'wrong password'))).toBe('bad_credentials');
+    expect(await codeOf(client.login('nobody', PASSWORD))).toBe('bad_credentials');
+    expect(await codeOf(client.login('!!', PASSWORD))).toBe('bad_credentials');
+    expect((await client.login('alice', PASSWORD)).user).toBe('alice');
+  });
+
+  it('rejects a taken name (in any case), an invalid name and a bad password', async () => {
+    await (await connect()).register('alice', PASSWORD);
+    const client = await connect();
+    expect(await codeOf(client.register('alice', PASSWORD))).toBe('name_taken');
+    expect(await codeOf(client.register('ALICE', PASSWORD))).toBe('name_taken');
+    expect(await codeOf(client.register('a', PASSWORD))).toBe('invalid_name');
+    expect(await codeOf(client.register('_alice', PASSWORD))).toBe('invalid_name');
+    expect(await codeOf(client.register('al ice', PASSWORD))).toBe('invalid_name');
+    expect(await codeOf(client.register('bob', 'short'))).toBe('invalid_password');
+    expect(await codeOf(client.register('bob', 'x'.repeat(1025)))).toBe('invalid_password');
+    expect((await client.register('bob', 'x'.repeat(1024))).user).toBe('bob');
+  });
+
+  it('a request before login is unauthorized; before hello it is fatal', async () => {
+    const client = await connect();
+    expect(await codeOf(client.who())).toBe('unauthorized');
+    expect(await codeOf(client.send('bob', 'hi'))).toBe('unauthorized');
+    expect(await codeOf(client.subscribe())).toBe('unauthorized');
+    // Still usable for logging in.
+    expect((await client.register('alice', PASSWORD)).user).toBe('alice');
+    expect(await codeOf(client.login('alice', PASSWORD))).toBe('bad_request'); // already logged in
+    expect(await codeOf(client.request('hello', { version: 1 }))).toBe('bad_request'); // hello twice
+
+    const r = await raw();
+    r.request({ id: 1, type: 'who' });
+    expect(await r.frame({ type: 'error', id: 1 })).toMatchObject({ code: 'bad_request' });
+    await r.waitClosed();
+  });
+
+  it('an unsupported protocol version is refused and the connection closed', async () => {
+    const r = await raw();
+    r.request({ id: 1, type: 'hello', version: 99 });
+    expect(await r.frame({ id: 1 })).toMatchObject({ type: 'error', code: 'unsupported_version' });
+    await r.waitClosed();
+  });
+
+  it('auth with an unknown token is unauthorized; logout revokes the token and closes the connection', async () => {
+    const { client, token } = await registered('alice');
+    const other = await connect();
+    expect(await codeOf(other.auth('not-a-token'))).toBe('unauthorized');
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    expect(await client.logout()).toEqual({});
+    await closed;
+    expect(await codeOf(other.auth(token))).toBe('unauthorized');
+  });
+
+  it('closes a connection that does not log in within handshakeTimeoutMs', async () => {
+    const quick = await startServer({ limits: { handshakeTimeoutMs: 300 } });
+    try {
+      const r = await RawConn.open(quick);
+      raws.push(r);
+      r.request({ id: 1, type: 'hello', version: 1 });
+      await r.frame({ type: 'ok', id: 1 });
+      expect(await r.frame({ type: 'error', id: null })).toMatchObject({ code: 'unauthorized' });
+      await r.waitClosed();
+      // A connection that logs in in time is not affected.
+      const client = await connect(quick);
+      await client.register('alice', PASSWORD);
+      expect(await client.who()).toEqual([]);
+    } finally {
+      for (const c of clients.splice(0)) await c.close();
+      await quick.cleanup();
+    }
+  });
+});
+
+describe('presence', () => {
+  it('who lists subscribed users; online/offline events only on the first and last connection', async () => {
+    const alice = await registered('alice');
+    const bob = await registered('bob');
+    const carol = await registered('carol');
+    const a = await listening(alice.token);
+    expect(await a.client.who()).toEqual(['alice']);
+    // Logged in but not subscribed: not online.
+    expect(await bob.client.who()).toEqual(['alice']);
+
+    const b1 = await listening(bob.token);
+    await a.inbox.untilPresence('bob', true);
+    // Every subscribed connection hears of every change, its own user's included.
+    expect(a.inbox.presence.map((p) => `${p.user}:${p.online}`)).toEqual(['alice:true', 'bob:true']);
+    expect(Math.abs(a.inbox.presence[1]!.at - Date.now())).toBeLessThan(60_000);
+    expect(await a.client.who()).toEqual(['alice', 'bob']);
+
+    // bob's second connection: no second "online". carol coming online is the marker.
+    const b2 = await listening(bob.token);
+    const c = await listening(carol.token);
+    await a.inbox.untilPresence('carol', true);
+    expect(a.inbox.presence.map((p) => `${p.user}:${p.online}`)).toEqual(['alice:true', 'bob:true', 'carol:true']);
+    expect(await c.client.who()).toEqual(['alice', 'bob', 'carol']);
+
+    // bob closes one of two: still online (the server logs the close before any presence change).
+    await b1.client.close();
+    await logs.waitFor(/closed \(bob\)/);
+    await carol.client.close(); // not subscribed: no presence change either
+    await c.client.close();
+    await a.inbox.untilPresence('carol', false);
+    expect(a.inbox.presence.map((p) => `${p.user}:${p.online}`)).toEqual(['alice:true', 'bob:true', 'carol:true', 'carol:false']);
+    expect(await a.client.who()).toEqual(['alice', 'bob']);
+
+    // The last one: offline.
+    await b2.client.close();
+    await a.inbox.untilPresence('bob', false);
+    expect(await a.client.who()).toEqual(['alice']);
+    // Presence reached alice's other subscribed connections too.
+    expect(b2.inbox.presence.map((p) => `${p.user}:${p.online}`)).toContain('carol:true');
+  });
+});
+
+describe('messages', () => {
+  it('send stores and delivers live: to the recipient and to the sender\'s other connection, not back to the sender', async () => {
+    const alice = await registered('alice');
+    const bob = await registered('bob');
+    const a1 = await listening(alice.token);
+    const a2 = await listening(alice.token);
+    const b = await listening(bob.token);
+
+    const sent = await a1.client.send('Bob', 'hi bob');
+    expect(sent).toMatchObject({ from: 'alice', to: 'bob', text: 'hi bob' });
+    expect(sent.id).toBeGreaterThan(0);
+    expect(Math.abs(sent.at - Date.now())).toBeLessThan(60_000);
+    // Events to a connection precede its replies: an echo to a1 would already be here.
+    expect(a1.inbox.messages).toEqual([]);
+    await b.inbox.untilMessages(1);
+    await a2.inbox.untilMessages(1);
+    expect(b.inbox.messages).toEqual([sent]);
+    expect(a2.inbox.messages).toEqual([sent]);
+
+    const reply = await b.client.send('alice', 'hi alice');
+    await a1.inbox.untilMessages(1);
+    await a2.inbox.untilMessages(2);
+    expect(a1.inbox.messages).toEqual([reply]);
+    expect(a2.inbox.messages).toEqual([sent, reply]);
+    expect(reply.id).toBeGreaterThan(sent.id);
+  });
+
+  it('unknown recipient is no_such_user; empty is bad_request; the size cap is UTF-8 bytes (too_large)', async () => {
+    const alice = await registered('alice');
+    await registered('bob');
+    const client = alice.client;
+    await expect(client.send('carl', 'hi')).rejects.toMatchObject({ code: 'no_such_user', message: 'no such user: carl' });
+    expect(await codeOf(client.send('bob', ''))).toBe('bad_request');
+    expect((await client.send('bob', 'x'.repeat(16_384))).text.length).toBe(16_384);
+    expect(await codeOf(client.send('bob', 'x'.repeat(16_385)))).toBe('too_large');
+    expect(await codeOf(client.send('bob', 'é'.repeat(8_193)))).toBe('too_large'); // 16386 bytes, 8193 characters
+    expect((await client.send('bob', 'é'.repeat(8_192))).text).toBe('é'.repeat(8_192));
+    // None of that closed the connection, and nothing rejected was stored.
+    const page = await client.history('bob');
+    expect(page.messages.map((m) => m.text.length)).toEqual([16_384, 8_192]);
+  });
+
+  it('history pages backwards: newest `limit` first, then `before` the first id; `more` says if older exist', async () => {
+    const alice = await registered('alice');
+    const bob = await registered('bob');
+    const carol = await registered('carol');
+    const sent: ChatMessage[] = [];
+    for (let i = 0; i < 7; i++) {
+      sent.push(await (i % 2 ? bob.client.send('alice', `m${i}`) : alice.client.send('bob', `m${i}`)));
+      await carol.client.send('alice', `noise${i}`);
+    }
+    const p1 = await alice.client.history('bob', { limit: 3 });
+    expect(p1).toEqual({ messages: sent.slice(4), more: true });
+    const p2 = await alice.client.history('bob', { limit: 3, before: p1.messages[0]!.id });
+    expect(p2).toEqual({ messages: sent.slice(1, 4), more: true });
+    const p3 = await alice.client.history('bob', { limit: 3, before: p2.messages[0]!.id });
+    expect(p3).toEqual({ messages: sent.slice(0, 1), more: false });
+    // Exactly `limit` left: more is false.
+    expect(await alice.client.history('bob', { limit: 7 })).toEqual({ messages: sent, more: false });
+    // The same conversation from the other side, with the default limit.
+    expect(await bob.client.history('ALICE')).toEqual({ messages: sent, more: false });
+    expect(await codeOf(alice.client.history('nobody'))).toBe('no_such_user');
+  });
+
+  it('offline delivery: the backlog comes in order, exactly once per device, before the subscribe reply', async () => {
+    const alice = await registered('alice');
+    const bob = await registered('bob');
+    const phone = await connect(); // bob's second device, logged in before he goes offline
+    const phoneToken = (await phone.login('bob', PASSWORD)).token;
+    await bob.client.close();
+    await phone.close();
+
+    const sent: ChatMessage[] = [];
+    for (let i = 1; i <= 5; i++) sent.push(await alice.client.send('bob', `offline ${i}`));
+
+    const laptop = await listening(bob.token);
+    expect(laptop.backlog).toBe(5);
+    expect(laptop.inbox.messages).toEqual(sent); // all there when the reply came, in id order
+    laptop.client.acknowledge(sent[4]!.id);
+    await laptop.client.close(); // flushes the acknowledgement
+
+    const again = await listening(bob.token);
+    expect(again.backlog).toBe(0);
+    // The other device has its own cursor: it gets all five too.
+    const phoneAgain = await listening(phoneToken);
+    expect(phoneAgain.backlog).toBe(5);
+    expect(phoneAgain.inbox.messages).toEqual(sent);
+    // A brand-new login starts at bob's most advanced device: nothing old is replayed.
+    const fresh = await connect();
+    const freshToken = (await fresh.login('bob', PASSWORD)).token;
+    expect((await listening(freshToken)).backlog).toBe(0);
+
+    // And a live message after that reaches each once.
+    const live = await alice.client.send('bob', 'live');
+    await again.inbox.untilMessages(1);
+    await phoneAgain.inbox.untilMessages(6);
+    expect(again.inbox.messages).toEqual([live]);
+    expect(phoneAgain.inbox.messages.filter((m) => m.id === live.id)).toHaveLength(1);
+  });
+
+  it('a client that drops mid-delivery without acknowledging gets the rest on its next connection', async () => {
+    const alice = await registered('alice');
+    const bob = await registered('bob');
+    await bob.client.close();
+    const sent: ChatMessage[] = [];
+    for (let i = 1; i <= 6; i++) sent.push(await alice.client.send('bob', `m${i}`));
+
+    // A raw client: takes the backlog, acknowledges only the first two, then its connection dies.
+    const r = await raw();
+    r.request({ id: 1, type: 'hello', version: 1 });
+    r.request({ id: 2, type: 'auth', token: bob.token });
+    r.request({ id: 3, type: 'subscribe' });
+    expect(await r.frame({ type: 'ok', id: 3 })).toMatchObject({ result: { backlog: 6 } });
+    const events = r.frames.filter((f) => f.type === 'event' && f.event === 'message').map((f) => f.data);
+    expect(events).toEqual(sent);
+    r.request({ id: 4, type: 'ack', upTo: sent[1]!.id });
+    await r.frame({ type: 'ok', id: 4 });
+    r.destroy();
+    await logs.waitFor(/closed \(bob\)/);
+
+    const second = await listening(bob.token);
+    expect(second.backlog).toBe(4);
+    expect(second.inbox.messages).toEqual(sent.slice(2));
+    // A message sent now arrives after the backlog, once.
+    const late = await alice.client.send('bob', 'late');
+    await second.inbox.untilMessages(5);
+    expect(second.inbox.messages.map((m) => m.id)).toEqual([...sent.slice(2), late].map((m) => m.id));
+  });
+
+  it('a message to oneself reaches one\'s other devices, not the one that sent it', async () => {
+    const alice = await registered('alice');
+    const other = await connect();
+    const otherToken = (await other.login('alice', PASSWORD)).token;
+    await other.close();
+    const note = await alice.client.send('alice', 'note to self');
+    expect(note).toMatchObject({ from: 'alice', to: 'alice' });
+    const sameDevice = await listening(alice.token);
+    expect(sameDevice.backlog).toBe(0);
+    const otherDevice = await listening(otherToken);
+    expect(otherDevice.inbox.messages).toEqual([note]);
+  });
+});
+
+describe('hostile input', () => {
+  it('garbage bytes and an oversized length header close only the offending connections', async () => {
+    const alice = await registered('alice');
+    const bob = await registered('bob');
+    const a = await listening(alice.token);
+    const b = await listening(bob.token);
+    await b.client.send('alice', 'before');
+
+    // 1. Not our protocol at all: "GET " read as a length is far over the limit.
+    const http = await raw();
+    http.write('GET / HTTP/1.1\r\nHost: chat\r\n\r\n');
+    // 2. A valid hello, then a header announcing 262145 bytes and the start of its body.
+    const big = await raw();
+    big.request({ id: 1, type: 'hello', version: 1 });
+    await big.frame({ type: 'ok', id: 1 });
+    big.write(Buffer.concat([encodeHeader(262_145), Buffer.alloc(100_000, 0x20)]));
+    // 3. Binary noise whose first four bytes are 0xff.
+    const noise = await raw();
+    noise.write(Buffer.alloc(64 * 1024, 0xff));
+    // 4. An empty frame.
+    const empty = await raw();
+    empty.write(encodeHeader(0));
+
+    const during = a.client.send('bob', 'during');
+    expect(await http.frame({ type: 'error' })).toMatchObject({ id: null, code: 'too_large' });
+    expect(await big.frame({ type: 'error', id: null })).toMatchObject({ code: 'too_large' });
+    expect(await noise.frame({ type: 'error' })).toMatchObject({ id: null, code: 'too_large' });
+    expect(await empty.frame({ type: 'error' })).toMatchObject({ id: null, code: 'bad_frame' });
+    for (let i = 0; i < 5; i++) big.write(Buffer.alloc(64 * 1024, 0x20)); // more of the refused body
+    await Promise.all([http.waitClosed(), big.waitClosed(), noise.waitClosed(), empty.waitClosed()]);
+
+    // The others were not affected.
+    await during;
+    await b.client.send('alice', 'after');
+    await a.inbox.until(() => a.inbox.texts.includes('after'), '"after"');
+    await b.inbox.until(() => b.inbox.texts.includes('during'), '"during"');
+    expect(a.inbox.texts).toEqual(['before', 'after']);
+    expect(b.inbox.texts).toEqual(['during']);
+    expect(a.inbox.closed).toBeUndefined();
+    expect(b.inbox.closed).toBeUndefined();
+    // And new connections are still accepted.
+    const carol = await registered('carol');
+    expect(await carol.client.who()).toEqual(['alice', 'bob']);
+    // No connection failed in a way the server noticed as a bug.
+    // Each bad connection was refused once, with no write after its end and nothing internal.
+    expect(logs.lines.filter((l) => /exceeds the limit|empty frame/.test(l))).toHaveLength(4);
+    expect(logs.lines.filter((l) => /already failed|write after end|internal|failed:/i.test(l))).toEqual([]);
+  });
+
+  it('bad JSON and bad requests get error replies and the connection stays open', async () => {
+    const r = await raw();
+    r.write(encodeFrame(Buffer.from('{not json')));
+    expect(await r.frame({ type: 'error', code: 'bad_json' })).toMatchObject({ id: null });
+    r.request({ id: 5, type: 'dance' });
+    expect(await r.frame({ type: 'error', id: 5 })).toMatchObject({ code: 'unknown_type' });
+    r.request({ id: 6, type: 'hello' });
+    expect(await r.frame({ type: 'error', id: 6 })).toMatchObject({ code: 'bad_request' });
+    r.request({ id: 7, type: 'hello', version: 1 });
+    expect(await r.frame({ type: 'ok', id: 7 })).toMatchObject({ result: { version: 1 } });
+    r.request({ id: 8, type: 'register', user: 'alice', password: PASSWORD });
+    expect(await r.frame({ type: 'ok', id: 8 })).toMatchObject({ result: { user: 'alice' } });
+    expect(r.isClosed).toBe(false);
+  });
+
+  it('replies to pipelined requests in order', async () => {
+    const r = await raw();
+    const requests = [
+      { id: 1, type: 'hello', version: 1 },
+      { id: 2, type: 'register', user: 'alice', password: PASSWORD },
+      { id: 3, type: 'whoami' },
+      { id: 4, type: 'send', to: 'nobody', text: 'x' },
+      { id: 5, type: 'send', to: 'alice', text: 'x' },
+      { id: 6, type: 'who' },
+    ];
+    r.write(Buffer.concat(requests.map(encodeJsonFrame)));
+    await r.frame({ id: 6 });
+    expect(r.frames.map((f) => [f.id, f.type])).toEqual([
+      [1, 'ok'],
+      [2, 'ok'],
+      [3, 'ok'],
+      [4, 'error'],
+      [5, 'ok'],
+      [6, 'ok'],
+    ]);
+  });
+});
+
+describe('restart', () => {
+  it('a server restarted on the same data dir keeps accounts, sessions, history and undelivered messages', async () => {
+    const alice = await registered('alice');
+    const bob = await registered('bob');
+    const b = await listening(bob.token);
+    const m1 = await alice.client.send('bob', 'before restart');
+    await b.inbox.untilMessages(1);
+    b.client.acknowledge(m1.id);
+    await b.client.flushAcks();
+    await b.client.close();
+    const m2 = await alice.client.send('bob', 'while bob was away');
+
+    // Stopping tells connected clients and closes them.
+    const aliceInbox = new Inbox(alice.client);
+    await ts.stop();
+    await aliceInbox.until(() => aliceInbox.closed !== undefined, 'the connection to close');
+    expect(aliceInbox.shutdowns).toEqual([{ reason: 'server shutting down' }]);
+    clients.splice(0);
+
+    const dataDir = ts.dataDir;
+    ts = await startServer({ dataDir, log: (line) => logs.push(`${line}\n`) });
+    expect(ts.dataDir).toBe(dataDir);
+
+    // Sessions survive: bob's token still works, and he gets exactly what he had not acknowledged.
+    const again = await listening(bob.token);
+    expect(again.backlog).toBe(1);
+    expect(again.inbox.messages).toEqual([m2]);
+    // Accounts survive: the password still works; the name is still taken.
+    const client = await connect();
+    expect((await client.login('alice', PASSWORD)).user).toBe('alice');
+    expect(await codeOf((await connect()).register('alice', PASSWORD))).toBe('name_taken');
+    // History survives, and new ids continue after the old ones.
+    const m3 = await client.send('bob', 'after restart');
+    expect(m3.id).toBeGreaterThan(m2.id);
+    expect((await client.history('bob')).messages).toEqual([m1, m2, m3]);
+  });
+});
