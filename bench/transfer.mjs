@@ -1,0 +1,423 @@
+#!/usr/bin/env node
+// Benchmark: one big file through the real CLI path (chat send-file → chat accept over loopback)
+// against socat on the same machine, in the same run. See docs/benchmarks.md.
+//
+//   npm run bench:transfer            1 GiB × 3 runs each (alternating), then one 4 GiB run of ours
+//   npm run bench:transfer -- --quick 256 MiB × 1 run, no 4 GiB run (smoke test)
+//
+// Plain ESM over the built CLI (bin/chat → dist/): no TypeScript runtime. Units: MB = 10^6 bytes.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomFillSync } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CHAT_BIN = path.join(ROOT, 'bin', 'chat');
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+const MB = 1e6;
+
+const quick = process.argv.includes('--quick');
+const SIZE = quick ? 256 * MiB : 1 * GiB;
+const RUNS = quick ? 1 : 3;
+const BIG = 4 * GiB;
+const BIG_MIN_FREE = 10 * GiB;
+const RUN_TIMEOUT_MS = 10 * 60_000;
+const PASSWORD = 'bench-password-123';
+const TIME_BIN = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+/** Every child we started (by pid; each leads its own process group), for cleanup. */
+const children = new Set();
+let tmp;
+
+function log(line = '') {
+  process.stdout.write(`${line}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/**
+ * Spawns `cmd args` in its own process group. With GNU time available the command runs under
+ * `/usr/bin/time -f %M -o FILE` (peak RSS from wait4, exact); otherwise VmHWM is polled.
+ */
+function start(cmd, args, { env, rssFile, stdio = ['ignore', 'pipe', 'pipe'] } = {}) {
+  const argv = TIME_BIN && rssFile ? [TIME_BIN, '-f', '%M', '-o', rssFile, cmd, ...args] : [cmd, ...args];
+  const child = spawn(argv[0], argv.slice(1), { env: env ?? process.env, stdio, detached: true });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (s) => (stdout += s));
+  child.stderr?.setEncoding('utf8').on('data', (s) => (stderr += s));
+  let hwmKb = 0;
+  const poll = !TIME_BIN && rssFile ? setInterval(() => (hwmKb = Math.max(hwmKb, vmHwmKb(child.pid))), 50) : undefined;
+  const exited = new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearInterval(poll);
+      children.delete(child);
+      resolve({ code, signal, at: performance.now() });
+    });
+  });
+  return {
+    child,
+    exited,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    /** Peak RSS in kB (after exit). */
+    peakKb() {
+      if (TIME_BIN && rssFile) {
+        const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
+        return Number(lines[lines.length - 1]);
+      }
+      return hwmKb;
+    },
+  };
+}
+
+function vmHwmKb(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function killGroup(child, signal = 'SIGTERM') {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves with the first line of `proc`'s stdout/stderr matching `re`. */
+function waitForLine(proc, re, what, ms = 30_000) {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      const check = () => {
+        for (const line of `${proc.stdout}\n${proc.stderr}`.split('\n')) {
+          const m = re.exec(line);
+          if (m) return resolve(m);
+        }
+      };
+      proc.child.stdout?.on('data', check);
+      proc.child.stderr?.on('data', check);
+      proc.exited.then(({ code }) => reject(new Error(`${what} exited with ${code} before printing ${re}\n${proc.stdout}${proc.stderr}`)));
+      check();
+    }),
+    ms,
+    what,
+  );
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** True once something listens on 127.0.0.1:port (read from /proc/net/tcp; connecting would eat socat's one accept). */
+function listening(port) {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  try {
+    return readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .some((l) => {
+        const f = l.trim().split(/\s+/);
+        return f[1]?.endsWith(hex) && f[3] === '0A';
+      });
+  } catch {
+    return false;
+  }
+}
+
+async function waitListening(port, proc, ms = 10_000) {
+  const until = Date.now() + ms;
+  while (!listening(port)) {
+    if (proc.child.exitCode !== null) throw new Error(`listener exited early: ${proc.stderr}`);
+    if (Date.now() > until) throw new Error(`nothing listens on port ${port} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+/** Writes `size` bytes: a 64 MiB random block repeated, each copy with its own first 32 bytes. Returns its SHA-256. */
+async function generate(file, size) {
+  const BLOCK = 64 * MiB;
+  const block = randomFillSync(Buffer.allocUnsafe(BLOCK));
+  const hash = createHash('sha256');
+  const out = createWriteStream(file, { highWaterMark: 8 * MiB });
+  const write = (buf) => {
+    hash.update(buf);
+    return out.write(buf) ? undefined : new Promise((r) => out.once('drain', r));
+  };
+  for (let at = 0, n = 0; at < size; at += BLOCK, n++) {
+    const len = Math.min(BLOCK, size - at);
+    const head = randomFillSync(Buffer.allocUnsafe(Math.min(32, len)));
+    head.writeUInt32BE(n, 0);
+    await write(head);
+    if (len > head.length) await write(block.subarray(head.length, len));
+  }
+  await new Promise((resolve, reject) => out.end((err) => (err ? reject(err) : resolve())));
+  return hash.digest('hex');
+}
+
+function sha256File(file) {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(file, { highWaterMark: 4 * MiB })
+      .on('data', (b) => hash.update(b))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
+function freeBytes(dir) {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
+/** Flushes dirty pages so one run's writeback does not land in the next run's timing. */
+function settle() {
+  spawnSync('sync');
+}
+
+// ---------------------------------------------------------------------------------------------
+// socat
+
+function ensureSocat() {
+  if (spawnSync('sh', ['-c', 'command -v socat'], { stdio: 'ignore' }).status === 0) return true;
+  log('socat is not installed: running `apt-get install -y socat` (baseline needs it)');
+  const r = spawnSync('apt-get', ['install', '-y', 'socat'], { stdio: 'inherit' });
+  if (r.status === 0 && spawnSync('sh', ['-c', 'command -v socat'], { stdio: 'ignore' }).status === 0) return true;
+  log('could not install socat (not root, or no package source?): the baseline is skipped');
+  return false;
+}
+
+async function runSocat(src, size, expectedSha, n) {
+  const out = path.join(tmp, `socat-out-${n}`);
+  const port = await freePort();
+  const recv = start('socat', ['-b', '131072', '-u', `TCP-LISTEN:${port},reuseaddr`, `OPEN:${out},creat,trunc`], {
+    rssFile: path.join(tmp, `rss-socat-recv-${n}`),
+  });
+  await waitListening(port, recv);
+  const t0 = performance.now();
+  const send = start('socat', ['-b', '131072', '-u', `OPEN:${src}`, `TCP:127.0.0.1:${port}`], {
+    rssFile: path.join(tmp, `rss-socat-send-${n}`),
+  });
+  const [s, r] = await withTimeout(Promise.all([send.exited, recv.exited]), RUN_TIMEOUT_MS, 'socat');
+  const seconds = (r.at - t0) / 1000;
+  if (s.code !== 0 || r.code !== 0) throw new Error(`socat failed (sender ${s.code}, receiver ${r.code}): ${send.stderr}${recv.stderr}`);
+  const sha = await sha256File(out);
+  rmSync(out, { force: true });
+  if (sha !== expectedSha) throw new Error('socat: received file differs from the source');
+  return { seconds, mbps: size / MB / seconds, senderKb: send.peakKb(), receiverKb: recv.peakKb() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// chat
+
+function chatEnv(home, server) {
+  const env = { ...process.env, CHAT_HOME: home, CHAT_SERVER: server, CHAT_PASSWORD: PASSWORD, NO_COLOR: '1' };
+  return env;
+}
+
+async function startRelay() {
+  const data = path.join(tmp, 'relay-data');
+  mkdirSync(data, { recursive: true });
+  const relay = start(process.execPath, [CHAT_BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', data, '--quiet']);
+  const m = await waitForLine(relay, /chat server listening on (\S+):(\d+)/, 'chat serve');
+  return { relay, server: `${m[1]}:${m[2]}` };
+}
+
+async function register(user, server) {
+  const home = path.join(tmp, `home-${user}`);
+  mkdirSync(home, { recursive: true });
+  const p = start(process.execPath, [CHAT_BIN, 'register', user], { env: chatEnv(home, server) });
+  const { code } = await withTimeout(p.exited, 30_000, `chat register ${user}`);
+  if (code !== 0) throw new Error(`chat register ${user} failed (${code}): ${p.stdout}${p.stderr}`);
+  return home;
+}
+
+async function runOurs(ctx, src, size, expectedSha, label) {
+  const outDir = path.join(tmp, `ours-out-${label}`);
+  mkdirSync(outDir, { recursive: true });
+  const send = start(
+    process.execPath,
+    [CHAT_BIN, 'send-file', 'bob', src, '--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only', '--json'],
+    { env: chatEnv(ctx.aliceHome, ctx.server), rssFile: path.join(tmp, `rss-ours-send-${label}`) },
+  );
+  await waitForLine(send, /"event":"offer"/, 'chat send-file');
+  const t0 = performance.now();
+  const recv = start(process.execPath, [CHAT_BIN, 'accept', '--dir', outDir, '--json'], {
+    env: chatEnv(ctx.bobHome, ctx.server),
+    rssFile: path.join(tmp, `rss-ours-recv-${label}`),
+  });
+  let results;
+  try {
+    results = await withTimeout(Promise.all([send.exited, recv.exited]), RUN_TIMEOUT_MS, 'chat send-file/accept');
+  } catch (err) {
+    killGroup(send.child);
+    killGroup(recv.child);
+    throw err;
+  }
+  const [s, r] = results;
+  const seconds = (Math.max(s.at, r.at) - t0) / 1000;
+  if (s.code !== 0 || r.code !== 0) {
+    throw new Error(`chat failed (send-file ${s.code}, accept ${r.code})\n--- send-file\n${send.stdout}${send.stderr}\n--- accept\n${recv.stdout}${recv.stderr}`);
+  }
+  // The receiver's own timing (first byte requested → verified), without process start-up and relay round trips.
+  const done = recv.stdout.split('\n').find((l) => l.includes('"event":"done"'));
+  const transferSeconds = done ? JSON.parse(done).elapsedMs / 1000 : NaN;
+  const received = path.join(outDir, path.basename(src));
+  const sha = await sha256File(received);
+  rmSync(outDir, { recursive: true, force: true });
+  if (sha !== expectedSha) throw new Error(`ours: received file differs from the source (${sha} vs ${expectedSha})`);
+  return {
+    seconds,
+    mbps: size / MB / seconds,
+    transferMbps: size / MB / transferSeconds,
+    senderKb: send.peakKb(),
+    receiverKb: recv.peakKb(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+const max = (xs) => Math.max(...xs);
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+const mbOfKb = (kb) => (kb * 1024) / MB;
+
+function table(rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')).join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'chat-bench-'));
+  log(`chat transfer benchmark${quick ? ' (--quick)' : ''}: ${SIZE / MiB} MiB × ${RUNS} run(s) each, temp dir ${tmp}`);
+  log(`node ${process.version}, ${os.cpus().length} CPU(s), peak RSS via ${TIME_BIN ? '/usr/bin/time -f %M' : '/proc/<pid>/status VmHWM polling'}`);
+  const haveSocat = ensureSocat();
+
+  const src = path.join(tmp, 'source.bin');
+  let t = performance.now();
+  const sha = await generate(src, SIZE);
+  log(`generated ${src} (${SIZE / MiB} MiB, sha256 ${sha.slice(0, 16)}…) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+  const { relay, server } = await startRelay();
+  const ctx = { server, aliceHome: await register('alice', server), bobHome: await register('bob', server) };
+  log(`relay on ${server}; alice and bob registered`);
+
+  const socat = [];
+  const ours = [];
+  for (let i = 0; i < RUNS; i++) {
+    if (haveSocat) {
+      settle();
+      const r = await runSocat(src, SIZE, sha, i);
+      socat.push(r);
+      log(`  run ${i + 1} socat: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s)`);
+    }
+    settle();
+    const r = await runOurs(ctx, src, SIZE, sha, String(i));
+    ours.push(r);
+    log(`  run ${i + 1} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
+  }
+
+  let big;
+  if (!quick) {
+    rmSync(src, { force: true });
+    const free = freeBytes(tmp);
+    if (free < BIG_MIN_FREE) {
+      log(`4 GiB run skipped: only ${(free / GiB).toFixed(1)} GiB free in ${tmp} (needs 10 GiB)`);
+    } else {
+      const bigSrc = path.join(tmp, 'source-4g.bin');
+      t = performance.now();
+      const bigSha = await generate(bigSrc, BIG);
+      log(`generated ${bigSrc} (4 GiB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      settle();
+      big = await runOurs(ctx, bigSrc, BIG, bigSha, '4g');
+      log(`  4 GiB ours: ${f1(big.mbps)} MB/s, RSS sender ${f1(mbOfKb(big.senderKb))} MB, receiver ${f1(mbOfKb(big.receiverKb))} MB`);
+      rmSync(bigSrc, { force: true });
+    }
+  }
+
+  killGroup(relay.child);
+  await withTimeout(relay.exited, 10_000, 'chat serve').catch(() => killGroup(relay.child, 'SIGKILL'));
+
+  const rows = [['', 'size', 'runs', 'median MB/s', 'transfer-only MB/s', 'peak RSS send MB', 'peak RSS recv MB']];
+  const label = `${SIZE / MiB} MiB`;
+  if (socat.length) {
+    rows.push(['socat -b 131072', label, socat.length, f1(median(socat.map((r) => r.mbps))), '-', f1(mbOfKb(max(socat.map((r) => r.senderKb)))), f1(mbOfKb(max(socat.map((r) => r.receiverKb))))]);
+  }
+  rows.push(['chat send-file/accept', label, ours.length, f1(median(ours.map((r) => r.mbps))), f1(median(ours.map((r) => r.transferMbps))), f1(mbOfKb(max(ours.map((r) => r.senderKb)))), f1(mbOfKb(max(ours.map((r) => r.receiverKb))))]);
+  if (big) rows.push(['chat send-file/accept', '4096 MiB', 1, f1(big.mbps), f1(big.transferMbps), f1(mbOfKb(big.senderKb)), f1(mbOfKb(big.receiverKb))]);
+  log();
+  log(table(rows));
+  log();
+  if (socat.length) {
+    const ratio = median(ours.map((r) => r.mbps)) / median(socat.map((r) => r.mbps));
+    const rss = max(ours.flatMap((r) => [r.senderKb, r.receiverKb]).concat(big ? [big.senderKb, big.receiverKb] : []));
+    log(`ratio ours/socat (medians): ${ratio.toFixed(2)}  (target ≥ 0.60: ${ratio >= 0.6 ? 'met' : 'NOT met'})`);
+    log(`largest peak RSS of ours: ${f1(mbOfKb(rss))} MB  (target < 100 MB: ${mbOfKb(rss) < 100 ? 'met' : 'NOT met'})`);
+  } else {
+    log('ratio ours/socat: n/a (no socat baseline)');
+  }
+  log('MB = 10^6 bytes. "median MB/s": size / (accept start → both processes exited 0), incl. process start-up and relay round trips;');
+  log('"transfer-only": size / the receiver\'s own elapsedMs (first request → verified).');
+}
+
+function cleanup() {
+  for (const child of children) killGroup(child, 'SIGKILL');
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+}
+
+process.on('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
+process.on('SIGTERM', () => {
+  cleanup();
+  process.exit(143);
+});
+
+try {
+  await main();
+} catch (err) {
+  process.exitCode = 1;
+  console.error(`benchmark failed: ${err?.stack ?? err}`);
+} finally {
+  cleanup();
+}
