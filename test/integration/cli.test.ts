@@ -1,0 +1,250 @@
+// The built CLI (`node bin/chat ...`) as child processes against `chat serve`, also a child.
+// Run `npm run build` first. Every wait is for an output line or an exit, with a bound.
+import { rm } from 'node:fs/promises';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChatClient } from '../../src/client/client.js';
+import type { ChatMessage } from '../../src/protocol/messages.js';
+import { runCli, spawnCli, tempHome, type CliResult, type SpawnedCli } from '../helpers/cli.js';
+import { spawnServer, type SpawnedServer } from '../helpers/server.js';
+
+const PASSWORD = 'correct horse';
+const CLOCK = '\\d{2}:\\d{2}:\\d{2}';
+
+let srv: SpawnedServer;
+const homes: string[] = [];
+const running: SpawnedCli[] = [];
+let aliceHome: string;
+let bobHome: string;
+
+async function home(): Promise<string> {
+  const h = await tempHome();
+  homes.push(h);
+  return h;
+}
+
+function chat(args: string[], h: string, extra: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return runCli(args, { home: h, server: srv.address, ...extra });
+}
+
+function spawnChat(args: string[], h: string): SpawnedCli {
+  const cli = spawnCli(args, { home: h, server: srv.address, timeoutMs: 30_000 });
+  running.push(cli);
+  return cli;
+}
+
+/** Asserts a clean exit 0 and returns stdout's lines. */
+function ok(r: CliResult): string[] {
+  expect(r.code, `exit code; stderr: ${r.stderr}`).toBe(0);
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+/** A library client logged in as `user` on the CLI's server (to seed or check state quickly). */
+async function libClient(user: string): Promise<ChatClient> {
+  const client = await ChatClient.connect({ host: '127.0.0.1', port: srv.port, timeoutMs: 5_000 });
+  await client.login(user, PASSWORD);
+  return client;
+}
+
+beforeAll(async () => {
+  srv = await spawnServer();
+  [aliceHome, bobHome] = [await home(), await home()];
+  const [a, b] = await Promise.all([
+    chat(['register', 'alice'], aliceHome, { env: { CHAT_PASSWORD: PASSWORD } }),
+    chat(['register', 'bob', '--password-stdin'], bobHome, { input: `${PASSWORD}\n` }),
+  ]);
+  expect(ok(a)).toEqual([`registered alice on ${srv.address} and logged in`]);
+  expect(ok(b)).toEqual([`registered bob on ${srv.address} and logged in`]);
+});
+
+afterAll(async () => {
+  for (const cli of running.splice(0)) cli.kill('SIGKILL');
+  const code = await srv?.stop();
+  await Promise.all(homes.map((h) => rm(h, { recursive: true, force: true })));
+  if (srv) await rm(srv.dataDir, { recursive: true, force: true });
+  expect(code).toBe(0);
+});
+
+describe('accounts', () => {
+  it('register, login (CHAT_PASSWORD and --password-stdin), whoami, logout', async () => {
+    const [carolHome, laptop, phone] = [await home(), await home(), await home()];
+    expect(ok(await chat(['register', 'Carol'], carolHome, { env: { CHAT_PASSWORD: PASSWORD } }))).toEqual([
+      `registered carol on ${srv.address} and logged in`,
+    ]);
+    // A taken name, and a wrong password: one line on stderr, non-zero exit.
+    const taken = await chat(['register', 'carol'], laptop, { env: { CHAT_PASSWORD: PASSWORD } });
+    expect(taken.code).not.toBe(0);
+    expect(taken.stderr).toBe('chat: the name carol is taken\n');
+    const wrong = await chat(['login', 'carol', '--password-stdin'], laptop, { input: 'not the password\n' });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toBe('chat: wrong user name or password\n');
+
+    expect(ok(await chat(['login', 'carol', '--password-stdin'], laptop, { input: `${PASSWORD}\n` }))).toEqual([
+      `logged in as carol on ${srv.address}`,
+    ]);
+    expect(ok(await chat(['login', 'CAROL'], phone, { env: { CHAT_PASSWORD: PASSWORD } }))).toEqual([
+      `logged in as carol on ${srv.address}`,
+    ]);
+    expect(ok(await chat(['whoami'], laptop))).toEqual([`carol on ${srv.address}`]);
+
+    expect(ok(await chat(['logout'], laptop))).toEqual([`logged out carol from ${srv.address}`]);
+    const after = await chat(['whoami'], laptop);
+    expect(after.code).not.toBe(0);
+    expect(after.stdout).toBe('');
+    expect(after.stderr).toMatch(/^chat: not logged in to 127\.0\.0\.1:\d+/);
+    // Only that device's session was revoked.
+    expect(ok(await chat(['whoami'], phone))).toEqual([`carol on ${srv.address}`]);
+  });
+
+  it('without a password source and no TTY, register fails with a usage error', async () => {
+    const r = await chat(['register', 'dave'], await home());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('chat: no password: use --password-stdin or set CHAT_PASSWORD\n');
+  });
+});
+
+describe('messages', () => {
+  it('listen prints live messages (plain and --json); who shows the listener; send to nobody fails', async () => {
+    const plain = spawnChat(['listen'], bobHome);
+    const json = spawnChat(['listen', '--json'], bobHome);
+    await plain.stderr.waitFor(`listening as bob on ${srv.address}`);
+    await json.stderr.waitFor(`listening as bob on ${srv.address}`);
+
+    expect(ok(await chat(['who'], aliceHome))).toEqual(['bob']);
+    expect(ok(await chat(['who', '--json'], bobHome))).toEqual([JSON.stringify({ users: ['bob'] })]);
+
+    const sent = ok(await chat(['send', 'bob', 'hi', 'there'], aliceHome));
+    expect(sent).toHaveLength(1);
+    const id = Number(/^sent to bob \(id (\d+)\)$/.exec(sent[0]!)?.[1]);
+    expect(id).toBeGreaterThan(0);
+
+    const line = await plain.stdout.waitFor('hi there');
+    expect(line).toMatch(new RegExp(`^${CLOCK} <alice> hi there$`));
+    const event = JSON.parse(await json.stdout.waitFor('"event":"message"')) as ChatMessage & { event: string };
+    expect(event).toMatchObject({ event: 'message', id, from: 'alice', to: 'bob', text: 'hi there' });
+    // Every stdout line of --json is one JSON object.
+    for (const l of json.stdout.lines) expect(() => JSON.parse(l), l).not.toThrow();
+
+    const nobody = await chat(['send', 'carl', 'hello?'], aliceHome);
+    expect(nobody.code).not.toBe(0);
+    expect(nobody.stdout).toBe('');
+    expect(nobody.stderr).toBe('chat: no such user: carl\n');
+
+    plain.kill('SIGTERM');
+    json.kill('SIGTERM');
+    expect(await plain.exited).toBe(0);
+    expect(await json.exited).toBe(0);
+  });
+
+  it('history prints the conversation oldest first; --json one object per line; --limit/--before page back', async () => {
+    const [erinHome, frankHome] = [await home(), await home()];
+    await Promise.all([
+      chat(['register', 'erin'], erinHome, { env: { CHAT_PASSWORD: PASSWORD } }).then(ok),
+      chat(['register', 'frank'], frankHome, { env: { CHAT_PASSWORD: PASSWORD } }).then(ok),
+    ]);
+    const erin = await libClient('erin');
+    const sent: ChatMessage[] = [];
+    try {
+      for (let i = 1; i <= 5; i++) sent.push(await erin.send('frank', `note ${i}`));
+    } finally {
+      await erin.close();
+    }
+
+    const all = ok(await chat(['history', 'erin', '--json'], frankHome)).map((l) => JSON.parse(l) as ChatMessage);
+    expect(all).toEqual(sent);
+
+    const page = await chat(['history', 'erin', '--limit', '2'], frankHome);
+    const lines = ok(page);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^${sent[3]!.id} \\d{4}-\\d{2}-\\d{2} ${CLOCK} <erin> note 4$`));
+    expect(lines[1]).toMatch(new RegExp(`^${sent[4]!.id} .* <erin> note 5$`));
+    expect(page.stderr).toBe(`older messages: chat history erin --before ${sent[3]!.id}\n`);
+
+    const older = ok(await chat(['history', 'erin', '--json', '--limit', '2', '--before', String(sent[3]!.id)], frankHome));
+    expect(older.map((l) => (JSON.parse(l) as ChatMessage).text)).toEqual(['note 2', 'note 3']);
+  });
+
+  it('interactive mode: /msg, /to then a plain line, /who, then EOF ends it (typed after the session is ready)', async () => {
+    const cli = spawnChat([], aliceHome);
+    await cli.stdout.waitFor(`* connected to ${srv.address} as alice; /help for commands`);
+    cli.write('/msg bob typed message');
+    await cli.stdout.waitFor(new RegExp(`^${CLOCK} <alice> typed message$`));
+    cli.write('/to bob');
+    await cli.stdout.waitFor('* talking to bob');
+    cli.write('a plain line');
+    await cli.stdout.waitFor(new RegExp(`^${CLOCK} <alice> a plain line$`));
+    cli.write('/who');
+    await cli.stdout.waitFor(/^\* online: .*alice/);
+    cli.end();
+    expect(await cli.exited).toBe(0);
+    expect(cli.stderr.lines).toEqual([]);
+    expect(await lastMessages('bob', 'alice', 2)).toEqual(['typed message', 'a plain line']);
+  });
+
+  it('interactive mode: `/msg bob hi` piped on stdin, then EOF, delivers the message and exits 0', async () => {
+    // stdin is written and closed at once, as with `echo "/msg bob hi" | chat`: the lines and the
+    // EOF may well arrive before the session has connected and subscribed, and must not be lost.
+    const r = await runCli([], { home: aliceHome, server: srv.address, input: '/msg bob hi from a pipe\n', timeoutMs: 8_000 });
+    const lines = ok(r);
+    expect(lines).toContain(`* connected to ${srv.address} as alice; /help for commands`);
+    expect(lines.some((l) => new RegExp(`^${CLOCK} <alice> hi from a pipe$`).test(l))).toBe(true);
+    expect(await lastMessages('bob', 'alice', 1)).toEqual(['hi from a pipe']);
+  });
+});
+
+/** The texts of the last `n` messages between `user` and `other`, read with the library client. */
+async function lastMessages(user: string, other: string, n: number): Promise<string[]> {
+  const client = await libClient(user);
+  try {
+    return (await client.history(other, { limit: n })).messages.map((m) => m.text);
+  } finally {
+    await client.close();
+  }
+}
+
+describe('errors and lifecycle', () => {
+  it('an unreachable server is one line on stderr, no stack trace, non-zero exit', async () => {
+    // A port that was free a moment ago and has no listener now.
+    const probe = createTcpServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+
+    const r = await runCli(['register', 'zed'], { home: await home(), server: `127.0.0.1:${port}`, env: { CHAT_PASSWORD: PASSWORD } });
+    expect(r.code).not.toBe(0);
+    expect(r.code).not.toBeNull();
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`cannot reach server at 127.0.0.1:${port}`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('chat serve tells clients and exits 0 on SIGTERM; its data survives a restart', async () => {
+    const own = await spawnServer();
+    const dataDir = own.dataDir;
+    try {
+      const client = await ChatClient.connect({ host: '127.0.0.1', port: own.port, timeoutMs: 5_000 });
+      await client.register('gina', PASSWORD);
+      await client.subscribe();
+      const shutdown = new Promise<{ reason: string }>((resolve) => client.once('shutdown', resolve));
+      const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+      expect(await own.stop('SIGTERM')).toBe(0);
+      expect(await shutdown).toEqual({ reason: 'server shutting down' });
+      await closed;
+      await own.output.waitFor('chat server stopped');
+      expect(own.output.lines).toContain('chat server stopped');
+
+      const again = await spawnServer({ dataDir });
+      try {
+        const h = await home();
+        const r = await runCli(['login', 'gina'], { home: h, server: again.address, env: { CHAT_PASSWORD: PASSWORD } });
+        expect(ok(r)).toEqual([`logged in as gina on ${again.address}`]);
+      } finally {
+        expect(await again.stop('SIGINT')).toBe(0);
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
