@@ -72,7 +72,14 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   static async connect(options: ChatClientOptions): Promise<ChatClient> {
     const socket = await openSocket(options);
     const client = new ChatClient(socket, options);
-    client.hello = await client.request('hello', { version: PROTOCOL_VERSION, client: options.client ?? 'chat-client' });
+    try {
+      client.hello = await client.request('hello', { version: PROTOCOL_VERSION, client: options.client ?? 'chat-client' });
+    } catch (err) {
+      // Nobody gets this client: its socket must not stay open (it would keep the process alive).
+      client.#closing = true;
+      socket.destroy();
+      throw err;
+    }
     return client;
   }
 
