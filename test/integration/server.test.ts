@@ -2,12 +2,16 @@
 // 127.0.0.1 port 0, SQLite in a temp dir), plus raw sockets for the hostile cases.
 import { connect as netConnect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rm } from 'node:fs/promises';
+import { LocalBus } from '../../src/bus/local.js';
 import { ChatClient } from '../../src/client/client.js';
 import { ClientError } from '../../src/client/errors.js';
 import { FrameDecoder, encodeFrame, encodeHeader, encodeJsonFrame } from '../../src/protocol/frame.js';
 import type { ChatMessage } from '../../src/protocol/messages.js';
 import { LineBuffer } from '../helpers/lines.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { createServer } from '../../src/server/server.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { startServer, tempDir, type TestServer } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse';
 const WAIT_MS = 5_000;
@@ -628,5 +632,58 @@ describe('restart', () => {
     const m3 = await client.send('bob', 'after restart');
     expect(m3.id).toBeGreaterThan(m2.id);
     expect((await client.history('bob')).messages).toEqual([m1, m2, m3]);
+  });
+});
+
+describe('two nodes on one bus', () => {
+  it('routes messages and presence between connections on different servers', async () => {
+    const dir = await tempDir('chat-cluster-');
+    const store = new SqliteStore(dir);
+    const bus = new LocalBus();
+    const log = (line: string) => logs.push(`${line}\n`);
+    const nodes = [createServer({ store, bus, node: 'a', log }), createServer({ store, bus, node: 'b', log })];
+    const [na, nb] = await Promise.all(nodes.map((n) => n.listen(0, '127.0.0.1')));
+    const on = (port: number) => ({ ...ts, port }) as TestServer;
+    try {
+      const alice = await registered('alice', on(na!.port));
+      const bob = await registered('bob', on(nb!.port));
+      const carol = await registered('carol', on(na!.port));
+      const a = await listening(alice.token, on(na!.port));
+      const b1 = await listening(bob.token, on(nb!.port));
+      await a.inbox.untilPresence('bob', true);
+      // Both nodes know who is online anywhere.
+      expect(await alice.client.who()).toEqual(['alice', 'bob']);
+      expect(await bob.client.who()).toEqual(['alice', 'bob']);
+
+      // A message sent on node a reaches bob on node b; his reply comes back.
+      const m = await alice.client.send('bob', 'across nodes');
+      await b1.inbox.untilMessages(1);
+      expect(b1.inbox.messages).toEqual([m]);
+      const r = await b1.client.send('alice', 'and back');
+      await a.inbox.untilMessages(2);
+      expect(a.inbox.messages).toEqual([m, r]); // alice's own message reached her other connection too
+
+      // bob's second connection, on the other node: no second "online"; losing one is not "offline".
+      const b2 = await listening(bob.token, on(na!.port));
+      await b1.client.close();
+      await logs.waitFor(/^conn b:\d+ closed \(bob\)/);
+      const c = await listening(carol.token, on(na!.port));
+      await a.inbox.untilPresence('carol', true);
+      expect(a.inbox.presence.map((p) => `${p.user}:${p.online}`)).toEqual(['alice:true', 'bob:true', 'carol:true']);
+      expect(c.inbox.presence.map((p) => `${p.user}:${p.online}`)).toEqual(['carol:true']);
+
+      // bob, now only on node a, still gets messages; his last connection going is "offline" everywhere.
+      const m2 = await alice.client.send('bob', 'still here');
+      await b2.inbox.until(() => b2.inbox.texts.includes('still here'), '"still here"');
+      expect(b2.inbox.messages.at(-1)).toEqual(m2);
+      await b2.client.close();
+      await a.inbox.untilPresence('bob', false);
+      expect(await bob.client.who()).toEqual(['alice', 'carol']);
+    } finally {
+      for (const c of clients.splice(0)) await c.close().catch(() => {});
+      await Promise.all(nodes.map((n) => n.close()));
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
