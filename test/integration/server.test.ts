@@ -467,6 +467,23 @@ describe('messages', () => {
     expect(phoneAgain.inbox.messages.filter((m) => m.id === live.id)).toHaveLength(1);
   });
 
+  it('a backlog of several pages while new messages keep arriving: all, in order, each once', async () => {
+    const alice = await registered('alice');
+    const bob = await registered('bob');
+    await bob.client.close();
+    // More than one backlog page (500) waiting, sent pipelined.
+    const before = await Promise.all(Array.from({ length: 1100 }, (_, i) => alice.client.send('bob', `old ${i}`)));
+    // bob subscribes while 200 more are on their way.
+    const during = Promise.all(Array.from({ length: 200 }, (_, i) => alice.client.send('bob', `new ${i}`)));
+    const b = await listening(bob.token);
+    const after = await during;
+    await b.inbox.untilMessages(1300);
+    const got = b.inbox.messages.map((m) => m.id);
+    expect(new Set(got).size).toBe(got.length); // nothing twice
+    expect(got).toEqual([...before, ...after].map((m) => m.id).sort((x, y) => x - y)); // nothing skipped, in id order
+    expect(b.backlog).toBeGreaterThanOrEqual(1100);
+  });
+
   it('a client that drops mid-delivery without acknowledging gets the rest on its next connection', async () => {
     const alice = await registered('alice');
     const bob = await registered('bob');
