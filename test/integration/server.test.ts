@@ -431,6 +431,21 @@ describe('messages', () => {
     expect(await codeOf(alice.client.history('nobody'))).toBe('no_such_user');
   });
 
+  it('history clamps the limit to 1..maxHistoryLimit', async () => {
+    const small = await startServer({ limits: { maxHistoryLimit: 3 } });
+    try {
+      const alice = await registered('alice', small);
+      await registered('bob', small);
+      const sent: ChatMessage[] = [];
+      for (let i = 0; i < 5; i++) sent.push(await alice.client.send('bob', `m${i}`));
+      expect(await alice.client.history('bob', { limit: 100 })).toEqual({ messages: sent.slice(2), more: true });
+      expect(await alice.client.history('bob', { limit: 0 })).toEqual({ messages: sent.slice(4), more: true });
+    } finally {
+      for (const c of clients.splice(0)) await c.close();
+      await small.cleanup();
+    }
+  });
+
   it('offline delivery: the backlog comes in order, exactly once per device, before the subscribe reply', async () => {
     const alice = await registered('alice');
     const bob = await registered('bob');
