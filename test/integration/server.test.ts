@@ -305,6 +305,14 @@ describe('accounts', () => {
     expect(await codeOf(other.auth(token))).toBe('unauthorized');
   });
 
+  it('logout also ends other connections that use the same session token', async () => {
+    const { client, token } = await registered('alice');
+    const { client: listener } = await listening(token);
+    const ended = new Promise<ClientError | undefined>((resolve) => listener.once('close', resolve));
+    await client.logout();
+    expect((await ended)?.message).toContain('this session was logged out');
+  });
+
   it('closes a connection that does not log in within handshakeTimeoutMs', async () => {
     const quick = await startServer({ limits: { handshakeTimeoutMs: 300 } });
     try {

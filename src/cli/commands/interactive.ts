@@ -30,6 +30,8 @@ class Session {
     readonly ctx: CliContext,
   ) {
     this.#rl = createInterface({ input: ctx.stdin, output: ctx.stdout, terminal: ctx.isTTY && Boolean(ctx.stdin.isTTY) });
+    // Nothing is read until the line handlers exist (piped input would be lost otherwise).
+    this.#rl.pause();
     this.#setPrompt();
   }
 
@@ -140,6 +142,7 @@ export async function runInteractive(opts: GlobalOptions, ctx: CliContext): Prom
           return go;
         });
     });
+    session.rl.resume();
   });
   session.rl.close();
   await client.close();

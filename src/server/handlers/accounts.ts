@@ -57,6 +57,12 @@ export async function handleAuth(ctx: ServerContext, conn: Connection, req: Req<
 
 export async function handleLogout(ctx: ServerContext, conn: Connection) {
   await ctx.store.deleteSession(conn.sessionId);
+  // Other connections still using the revoked token (this node) end too.
+  for (const other of ctx.registry.all) {
+    if (other !== conn && other.user === conn.user && other.sessionId === conn.sessionId) {
+      other.fail(new ProtocolError('unauthorized', 'this session was logged out'));
+    }
+  }
   ctx.log(`conn ${conn.id} ${conn.user} logged out (session ${conn.sessionId} revoked)`);
   conn.endAfterReply();
   return {};
