@@ -9,7 +9,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, open } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +29,8 @@ const BIG_MIN_FREE = 10 * GiB;
 const RUN_TIMEOUT_MS = 10 * 60_000;
 const PASSWORD = 'bench-password-123';
 const TIME_BIN = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+/** BENCH_PROFILE_DIR=DIR: run send-file and accept under `node --cpu-prof` (profiles land in DIR). */
+const PROFILE = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
 
 /** Every child we started (by pid; each leads its own process group), for cleanup. */
 const children = new Set();
@@ -46,7 +48,7 @@ function log(line = '') {
  * `/usr/bin/time -f %M -o FILE` (peak RSS from wait4, exact); otherwise VmHWM is polled.
  */
 function start(cmd, args, { env, rssFile, stdio = ['ignore', 'pipe', 'pipe'] } = {}) {
-  const argv = TIME_BIN && rssFile ? [TIME_BIN, '-f', '%M', '-o', rssFile, cmd, ...args] : [cmd, ...args];
+  const argv = TIME_BIN && rssFile ? [TIME_BIN, '-f', '%M %U %S', '-o', rssFile, cmd, ...args] : [cmd, ...args];
   const child = spawn(argv[0], argv.slice(1), { env: env ?? process.env, stdio, detached: true });
   children.add(child);
   let stdout = '';
@@ -74,13 +76,19 @@ function start(cmd, args, { env, rssFile, stdio = ['ignore', 'pipe', 'pipe'] } =
     },
     /** Peak RSS in kB (after exit). */
     peakKb() {
-      if (TIME_BIN && rssFile) {
-        const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
-        return Number(lines[lines.length - 1]);
-      }
-      return hwmKb;
+      return TIME_BIN && rssFile ? timeLine(rssFile)[0] : hwmKb;
+    },
+    /** User + system CPU seconds (after exit; NaN without GNU time). */
+    cpuSeconds() {
+      return TIME_BIN && rssFile ? timeLine(rssFile)[1] + timeLine(rssFile)[2] : NaN;
     },
   };
+}
+
+// GNU time's last line: "maxRSS_kB user_s sys_s" (earlier lines may hold a "Command exited…" note).
+function timeLine(file) {
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  return lines[lines.length - 1].split(' ').map(Number);
 }
 
 function vmHwmKb(pid) {
@@ -202,6 +210,24 @@ function freeBytes(dir) {
   return s.bavail * s.bsize;
 }
 
+/**
+ * Writes and deletes `bytes` of scratch data. On a VM, the first write into guest memory the host
+ * has never backed is an order of magnitude slower (measured here: 416 MB/s for the first 1 GiB
+ * into the page cache, ~6000 MB/s after); whichever run got fresh pages would lose. Pages freed by
+ * the delete are reused by the runs that follow.
+ */
+async function warmPageCache(bytes) {
+  const scratch = path.join(tmp, 'warm-up');
+  const buf = Buffer.alloc(8 * MiB, 0x5a);
+  const fh = await open(scratch, 'w');
+  try {
+    for (let at = 0; at < bytes; at += buf.length) await fh.write(buf, 0, Math.min(buf.length, bytes - at), at);
+  } finally {
+    await fh.close();
+  }
+  rmSync(scratch, { force: true });
+}
+
 /** Flushes dirty pages so one run's writeback does not land in the next run's timing. */
 function settle() {
   spawnSync('sync');
@@ -236,7 +262,7 @@ async function runSocat(src, size, expectedSha, n) {
   const sha = await sha256File(out);
   rmSync(out, { force: true });
   if (sha !== expectedSha) throw new Error('socat: received file differs from the source');
-  return { seconds, mbps: size / MB / seconds, senderKb: send.peakKb(), receiverKb: recv.peakKb() };
+  return { seconds, mbps: size / MB / seconds, senderKb: send.peakKb(), receiverKb: recv.peakKb(), cpu: [send.cpuSeconds(), recv.cpuSeconds()] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,12 +295,12 @@ async function runOurs(ctx, src, size, expectedSha, label) {
   mkdirSync(outDir, { recursive: true });
   const send = start(
     process.execPath,
-    [CHAT_BIN, 'send-file', 'bob', src, '--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only', '--json'],
+    [...PROFILE, CHAT_BIN, 'send-file', 'bob', src, '--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only', '--json'],
     { env: chatEnv(ctx.aliceHome, ctx.server), rssFile: path.join(tmp, `rss-ours-send-${label}`) },
   );
   await waitForLine(send, /"event":"offer"/, 'chat send-file');
   const t0 = performance.now();
-  const recv = start(process.execPath, [CHAT_BIN, 'accept', '--dir', outDir, '--json'], {
+  const recv = start(process.execPath, [...PROFILE, CHAT_BIN, 'accept', '--dir', outDir, '--json'], {
     env: chatEnv(ctx.bobHome, ctx.server),
     rssFile: path.join(tmp, `rss-ours-recv-${label}`),
   });
@@ -304,6 +330,7 @@ async function runOurs(ctx, src, size, expectedSha, label) {
     transferMbps: size / MB / transferSeconds,
     senderKb: send.peakKb(),
     receiverKb: recv.peakKb(),
+    cpu: [send.cpuSeconds(), recv.cpuSeconds()],
   };
 }
 
@@ -317,6 +344,7 @@ const median = (xs) => {
 };
 const max = (xs) => Math.max(...xs);
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const mbOfKb = (kb) => (kb * 1024) / MB;
 
 function table(rows) {
@@ -332,8 +360,11 @@ async function main() {
   log(`node ${process.version}, ${os.cpus().length} CPU(s), peak RSS via ${TIME_BIN ? '/usr/bin/time -f %M' : '/proc/<pid>/status VmHWM polling'}`);
   const haveSocat = ensureSocat();
 
-  const src = path.join(tmp, 'source.bin');
   let t = performance.now();
+  await warmPageCache(3 * SIZE);
+  log(`page-cache warm-up: wrote and deleted ${(3 * SIZE) / MiB} MiB in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const src = path.join(tmp, 'source.bin');
+  t = performance.now();
   const sha = await generate(src, SIZE);
   log(`generated ${src} (${SIZE / MiB} MiB, sha256 ${sha.slice(0, 16)}…) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
@@ -348,12 +379,12 @@ async function main() {
       settle();
       const r = await runSocat(src, SIZE, sha, i);
       socat.push(r);
-      log(`  run ${i + 1} socat: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s)`);
+      log(`  run ${i + 1} socat: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
     }
     settle();
     const r = await runOurs(ctx, src, SIZE, sha, String(i));
     ours.push(r);
-    log(`  run ${i + 1} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
+    log(`  run ${i + 1} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
   }
 
   let big;
