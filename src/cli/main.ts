@@ -4,6 +4,8 @@ import yargs from 'yargs';
 import { ClientError } from '../client/errors.js';
 import { loginCommand, logoutCommand, registerCommand, whoamiCommand } from './commands/accounts.js';
 import { acceptCommand } from './commands/accept.js';
+import { friendCommand, usersCommand } from './commands/friends.js';
+import { groupCommand } from './commands/groups.js';
 import { interactiveCommand } from './commands/interactive.js';
 import { historyCommand, listenCommand, sendCommand, whoCommand } from './commands/messages.js';
 import { offersCommand, rejectCommand } from './commands/offers.js';
@@ -24,7 +26,8 @@ export async function main(argv: string[], ctx: CliContext = processContext()): 
 function buildParser(argv: string[], ctx: CliContext) {
   const commands = [
     serveCommand, registerCommand, loginCommand, logoutCommand, whoamiCommand, whoCommand, sendCommand,
-    listenCommand, historyCommand, sendFileCommand, offersCommand, acceptCommand, rejectCommand, interactiveCommand,
+    listenCommand, historyCommand, sendFileCommand, offersCommand, acceptCommand, rejectCommand, groupCommand, friendCommand, usersCommand,
+    interactiveCommand,
   ];
   let parser = yargs(argv)
     .scriptName('chat')

@@ -21,6 +21,7 @@ export function printable(text: string): string {
 
 /** `12:00:01 <alice> hi`, or `<alice → bob>` for what `me` sent from another device. */
 export function formatMessage(m: ChatMessage, me: string | null, time = clock): string {
+  if (m.to.startsWith('#')) return `${time(m.at)} ${m.to} <${m.from}> ${printable(m.text)}`;
   const who = m.from === me && m.to !== me ? `${m.from} → ${m.to}` : m.from;
   return `${time(m.at)} <${who}> ${printable(m.text)}`;
 }

@@ -3,7 +3,9 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
-import type { ChatMessage, OfferCloseReason, OfferFileInfo, OfferInfo, Request, ServerFrame } from '../protocol/messages.js';
+import type {
+  ChatMessage, FriendEvent, FriendInfo, GroupEvent, GroupInfo, GroupMember, OfferCloseReason, OfferFileInfo, OfferInfo, Request, ServerFrame,
+} from '../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { ClientError } from './errors.js';
 
@@ -25,6 +27,10 @@ export interface ChatClientEvents {
   offer_closed: [{ offer: string; reason: OfferCloseReason; by: string; message?: string }];
   offer_accepted: [{ offer: string; by: string; observed: string }];
   shutdown: [{ reason: string }];
+  group: [GroupEvent];
+  friend: [FriendEvent];
+  /** A direct message this user sent reached one of the recipient's devices. */
+  delivered: [{ id: number; to: string; at: number }];
   /** The connection ended; `error` says why when it was not our own close(). */
   close: [ClientError | undefined];
 }
@@ -150,6 +156,68 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     const upTo = this.#ackUpTo;
     this.#ackUpTo = 0;
     await this.request('ack', { upTo }).catch(() => {});
+  }
+
+  // Groups (names without '#'; messages to a group go to `#name`).
+  groupCreate(group: string, options: { private?: boolean } = {}): Promise<{ group: string; private: boolean }> {
+    return this.request('group_create', { group, private: options.private });
+  }
+
+  groupJoin(group: string): Promise<{ group: string }> {
+    return this.request('group_join', { group });
+  }
+
+  groupLeave(group: string): Promise<{ group: string }> {
+    return this.request('group_leave', { group });
+  }
+
+  async groupMembers(group: string): Promise<GroupMember[]> {
+    return (await this.request<{ members: GroupMember[] }>('group_members', { group })).members;
+  }
+
+  async groupList(): Promise<GroupInfo[]> {
+    return (await this.request<{ groups: GroupInfo[] }>('group_list', {})).groups;
+  }
+
+  groupInvite(group: string, user: string): Promise<unknown> {
+    return this.request('group_invite', { group, user });
+  }
+
+  groupKick(group: string, user: string): Promise<unknown> {
+    return this.request('group_kick', { group, user });
+  }
+
+  groupDelete(group: string): Promise<unknown> {
+    return this.request('group_delete', { group });
+  }
+
+  // Contacts.
+  friendAdd(user: string): Promise<{ user: string; state: FriendInfo['state'] }> {
+    return this.request('friend_add', { user });
+  }
+
+  friendAccept(user: string): Promise<unknown> {
+    return this.request('friend_accept', { user });
+  }
+
+  friendDecline(user: string): Promise<unknown> {
+    return this.request('friend_decline', { user });
+  }
+
+  friendRemove(user: string): Promise<unknown> {
+    return this.request('friend_remove', { user });
+  }
+
+  friendNote(user: string, note: string): Promise<unknown> {
+    return this.request('friend_note', { user, note });
+  }
+
+  async friendList(): Promise<FriendInfo[]> {
+    return (await this.request<{ friends: FriendInfo[] }>('friend_list', {})).friends;
+  }
+
+  async searchUsers(prefix: string, limit?: number): Promise<string[]> {
+    return (await this.request<{ users: string[] }>('users_search', { prefix, limit })).users;
   }
 
   offers(): Promise<OfferInfo[]> {

@@ -5,6 +5,7 @@ import { ProtocolError, type ErrorCode } from './errors.js';
 export interface ChatMessage {
   id: number;
   from: string;
+  /** A user name, or `#name` for a group message. */
   to: string;
   text: string;
   /** Milliseconds since the epoch, server clock. */
@@ -45,6 +46,47 @@ export interface OfferInfo {
 /** Why an offer stopped waiting (protocol.md §4.4). */
 export type OfferCloseReason = 'accepted' | 'rejected' | 'withdrawn' | 'expired' | 'sender_gone';
 
+/** A group as listed to a user (protocol.md §4.6). */
+export interface GroupInfo {
+  name: string;
+  private: boolean;
+  owner: string;
+  members: number;
+  /** True if the caller is a member. */
+  member: boolean;
+}
+
+export interface GroupMember {
+  user: string;
+  role: 'owner' | 'member';
+  online: boolean;
+}
+
+export type GroupAction = 'created' | 'joined' | 'left' | 'kicked' | 'invited' | 'deleted';
+export interface GroupEvent {
+  group: string;
+  action: GroupAction;
+  user: string;
+  by: string;
+  at: number;
+}
+
+/** A contact as the caller sees it (protocol.md §4.7). */
+export interface FriendInfo {
+  user: string;
+  /** friend: both agreed; outgoing: the caller asked; incoming: they asked the caller. */
+  state: 'friend' | 'incoming' | 'outgoing';
+  note: string;
+  online: boolean;
+}
+
+export type FriendAction = 'requested' | 'accepted' | 'declined' | 'removed';
+export interface FriendEvent {
+  user: string;
+  action: FriendAction;
+  at: number;
+}
+
 type Base<T extends string> = { id: number; type: T };
 
 export type Request =
@@ -73,7 +115,22 @@ export type Request =
   | Base<'offers'>
   | (Base<'accept'> & { offer: string })
   | (Base<'reject'> & { offer: string; reason?: string })
-  | (Base<'withdraw'> & { offer: string; reason?: string });
+  | (Base<'withdraw'> & { offer: string; reason?: string })
+  | (Base<'group_create'> & { group: string; private?: boolean })
+  | (Base<'group_join'> & { group: string })
+  | (Base<'group_leave'> & { group: string })
+  | (Base<'group_members'> & { group: string })
+  | Base<'group_list'>
+  | (Base<'group_invite'> & { group: string; user: string })
+  | (Base<'group_kick'> & { group: string; user: string })
+  | (Base<'group_delete'> & { group: string })
+  | (Base<'friend_add'> & { user: string })
+  | (Base<'friend_accept'> & { user: string })
+  | (Base<'friend_decline'> & { user: string })
+  | (Base<'friend_remove'> & { user: string })
+  | (Base<'friend_note'> & { user: string; note: string })
+  | Base<'friend_list'>
+  | (Base<'users_search'> & { prefix: string; limit?: number });
 
 export type RequestType = Request['type'];
 
@@ -87,7 +144,10 @@ export type ServerEvent =
   | { type: 'event'; event: 'offer'; data: OfferInfo }
   | { type: 'event'; event: 'offer_closed'; data: { offer: string; reason: OfferCloseReason; by: string; message?: string } }
   | { type: 'event'; event: 'offer_accepted'; data: { offer: string; by: string; observed: string } }
-  | { type: 'event'; event: 'shutdown'; data: { reason: string } };
+  | { type: 'event'; event: 'shutdown'; data: { reason: string } }
+  | { type: 'event'; event: 'group'; data: GroupEvent }
+  | { type: 'event'; event: 'friend'; data: FriendEvent }
+  | { type: 'event'; event: 'delivered'; data: { id: number; to: string; at: number } };
 
 export type ServerFrame = OkReply | ErrorReply | ServerEvent;
 
@@ -122,6 +182,21 @@ const SCHEMAS: Record<RequestType, Schema> = {
   accept: { offer: 'string' },
   reject: { offer: 'string', reason: 'string?' },
   withdraw: { offer: 'string', reason: 'string?' },
+  group_create: { group: 'string', private: 'bool?' },
+  group_join: { group: 'string' },
+  group_leave: { group: 'string' },
+  group_members: { group: 'string' },
+  group_list: {},
+  group_invite: { group: 'string', user: 'string' },
+  group_kick: { group: 'string', user: 'string' },
+  group_delete: { group: 'string' },
+  friend_add: { user: 'string' },
+  friend_accept: { user: 'string' },
+  friend_decline: { user: 'string' },
+  friend_remove: { user: 'string' },
+  friend_note: { user: 'string', note: 'string' },
+  friend_list: {},
+  users_search: { prefix: 'string', limit: 'int?' },
 };
 
 /** Request types, in the order protocol.md lists them. */

@@ -17,3 +17,17 @@ export const NAME_RULE = '2-32 characters of a-z, 0-9, _ and -, starting with a 
 /** Password length bounds in characters. */
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 1024;
+
+/** Group names follow the user name rules; on the command line and in `to` they carry a `#`. */
+export const GROUP_PREFIX = '#';
+
+/** "#Ops" or "ops" → "ops"; null if invalid. */
+export function normalizeGroup(raw: unknown): string | null {
+  if (typeof raw !== 'string') return null;
+  return normalizeName(raw.startsWith(GROUP_PREFIX) ? raw.slice(1) : raw);
+}
+
+/** True if `to` addresses a group. */
+export function isGroupAddress(to: string): boolean {
+  return to.startsWith(GROUP_PREFIX);
+}

@@ -50,4 +50,34 @@ export const MIGRATIONS: readonly string[] = [
    UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(from_session), 0) FROM messages))
      WHERE name = 'sessions';
    CREATE UNIQUE INDEX users_name_nocase ON users(name COLLATE NOCASE);`,
+  // 3: groups (members see messages posted after they joined: `since`), invitations, contacts.
+  `CREATE TABLE groups (
+     name       TEXT PRIMARY KEY COLLATE NOCASE,
+     owner      TEXT NOT NULL,
+     private    INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE members (
+     grp       TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+     user      TEXT NOT NULL,
+     since     INTEGER NOT NULL,
+     joined_at INTEGER NOT NULL,
+     PRIMARY KEY (grp, user)
+   );
+   CREATE INDEX members_user ON members(user, grp);
+   CREATE TABLE invites (
+     grp  TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+     user TEXT NOT NULL,
+     by   TEXT NOT NULL,
+     at   INTEGER NOT NULL,
+     PRIMARY KEY (grp, user)
+   );
+   CREATE TABLE friends (
+     user  TEXT NOT NULL,
+     other TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('friend', 'incoming', 'outgoing')),
+     note  TEXT NOT NULL DEFAULT '',
+     at    INTEGER NOT NULL,
+     PRIMARY KEY (user, other)
+   );`,
 ];

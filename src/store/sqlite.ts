@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ChatMessage } from '../protocol/messages.js';
 import { MIGRATIONS } from './migrations.js';
-import type { HistoryQuery, NewMessage, SessionRow, Store, UserRow } from './store.js';
+import type { FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, SessionRow, Store, UserRow } from './store.js';
 
 /** File name of the database inside the data directory. */
 export const DB_FILE = 'chat.db';
@@ -21,6 +21,18 @@ const toMessage = (r: MessageRecord): ChatMessage => ({ id: r.id, from: r.sender
 
 /** The key of a two-person conversation, the same whichever way round. */
 const pairKey = (a: string, b: string): string => (a < b ? `${a} ${b}` : `${b} ${a}`);
+
+/** The conversation key of a message: the pair, or `#name` for a group. */
+const conversationOf = (from: string, to: string): string => (to.startsWith('#') ? to : pairKey(from, to));
+
+interface GroupRecord {
+  name: string;
+  owner: string;
+  private: number;
+  created_at: number;
+}
+
+const toGroup = (r: GroupRecord): GroupRow => ({ name: r.name, owner: r.owner, private: r.private === 1, createdAt: r.created_at });
 
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
@@ -106,7 +118,7 @@ export class SqliteStore implements Store {
   async addMessage(m: NewMessage): Promise<ChatMessage> {
     const info = this.#db
       .prepare('INSERT INTO messages (sender, recipient, pair, text, at, from_session) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(m.from, m.to, pairKey(m.from, m.to), m.text, m.at, m.fromSession);
+      .run(m.from, m.to, conversationOf(m.from, m.to), m.text, m.at, m.fromSession);
     return { id: Number(info.lastInsertRowid), from: m.from, to: m.to, text: m.text, at: m.at };
   }
 
@@ -118,6 +130,9 @@ export class SqliteStore implements Store {
              AND (sender != @user OR from_session != @exceptSession)
            UNION
            SELECT * FROM messages WHERE sender = @user AND id > @cursor AND from_session != @exceptSession
+           UNION
+           SELECT m.* FROM members g JOIN messages m ON m.recipient = '#' || g.grp AND m.id > max(@cursor, g.since)
+             WHERE g.user = @user AND (m.sender != @user OR m.from_session != @exceptSession)
          ) ORDER BY id LIMIT @limit`,
       )
       .all({ user, cursor, exceptSession, limit }) as MessageRecord[];
@@ -141,6 +156,151 @@ export class SqliteStore implements Store {
       )
       .all(pairKey(q.a, q.b), q.before ?? Number.MAX_SAFE_INTEGER, q.limit) as MessageRecord[];
     return rows.reverse().map(toMessage);
+  }
+
+  async groupHistory(group: string, limit: number, before?: number): Promise<ChatMessage[]> {
+    const rows = this.#db
+      .prepare('SELECT id, sender, recipient, text, at FROM messages WHERE pair = ? AND id < ? ORDER BY id DESC LIMIT ?')
+      .all(`#${group}`, before ?? Number.MAX_SAFE_INTEGER, limit) as MessageRecord[];
+    return rows.reverse().map(toMessage);
+  }
+
+  async directMessagesTo(user: string, after: number, upTo: number, limit: number): Promise<ChatMessage[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT id, sender, recipient, text, at FROM messages
+         WHERE recipient = ? AND sender != ? AND id > ? AND id <= ? ORDER BY id DESC LIMIT ?`,
+      )
+      .all(user, user, after, upTo, limit) as MessageRecord[];
+    return rows.reverse().map(toMessage);
+  }
+
+  async createGroup(name: string, owner: string, isPrivate: boolean, at: number): Promise<GroupRow | null> {
+    return this.#db.transaction(() => {
+      const info = this.#db
+        .prepare('INSERT INTO groups (name, owner, private, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+        .run(name, owner, isPrivate ? 1 : 0, at);
+      if (info.changes === 0) return null;
+      this.#insertMember(name, owner, at);
+      return { name, owner, private: isPrivate, createdAt: at };
+    })();
+  }
+
+  #insertMember(group: string, user: string, at: number): boolean {
+    const since = (this.#db.prepare('SELECT coalesce(max(id), 0) FROM messages').pluck().get() as number) ?? 0;
+    const info = this.#db
+      .prepare('INSERT INTO members (grp, user, since, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+      .run(group, user, since, at);
+    this.#db.prepare('DELETE FROM invites WHERE grp = ? AND user = ?').run(group, user);
+    return info.changes > 0;
+  }
+
+  async getGroup(name: string): Promise<GroupRow | null> {
+    const row = this.#db.prepare('SELECT * FROM groups WHERE name = ?').get(name) as GroupRecord | undefined;
+    return row ? toGroup(row) : null;
+  }
+
+  async deleteGroup(name: string): Promise<void> {
+    this.#db.transaction(() => {
+      this.#db.prepare('DELETE FROM messages WHERE pair = ?').run(`#${name}`);
+      this.#db.prepare('DELETE FROM groups WHERE name = ?').run(name);
+    })();
+  }
+
+  async listGroups(user: string): Promise<GroupListRow[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT g.*, (SELECT count(*) FROM members WHERE grp = g.name) AS members,
+                EXISTS (SELECT 1 FROM members WHERE grp = g.name AND user = @user) AS member
+         FROM groups g WHERE g.private = 0 OR member ORDER BY g.name`,
+      )
+      .all({ user }) as (GroupRecord & { members: number; member: number })[];
+    return rows.map((r) => ({ ...toGroup(r), members: r.members, member: r.member === 1 }));
+  }
+
+  async addMember(group: string, user: string, at: number): Promise<boolean> {
+    return this.#db.transaction(() => this.#insertMember(group, user, at))();
+  }
+
+  async removeMember(group: string, user: string): Promise<boolean> {
+    return this.#db.prepare('DELETE FROM members WHERE grp = ? AND user = ?').run(group, user).changes > 0;
+  }
+
+  async members(group: string): Promise<MemberRow[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT m.user, CASE WHEN g.owner = m.user THEN 'owner' ELSE 'member' END AS role
+         FROM members m JOIN groups g ON g.name = m.grp WHERE m.grp = ? ORDER BY role = 'owner' DESC, m.user`,
+      )
+      .all(group) as MemberRow[];
+    return rows;
+  }
+
+  async isMember(group: string, user: string): Promise<boolean> {
+    return this.#db.prepare('SELECT 1 FROM members WHERE grp = ? AND user = ?').get(group, user) !== undefined;
+  }
+
+  async addInvite(group: string, user: string, by: string, at: number): Promise<void> {
+    this.#db.prepare('INSERT OR REPLACE INTO invites (grp, user, by, at) VALUES (?, ?, ?, ?)').run(group, user, by, at);
+  }
+
+  async hasInvite(group: string, user: string): Promise<boolean> {
+    return this.#db.prepare('SELECT 1 FROM invites WHERE grp = ? AND user = ?').get(group, user) !== undefined;
+  }
+
+  #friendState(user: string, other: string): FriendRow['state'] | undefined {
+    return this.#db.prepare('SELECT state FROM friends WHERE user = ? AND other = ?').pluck().get(user, other) as FriendRow['state'] | undefined;
+  }
+
+  #setFriendState(user: string, other: string, state: FriendRow['state'], at: number): void {
+    this.#db
+      .prepare(
+        `INSERT INTO friends (user, other, state, at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (user, other) DO UPDATE SET state = excluded.state, at = excluded.at`,
+      )
+      .run(user, other, state, at);
+  }
+
+  async requestFriend(user: string, other: string, at: number): Promise<'outgoing' | 'friend' | 'unchanged'> {
+    return this.#db.transaction(() => {
+      const state = this.#friendState(user, other);
+      if (state === 'friend' || state === 'outgoing') return 'unchanged' as const;
+      const next = state === 'incoming' ? 'friend' : 'outgoing';
+      this.#setFriendState(user, other, next, at);
+      this.#setFriendState(other, user, next === 'friend' ? 'friend' : 'incoming', at);
+      return next;
+    })();
+  }
+
+  async acceptFriend(user: string, other: string, at: number): Promise<boolean> {
+    return this.#db.transaction(() => {
+      if (this.#friendState(user, other) !== 'incoming') return false;
+      this.#setFriendState(user, other, 'friend', at);
+      this.#setFriendState(other, user, 'friend', at);
+      return true;
+    })();
+  }
+
+  async removeFriend(user: string, other: string): Promise<boolean> {
+    const info = this.#db
+      .prepare('DELETE FROM friends WHERE (user = @user AND other = @other) OR (user = @other AND other = @user)')
+      .run({ user, other });
+    return info.changes > 0;
+  }
+
+  async setFriendNote(user: string, other: string, note: string): Promise<boolean> {
+    return this.#db.prepare('UPDATE friends SET note = ? WHERE user = ? AND other = ?').run(note, user, other).changes > 0;
+  }
+
+  async friends(user: string): Promise<FriendRow[]> {
+    return this.#db
+      .prepare(`SELECT other AS user, state, note FROM friends WHERE user = ? ORDER BY state = 'friend' DESC, other`)
+      .all(user) as FriendRow[];
+  }
+
+  async searchUsers(prefix: string, limit: number): Promise<string[]> {
+    const pattern = `${prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return this.#db.prepare(`SELECT name FROM users WHERE name LIKE ? ESCAPE '\\' ORDER BY name LIMIT ?`).pluck().all(pattern, limit) as string[];
   }
 
   async close(): Promise<void> {

@@ -35,6 +35,29 @@ export interface HistoryQuery {
   before?: number;
 }
 
+export interface GroupRow {
+  name: string;
+  owner: string;
+  private: boolean;
+  createdAt: number;
+}
+
+export interface GroupListRow extends GroupRow {
+  members: number;
+  member: boolean;
+}
+
+export interface MemberRow {
+  user: string;
+  role: 'owner' | 'member';
+}
+
+export interface FriendRow {
+  user: string;
+  state: 'friend' | 'incoming' | 'outgoing';
+  note: string;
+}
+
 export interface Store {
   /** Creates a user; returns null if the name is taken (names are compared ignoring case). */
   createUser(name: string, salt: Buffer, hash: Buffer, at: number): Promise<UserRow | null>;
@@ -50,11 +73,48 @@ export interface Store {
   deleteSession(sessionId: number): Promise<void>;
   /** Stores a message and returns it with its id; one transaction. */
   addMessage(message: NewMessage): Promise<ChatMessage>;
-  /** Messages to or from `user` after `cursor`, oldest first, not sent by `exceptSession` (even to itself). */
+  /**
+   * Messages to or from `user` after `cursor`, oldest first, not sent by `exceptSession` (even to
+   * itself), including messages of groups `user` belongs to posted after they joined.
+   */
   pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]>;
   /** Moves a session's cursor forward (never back). */
   ackMessages(sessionId: number, upTo: number): Promise<void>;
   /** The conversation between a and b, oldest first, the newest `limit` before `before`. */
   history(query: HistoryQuery): Promise<ChatMessage[]>;
+  /** Messages to group `group` ("#" + name in `to`), oldest first, the newest `limit` before `before`. */
+  groupHistory(group: string, limit: number, before?: number): Promise<ChatMessage[]>;
+  /** Direct messages to `user` with after < id ≤ upTo not sent by `user` (newest `limit`): what an ack confirms. */
+  directMessagesTo(user: string, after: number, upTo: number, limit: number): Promise<ChatMessage[]>;
+  /** Creates a group owned by `owner` (its first member); null if the name is taken (ignoring case). */
+  createGroup(name: string, owner: string, isPrivate: boolean, at: number): Promise<GroupRow | null>;
+  getGroup(name: string): Promise<GroupRow | null>;
+  /** Deletes a group, its members, invitations and messages; one transaction. */
+  deleteGroup(name: string): Promise<void>;
+  /** Public groups and the groups `user` belongs to, by name. */
+  listGroups(user: string): Promise<GroupListRow[]>;
+  /** Adds a member (consuming an invitation); false if already one. They see messages from now on. */
+  addMember(group: string, user: string, at: number): Promise<boolean>;
+  /** false if `user` was not a member. */
+  removeMember(group: string, user: string): Promise<boolean>;
+  members(group: string): Promise<MemberRow[]>;
+  isMember(group: string, user: string): Promise<boolean>;
+  addInvite(group: string, user: string, by: string, at: number): Promise<void>;
+  hasInvite(group: string, user: string): Promise<boolean>;
+
+  /**
+   * `user` asks `other` to be friends. Returns the new state from `user`'s side: 'outgoing', or
+   * 'friend' when `other` had already asked; 'unchanged' if they are friends or already asked.
+   */
+  requestFriend(user: string, other: string, at: number): Promise<'outgoing' | 'friend' | 'unchanged'>;
+  /** `user` accepts `other`'s request; false if there was none. */
+  acceptFriend(user: string, other: string, at: number): Promise<boolean>;
+  /** Removes the relation (request either way, or friendship) on both sides; false if none. */
+  removeFriend(user: string, other: string): Promise<boolean>;
+  /** `user`'s private note on `other`; false if they have no relation. */
+  setFriendNote(user: string, other: string, note: string): Promise<boolean>;
+  friends(user: string): Promise<FriendRow[]>;
+  /** Registered names starting with `prefix` (ignoring case), by name. */
+  searchUsers(prefix: string, limit: number): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -285,5 +285,115 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect(await store.history({ a: 'alice', b: 'alice', limit: 10 })).toEqual([note]);
       });
     });
+
+    describe('groups', () => {
+      it('creates a group with its owner as first member; names are unique ignoring case', async () => {
+        expect(await store.createGroup('ops', 'alice', false, T0)).toEqual({ name: 'ops', owner: 'alice', private: false, createdAt: T0 });
+        expect(await store.createGroup('OPS', 'bob', true, T0)).toBeNull();
+        expect(await store.members('ops')).toEqual([{ user: 'alice', role: 'owner' }]);
+        expect(await store.isMember('ops', 'alice')).toBe(true);
+        expect(await store.getGroup('nope')).toBeNull();
+      });
+
+      it('lists public groups and private ones the user belongs to, with member counts', async () => {
+        await store.createGroup('pub', 'alice', false, T0);
+        await store.createGroup('secret', 'alice', true, T0);
+        await store.addMember('pub', 'bob', T0);
+        expect(await store.listGroups('bob')).toEqual([{ name: 'pub', owner: 'alice', private: false, createdAt: T0, members: 2, member: true }]);
+        expect((await store.listGroups('alice')).map((g) => g.name)).toEqual(['pub', 'secret']);
+        expect((await store.listGroups('carol'))[0]).toMatchObject({ name: 'pub', member: false });
+      });
+
+      it('delivers group messages in the backlog only from when the member joined, never back to the sending session', async () => {
+        const [a, b] = [await user('alice'), await user('bob')];
+        const [sa, sb] = [await session(a), await session(b)];
+        await store.createGroup('ops', 'alice', false, T0);
+        const before = await msg('alice', '#ops', sa.id, 'before bob');
+        expect(await store.addMember('ops', 'bob', T0)).toBe(true);
+        expect(await store.addMember('ops', 'bob', T0)).toBe(false);
+        const after = await msg('alice', '#ops', sa.id, 'after bob');
+        const own = await msg('bob', '#ops', sb.id, 'from bob');
+        expect(ids(await store.pendingMessages('bob', 0, sb.id, 100))).toEqual([after.id]);
+        expect(ids(await store.pendingMessages('alice', 0, sa.id, 100))).toEqual([own.id]);
+        expect(ids(await store.groupHistory('ops', 10))).toEqual([before.id, after.id, own.id]);
+        expect(ids(await store.groupHistory('ops', 1, own.id))).toEqual([after.id]);
+        expect(await store.removeMember('ops', 'bob')).toBe(true);
+        await msg('alice', '#ops', sa.id, 'bob left');
+        expect(ids(await store.pendingMessages('bob', own.id, sb.id, 100))).toEqual([]);
+      });
+
+      it('consumes an invitation on join and deletes everything of a deleted group', async () => {
+        const a = await user('alice');
+        const sa = await session(a);
+        await store.createGroup('secret', 'alice', true, T0);
+        await store.addInvite('secret', 'bob', 'alice', T0);
+        expect(await store.hasInvite('secret', 'bob')).toBe(true);
+        await store.addMember('secret', 'bob', T0);
+        expect(await store.hasInvite('secret', 'bob')).toBe(false);
+        await msg('alice', '#secret', sa.id);
+        await store.deleteGroup('secret');
+        expect(await store.getGroup('secret')).toBeNull();
+        expect(await store.members('secret')).toEqual([]);
+        expect(await store.groupHistory('secret', 10)).toEqual([]);
+        await store.createGroup('secret', 'carol', false, T0);
+        expect(await store.members('secret')).toEqual([{ user: 'carol', role: 'owner' }]);
+      });
+    });
+
+    describe('contacts', () => {
+      it('a request is outgoing on one side and incoming on the other; accepting makes both friends', async () => {
+        expect(await store.requestFriend('alice', 'bob', T0)).toBe('outgoing');
+        expect(await store.requestFriend('alice', 'bob', T0)).toBe('unchanged');
+        expect(await store.friends('alice')).toEqual([{ user: 'bob', state: 'outgoing', note: '' }]);
+        expect(await store.friends('bob')).toEqual([{ user: 'alice', state: 'incoming', note: '' }]);
+        expect(await store.acceptFriend('alice', 'bob', T0)).toBe(false);
+        expect(await store.acceptFriend('bob', 'alice', T0)).toBe(true);
+        expect((await store.friends('alice'))[0]!.state).toBe('friend');
+        expect((await store.friends('bob'))[0]!.state).toBe('friend');
+      });
+
+      it('crossed requests make friends at once; notes are private; removal clears both sides', async () => {
+        await store.requestFriend('alice', 'bob', T0);
+        expect(await store.requestFriend('bob', 'alice', T0)).toBe('friend');
+        expect(await store.setFriendNote('alice', 'bob', 'met at the meetup')).toBe(true);
+        expect(await store.setFriendNote('alice', 'carol', 'x')).toBe(false);
+        expect(await store.friends('alice')).toEqual([{ user: 'bob', state: 'friend', note: 'met at the meetup' }]);
+        expect((await store.friends('bob'))[0]!.note).toBe('');
+        expect(await store.removeFriend('bob', 'alice')).toBe(true);
+        expect(await store.friends('alice')).toEqual([]);
+        expect(await store.removeFriend('bob', 'alice')).toBe(false);
+      });
+
+      it('lists friends before pending requests', async () => {
+        await store.requestFriend('alice', 'zed', T0);
+        await store.requestFriend('alice', 'bob', T0);
+        await store.requestFriend('carol', 'alice', T0);
+        await store.acceptFriend('bob', 'alice', T0);
+        expect((await store.friends('alice')).map((f) => `${f.user}:${f.state}`)).toEqual(['bob:friend', 'carol:incoming', 'zed:outgoing']);
+      });
+
+      it('finds users by name prefix, ignoring case, with LIKE wildcards taken literally', async () => {
+        for (const n of ['alice', 'alina', 'al_x', 'alxx', 'bob']) await user(n);
+        expect(await store.searchUsers('Ali', 10)).toEqual(['alice', 'alina']);
+        expect(await store.searchUsers('al_', 10)).toEqual(['al_x']);
+        expect(await store.searchUsers('al', 2)).toEqual(['al_x', 'alice']);
+        expect(await store.searchUsers('zz', 10)).toEqual([]);
+      });
+    });
+
+    describe('delivery receipts', () => {
+      it('directMessagesTo returns what an ack newly covers, without own or group messages', async () => {
+        const [a, b] = [await user('alice'), await user('bob')];
+        const [sa, sb] = [await session(a), await session(b)];
+        await store.createGroup('ops', 'alice', false, T0);
+        await store.addMember('ops', 'bob', T0);
+        const m1 = await msg('alice', 'bob', sa.id);
+        await msg('alice', '#ops', sa.id);
+        await msg('bob', 'alice', sb.id);
+        const m4 = await msg('alice', 'bob', sa.id);
+        expect(ids(await store.directMessagesTo('bob', 0, m4.id, 10))).toEqual([m1.id, m4.id]);
+        expect(ids(await store.directMessagesTo('bob', m1.id, m4.id, 10))).toEqual([m4.id]);
+      });
+    });
   });
 }

@@ -46,6 +46,13 @@ async function libClient(user: string): Promise<ChatClient> {
   return client;
 }
 
+/** A fresh CHAT_HOME with `user` registered in it. */
+async function registeredHome(user: string): Promise<string> {
+  const h = await home();
+  ok(await chat(['register', user], h, { env: { CHAT_PASSWORD: PASSWORD } }));
+  return h;
+}
+
 beforeAll(async () => {
   srv = await spawnServer();
   [aliceHome, bobHome] = [await home(), await home()];
@@ -111,7 +118,7 @@ describe('messages', () => {
     await json.stderr.waitFor(`listening as bob on ${srv.address}`);
 
     expect(ok(await chat(['who'], aliceHome))).toEqual(['bob']);
-    expect(ok(await chat(['who', '--json'], bobHome))).toEqual([JSON.stringify({ users: ['bob'] })]);
+    expect(ok(await chat(['who', '--json'], bobHome))).toEqual([JSON.stringify({ users: ['bob'], friends: [] })]);
 
     const sent = ok(await chat(['send', 'bob', 'hi', 'there'], aliceHome));
     expect(sent).toHaveLength(1);
@@ -203,6 +210,37 @@ async function lastMessages(user: string, other: string, n: number): Promise<str
 }
 
 describe('errors and lifecycle', () => {
+  it('groups and contacts: create, join, post to #name, listen, history, members, friends first in who', async () => {
+    const listener = spawnChat(['listen'], bobHome);
+    await listener.stderr.waitFor('listening as bob');
+    expect(ok(await chat(['group', 'create', 'ops'], aliceHome))).toEqual(['created group #ops']);
+    expect(ok(await chat(['group', 'join', '#ops'], bobHome))).toEqual(['joined #ops']);
+    await listener.stdout.waitFor('#ops: bob joined');
+    ok(await chat(['send', '#ops', 'deploy', 'at', 'noon'], aliceHome));
+    expect(await listener.stdout.waitFor('deploy at noon')).toMatch(new RegExp(`^${CLOCK} #ops <alice> deploy at noon$`));
+    expect(ok(await chat(['history', '#ops'], bobHome)).at(-1)).toMatch(/#ops <alice> deploy at noon$/);
+    expect(ok(await chat(['group', 'members', 'ops'], aliceHome))).toEqual(['alice (owner)', 'bob  online']);
+    expect(ok(await chat(['group', 'list'], bobHome))).toEqual(['#ops  2 member(s)  owner alice  (joined)']);
+    const kick = await chat(['group', 'kick', 'ops', 'alice'], bobHome);
+    expect(kick.code).toBe(1);
+    expect(kick.stderr).toBe('chat: only the owner of #ops (alice) can kick members\n');
+
+    expect(ok(await chat(['friend', 'add', 'bob'], aliceHome))).toEqual(['friend request sent to bob']);
+    await listener.stdout.waitFor('alice wants to be your friend');
+    expect(ok(await chat(['friend', 'list'], bobHome))).toEqual(['alice  wants to be your friend: chat friend accept']);
+    ok(await chat(['friend', 'accept', 'alice'], bobHome));
+    ok(await chat(['friend', 'note', 'bob', 'from', 'work'], aliceHome));
+    expect(ok(await chat(['friend', 'list'], aliceHome))).toEqual(['bob  online  "from work"']);
+    expect(ok(await chat(['users', 'search', 'B'], aliceHome))).toEqual(['bob']);
+    const extra = spawnChat(['listen'], await registeredHome('aaron'));
+    await extra.stderr.waitFor('listening as aaron');
+    expect(ok(await chat(['who'], aliceHome))).toEqual(['bob (friend)', 'aaron']);
+    listener.kill('SIGTERM');
+    extra.kill('SIGTERM');
+    expect(await listener.exited).toBe(0);
+    expect(await extra.exited).toBe(0);
+  });
+
   it('an unreachable server is one line on stderr, no stack trace, non-zero exit', async () => {
     // A port that was free a moment ago and has no listener now.
     const probe = createTcpServer();

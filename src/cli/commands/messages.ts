@@ -3,7 +3,14 @@ import type { Argv } from 'yargs';
 import type { ChatMessage } from '../../protocol/messages.js';
 import { connectSession } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
-import { formatMessage, formatPresence, stamp } from '../output.js';
+import { clock, formatMessage, formatPresence, stamp } from '../output.js';
+
+const FRIEND_WORDS = {
+  requested: 'wants to be your friend (chat friend accept)',
+  accepted: 'accepted your friend request',
+  declined: 'declined your friend request',
+  removed: 'removed you from their friends',
+} as const;
 
 type Argvs = Record<string, unknown>;
 const g = (argv: Argvs) => argv as unknown as GlobalOptions;
@@ -11,7 +18,7 @@ const jsonOption = (y: Argv) => y.option('json', { type: 'boolean', default: fal
 
 export const sendCommand = (ctx: CliContext) => ({
   command: 'send <user> <text..>',
-  describe: 'send a direct message',
+  describe: 'send a direct message, or to a group with #name',
   builder: (y: Argv) => jsonOption(y.positional('user', { type: 'string' }).positional('text', { type: 'string', array: true })),
   handler: (argv: Argvs) =>
     runSend({ ...g(argv), to: String(argv.user), text: (argv.text as string[]).join(' '), json: Boolean(argv.json) }, ctx),
@@ -37,10 +44,13 @@ export const whoCommand = (ctx: CliContext) => ({
 export async function runWho(opts: GlobalOptions & { json: boolean }, ctx: CliContext) {
   const client = await connectSession(opts);
   try {
-    const users = await client.who();
-    if (opts.json) ctx.out(JSON.stringify({ users }));
+    const [online, friendList] = await Promise.all([client.who(), client.friendList()]);
+    const friends = new Set(friendList.filter((f) => f.state === 'friend').map((f) => f.user));
+    // Friends first, each part in name order.
+    const users = [...online.filter((u) => friends.has(u)), ...online.filter((u) => !friends.has(u))];
+    if (opts.json) ctx.out(JSON.stringify({ users, friends: users.filter((u) => friends.has(u)) }));
     else if (users.length === 0) ctx.out('nobody is online');
-    else for (const user of users) ctx.out(user === client.user ? `${user} (you)` : user);
+    else for (const user of users) ctx.out(user === client.user ? `${user} (you)` : friends.has(user) ? `${user} (friend)` : user);
   } finally {
     await client.close();
   }
@@ -91,6 +101,8 @@ export async function runListen(opts: GlobalOptions & { json: boolean }, ctx: Cl
   client.on('presence', (p) => print('presence', p, formatPresence(p)));
   client.on('offer', (o) => print('offer', { id: o.id, from: o.from, fileCount: o.fileCount, totalBytes: o.totalBytes },
     `* ${o.from} offers ${o.fileCount} file(s): chat accept ${o.id}`));
+  client.on('group', (e) => print('group', e, `${clock(e.at)} * #${e.group}: ${e.user} ${e.action}${e.by !== e.user ? ` by ${e.by}` : ''}`));
+  client.on('friend', (e) => print('friend', e, `${clock(e.at)} * ${e.user} ${FRIEND_WORDS[e.action]}`));
   const ended = new Promise<string | null>((resolve) => {
     client.on('shutdown', (s) => resolve(`server shut down: ${s.reason}`));
     client.on('close', (err) => resolve(err ? err.message : null));

@@ -8,6 +8,10 @@ import { handleHello } from './hello.js';
 import { handleAck, handleHistory, handleSend } from './messages.js';
 import { handleAccept, handleOffer, handleOfferFiles, handleOfferList, handleOffers, handleReject, handleWithdraw } from './offers.js';
 import { handleSubscribe, handleWho } from './presence.js';
+import { handleFriendAccept, handleFriendAdd, handleFriendDecline, handleFriendList, handleFriendNote, handleFriendRemove, handleUsersSearch } from './friends.js';
+import {
+  handleGroupCreate, handleGroupDelete, handleGroupInvite, handleGroupJoin, handleGroupKick, handleGroupLeave, handleGroupList, handleGroupMembers,
+} from './groups.js';
 
 const LOGIN_TYPES = new Set(['register', 'login', 'auth']);
 
@@ -43,6 +47,21 @@ export async function handle(ctx: ServerContext, conn: Connection, req: Request)
     case 'accept': return handleAccept(ctx, conn, req);
     case 'reject': return handleReject(ctx, conn, req);
     case 'withdraw': return handleWithdraw(ctx, conn, req);
+    case 'group_create': return handleGroupCreate(ctx, conn, req);
+    case 'group_join': return handleGroupJoin(ctx, conn, req);
+    case 'group_leave': return handleGroupLeave(ctx, conn, req);
+    case 'group_members': return handleGroupMembers(ctx, conn, req);
+    case 'group_list': return handleGroupList(ctx, conn);
+    case 'group_invite': return handleGroupInvite(ctx, conn, req);
+    case 'group_kick': return handleGroupKick(ctx, conn, req);
+    case 'group_delete': return handleGroupDelete(ctx, conn, req);
+    case 'friend_add': return handleFriendAdd(ctx, conn, req);
+    case 'friend_accept': return handleFriendAccept(ctx, conn, req);
+    case 'friend_decline': return handleFriendDecline(ctx, conn, req);
+    case 'friend_remove': return handleFriendRemove(ctx, conn, req);
+    case 'friend_note': return handleFriendNote(ctx, conn, req);
+    case 'friend_list': return handleFriendList(ctx, conn);
+    case 'users_search': return handleUsersSearch(ctx, req);
     default: {
       const unreachable: never = req;
       throw new ProtocolError('unknown_type', `unknown request type: ${(unreachable as Request).type}`);

@@ -1,9 +1,10 @@
 // send, history, ack.
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Request } from '../../protocol/messages.js';
-import { normalizeName } from '../../protocol/names.js';
+import { isGroupAddress, normalizeName } from '../../protocol/names.js';
 import type { Connection } from '../connection.js';
 import type { ServerContext } from '../server.js';
+import { existingGroup, requireMember } from './groups.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
 
@@ -21,21 +22,48 @@ export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<
   if (bytes > ctx.limits.maxMessageBytes) {
     throw new ProtocolError('too_large', `message is ${bytes} bytes; the limit is ${ctx.limits.maxMessageBytes}`);
   }
+  if (isGroupAddress(req.to)) return sendToGroup(ctx, conn, req.to, req.text);
   const to = await existingUser(ctx, req.to);
   const message = await ctx.store.addMessage({ from: conn.user!, to, text: req.text, at: ctx.now(), fromSession: conn.sessionId });
   await ctx.deliver([to, conn.user!], { type: 'event', event: 'message', data: message }, conn);
   return message;
 }
 
+async function sendToGroup(ctx: ServerContext, conn: Connection, to: string, text: string) {
+  const group = await existingGroup(ctx, to);
+  await requireMember(ctx, group, conn.user!);
+  const message = await ctx.store.addMessage({ from: conn.user!, to: `#${group.name}`, text, at: ctx.now(), fromSession: conn.sessionId });
+  const members = (await ctx.store.members(group.name)).map((m) => m.user);
+  await ctx.deliver(members, { type: 'event', event: 'message', data: message }, conn);
+  return message;
+}
+
 export async function handleHistory(ctx: ServerContext, conn: Connection, req: Req<'history'>) {
-  const other = await existingUser(ctx, req.with);
   const limit = Math.min(Math.max(req.limit ?? 50, 1), ctx.limits.maxHistoryLimit);
-  const messages = await ctx.store.history({ a: conn.user!, b: other, limit: limit + 1, before: req.before });
+  let messages;
+  if (isGroupAddress(req.with)) {
+    const group = await existingGroup(ctx, req.with);
+    if (group.private) await requireMember(ctx, group, conn.user!);
+    messages = await ctx.store.groupHistory(group.name, limit + 1, req.before);
+  } else {
+    const other = await existingUser(ctx, req.with);
+    messages = await ctx.store.history({ a: conn.user!, b: other, limit: limit + 1, before: req.before });
+  }
   const more = messages.length > limit;
   return { messages: more ? messages.slice(1) : messages, more };
 }
 
+/** Most `delivered` receipts sent for one ack (older ones are implied). */
+const MAX_RECEIPTS = 200;
+
 export async function handleAck(ctx: ServerContext, conn: Connection, req: Req<'ack'>) {
+  const before = (await ctx.store.getSession(conn.sessionId))?.cursor ?? 0;
   await ctx.store.ackMessages(conn.sessionId, req.upTo);
+  if (req.upTo <= before) return {};
+  // Receipts: tell each sender that their direct message reached one of this user's devices.
+  const at = ctx.now();
+  for (const m of await ctx.store.directMessagesTo(conn.user!, before, req.upTo, MAX_RECEIPTS)) {
+    await ctx.deliver([m.from], { type: 'event', event: 'delivered', data: { id: m.id, to: m.to, at } });
+  }
   return {};
 }

@@ -37,6 +37,21 @@ describe('parseRequest', () => {
       accept: { offer: 'o' },
       reject: { offer: 'o', reason: 'no' },
       withdraw: { offer: 'o' },
+      group_create: { group: 'ops', private: true },
+      group_join: { group: 'ops' },
+      group_leave: { group: 'ops' },
+      group_members: { group: 'ops' },
+      group_list: {},
+      group_invite: { group: 'ops', user: 'bob' },
+      group_kick: { group: 'ops', user: 'bob' },
+      group_delete: { group: 'ops' },
+      friend_add: { user: 'bob' },
+      friend_accept: { user: 'bob' },
+      friend_decline: { user: 'bob' },
+      friend_remove: { user: 'bob' },
+      friend_note: { user: 'bob', note: 'n' },
+      friend_list: {},
+      users_search: { prefix: 'b', limit: 5 },
     };
     expect(Object.keys(samples).sort()).toEqual([...REQUEST_TYPES].sort());
     let id = 1;

@@ -1,0 +1,80 @@
+// chat group create|join|leave|members|list|invite|kick|delete (protocol.md §4.6).
+import type { Argv } from 'yargs';
+import type { ChatClient } from '../../client/client.js';
+import { connectSession } from '../connect.js';
+import type { CliContext, GlobalOptions } from '../context.js';
+
+type Argvs = Record<string, unknown>;
+type Run = (client: ChatClient, argv: Argvs, ctx: CliContext) => Promise<void>;
+
+const bare = (name: unknown): string => String(name).replace(/^#/, '');
+
+/** Runs one subcommand over a logged-in connection. */
+function sub(ctx: CliContext, command: string, describe: string, run: Run, builder?: (y: Argv) => Argv) {
+  return {
+    command,
+    describe,
+    builder: (y: Argv) => {
+      const withJson = y.option('json', { type: 'boolean', default: false, describe: 'JSON output' });
+      return builder ? builder(withJson) : withJson;
+    },
+    handler: async (argv: Argvs) => {
+      const client = await connectSession(argv as unknown as GlobalOptions);
+      try {
+        await run(client, argv, ctx);
+      } finally {
+        await client.close();
+      }
+    },
+  };
+}
+
+const SUBCOMMANDS = (ctx: CliContext) => [
+  sub(ctx, 'create <name>', 'create a group (you own it)', async (c, a, x) => {
+    const r = await c.groupCreate(bare(a.name), { private: Boolean(a.private) });
+    x.out(a.json ? JSON.stringify(r) : `created ${r.private ? 'private ' : ''}group #${r.group}`);
+  }, (y) => y.option('private', { type: 'boolean', default: false, describe: 'only invited users may join' })),
+  sub(ctx, 'join <name>', 'join a group (a private one needs an invitation)', async (c, a, x) => {
+    const r = await c.groupJoin(bare(a.name));
+    x.out(a.json ? JSON.stringify(r) : `joined #${r.group}`);
+  }),
+  sub(ctx, 'leave <name>', 'leave a group', async (c, a, x) => {
+    const r = await c.groupLeave(bare(a.name));
+    x.out(a.json ? JSON.stringify(r) : `left #${r.group}`);
+  }),
+  sub(ctx, 'members <name>', 'list the members of a group, with who is online', async (c, a, x) => {
+    const members = await c.groupMembers(bare(a.name));
+    if (a.json) return x.out(JSON.stringify({ members }));
+    for (const m of members) x.out(`${m.user}${m.role === 'owner' ? ' (owner)' : ''}${m.online ? '  online' : ''}`);
+  }),
+  sub(ctx, 'list', 'list public groups and yours', async (c, a, x) => {
+    const groups = await c.groupList();
+    if (a.json) return x.out(JSON.stringify({ groups }));
+    if (groups.length === 0) x.err('no groups yet: chat group create <name>');
+    for (const g of groups) {
+      x.out(`#${g.name}  ${g.members} member(s)  owner ${g.owner}${g.private ? '  private' : ''}${g.member ? '  (joined)' : ''}`);
+    }
+  }),
+  sub(ctx, 'invite <name> <user>', 'invite a user (needed to join a private group)', async (c, a, x) => {
+    await c.groupInvite(bare(a.name), String(a.user));
+    x.out(a.json ? JSON.stringify({ group: bare(a.name), user: a.user }) : `invited ${a.user} to #${bare(a.name)}`);
+  }),
+  sub(ctx, 'kick <name> <user>', 'remove a member (owner only)', async (c, a, x) => {
+    await c.groupKick(bare(a.name), String(a.user));
+    x.out(a.json ? JSON.stringify({ group: bare(a.name), user: a.user }) : `removed ${a.user} from #${bare(a.name)}`);
+  }),
+  sub(ctx, 'delete <name>', 'delete a group and its history (owner only)', async (c, a, x) => {
+    await c.groupDelete(bare(a.name));
+    x.out(a.json ? JSON.stringify({ group: bare(a.name) }) : `deleted #${bare(a.name)}`);
+  }),
+];
+
+export const groupCommand = (ctx: CliContext) => ({
+  command: 'group <command>',
+  describe: 'groups: create, join, leave, members, list, invite, kick, delete',
+  builder: (y: Argv) => {
+    for (const s of SUBCOMMANDS(ctx)) y = y.command(s as never);
+    return y.demandCommand(1);
+  },
+  handler: () => {},
+});
