@@ -81,15 +81,17 @@ export async function runSendFile(opts: SendFileOptions, ctx: CliContext): Promi
   const sender = new Sender({ transferId, token, files, host: opts.bind, port: opts.port, limitRate: opts.limitRate, parallel: opts.parallel });
   const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
   const interrupt = interrupted();
+  const answers = new OfferAnswers(client);
+  const connected = showSender(sender, view);
   try {
     const port = await sender.listen().catch((err: Error) => {
       throw new CliError(`cannot listen on port ${opts.port}: ${err.message}`);
     });
     const offerId = await makeOffer(client, opts, files, { transferId, token, port }, view);
-    const accepted = await waitForAnswer(client, offerId, opts, interrupt);
+    const accepted = await answers.wait(client, offerId, opts, interrupt);
     view.info(`${accepted.by} accepted; waiting for them to connect to port ${port}`, { event: 'accepted', offer: offerId, by: accepted.by });
     void client.close(); // the transfer no longer needs the server
-    await stream(sender, view, interrupt, accepted.by);
+    await stream(sender, interrupt, accepted.by, connected, view);
   } catch (err) {
     sender.close();
     view.stop();
@@ -154,41 +156,85 @@ const CLOSED_BECAUSE: Record<OfferCloseReason, string> = {
   sender_gone: 'the offer was withdrawn',
 };
 
-/** Resolves when the receiver accepts; rejects on reject, expiry, Ctrl-C or a lost server. */
-function waitForAnswer(client: ChatClient, offerId: string, opts: SendFileOptions, interrupt: Interrupt) {
-  return new Promise<{ by: string }>((resolve, reject) => {
-    client.on('offer_accepted', (e) => e.offer === offerId && resolve({ by: e.by }));
-    client.on('offer_closed', (e) => {
-      if (e.offer !== offerId) return;
-      if (e.reason === 'rejected') reject(new CliError(`${e.by} rejected the offer${e.message ? `: ${e.message}` : ''}`));
-      else if (e.reason === 'expired') reject(new CliError(`${opts.to} did not accept within ${formatDuration(opts.timeoutMs)}; the offer was withdrawn`));
-      else reject(new CliError(CLOSED_BECAUSE[e.reason]));
+type Answer = { offer: string; accepted: true; by: string } | { offer: string; accepted: false; reason: OfferCloseReason; by: string; message?: string };
+
+/**
+ * Records answers to offers from the moment it is created: an accept can arrive in the same
+ * TCP read as the reply that created the offer, before anyone waits for it.
+ */
+class OfferAnswers {
+  #answers: Answer[] = [];
+  #lost: string | null = null;
+  #wake: () => void = () => {};
+
+  constructor(client: ChatClient) {
+    client.on('offer_accepted', (e) => this.#add({ offer: e.offer, accepted: true, by: e.by }));
+    client.on('offer_closed', (e) => this.#add({ ...e, accepted: false }));
+    client.on('close', (err) => {
+      this.#lost = err ? `: ${err.message}` : '';
+      this.#wake();
     });
-    client.on('close', (err) => reject(new CliError(`lost the server connection before ${opts.to} answered${err ? `: ${err.message}` : ''}`)));
-    void interrupt.promise.then(async () => {
-      await client.request('withdraw', { offer: offerId, reason: 'cancelled by the sender' }).catch(() => {});
-      reject(new CliError('cancelled: the offer was withdrawn', 130));
+  }
+
+  #add(answer: Answer): void {
+    this.#answers.push(answer);
+    this.#wake();
+  }
+
+  /** Resolves when `offerId` is accepted; rejects on reject, expiry, Ctrl-C or a lost server. */
+  wait(client: ChatClient, offerId: string, opts: SendFileOptions, interrupt: Interrupt): Promise<{ by: string }> {
+    return new Promise((resolve, reject) => {
+      this.#wake = () => {
+        const a = this.#answers.find((x) => x.offer === offerId);
+        if (a?.accepted) resolve({ by: a.by });
+        else if (a) reject(closedError(a, opts));
+        else if (this.#lost !== null) reject(new CliError(`lost the server connection before ${opts.to} answered${this.#lost}`));
+      };
+      this.#wake();
+      void interrupt.promise.then(async () => {
+        await client.request('withdraw', { offer: offerId, reason: 'cancelled by the sender' }).catch(() => {});
+        reject(new CliError('cancelled: the offer was withdrawn', 130));
+      });
     });
-  });
+  }
 }
 
-async function stream(sender: Sender, view: TransferView, interrupt: Interrupt, receiver: string): Promise<void> {
-  const connectTimer = setTimeout(() => sender.close(), CONNECT_WAIT_MS);
-  let connected = false;
+function closedError(a: Extract<Answer, { accepted: false }>, opts: SendFileOptions): CliError {
+  if (a.reason === 'rejected') return new CliError(`${a.by} rejected the offer${a.message ? `: ${a.message}` : ''}`);
+  if (a.reason === 'expired') return new CliError(`${opts.to} did not accept within ${formatDuration(opts.timeoutMs)}; the offer was withdrawn`);
+  return new CliError(CLOSED_BECAUSE[a.reason]);
+}
+
+/** Shows the Sender's events from the start (a fast receiver may finish before the accept event is read). */
+function showSender(sender: Sender, view: TransferView): { readonly yes: boolean; first: Promise<void> } {
+  let yes = false;
+  let reached!: () => void;
+  const first = new Promise<void>((resolve) => (reached = resolve));
   sender.on('connected', ({ remote }) => {
-    if (!connected) view.info(`${receiver} connected from ${remote}`, { event: 'connected', remote });
-    connected = true;
-    clearTimeout(connectTimer);
+    if (!yes) view.info(`the receiver connected from ${remote}`, { event: 'connected', remote });
+    yes = true;
+    reached();
   });
   sender.on('refused', ({ remote, reason }) => view.info(`refused a connection from ${remote}: ${reason}`, { event: 'refused', remote, reason }));
   sender.on('progress', (ev) => view.progress(ev));
   sender.on('file', (r) => view.file(r));
+  return {
+    get yes() {
+      return yes;
+    },
+    first,
+  };
+}
+
+async function stream(sender: Sender, interrupt: Interrupt, receiver: string, connected: { readonly yes: boolean; first: Promise<void> }, view: TransferView): Promise<void> {
+  const connectTimer = setTimeout(() => sender.close(), CONNECT_WAIT_MS);
+  void connected.first.then(() => clearTimeout(connectTimer));
   void interrupt.promise.then(() => sender.close());
   try {
     const result = await sender.done;
     view.done(result, `sent to ${receiver}`);
   } catch (err) {
-    if (!connected && err instanceof TransferError && err.code === 'aborted' && !interrupt.fired) {
+    if (!connected.yes && err instanceof TransferError && err.code === 'aborted' && !interrupt.fired) {
       throw new CliError(`${receiver} could not connect within ${CONNECT_WAIT_MS / 1000}s; are you reachable? (see --port and --advertise)`);
     }
     throw asCliError(err);
