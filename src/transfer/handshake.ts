@@ -1,6 +1,5 @@
 // Mutual proof of the one-time token without revealing it (protocol.md §T2).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import net from 'node:net';
 import { MAX_CHUNK_BYTES, DATA_HEADER_BYTES } from './chunk.js';
 import { TransferError } from './errors.js';
 import { TRANSFER_PROTOCOL_VERSION, type ControlMessage } from './messages.js';
@@ -92,8 +91,8 @@ export interface DialOptions {
 /** Receiver side: connect, answer hello with auth, verify welcome. Resolves an authenticated Wire. */
 export function dial(candidate: Candidate, secret: TransferSecret, opts: DialOptions): Promise<Wire> {
   return new Promise<Wire>((resolve, reject) => {
-    const socket = net.connect({ host: candidate.host, port: candidate.port });
-    const wire = new Wire(socket);
+    const wire = Wire.connect({ host: candidate.host, port: candidate.port });
+    const socket = wire.socket;
     const where = `${candidate.host}:${candidate.port}`;
     let settled = false;
     const fail = (err: TransferError): void => {

@@ -2,7 +2,7 @@
 // verifications and errors to the Sender.
 import { TransferError } from './errors.js';
 import type { ControlMessage, GetMessage } from './messages.js';
-import { sendFile, type Served } from './send-file.js';
+import { READ_AHEAD, sendFile, type Served } from './send-file.js';
 import { SlotPool } from './slot-pool.js';
 import type { TokenBucket } from './token-bucket.js';
 import type { Wire } from './wire.js';
@@ -38,7 +38,7 @@ export class SenderConnection {
   constructor(wire: Wire, hooks: SenderHooks) {
     this.wire = wire;
     this.#hooks = hooks;
-    this.#pool = new SlotPool(hooks.chunkSize);
+    this.#pool = new SlotPool(hooks.chunkSize, READ_AHEAD + 3); // read ahead, one being hashed, two in the socket
     wire.handlers = {
       control: (msg) => this.#onControl(msg),
       data: () => this.#protocolError('receiver sent DATA'),
@@ -72,7 +72,7 @@ export class SenderConnection {
     for (let req = this.#queue.shift(); req && !this.wire.closed; req = this.#queue.shift()) {
       try {
         const get = req;
-        const served = await this.#hooks.streams.add(() => {
+        await this.#hooks.streams.add(() => {
           // Queued while the peer left or the Sender finished: nothing to send.
           if (this.wire.closed) throw new TransferError('peer_gone', 'the receiver went away');
           this.#hooks.onServing(get.file, get.offset);
@@ -82,9 +82,9 @@ export class SenderConnection {
             drainTimeoutMs: this.#hooks.drainTimeoutMs,
             bucket: this.#hooks.bucket,
             onBytes: (n) => this.#hooks.onBytes(n),
+            onServed: (served) => this.#hooks.onServed(get.file, served),
           });
         });
-        this.#hooks.onServed(req.file, served);
       } catch (err) {
         const e = err as TransferError;
         if (e.code === 'peer_gone' || (e.code === 'timeout' && this.wire.closed)) break; // the receiver reconnects

@@ -1,9 +1,10 @@
 // One peer connection: length-prefixed frames (src/protocol/frame.ts) carrying control or DATA
 // payloads, with backpressure helpers (habit 8) and reference-counted read pausing.
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { FrameDecoder } from '../protocol/frame.js';
 import { KIND_CONTROL, KIND_DATA, MAX_CONTROL_BYTES, dataBody, readDataHeader, type DataHeader } from './chunk.js';
 import { TransferError } from './errors.js';
+import { DirectFrameReader } from './direct-reader.js';
 import { PooledFrameReader } from './frame-reader.js';
 import { parseControl, type ControlMessage } from './messages.js';
 
@@ -35,15 +36,39 @@ export class Wire {
   #ending = false;
   #corked = false;
   #error: TransferError | undefined;
+  #roomWaiter: { bytes: number; timer: NodeJS.Timeout; resolve(): void; reject(err: TransferError): void } | undefined;
 
-  /** Wraps a connected socket; frames above `maxFrameBytes` are a fatal protocol error. */
-  constructor(socket: Socket, maxFrameBytes = MAX_CONTROL_BYTES) {
+  #direct: DirectFrameReader | undefined;
+
+  /**
+   * Wraps a socket; frames above `maxFrameBytes` are a fatal protocol error. With `direct`, the
+   * socket was created with `direct`'s `onread` (see Wire.connect) and reads land in its buffers.
+   */
+  constructor(socket: Socket, maxFrameBytes = MAX_CONTROL_BYTES, direct?: DirectFrameReader) {
     this.socket = socket;
     this.#decoder = new FrameDecoder({ maxFrameBytes });
+    this.#direct = direct;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onBytes(chunk));
+    if (!direct) socket.on('data', (chunk: Buffer) => this.#onBytes(chunk));
     socket.on('error', (err) => this.#fail(peerGone(err)));
     socket.on('close', () => this.#onClose());
+  }
+
+  /**
+   * Connects to `host:port` with the socket reading straight into reusable frame buffers
+   * (no allocation or copy per read): the side that receives DATA dials with this.
+   */
+  static connect(opts: { host: string; port: number }, maxFrameBytes = MAX_CONTROL_BYTES): Wire {
+    const reader = new DirectFrameReader(maxFrameBytes);
+    let onRead = (_n: number): void => {};
+    const socket = net.connect({
+      host: opts.host,
+      port: opts.port,
+      onread: { buffer: () => reader.target(), callback: (n: number) => (onRead(n), true) },
+    });
+    const wire = new Wire(socket, maxFrameBytes, reader);
+    onRead = (n) => wire.#onRead(n);
+    return wire;
   }
 
   /** "host:port" of the peer (known once connected). */
@@ -62,6 +87,11 @@ export class Wire {
    * (after the handshake). Large frames are then assembled into reused buffers.
    */
   acceptDataFrames(maxFrameBytes: number): void {
+    if (this.#direct) {
+      if (this.#direct.bufferedBytes > 0) throw new TransferError('protocol', 'unexpected bytes during the handshake');
+      this.#direct.maxFrameBytes = maxFrameBytes;
+      return;
+    }
     if (this.#decoder.bufferedBytes > 0) throw new TransferError('protocol', 'unexpected bytes during the handshake');
     this.#reader = new PooledFrameReader(maxFrameBytes);
   }
@@ -75,7 +105,7 @@ export class Wire {
     frame[4] = KIND_CONTROL;
     json.copy(frame, 5);
     this.#cork();
-    return this.socket.write(frame);
+    return this.socket.write(frame, this.#afterWrite);
   }
 
   /** Writes a ready-made frame; `done` runs once the bytes left (or failed to leave) the process. */
@@ -85,8 +115,45 @@ export class Wire {
       return false;
     }
     this.#cork();
-    return this.socket.write(frame, done);
+    return this.socket.write(frame, (err) => {
+      done?.(err);
+      this.#afterWrite();
+    });
   }
+
+  /**
+   * Resolves once at most `bytes` wait in this process's socket buffer (so the next write never
+   * finds the socket idle); rejects when the socket closes, or after `timeoutMs` without room
+   * (the peer stopped reading; the connection is then destroyed).
+   */
+  room(bytes: number, timeoutMs: number): Promise<void> {
+    if (this.closed) return Promise.reject(this.#error ?? peerGone());
+    if (this.socket.writableLength <= bytes) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#roomWaiter = undefined;
+        const err = new TransferError('timeout', `peer ${this.remote} stopped reading for ${timeoutMs} ms`);
+        reject(err);
+        this.destroy(err);
+      }, timeoutMs);
+      this.#roomWaiter = { bytes, timer, resolve, reject };
+    });
+  }
+
+  // Write callbacks run after the socket's buffered length dropped: wake a room() waiter.
+  #afterWrite = (): void => {
+    const waiter = this.#roomWaiter;
+    if (!waiter) return;
+    if (this.closed) {
+      this.#roomWaiter = undefined;
+      clearTimeout(waiter.timer);
+      waiter.reject(this.#error ?? peerGone());
+    } else if (this.socket.writableLength <= waiter.bytes) {
+      this.#roomWaiter = undefined;
+      clearTimeout(waiter.timer);
+      waiter.resolve();
+    }
+  };
 
   // Coalesces every write of this tick into one writev (many small control frames per file).
   #cork(): void {
@@ -165,6 +232,19 @@ export class Wire {
     }
   }
 
+  // onread callback of a Wire.connect socket: `n` bytes landed in the direct reader's buffer.
+  #onRead(n: number): void {
+    if (this.#closed || this.#ending) return;
+    try {
+      this.#direct!.read(n, this.#dispatchBound);
+    } catch (err) {
+      const e = err instanceof TransferError ? err : new TransferError('protocol', (err as Error).message, { cause: err });
+      this.#fail(e);
+    }
+  }
+
+  #dispatchBound = (payload: Buffer, release: () => void): void => this.#dispatch(payload, release);
+
   #dispatch(payload: Buffer, release: () => void): void {
     if (this.closed || this.#ending) return release();
     const kind = payload[0];
@@ -194,6 +274,7 @@ export class Wire {
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#afterWrite();
     this.handlers.close(this.#error);
   }
 }
