@@ -32,6 +32,8 @@ export class TransferView {
   readonly #ctx: CliContext;
   readonly #mode: ViewMode;
   readonly #paths: string[];
+  /** Set when one of several transfers (a group send): prefixes lines, tags JSON with `to`. */
+  readonly #label: string | undefined;
   readonly #startedAt = Date.now();
   #multibar: cliProgress.MultiBar | undefined;
   #total: cliProgress.SingleBar | undefined;
@@ -39,21 +41,34 @@ export class TransferView {
   #lastJson = 0;
   #pending: ProgressEvent | undefined;
 
-  constructor(ctx: CliContext, mode: ViewMode, files: { path: string }[]) {
+  constructor(ctx: CliContext, mode: ViewMode, files: { path: string }[], label?: string) {
     this.#ctx = ctx;
     this.#mode = mode;
     this.#paths = files.map((f) => f.path);
+    this.#label = label;
+  }
+
+  #line(text: string): string {
+    return this.#label ? `${this.#label}: ${text}` : text;
+  }
+
+  #json(event: Record<string, unknown>): string {
+    return JSON.stringify(this.#label ? { ...event, to: this.#label } : event);
   }
 
   /** A status line: stderr for people, an event object on stdout with --json. */
   info(line: string, event?: { event: string } & Record<string, unknown>): void {
     if (this.#mode === 'json') {
-      if (event) this.#ctx.out(JSON.stringify(event));
-    } else if (this.#multibar) this.#multibar.log(`${line}\n`);
-    else this.#ctx.err(line);
+      if (event) this.#ctx.out(this.#json(event));
+    } else if (this.#multibar) this.#multibar.log(`${this.#line(line)}\n`);
+    else this.#ctx.err(this.#line(line));
   }
 
+  /** Also told of every progress event (a group send draws one bar per member). */
+  onProgress: ((ev: ProgressEvent) => void) | undefined;
+
   progress(ev: ProgressEvent): void {
+    this.onProgress?.(ev);
     if (this.#mode === 'json') return this.#jsonProgress(ev);
     if (this.#mode === 'bars') this.#barProgress(ev);
   }
@@ -61,15 +76,15 @@ export class TransferView {
   file(r: FileResult): void {
     if (this.#mode === 'json') {
       this.#flushJson();
-      return this.#ctx.out(JSON.stringify({ event: 'file', ...r }));
+      return this.#ctx.out(this.#json({ event: 'file', ...r }));
     }
     const entry = this.#bars.get(r.index);
     if (entry) {
       this.#multibar!.remove(entry.bar);
       this.#bars.delete(r.index);
     }
-    if (this.#multibar) this.#multibar.log(`${fileSummary(r)}\n`);
-    else this.#ctx.out(fileSummary(r));
+    if (this.#multibar) this.#multibar.log(`${this.#line(fileSummary(r))}\n`);
+    else this.#ctx.out(this.#line(fileSummary(r)));
   }
 
   /** The end: verified, with totals. */
@@ -77,8 +92,8 @@ export class TransferView {
     this.stop();
     const line = `${what}: ${result.files.length} file(s), ${formatBytes(totalSize(result))} verified in ${(result.elapsedMs / 1000).toFixed(1)}s (${formatRate(result.bytes, result.elapsedMs)})`;
     if (this.#mode === 'json') {
-      this.#ctx.out(JSON.stringify({ event: 'done', files: result.files.length, size: totalSize(result), bytes: result.bytes, elapsedMs: result.elapsedMs }));
-    } else this.#ctx.err(line);
+      this.#ctx.out(this.#json({ event: 'done', files: result.files.length, size: totalSize(result), bytes: result.bytes, elapsedMs: result.elapsedMs }));
+    } else this.#ctx.err(this.#line(line));
   }
 
   /** Removes the bars (before an error line or on exit). */
@@ -128,7 +143,7 @@ export class TransferView {
     if (!this.#pending || this.#mode !== 'json') return;
     const ev = this.#pending;
     this.#pending = undefined;
-    this.#ctx.out(JSON.stringify({ event: 'progress', file: ev.index, bytes: ev.bytes, size: ev.size, totalBytes: ev.totalBytes, totalSize: ev.totalSize }));
+    this.#ctx.out(this.#json({ event: 'progress', file: ev.index, bytes: ev.bytes, size: ev.size, totalBytes: ev.totalBytes, totalSize: ev.totalSize }));
   }
 }
 

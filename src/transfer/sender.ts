@@ -28,6 +28,8 @@ export interface SenderOptions {
   limitRate?: number;
   /** Files streamed at once, over all connections; more wait their turn. @default 4 */
   parallel?: number;
+  /** A queue shared with other Senders (e.g. one per group member) instead of `parallel`. */
+  queue?: PQueue;
   /** Time a peer has to complete the handshake. @default 10000 */
   handshakeTimeoutMs?: number;
   /** Time a peer may stop reading before its connection is dropped. @default 30000 */
@@ -46,7 +48,7 @@ export const SENDER_DEFAULTS = {
   handshakeTimeoutMs: 10_000,
   drainTimeoutMs: 30_000,
   peerTimeoutMs: 60_000,
-} satisfies Required<Omit<SenderOptions, 'transferId' | 'token' | 'files'>>;
+} satisfies Required<Omit<SenderOptions, 'transferId' | 'token' | 'files' | 'queue'>>;
 
 interface FileState {
   verified: boolean;
@@ -59,7 +61,7 @@ interface FileState {
 export class Sender extends EventEmitter<SenderEvents> {
   /** Resolves when every file is verified by the receiver; rejects with a TransferError. */
   readonly done: Promise<TransferResult>;
-  #opts: Required<SenderOptions>;
+  #opts: Required<Omit<SenderOptions, 'queue'>>;
   #server: net.Server | undefined;
   #conns = new Set<SenderConnection>();
   #handshaking = new Set<Wire>();
@@ -84,7 +86,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     this.#states = opts.files.map(() => ({ verified: false }));
     this.#progress = new ProgressTracker(opts.files.map((f) => f.size));
     this.#bucket = rateBucket(this.#opts.limitRate, this.#opts.chunkSize);
-    this.#streams = new PQueue({ concurrency: Math.max(1, this.#opts.parallel) });
+    this.#streams = opts.queue ?? new PQueue({ concurrency: Math.max(1, this.#opts.parallel) });
     this.done = new Promise<TransferResult>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;

@@ -199,6 +199,50 @@ describe('chat send-file and chat accept', () => {
   });
 });
 
+describe('chat send-file to a group', () => {
+  it('offers to every online member; each answers on their own; one result per member', async () => {
+    const carol = await tempHome();
+    try {
+      await register(carol, 'carol');
+      expect((await cli(alice, ['group', 'create', 'team'])).code).toBe(0);
+      expect((await cli(bob, ['group', 'join', 'team'])).code).toBe(0);
+      expect((await cli(carol, ['group', 'join', 'team'])).code).toBe(0);
+      const src = await newDir('src12');
+      const file = await writeRandomFile(src, 'team.bin', 300_000, 15);
+      const out = await newDir('out12');
+      const bobWaits = spawn(bob, ['accept', '--wait', '--dir', out]);
+      await bobWaits.stderr.waitFor('waiting for an offer');
+      const carolListens = spawn(carol, ['listen']);
+      await carolListens.stderr.waitFor('listening as carol');
+
+      const sender = spawn(alice, ['send-file', '#team', file, ...LOCAL, '--parallel', '1']);
+      const offerLine = await carolListens.stdout.waitFor(/alice offers 1 file\(s\): chat accept [a-z0-9]+$/);
+      const carolOffer = /chat accept ([a-z0-9]+)$/.exec(offerLine)![1]!;
+      expect((await cli(carol, ['reject', carolOffer])).code).toBe(0);
+
+      expect(await bobWaits.exited).toBe(0);
+      expect(await sender.exited).toBe(0);
+      expect(sender.stderr.lines).toContain('bob: received everything');
+      expect(sender.stderr.lines).toContain('carol: carol rejected the offer');
+      expect(sender.stdout.lines.some((l) => l.startsWith('bob: team.bin  293.0 KiB'))).toBe(true);
+      expect(await sha256File(path.join(out, 'team.bin'))).toBe(await sha256File(file));
+      carolListens.kill('SIGTERM');
+      await carolListens.exited;
+    } finally {
+      await rm(carol, { recursive: true, force: true });
+    }
+  });
+
+  it('fails clearly when nobody else in the group is online', async () => {
+    expect((await cli(alice, ['group', 'create', 'empty'])).code).toBe(0);
+    const src = await newDir('src13');
+    const file = await writeRandomFile(src, 'x.bin', 10, 16);
+    const r = await cli(alice, ['send-file', '#empty', file, ...LOCAL]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('chat: nobody else in #empty is online\n');
+  });
+});
+
 describe('chat send-file when things break', () => {
   it('completes when the server stops mid-transfer', async () => {
     const own = await startServer();

@@ -1,15 +1,17 @@
 // chat send-file <user> <path...>: listen on a port, offer the files through the relay, and
 // stream them straight to the receiver once they accept (protocol.md §4.4 and Part II).
+import type PQueue from 'p-queue';
 import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
 import { ClientError } from '../../client/errors.js';
 import type { OfferCloseReason, OfferFileInfo } from '../../protocol/messages.js';
-import { Sender, TransferError, collectFiles, localCandidates, newTransferSecret, type LocalFile } from '../../transfer/index.js';
+import { Sender, TransferError, collectFiles, localCandidates, newTransferSecret, type LocalFile, type TransferResult } from '../../transfer/index.js';
 import { connectSession } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { interrupted, type Interrupt } from '../interrupt.js';
 import { formatBytes } from '../output.js';
 import { TransferView, viewMode } from '../transfer-view.js';
+import { runSendToGroup } from './send-file-group.js';
 import { formatDuration, parseDuration, parseRate } from '../units.js';
 
 export interface SendFileOptions extends GlobalOptions {
@@ -76,12 +78,30 @@ function sendFileOptions(argv: Argvs): SendFileOptions {
 export async function runSendFile(opts: SendFileOptions, ctx: CliContext): Promise<void> {
   const files = await collectFiles(opts.paths).catch(asCliError);
   if (files.length === 0) throw new CliError('nothing to send: the directories are empty');
+  if (opts.to.startsWith('#')) return runSendToGroup(opts, files, ctx);
   const client = await connectSession(opts);
-  const { transferId, token } = newTransferSecret();
-  const sender = new Sender({ transferId, token, files, host: opts.bind, port: opts.port, limitRate: opts.limitRate, parallel: opts.parallel });
-  const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
   const interrupt = interrupted();
-  const answers = new OfferAnswers(client);
+  try {
+    const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
+    await sendTo(client, new OfferAnswers(client), opts, files, view, interrupt);
+  } finally {
+    interrupt.dispose();
+    await client.close();
+  }
+}
+
+/** One offer to `opts.to` and, once accepted, the direct stream; resolves when all is verified. */
+export async function sendTo(
+  client: ChatClient,
+  answers: OfferAnswers,
+  opts: SendFileOptions,
+  files: LocalFile[],
+  view: TransferView,
+  interrupt: Interrupt,
+  queue?: PQueue,
+): Promise<TransferResult> {
+  const { transferId, token } = newTransferSecret();
+  const sender = new Sender({ transferId, token, files, host: opts.bind, port: opts.port, limitRate: opts.limitRate, parallel: opts.parallel, queue });
   const connected = showSender(sender, view);
   try {
     const port = await sender.listen().catch((err: Error) => {
@@ -90,15 +110,11 @@ export async function runSendFile(opts: SendFileOptions, ctx: CliContext): Promi
     const offerId = await makeOffer(client, opts, files, { transferId, token, port }, view);
     const accepted = await answers.wait(client, offerId, opts, interrupt);
     view.info(`${accepted.by} accepted; waiting for them to connect to port ${port}`, { event: 'accepted', offer: offerId, by: accepted.by });
-    void client.close(); // the transfer no longer needs the server
-    await stream(sender, interrupt, accepted.by, connected, view);
+    return await stream(sender, interrupt, accepted.by, connected, view);
   } catch (err) {
     sender.close();
     view.stop();
     throw err;
-  } finally {
-    interrupt.dispose();
-    await client.close();
   }
 }
 
@@ -162,10 +178,10 @@ type Answer = { offer: string; accepted: true; by: string } | { offer: string; a
  * Records answers to offers from the moment it is created: an accept can arrive in the same
  * TCP read as the reply that created the offer, before anyone waits for it.
  */
-class OfferAnswers {
+export class OfferAnswers {
   #answers: Answer[] = [];
   #lost: string | null = null;
-  #wake: () => void = () => {};
+  #waiters = new Set<() => void>();
 
   constructor(client: ChatClient) {
     client.on('offer_accepted', (e) => this.#add({ offer: e.offer, accepted: true, by: e.by }));
@@ -181,16 +197,23 @@ class OfferAnswers {
     this.#wake();
   }
 
+  #wake(): void {
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
   /** Resolves when `offerId` is accepted; rejects on reject, expiry, Ctrl-C or a lost server. */
   wait(client: ChatClient, offerId: string, opts: SendFileOptions, interrupt: Interrupt): Promise<{ by: string }> {
     return new Promise((resolve, reject) => {
-      this.#wake = () => {
+      const check = (): void => {
         const a = this.#answers.find((x) => x.offer === offerId);
         if (a?.accepted) resolve({ by: a.by });
         else if (a) reject(closedError(a, opts));
         else if (this.#lost !== null) reject(new CliError(`lost the server connection before ${opts.to} answered${this.#lost}`));
+        else return;
+        this.#waiters.delete(check);
       };
-      this.#wake();
+      this.#waiters.add(check);
+      check();
       void interrupt.promise.then(async () => {
         await client.request('withdraw', { offer: offerId, reason: 'cancelled by the sender' }).catch(() => {});
         reject(new CliError('cancelled: the offer was withdrawn', 130));
@@ -226,13 +249,20 @@ function showSender(sender: Sender, view: TransferView): { readonly yes: boolean
   };
 }
 
-async function stream(sender: Sender, interrupt: Interrupt, receiver: string, connected: { readonly yes: boolean; first: Promise<void> }, view: TransferView): Promise<void> {
+async function stream(
+  sender: Sender,
+  interrupt: Interrupt,
+  receiver: string,
+  connected: { readonly yes: boolean; first: Promise<void> },
+  view: TransferView,
+): Promise<TransferResult> {
   const connectTimer = setTimeout(() => sender.close(), CONNECT_WAIT_MS);
   void connected.first.then(() => clearTimeout(connectTimer));
   void interrupt.promise.then(() => sender.close());
   try {
     const result = await sender.done;
     view.done(result, `sent to ${receiver}`);
+    return result;
   } catch (err) {
     if (!connected.yes && err instanceof TransferError && err.code === 'aborted' && !interrupt.fired) {
       throw new CliError(`${receiver} could not connect within ${CONNECT_WAIT_MS / 1000}s; are you reachable? (see --port and --advertise)`);

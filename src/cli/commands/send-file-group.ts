@@ -1,0 +1,95 @@
+// chat send-file '#group' <path...>: one offer to every member online; each accepts or rejects
+// on their own; accepted members are served at most --parallel at once (p-queue), each with
+// its own progress bar (TTY) and its own result line.
+import cliProgress from 'cli-progress';
+import PQueue from 'p-queue';
+import type { ChatClient } from '../../client/client.js';
+import type { LocalFile } from '../../transfer/index.js';
+import { connectSession } from '../connect.js';
+import { CliError, type CliContext } from '../context.js';
+import { interrupted } from '../interrupt.js';
+import { formatBytes } from '../output.js';
+import { TransferView, formatRate } from '../transfer-view.js';
+import { OfferAnswers, sendTo, type SendFileOptions } from './send-file.js';
+
+/** One bar per member on a terminal; other lines are printed above the bars. */
+class MemberBars {
+  readonly #bars: cliProgress.MultiBar;
+  readonly #byMember = new Map<string, { bar: cliProgress.SingleBar; since: number }>();
+
+  constructor(ctx: CliContext) {
+    this.#bars = new cliProgress.MultiBar(
+      { stream: ctx.stderr, format: '{name} |{bar}| {percentage}% {done}/{size} {rate} ETA {eta_formatted}', hideCursor: true, autopadding: true },
+      cliProgress.Presets.shades_classic,
+    );
+  }
+
+  update(member: string, bytes: number, size: number): void {
+    let entry = this.#byMember.get(member);
+    if (!entry) this.#byMember.set(member, (entry = { bar: this.#bars.create(size, 0), since: Date.now() }));
+    const rate = formatRate(bytes, Date.now() - entry.since);
+    entry.bar.update(bytes, { name: member.padEnd(16), done: formatBytes(bytes), size: formatBytes(size), rate });
+  }
+
+  log(line: string): void {
+    this.#bars.log(`${line}\n`);
+  }
+
+  stop(): void {
+    this.#bars.stop();
+  }
+}
+
+/** Online members other than the sender; a clear error when there is nobody to send to. */
+async function recipients(client: ChatClient, group: string): Promise<string[]> {
+  const members = await client.groupMembers(group);
+  const online = members.filter((m) => m.online && m.user !== client.user).map((m) => m.user);
+  if (online.length === 0) throw new CliError(`nobody else in #${group} is online`);
+  return online;
+}
+
+export async function runSendToGroup(opts: SendFileOptions, files: LocalFile[], ctx: CliContext): Promise<void> {
+  if (opts.port !== 0) throw new CliError('--port cannot be used with a group: each member gets its own port', 2);
+  const group = opts.to.slice(1);
+  const client = await connectSession(opts);
+  const interrupt = interrupted();
+  const bars = !opts.json && ctx.stderr.isTTY ? new MemberBars(ctx) : undefined;
+  // While bars are drawn, every line goes above them.
+  const lineCtx: CliContext = bars ? { ...ctx, out: (l) => bars.log(l), err: (l) => bars.log(l) } : ctx;
+  try {
+    const members = await recipients(client, group);
+    const answers = new OfferAnswers(client);
+    const queue = new PQueue({ concurrency: opts.parallel });
+    const outcomes = await Promise.allSettled(
+      members.map(async (member) => {
+        const view = new TransferView(lineCtx, opts.json ? 'json' : 'plain', files, member);
+        if (bars) view.onProgress = (ev) => bars.update(member, ev.totalBytes, ev.totalSize);
+        // Offers go out at once; file streams of all members share one bounded queue.
+        return sendTo(client, answers, { ...opts, to: member }, files, view, interrupt, queue);
+      }),
+    );
+    bars?.stop();
+    report(members, outcomes, ctx, opts.json);
+  } finally {
+    bars?.stop();
+    interrupt.dispose();
+    await client.close();
+  }
+}
+
+/** One result line per member; exit 1 if any transfer failed (a rejection is not a failure). */
+function report(members: string[], outcomes: PromiseSettledResult<unknown>[], ctx: CliContext, json: boolean): void {
+  let failed = 0;
+  let received = 0;
+  outcomes.forEach((o, i) => {
+    const member = members[i]!;
+    if (o.status === 'fulfilled') received++;
+    const reason = o.status === 'rejected' ? (o.reason as Error).message : '';
+    const declined = /rejected the offer|did not accept/.test(reason);
+    if (o.status === 'rejected' && !declined) failed++;
+    if (json) ctx.out(JSON.stringify({ event: 'result', to: member, ok: o.status === 'fulfilled', error: reason || undefined }));
+    else ctx.err(o.status === 'fulfilled' ? `${member}: received everything` : `${member}: ${reason}`);
+  });
+  if (failed > 0) throw new CliError(`${failed} of ${members.length} transfer(s) failed`);
+  if (received === 0) throw new CliError('nobody accepted the offer');
+}
