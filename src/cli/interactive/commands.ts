@@ -1,0 +1,315 @@
+// The slash commands of the interactive client. Each runs against a Shell (what the session
+// offers them) and prints through it; the table also drives /help and Tab completion.
+import path from 'node:path';
+import type { ChatClient } from '../../client/client.js';
+import type { FriendInfo, OfferInfo } from '../../protocol/messages.js';
+import { normalizeGroup, normalizeName } from '../../protocol/names.js';
+import { formatOffer, fullOffer } from '../commands/offers.js';
+import { CliError } from '../context.js';
+import { printable } from '../output.js';
+import { FRIEND_ACTIONS, expandHome, splitWords, type ArgKind } from './completer.js';
+import { messageLine, type Palette } from './render.js';
+import { isGroup, type ChatState, type Directory } from './state.js';
+import type { Transfers } from './transfers.js';
+
+/** What commands may use: the session implements it. */
+export interface Shell {
+  readonly state: ChatState;
+  readonly directory: Directory;
+  readonly transfers: Transfers;
+  readonly palette: Palette;
+  /** The connected client; throws a CliError while reconnecting. */
+  client(): ChatClient;
+  /** Prints `* text`. */
+  say(text: string): void;
+  print(...lines: string[]): void;
+  /** Sends `text` to a user or '#group' and shows it. */
+  sendText(to: string, text: string): Promise<void>;
+  /** Makes `name` current and shows its unread messages. */
+  switchTo(name: string | null): void;
+  /** Open offers known to the session, by id. */
+  readonly offers: Map<string, OfferInfo>;
+  /** Reloads online users, friends and groups (for completion and notices). */
+  reloadDirectory(): Promise<void>;
+}
+
+export type Outcome = 'quit' | void;
+
+interface Command {
+  usage: string;
+  help: string;
+  args: ArgKind[];
+  run(shell: Shell, args: string[], raw: string): Promise<Outcome> | Outcome;
+}
+
+/** A parsed input line: text for the current conversation, or a command with its arguments. */
+export type Input = { kind: 'text'; text: string } | { kind: 'command'; name: string; args: string[]; raw: string } | { kind: 'empty' };
+
+export function parseInput(line: string): Input {
+  const text = line.trim();
+  if (text === '') return { kind: 'empty' };
+  // `//text` sends a line that starts with a slash.
+  if (!text.startsWith('/') || text.startsWith('//')) return { kind: 'text', text: text.startsWith('//') ? text.slice(1) : text };
+  const m = /^(\S+)\s*([\s\S]*)$/.exec(text)!;
+  return { kind: 'command', name: m[1]!.toLowerCase(), args: splitWords(m[2]!), raw: m[2]! };
+}
+
+/** A user or '#group' named on the command line, normalized; a CliError if it cannot be one. */
+export function parseTarget(raw: string | undefined): string {
+  if (!raw) throw new CliError('whom? give a user or #group');
+  const name = raw.startsWith('#') ? normalizeGroup(raw) : normalizeName(raw);
+  if (!name) throw new CliError(`not a user or #group name: ${printable(raw)}`);
+  return raw.startsWith('#') ? `#${name}` : name;
+}
+
+/** A group name (without '#') from `raw`. */
+function groupName(raw: string | undefined): string {
+  if (!raw) throw new CliError('which group? give #name');
+  const name = normalizeGroup(raw);
+  if (!name) throw new CliError(`not a group name: ${printable(raw)}`);
+  return name;
+}
+
+/** The group named, or the current conversation if it is a group. */
+function groupOrCurrent(shell: Shell, raw: string | undefined): string {
+  const current = shell.state.current;
+  return groupName(raw ?? (current && isGroup(current) ? current : undefined));
+}
+
+function userArg(raw: string | undefined): string {
+  const name = normalizeName(raw ?? '');
+  if (!name) throw new CliError(raw ? `not a user name: ${printable(raw)}` : 'which user?');
+  return name;
+}
+
+/** The text after the first `n` words of `raw` (the message of /msg, a note, a reason). */
+function textAfter(raw: string, n: number): string {
+  return raw.replace(new RegExp(`^(?:\\S+\\s+){${n}}`), '').trim();
+}
+
+const OFFER_ID = /^[abcdefghjkmnpqrstuvwxyz23456789]{8}$/;
+
+export const COMMANDS = new Map<string, Command>([
+  ['/to', { usage: '/to <user|#group>', help: 'talk to someone: plain lines go there', args: ['name'], run: to }],
+  ['/msg', { usage: '/msg <user|#group> <text>', help: 'send one message without switching', args: ['name', 'text'], run: msg }],
+  ['/who', { usage: '/who', help: 'who is online', args: [], run: who }],
+  ['/friends', { usage: '/friends', help: 'your friends and friend requests', args: [], run: friends }],
+  ['/friend', { usage: '/friend <add|accept|decline|remove|note> <user>', help: 'manage contacts (note: /friend note <user> <text>)', args: ['friend-action', 'name', 'text'], run: friend }],
+  ['/groups', { usage: '/groups', help: 'public groups and yours', args: [], run: groups }],
+  ['/join', { usage: '/join <#group>', help: 'join a group and talk there', args: ['group'], run: join }],
+  ['/leave', { usage: '/leave [#group]', help: 'leave a group (default: the current one)', args: ['member-group'], run: leave }],
+  ['/members', { usage: '/members [#group]', help: 'who is in a group (default: the current one)', args: ['member-group'], run: members }],
+  ['/create', { usage: '/create <#group> [private]', help: 'create a group (you own it)', args: ['text', 'text'], run: create }],
+  ['/invite', { usage: '/invite <#group> <user>', help: 'invite a user to a group', args: ['member-group', 'name'], run: invite }],
+  ['/kick', { usage: '/kick <#group> <user>', help: 'remove a member (owner only)', args: ['member-group', 'name'], run: kick }],
+  ['/history', { usage: '/history [user|#group] [n]', help: 'the last n messages (default: current, 20)', args: ['name', 'text'], run: history }],
+  ['/send', { usage: '/send <path...>', help: 'offer files to the current user (sent directly)', args: ['path'], run: send }],
+  ['/offers', { usage: '/offers', help: 'file offers waiting for you', args: [], run: offers }],
+  ['/accept', { usage: '/accept [id] [dir]', help: 'receive an offer (into the current directory)', args: ['offer', 'path'], run: accept }],
+  ['/reject', { usage: '/reject <id> [reason]', help: 'decline an offer', args: ['offer', 'text'], run: reject }],
+  ['/help', { usage: '/help', help: 'this help', args: ['command'], run: help }],
+  ['/quit', { usage: '/quit', help: 'leave (running transfers are cancelled)', args: [], run: () => 'quit' }],
+]);
+
+/** Runs one input line. */
+export async function runInput(shell: Shell, input: Input): Promise<Outcome> {
+  if (input.kind === 'empty') return;
+  if (input.kind === 'text') {
+    if (!shell.state.current) throw new CliError('no conversation: use /to <user|#group> or /msg <user> <text>');
+    return shell.sendText(shell.state.current, input.text);
+  }
+  const name = input.name === '/exit' ? '/quit' : input.name;
+  const command = COMMANDS.get(name);
+  if (!command) throw new CliError(`unknown command ${printable(input.name)}: try /help`);
+  return command.run(shell, input.args, input.raw);
+}
+
+/** Completion table: command → kinds of its arguments. */
+export function completionTable(): Map<string, readonly ArgKind[]> {
+  return new Map([...COMMANDS.entries()].map(([name, c]) => [name, c.args]));
+}
+
+function to(shell: Shell, args: string[]): void {
+  if (args.length === 0) {
+    shell.say(shell.state.current ? `talking to ${shell.state.current}` : 'no conversation selected: /to <user|#group>');
+    return;
+  }
+  shell.switchTo(parseTarget(args[0]));
+}
+
+async function msg(shell: Shell, args: string[], raw: string): Promise<void> {
+  const target = parseTarget(args[0]);
+  const text = textAfter(raw, 1);
+  if (!text) throw new CliError('what? /msg <user|#group> <text>');
+  await shell.sendText(target, text);
+}
+
+async function who(shell: Shell): Promise<void> {
+  const users = await shell.client().who();
+  shell.directory.setOnline(users);
+  const me = shell.state.me;
+  const label = (u: string): string => (u === me ? `${u} (you)` : shell.directory.isFriend(u) ? `${u} (friend)` : u);
+  shell.say(`online: ${users.map(label).join(', ') || 'nobody'}`);
+}
+
+async function friends(shell: Shell): Promise<void> {
+  const list = await shell.client().friendList();
+  setFriends(shell, list);
+  const of = (state: FriendInfo['state']) => list.filter((f) => f.state === state);
+  const note = (f: FriendInfo): string => (f.note ? ` "${printable(f.note)}"` : '');
+  if (list.length === 0) return shell.say('no friends yet: /friend add <user>');
+  if (of('friend').length > 0) shell.say(`friends: ${of('friend').map((f) => `${f.user} (${f.online ? 'online' : 'offline'})${note(f)}`).join(', ')}`);
+  for (const f of of('incoming')) shell.say(`${f.user} wants to be your friend (/friend accept ${f.user})`);
+  if (of('outgoing').length > 0) shell.say(`requests sent: ${of('outgoing').map((f) => f.user).join(', ')}`);
+}
+
+function setFriends(shell: Shell, list: FriendInfo[]): void {
+  shell.directory.friends = new Map(list.map((f) => [f.user, f.state]));
+  for (const f of list) if (f.state === 'friend') shell.directory.presence(f.user, f.online);
+}
+
+async function friend(shell: Shell, args: string[], raw: string): Promise<void> {
+  const [action, rawUser] = args;
+  if (!action || !FRIEND_ACTIONS.includes(action)) throw new CliError('/friend add|accept|decline|remove <user>, or /friend note <user> <text>');
+  const user = userArg(rawUser);
+  const client = shell.client();
+  if (action === 'add') {
+    const r = await client.friendAdd(user);
+    shell.say(r.state === 'friend' ? `you and ${user} are friends` : `friend request sent to ${user}`);
+  } else if (action === 'accept') {
+    await client.friendAccept(user);
+    shell.say(`you and ${user} are friends`);
+  } else if (action === 'decline') {
+    await client.friendDecline(user);
+    shell.say(`declined ${user}'s request`);
+  } else if (action === 'remove') {
+    await client.friendRemove(user);
+    shell.say(`removed ${user}`);
+  } else {
+    await client.friendNote(user, textAfter(raw, 2));
+    shell.say(`noted`);
+  }
+  await shell.reloadDirectory();
+}
+
+async function groups(shell: Shell): Promise<void> {
+  const list = await shell.client().groupList();
+  shell.directory.groups = new Map(list.map((g) => [`#${g.name}`, g.member]));
+  if (list.length === 0) return shell.say('no groups yet: /create <#group>');
+  for (const g of list) {
+    shell.say(`#${g.name}  ${g.members} member${g.members === 1 ? '' : 's'}  owner ${g.owner}${g.private ? '  private' : ''}${g.member ? '  (joined)' : ''}`);
+  }
+}
+
+async function join(shell: Shell, args: string[]): Promise<void> {
+  const r = await shell.client().groupJoin(groupName(args[0]));
+  shell.directory.groups.set(`#${r.group}`, true);
+  shell.say(`joined #${r.group}`);
+  shell.switchTo(`#${r.group}`);
+}
+
+async function leave(shell: Shell, args: string[]): Promise<void> {
+  const r = await shell.client().groupLeave(groupOrCurrent(shell, args[0]));
+  shell.directory.groups.set(`#${r.group}`, false);
+  shell.state.leave(`#${r.group}`);
+  shell.say(`left #${r.group}`);
+}
+
+async function members(shell: Shell, args: string[]): Promise<void> {
+  const group = groupOrCurrent(shell, args[0]);
+  const list = await shell.client().groupMembers(group);
+  for (const m of list) shell.directory.presence(m.user, m.online);
+  const label = (m: (typeof list)[number]): string => {
+    const notes = [m.role === 'owner' ? 'owner' : '', m.online ? 'online' : ''].filter(Boolean);
+    return notes.length > 0 ? `${m.user} (${notes.join(', ')})` : m.user;
+  };
+  shell.say(`#${group}: ${list.map(label).join(', ')}`);
+}
+
+async function create(shell: Shell, args: string[]): Promise<void> {
+  const isPrivate = args[1] === 'private';
+  if (args[1] !== undefined && !isPrivate) throw new CliError('/create <#group> [private]');
+  const r = await shell.client().groupCreate(groupName(args[0]), { private: isPrivate });
+  shell.directory.groups.set(`#${r.group}`, true);
+  shell.say(`created ${r.private ? 'private ' : ''}group #${r.group}`);
+  shell.switchTo(`#${r.group}`);
+}
+
+async function invite(shell: Shell, args: string[]): Promise<void> {
+  const group = groupName(args[0]);
+  const user = userArg(args[1]);
+  await shell.client().groupInvite(group, user);
+  shell.say(`invited ${user} to #${group}`);
+}
+
+async function kick(shell: Shell, args: string[]): Promise<void> {
+  const group = groupName(args[0]);
+  const user = userArg(args[1]);
+  await shell.client().groupKick(group, user);
+  shell.say(`removed ${user} from #${group}`);
+}
+
+async function history(shell: Shell, args: string[]): Promise<void> {
+  const [first, second] = /^\d+$/.test(args[0] ?? '') ? [undefined, args[0]] : [args[0], args[1]];
+  const target = first ? parseTarget(first) : shell.state.current;
+  if (!target) throw new CliError('whose history? /history <user|#group> [n]');
+  const limit = second ? Number(second) : 20;
+  if (!Number.isInteger(limit) || limit < 1) throw new CliError('/history [user|#group] [n]: n is a positive number');
+  const page = await shell.client().history(target, { limit });
+  const view = { me: shell.state.me, current: target, palette: shell.palette };
+  shell.print(...page.messages.map((m) => messageLine(m, view)));
+  if (page.messages.length === 0) shell.say(`no messages with ${target}`);
+  else if (page.more) shell.say(`older messages: /history ${target} ${limit * 2}`);
+}
+
+async function send(shell: Shell, args: string[]): Promise<void> {
+  const to = shell.state.current;
+  if (!to || isGroup(to)) throw new CliError('files go to one user: /to <user> first, then /send <path...>');
+  if (args.length === 0) throw new CliError('what? /send <path...>');
+  await shell.transfers.send(shell.client(), to, args.map(expandHome));
+}
+
+async function offers(shell: Shell): Promise<void> {
+  const client = shell.client();
+  const list = await client.offers();
+  shell.offers.clear();
+  for (const info of list) shell.offers.set(info.id, info);
+  if (list.length === 0) return shell.say('no offers are waiting for you');
+  for (const info of list) {
+    const [head, ...files] = formatOffer(await fullOffer(client, info));
+    shell.say(`${head!}  (/accept ${info.id})`);
+    shell.print(...files);
+  }
+}
+
+async function accept(shell: Shell, args: string[]): Promise<void> {
+  const client = shell.client();
+  const list = await client.offers();
+  // `/accept ~/Downloads` with a single offer waiting: the argument is the directory.
+  const [id, dirArg] = args[0] !== undefined && !OFFER_ID.test(args[0]) && args.length === 1 ? [undefined, args[0]] : [args[0], args[1]];
+  const info = id ? list.find((o) => o.id === id) : list.length === 1 ? list[0] : undefined;
+  if (!info) {
+    if (id) throw new CliError(`no such offer: ${printable(id)} (see /offers)`);
+    if (list.length === 0) throw new CliError('no offers are waiting for you');
+    throw new CliError(`${list.length} offers are waiting: /accept <id> (see /offers)`);
+  }
+  const dir = path.resolve(expandHome(dirArg ?? '.'));
+  const files = await client.offerFiles(info.id);
+  shell.offers.delete(info.id);
+  await shell.transfers.accept(client, info, files, dir);
+}
+
+async function reject(shell: Shell, args: string[], raw: string): Promise<void> {
+  const id = args[0];
+  if (!id) throw new CliError('which offer? /reject <id> [reason]');
+  const reason = textAfter(raw, 1);
+  await shell.client().request('reject', { offer: id, reason: reason || undefined });
+  shell.offers.delete(id);
+  shell.say(`rejected offer ${id}`);
+}
+
+function help(shell: Shell): void {
+  const width = Math.max(...[...COMMANDS.values()].map((c) => c.usage.length));
+  shell.print(...[...COMMANDS.values()].map((c) => `${c.usage.padEnd(width)}  ${c.help}`));
+  shell.print('plain lines go to the current conversation (//text sends a line starting with /); Tab completes');
+}

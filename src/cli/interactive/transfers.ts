@@ -1,0 +1,270 @@
+// File transfers started from the interactive client: /send runs the Sender flow of
+// `chat send-file`, /accept the Receiver flow of `chat accept`. They run in the background while
+// the user keeps chatting; their progress feeds one status line, and each prints one line when it
+// starts and one when it ends.
+import type { ChatClient } from '../../client/client.js';
+import type { OfferFileInfo, OfferInfo } from '../../protocol/messages.js';
+import {
+  Receiver,
+  Sender,
+  TransferError,
+  collectFiles,
+  localCandidates,
+  newTransferSecret,
+  type LocalFile,
+  type TransferResult,
+} from '../../transfer/index.js';
+import { withObserved } from '../commands/accept.js';
+import { CliError } from '../context.js';
+import { formatBytes } from '../output.js';
+import { formatRate } from '../transfer-view.js';
+import { formatDuration } from '../units.js';
+import type { TransferStatus } from './render.js';
+import type { Link } from './reconnect.js';
+
+export interface NetworkOptions {
+  /** Local address the sender listens on (default: all interfaces). */
+  bind?: string;
+  /** Hosts offered to the receiver besides (or, with advertiseOnly, instead of) ours. */
+  advertise: string[];
+  advertiseOnly: boolean;
+}
+
+export interface TransferDeps {
+  link: Link;
+  network: NetworkOptions;
+  /** Prints one line (already a notice). */
+  say(text: string): void;
+  /** A status changed (progress); the caller redraws at its own pace. */
+  changed(): void;
+}
+
+/** How long an offer made with /send waits for an answer. */
+const OFFER_TIMEOUT_MS = 10 * 60_000;
+/** Once accepted, how long the receiver has to reach our port. */
+const CONNECT_WAIT_MS = 60_000;
+/** Offer file-list pages stay well under the server's frame limit (as in chat send-file). */
+const PAGE_FILES = 1000;
+const PAGE_BYTES = 128 * 1024;
+
+interface Running extends TransferStatus {
+  cancel(): void;
+  cancelled?: boolean;
+  finished: Promise<void>;
+}
+
+export class Transfers {
+  readonly #deps: TransferDeps;
+  #running = new Map<string, Running>();
+
+  constructor(deps: TransferDeps) {
+    this.#deps = deps;
+  }
+
+  statuses(): TransferStatus[] {
+    return [...this.#running.values()].map(({ cancel: _c, cancelled: _x, finished: _f, ...status }) => status);
+  }
+
+  get count(): number {
+    return this.#running.size;
+  }
+
+  /** Offers `paths` to `to`; resolves once the offer is made (the transfer goes on in the background). */
+  async send(client: ChatClient, to: string, paths: string[]): Promise<void> {
+    const files = await collectFiles(paths).catch(transferMessage);
+    if (files.length === 0) throw new CliError('nothing to send: the directories are empty');
+    const { transferId, token } = newTransferSecret();
+    const sender = new Sender({ transferId, token, files, host: this.#deps.network.bind, port: 0 });
+    try {
+      const port = await sender.listen();
+      const offer = await this.#offer(client, to, files, { transferId, token, port });
+      const total = files.reduce((sum, f) => sum + f.size, 0);
+      const what = `${plural(files.length, 'file')}, ${formatBytes(total)}`;
+      const waiting = offer.online ? `waiting for ${to} to accept` : `${to} is offline: the offer waits ${formatDuration(OFFER_TIMEOUT_MS)}`;
+      this.#deps.say(`offered ${what} to ${to} (offer ${offer.id}); ${waiting}`);
+      this.#track({ id: offer.id, direction: 'send', peer: to, phase: 'waiting', bytes: 0, total, startedAt: Date.now() }, (status) =>
+        this.#runSender(sender, offer.id, status),
+      );
+    } catch (err) {
+      sender.close();
+      throw err;
+    }
+  }
+
+  /** Accepts offer `info` into `dir`; resolves once accepted (the files arrive in the background). */
+  async accept(client: ChatClient, info: OfferInfo, files: OfferFileInfo[], dir: string): Promise<void> {
+    await client.request('accept', { offer: info.id });
+    this.#deps.say(`receiving ${plural(info.fileCount, 'file')}, ${formatBytes(info.totalBytes)} from ${info.from} into ${dir} (offer ${info.id})`);
+    const receiver = new Receiver({
+      transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed), files, dir,
+    });
+    const status: TransferStatus = { id: info.id, direction: 'receive', peer: info.from, phase: 'connecting', bytes: 0, total: info.totalBytes, startedAt: Date.now() };
+    this.#track(status, (s) => this.#runReceiver(receiver, info, dir, s), (s) => {
+      s.cancelled = true;
+      receiver.abort();
+    });
+  }
+
+  /** Cancels every transfer (withdrawing offers still waiting) and waits for them to end. */
+  async cancelAll(): Promise<void> {
+    const all = [...this.#running.values()];
+    for (const t of all) t.cancel();
+    await Promise.all(all.map((t) => t.finished));
+  }
+
+  /** Resolves when no transfer is running. */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.all([...this.#running.values()].map((t) => t.finished));
+  }
+
+  #track(status: TransferStatus, run: (s: Running) => Promise<void>, cancel?: (s: Running) => void): void {
+    const running = status as Running;
+    running.cancel = () => cancel?.(running);
+    this.#running.set(status.id, running);
+    this.#deps.changed();
+    running.finished = run(running)
+      .catch((err: unknown) => this.#deps.say(`transfer ${status.id} ${status.direction === 'send' ? 'to' : 'from'} ${status.peer} failed: ${messageOf(err)}`))
+      .finally(() => {
+        this.#running.delete(status.id);
+        this.#deps.changed();
+      });
+  }
+
+  async #runSender(sender: Sender, offerId: string, status: Running): Promise<void> {
+    let connected = false;
+    let connectTimer: NodeJS.Timeout | undefined;
+    try {
+      const by = await this.#answer(offerId, status, sender);
+      this.#deps.say(`${by} accepted offer ${offerId}; sending`);
+      status.phase = 'connecting';
+      this.#deps.changed();
+      connectTimer = setTimeout(() => sender.close(), CONNECT_WAIT_MS);
+      sender.on('connected', () => {
+        connected = true;
+        clearTimeout(connectTimer);
+        this.#moving(status);
+      });
+      sender.on('progress', (ev) => this.#progress(status, ev.totalBytes));
+      this.#done(await sender.done, `sent to ${status.peer}`);
+    } catch (err) {
+      sender.close();
+      if (status.cancelled) throw new CliError('cancelled');
+      if (!connected && err instanceof TransferError && err.code === 'aborted' && status.phase === 'connecting') {
+        throw new CliError(`${status.peer} could not connect within ${CONNECT_WAIT_MS / 1000}s`);
+      }
+      throw err;
+    } finally {
+      clearTimeout(connectTimer);
+    }
+  }
+
+  /** Waits for the receiver's answer to our offer; the name of who accepted. */
+  #answer(offerId: string, status: Running, sender: Sender): Promise<string> {
+    const link = this.#deps.link;
+    return new Promise<string>((resolve, reject) => {
+      const off = (): void => {
+        link.off('offer_accepted', onAccepted);
+        link.off('offer_closed', onClosed);
+        link.off('lost', onLost);
+      };
+      const onAccepted = (e: { offer: string; by: string }): void => {
+        if (e.offer !== offerId) return;
+        off();
+        resolve(e.by);
+      };
+      const onClosed = (e: { offer: string; reason: string; by: string; message?: string }): void => {
+        if (e.offer !== offerId) return;
+        off();
+        reject(new CliError(e.reason === 'rejected' ? `${e.by} rejected it${e.message ? `: ${e.message}` : ''}` : `the offer ended (${e.reason})`));
+      };
+      // The server forgets the offers of a connection that dropped.
+      const onLost = (): void => {
+        off();
+        reject(new CliError('lost the server connection; the offer was withdrawn'));
+      };
+      link.on('offer_accepted', onAccepted);
+      link.on('offer_closed', onClosed);
+      link.on('lost', onLost);
+      status.cancel = () => {
+        status.cancelled = true;
+        off();
+        if (status.phase === 'waiting') void link.client?.request('withdraw', { offer: offerId, reason: 'cancelled by the sender' }).catch(() => {});
+        sender.close();
+        reject(new CliError('cancelled'));
+      };
+    });
+  }
+
+  async #runReceiver(receiver: Receiver, info: OfferInfo, dir: string, status: Running): Promise<void> {
+    receiver.on('connected', () => this.#moving(status));
+    receiver.on('progress', (ev) => this.#progress(status, ev.totalBytes));
+    try {
+      this.#done(await receiver.start(), `received from ${info.from} into ${dir}`);
+    } catch (err) {
+      throw new CliError(`${messageOf(err)}; partial files stay as .part and resume next time`);
+    }
+  }
+
+  #moving(status: Running): void {
+    if (status.phase === 'moving') return;
+    status.phase = 'moving';
+    status.startedAt = Date.now();
+    this.#deps.changed();
+  }
+
+  #progress(status: Running, bytes: number): void {
+    status.bytes = bytes;
+    this.#deps.changed();
+  }
+
+  #done(result: TransferResult, what: string): void {
+    const size = result.files.reduce((sum, f) => sum + f.size, 0);
+    const seconds = (result.elapsedMs / 1000).toFixed(1);
+    this.#deps.say(`${what}: ${plural(result.files.length, 'file')}, ${formatBytes(size)} verified in ${seconds}s (${formatRate(result.bytes, result.elapsedMs)})`);
+  }
+
+  /** The two-step offer of protocol.md §4.4, as chat send-file makes it. */
+  async #offer(client: ChatClient, to: string, files: LocalFile[], secret: { transferId: string; token: string; port: number }) {
+    const { advertise, advertiseOnly } = this.#deps.network;
+    const created = await client.request<{ offer: string; online: boolean }>('offer', {
+      to, transfer: secret.transferId, token: secret.token, candidates: localCandidates(secret.port, advertise, advertiseOnly),
+      fileCount: files.length, totalBytes: files.reduce((sum, f) => sum + f.size, 0), timeoutMs: OFFER_TIMEOUT_MS,
+    });
+    const pages = pagesOf(files.map(({ path, size, mime, mode, mtimeMs }) => ({ path, size, mime, mode, mtimeMs })));
+    for (const [i, page] of pages.entries()) {
+      await client.request('offer_files', { offer: created.offer, files: page, done: i === pages.length - 1 });
+    }
+    return { id: created.offer, online: created.online };
+  }
+}
+
+/** Splits the file list so that each offer_files request stays small. */
+export function pagesOf<T extends { path: string }>(files: T[]): T[][] {
+  const pages: T[][] = [[]];
+  let bytes = 0;
+  for (const file of files) {
+    const size = Buffer.byteLength(file.path) + 100;
+    const page = pages[pages.length - 1]!;
+    if (page.length > 0 && (page.length >= PAGE_FILES || bytes + size > PAGE_BYTES)) {
+      pages.push([file]);
+      bytes = size;
+    } else {
+      page.push(file);
+      bytes += size;
+    }
+  }
+  return pages;
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof TransferError && err.fromPeer) return `the other side reports: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function transferMessage(err: unknown): never {
+  throw new CliError(messageOf(err));
+}
