@@ -56,6 +56,15 @@ export class FrameDecoder {
     return frames;
   }
 
+  /** Hands over every byte not yet returned as a frame (when the connection stops framing). */
+  takeRest(): Buffer {
+    const rest = Buffer.concat(this.#buffers);
+    this.#buffers = [];
+    this.#buffered = 0;
+    this.#state = FAILED;
+    return rest;
+  }
+
   #readHeader(): void {
     const length = this.#consume(HEADER_BYTES).readUInt32BE(0);
     if (length === 0 || length > this.maxFrameBytes) {

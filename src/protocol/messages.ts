@@ -130,7 +130,8 @@ export type Request =
   | (Base<'friend_remove'> & { user: string })
   | (Base<'friend_note'> & { user: string; note: string })
   | Base<'friend_list'>
-  | (Base<'users_search'> & { prefix: string; limit?: number });
+  | (Base<'users_search'> & { prefix: string; limit?: number })
+  | (Base<'relay'> & { version: number; transfer: string; role: string; proof: string });
 
 export type RequestType = Request['type'];
 
@@ -197,6 +198,7 @@ const SCHEMAS: Record<RequestType, Schema> = {
   friend_note: { user: 'string', note: 'string' },
   friend_list: {},
   users_search: { prefix: 'string', limit: 'int?' },
+  relay: { version: 'int', transfer: 'string', role: 'string', proof: 'string' },
 };
 
 /** Request types, in the order protocol.md lists them. */

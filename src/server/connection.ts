@@ -91,10 +91,29 @@ export class Connection {
     });
   }
 
+  /** A relay connection waits for its peer instead of logging in. */
+  clearHandshakeTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
   /** Sends a push event now, or queues it while the backlog is still being delivered. */
   push(event: ServerEvent): void {
     if (this.syncQueue) this.syncQueue.push(event);
     else this.send(event);
+  }
+
+  /**
+   * Stops being a chat connection: no more frames, replies or events; the raw socket and any
+   * bytes read past the last frame go to the caller (the relay).
+   */
+  detach(): { socket: Socket; rest: Buffer } {
+    const rest = this.#decoder.takeRest();
+    this.#socket.removeAllListeners('data');
+    this.#socket.removeAllListeners('close');
+    this.#socket.pause();
+    this.#onClose();
+    return { socket: this.#socket, rest };
   }
 
   /** Closes the connection once the current request's reply is written. */

@@ -21,6 +21,16 @@ export interface ServerLimits {
   maxOfferFiles: number;
   /** Open offers one user may have at once. @default 32 */
   maxOffersPerUser: number;
+  /** Whether this server relays transfers between peers that cannot connect directly. @default true */
+  relay: boolean;
+  /** Relayed connection pairs at once. @default 16 */
+  relayMax: number;
+  /** Bytes per second per relayed pair, each way; 0 = unlimited. @default 0 */
+  relayRate: number;
+  /** How long a relay connection waits for its peer, in ms. @default 30000 */
+  relayWaitMs: number;
+  /** How long after an accept its transfer may use the relay, in ms. @default 86400000 */
+  relayTicketMs: number;
 }
 
 export interface ServerOptions extends Partial<ServerLimits> {
@@ -44,4 +54,9 @@ export const DEFAULT_LIMITS = {
   maxOfferTimeoutMs: 24 * 60 * 60 * 1000,
   maxOfferFiles: 100_000,
   maxOffersPerUser: 32,
+  relay: true,
+  relayMax: 16,
+  relayRate: 0,
+  relayWaitMs: 30_000,
+  relayTicketMs: 24 * 60 * 60 * 1000,
 } satisfies ServerLimits;

@@ -12,6 +12,7 @@ import { OfferBook } from './offers.js';
 import { DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from './options.js';
 import { Presence } from './presence.js';
 import { Registry } from './registry.js';
+import { Relay } from './relay.js';
 import type { Store } from '../store/store.js';
 
 /** What handlers see of the server. */
@@ -23,6 +24,7 @@ export interface ServerContext {
   readonly registry: Registry;
   readonly presence: Presence;
   readonly offers: OfferBook;
+  readonly relay: Relay;
   readonly shuttingDown: boolean;
   log(line: string): void;
   now(): number;
@@ -38,6 +40,7 @@ export class ChatServer implements ServerContext {
   readonly registry = new Registry();
   readonly presence = new Presence();
   readonly offers = new OfferBook();
+  readonly relay: Relay;
   shuttingDown = false;
   readonly #tcp: TcpServer;
   readonly #log: (line: string) => void;
@@ -49,6 +52,7 @@ export class ChatServer implements ServerContext {
     this.node = options.node ?? randomBytes(4).toString('hex');
     this.limits = { ...DEFAULT_LIMITS, ...definedOnly(options) };
     this.#log = options.log ?? (() => {});
+    this.relay = new Relay(this.limits, (line) => this.log(line));
     this.#unsubscribe = this.bus.subscribe((m) => this.#onBus(m));
     this.#tcp = createTcpServer((socket) => this.#onSocket(socket));
     this.#tcp.on('error', (err) => this.log(`server error: ${err.message}`));
@@ -91,6 +95,7 @@ export class ChatServer implements ServerContext {
     }
     await closed;
     this.offers.clear();
+    this.relay.close();
     this.#unsubscribe();
   }
 
@@ -136,11 +141,11 @@ export class ChatServer implements ServerContext {
 }
 
 function definedOnly(options: ServerOptions): Partial<ServerLimits> {
-  const out: Partial<ServerLimits> = {};
+  const out: Record<string, unknown> = {};
   for (const key of Object.keys(DEFAULT_LIMITS) as (keyof ServerLimits)[]) {
     if (options[key] !== undefined) out[key] = options[key];
   }
-  return out;
+  return out as Partial<ServerLimits>;
 }
 
 /** A relay server over `options.store`, with an in-process bus unless one is given. */

@@ -5,6 +5,7 @@ import { createServer } from '../../server/server.js';
 import { SqliteStore } from '../../store/sqlite.js';
 import { CliError, type CliContext } from '../context.js';
 import { clock } from '../output.js';
+import { parseRate } from '../units.js';
 
 export interface ServeOptions {
   host: string;
@@ -12,6 +13,9 @@ export interface ServeOptions {
   data: string;
   quiet: boolean;
   verbose: boolean;
+  relay: boolean;
+  relayMax: number;
+  relayRate: number;
 }
 
 export const serveCommand = (ctx: CliContext) => ({
@@ -22,7 +26,10 @@ export const serveCommand = (ctx: CliContext) => ({
       .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on' })
       .option('port', { type: 'number', default: 7070, describe: 'TCP port (0 picks a free one)' })
       .option('data', { type: 'string', default: './chat-data', describe: 'data directory (SQLite database)' })
-      .option('quiet', { type: 'boolean', default: false, describe: 'log errors only' }),
+      .option('quiet', { type: 'boolean', default: false, describe: 'log errors only' })
+      .option('relay', { type: 'string', choices: ['on', 'off'], default: 'on', describe: 'relay transfers between peers that cannot connect directly' })
+      .option('relay-max', { type: 'number', default: 16, describe: 'relayed transfers at once' })
+      .option('relay-rate', { type: 'string', default: '0', describe: 'bytes/s per relayed transfer and direction, e.g. 10M (0: unlimited)' }),
   handler: (argv: Record<string, unknown>) =>
     runServe(
       {
@@ -31,6 +38,9 @@ export const serveCommand = (ctx: CliContext) => ({
         data: argv.data as string,
         quiet: argv.quiet as boolean,
         verbose: argv.verbose as boolean,
+        relay: argv.relay !== 'off',
+        relayMax: argv.relayMax as number,
+        relayRate: parseRate(String(argv.relayRate), '--relay-rate'),
       },
       ctx,
     ),
@@ -38,6 +48,7 @@ export const serveCommand = (ctx: CliContext) => ({
 
 export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<void> {
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new CliError(`bad --port ${opts.port}`, 2);
+  if (!Number.isInteger(opts.relayMax) || opts.relayMax < 0) throw new CliError(`bad --relay-max ${opts.relayMax}`, 2);
   let store: SqliteStore;
   try {
     store = new SqliteStore(opts.data);
@@ -45,7 +56,9 @@ export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<voi
     throw new CliError(`cannot open data directory ${opts.data}: ${(err as Error).message}`);
   }
   const log = opts.quiet ? undefined : (line: string) => ctx.err(`${clock(Date.now())} ${line}`);
-  const server = createServer({ store, bus: new LocalBus(), log, verbose: opts.verbose });
+  const server = createServer({
+    store, bus: new LocalBus(), log, verbose: opts.verbose, relay: opts.relay, relayMax: opts.relayMax, relayRate: opts.relayRate,
+  });
   let address;
   try {
     address = await server.listen(opts.port, opts.host);

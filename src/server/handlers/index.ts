@@ -8,6 +8,7 @@ import { handleHello } from './hello.js';
 import { handleAck, handleHistory, handleSend } from './messages.js';
 import { handleAccept, handleOffer, handleOfferFiles, handleOfferList, handleOffers, handleReject, handleWithdraw } from './offers.js';
 import { handleSubscribe, handleWho } from './presence.js';
+import { handleRelay } from './relay.js';
 import { handleFriendAccept, handleFriendAdd, handleFriendDecline, handleFriendList, handleFriendNote, handleFriendRemove, handleUsersSearch } from './friends.js';
 import {
   handleGroupCreate, handleGroupDelete, handleGroupInvite, handleGroupJoin, handleGroupKick, handleGroupLeave, handleGroupList, handleGroupMembers,
@@ -19,10 +20,12 @@ const LOGIN_TYPES = new Set(['register', 'login', 'auth']);
 export async function handle(ctx: ServerContext, conn: Connection, req: Request): Promise<unknown> {
   if (ctx.shuttingDown) throw new ProtocolError('shutting_down', 'server is shutting down');
   // protocol.md §3.1: nothing before hello, and hello only once.
+  if (conn.state === 'hello' && req.type === 'relay') return handleRelay(ctx, conn, req);
   if (conn.state === 'hello' && req.type !== 'hello') {
-    throw new ProtocolError('bad_request', 'the first request must be hello', { fatal: true });
+    throw new ProtocolError('bad_request', 'the first request must be hello (or relay)', { fatal: true });
   }
   if (conn.state !== 'hello' && req.type === 'hello') throw new ProtocolError('bad_request', 'hello was already sent');
+  if (req.type === 'relay') throw new ProtocolError('bad_request', 'relay must be the first request of a connection');
   // protocol.md §3.2: only register, login and auth before a login.
   if (conn.state === 'login' && req.type !== 'hello' && !LOGIN_TYPES.has(req.type)) {
     throw new ProtocolError('unauthorized', 'log in first');
@@ -62,6 +65,7 @@ export async function handle(ctx: ServerContext, conn: Connection, req: Request)
     case 'friend_note': return handleFriendNote(ctx, conn, req);
     case 'friend_list': return handleFriendList(ctx, conn);
     case 'users_search': return handleUsersSearch(ctx, req);
+    case 'relay': return handleRelay(ctx, conn, req); // unreachable: gated above
     default: {
       const unreachable: never = req;
       throw new ProtocolError('unknown_type', `unknown request type: ${(unreachable as Request).type}`);

@@ -112,6 +112,7 @@ export async function handleAccept(ctx: ServerContext, conn: Connection, req: Re
   offer.sender.push({ type: 'event', event: 'offer_accepted', data: { offer: offer.info.id, by: conn.user!, observed: conn.remoteAddress } });
   // The user's other devices stop showing it; this one gets the details in the reply.
   ctx.offers.remove(offer);
+  ctx.relay.allow(offer.info.transfer, offer.info.token, ctx.now());
   await ctx.deliver([offer.info.to], { type: 'event', event: 'offer_closed', data: { offer: offer.info.id, reason: 'accepted', by: conn.user! } }, conn);
   ctx.log(`offer ${offer.info.id} accepted by ${conn.user}`);
   return { offer: offer.info };

@@ -1,0 +1,18 @@
+// relay (protocol.md §4.9): the first and only request of a relay connection.
+import type { Request } from '../../protocol/messages.js';
+import type { Connection } from '../connection.js';
+import type { ServerContext } from '../server.js';
+
+export async function handleRelay(ctx: ServerContext, conn: Connection, req: Extract<Request, { type: 'relay' }>) {
+  const role = ctx.relay.check(req.transfer, req.role, req.proof, ctx.now());
+  conn.clearHandshakeTimer();
+  ctx.log(`conn ${conn.id} relay ${req.transfer.slice(0, 8)} as ${role}: waiting for the other side`);
+  await ctx.relay.join(req.transfer, role, {
+    get closed() {
+      return conn.state === 'closed';
+    },
+    paired: () => conn.send({ type: 'ok', id: req.id, result: { paired: true } }),
+    detach: () => conn.detach(),
+  });
+  return { paired: true }; // already sent by paired(); the connection no longer frames replies
+}

@@ -1,0 +1,155 @@
+// The server's transfer relay with raw sockets: pairing by transfer id and token proof, piping both
+// ways with backpressure, byte counting, and each limit with its error.
+import { randomBytes } from 'node:crypto';
+import { connect as netConnect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChatClient } from '../../src/client/client.js';
+import { FrameDecoder, encodeJsonFrame } from '../../src/protocol/frame.js';
+import { relayRequest } from '../../src/protocol/relay.js';
+import type { ServerLimits } from '../../src/server/options.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+const PASSWORD = 'correct horse';
+const WAIT_MS = 5000;
+const servers: TestServer[] = [];
+const sockets: Socket[] = [];
+const clients: ChatClient[] = [];
+
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+  for (const s of servers.splice(0)) await s.cleanup();
+});
+
+async function server(limits: Partial<ServerLimits> = {}): Promise<TestServer> {
+  const ts = await startServer({ limits });
+  servers.push(ts);
+  return ts;
+}
+
+async function client(ts: TestServer, user: string): Promise<ChatClient> {
+  const c = await ChatClient.connect({ host: ts.host, port: ts.port, timeoutMs: WAIT_MS });
+  clients.push(c);
+  await c.register(user, PASSWORD);
+  return c;
+}
+
+/** An accepted offer: what the two peers know (transfer id and token). */
+async function acceptedOffer(ts: TestServer): Promise<{ transfer: string; token: string }> {
+  const [alice, bob] = [await client(ts, `a${randomBytes(3).toString('hex')}`), await client(ts, `b${randomBytes(3).toString('hex')}`)];
+  const transfer = randomBytes(12).toString('base64url');
+  const token = randomBytes(24).toString('base64url');
+  const { offer } = await alice.request<{ offer: string }>('offer', {
+    to: bob.user!, transfer, token, candidates: [{ host: '127.0.0.1', port: 9 }], fileCount: 1, totalBytes: 1, timeoutMs: 60_000,
+  });
+  await alice.request('offer_files', { offer, files: [{ path: 'x', size: 1, mime: 'text/plain', mode: 0o644, mtimeMs: 0 }], done: true });
+  await bob.request('accept', { offer });
+  return { transfer, token };
+}
+
+/** A raw relay connection: sends `request`, resolves with its first reply frame. */
+function relayConn(ts: TestServer, request: Record<string, unknown>): Promise<{ socket: Socket; reply: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: ts.host, port: ts.port });
+    sockets.push(socket);
+    const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20 });
+    const timer = setTimeout(() => reject(new Error('no relay reply in time')), WAIT_MS);
+    const onData = (chunk: Buffer): void => {
+      const [frame] = decoder.push(chunk);
+      if (!frame) return;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      const rest = decoder.takeRest();
+      if (rest.length > 0) socket.unshift(rest);
+      resolve({ socket, reply: JSON.parse(frame.toString('utf8')) as Record<string, unknown> });
+    };
+    socket.on('data', onData);
+    socket.on('error', reject);
+    socket.on('connect', () => socket.write(encodeJsonFrame(request)));
+  });
+}
+
+/** Reads exactly `n` bytes from `socket`. */
+function readBytes(socket: Socket, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let got = 0;
+    const timer = setTimeout(() => reject(new Error(`only ${got} of ${n} bytes arrived`)), 20_000);
+    const onData = (chunk: Buffer): void => {
+      parts.push(chunk);
+      got += chunk.length;
+      if (got < n) return;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      resolve(Buffer.concat(parts));
+    };
+    socket.on('data', onData);
+  });
+}
+
+function closed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
+}
+
+describe('transfer relay', () => {
+  it('pairs the two sides of an accepted transfer and pipes bytes both ways, counting them', async () => {
+    const ts = await server();
+    const { transfer, token } = await acceptedOffer(ts);
+    const [s, r] = await Promise.all([
+      relayConn(ts, relayRequest(token, 'sender', transfer)),
+      relayConn(ts, relayRequest(token, 'receiver', transfer)),
+    ]);
+    expect(s.reply).toMatchObject({ type: 'ok', id: 1, result: { paired: true } });
+    expect(r.reply).toMatchObject({ type: 'ok', id: 1, result: { paired: true } });
+
+    const big = randomBytes(8 * 1024 * 1024);
+    const arrived = readBytes(r.socket, big.length);
+    s.socket.write(big);
+    expect((await arrived).equals(big)).toBe(true);
+    const back = readBytes(s.socket, 5);
+    r.socket.write('hello');
+    expect((await back).toString()).toBe('hello');
+    expect(ts.server.relay.stats).toMatchObject({ active: 1, pairs: 1, bytes: big.length + 5 });
+
+    s.socket.destroy();
+    await closed(r.socket);
+  });
+
+  it('refuses a wrong proof, an unknown transfer, and a relay request after hello', async () => {
+    const ts = await server();
+    const { transfer } = await acceptedOffer(ts);
+    const wrong = await relayConn(ts, relayRequest('not-the-token', 'receiver', transfer));
+    expect(wrong.reply).toMatchObject({ type: 'error', code: 'unauthorized' });
+    await closed(wrong.socket);
+    const unknown = await relayConn(ts, relayRequest('x', 'sender', 'no-such-transfer'));
+    expect(unknown.reply).toMatchObject({ type: 'error', code: 'unauthorized' });
+    const c = await ChatClient.connect({ host: ts.host, port: ts.port, timeoutMs: WAIT_MS });
+    clients.push(c);
+    await expect(c.request('relay', { version: 1, transfer, role: 'sender', proof: 'x' })).rejects.toMatchObject({ code: 'bad_request' });
+  });
+
+  it('enforces --relay off, --relay-max and the wait for the other side, with clear errors', async () => {
+    const off = await server({ relay: false });
+    const t0 = await acceptedOffer(off);
+    expect((await relayConn(off, relayRequest(t0.token, 'sender', t0.transfer))).reply).toMatchObject({
+      code: 'forbidden', message: 'this server does not relay transfers',
+    });
+
+    const small = await server({ relayMax: 1, relayWaitMs: 300 });
+    const t1 = await acceptedOffer(small);
+    const t2 = await acceptedOffer(small);
+    await Promise.all([
+      relayConn(small, relayRequest(t1.token, 'sender', t1.transfer)),
+      relayConn(small, relayRequest(t1.token, 'receiver', t1.transfer)),
+    ]);
+    const full = await relayConn(small, relayRequest(t2.token, 'sender', t2.transfer));
+    expect(full.reply).toMatchObject({ code: 'overloaded' });
+    expect(String(full.reply.message)).toContain('the relay is full (1 transfers)');
+
+    const lonely = await server({ relayWaitMs: 200 });
+    const t3 = await acceptedOffer(lonely);
+    const alone = await relayConn(lonely, relayRequest(t3.token, 'sender', t3.transfer));
+    expect(alone.reply).toMatchObject({ code: 'offer_closed', message: 'the other side did not come to the relay in time' });
+    await closed(alone.socket);
+  });
+});
