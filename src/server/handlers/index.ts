@@ -65,7 +65,6 @@ export async function handle(ctx: ServerContext, conn: Connection, req: Request)
     case 'friend_note': return handleFriendNote(ctx, conn, req);
     case 'friend_list': return handleFriendList(ctx, conn);
     case 'users_search': return handleUsersSearch(ctx, req);
-    case 'relay': return handleRelay(ctx, conn, req); // unreachable: gated above
     default: {
       const unreachable: never = req;
       throw new ProtocolError('unknown_type', `unknown request type: ${(unreachable as Request).type}`);
