@@ -102,6 +102,7 @@ export const COMMANDS = new Map<string, Command>([
   ['/create', { usage: '/create <#group> [private]', help: 'create a group (you own it)', args: ['text', 'text'], run: create }],
   ['/invite', { usage: '/invite <#group> <user>', help: 'invite a user to a group', args: ['member-group', 'name'], run: invite }],
   ['/kick', { usage: '/kick <#group> <user>', help: 'remove a member (owner only)', args: ['member-group', 'name'], run: kick }],
+  ['/delete', { usage: '/delete <#group>', help: 'delete a group and its history (owner only)', args: ['member-group'], run: remove }],
   ['/history', { usage: '/history [user|#group] [n]', help: 'the last n messages (default: current, 20)', args: ['name', 'text'], run: history }],
   ['/send', { usage: '/send <path...>', help: 'offer files to the current user (sent directly)', args: ['path'], run: send }],
   ['/offers', { usage: '/offers', help: 'file offers waiting for you', args: [], run: offers }],
@@ -247,6 +248,14 @@ async function kick(shell: Shell, args: string[]): Promise<void> {
   const user = userArg(args[1]);
   await shell.client().groupKick(group, user);
   shell.say(`removed ${user} from #${group}`);
+}
+
+async function remove(shell: Shell, args: string[]): Promise<void> {
+  const group = groupName(args[0]);
+  await shell.client().groupDelete(group);
+  shell.directory.groups.delete(`#${group}`);
+  shell.state.leave(`#${group}`);
+  shell.say(`deleted #${group}`);
 }
 
 async function history(shell: Shell, args: string[]): Promise<void> {

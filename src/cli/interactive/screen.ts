@@ -119,7 +119,10 @@ export class Screen {
   }
 
   close(): void {
-    if (this.tty && this.#promptShown) this.#ctx.stdout.write('\r\x1b[J');
+    if (this.tty && this.#promptShown) {
+      const up = this.rl.getCursorPos().rows;
+      this.#ctx.stdout.write(`${up > 0 ? `\x1b[${up}A` : ''}\r\x1b[J`);
+    }
     this.#promptShown = false;
     this.rl.close();
   }

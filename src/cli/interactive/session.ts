@@ -281,6 +281,8 @@ export class Session implements Shell {
       return await runInput(this, input);
     } catch (err) {
       this.say((err as Error).message);
+    } finally {
+      this.#refreshPrompt(); // a command may have changed the conversation (/leave, /delete)
     }
   }
 

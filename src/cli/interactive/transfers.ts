@@ -122,8 +122,9 @@ export class Transfers {
     running.cancel = () => cancel?.(running);
     this.#running.set(status.id, running);
     this.#deps.changed();
+    const what = `transfer ${status.id} ${status.direction === 'send' ? 'to' : 'from'} ${status.peer}`;
     running.finished = run(running)
-      .catch((err: unknown) => this.#deps.say(`transfer ${status.id} ${status.direction === 'send' ? 'to' : 'from'} ${status.peer} failed: ${messageOf(err)}`))
+      .catch((err: unknown) => this.#deps.say(running.cancelled ? `${what} cancelled` : `${what} failed: ${messageOf(err)}`))
       .finally(() => {
         this.#running.delete(status.id);
         this.#deps.changed();
