@@ -1,0 +1,333 @@
+// The interactive client (`chat` with no command), built, as a child process against a real
+// server on 127.0.0.1: stdin/stdout piped (no TTY), and once under a pseudo-terminal (script).
+// Every wait is for an output line (or screen text) with a bound; run `npm run build` first.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChatClient } from '../../src/client/client.js';
+import type { ChatMessage } from '../../src/protocol/messages.js';
+import { createServer } from '../../src/server/server.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { runCli, spawnCli, tempHome, type SpawnedCli } from '../helpers/cli.js';
+import { CHAT_BIN, REPO_ROOT, exitOf, startServer, tempDir, type TestServer } from '../helpers/server.js';
+
+const PASSWORD = 'correct horse battery';
+const LOCAL = ['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only'];
+const CLOCK = '\\d{2}:\\d{2}:\\d{2}';
+
+let server: TestServer;
+let work: string;
+const homes: Record<string, string> = {};
+const running: SpawnedCli[] = [];
+const clients: ChatClient[] = [];
+
+async function register(user: string, address = server.address): Promise<string> {
+  const home = await tempHome();
+  homes[user] = home;
+  const r = await runCli(['register', user], { home, server: address, env: { CHAT_PASSWORD: PASSWORD } });
+  expect(r.code, r.stderr).toBe(0);
+  return home;
+}
+
+/** `chat` for `user`, piped; NO_COLOR is unset so that colors must stay off because of the pipe alone. */
+async function open(user: string, args: string[] = [], address = server.address): Promise<SpawnedCli> {
+  const cli = spawnCli(args, { home: homes[user]!, server: address, env: { NO_COLOR: '' }, timeoutMs: 30_000 });
+  running.push(cli);
+  await cli.stdout.waitFor(`* connected to ${address} as ${user}; /help for commands`);
+  return cli;
+}
+
+/** A library client logged in as `user`, subscribed. */
+async function lib(user: string, port = server.port): Promise<ChatClient> {
+  const client = await ChatClient.connect({ host: '127.0.0.1', port, timeoutMs: 5_000 });
+  clients.push(client);
+  await client.login(user, PASSWORD);
+  await client.subscribe();
+  return client;
+}
+
+function nextMessage(client: ChatClient, text: string): Promise<ChatMessage> {
+  return new Promise((resolve) => client.on('message', (m) => m.text === text && resolve(m)));
+}
+
+async function quit(cli: SpawnedCli): Promise<void> {
+  cli.write('/quit');
+  expect(await cli.exited).toBe(0);
+}
+
+const line = (pattern: string): RegExp => new RegExp(`^${CLOCK} ${pattern}$`);
+
+beforeAll(async () => {
+  server = await startServer();
+  work = await tempDir('chat-interactive-');
+  await Promise.all(['alice', 'bob', 'carol'].map((u) => register(u)));
+});
+
+afterAll(async () => {
+  for (const cli of running) cli.kill('SIGKILL');
+  await Promise.all(clients.map((c) => c.close()));
+  await server?.cleanup();
+  await Promise.all([work, ...Object.values(homes)].map((d) => d && rm(d, { recursive: true, force: true })));
+});
+
+describe('chat (interactive), piped', () => {
+  it('/to, a plain line, a notice for another conversation, switching shows it; no colors on a pipe', async () => {
+    const alice = await open('alice');
+    const bob = await lib('bob');
+    const received = nextMessage(bob, 'hello bob');
+    alice.write('/to bob');
+    await alice.stdout.waitFor('* talking to bob');
+    alice.write('hello bob');
+    await alice.stdout.waitFor(line('<alice> hello bob'));
+    expect(await received).toMatchObject({ from: 'alice', to: 'bob' });
+
+    alice.write('/to carol');
+    await alice.stdout.waitFor('* talking to carol');
+    await bob.send('alice', 'are you there?');
+    await alice.stdout.waitFor('* 1 new from bob (/to bob)');
+    await bob.send('alice', 'hello?');
+    await alice.stdout.waitFor('* 2 new from bob (/to bob)');
+    expect(alice.stdout.text).not.toContain('are you there?');
+
+    alice.write('/to bob');
+    await alice.stdout.waitFor(line('<bob> hello\\?'));
+    const lines = alice.stdout.lines;
+    const switched = lines.lastIndexOf('* talking to bob');
+    expect(lines.slice(switched + 1, switched + 3)).toEqual([
+      expect.stringMatching(line('<bob> are you there\\?')),
+      expect.stringMatching(line('<bob> hello\\?')),
+    ]);
+
+    alice.write('/msg carol a quick one');
+    await alice.stdout.waitFor(line('<alice → carol> a quick one'));
+    alice.write('/nonsense');
+    await alice.stdout.waitFor('* unknown command /nonsense: try /help');
+    expect(alice.stdout.text).not.toContain('\x1b');
+    await quit(alice);
+    expect(alice.stderr.lines).toEqual([]);
+  });
+
+  it('an offer from chat send-file: notice, /offers, /accept into a directory; /send offers to the current user', async () => {
+    const note = path.join(work, 'note.txt');
+    await writeFile(note, 'hello file\n');
+    const alice = await open('alice', LOCAL);
+    const sender = spawnCli(['send-file', 'alice', note, ...LOCAL], { home: homes.bob!, server: server.address, timeoutMs: 30_000 });
+    running.push(sender);
+    const id = /\(offer ([a-z0-9]+),/.exec(await sender.stderr.waitFor(/^offered |^chat: /))?.[1];
+    expect(id, sender.stderr.text).toBeDefined();
+    await alice.stdout.waitFor(`* bob offers 1 file, 11 B: note.txt (/accept ${id} or /reject ${id})`);
+
+    alice.write('/offers');
+    await alice.stdout.waitFor(new RegExp(`^\\* ${id}  from bob  1 file\\(s\\), 11 B .*\\(/accept ${id}\\)$`));
+    await alice.stdout.waitFor('    note.txt  11 B  text/plain');
+    const into = path.join(work, 'alice-in');
+    alice.write(`/accept ${id} ${into}`);
+    await alice.stdout.waitFor(`* receiving 1 file, 11 B from bob into ${into} (offer ${id})`);
+    await alice.stdout.waitFor(new RegExp(`^\\* received from bob into ${into}: 1 file, 11 B verified in `));
+    expect(await readFile(path.join(into, 'note.txt'), 'utf8')).toBe('hello file\n');
+    expect(await sender.exited).toBe(0);
+
+    alice.write('/send note.txt');
+    await alice.stdout.waitFor('* files go to one user: /to <user> first, then /send <path...>');
+    alice.write('/to bob');
+    alice.write(`/send ${note}`);
+    const offered = await alice.stdout.waitFor(/^\* offered 1 file, 11 B to bob \(offer [a-z0-9]+\); /);
+    const sent = /\(offer ([a-z0-9]+)\)/.exec(offered)![1]!;
+    const bobIn = path.join(work, 'bob-in');
+    const accepted = await runCli(['accept', sent, '--dir', bobIn], { home: homes.bob!, server: server.address, timeoutMs: 20_000 });
+    expect(accepted.code, accepted.stderr).toBe(0);
+    await alice.stdout.waitFor(`* bob accepted offer ${sent}; sending`);
+    await alice.stdout.waitFor(/^\* sent to bob: 1 file, 11 B verified in /);
+    expect(await readFile(path.join(bobIn, 'note.txt'), 'utf8')).toBe('hello file\n');
+    await quit(alice);
+  });
+
+  it('groups and contacts through slash commands', async () => {
+    const alice = await open('alice');
+    const bob = await lib('bob');
+    alice.write('/create #ops');
+    await alice.stdout.waitFor('* created group #ops');
+    await alice.stdout.waitFor('* talking to #ops');
+    await bob.groupJoin('ops');
+    await alice.stdout.waitFor('* #ops: bob joined');
+    await bob.send('#ops', 'deploy at noon');
+    await alice.stdout.waitFor(line('<bob> deploy at noon'));
+    const posted = nextMessage(bob, 'rolling back');
+    alice.write('rolling back');
+    expect(await posted).toMatchObject({ from: 'alice', to: '#ops' });
+    alice.write('/members');
+    await alice.stdout.waitFor('* #ops: alice (owner, online), bob (online)');
+
+    alice.write('/to bob');
+    await alice.stdout.waitFor('* talking to bob');
+    await bob.send('#ops', 'second thoughts');
+    await alice.stdout.waitFor('* 1 new in #ops from bob (/to #ops)');
+    await bob.friendAdd('alice');
+    await alice.stdout.waitFor('* bob wants to be your friend (/friend accept bob)');
+    alice.write('/friend accept bob');
+    await alice.stdout.waitFor('* you and bob are friends');
+    alice.write('/friends');
+    await alice.stdout.waitFor('* friends: bob (online)');
+    alice.write('/who');
+    await alice.stdout.waitFor(/^\* online: .*alice \(you\).*bob \(friend\)/);
+    alice.write('/leave #ops');
+    await alice.stdout.waitFor('* you own #ops: delete it instead of leaving');
+    alice.write('/join #nowhere');
+    await alice.stdout.waitFor('* no such group: #nowhere');
+    alice.write('/history #ops 2');
+    await alice.stdout.waitFor(line('<alice> rolling back'));
+    await alice.stdout.waitFor(line('<bob> second thoughts'));
+    alice.write('/delete #ops');
+    await alice.stdout.waitFor('* deleted #ops');
+    await quit(alice);
+  });
+});
+
+/** A server on a chosen port over `dataDir` (so that a restart comes back where clients look for it). */
+async function serverOn(port: number, dataDir: string): Promise<{ port: number; stop(): Promise<void> }> {
+  const store = new SqliteStore(dataDir);
+  const srv = createServer({ store });
+  const address = await srv.listen(port, '127.0.0.1');
+  return {
+    port: address.port,
+    async stop() {
+      await srv.close();
+      await store.close();
+    },
+  };
+}
+
+describe('chat (interactive) when the server goes away', () => {
+  it('says so, reconnects with the saved session, gets what it missed once, and keeps working', async () => {
+    const dataDir = await tempDir('chat-interactive-restart-');
+    let srv = await serverOn(0, dataDir);
+    const address = `127.0.0.1:${srv.port}`;
+    try {
+      await Promise.all(['dave', 'erin'].map((u) => register(u, address)));
+      const dave = await open('dave', [], address);
+      dave.write('/to erin');
+      await dave.stdout.waitFor('* talking to erin');
+      const erin = await lib('erin', srv.port);
+      await erin.send('dave', 'before');
+      await dave.stdout.waitFor(line('<erin> before'));
+
+      await srv.stop();
+      await dave.stdout.waitFor('* lost connection to server; reconnecting…');
+      srv = await serverOn(srv.port, dataDir);
+      const erin2 = await lib('erin', srv.port);
+      await erin2.send('dave', 'while you were away');
+      await dave.stdout.waitFor('* reconnected');
+      await dave.stdout.waitFor(line('<erin> while you were away'));
+
+      const back = nextMessage(erin2, 'back again');
+      dave.write('back again');
+      expect(await back).toMatchObject({ from: 'dave', to: 'erin' });
+      await dave.stdout.waitFor(line('<dave> back again'));
+      // A replayed message is shown once.
+      for (const text of ['before', 'while you were away']) {
+        expect(dave.stdout.lines.filter((l) => l.endsWith(`<erin> ${text}`))).toHaveLength(1);
+      }
+      await quit(dave);
+    } finally {
+      await srv.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+if (!hasScript) console.log('skipping the terminal test: `script` (util-linux) is not installed');
+
+/** Terminal output as text: escape sequences removed. */
+function screenText(raw: string): string {
+  return raw.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '').replace(/\r/g, '');
+}
+
+/** `chat` under a pseudo-terminal; waits look at everything printed after a given offset. */
+function spawnPty(user: string, args: string[]) {
+  const env: NodeJS.ProcessEnv = { ...process.env, CHAT_HOME: homes[user]!, CHAT_SERVER: server.address, TERM: 'xterm' };
+  delete env.NO_COLOR;
+  const command = `stty cols 120 rows 40; exec ${process.execPath} ${CHAT_BIN} ${args.join(' ')}`;
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = exitOf(child);
+  let raw = '';
+  const waiters = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    raw += chunk;
+    for (const check of [...waiters]) check();
+  });
+  const pty = {
+    get raw() {
+      return raw;
+    },
+    get mark() {
+      return raw.length;
+    },
+    type: (keys: string) => void child.stdin.write(keys),
+    /** Resolves once `text` shows (escape sequences aside) in the output after offset `from`. */
+    waitFor(text: string, from = 0, timeoutMs = 10_000): Promise<number> {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (!screenText(raw.slice(from)).includes(text)) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(raw.length);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${JSON.stringify(text)}; screen so far:\n${screenText(raw)}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    exited,
+    kill: () => child.kill('SIGKILL'),
+  };
+  return pty;
+}
+
+describe.skipIf(!hasScript)('chat (interactive) on a terminal', () => {
+  it('an incoming message does not garble the line being typed; ✓ then ✓✓; colors; a status line for a transfer', async () => {
+    const bob = await lib('bob');
+    const pty = spawnPty('alice', LOCAL);
+    try {
+      await pty.waitFor('/help for commands');
+      pty.type('/to bob\r');
+      await pty.waitFor('talking to bob');
+      let mark = pty.mark;
+      pty.type('hello wor');
+      await pty.waitFor('hello wor', mark);
+
+      mark = pty.mark;
+      await bob.send('alice', 'interrupting you');
+      await pty.waitFor('<bob> interrupting you', mark);
+      // The prompt comes back below it with the half-typed text.
+      await pty.waitFor('hello wor', mark);
+
+      const got = nextMessage(bob, 'hello world');
+      mark = pty.mark;
+      pty.type('ld\r');
+      const m = await got;
+      expect(m.text).toBe('hello world');
+      await pty.waitFor('<alice> hello world ✓', mark);
+      bob.acknowledge(m.id); // bob's device has it: alice's line gets ✓✓
+      await pty.waitFor('hello world ✓✓', mark);
+      expect(pty.raw).toMatch(/\x1b\[1malice\x1b\[0m/); // own name in bold
+
+      const note = path.join(work, 'pty-note.txt');
+      await writeFile(note, 'over the pty\n');
+      mark = pty.mark;
+      pty.type(`/send ${note}\r`);
+      await pty.waitFor('offered 1 file', mark);
+      await pty.waitFor('↑ bob', mark);
+      await pty.waitFor('waiting for accept', mark);
+      pty.type('/quit\r');
+      await pty.waitFor('cancelling 1 transfer(s)', mark);
+      expect(await pty.exited).toBe(0);
+    } finally {
+      pty.kill();
+    }
+  });
+});
