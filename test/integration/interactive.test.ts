@@ -143,6 +143,33 @@ describe('chat (interactive), piped', () => {
     await quit(alice);
   });
 
+  it('end of input waits for a running transfer; SIGTERM cancels one and withdraws its offer', async () => {
+    const note = path.join(work, 'eof-note.txt');
+    await writeFile(note, 'after EOF\n');
+    const waiting = await open('alice', LOCAL);
+    waiting.write('/to bob');
+    waiting.write(`/send ${note}`);
+    const offered = await waiting.stdout.waitFor(/^\* offered 1 file, 10 B to bob \(offer [a-z0-9]+\); /);
+    waiting.end();
+    await waiting.stdout.waitFor('* waiting for 1 transfer(s) to finish (Ctrl-C cancels)');
+    const id = /\(offer ([a-z0-9]+)\)/.exec(offered)![1]!;
+    const bobIn = path.join(work, 'bob-eof');
+    const accepted = await runCli(['accept', id, '--dir', bobIn], { home: homes.bob!, server: server.address, timeoutMs: 20_000 });
+    expect(accepted.code, accepted.stderr).toBe(0);
+    await waiting.stdout.waitFor(/^\* sent to bob: 1 file, 10 B verified in /);
+    expect(await waiting.exited).toBe(0);
+
+    const cancelled = await open('alice', LOCAL);
+    cancelled.write('/to carol');
+    cancelled.write(`/send ${note}`);
+    const again = await cancelled.stdout.waitFor(/^\* offered 1 file, 10 B to carol \(offer [a-z0-9]+\); /);
+    cancelled.kill('SIGTERM');
+    await cancelled.stdout.waitFor(`* transfer ${/\(offer ([a-z0-9]+)\)/.exec(again)![1]} to carol cancelled`);
+    expect(await cancelled.exited).toBe(0);
+    const carol = await lib('carol');
+    expect(await carol.offers()).toEqual([]);
+  });
+
   it('groups and contacts through slash commands', async () => {
     const alice = await open('alice');
     const bob = await lib('bob');

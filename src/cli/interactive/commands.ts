@@ -317,7 +317,9 @@ async function reject(shell: Shell, args: string[], raw: string): Promise<void> 
   shell.say(`rejected offer ${id}`);
 }
 
-function help(shell: Shell): void {
+function help(shell: Shell, args: string[]): void {
+  const one = args[0] ? COMMANDS.get(`/${args[0].replace(/^\//, '').toLowerCase()}`) : undefined;
+  if (one) return shell.print(`${one.usage}  ${one.help}`);
   const width = Math.max(...[...COMMANDS.values()].map((c) => c.usage.length));
   shell.print(...[...COMMANDS.values()].map((c) => `${c.usage.padEnd(width)}  ${c.help}`));
   shell.print('plain lines go to the current conversation (//text sends a line starting with /); Tab completes');

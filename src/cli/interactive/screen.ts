@@ -102,10 +102,11 @@ export class Screen {
   entered(line: string, keep: boolean): void {
     if (!this.tty) return;
     this.#promptShown = false;
+    // Erase the echo (with the status line, which must not stay behind in the scrollback); a
+    // command is shown again after its prompt, a message comes back with its time and mark.
     const rows = rowsOf(this.#fullPrompt() + line, this.columns);
-    // A plain message is printed again with time and mark: drop the raw echo of it.
-    if (!keep) this.#ctx.stdout.write(`\x1b[${rows}A\r\x1b[J`);
-    else this.#rows += rows;
+    this.#ctx.stdout.write(`\x1b[${rows}A\r\x1b[J`);
+    if (keep) this.print(this.#prompt + line);
   }
 
   /** The text typed so far (terminal only). */

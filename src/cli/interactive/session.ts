@@ -86,8 +86,17 @@ export class Session implements Shell {
     this.#replaySummary();
     void this.reloadDirectory();
     this.#refreshPrompt();
-    const how = await this.#readInput();
-    return this.#finish(how);
+    // Signals quit like /quit (offers withdrawn, transfers cancelled); on a terminal Ctrl-C comes
+    // through readline instead.
+    const onSignal = (): void => this.#end('quit');
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      return await this.#finish(await this.#readInput());
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   }
 
   // Shell, for the commands.
@@ -287,10 +296,8 @@ export class Session implements Shell {
   }
 
   async #finish(how: Ending): Promise<number> {
+    // From now on a quit (Ctrl-C, a signal) only stops the wait for running transfers.
     const stop = new Promise<void>((resolve) => (this.#end = () => resolve()));
-    const onSignal = (): void => this.#end('quit');
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
     try {
       if (how === 'eof' && this.transfers.count > 0) {
         this.say(`waiting for ${this.transfers.count} transfer(s) to finish (Ctrl-C cancels)`);
@@ -301,8 +308,6 @@ export class Session implements Shell {
         await this.transfers.cancelAll();
       }
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       if (this.#statusTimer) clearTimeout(this.#statusTimer);
       this.#screen.close();
       await this.#link.close();

@@ -189,9 +189,14 @@ export class Transfers {
       status.cancel = () => {
         status.cancelled = true;
         off();
-        if (status.phase === 'waiting') void link.client?.request('withdraw', { offer: offerId, reason: 'cancelled by the sender' }).catch(() => {});
-        sender.close();
-        reject(new CliError('cancelled'));
+        // The transfer ends once the server confirmed the withdrawal (so nobody accepts it after).
+        const withdrawn = status.phase === 'waiting' ? link.client?.request('withdraw', { offer: offerId, reason: 'cancelled by the sender' }) : undefined;
+        void Promise.resolve(withdrawn)
+          .catch(() => {})
+          .then(() => {
+            sender.close();
+            reject(new CliError('cancelled'));
+          });
       };
     });
   }
