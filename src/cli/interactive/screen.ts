@@ -116,6 +116,7 @@ export class Screen {
 
   clearInput(): void {
     if (!this.tty) return;
+    this.rl.write(null, { ctrl: true, name: 'e' });
     this.rl.write(null, { ctrl: true, name: 'u' });
   }
 

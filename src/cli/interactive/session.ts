@@ -66,7 +66,7 @@ export class Session implements Shell {
     // The saved login names us before the first connection (whose backlog needs to know who we are).
     this.state = new ChatState(loadSession(opts.home, opts.server)?.user ?? '');
     this.palette = palette(colorsWanted(ctx.isTTY, ctx.env));
-    this.#link = new Link({ connect: () => connectSession(opts), fatal: (err) => err instanceof CliError });
+    this.#link = new Link({ connect: () => this.#connect(), fatal: (err) => err instanceof CliError });
     this.#screen = new Screen(ctx, (line) => complete(line, this.#completion()));
     this.transfers = new Transfers({
       link: this.#link, network: opts.network, say: (text) => this.say(text), changed: () => this.#statusChanged(),
@@ -97,6 +97,14 @@ export class Session implements Shell {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+  }
+
+  /** Connects with the saved session; it must still be the same user (conversations are theirs). */
+  async #connect(): Promise<ChatClient> {
+    const client = await connectSession(this.#opts);
+    if (client.user === this.state.me) return client;
+    await client.close();
+    throw new CliError(`the saved login for ${this.#opts.server} is now ${client.user}, not ${this.state.me}: start chat again`);
   }
 
   // Shell, for the commands.
@@ -242,7 +250,7 @@ export class Session implements Shell {
 
   #groupText(e: GroupEvent, name: string): string | null {
     const me = this.state.me;
-    if (e.by === me && e.user === me) return null; // our own command said it already
+    if (e.by === me) return null; // our own command said it already
     if (e.action === 'invited' && e.user === me) return `${e.by} invited you to ${name} (/join ${name})`;
     if (e.action === 'kicked' && e.user === me) return `${e.by} removed you from ${name}`;
     if (e.action === 'deleted') return `${name} was deleted by ${e.by}`;
