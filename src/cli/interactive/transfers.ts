@@ -46,6 +46,7 @@ const CONNECT_WAIT_MS = 60_000;
 /** Offer file-list pages stay well under the server's frame limit (as in chat send-file). */
 const PAGE_FILES = 1000;
 const PAGE_BYTES = 128 * 1024;
+const RESUME_LATER = '; partial files stay as .part and resume next time';
 
 interface Running extends TransferStatus {
   cancel(): void;
@@ -124,7 +125,7 @@ export class Transfers {
     this.#deps.changed();
     const what = `transfer ${status.id} ${status.direction === 'send' ? 'to' : 'from'} ${status.peer}`;
     running.finished = run(running)
-      .catch((err: unknown) => this.#deps.say(running.cancelled ? `${what} cancelled` : `${what} failed: ${messageOf(err)}`))
+      .catch((err: unknown) => this.#deps.say(running.cancelled ? `${what} cancelled${status.direction === 'receive' ? RESUME_LATER : ''}` : `${what} failed: ${messageOf(err)}`))
       .finally(() => {
         this.#running.delete(status.id);
         this.#deps.changed();
@@ -207,7 +208,7 @@ export class Transfers {
     try {
       this.#done(await receiver.start(), `received from ${info.from} into ${dir}`);
     } catch (err) {
-      throw new CliError(`${messageOf(err)}; partial files stay as .part and resume next time`);
+      throw new CliError(`${messageOf(err)}${RESUME_LATER}`);
     }
   }
 
