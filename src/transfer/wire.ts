@@ -31,14 +31,13 @@ export class Wire {
   handlers: WireHandlers = NOOP_HANDLERS;
   #decoder: FrameDecoder;
   #reader: PooledFrameReader | undefined;
+  #direct: DirectFrameReader | undefined;
   #holds = 0;
   #closed = false;
   #ending = false;
   #corked = false;
   #error: TransferError | undefined;
   #roomWaiter: { bytes: number; timer: NodeJS.Timeout; resolve(): void; reject(err: TransferError): void } | undefined;
-
-  #direct: DirectFrameReader | undefined;
 
   /**
    * Wraps a socket; frames above `maxFrameBytes` are a fatal protocol error. With `direct`, the
@@ -124,7 +123,7 @@ export class Wire {
   /**
    * Resolves once at most `bytes` wait in this process's socket buffer (so the next write never
    * finds the socket idle); rejects when the socket closes, or after `timeoutMs` without room
-   * (the peer stopped reading; the connection is then destroyed).
+   * (the peer stopped reading; the connection is then destroyed). One waiter at a time.
    */
   room(bytes: number, timeoutMs: number): Promise<void> {
     if (this.closed) return Promise.reject(this.#error ?? peerGone());
@@ -163,30 +162,6 @@ export class Wire {
     process.nextTick(() => {
       this.#corked = false;
       this.socket.uncork();
-    });
-  }
-
-  /** Resolves on 'drain'; rejects when the socket closes or after `timeoutMs`. */
-  drain(timeoutMs: number): Promise<void> {
-    if (this.closed) return Promise.reject(this.#error ?? peerGone());
-    if (!this.socket.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const finish = (err?: TransferError): void => {
-        clearTimeout(timer);
-        this.socket.off('drain', onDrain);
-        this.socket.off('close', onClose);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onDrain = (): void => finish();
-      const onClose = (): void => finish(this.#error ?? peerGone());
-      const timer = setTimeout(() => {
-        const err = new TransferError('timeout', `peer ${this.remote} stopped reading for ${timeoutMs} ms`);
-        finish(err);
-        this.destroy(err);
-      }, timeoutMs);
-      this.socket.on('drain', onDrain);
-      this.socket.on('close', onClose);
     });
   }
 
