@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
 import type {
+  Candidate,
   ChatMessage, FriendEvent, FriendInfo, GroupEvent, GroupInfo, GroupMember, OfferCloseReason, OfferFileInfo, OfferInfo, Request, ServerFrame,
 } from '../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
@@ -220,6 +221,26 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     return (await this.request<{ users: string[] }>('users_search', { prefix, limit })).users;
   }
 
+  /**
+   * Makes an offer (protocol.md §4.4): announces it, then sends the file list in pages that stay
+   * well under the frame limit. Resolves once the recipient can see it.
+   */
+  async offer(
+    to: string,
+    secret: { transfer: string; token: string; candidates: Candidate[]; timeoutMs: number },
+    files: OfferFileInfo[],
+  ): Promise<{ offer: string; online: boolean; expiresAt: number }> {
+    const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
+    const created = await this.request<{ offer: string; online: boolean; expiresAt: number }>('offer', {
+      to, ...secret, fileCount: files.length, totalBytes,
+    });
+    const pages = filePages(files);
+    for (const [i, page] of pages.entries()) {
+      await this.request('offer_files', { offer: created.offer, files: page, done: i === pages.length - 1 });
+    }
+    return created;
+  }
+
   offers(): Promise<OfferInfo[]> {
     return this.request<{ offers: OfferInfo[] }>('offers', {}).then((r) => r.offers);
   }
@@ -298,6 +319,28 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.#pending.clear();
     this.emit('close', reason);
   }
+}
+
+const PAGE_FILES = 1000;
+const PAGE_BYTES = 128 * 1024;
+
+/** Splits a file list so that each offer_files request stays small. */
+export function filePages(files: OfferFileInfo[]): OfferFileInfo[][] {
+  const pages: OfferFileInfo[][] = [[]];
+  let bytes = 0;
+  for (const { path, size, mime, mode, mtimeMs } of files) {
+    const file = { path, size, mime, mode, mtimeMs };
+    const cost = Buffer.byteLength(path) + 100;
+    const page = pages[pages.length - 1]!;
+    if (page.length > 0 && (page.length >= PAGE_FILES || bytes + cost > PAGE_BYTES)) {
+      pages.push([file]);
+      bytes = cost;
+    } else {
+      page.push(file);
+      bytes += cost;
+    }
+  }
+  return pages;
 }
 
 function openSocket(options: ChatClientOptions): Promise<Socket> {

@@ -4,7 +4,7 @@ import type PQueue from 'p-queue';
 import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
 import { ClientError } from '../../client/errors.js';
-import type { OfferCloseReason, OfferFileInfo } from '../../protocol/messages.js';
+import type { OfferCloseReason } from '../../protocol/messages.js';
 import { Sender, TransferError, collectFiles, localCandidates, newTransferSecret, type LocalFile, type TransferResult } from '../../transfer/index.js';
 import { connectSession } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
@@ -31,9 +31,6 @@ type Argvs = Record<string, unknown>;
 
 /** Once accepted, how long the receiver has to reach our port before we give up. */
 const CONNECT_WAIT_MS = 60_000;
-/** Offer file-list pages stay well under the server's frame limit. */
-const PAGE_FILES = 1000;
-const PAGE_BYTES = 128 * 1024;
 
 export const sendFileCommand = (ctx: CliContext) => ({
   command: 'send-file <user> <paths..>',
@@ -127,14 +124,7 @@ async function makeOffer(
 ): Promise<string> {
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
   const candidates = localCandidates(secret.port, opts.advertise, opts.advertiseOnly);
-  const created = await client.request<{ offer: string; online: boolean; expiresAt: number }>('offer', {
-    to: opts.to, transfer: secret.transferId, token: secret.token, candidates,
-    fileCount: files.length, totalBytes, timeoutMs: opts.timeoutMs,
-  });
-  const pages = pagesOf(files.map(({ path, size, mime, mode, mtimeMs }) => ({ path, size, mime, mode, mtimeMs })));
-  for (const [i, page] of pages.entries()) {
-    await client.request('offer_files', { offer: created.offer, files: page, done: i === pages.length - 1 });
-  }
+  const created = await client.offer(opts.to, { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: opts.timeoutMs }, files);
   const what = `${files.length} file(s), ${formatBytes(totalBytes)}`;
   view.info(`offered ${what} to ${opts.to} (offer ${created.offer}, port ${secret.port})`, {
     event: 'offer', offer: created.offer, to: opts.to, files: files.length, totalBytes, port: secret.port, candidates,
@@ -144,24 +134,6 @@ async function makeOffer(
     : `${opts.to} is offline: the offer waits up to ${formatDuration(opts.timeoutMs)} until they connect (Ctrl-C to cancel)`;
   view.info(waitLine, { event: 'waiting', offer: created.offer, online: created.online });
   return created.offer;
-}
-
-/** Splits the file list so that each offer_files request stays small. */
-function pagesOf(files: OfferFileInfo[]): OfferFileInfo[][] {
-  const pages: OfferFileInfo[][] = [[]];
-  let bytes = 0;
-  for (const file of files) {
-    const size = Buffer.byteLength(file.path) + 100;
-    const page = pages[pages.length - 1]!;
-    if (page.length > 0 && (page.length >= PAGE_FILES || bytes + size > PAGE_BYTES)) {
-      pages.push([file]);
-      bytes = size;
-    } else {
-      page.push(file);
-      bytes += size;
-    }
-  }
-  return pages;
 }
 
 const CLOSED_BECAUSE: Record<OfferCloseReason, string> = {

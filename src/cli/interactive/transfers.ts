@@ -44,8 +44,6 @@ const OFFER_TIMEOUT_MS = 10 * 60_000;
 /** Once accepted, how long the receiver has to reach our port. */
 const CONNECT_WAIT_MS = 60_000;
 /** Offer file-list pages stay well under the server's frame limit (as in chat send-file). */
-const PAGE_FILES = 1000;
-const PAGE_BYTES = 128 * 1024;
 const RESUME_LATER = '; partial files stay as .part and resume next time';
 
 interface Running extends TransferStatus {
@@ -233,34 +231,10 @@ export class Transfers {
   /** The two-step offer of protocol.md §4.4, as chat send-file makes it. */
   async #offer(client: ChatClient, to: string, files: LocalFile[], secret: { transferId: string; token: string; port: number }) {
     const { advertise, advertiseOnly } = this.#deps.network;
-    const created = await client.request<{ offer: string; online: boolean }>('offer', {
-      to, transfer: secret.transferId, token: secret.token, candidates: localCandidates(secret.port, advertise, advertiseOnly),
-      fileCount: files.length, totalBytes: files.reduce((sum, f) => sum + f.size, 0), timeoutMs: OFFER_TIMEOUT_MS,
-    });
-    const pages = pagesOf(files.map(({ path, size, mime, mode, mtimeMs }) => ({ path, size, mime, mode, mtimeMs })));
-    for (const [i, page] of pages.entries()) {
-      await client.request('offer_files', { offer: created.offer, files: page, done: i === pages.length - 1 });
-    }
+    const candidates = localCandidates(secret.port, advertise, advertiseOnly);
+    const created = await client.offer(to, { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: OFFER_TIMEOUT_MS }, files);
     return { id: created.offer, online: created.online };
   }
-}
-
-/** Splits the file list so that each offer_files request stays small. */
-export function pagesOf<T extends { path: string }>(files: T[]): T[][] {
-  const pages: T[][] = [[]];
-  let bytes = 0;
-  for (const file of files) {
-    const size = Buffer.byteLength(file.path) + 100;
-    const page = pages[pages.length - 1]!;
-    if (page.length > 0 && (page.length >= PAGE_FILES || bytes + size > PAGE_BYTES)) {
-      pages.push([file]);
-      bytes = size;
-    } else {
-      page.push(file);
-      bytes += size;
-    }
-  }
-  return pages;
 }
 
 export function plural(n: number, word: string): string {

@@ -6,7 +6,6 @@ import {
   colorsWanted, messageLine, newNotice, offerNotice, palette, promptText, statusLine, stripAnsi, timeOf, unreadList,
 } from '../../../src/cli/interactive/render.js';
 import { rowsOf } from '../../../src/cli/interactive/screen.js';
-import { pagesOf } from '../../../src/cli/interactive/transfers.js';
 import type { ChatMessage, OfferInfo } from '../../../src/protocol/messages.js';
 
 const plain = palette(false);
@@ -109,14 +108,8 @@ describe('input lines', () => {
   });
 });
 
-describe('reconnect backoff and offer pages', () => {
+describe('reconnect backoff', () => {
   it('0.5 s doubling, at most 10 s', () => {
     expect([0, 1, 2, 3, 4, 5, 6, 50, 5000].map(backoffDelay)).toEqual([500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000, 10_000]);
-  });
-
-  it('splits a long file list into pages', () => {
-    const files = Array.from({ length: 2500 }, (_, i) => ({ path: `f${i}` }));
-    expect(pagesOf(files).map((p) => p.length)).toEqual([1000, 1000, 500]);
-    expect(pagesOf([])).toEqual([[]]);
   });
 });
