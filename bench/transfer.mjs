@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Benchmark: one big file through the real CLI path (chat send-file → chat accept over loopback)
-// against socat on the same machine, in the same run. See docs/benchmarks.md.
+// against socat on the same machine, in the same run, and against bench/floor.mjs (the same
+// checks in a minimal Node program). See docs/benchmarks.md.
 //
 //   npm run bench:transfer            1 GiB × 3 runs each (alternating), then one 4 GiB run of ours
 //   npm run bench:transfer -- --quick 256 MiB × 1 run, no 4 GiB run (smoke test)
@@ -228,6 +229,22 @@ async function warmPageCache(bytes) {
   rmSync(scratch, { force: true });
 }
 
+/**
+ * The previous run's output is deleted right before the next run starts its clock, not after it
+ * was verified: every run then starts with the same amount of just-freed (still host-backed)
+ * memory for its page cache, whatever came before it. See docs/benchmarks.md, "page cache".
+ */
+let previousOutput;
+
+function keepOutput(p) {
+  previousOutput = p;
+}
+
+function dropPreviousOutput() {
+  if (previousOutput) rmSync(previousOutput, { recursive: true, force: true });
+  previousOutput = undefined;
+}
+
 /** Flushes dirty pages so one run's writeback does not land in the next run's timing. */
 function settle() {
   spawnSync('sync');
@@ -252,6 +269,7 @@ async function runSocat(src, size, expectedSha, n) {
     rssFile: path.join(tmp, `rss-socat-recv-${n}`),
   });
   await waitListening(port, recv);
+  dropPreviousOutput();
   const t0 = performance.now();
   const send = start('socat', ['-b', '131072', '-u', `OPEN:${src}`, `TCP:127.0.0.1:${port}`], {
     rssFile: path.join(tmp, `rss-socat-send-${n}`),
@@ -260,9 +278,23 @@ async function runSocat(src, size, expectedSha, n) {
   const seconds = (r.at - t0) / 1000;
   if (s.code !== 0 || r.code !== 0) throw new Error(`socat failed (sender ${s.code}, receiver ${r.code}): ${send.stderr}${recv.stderr}`);
   const sha = await sha256File(out);
-  rmSync(out, { force: true });
+  keepOutput(out);
   if (sha !== expectedSha) throw new Error('socat: received file differs from the source');
   return { seconds, mbps: size / MB / seconds, senderKb: send.peakKb(), receiverKb: recv.peakKb(), cpu: [send.cpuSeconds(), recv.cpuSeconds()] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// floor: the same per-byte work (SHA-256 + CRC-32 on both sides) without protocol or CLI
+
+async function runFloor(src, n) {
+  const out = path.join(tmp, `floor-out-${n}`);
+  dropPreviousOutput();
+  const proc = start(process.execPath, [path.join(ROOT, 'bench', 'floor.mjs'), src, out], { rssFile: path.join(tmp, `rss-floor-${n}`) });
+  const { code } = await withTimeout(proc.exited, RUN_TIMEOUT_MS, 'bench/floor.mjs');
+  const m = /: ([\d.]+) MB\/s, ([\d.]+) s, CPU s sender ([\d.]+), receiver ([\d.]+)/.exec(proc.stdout);
+  keepOutput(out);
+  if (code !== 0 || !m) throw new Error(`bench/floor.mjs failed (${code}): ${proc.stdout}${proc.stderr}`);
+  return { mbps: Number(m[1]), seconds: Number(m[2]), cpu: [Number(m[3]), Number(m[4])] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,6 +331,7 @@ async function runOurs(ctx, src, size, expectedSha, label) {
     { env: chatEnv(ctx.aliceHome, ctx.server), rssFile: path.join(tmp, `rss-ours-send-${label}`) },
   );
   await waitForLine(send, /"event":"offer"/, 'chat send-file');
+  dropPreviousOutput();
   const t0 = performance.now();
   const recv = start(process.execPath, [...PROFILE, CHAT_BIN, 'accept', '--dir', outDir, '--json'], {
     env: chatEnv(ctx.bobHome, ctx.server),
@@ -322,7 +355,7 @@ async function runOurs(ctx, src, size, expectedSha, label) {
   const transferSeconds = done ? JSON.parse(done).elapsedMs / 1000 : NaN;
   const received = path.join(outDir, path.basename(src));
   const sha = await sha256File(received);
-  rmSync(outDir, { recursive: true, force: true });
+  keepOutput(outDir);
   if (sha !== expectedSha) throw new Error(`ours: received file differs from the source (${sha} vs ${expectedSha})`);
   return {
     seconds,
@@ -373,6 +406,7 @@ async function main() {
   log(`relay on ${server}; alice and bob registered`);
 
   const socat = [];
+  const floor = [];
   const ours = [];
   for (let i = 0; i < RUNS; i++) {
     if (haveSocat) {
@@ -382,6 +416,10 @@ async function main() {
       log(`  run ${i + 1} socat: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
     }
     settle();
+    const fl = await runFloor(src, i);
+    floor.push(fl);
+    log(`  run ${i + 1} floor: ${f1(fl.mbps)} MB/s (${fl.seconds.toFixed(2)} s), CPU s sender ${f2(fl.cpu[0])}, receiver ${f2(fl.cpu[1])}`);
+    settle();
     const r = await runOurs(ctx, src, SIZE, sha, String(i));
     ours.push(r);
     log(`  run ${i + 1} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
@@ -390,6 +428,7 @@ async function main() {
   let big;
   if (!quick) {
     rmSync(src, { force: true });
+    dropPreviousOutput();
     const free = freeBytes(tmp);
     if (free < BIG_MIN_FREE) {
       log(`4 GiB run skipped: only ${(free / GiB).toFixed(1)} GiB free in ${tmp} (needs 10 GiB)`);
@@ -413,6 +452,7 @@ async function main() {
   if (socat.length) {
     rows.push(['socat -b 131072', label, socat.length, f1(median(socat.map((r) => r.mbps))), '-', f1(mbOfKb(max(socat.map((r) => r.senderKb)))), f1(mbOfKb(max(socat.map((r) => r.receiverKb))))]);
   }
+  rows.push(['node floor (bench/floor.mjs)', label, floor.length, f1(median(floor.map((r) => r.mbps))), '-', '-', '-']);
   rows.push(['chat send-file/accept', label, ours.length, f1(median(ours.map((r) => r.mbps))), f1(median(ours.map((r) => r.transferMbps))), f1(mbOfKb(max(ours.map((r) => r.senderKb)))), f1(mbOfKb(max(ours.map((r) => r.receiverKb))))]);
   if (big) rows.push(['chat send-file/accept', '4096 MiB', 1, f1(big.mbps), f1(big.transferMbps), f1(mbOfKb(big.senderKb)), f1(mbOfKb(big.receiverKb))]);
   log();
@@ -426,6 +466,7 @@ async function main() {
   } else {
     log('ratio ours/socat: n/a (no socat baseline)');
   }
+  if (socat.length) log(`floor/socat (medians): ${(median(floor.map((r) => r.mbps)) / median(socat.map((r) => r.mbps))).toFixed(2)}: what the same checks cost a minimal Node program here`);
   log('MB = 10^6 bytes. "median MB/s": size / (accept start → both processes exited 0), incl. process start-up and relay round trips;');
   log('"transfer-only": size / the receiver\'s own elapsedMs (first request → verified).');
 }
