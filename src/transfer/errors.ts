@@ -13,6 +13,7 @@ export const TRANSFER_ERROR_CODES = [
   'aborted',
   'timeout',
   'protocol',
+  'tampered',
   'io_error',
 ] as const;
 
