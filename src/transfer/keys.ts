@@ -24,8 +24,13 @@ export function sharedSecret(own: KeyPair, peerPublic: string): Buffer {
   } catch {
     throw new TransferError('protocol', 'the peer sent a malformed public key');
   }
-  const shared = diffieHellman({ privateKey: own.privateKey, publicKey: peer });
-  if (shared.every((b) => b === 0)) throw new TransferError('protocol', 'the peer sent a low-order public key');
+  let shared: Buffer | undefined;
+  try {
+    shared = diffieHellman({ privateKey: own.privateKey, publicKey: peer });
+  } catch {
+    // OpenSSL refuses an all-zero result itself
+  }
+  if (!shared || shared.every((b) => b === 0)) throw new TransferError('protocol', 'the peer sent a low-order public key');
   return shared;
 }
 
