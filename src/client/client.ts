@@ -5,7 +5,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
 import type {
   Candidate,
-  ChatMessage, FriendEvent, FriendInfo, GroupEvent, GroupInfo, GroupMember, OfferCloseReason, OfferFileInfo, OfferInfo, Request, ServerFrame,
+  ChatMessage, FriendEvent, OfferAccepted, FriendInfo, GroupEvent, GroupInfo, GroupMember, OfferCloseReason, OfferFileInfo, OfferInfo, Request, ServerFrame,
 } from '../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { ClientError } from './errors.js';
@@ -26,7 +26,7 @@ export interface ChatClientEvents {
   presence: [{ user: string; online: boolean; at: number }];
   offer: [OfferInfo];
   offer_closed: [{ offer: string; reason: OfferCloseReason; by: string; message?: string }];
-  offer_accepted: [{ offer: string; by: string; observed: string }];
+  offer_accepted: [OfferAccepted];
   shutdown: [{ reason: string }];
   group: [GroupEvent];
   friend: [FriendEvent];
@@ -227,7 +227,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
    */
   async offer(
     to: string,
-    secret: { transfer: string; token: string; candidates: Candidate[]; timeoutMs: number },
+    secret: { transfer: string; token: string; candidates: Candidate[]; timeoutMs: number; key?: string },
     files: OfferFileInfo[],
   ): Promise<{ offer: string; online: boolean; expiresAt: number }> {
     const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
@@ -239,6 +239,11 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       await this.request('offer_files', { offer: created.offer, files: page, done: i === pages.length - 1 });
     }
     return created;
+  }
+
+  /** Accepts an offer, with this side's public key and reverse-connection candidates (§T8, §T9). */
+  async accept(offer: string, extra: { key?: string; candidates?: Candidate[] } = {}): Promise<OfferInfo> {
+    return (await this.request<{ offer: OfferInfo }>('accept', { offer, ...extra })).offer;
   }
 
   offers(): Promise<OfferInfo[]> {

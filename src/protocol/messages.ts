@@ -41,6 +41,20 @@ export interface OfferInfo {
   totalBytes: number;
   at: number;
   expiresAt: number;
+  /** The sender's X25519 public key (base64url), for end-to-end encryption (§T9). */
+  key?: string;
+}
+
+/** What the sender learns when its offer is accepted (protocol.md §4.4). */
+export interface OfferAccepted {
+  offer: string;
+  by: string;
+  /** The receiver's address as the server saw it. */
+  observed: string;
+  /** The receiver's X25519 public key (base64url), for end-to-end encryption (§T9). */
+  key?: string;
+  /** Where the receiver listens for a reverse connection (§T8). */
+  candidates?: Candidate[];
 }
 
 /** Why an offer stopped waiting (protocol.md §4.4). */
@@ -109,11 +123,12 @@ export type Request =
       fileCount: number;
       totalBytes: number;
       timeoutMs: number;
+      key?: string;
     })
   | (Base<'offer_files'> & { offer: string; files: OfferFileInfo[]; done: boolean })
   | (Base<'offer_list'> & { offer: string; start?: number; limit?: number })
   | Base<'offers'>
-  | (Base<'accept'> & { offer: string })
+  | (Base<'accept'> & { offer: string; key?: string; candidates?: Candidate[] })
   | (Base<'reject'> & { offer: string; reason?: string })
   | (Base<'withdraw'> & { offer: string; reason?: string })
   | (Base<'group_create'> & { group: string; private?: boolean })
@@ -144,7 +159,7 @@ export type ServerEvent =
   | { type: 'event'; event: 'presence'; data: { user: string; online: boolean; at: number } }
   | { type: 'event'; event: 'offer'; data: OfferInfo }
   | { type: 'event'; event: 'offer_closed'; data: { offer: string; reason: OfferCloseReason; by: string; message?: string } }
-  | { type: 'event'; event: 'offer_accepted'; data: { offer: string; by: string; observed: string } }
+  | { type: 'event'; event: 'offer_accepted'; data: OfferAccepted }
   | { type: 'event'; event: 'shutdown'; data: { reason: string } }
   | { type: 'event'; event: 'group'; data: GroupEvent }
   | { type: 'event'; event: 'friend'; data: FriendEvent }
@@ -176,11 +191,12 @@ const SCHEMAS: Record<RequestType, Schema> = {
     fileCount: 'int',
     totalBytes: 'int',
     timeoutMs: 'int',
+    key: 'string?',
   },
   offer_files: { offer: 'string', files: 'array', done: 'bool' },
   offer_list: { offer: 'string', start: 'int?', limit: 'int?' },
   offers: {},
-  accept: { offer: 'string' },
+  accept: { offer: 'string', key: 'string?', candidates: 'array?' },
   reject: { offer: 'string', reason: 'string?' },
   withdraw: { offer: 'string', reason: 'string?' },
   group_create: { group: 'string', private: 'bool?' },

@@ -4,27 +4,40 @@ import { MAX_CHUNK_BYTES, DATA_HEADER_BYTES } from './chunk.js';
 import { TransferError } from './errors.js';
 import { TRANSFER_PROTOCOL_VERSION, type ControlMessage } from './messages.js';
 import { Wire } from './wire.js';
+import { connectionKeys, sharedSecret, type KeyPair } from './keys.js';
 import type { Candidate } from './offer.js';
 
-/** HMAC label for the receiver's proof. */
-export const RECEIVER_LABEL = 'chat-transfer-v1 receiver';
-/** HMAC label for the sender's proof. */
-export const SENDER_LABEL = 'chat-transfer-v1 sender';
+/** HMAC labels of the proofs, by protocol version (§T2.2). */
+const LABELS = {
+  1: { receiver: 'chat-transfer-v1 receiver', sender: 'chat-transfer-v1 sender' },
+  2: { receiver: 'chat-transfer-v2 receiver', sender: 'chat-transfer-v2 sender' },
+} as const;
+export const RECEIVER_LABEL = LABELS[1].receiver;
+export const SENDER_LABEL = LABELS[1].sender;
 /** Nonce length in bytes. */
 export const NONCE_BYTES = 32;
 
-/** The shared secret of one transfer. */
+/** End-to-end keys (§T9): our pair, and the other side's public key when known. */
+export interface PeerKeys {
+  own: KeyPair;
+  /** Required on the receiver (from the offer); on the sender, the accept's key once known. */
+  peer?: string;
+}
+
+/** The shared secret of one transfer; with `keys`, version 2 (encrypted) is required. */
 export interface TransferSecret {
   transferId: string;
   token: string;
+  keys?: PeerKeys;
 }
 
-/** HMAC-SHA256(token, label ‖ transferId ‖ nonce) as lowercase hex. */
-export function proof(secret: TransferSecret, label: string, nonceHex: string): string {
+/** HMAC-SHA256(token, label ‖ transferId ‖ nonce [‖ public key]) as lowercase hex. */
+export function proof(secret: TransferSecret, label: string, nonceHex: string, key?: string): string {
   const mac = createHmac('sha256', Buffer.from(secret.token, 'utf8'));
   mac.update(Buffer.from(label, 'utf8'));
   mac.update(Buffer.from(secret.transferId, 'utf8'));
   mac.update(Buffer.from(nonceHex, 'hex'));
+  if (key !== undefined) mac.update(Buffer.from(key, 'base64url'));
   return mac.digest('hex');
 }
 
@@ -39,6 +52,8 @@ function newNonce(): string {
   return randomBytes(NONCE_BYTES).toString('hex');
 }
 
+const versionOf = (secret: TransferSecret): 1 | 2 => (secret.keys ? 2 : 1);
+
 /** Why a sender refused a connection. */
 export type RefusalReason = 'bad_token' | 'timeout' | 'protocol' | 'version' | 'closed';
 
@@ -49,10 +64,14 @@ export class Refusal extends Error {
   }
 }
 
-/** Sender side: hello → auth → welcome. Rejects with a Refusal (the wire is then destroyed). */
-export function acceptHandshake(wire: Wire, secret: TransferSecret, timeoutMs: number): Promise<void> {
+/**
+ * Sender side: hello → auth → welcome, whichever side opened the TCP connection (direct,
+ * reverse or relayed). Resolves with the receiver's public key (v2); rejects with a Refusal.
+ */
+export function acceptHandshake(wire: Wire, secret: TransferSecret, timeoutMs: number): Promise<{ receiverKey?: string }> {
   const nonce = newNonce();
-  return new Promise<void>((resolve, reject) => {
+  const v = versionOf(secret);
+  return new Promise((resolve, reject) => {
     const refuse = (reason: RefusalReason, message: string, tell?: ControlMessage): void => {
       clearTimeout(timer);
       if (tell) wire.end(tell, 200);
@@ -63,22 +82,83 @@ export function acceptHandshake(wire: Wire, secret: TransferSecret, timeoutMs: n
     wire.handlers = {
       control(msg) {
         if (msg.type !== 'auth') return refuse('protocol', `expected auth, got ${msg.type}`);
-        if (msg.v !== TRANSFER_PROTOCOL_VERSION) {
-          return refuse('version', `unsupported version ${msg.v}`, versionError(msg.v));
+        if (msg.v !== v) return refuse('version', `unsupported version ${msg.v}`, versionError(msg.v));
+        if (v === 2 && !msg.key) return refuse('protocol', 'auth without a public key', { type: 'error', code: 'protocol', message: 'auth needs a key' });
+        if (v === 2 && secret.keys!.peer && secret.keys!.peer !== msg.key) {
+          return refuse('bad_token', 'a key other than the accepted one', { type: 'error', code: 'bad_token', message: 'wrong key' });
         }
-        if (!proofMatches(proof(secret, RECEIVER_LABEL, nonce), msg.proof)) {
+        if (!proofMatches(proof(secret, LABELS[v].receiver, nonce, msg.key), msg.proof)) {
           return refuse('bad_token', 'wrong token proof', { type: 'error', code: 'bad_token', message: 'wrong token' });
         }
         clearTimeout(timer);
         wire.handlers = { control() {}, data() {}, close() {} };
-        wire.sendControl({ type: 'welcome', v: TRANSFER_PROTOCOL_VERSION, proof: proof(secret, SENDER_LABEL, msg.nonce) });
-        resolve();
+        const ownKey = v === 2 ? secret.keys!.own.publicKey : undefined;
+        wire.sendControl({ type: 'welcome', v, proof: proof(secret, LABELS[v].sender, msg.nonce, ownKey) });
+        if (v === 2) {
+          try {
+            const keys = connectionKeys(sharedSecret(secret.keys!.own, msg.key!), {
+              transferId: secret.transferId, senderKey: ownKey!, receiverKey: msg.key!, senderNonce: nonce, receiverNonce: msg.nonce,
+            });
+            wire.protect(keys.s2r, keys.r2s);
+          } catch (err) {
+            return refuse('protocol', (err as Error).message);
+          }
+        }
+        resolve({ receiverKey: msg.key });
       },
       data: () => refuse('protocol', 'DATA before the handshake'),
       close: (err) => refuse(err?.code === 'protocol' ? 'protocol' : 'closed', err?.message ?? 'closed during the handshake'),
     };
-    wire.sendControl({ type: 'hello', v: TRANSFER_PROTOCOL_VERSION, nonce });
+    wire.sendControl({ type: 'hello', v, nonce });
   });
+}
+
+/**
+ * Receiver side on a connected wire: answer hello with auth, check welcome, then (v2) seal.
+ * `fail` is called at most once with why it did not work; `done` with the authenticated wire.
+ */
+export function answerHandshake(
+  wire: Wire,
+  secret: TransferSecret,
+  where: string,
+  done: (wire: Wire) => void,
+  fail: (err: TransferError) => void,
+): void {
+  const myNonce = newNonce();
+  const want = versionOf(secret);
+  const ownKey = want === 2 ? secret.keys!.own.publicKey : undefined;
+  let senderNonce = '';
+  wire.handlers = {
+    control(msg) {
+      if (msg.type === 'error') return fail(new TransferError(msg.code, `sender refused us: ${msg.message}`, { fromPeer: true }));
+      if (msg.type === 'hello') {
+        // §T2.3: hello.v is the sender's highest version; with keys we insist on 2 (no downgrade).
+        if (msg.v < want) return fail(new TransferError('protocol', `sender speaks version ${msg.v}; encryption needs 2`));
+        senderNonce = msg.nonce;
+        wire.sendControl({ type: 'auth', v: want, nonce: myNonce, proof: proof(secret, LABELS[want].receiver, msg.nonce, ownKey), key: ownKey });
+        return;
+      }
+      const expected = proof(secret, LABELS[want].sender, myNonce, want === 2 ? secret.keys!.peer : undefined);
+      if (msg.type !== 'welcome' || msg.v !== want || !senderNonce || !proofMatches(expected, msg.proof)) {
+        return fail(new TransferError('protocol', `${where} did not prove the token`));
+      }
+      wire.handlers = { control() {}, data() {}, close() {} };
+      try {
+        wire.acceptDataFrames(DATA_HEADER_BYTES + MAX_CHUNK_BYTES);
+        if (want === 2) {
+          const keys = connectionKeys(sharedSecret(secret.keys!.own, secret.keys!.peer!), {
+            transferId: secret.transferId, senderKey: secret.keys!.peer!, receiverKey: ownKey!, senderNonce, receiverNonce: myNonce,
+          });
+          wire.protect(keys.r2s, keys.s2r);
+        }
+      } catch (err) {
+        return fail(err instanceof TransferError ? err : new TransferError('protocol', (err as Error).message));
+      }
+      done(wire);
+    },
+    data: () => fail(new TransferError('protocol', `${where} sent DATA before the handshake`)),
+    close: (err) => fail(err && err.code !== 'peer_gone' ? err : unreachable(where, causeText(err))),
+  };
 }
 
 /** Options for dialing one candidate. */
@@ -88,12 +168,19 @@ export interface DialOptions {
   signal?: AbortSignal;
 }
 
-/** Receiver side: connect, answer hello with auth, verify welcome. Resolves an authenticated Wire. */
+/** Receiver side: connect to one candidate and complete the handshake. Resolves an authenticated Wire. */
 export function dial(candidate: Candidate, secret: TransferSecret, opts: DialOptions): Promise<Wire> {
+  const where = `${candidate.host}:${candidate.port}`;
+  const wire = Wire.connect({ host: candidate.host, port: candidate.port });
+  return authenticate(wire, secret, where, opts, false);
+}
+
+/**
+ * Runs the receiver's handshake on `wire` with the connect (unless `connected`) and handshake
+ * timeouts and the abort signal; resolves the authenticated wire or rejects (and destroys it).
+ */
+export function authenticate(wire: Wire, secret: TransferSecret, where: string, opts: DialOptions, connected: boolean): Promise<Wire> {
   return new Promise<Wire>((resolve, reject) => {
-    const wire = Wire.connect({ host: candidate.host, port: candidate.port });
-    const socket = wire.socket;
-    const where = `${candidate.host}:${candidate.port}`;
     let settled = false;
     const fail = (err: TransferError): void => {
       if (settled) return;
@@ -107,35 +194,20 @@ export function dial(candidate: Candidate, secret: TransferSecret, opts: DialOpt
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
     };
-    let timer = setTimeout(() => fail(unreachable(where, 'timed out')), opts.connectTimeoutMs);
-    opts.signal?.addEventListener('abort', onAbort);
-    socket.once('connect', () => {
+    const startHandshakeTimer = (): void => {
       clearTimeout(timer);
       timer = setTimeout(() => fail(new TransferError('timeout', `no handshake from ${where}`)), opts.handshakeTimeoutMs);
-    });
-    const myNonce = newNonce();
-    wire.handlers = {
-      control(msg) {
-        if (msg.type === 'error') return fail(new TransferError(msg.code, `sender refused us: ${msg.message}`, { fromPeer: true }));
-        if (msg.type === 'hello') {
-          // protocol §2.3: hello.v is the sender's highest version; we pick the highest we share.
-          if (msg.v < 1) return fail(new TransferError('protocol', `sender speaks version ${msg.v}`));
-          const v = Math.min(msg.v, TRANSFER_PROTOCOL_VERSION);
-          wire.sendControl({ type: 'auth', v, nonce: myNonce, proof: proof(secret, RECEIVER_LABEL, msg.nonce) });
-          return;
-        }
-        if (msg.type !== 'welcome' || msg.v !== TRANSFER_PROTOCOL_VERSION || !proofMatches(proof(secret, SENDER_LABEL, myNonce), msg.proof)) {
-          return fail(new TransferError('protocol', `${where} did not prove the token`));
-        }
-        settled = true;
-        cleanup();
-        wire.handlers = { control() {}, data() {}, close() {} };
-        wire.acceptDataFrames(DATA_HEADER_BYTES + MAX_CHUNK_BYTES);
-        resolve(wire);
-      },
-      data: () => fail(new TransferError('protocol', `${where} sent DATA before the handshake`)),
-      close: (err) => fail(err && err.code !== 'peer_gone' ? err : unreachable(where, causeText(err))),
     };
+    let timer = setTimeout(() => fail(unreachable(where, 'timed out')), opts.connectTimeoutMs);
+    opts.signal?.addEventListener('abort', onAbort);
+    if (connected) startHandshakeTimer();
+    else wire.socket.once('connect', startHandshakeTimer);
+    answerHandshake(wire, secret, where, (w) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve(w);
+    }, fail);
   });
 }
 

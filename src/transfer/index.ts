@@ -1,7 +1,10 @@
 // Public API of the peer-to-peer transfer engine.
-export { collectFiles, localCandidates, newTransferSecret, type Candidate, type LocalFile, type OfferFile } from './offer.js';
+export { collectFiles, localCandidates, newTransferSecret, withObserved, type Candidate, type LocalFile, type OfferFile } from './offer.js';
 export { Sender, SENDER_DEFAULTS, type SenderOptions } from './sender.js';
 export { Receiver, RECEIVER_DEFAULTS, type ReceiverOptions } from './receiver.js';
 export { TransferError, TRANSFER_ERROR_CODES, isTransferErrorCode, type TransferErrorCode } from './errors.js';
 export { TRANSFER_PROTOCOL_VERSION } from './messages.js';
 export type { FileResult, TransferResult, ProgressEvent, SenderEvents, ReceiverEvents } from './types.js';
+export { newKeyPair, verifyCode, type KeyPair } from './keys.js';
+export type { Via } from './types.js';
+export type { ListenOptions } from './paths.js';

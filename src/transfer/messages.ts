@@ -1,13 +1,13 @@
 // Control messages (payload kind 0x01, UTF-8 JSON), protocol.md §T4.
 import { TransferError, isTransferErrorCode, type TransferErrorCode } from './errors.js';
 
-/** Protocol version sent in `hello`, `auth` and `welcome`. */
-export const TRANSFER_PROTOCOL_VERSION = 1;
+/** Highest protocol version: 2 adds end-to-end encryption (§T9); 1 is plaintext (no keys). */
+export const TRANSFER_PROTOCOL_VERSION = 2;
 
 /** Sender → receiver, first frame after accept. */
 export interface HelloMessage { type: 'hello'; v: number; nonce: string }
 /** Receiver → sender: its nonce and proof of the token. */
-export interface AuthMessage { type: 'auth'; v: number; nonce: string; proof: string }
+export interface AuthMessage { type: 'auth'; v: number; nonce: string; proof: string; key?: string }
 /** Sender → receiver: proof of the token; the connection is authenticated. */
 export interface WelcomeMessage { type: 'welcome'; v: number; proof: string }
 /** Receiver → sender: request a file from `offset` (resume when > 0, with the tail proof). */
@@ -55,7 +55,7 @@ function validate(m: Fields): ControlMessage {
     case 'hello':
       return check(m, { v: isCount, nonce: isHex32 });
     case 'auth':
-      return check(m, { v: isCount, nonce: isHex32, proof: isHex32 });
+      return check(m, { v: isCount, nonce: isHex32, proof: isHex32, key: optional(isString) });
     case 'welcome':
       return check(m, { v: isCount, proof: isHex32 });
     case 'get':

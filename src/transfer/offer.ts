@@ -103,3 +103,11 @@ function interfaceAddresses(): string[] {
 export function newTransferSecret(): { transferId: string; token: string } {
   return { transferId: randomBytes(12).toString('base64url'), token: randomBytes(24).toString('base64url') };
 }
+
+/** The candidates, plus the address the server observed for the peer on each port (NAT). */
+export function withObserved(candidates: Candidate[], observed: string): Candidate[] {
+  const out = [...candidates];
+  if (!observed || candidates.some((c) => c.host === observed)) return out;
+  for (const port of new Set(candidates.map((c) => c.port))) out.push({ host: observed, port });
+  return out;
+}

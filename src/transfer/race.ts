@@ -37,7 +37,7 @@ export function raceCandidates(candidates: Candidate[], secret: TransferSecret, 
   });
 }
 
-function bestError(errors: TransferError[]): TransferError {
+export function bestError(errors: TransferError[]): TransferError {
   for (const code of ERROR_RANK) {
     const same = errors.filter((e) => e.code === code);
     if (same.length === 0) continue;

@@ -10,10 +10,11 @@ import { TransferError, toTransferError } from './errors.js';
 import type { DialOptions } from './handshake.js';
 import type { Candidate, OfferFile } from './offer.js';
 import { FileSink, type FileJob } from './receive-file.js';
-import { raceCandidates } from './race.js';
+import type { KeyPair } from './keys.js';
+import { ReceiverPaths, type ListenOptions } from './paths.js';
 import { resolveInside, sanitizePath, uniquePaths } from './safe-path.js';
 import { rateBucket, type TokenBucket } from './token-bucket.js';
-import { ProgressTracker, type FileResult, type ReceiverEvents, type TransferResult } from './types.js';
+import { ProgressTracker, type FileResult, type ReceiverEvents, type TransferResult, type Via } from './types.js';
 
 /** Options of a Receiver. */
 export interface ReceiverOptions {
@@ -45,6 +46,16 @@ export interface ReceiverOptions {
   ackIntervalMs?: number;
   /** Aborts the transfer like abort(). */
   signal?: AbortSignal;
+  /** Our key pair and the sender's public key from the offer: end-to-end encryption (§T9). */
+  keys?: { own: KeyPair; peer: string };
+  /** Paths we may use (§T8). @default all three */
+  via?: Via[];
+  /** The server's relay address (its chat address); no relay without it. */
+  relay?: Candidate;
+  /** Time before we also try the relay. @default 2000 */
+  relayDelayMs?: number;
+  /** Where to listen for reverse connections; none without it. */
+  listen?: ListenOptions;
 }
 
 /** Defaults of the optional ReceiverOptions. */
@@ -59,9 +70,12 @@ export const RECEIVER_DEFAULTS = {
   maxRetryDelayMs: 5000,
   ackBytes: 1 << 20,
   ackIntervalMs: 100,
-} satisfies Required<Omit<ReceiverOptions, 'transferId' | 'token' | 'candidates' | 'files' | 'dir' | 'signal'>>;
+  via: ['direct', 'reverse', 'relay'] as Via[],
+  relayDelayMs: 2000,
+} satisfies Required<Omit<ReceiverOptions, 'transferId' | 'token' | 'candidates' | 'files' | 'dir' | 'signal' | 'keys' | 'relay' | 'listen'>>;
 
-type Resolved = Required<Omit<ReceiverOptions, 'signal'>> & Pick<ReceiverOptions, 'signal'>;
+type Optional = 'signal' | 'keys' | 'relay' | 'listen';
+type Resolved = Required<Omit<ReceiverOptions, Optional>> & Pick<ReceiverOptions, Optional>;
 
 interface Slot {
   load: number;
@@ -81,6 +95,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   #started = false;
   #everConnected = false;
   #dirs = new Map<string, Promise<void>>();
+  #paths: ReceiverPaths;
 
   constructor(opts: ReceiverOptions) {
     super();
@@ -89,6 +104,26 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     this.#progress = new ProgressTracker(opts.files.map((f) => f.size));
     this.#bucket = rateBucket(this.#opts.limitRate, MAX_CHUNK_BYTES);
     opts.signal?.addEventListener('abort', () => this.abort(), { once: true });
+    const { transferId, token, keys } = this.#opts;
+    this.#paths = new ReceiverPaths({
+      secret: { transferId, token, keys },
+      candidates: this.#opts.candidates,
+      via: this.#opts.via,
+      relay: this.#opts.relay,
+      relayDelayMs: this.#opts.relayDelayMs,
+      listen: this.#opts.listen,
+      dialOptions: () => this.#dialOptions(),
+    });
+  }
+
+  /** Opens the reverse-connection listener; resolves the candidates for the accept (§T8). */
+  prepare(): Promise<Candidate[]> {
+    return this.#paths.listen();
+  }
+
+  /** The path of the first connection (§T8). */
+  get path(): Via | undefined {
+    return this.#paths.path;
   }
 
   /** Receives every file; resolves when all are verified, rejects with the first TransferError. */
@@ -101,9 +136,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     const jobs = this.#plan();
     const settled = await Promise.allSettled(jobs.map((job) => queue.add(() => this.#runJob(job))));
     this.#closeAll(this.#fatal);
+    this.#paths.close();
     if (this.#fatal) throw this.#fatal;
     const files = settled.map((s) => (s as PromiseFulfilledResult<FileResult>).value);
-    return { files, bytes: this.#bytes, elapsedMs: performance.now() - startedAt };
+    return { files, bytes: this.#bytes, elapsedMs: performance.now() - startedAt, path: this.#paths.path };
   }
 
   /** Stops everything; the sender is told, `.part` files stay for a later resume. */
@@ -150,7 +186,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
 
   // Connect first, then touch the disk: a refused or unreachable sender leaves no `.part` behind.
   async #fetch(sink: FileSink): Promise<{ savedAs: string; sha256: string }> {
-    const slot = this.#slots.reduce((a, b) => (b.load < a.load ? b : a));
+    const slot = await this.#pickSlot();
     slot.load++;
     try {
       const channel = await this.#channelOf(slot);
@@ -160,6 +196,15 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     } finally {
       slot.load--;
     }
+  }
+
+  // The first connection decides the path; only direct connections are opened in parallel
+  // (a reverse or relayed one is made by the sender or the server, one at a time).
+  async #pickSlot(): Promise<Slot> {
+    const first = this.#slots[0]!;
+    if (!this.#paths.path) await this.#channelOf(first);
+    if (this.#paths.path !== 'direct') return first;
+    return this.#slots.reduce((a, b) => (b.load < a.load ? b : a));
   }
 
   #channelOf(slot: Slot): Promise<Channel> {
@@ -182,9 +227,9 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     for (let attempt = 0; ; attempt++) {
       this.#throwIfFailed();
       try {
-        const wire = await raceCandidates(this.#opts.candidates, this.#opts, this.#dialOptions());
+        const { wire, path } = await this.#paths.connect(this.#abort.signal);
         this.#everConnected = true;
-        this.emit('connected', { remote: wire.remote });
+        this.emit('connected', { remote: path === 'relay' ? 'the relay' : wire.remote, path });
         return new Channel(wire, this.#channelHooks());
       } catch (err) {
         const e = toTransferError(err);
@@ -234,6 +279,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
 
   #closeAll(err: TransferError | undefined): void {
     for (const slot of this.#slots) slot.channel?.close(err);
+    if (err) this.#paths.close();
   }
 }
 

@@ -3,10 +3,14 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import PQueue from 'p-queue';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_CHUNK_BYTES } from './chunk.js';
 import { TransferError, toTransferError } from './errors.js';
 import { acceptHandshake, Refusal } from './handshake.js';
-import type { LocalFile } from './offer.js';
+import { withObserved, type Candidate, type LocalFile } from './offer.js';
+import type { KeyPair } from './keys.js';
+import { relayConnect } from './relay-dial.js';
+import type { Via } from './types.js';
 import { SenderConnection } from './sender-connection.js';
 import type { Served } from './send-file.js';
 import { rateBucket, type TokenBucket } from './token-bucket.js';
@@ -30,6 +34,14 @@ export interface SenderOptions {
   parallel?: number;
   /** A queue shared with other Senders (e.g. one per group member) instead of `parallel`. */
   queue?: PQueue;
+  /** Our X25519 key pair: the transfer is then end-to-end encrypted (protocol v2, §T9). */
+  keys?: KeyPair;
+  /** Paths we may use (§T8). @default all three */
+  via?: Via[];
+  /** The server's relay address (its chat address); no relay without it. */
+  relay?: Candidate;
+  /** Time after the accept before we also try the relay. @default 2000 */
+  relayDelayMs?: number;
   /** Time a peer has to complete the handshake. @default 10000 */
   handshakeTimeoutMs?: number;
   /** Time a peer may stop reading before its connection is dropped. @default 30000 */
@@ -48,7 +60,9 @@ export const SENDER_DEFAULTS = {
   handshakeTimeoutMs: 10_000,
   drainTimeoutMs: 30_000,
   peerTimeoutMs: 60_000,
-} satisfies Required<Omit<SenderOptions, 'transferId' | 'token' | 'files' | 'queue'>>;
+  via: ['direct', 'reverse', 'relay'] as Via[],
+  relayDelayMs: 2000,
+} satisfies Required<Omit<SenderOptions, 'transferId' | 'token' | 'files' | 'queue' | 'keys' | 'relay'>>;
 
 interface FileState {
   verified: boolean;
@@ -61,7 +75,11 @@ interface FileState {
 export class Sender extends EventEmitter<SenderEvents> {
   /** Resolves when every file is verified by the receiver; rejects with a TransferError. */
   readonly done: Promise<TransferResult>;
-  #opts: Required<Omit<SenderOptions, 'queue'>>;
+  #opts: Required<Omit<SenderOptions, 'queue' | 'keys' | 'relay'>> & Pick<SenderOptions, 'keys' | 'relay'>;
+  /** The receiver's public key from the accept, once known. */
+  #peerKey: string | undefined;
+  #path: Via | undefined;
+  #dialer = new AbortController();
   #server: net.Server | undefined;
   #conns = new Set<SenderConnection>();
   #handshaking = new Set<Wire>();
@@ -94,14 +112,77 @@ export class Sender extends EventEmitter<SenderEvents> {
     this.done.catch(() => {}); // callers that never await done must not crash the process
   }
 
-  /** Starts listening; resolves the bound port. */
+  /** Starts listening (for direct connections); resolves the bound port, 0 if direct is off. */
   async listen(): Promise<number> {
-    const server = net.createServer((socket) => this.#onSocket(socket));
+    if (this.#opts.files.length === 0) this.#finish();
+    if (!this.#opts.via.includes('direct')) return 0;
+    const server = net.createServer((socket) => this.#onSocket(socket, 'direct'));
     this.#server = server;
     const port = await listenWithFallback(server, this.#opts.host, this.#opts.port);
     server.on('error', (err) => this.#finish(new TransferError('io_error', `listener failed: ${err.message}`, { cause: err })));
-    if (this.#opts.files.length === 0) this.#finish();
     return port;
+  }
+
+  /** The path of the first connection that carried data (§T8). */
+  get path(): Via | undefined {
+    return this.#path;
+  }
+
+  /**
+   * The receiver accepted: remember its key, and reach it ourselves if it does not reach us —
+   * a reverse connection to its candidates at once, the relay after relayDelayMs.
+   */
+  accepted(info: { key?: string; candidates?: Candidate[]; observed?: string }): void {
+    this.#peerKey = info.key;
+    const via = this.#opts.via;
+    const signal = this.#dialer.signal;
+    if (via.includes('reverse')) {
+      const targets = withObserved(info.candidates ?? [], info.observed ?? '');
+      if (targets.length > 0) void this.#dialLoop(0, () => this.#dialReverse(targets, signal), signal);
+    }
+    if (via.includes('relay') && this.#opts.relay) {
+      const delay = via.length === 1 ? 0 : this.#opts.relayDelayMs;
+      void this.#dialLoop(delay, () => this.#dialRelay(signal), signal);
+    }
+  }
+
+  // While nobody is connected, try `attempt` again with backoff (also after a connection drops).
+  async #dialLoop(delayMs: number, attempt: () => Promise<void>, signal: AbortSignal): Promise<void> {
+    await sleep(delayMs, undefined, { signal }).catch(() => {});
+    for (let wait = 500; !signal.aborted; wait = Math.min(wait * 2, 4000)) {
+      if (this.#conns.size === 0) await attempt().catch(() => {});
+      await sleep(wait, undefined, { signal }).catch(() => {});
+    }
+  }
+
+  async #dialReverse(targets: Candidate[], signal: AbortSignal): Promise<void> {
+    await Promise.allSettled(
+      targets.map(
+        (t) =>
+          new Promise<void>((resolve, reject) => {
+            const socket = net.connect({ host: t.host, port: t.port });
+            const timer = setTimeout(() => socket.destroy(new Error('timed out')), this.#opts.handshakeTimeoutMs);
+            const stop = (): void => void socket.destroy(new Error('aborted'));
+            signal.addEventListener('abort', stop, { once: true });
+            socket.once('connect', () => {
+              clearTimeout(timer);
+              signal.removeEventListener('abort', stop);
+              this.#onSocket(socket, 'reverse');
+              resolve();
+            });
+            socket.once('error', (err) => {
+              clearTimeout(timer);
+              signal.removeEventListener('abort', stop);
+              reject(err);
+            });
+          }),
+      ),
+    );
+  }
+
+  async #dialRelay(signal: AbortSignal): Promise<void> {
+    const socket = await relayConnect(this.#opts.relay!, { transferId: this.#opts.transferId, token: this.#opts.token, role: 'sender', signal });
+    this.#onSocket(socket, 'relay');
   }
 
   /** Stops listening and drops every connection; `done` rejects with 'aborted' if unfinished. */
@@ -109,28 +190,31 @@ export class Sender extends EventEmitter<SenderEvents> {
     this.#finish(new TransferError('aborted', 'the sender cancelled the transfer'));
   }
 
-  #onSocket(socket: net.Socket): void {
+  #onSocket(socket: net.Socket, path: Via): void {
     if (this.#finished) return void socket.destroy();
-    const remote = formatRemote(socket);
+    const remote = path === 'relay' ? 'the relay' : formatRemote(socket);
     const wire = new Wire(socket);
     this.#handshaking.add(wire);
-    acceptHandshake(wire, this.#opts, this.#opts.handshakeTimeoutMs)
+    const { transferId, token, keys } = this.#opts;
+    const secret = { transferId, token, keys: keys ? { own: keys, peer: this.#peerKey } : undefined };
+    acceptHandshake(wire, secret, this.#opts.handshakeTimeoutMs)
       .finally(() => this.#handshaking.delete(wire))
       .then(
-        () => this.#admit(wire),
+        () => this.#admit(wire, path),
         (err: Refusal) => {
           if (!this.#finished) this.emit('refused', { remote, reason: err.reason });
         },
       );
   }
 
-  #admit(wire: Wire): void {
+  #admit(wire: Wire, path: Via): void {
     if (this.#finished) return void wire.destroy();
+    this.#path ??= path;
     clearTimeout(this.#peerTimer);
     if (!this.#everAdmitted) this.#startedAt = performance.now();
     this.#everAdmitted = true;
     this.#conns.add(new SenderConnection(wire, this.#hooks()));
-    this.emit('connected', { remote: wire.remote });
+    this.emit('connected', { remote: path === 'relay' ? 'the relay' : wire.remote, path });
   }
 
   #hooks(): ConstructorParameters<typeof SenderConnection>[1] {
@@ -196,13 +280,14 @@ export class Sender extends EventEmitter<SenderEvents> {
     this.#finished = true;
     clearTimeout(this.#peerTimer);
     this.#server?.close();
+    this.#dialer.abort();
     const tell = err && !err.fromPeer ? ({ type: 'error', code: err.code, message: err.message, file: err.file } as const) : undefined;
     for (const conn of this.#conns) conn.wire.end(tell);
     for (const wire of this.#handshaking) wire.destroy();
     this.#conns.clear();
     if (!err) {
       const files = this.#states.map((_, i) => this.#result(i));
-      this.#resolve({ files, bytes: this.#bytes, elapsedMs: performance.now() - this.#startedAt });
+      this.#resolve({ files, bytes: this.#bytes, elapsedMs: performance.now() - this.#startedAt, path: this.#path });
       return;
     }
     if (this.listenerCount('error') > 0) this.emit('error', err);

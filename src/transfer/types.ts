@@ -19,9 +19,14 @@ export interface FileResult {
   elapsedMs: number;
 }
 
+/** How the peers reached each other (§T8). */
+export type Via = 'direct' | 'reverse' | 'relay';
+
 /** Outcome of a whole transfer. */
 export interface TransferResult {
   files: FileResult[];
+  /** The path of the first connection (undefined if nothing needed to move). */
+  path?: Via;
   /** File bytes actually moved on the wire by this side in this session. */
   bytes: number;
   elapsedMs: number;
@@ -38,7 +43,7 @@ export interface ProgressEvent {
 
 /** Events of a Sender. */
 export interface SenderEvents {
-  connected: [{ remote: string }];
+  connected: [{ remote: string; path: Via }];
   refused: [{ remote: string; reason: string }];
   progress: [ProgressEvent];
   file: [FileResult];
@@ -47,7 +52,7 @@ export interface SenderEvents {
 
 /** Events of a Receiver. */
 export interface ReceiverEvents {
-  connected: [{ remote: string }];
+  connected: [{ remote: string; path: Via }];
   progress: [ProgressEvent];
   file: [FileResult];
   retry: [{ attempt: number; delayMs: number; reason: string }];

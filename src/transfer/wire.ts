@@ -7,6 +7,7 @@ import { TransferError } from './errors.js';
 import { DirectFrameReader } from './direct-reader.js';
 import { PooledFrameReader } from './frame-reader.js';
 import { parseControl, type ControlMessage } from './messages.js';
+import { Opener, Sealer, TAG_BYTES } from './seal.js';
 
 /** Callbacks a Wire's owner installs. */
 export interface WireHandlers {
@@ -37,6 +38,8 @@ export class Wire {
   #ending = false;
   #corked = false;
   #error: TransferError | undefined;
+  #sealer: Sealer | undefined;
+  #opener: Opener | undefined;
   #roomWaiter: { bytes: number; timer: NodeJS.Timeout; resolve(): void; reject(err: TransferError): void } | undefined;
 
   /**
@@ -95,6 +98,23 @@ export class Wire {
     this.#reader = new PooledFrameReader(maxFrameBytes);
   }
 
+  /**
+   * From now on every frame payload is sealed on the way out and opened on the way in (§T9).
+   * Called right after the handshake, between frames.
+   */
+  protect(sendKey: Buffer, receiveKey: Buffer): void {
+    this.#sealer = new Sealer(sendKey);
+    this.#opener = new Opener(receiveKey);
+    if (this.#direct) this.#direct.maxFrameBytes += TAG_BYTES;
+    else if (this.#reader) this.#reader = new PooledFrameReader(this.#reader.maxFrameBytes + TAG_BYTES);
+    else this.#decoder = new FrameDecoder({ maxFrameBytes: this.#decoder.maxFrameBytes + TAG_BYTES });
+  }
+
+  /** True once frames are sealed. */
+  get protected(): boolean {
+    return this.#sealer !== undefined;
+  }
+
   /** Sends one control message; returns socket.write()'s verdict. */
   sendControl(msg: ControlMessage): boolean {
     if (this.closed || this.#ending) return false;
@@ -104,6 +124,7 @@ export class Wire {
     frame[4] = KIND_CONTROL;
     json.copy(frame, 5);
     this.#cork();
+    if (this.#sealer) return this.#writeSealed(frame, this.#afterWrite);
     return this.socket.write(frame, this.#afterWrite);
   }
 
@@ -114,10 +135,22 @@ export class Wire {
       return false;
     }
     this.#cork();
-    return this.socket.write(frame, (err) => {
+    const after = (err?: Error | null): void => {
       done?.(err);
       this.#afterWrite();
-    });
+    };
+    if (this.#sealer) return this.#writeSealed(frame, after);
+    return this.socket.write(frame, after);
+  }
+
+  // The frame's payload, sealed, under a new length prefix (which is the AAD).
+  #writeSealed(frame: Buffer, done: (err?: Error | null) => void): boolean {
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(frame.length - 4 + TAG_BYTES, 0);
+    const parts = this.#sealer!.seal([frame.subarray(4)], header);
+    this.socket.write(header);
+    for (let i = 0; i < parts.length - 1; i++) this.socket.write(parts[i]!);
+    return this.socket.write(parts[parts.length - 1]!, done);
   }
 
   /**
@@ -220,8 +253,19 @@ export class Wire {
 
   #dispatchBound = (payload: Buffer, release: () => void): void => this.#dispatch(payload, release);
 
-  #dispatch(payload: Buffer, release: () => void): void {
+  #dispatch(sealed: Buffer, release: () => void): void {
     if (this.closed || this.#ending) return release();
+    let payload = sealed;
+    if (this.#opener) {
+      const header = Buffer.allocUnsafe(4);
+      header.writeUInt32BE(sealed.length, 0);
+      try {
+        payload = this.#opener.open(sealed, header);
+      } finally {
+        release(); // the plaintext is a copy
+      }
+      release = NOOP;
+    }
     const kind = payload[0];
     if (kind === KIND_DATA) {
       let header: DataHeader;

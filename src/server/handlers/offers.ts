@@ -64,6 +64,7 @@ export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req
   const candidates = checkCandidates(req.candidates);
   if (req.fileCount < 1 || req.fileCount > ctx.limits.maxOfferFiles) throw bad(`an offer holds 1-${ctx.limits.maxOfferFiles} files`);
   if (req.transfer.length > 128 || req.token.length > 256) throw bad('transfer id or token too long');
+  if (req.key !== undefined && req.key.length > 64) throw bad('key too long');
   if (ctx.offers.countFrom(conn.user!) >= ctx.limits.maxOffersPerUser) {
     throw new ProtocolError('overloaded', `you already have ${ctx.limits.maxOffersPerUser} offers waiting`);
   }
@@ -72,6 +73,7 @@ export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req
   const info = {
     transfer: req.transfer, from: conn.user!, to, token: req.token, candidates,
     observed: conn.remoteAddress, fileCount: req.fileCount, totalBytes: req.totalBytes, at, expiresAt: at + timeoutMs,
+    key: req.key,
   };
   const offer = ctx.offers.add(info, conn, (o) => closeOffer(ctx, o, 'expired', ''));
   ctx.log(`offer ${offer.info.id} ${conn.user} -> ${to}: ${req.fileCount} files, ${req.totalBytes} bytes`);
@@ -109,7 +111,13 @@ export async function handleOffers(ctx: ServerContext, conn: Connection) {
 
 export async function handleAccept(ctx: ServerContext, conn: Connection, req: Req<'accept'>) {
   const offer = offerFor(ctx, conn, req.offer);
-  offer.sender.push({ type: 'event', event: 'offer_accepted', data: { offer: offer.info.id, by: conn.user!, observed: conn.remoteAddress } });
+  if (req.key !== undefined && req.key.length > 64) throw bad('key too long');
+  const candidates = req.candidates ? checkCandidates(req.candidates) : undefined;
+  offer.sender.push({
+    type: 'event',
+    event: 'offer_accepted',
+    data: { offer: offer.info.id, by: conn.user!, observed: conn.remoteAddress, key: req.key, candidates },
+  });
   // The user's other devices stop showing it; this one gets the details in the reply.
   ctx.offers.remove(offer);
   ctx.relay.allow(offer.info.transfer, offer.info.token, ctx.now());

@@ -1,0 +1,173 @@
+// The receiver's side of reaching the sender (protocol.md §T8): direct dials to the sender's
+// candidates, reverse connections the sender opens to our listener, and the server's relay after
+// a short delay — raced, first authenticated connection wins. Later connections use the winner's path.
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TransferError } from './errors.js';
+import { authenticate, type DialOptions, type TransferSecret } from './handshake.js';
+import { localCandidates, type Candidate } from './offer.js';
+import { bestError, raceCandidates } from './race.js';
+import { relayConnect } from './relay-dial.js';
+import type { Via } from './types.js';
+import { Wire, formatRemote } from './wire.js';
+
+export interface ListenOptions {
+  /** Local address for reverse connections. @default '::' (all) */
+  host?: string;
+  port?: number;
+  /** Hosts offered besides (or, with advertiseOnly, instead of) our interface addresses. */
+  advertise?: string[];
+  advertiseOnly?: boolean;
+}
+
+export interface PathOptions {
+  secret: TransferSecret;
+  candidates: Candidate[];
+  via: Via[];
+  relay?: Candidate;
+  relayDelayMs: number;
+  listen?: ListenOptions;
+  dialOptions(): DialOptions;
+}
+
+/** Authenticated reverse connections waiting to be used. */
+class Incoming {
+  #ready: Wire[] = [];
+  #waiters: ((wire: Wire) => void)[] = [];
+
+  push(wire: Wire): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) return waiter(wire);
+    this.#ready.push(wire);
+    // Nobody asked for it (another path won): drop it after a while.
+    setTimeout(() => {
+      const i = this.#ready.indexOf(wire);
+      if (i >= 0) this.#ready.splice(i, 1)[0]!.destroy();
+    }, 10_000).unref();
+  }
+
+  next(signal: AbortSignal, timeoutMs: number): Promise<Wire> {
+    const ready = this.#ready.shift();
+    if (ready) return Promise.resolve(ready);
+    return new Promise((resolve, reject) => {
+      const take = (wire: Wire): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', stop);
+        if (signal.aborted) return this.push(wire);
+        resolve(wire);
+      };
+      const stop = (): void => {
+        clearTimeout(timer);
+        this.#waiters = this.#waiters.filter((w) => w !== take);
+        reject(new TransferError('aborted', 'no longer waiting for a reverse connection'));
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== take);
+        signal.removeEventListener('abort', stop);
+        reject(new TransferError('unreachable', 'the sender did not connect back to us'));
+      }, timeoutMs);
+      signal.addEventListener('abort', stop, { once: true });
+      this.#waiters.push(take);
+    });
+  }
+
+  close(): void {
+    for (const wire of this.#ready.splice(0)) wire.destroy();
+  }
+}
+
+export class ReceiverPaths {
+  /** The path of the first connection; later ones follow it. */
+  path: Via | undefined;
+  readonly #o: PathOptions;
+  readonly #incoming = new Incoming();
+  #server: net.Server | undefined;
+
+  constructor(options: PathOptions) {
+    this.#o = options;
+  }
+
+  /** Opens the reverse listener (if allowed); resolves the candidates to put in the accept. */
+  async listen(): Promise<Candidate[]> {
+    const l = this.#o.listen;
+    if (!this.#o.via.includes('reverse') || !l) return [];
+    const server = net.createServer((socket) => this.#onSocket(socket));
+    this.#server = server;
+    const port = await new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(l.port ?? 0, l.host ?? '::', () => resolve((server.address() as net.AddressInfo).port));
+    }).catch(async (err: NodeJS.ErrnoException) => {
+      if (l.host !== undefined || err.code !== 'EAFNOSUPPORT') throw err;
+      return new Promise<number>((resolve) => server.listen(l.port ?? 0, '0.0.0.0', () => resolve((server.address() as net.AddressInfo).port)));
+    });
+    server.on('error', () => {});
+    return localCandidates(port, l.advertise ?? [], l.advertiseOnly ?? false);
+  }
+
+  #onSocket(socket: net.Socket): void {
+    const wire = new Wire(socket);
+    const opts = this.#o.dialOptions();
+    authenticate(wire, this.#o.secret, formatRemote(socket), opts, true).then(
+      (w) => this.#incoming.push(w),
+      () => {}, // a stranger, or a late loser: already closed
+    );
+  }
+
+  /** The next authenticated connection over the allowed paths; the first one wins, the rest close. */
+  connect(signal: AbortSignal): Promise<{ wire: Wire; path: Via }> {
+    const allowed = this.path ? [this.path] : this.#o.via;
+    const local = new AbortController();
+    const onOuter = (): void => local.abort();
+    signal.addEventListener('abort', onOuter, { once: true });
+    const opts = { ...this.#o.dialOptions(), signal: local.signal };
+    const tries: Promise<{ wire: Wire; path: Via }>[] = [];
+    if (allowed.includes('direct') && this.#o.candidates.length > 0) {
+      tries.push(raceCandidates(this.#o.candidates, this.#o.secret, opts).then((wire) => ({ wire, path: 'direct' as const })));
+    }
+    if (allowed.includes('reverse') && this.#server) {
+      const wait = opts.connectTimeoutMs + opts.handshakeTimeoutMs;
+      tries.push(this.#incoming.next(local.signal, wait).then((wire) => ({ wire, path: 'reverse' as const })));
+    }
+    if (allowed.includes('relay') && this.#o.relay) {
+      const delay = allowed.length === 1 ? 0 : this.#o.relayDelayMs;
+      tries.push(this.#viaRelay(delay, opts).then((wire) => ({ wire, path: 'relay' as const })));
+    }
+    if (tries.length === 0) return Promise.reject(new TransferError('unreachable', 'no way to reach the sender (see --via)'));
+    return new Promise((resolve, reject) => {
+      let won = false;
+      const errors: TransferError[] = [];
+      for (const attempt of tries) {
+        attempt.then(
+          (r) => {
+            if (won) return void r.wire.destroy();
+            won = true;
+            signal.removeEventListener('abort', onOuter);
+            local.abort(); // the losers stop
+            this.path ??= r.path;
+            resolve(r);
+          },
+          (err: TransferError) => {
+            errors.push(err);
+            if (won || errors.length < tries.length) return;
+            signal.removeEventListener('abort', onOuter);
+            reject(bestError(errors));
+          },
+        );
+      }
+    });
+  }
+
+  async #viaRelay(delayMs: number, opts: DialOptions): Promise<Wire> {
+    await sleep(delayMs, undefined, { signal: opts.signal }).catch(() => {
+      throw new TransferError('aborted', 'transfer aborted');
+    });
+    const { transferId, token } = this.#o.secret;
+    const socket = await relayConnect(this.#o.relay!, { transferId, token, role: 'receiver', signal: opts.signal });
+    return authenticate(new Wire(socket), this.#o.secret, 'the relay', opts, true);
+  }
+
+  close(): void {
+    this.#server?.close();
+    this.#incoming.close();
+  }
+}

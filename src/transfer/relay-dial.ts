@@ -1,0 +1,75 @@
+// Reaching the peer through the server's relay (protocol.md §4.8): connect, send the pairing
+// request, and once the server answers ok the socket is a raw pipe to the peer.
+import net, { type Socket } from 'node:net';
+import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
+import { relayRequest, type RelayRole } from '../protocol/relay.js';
+import { TransferError } from './errors.js';
+import type { Candidate } from './offer.js';
+
+export interface RelayDialOptions {
+  transferId: string;
+  token: string;
+  role: RelayRole;
+  /** Covers the server's wait for the other side (30 s) plus a margin. @default 35000 */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Resolves a socket piped to the peer (nothing read past the server's reply is lost). */
+export function relayConnect(relay: Candidate, opts: RelayDialOptions): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const where = `${relay.host}:${relay.port}`;
+    const socket = net.connect({ host: relay.host, port: relay.port });
+    const decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 });
+    const finish = (err?: TransferError): void => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (!err) return resolve(socket);
+      socket.destroy();
+      reject(err);
+    };
+    const onAbort = (): void => finish(new TransferError('aborted', 'transfer aborted'));
+    const onError = (err: Error): void => finish(new TransferError('unreachable', `cannot reach the relay at ${where} (${err.message})`));
+    const onClose = (): void => finish(new TransferError('unreachable', `the relay at ${where} closed the connection`));
+    const onData = (chunk: Buffer): void => {
+      let frames: Buffer[];
+      try {
+        frames = decoder.push(chunk);
+      } catch {
+        return finish(new TransferError('protocol', `the relay at ${where} sent a malformed frame`));
+      }
+      if (frames.length === 0) return;
+      const rest = Buffer.concat([...frames.slice(1).map(reframe), decoder.takeRest()]);
+      let reply: { type?: string; code?: string; message?: string };
+      try {
+        reply = JSON.parse(frames[0]!.toString('utf8')) as typeof reply;
+      } catch {
+        return finish(new TransferError('protocol', `the relay at ${where} sent a malformed reply`));
+      }
+      if (reply.type !== 'ok') {
+        return finish(new TransferError('unreachable', `the relay refused: ${reply.message ?? reply.code ?? 'no reason given'}`));
+      }
+      socket.pause();
+      if (rest.length > 0) socket.unshift(rest);
+      finish();
+    };
+    const timer = setTimeout(() => finish(new TransferError('timeout', `the relay at ${where} paired nobody in time`)), opts.timeoutMs ?? 35_000);
+    opts.signal?.addEventListener('abort', onAbort);
+    if (opts.signal?.aborted) return onAbort();
+    socket.setNoDelay(true);
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    socket.on('connect', () => socket.write(encodeJsonFrame(relayRequest(opts.token, opts.role, opts.transferId))));
+  });
+}
+
+// Bytes after the reply belong to the peer; put a whole frame we already split back together.
+function reframe(payload: Buffer): Buffer {
+  const header = Buffer.allocUnsafe(4);
+  header.writeUInt32BE(payload.length, 0);
+  return Buffer.concat([header, payload]);
+}
