@@ -180,6 +180,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
         const progressed = sink.writtenBytes > sink.initialBytes;
         failures = progressed ? 1 : failures + 1;
         if (e.code !== 'peer_gone' || failures > this.#opts.retries || this.#fatal) throw this.#fail(e);
+        // A dropped (or tampered-with: §T9) connection: the file resumes on a new one.
+        this.emit('retry', { attempt: failures, delayMs: 0, reason: e.message });
       }
     }
   }

@@ -51,7 +51,10 @@ export class Wire {
     this.#decoder = new FrameDecoder({ maxFrameBytes });
     this.#direct = direct;
     socket.setNoDelay(true);
-    if (!direct) socket.on('data', (chunk: Buffer) => this.#onBytes(chunk));
+    if (!direct) {
+      socket.on('data', (chunk: Buffer) => this.#onBytes(chunk));
+      socket.resume(); // a socket handed over paused (e.g. by the relay dialer) starts flowing
+    }
     socket.on('error', (err) => this.#fail(peerGone(err)));
     socket.on('close', () => this.#onClose());
   }

@@ -88,7 +88,7 @@ describe('chat send-file and chat accept', () => {
     expect(await sha256File(path.join(out, 'big.bin'))).toBe(sha);
     expect(await readFile(path.join(out, 'docs/sub/b.md'), 'utf8')).toBe('# b\n');
     expect((await stat(path.join(out, 'empty'))).size).toBe(0);
-    expect(received.stderr).toMatch(/received from alice: 4 file\(s\)/);
+    expect(received.stderr).toMatch(/received from alice via direct: 4 file\(s\)/);
   });
 
   it('delivers an offer to a receiver that connects later, and accept --wait --json reports it', async () => {

@@ -4,8 +4,9 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
 import type { Candidate, OfferInfo } from '../../protocol/messages.js';
-import { Receiver } from '../../transfer/index.js';
-import { connectSession } from '../connect.js';
+import { Receiver, newKeyPair, verifyCode, withObserved, type Via } from '../../transfer/index.js';
+import { VIA_OPTION, parseVia } from '../via.js';
+import { connectSession, parseServer } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { interrupted, type Interrupt } from '../interrupt.js';
 import { formatBytes } from '../output.js';
@@ -22,6 +23,11 @@ export interface AcceptOptions extends GlobalOptions {
   parallel: number;
   limitRate: number;
   json: boolean;
+  via: Via[];
+  verify: boolean;
+  bind?: string;
+  advertise: string[];
+  advertiseOnly: boolean;
 }
 
 type Argvs = Record<string, unknown>;
@@ -37,7 +43,12 @@ export const acceptCommand = (ctx: CliContext) => ({
       .option('wait', { type: 'boolean', default: false, describe: 'wait for an offer to arrive' })
       .option('parallel', { type: 'number', default: 4, describe: 'connections to the sender (files at once)' })
       .option('limit-rate', { type: 'string', default: '0', describe: 'bandwidth cap in bytes/s, e.g. 500K or 10M (0: none)' })
-      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
+      .option('via', VIA_OPTION)
+      .option('verify', { type: 'boolean', default: false, describe: 'show a code to compare with the sender (rules out a swapped key)' })
+      .option('bind', { type: 'string', describe: 'local address for reverse connections (default: all interfaces)' })
+      .option('advertise', { type: 'string', array: true, nargs: 1, default: [], describe: 'another host/IP the sender may reach us at (repeatable)' })
+      .option('advertise-only', { type: 'boolean', default: false, describe: "offer only the --advertise hosts, not this machine's addresses" }),
   handler: (argv: Argvs) => runAccept(acceptOptions(argv), ctx),
 });
 
@@ -53,6 +64,11 @@ function acceptOptions(argv: Argvs): AcceptOptions {
     parallel,
     limitRate: parseRate(String(argv.limitRate), '--limit-rate'),
     json: Boolean(argv.json),
+    via: parseVia(argv.via),
+    verify: Boolean(argv.verify),
+    bind: argv.bind === undefined ? undefined : String(argv.bind),
+    advertise: (argv.advertise as unknown[]).map(String),
+    advertiseOnly: Boolean(argv.advertiseOnly),
   };
 }
 
@@ -110,18 +126,30 @@ async function waitForOffers(client: ChatClient, ctx: CliContext, interrupt: Int
 
 async function receive(client: ChatClient, offer: FullOffer, opts: AcceptOptions, ctx: CliContext, interrupt: Interrupt): Promise<void> {
   const { info, files } = offer;
-  await client.request('accept', { offer: info.id });
   const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
-  view.info(`receiving ${info.fileCount} file(s), ${formatBytes(info.totalBytes)} from ${info.from} into ${opts.dir}`, {
-    event: 'accepted', offer: info.id, from: info.from, files: info.fileCount, totalBytes: info.totalBytes, dir: opts.dir,
-  });
+  const keys = newKeyPair();
   const receiver = new Receiver({
     transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed),
     files, dir: opts.dir, parallel: opts.parallel, limitRate: opts.limitRate,
+    keys: info.key ? { own: keys, peer: info.key } : undefined,
+    via: opts.via, relay: parseServer(opts.server),
+    listen: { host: opts.bind, advertise: opts.advertise, advertiseOnly: opts.advertiseOnly },
   });
+  const candidates = await receiver.prepare().catch((err: Error) => {
+    throw new CliError(`cannot listen for a reverse connection: ${err.message}`);
+  });
+  await client.accept(info.id, { key: keys.publicKey, candidates });
+  view.info(`receiving ${info.fileCount} file(s), ${formatBytes(info.totalBytes)} from ${info.from} into ${opts.dir}`, {
+    event: 'accepted', offer: info.id, from: info.from, files: info.fileCount, totalBytes: info.totalBytes, dir: opts.dir,
+  });
+  if (opts.verify && info.key) {
+    const code = verifyCode(info.key, keys.publicKey);
+    view.info(`verification code: ${code} (the sender must see the same)`, { event: 'verify', code });
+  }
+  if (!info.key) view.info('warning: the sender does not encrypt; the data is not end-to-end encrypted', { event: 'warning', message: 'unencrypted' });
   let connected = false;
-  receiver.on('connected', ({ remote }) => {
-    if (!connected) view.info(`connected to ${info.from} at ${remote}`, { event: 'connected', remote });
+  receiver.on('connected', ({ remote, path }) => {
+    if (!connected) view.info(`connected to ${info.from} (${path}, ${remote})`, { event: 'connected', remote, path });
     connected = true;
   });
   receiver.on('retry', (r) => view.info(`connection lost (${r.reason}); retrying (attempt ${r.attempt})`, { event: 'retry', ...r }));
@@ -129,18 +157,11 @@ async function receive(client: ChatClient, offer: FullOffer, opts: AcceptOptions
   receiver.on('file', (r) => view.file(r));
   void interrupt.promise.then(() => receiver.abort());
   try {
-    view.done(await receiver.start(), `received from ${info.from}`);
+    const result = await receiver.start();
+    view.done(result, `received from ${info.from} via ${result.path ?? 'direct'}`);
   } catch (err) {
     view.stop();
     if (interrupt.fired) throw new CliError('cancelled; partial files stay as .part and resume next time', 130);
     asCliError(err);
   }
-}
-
-/** The sender's own addresses, then the address the server saw (NAT) on each offered port. */
-export function withObserved(candidates: Candidate[], observed: string): Candidate[] {
-  const out = [...candidates];
-  if (!observed || candidates.some((c) => c.host === observed)) return out;
-  for (const port of new Set(candidates.map((c) => c.port))) out.push({ host: observed, port });
-  return out;
 }

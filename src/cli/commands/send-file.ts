@@ -4,9 +4,12 @@ import type PQueue from 'p-queue';
 import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
 import { ClientError } from '../../client/errors.js';
-import type { OfferCloseReason } from '../../protocol/messages.js';
-import { Sender, TransferError, collectFiles, localCandidates, newTransferSecret, type LocalFile, type TransferResult } from '../../transfer/index.js';
-import { connectSession } from '../connect.js';
+import type { OfferAccepted, OfferCloseReason } from '../../protocol/messages.js';
+import {
+  Sender, TransferError, collectFiles, localCandidates, newKeyPair, newTransferSecret, verifyCode, type LocalFile, type TransferResult, type Via,
+} from '../../transfer/index.js';
+import { VIA_OPTION, parseVia } from '../via.js';
+import { connectSession, parseServer } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { interrupted, type Interrupt } from '../interrupt.js';
 import { formatBytes } from '../output.js';
@@ -25,6 +28,8 @@ export interface SendFileOptions extends GlobalOptions {
   parallel: number;
   limitRate: number;
   json: boolean;
+  via: Via[];
+  verify: boolean;
 }
 
 type Argvs = Record<string, unknown>;
@@ -46,7 +51,9 @@ export const sendFileCommand = (ctx: CliContext) => ({
       .option('timeout', { type: 'string', default: '10m', describe: 'withdraw the offer if nobody accepts within this time' })
       .option('parallel', { type: 'number', default: 4, describe: 'files streamed at once' })
       .option('limit-rate', { type: 'string', default: '0', describe: 'bandwidth cap in bytes/s, e.g. 500K or 10M (0: none)' })
-      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
+      .option('via', VIA_OPTION)
+      .option('verify', { type: 'boolean', default: false, describe: 'show a code to compare with the receiver (rules out a swapped key)' }),
   handler: (argv: Argvs) => runSendFile(sendFileOptions(argv), ctx),
 });
 
@@ -69,6 +76,8 @@ function sendFileOptions(argv: Argvs): SendFileOptions {
     parallel,
     limitRate: parseRate(String(argv.limitRate), '--limit-rate'),
     json: Boolean(argv.json),
+    via: parseVia(argv.via),
+    verify: Boolean(argv.verify),
   };
 }
 
@@ -98,15 +107,25 @@ export async function sendTo(
   queue?: PQueue,
 ): Promise<TransferResult> {
   const { transferId, token } = newTransferSecret();
-  const sender = new Sender({ transferId, token, files, host: opts.bind, port: opts.port, limitRate: opts.limitRate, parallel: opts.parallel, queue });
+  const keys = newKeyPair();
+  const sender = new Sender({
+    transferId, token, files, host: opts.bind, port: opts.port, limitRate: opts.limitRate, parallel: opts.parallel, queue,
+    keys, via: opts.via, relay: parseServer(opts.server),
+  });
   const connected = showSender(sender, view);
   try {
     const port = await sender.listen().catch((err: Error) => {
       throw new CliError(`cannot listen on port ${opts.port}: ${err.message}`);
     });
-    const offerId = await makeOffer(client, opts, files, { transferId, token, port }, view);
+    const offerId = await makeOffer(client, opts, files, { transferId, token, port, key: keys.publicKey }, view);
     const accepted = await answers.wait(client, offerId, opts, interrupt);
-    view.info(`${accepted.by} accepted; waiting for them to connect to port ${port}`, { event: 'accepted', offer: offerId, by: accepted.by });
+    sender.accepted(accepted);
+    view.info(`${accepted.by} accepted; connecting (${opts.via.join(', ')})`, { event: 'accepted', offer: offerId, by: accepted.by });
+    if (opts.verify && accepted.key) {
+      const code = verifyCode(keys.publicKey, accepted.key);
+      view.info(`verification code: ${code} (the receiver must see the same)`, { event: 'verify', code });
+    }
+    if (!accepted.key) view.info('warning: the receiver does not encrypt; the data is not end-to-end encrypted', { event: 'warning', message: 'unencrypted' });
     return await stream(sender, interrupt, accepted.by, connected, view);
   } catch (err) {
     sender.close();
@@ -119,12 +138,16 @@ async function makeOffer(
   client: ChatClient,
   opts: SendFileOptions,
   files: LocalFile[],
-  secret: { transferId: string; token: string; port: number },
+  secret: { transferId: string; token: string; port: number; key: string },
   view: TransferView,
 ): Promise<string> {
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
-  const candidates = localCandidates(secret.port, opts.advertise, opts.advertiseOnly);
-  const created = await client.offer(opts.to, { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: opts.timeoutMs }, files);
+  const candidates = secret.port > 0 ? localCandidates(secret.port, opts.advertise, opts.advertiseOnly) : [];
+  const created = await client.offer(
+    opts.to,
+    { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: opts.timeoutMs, key: secret.key },
+    files,
+  );
   const what = `${files.length} file(s), ${formatBytes(totalBytes)}`;
   view.info(`offered ${what} to ${opts.to} (offer ${created.offer}, port ${secret.port})`, {
     event: 'offer', offer: created.offer, to: opts.to, files: files.length, totalBytes, port: secret.port, candidates,
@@ -144,7 +167,7 @@ const CLOSED_BECAUSE: Record<OfferCloseReason, string> = {
   sender_gone: 'the offer was withdrawn',
 };
 
-type Answer = { offer: string; accepted: true; by: string } | { offer: string; accepted: false; reason: OfferCloseReason; by: string; message?: string };
+type Answer = (OfferAccepted & { accepted: true }) | { offer: string; accepted: false; reason: OfferCloseReason; by: string; message?: string };
 
 /**
  * Records answers to offers from the moment it is created: an accept can arrive in the same
@@ -156,7 +179,7 @@ export class OfferAnswers {
   #waiters = new Set<() => void>();
 
   constructor(client: ChatClient) {
-    client.on('offer_accepted', (e) => this.#add({ offer: e.offer, accepted: true, by: e.by }));
+    client.on('offer_accepted', (e) => this.#add({ ...e, accepted: true }));
     client.on('offer_closed', (e) => this.#add({ ...e, accepted: false }));
     client.on('close', (err) => {
       this.#lost = err ? `: ${err.message}` : '';
@@ -174,11 +197,11 @@ export class OfferAnswers {
   }
 
   /** Resolves when `offerId` is accepted; rejects on reject, expiry, Ctrl-C or a lost server. */
-  wait(client: ChatClient, offerId: string, opts: SendFileOptions, interrupt: Interrupt): Promise<{ by: string }> {
+  wait(client: ChatClient, offerId: string, opts: Pick<SendFileOptions, 'to' | 'timeoutMs'>, interrupt: Interrupt): Promise<OfferAccepted> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         const a = this.#answers.find((x) => x.offer === offerId);
-        if (a?.accepted) resolve({ by: a.by });
+        if (a?.accepted) resolve(a);
         else if (a) reject(closedError(a, opts));
         else if (this.#lost !== null) reject(new CliError(`lost the server connection before ${opts.to} answered${this.#lost}`));
         else return;
@@ -194,7 +217,7 @@ export class OfferAnswers {
   }
 }
 
-function closedError(a: Extract<Answer, { accepted: false }>, opts: SendFileOptions): CliError {
+function closedError(a: Extract<Answer, { accepted: false }>, opts: Pick<SendFileOptions, 'to' | 'timeoutMs'>): CliError {
   if (a.reason === 'rejected') return new CliError(`${a.by} rejected the offer${a.message ? `: ${a.message}` : ''}`);
   if (a.reason === 'expired') return new CliError(`${opts.to} did not accept within ${formatDuration(opts.timeoutMs)}; the offer was withdrawn`);
   return new CliError(CLOSED_BECAUSE[a.reason]);
@@ -205,8 +228,8 @@ function showSender(sender: Sender, view: TransferView): { readonly yes: boolean
   let yes = false;
   let reached!: () => void;
   const first = new Promise<void>((resolve) => (reached = resolve));
-  sender.on('connected', ({ remote }) => {
-    if (!yes) view.info(`the receiver connected from ${remote}`, { event: 'connected', remote });
+  sender.on('connected', ({ remote, path }) => {
+    if (!yes) view.info(`connected to the receiver (${path}, ${remote})`, { event: 'connected', remote, path });
     yes = true;
     reached();
   });
@@ -233,7 +256,7 @@ async function stream(
   void interrupt.promise.then(() => sender.close());
   try {
     const result = await sender.done;
-    view.done(result, `sent to ${receiver}`);
+    view.done(result, `sent to ${receiver} via ${result.path ?? 'direct'}`);
     return result;
   } catch (err) {
     if (!connected.yes && err instanceof TransferError && err.code === 'aborted' && !interrupt.fired) {

@@ -3,18 +3,20 @@
 // the user keeps chatting; their progress feeds one status line, and each prints one line when it
 // starts and one when it ends.
 import type { ChatClient } from '../../client/client.js';
-import type { OfferFileInfo, OfferInfo } from '../../protocol/messages.js';
+import type { OfferAccepted, OfferFileInfo, OfferInfo } from '../../protocol/messages.js';
 import {
   Receiver,
   Sender,
   TransferError,
   collectFiles,
   localCandidates,
+  newKeyPair,
   newTransferSecret,
+  withObserved,
   type LocalFile,
   type TransferResult,
 } from '../../transfer/index.js';
-import { withObserved } from '../commands/accept.js';
+import { parseServer } from '../connect.js';
 import { CliError } from '../context.js';
 import { formatBytes } from '../output.js';
 import { formatRate } from '../transfer-view.js';
@@ -73,10 +75,11 @@ export class Transfers {
     const files = await collectFiles(paths).catch(transferMessage);
     if (files.length === 0) throw new CliError('nothing to send: the directories are empty');
     const { transferId, token } = newTransferSecret();
-    const sender = new Sender({ transferId, token, files, host: this.#deps.network.bind, port: 0 });
+    const keys = newKeyPair();
+    const sender = new Sender({ transferId, token, files, host: this.#deps.network.bind, port: 0, keys, relay: parseServer(client.server) });
     try {
       const port = await sender.listen();
-      const offer = await this.#offer(client, to, files, { transferId, token, port });
+      const offer = await this.#offer(client, to, files, { transferId, token, port, key: keys.publicKey });
       const total = files.reduce((sum, f) => sum + f.size, 0);
       const what = `${plural(files.length, 'file')}, ${formatBytes(total)}`;
       const waiting = offer.online ? `waiting for ${to} to accept` : `${to} is offline: the offer waits ${formatDuration(OFFER_TIMEOUT_MS)}`;
@@ -92,11 +95,16 @@ export class Transfers {
 
   /** Accepts offer `info` into `dir`; resolves once accepted (the files arrive in the background). */
   async accept(client: ChatClient, info: OfferInfo, files: OfferFileInfo[], dir: string): Promise<void> {
-    await client.request('accept', { offer: info.id });
-    this.#deps.say(`receiving ${plural(info.fileCount, 'file')}, ${formatBytes(info.totalBytes)} from ${info.from} into ${dir} (offer ${info.id})`);
+    const keys = newKeyPair();
+    const { bind, advertise, advertiseOnly } = this.#deps.network;
     const receiver = new Receiver({
       transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed), files, dir,
+      keys: info.key ? { own: keys, peer: info.key } : undefined, relay: parseServer(client.server),
+      listen: { host: bind, advertise, advertiseOnly },
     });
+    const candidates = await receiver.prepare();
+    await client.accept(info.id, { key: keys.publicKey, candidates });
+    this.#deps.say(`receiving ${plural(info.fileCount, 'file')}, ${formatBytes(info.totalBytes)} from ${info.from} into ${dir} (offer ${info.id})`);
     const status: TransferStatus = { id: info.id, direction: 'receive', peer: info.from, phase: 'connecting', bytes: 0, total: info.totalBytes, startedAt: Date.now() };
     this.#track(status, (s) => this.#runReceiver(receiver, info, dir, s), (s) => {
       s.cancelled = true;
@@ -134,7 +142,9 @@ export class Transfers {
     let connected = false;
     let connectTimer: NodeJS.Timeout | undefined;
     try {
-      const by = await this.#answer(offerId, status, sender);
+      const accepted = await this.#answer(offerId, status, sender);
+      sender.accepted(accepted);
+      const by = accepted.by;
       this.#deps.say(`${by} accepted offer ${offerId}; sending`);
       status.phase = 'connecting';
       this.#deps.changed();
@@ -159,18 +169,18 @@ export class Transfers {
   }
 
   /** Waits for the receiver's answer to our offer; the name of who accepted. */
-  #answer(offerId: string, status: Running, sender: Sender): Promise<string> {
+  #answer(offerId: string, status: Running, sender: Sender): Promise<OfferAccepted> {
     const link = this.#deps.link;
-    return new Promise<string>((resolve, reject) => {
+    return new Promise<OfferAccepted>((resolve, reject) => {
       const off = (): void => {
         link.off('offer_accepted', onAccepted);
         link.off('offer_closed', onClosed);
         link.off('lost', onLost);
       };
-      const onAccepted = (e: { offer: string; by: string }): void => {
+      const onAccepted = (e: OfferAccepted): void => {
         if (e.offer !== offerId) return;
         off();
-        resolve(e.by);
+        resolve(e);
       };
       const onClosed = (e: { offer: string; reason: string; by: string; message?: string }): void => {
         if (e.offer !== offerId) return;
@@ -229,10 +239,14 @@ export class Transfers {
   }
 
   /** The two-step offer of protocol.md §4.4, as chat send-file makes it. */
-  async #offer(client: ChatClient, to: string, files: LocalFile[], secret: { transferId: string; token: string; port: number }) {
+  async #offer(client: ChatClient, to: string, files: LocalFile[], secret: { transferId: string; token: string; port: number; key: string }) {
     const { advertise, advertiseOnly } = this.#deps.network;
     const candidates = localCandidates(secret.port, advertise, advertiseOnly);
-    const created = await client.offer(to, { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: OFFER_TIMEOUT_MS }, files);
+    const created = await client.offer(
+      to,
+      { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: OFFER_TIMEOUT_MS, key: secret.key },
+      files,
+    );
     return { id: created.offer, online: created.online };
   }
 }

@@ -109,7 +109,7 @@ describe('transfer: handshake limits', () => {
     const retries: number[] = [];
     receiver.on('retry', (r) => retries.push(r.attempt));
     await expect(receiver.start()).rejects.toMatchObject({ code: 'peer_gone' });
-    expect(retries).toEqual([1, 2]);
+    expect(retries).toEqual([1, 1, 2]); // the drop itself, then two failed reconnects
     pair.sender.close();
     await expect(pair.sender.done).rejects.toMatchObject({ code: 'aborted' });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withObserved } from '../../../src/cli/commands/accept.js';
+import { withObserved } from '../../../src/transfer/offer.js';
 import { CliError } from '../../../src/cli/context.js';
 import { fileSummary } from '../../../src/cli/transfer-view.js';
 import { formatDuration, parseDuration, parseRate } from '../../../src/cli/units.js';
