@@ -2,7 +2,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { MAX_CHUNK_BYTES, DATA_HEADER_BYTES } from './chunk.js';
 import { TransferError } from './errors.js';
-import { TRANSFER_PROTOCOL_VERSION, type ControlMessage } from './messages.js';
+import type { ControlMessage } from './messages.js';
 import { Wire } from './wire.js';
 import { connectionKeys, sharedSecret, type KeyPair } from './keys.js';
 import type { Candidate } from './offer.js';

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
-import type { Candidate, OfferInfo } from '../../protocol/messages.js';
+import type { OfferInfo } from '../../protocol/messages.js';
 import { Receiver, newKeyPair, verifyCode, withObserved, type Via } from '../../transfer/index.js';
 import { VIA_OPTION, parseVia } from '../via.js';
 import { connectSession, parseServer } from '../connect.js';

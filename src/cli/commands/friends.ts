@@ -1,29 +1,11 @@
 // chat friend add|accept|decline|remove|note|list, and chat users search (protocol.md §4.7).
 import type { Argv } from 'yargs';
-import type { ChatClient } from '../../client/client.js';
 import type { FriendInfo } from '../../protocol/messages.js';
-import { connectSession } from '../connect.js';
-import type { CliContext, GlobalOptions } from '../context.js';
+import type { CliContext } from '../context.js';
 import { printable } from '../output.js';
+import { sessionSubcommand, type Run } from '../subcommand.js';
 
-type Argvs = Record<string, unknown>;
-type Run = (client: ChatClient, argv: Argvs, ctx: CliContext) => Promise<void>;
-
-function sub(command: string, describe: string, run: Run, ctx: CliContext) {
-  return {
-    command,
-    describe,
-    builder: (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'JSON output' }),
-    handler: async (argv: Argvs) => {
-      const client = await connectSession(argv as unknown as GlobalOptions);
-      try {
-        await run(client, argv, ctx);
-      } finally {
-        await client.close();
-      }
-    },
-  };
-}
+const sub = (command: string, describe: string, run: Run, ctx: CliContext) => sessionSubcommand(ctx, command, describe, run);
 
 const STATE_WORDS: Record<FriendInfo['state'], string> = {
   friend: '',

@@ -1,33 +1,9 @@
 // chat group create|join|leave|members|list|invite|kick|delete (protocol.md §4.6).
 import type { Argv } from 'yargs';
-import type { ChatClient } from '../../client/client.js';
-import { connectSession } from '../connect.js';
-import type { CliContext, GlobalOptions } from '../context.js';
-
-type Argvs = Record<string, unknown>;
-type Run = (client: ChatClient, argv: Argvs, ctx: CliContext) => Promise<void>;
+import type { CliContext } from '../context.js';
+import { sessionSubcommand as sub } from '../subcommand.js';
 
 const bare = (name: unknown): string => String(name).replace(/^#/, '');
-
-/** Runs one subcommand over a logged-in connection. */
-function sub(ctx: CliContext, command: string, describe: string, run: Run, builder?: (y: Argv) => Argv) {
-  return {
-    command,
-    describe,
-    builder: (y: Argv) => {
-      const withJson = y.option('json', { type: 'boolean', default: false, describe: 'JSON output' });
-      return builder ? builder(withJson) : withJson;
-    },
-    handler: async (argv: Argvs) => {
-      const client = await connectSession(argv as unknown as GlobalOptions);
-      try {
-        await run(client, argv, ctx);
-      } finally {
-        await client.close();
-      }
-    },
-  };
-}
 
 const SUBCOMMANDS = (ctx: CliContext) => [
   sub(ctx, 'create <name>', 'create a group (you own it)', async (c, a, x) => {
