@@ -105,6 +105,7 @@ export class ReceiverPaths {
   }
 
   #onSocket(socket: net.Socket): void {
+    if (this.path && this.path !== 'reverse') return void socket.destroy(); // another path won
     const wire = new Wire(socket);
     const opts = this.#o.dialOptions();
     authenticate(wire, this.#o.secret, formatRemote(socket), opts, true).then(

@@ -138,7 +138,10 @@ async function receive(client: ChatClient, offer: FullOffer, opts: AcceptOptions
   const candidates = await receiver.prepare().catch((err: Error) => {
     throw new CliError(`cannot listen for a reverse connection: ${err.message}`);
   });
-  await client.accept(info.id, { key: keys.publicKey, candidates });
+  await client.accept(info.id, { key: keys.publicKey, candidates }).catch((err: unknown) => {
+    receiver.abort(); // closes the reverse listener
+    throw err;
+  });
   view.info(`receiving ${info.fileCount} file(s), ${formatBytes(info.totalBytes)} from ${info.from} into ${opts.dir}`, {
     event: 'accepted', offer: info.id, from: info.from, files: info.fileCount, totalBytes: info.totalBytes, dir: opts.dir,
   });

@@ -103,7 +103,10 @@ export class Transfers {
       listen: { host: bind, advertise, advertiseOnly },
     });
     const candidates = await receiver.prepare();
-    await client.accept(info.id, { key: keys.publicKey, candidates });
+    await client.accept(info.id, { key: keys.publicKey, candidates }).catch((err: unknown) => {
+      receiver.abort(); // closes the reverse listener
+      throw err;
+    });
     this.#deps.say(`receiving ${plural(info.fileCount, 'file')}, ${formatBytes(info.totalBytes)} from ${info.from} into ${dir} (offer ${info.id})`);
     const status: TransferStatus = { id: info.id, direction: 'receive', peer: info.from, phase: 'connecting', bytes: 0, total: info.totalBytes, startedAt: Date.now() };
     this.#track(status, (s) => this.#runReceiver(receiver, info, dir, s), (s) => {
