@@ -309,6 +309,7 @@ export function peerGone(cause?: unknown): TransferError {
 
 /** "host:port" or "[v6]:port" of the socket's peer. */
 export function formatRemote(socket: Socket): string {
-  const host = socket.remoteAddress ?? '?';
+  const raw = socket.remoteAddress ?? '?';
+  const host = raw.startsWith('::ffff:') ? raw.slice(7) : raw; // an IPv4 peer on a dual-stack listener
   return host.includes(':') ? `[${host}]:${socket.remotePort}` : `${host}:${socket.remotePort}`;
 }
