@@ -44,6 +44,7 @@ export class ChatServer implements ServerContext {
   shuttingDown = false;
   readonly #tcp: TcpServer;
   readonly #log: (line: string) => void;
+  readonly #verbose: boolean;
   readonly #unsubscribe: () => void;
 
   constructor(options: ServerOptions) {
@@ -52,6 +53,7 @@ export class ChatServer implements ServerContext {
     this.node = options.node ?? randomBytes(4).toString('hex');
     this.limits = { ...DEFAULT_LIMITS, ...definedOnly(options) };
     this.#log = options.log ?? (() => {});
+    this.#verbose = options.verbose ?? false;
     this.relay = new Relay(this.limits, (line) => this.log(line));
     this.#unsubscribe = this.bus.subscribe((m) => this.#onBus(m));
     this.#tcp = createTcpServer((socket) => this.#onSocket(socket));
@@ -105,7 +107,11 @@ export class ChatServer implements ServerContext {
       return;
     }
     const conn = new Connection(socket, this.node, this.limits, {
-      handle: (c, request) => handle(this, c, request),
+      handle: (c, request) => {
+        // Only the type: requests carry passwords and message texts.
+        if (this.#verbose) this.log(`conn ${c.id}${c.user ? ` (${c.user})` : ''} ${request.type}`);
+        return handle(this, c, request);
+      },
       closed: (c) => this.#onClosed(c),
       log: (line) => this.log(line),
     });

@@ -675,6 +675,30 @@ describe('restart', () => {
   });
 });
 
+describe('verbose log', () => {
+  it('logs each request type and who sent it, never passwords or texts', async () => {
+    const dir = await tempDir('chat-verbose-');
+    const store = new SqliteStore(dir);
+    const lines: string[] = [];
+    const server = createServer({ store, verbose: true, log: (line) => lines.push(line) });
+    const { port } = await server.listen(0, '127.0.0.1');
+    try {
+      const client = await connect({ ...ts, port } as TestServer);
+      await client.register('alice', PASSWORD);
+      await client.send('alice', 'a secret note');
+      expect(lines.some((l) => / register$/.test(l))).toBe(true);
+      expect(lines.some((l) => /\(alice\) send$/.test(l))).toBe(true);
+      expect(lines.join('\n')).not.toContain(PASSWORD);
+      expect(lines.join('\n')).not.toContain('a secret note');
+      await client.close();
+    } finally {
+      await server.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('two nodes on one bus', () => {
   it('routes messages and presence between connections on different servers', async () => {
     const dir = await tempDir('chat-cluster-');
