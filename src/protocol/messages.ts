@@ -241,6 +241,15 @@ export function requestIdOf(value: unknown): number | null {
   return Number.isSafeInteger(id) && (id as number) > 0 ? (id as number) : null;
 }
 
+// A value from the wire, for an error message: short, and never throws. (String() of a parsed
+// object can: {"toString":1} has no callable toString, and 100k nested arrays overflow the stack.)
+function shortly(value: unknown): string {
+  if (typeof value === 'string') return value.slice(0, 40);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value);
+}
+
 /**
  * Parses one frame payload into a Request, checking the type and every field's kind.
  * Throws ProtocolError: bad_json, bad_request, unknown_type.
@@ -259,7 +268,7 @@ export function parseRequest(payload: Buffer): Request {
   if (requestIdOf(record) === null) throw new ProtocolError('bad_request', 'id must be a positive integer');
   const type = record.type;
   if (typeof type !== 'string' || !Object.hasOwn(SCHEMAS, type)) {
-    throw new ProtocolError('unknown_type', `unknown request type: ${String(type).slice(0, 40)}`);
+    throw new ProtocolError('unknown_type', `unknown request type: ${shortly(type)}`);
   }
   for (const [field, spec] of Object.entries(SCHEMAS[type as RequestType])) {
     const optional = spec.endsWith('?');

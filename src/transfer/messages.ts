@@ -70,8 +70,17 @@ function validate(m: Fields): ControlMessage {
     case 'error':
       return check(m, { code: isTransferErrorCode, message: isString, file: optional(isCount) });
     default:
-      throw bad(`unknown control message type ${JSON.stringify(m.type)}`);
+      throw bad(`unknown control message type ${shortly(m.type)}`);
   }
+}
+
+// The peer's value, for an error message that goes back to it (≤ 1000 characters, §T4): short, and
+// never throws (JSON.stringify of 30k nested arrays overflows the stack).
+function shortly(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.slice(0, 40));
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object' && v !== null) return 'an object';
+  return String(v);
 }
 
 function check<T extends ControlMessage>(m: Fields, fields: Record<string, (v: unknown) => boolean>): T {
