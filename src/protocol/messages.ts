@@ -274,7 +274,11 @@ export function parseRequest(payload: Buffer): Request {
     const optional = spec.endsWith('?');
     const kind = (optional ? spec.slice(0, -1) : spec) as FieldKind;
     const present = record[field] !== undefined && record[field] !== null;
-    if (!present && optional) continue;
+    if (!present && optional) {
+      // null means absent: handlers test optional fields against undefined (`key?: string`).
+      delete record[field];
+      continue;
+    }
     if (!present || !hasKind(record[field], kind)) {
       throw new ProtocolError('bad_request', `${type}: field "${field}" must be ${optional ? 'an optional ' : 'a '}${kind}`);
     }

@@ -189,6 +189,16 @@ describe('regressions found by this fuzzer', () => {
     );
   });
 
+  it('parseRequest: an optional field sent as null is removed (handlers test optional fields against undefined)', () => {
+    // {"key":null} in an offer reached `req.key.length` in the handler: an internal error.
+    const offer = parseRequest(Buffer.from(JSON.stringify({
+      id: 1, type: 'offer', to: 'bob', transfer: 't', token: 'k', candidates: [], fileCount: 1, totalBytes: 1, timeoutMs: 1000, key: null,
+    })));
+    expect(offer).not.toHaveProperty('key');
+    const accept = parseRequest(Buffer.from('{"id":2,"type":"accept","offer":"abc","key":null,"candidates":null}'));
+    expect(accept).toEqual({ id: 2, type: 'accept', offer: 'abc' });
+  });
+
   it('parseControl: a deeply nested or very long "type" is a short protocol error', () => {
     const deep = '['.repeat(30_000) + ']'.repeat(30_000);
     expect(() => parseControl(Buffer.from(`{"type":${deep}}`))).toThrow(
