@@ -145,11 +145,12 @@ export class FileSink {
     if (chunkCrc(data) !== header.crc) {
       throw new TransferError('checksum_mismatch', `chunk at byte ${header.offset} of ${file.path} is corrupt (CRC-32 mismatch)`, { file: index });
     }
+    const n = data.length;
     this.#hasher!.push(this.#pos, data);
-    this.#pos += data.length;
-    this.#hooks!.onBytes(data.length);
-    this.#write(data, header.offset, release);
-    this.#throttle(data.length);
+    this.#pos += n;
+    this.#hooks!.onBytes(n);
+    this.#write(data, header.offset, release); // `data` belongs to the write queue from here on
+    this.#throttle(n);
   }
 
   /** protocol §4 `end`: after the last write, compare SHA-256 values, then finalize. */
@@ -180,12 +181,13 @@ export class FileSink {
   async #writeQueued(at: number): Promise<void> {
     const batch = this.#queued;
     this.#queued = [];
+    const bytes = batch.reduce((n, c) => n + c.data.length, 0);
     try {
       await writeAll(this.#fh!, batch.map((c) => c.data), at);
     } finally {
-      for (const c of batch) c.release();
+      for (const c of batch) c.release(); // the buffers may be freed: not touched after this
     }
-    this.#written = at + batch.reduce((n, c) => n + c.data.length, 0);
+    this.#written = at + bytes;
     this.#hasher!.written(this.#written);
     if (this.#release) {
       this.#release();

@@ -5,6 +5,7 @@ import { FrameDecoder } from '../protocol/frame.js';
 import { KIND_CONTROL, KIND_DATA, MAX_CONTROL_BYTES, dataBody, readDataHeader, type DataHeader } from './chunk.js';
 import { TransferError } from './errors.js';
 import { DirectFrameReader } from './direct-reader.js';
+import { freeBuffer } from './free-buffer.js';
 import { PooledFrameReader } from './frame-reader.js';
 import { parseControl, type ControlMessage } from './messages.js';
 import { Opener, Sealer, TAG_BYTES } from './seal.js';
@@ -12,7 +13,7 @@ import { Opener, Sealer, TAG_BYTES } from './seal.js';
 /** Callbacks a Wire's owner installs. */
 export interface WireHandlers {
   control(msg: ControlMessage): void;
-  /** `release` must be called once `data` is no longer needed (its buffer is then reused). */
+  /** `release` must be called once `data` is no longer needed: its memory is then reused or freed, and `data` must not be touched again. */
   data(header: DataHeader, data: Buffer, release: () => void): void;
   close(err: TransferError | undefined): void;
 }
@@ -131,29 +132,39 @@ export class Wire {
     return this.socket.write(frame, this.#afterWrite);
   }
 
-  /** Writes a ready-made frame; `done` runs once the bytes left (or failed to leave) the process. */
+  /**
+   * Writes a ready-made frame; `done` runs once `frame` may be reused: when its bytes left (or
+   * failed to leave) the process or, on a sealed connection, as soon as they were sealed.
+   */
   write(frame: Buffer, done?: (err?: Error | null) => void): boolean {
     if (this.closed || this.#ending) {
       if (done) queueMicrotask(() => done(new Error('connection closed')));
       return false;
     }
     this.#cork();
-    const after = (err?: Error | null): void => {
+    if (this.#sealer) {
+      const ok = this.#writeSealed(frame, this.#afterWrite);
+      if (done) queueMicrotask(() => done()); // the ciphertext is a copy
+      return ok;
+    }
+    return this.socket.write(frame, (err) => {
       done?.(err);
       this.#afterWrite();
-    };
-    if (this.#sealer) return this.#writeSealed(frame, after);
-    return this.socket.write(frame, after);
+    });
   }
 
-  // The frame's payload, sealed, under a new length prefix (which is the AAD).
+  // The frame's payload, sealed, under a new length prefix (which is the AAD). The ciphertext
+  // buffers are freed as soon as the socket is done with them (see free-buffer.ts).
   #writeSealed(frame: Buffer, done: (err?: Error | null) => void): boolean {
     const header = Buffer.allocUnsafe(4);
     header.writeUInt32BE(frame.length - 4 + TAG_BYTES, 0);
     const parts = this.#sealer!.seal([frame.subarray(4)], header);
     this.socket.write(header);
     for (let i = 0; i < parts.length - 1; i++) this.socket.write(parts[i]!);
-    return this.socket.write(parts[parts.length - 1]!, done);
+    return this.socket.write(parts[parts.length - 1]!, (err) => {
+      for (let i = 0; i < parts.length - 1; i++) freeBuffer(parts[i]!);
+      done(err);
+    });
   }
 
   /**
@@ -267,7 +278,8 @@ export class Wire {
       } finally {
         release(); // the plaintext is a copy
       }
-      release = NOOP;
+      const plain = payload;
+      release = () => freeBuffer(plain); // once its owner is done with it (see free-buffer.ts)
     }
     const kind = payload[0];
     if (kind === KIND_DATA) {
