@@ -3,8 +3,10 @@
 // listener, a Receiver's reverse listener). While the junk flows, well-behaved clients keep
 // working: chat messages are all delivered, a transfer running at the same time completes intact.
 // Seeded: a failure prints FUZZ_SEED=n to replay the same inputs; FUZZ_RUNS=n runs more cases.
-import { randomBytes } from 'node:crypto';
-import { connect as netConnect, type Socket } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import net, { connect as netConnect, type Socket } from 'node:net';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/client.js';
 import { ERROR_CODES } from '../../src/protocol/errors.js';
@@ -12,18 +14,22 @@ import { FrameDecoder, encodeJsonFrame } from '../../src/protocol/frame.js';
 import type { ChatMessage, RequestType } from '../../src/protocol/messages.js';
 import { REQUEST_TYPES } from '../../src/protocol/messages.js';
 import { relayRequest } from '../../src/protocol/relay.js';
+import { DATA_HEADER_BYTES, chunkCrc, writeDataHeader } from '../../src/transfer/chunk.js';
+import { TRANSFER_ERROR_CODES, TransferError } from '../../src/transfer/errors.js';
+import { acceptHandshake, dial } from '../../src/transfer/handshake.js';
 import { newKeyPair } from '../../src/transfer/keys.js';
 import { parseControl } from '../../src/transfer/messages.js';
 import { newTransferSecret } from '../../src/transfer/offer.js';
 import { Receiver } from '../../src/transfer/receiver.js';
 import { Sender } from '../../src/transfer/sender.js';
+import { Wire } from '../../src/transfer/wire.js';
 import {
   badFrame, frame, fuzzRuns, fuzzTimeout, jsonText, requestPayload, splitRandomly, transferControl, transferPayload, withSeed,
   type FrameDefect, type RequestContext, type Rng,
 } from '../helpers/fuzz.js';
 import { LineBuffer } from '../helpers/lines.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { collectFiles, removeDirs, sha256File, tmpDir, writeRandomFile } from '../helpers/transfer-files.js';
+import { collectFiles, pseudoRandom, removeDirs, sha256File, tmpDir, writeRandomFile } from '../helpers/transfer-files.js';
 
 const PASSWORD = 'correct horse';
 /** Bound on every single wait of a case (a case that needs longer is a hang). */
@@ -699,3 +705,201 @@ describe('fuzz: transfer peers', () => {
   }, fuzzTimeout(30_000));
 });
 
+
+// ---------------------------------------------------------------------------------------------
+// Authenticated peers: the other side knows the token and keys (it is the person we accepted
+// from or sent to) but sends junk after the handshake. It may fail the transfer, but must not
+// crash us, hang us, or get an unverified file placed under its final name.
+
+describe('fuzz: authenticated peers', () => {
+  const dirs: string[] = [];
+  const closers: (() => void)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0)) close();
+    await removeDirs(dirs.splice(0));
+  });
+
+  async function dir(): Promise<string> {
+    const d = await tmpDir('chat-fuzz-auth-');
+    dirs.push(d);
+    return d;
+  }
+
+  /** A sealed DATA frame (the wire seals it) for `file` at `offset`, CRC right unless `badCrc`. */
+  function dataFrame(file: number, offset: number, data: Buffer, badCrc = false): Buffer {
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(DATA_HEADER_BYTES + data.length, 0);
+    return Buffer.concat([header, writeDataHeader({ file, offset, crc: (chunkCrc(data) + (badCrc ? 1 : 0)) >>> 0 }), data]);
+  }
+
+  /** Files on disk under `root`, relative paths. */
+  async function listFiles(root: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const e of await readdir(root, { withFileTypes: true, recursive: true })) {
+      if (e.isFile()) out.push(path.relative(root, path.join(e.parentPath, e.name)));
+    }
+    return out.sort();
+  }
+
+  it('a Receiver facing a malicious sender fails with a TransferError and never places an unverified file', async () => {
+    const src = await dir();
+    const contents = [pseudoRandom(300_000, 11), Buffer.alloc(0), pseudoRandom(5000, 12)];
+    const names = ['a.bin', 'sub/empty', '../escape.txt'];
+    const runs = fuzzRuns(100, 0.02);
+    const outcomes = new Map<string, number>();
+    await withSeed('malicious sender', (base) =>
+      runCases(base, runs, 2, async (rng) => {
+        const dst = await dir();
+        const secret = newTransferSecret();
+        const [senderKeys, receiverKeys] = [newKeyPair(), newKeyPair()];
+        const files = contents.map((c, i) => ({ path: names[i]!, size: c.length, mime: 'application/octet-stream', mode: 0o644, mtimeMs: 1_700_000_000_000 }));
+        const sha = contents.map((c) => createHash('sha256').update(c).digest('hex'));
+        // The malicious sender: a real handshake, then a seeded script of right and wrong frames.
+        const server = net.createServer((socket) => {
+          const wire = new Wire(socket);
+          void acceptHandshake(wire, { ...secret, keys: { own: senderKeys, peer: receiverKeys.publicKey } }, 5000).then(async () => {
+            const gets: number[] = [];
+            let wake: () => void = () => {};
+            /** Resolves when a `get` is waiting (or the connection closed). */
+            const nextGet = (): Promise<void> => (gets.length > 0 || wire.closed ? Promise.resolve() : new Promise((resolve) => (wake = resolve)));
+            wire.handlers = {
+              control: (m) => {
+                if (m.type !== 'get') return;
+                gets.push(m.file);
+                wake();
+              },
+              data() {},
+              close: () => wake(),
+            };
+            await nextGet();
+            const serve = (file: number, rightHash: boolean): void => {
+              const body = contents[file]!;
+              wire.sendControl({ type: 'start', file, offset: 0, size: body.length });
+              for (let o = 0; o < body.length; o += 65_536) wire.write(dataFrame(file, o, Buffer.from(body.subarray(o, o + 65_536))));
+              wire.sendControl({ type: 'end', file, sha256: rightHash ? sha[file]! : 'f'.repeat(64) });
+            };
+            const faults = rng.pick([0, 0.1, 0.4]);
+            for (let n = rng.range(1, 12); n > 0 && !wire.closed; n--) {
+              // Mostly the right thing for a requested file (so transfers get far), else a fault.
+              if (!rng.chance(faults)) {
+                await nextGet();
+                if (gets.length === 0) break;
+                serve(gets.shift()!, rng.chance(0.9));
+                if (rng.chance(0.3)) await yieldIo();
+                continue;
+              }
+              const file = gets.length > 0 && rng.chance(0.8) ? rng.pick(gets) : rng.int(4);
+              const body = contents[file] ?? Buffer.alloc(10);
+              const at = rng.chance(0.7) ? 0 : rng.int(body.length + 2);
+              const len = rng.int(Math.min(70_000, body.length - Math.min(at, body.length)) + 2);
+              switch (rng.int(7)) {
+                case 0:
+                  wire.sendControl({ type: 'start', file, offset: rng.chance(0.8) ? 0 : rng.int(10), size: rng.chance(0.8) ? body.length : rng.int(1e6) });
+                  break;
+                case 1:
+                case 2:
+                  wire.write(dataFrame(file, at, Buffer.from(body.subarray(at, at + len)), rng.chance(0.2)));
+                  break;
+                case 3:
+                  wire.sendControl({ type: 'end', file, sha256: rng.chance(0.5) ? (sha[file] ?? '0'.repeat(64)) : '0'.repeat(64) });
+                  break;
+                case 4:
+                  wire.sendControl(transferControl(rng) as unknown as Parameters<Wire['sendControl']>[0]);
+                  break;
+                case 5:
+                  wire.write(frame(transferPayload(rng)));
+                  break;
+                default:
+                  socket.write(frame(rng.bytes(rng.range(1, 100)))); // not sealed: must be 'tampered'
+              }
+              if (rng.chance(0.3)) await yieldIo();
+            }
+            // Sometimes the connection stays open until every request was answered.
+            if (gets.length === 0 && rng.chance(0.5)) await wire.room(0, WAIT_MS).catch(() => {});
+            if (rng.chance(0.5)) wire.end();
+            else wire.destroy();
+          }, () => {});
+        });
+        closers.push(() => server.close());
+        const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+        const receiver = new Receiver({
+          ...secret, candidates: [{ host: '127.0.0.1', port }], files, dir: dst, keys: { own: receiverKeys, peer: senderKeys.publicKey },
+          via: ['direct'], retries: 1, retryDelayMs: 1, parallel: rng.range(1, 2),
+        });
+        let outcome: string;
+        try {
+          await receiver.start();
+          outcome = 'ok';
+        } catch (err) {
+          expect(err, String(err)).toBeInstanceOf(TransferError);
+          expect(TRANSFER_ERROR_CODES).toContain((err as TransferError).code);
+          outcome = (err as TransferError).code;
+        }
+        server.close();
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+        // Only verified files under their final names (inside dst), `.part` files for the rest.
+        const safe = ['a.bin', 'sub/empty', 'escape.txt'];
+        for (const f of await listFiles(dst)) {
+          const i = safe.indexOf(f.replace(/( \(\d+\))?(\.part)?$/, ''));
+          expect(i, `unexpected file ${f}`).toBeGreaterThanOrEqual(0);
+          if (!f.endsWith('.part')) expect((await readFile(path.join(dst, f))).equals(contents[i]!), `${f} placed with wrong contents`).toBe(true);
+        }
+      }),
+    );
+    expect([...outcomes.values()].reduce((a, b) => a + b, 0)).toBe(runs);
+    console.log(`[fuzz] malicious sender: ${runs} cases (${[...outcomes].map(([k, n]) => `${k} ${n}`).join(', ')})`);
+  }, fuzzTimeout(30_000));
+
+  it('a Sender facing a malicious receiver fails cleanly or keeps going; it never crashes or hangs', async () => {
+    const src = await dir();
+    const files = await collectFiles([await writeRandomFile(src, 'a.bin', 200_000, 13), await writeRandomFile(src, 'b.txt', 10, 14)]);
+    const runs = fuzzRuns(100, 0.02);
+    const outcomes = new Map<string, number>();
+    await withSeed('malicious receiver', (base) =>
+      runCases(base, runs, 2, async (rng) => {
+        const secret = newTransferSecret();
+        const [senderKeys, receiverKeys] = [newKeyPair(), newKeyPair()];
+        const sender = new Sender({ ...secret, files, host: '127.0.0.1', keys: senderKeys, via: ['direct'], chunkSize: rng.pick([1000, 65_536]) });
+        closers.push(() => sender.close());
+        const port = await sender.listen();
+        sender.accepted({ key: receiverKeys.publicKey });
+        const wire = await dial({ host: '127.0.0.1', port }, { ...secret, keys: { own: receiverKeys, peer: senderKeys.publicKey } }, { connectTimeoutMs: WAIT_MS, handshakeTimeoutMs: WAIT_MS });
+        let frames = 0;
+        wire.handlers = { control: () => void frames++, data: (_h, _d, release) => (frames++, release()), close() {} };
+        for (let n = rng.range(1, 12); n > 0 && !wire.closed; n--) {
+          switch (rng.int(6)) {
+            case 0:
+              wire.sendControl({ type: 'get', file: rng.int(3), offset: rng.chance(0.7) ? 0 : rng.int(300_000), tail: rng.chance(0.3) ? { length: rng.int(2e6), sha256: 'a'.repeat(64) } : undefined });
+              break;
+            case 1:
+              wire.sendControl({ type: 'ack', file: rng.int(3), bytes: rng.pick([0, 10, 2 ** 53 - 1]) });
+              break;
+            case 2:
+              wire.sendControl({ type: 'verified', file: rng.int(3), sha256: 'b'.repeat(64) });
+              break;
+            case 3:
+              wire.sendControl(transferControl(rng) as unknown as Parameters<Wire['sendControl']>[0]);
+              break;
+            case 4:
+              wire.write(frame(transferPayload(rng)));
+              break;
+            default:
+              wire.socket.write(frame(rng.bytes(rng.range(1, 100)))); // not sealed
+          }
+          if (rng.chance(0.3)) await yieldIo();
+        }
+        if (rng.chance(0.5)) wire.end();
+        else wire.destroy();
+        // Whatever happened, closing the Sender settles it (aborted if nothing failed before).
+        sender.close();
+        const outcome = await sender.done.then(() => 'ok', (err: unknown) => {
+          expect(err, String(err)).toBeInstanceOf(TransferError);
+          return (err as TransferError).code;
+        });
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      }),
+    );
+    expect([...outcomes.values()].reduce((a, b) => a + b, 0)).toBe(runs);
+    console.log(`[fuzz] malicious receiver: ${runs} cases (${[...outcomes].map(([k, n]) => `${k} ${n}`).join(', ')})`);
+  }, fuzzTimeout(30_000));
+});
