@@ -353,6 +353,9 @@ async function runOurs(ctx, src, size, expectedSha, label) {
   // The receiver's own timing (first byte requested → verified), without process start-up and relay round trips.
   const done = recv.stdout.split('\n').find((l) => l.includes('"event":"done"'));
   const transferSeconds = done ? JSON.parse(done).elapsedMs / 1000 : NaN;
+  // Which path won the race (direct, reverse or relay; --via auto), when the CLI reports it.
+  const connected = recv.stdout.split('\n').find((l) => l.includes('"event":"connected"'));
+  const via = connected ? (JSON.parse(connected).path ?? 'direct') : '?';
   const received = path.join(outDir, path.basename(src));
   const sha = await sha256File(received);
   keepOutput(outDir);
@@ -361,6 +364,7 @@ async function runOurs(ctx, src, size, expectedSha, label) {
     seconds,
     mbps: size / MB / seconds,
     transferMbps: size / MB / transferSeconds,
+    via,
     senderKb: send.peakKb(),
     receiverKb: recv.peakKb(),
     cpu: [send.cpuSeconds(), recv.cpuSeconds()],
@@ -422,7 +426,7 @@ async function main() {
     settle();
     const r = await runOurs(ctx, src, SIZE, sha, String(i));
     ours.push(r);
-    log(`  run ${i + 1} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
+    log(`  run ${i + 1} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
   }
 
   let big;
@@ -439,7 +443,7 @@ async function main() {
       log(`generated ${bigSrc} (4 GiB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
       settle();
       big = await runOurs(ctx, bigSrc, BIG, bigSha, '4g');
-      log(`  4 GiB ours: ${f1(big.mbps)} MB/s, RSS sender ${f1(mbOfKb(big.senderKb))} MB, receiver ${f1(mbOfKb(big.receiverKb))} MB`);
+      log(`  4 GiB ours: ${f1(big.mbps)} MB/s (via ${big.via}), RSS sender ${f1(mbOfKb(big.senderKb))} MB, receiver ${f1(mbOfKb(big.receiverKb))} MB`);
       rmSync(bigSrc, { force: true });
     }
   }

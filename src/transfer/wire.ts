@@ -246,11 +246,34 @@ export class Wire {
   #onBytes(chunk: Buffer): void {
     if (this.#closed || this.#ending) return;
     try {
-      if (this.#reader) this.#reader.push(chunk, (payload, release) => this.#dispatch(payload, release));
+      if (this.#reader) this.#pushPooled(this.#reader, chunk);
       else for (const payload of this.#decoder.push(chunk)) this.#dispatch(payload, NOOP);
     } catch (err) {
       const e = err instanceof TransferError ? err : new TransferError('protocol', (err as Error).message, { cause: err });
       this.#fail(e);
+    }
+  }
+
+  // Node allocates a buffer for every socket read (64 KiB); it is freed as soon as no frame
+  // handed out still refers to it (see free-buffer.ts), instead of piling up until a GC.
+  #pushPooled(reader: PooledFrameReader, chunk: Buffer): void {
+    let views = 0;
+    let pushed = false;
+    try {
+      reader.push(chunk, (payload, release) => {
+        if (payload.buffer !== chunk.buffer) return this.#dispatch(payload, release);
+        views++; // a zero-copy frame inside this read
+        let released = false;
+        this.#dispatch(payload, () => {
+          if (released) return;
+          released = true;
+          release();
+          if (--views === 0 && pushed) freeBuffer(chunk);
+        });
+      });
+    } finally {
+      pushed = true;
+      if (views === 0) freeBuffer(chunk);
     }
   }
 
