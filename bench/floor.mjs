@@ -1,58 +1,92 @@
 #!/usr/bin/env node
 // What the hardware allows a Node program that does the same per-byte work as a chat transfer:
-// read the file, SHA-256 + CRC-32 it, send it over loopback TCP; receive, CRC-32 + SHA-256,
-// write it. No protocol, no framing, no CLI, one connection, synchronous file I/O on the main
-// thread (the cheapest way in CPU). Compare with `npm run bench:transfer` on the same machine.
+// read the file; SHA-256 and CRC-32 it; seal each 512 KiB chunk with AES-256-GCM (protocol v2);
+// send it over loopback TCP; open, CRC-32 and SHA-256 it; write it. Nothing else: no protocol
+// beyond a size prefix and fixed-size sealed chunks, no CLI, one connection, synchronous file
+// I/O on the main thread (the cheapest way in CPU). Compare with `npm run bench:transfer`.
 //
-//   node bench/floor.mjs FILE [OUT] [--no-hash]
+//   node bench/floor.mjs FILE [OUT] [--no-seal] [--no-hash]
 //
 // OUT: the output file, kept; by default a file in the OS temp dir, deleted at the end.
-//
+// --no-seal: no AES-GCM (protocol v1); --no-hash: no SHA-256/CRC-32 either (plain copy).
 // Prints MB/s (MB = 10^6 bytes) and each side's CPU seconds. Not part of the test suite.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 
 const CHUNK = 512 * 1024;
+const TAG = 16;
 const [role, ...rest] = process.argv.slice(2);
 const hashing = !process.argv.includes('--no-hash');
+const sealing = hashing && !process.argv.includes('--no-seal');
 
 function cpuSeconds() {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 }
 
+function nonce(counter) {
+  const n = Buffer.alloc(12);
+  n.writeUInt32BE(counter, 8);
+  return n;
+}
+
+// node:crypto allocates every output; free it at once (as src/transfer/free-buffer.ts does).
+const sink = new MessageChannel();
+sink.port2.close();
+sink.port1.unref();
+const free = (buf) => sink.port1.postMessage(buf.buffer, [buf.buffer]);
+
 if (role === '--send') {
-  // Sender: listen, stream the file, report.
-  const [file] = rest;
+  // Sender: listen, send the size, then the (sealed) chunks.
+  const [file, keyHex] = rest;
+  const key = Buffer.from(keyHex, 'hex');
   const fd = openSync(file, 'r');
   const size = fstatSync(fd).size;
   const server = net.createServer((socket) => {
     server.close();
     const hash = createHash('sha256');
     const bufs = Array.from({ length: 4 }, () => Buffer.allocUnsafe(CHUNK));
+    const head = Buffer.alloc(8);
+    head.writeBigUInt64BE(BigInt(size));
+    socket.write(head);
     let pos = 0;
+    let n = 0;
     let inFlight = 0;
     let crc = 0;
     const pump = () => {
       while (pos < size && inFlight < 2) {
-        const buf = bufs[(pos / CHUNK) % bufs.length];
-        const n = readSync(fd, buf, 0, Math.min(CHUNK, size - pos), pos);
-        const data = buf.subarray(0, n);
+        const buf = bufs[n % bufs.length];
+        const len = readSync(fd, buf, 0, Math.min(CHUNK, size - pos), pos);
+        const data = buf.subarray(0, len);
         if (hashing) {
           hash.update(data);
           crc ^= crc32(data);
         }
-        pos += n;
+        pos += len;
         inFlight++;
-        socket.write(data, () => {
+        const done = () => {
           inFlight--;
           pump();
-        });
+        };
+        if (sealing) {
+          const cipher = createCipheriv('aes-256-gcm', key, nonce(n));
+          const ct = cipher.update(data);
+          cipher.final();
+          socket.write(ct);
+          socket.write(cipher.getAuthTag(), () => {
+            free(ct);
+            done();
+          });
+        } else {
+          socket.write(data, done);
+        }
+        n++;
       }
       if (pos >= size && inFlight === 0) {
         socket.end();
@@ -63,25 +97,48 @@ if (role === '--send') {
   });
   server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
 } else if (role === '--recv') {
-  // Receiver: connect, read into one reused buffer, check and write synchronously.
-  const [port, out] = rest;
+  // Receiver: the kernel copies each sealed chunk straight into one reused buffer (onread); open,
+  // check and write it synchronously.
+  const [port, out, keyHex] = rest;
+  const key = Buffer.from(keyHex, 'hex');
   const fd = openSync(out, 'w');
   const hash = createHash('sha256');
+  const frame = Buffer.allocUnsafe(CHUNK + TAG);
+  let size = -1;
   let pos = 0;
+  let n = 0;
+  let fill = 0;
   let crc = 0;
+  const want = () => (size < 0 ? 8 : Math.min(CHUNK, size - pos) + (sealing ? TAG : 0));
   const socket = net.connect({
     host: '127.0.0.1',
     port: Number(port),
     onread: {
-      buffer: Buffer.allocUnsafe(CHUNK + 64 * 1024),
-      callback: (n, buf) => {
-        const data = buf.subarray(0, n);
+      buffer: () => frame.subarray(fill, Math.max(fill + 1, want())),
+      callback: (got) => {
+        fill += got;
+        if (fill < want()) return;
+        if (size < 0) {
+          size = Number(frame.readBigUInt64BE(0));
+          fill = 0;
+          return;
+        }
+        let data = frame.subarray(0, fill);
+        if (sealing) {
+          const decipher = createDecipheriv('aes-256-gcm', key, nonce(n));
+          decipher.setAuthTag(data.subarray(data.length - TAG));
+          data = decipher.update(data.subarray(0, data.length - TAG));
+          decipher.final();
+        }
         if (hashing) {
           crc ^= crc32(data);
           hash.update(data);
         }
-        writeSync(fd, data, 0, n, pos);
-        pos += n;
+        writeSync(fd, data, 0, data.length, pos);
+        pos += data.length;
+        if (sealing) free(data);
+        fill = 0;
+        n++;
       },
     },
   });
@@ -92,13 +149,13 @@ if (role === '--send') {
 } else {
   const [file, keep] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   if (!file) {
-    console.error('usage: node bench/floor.mjs FILE [OUT] [--no-hash]');
+    console.error('usage: node bench/floor.mjs FILE [OUT] [--no-seal] [--no-hash]');
     process.exit(2);
   }
   const out = keep ?? path.join(os.tmpdir(), `floor-out-${process.pid}`);
   const self = new URL(import.meta.url).pathname;
-  const flags = hashing ? [] : ['--no-hash'];
-  const send = spawn(process.execPath, [self, '--send', file, ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const flags = [...(sealing ? [] : ['--no-seal']), ...(hashing ? [] : ['--no-hash'])];
+  const key = randomBytes(32).toString('hex');
   const lines = (child) => {
     let buf = '';
     const waiters = [];
@@ -112,18 +169,17 @@ if (role === '--send') {
     });
     return () => new Promise((resolve) => waiters.push(resolve));
   };
+  const send = spawn(process.execPath, [self, '--send', file, key, ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
   const nextSend = lines(send);
   const port = await nextSend();
   const sendDone = nextSend();
   const t0 = performance.now();
-  const recv = spawn(process.execPath, [self, '--recv', port, out, ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const recv = spawn(process.execPath, [self, '--recv', port, out, key, ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
   const r = JSON.parse(await lines(recv)());
   const seconds = (performance.now() - t0) / 1000;
   const s = JSON.parse(await sendDone);
   if (!keep) rmSync(out, { force: true });
   if (hashing && s.sha256 !== r.sha256) throw new Error('SHA-256 mismatch');
-  console.log(
-    `floor${hashing ? ' (SHA-256 + CRC-32 both sides)' : ' (no checks)'}: ${(r.bytes / 1e6 / seconds).toFixed(1)} MB/s, ` +
-      `${seconds.toFixed(2)} s, CPU s sender ${s.cpu.toFixed(2)}, receiver ${r.cpu.toFixed(2)}`,
-  );
+  const what = !hashing ? 'no checks' : sealing ? 'SHA-256 + CRC-32 + AES-256-GCM both sides' : 'SHA-256 + CRC-32 both sides';
+  console.log(`floor (${what}): ${(r.bytes / 1e6 / seconds).toFixed(1)} MB/s, ${seconds.toFixed(2)} s, CPU s sender ${s.cpu.toFixed(2)}, receiver ${r.cpu.toFixed(2)}`);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Benchmark: one big file through the real CLI path (chat send-file → chat accept over loopback)
 // against socat on the same machine, in the same run, and against bench/floor.mjs (the same
-// checks in a minimal Node program). See docs/benchmarks.md.
+// checks and AES-256-GCM sealing in a minimal Node program). See docs/benchmarks.md.
 //
 //   npm run bench:transfer            1 GiB × 3 runs each (alternating), then one 4 GiB run of ours
 //   npm run bench:transfer -- --quick 256 MiB × 1 run, no 4 GiB run (smoke test)
@@ -284,7 +284,7 @@ async function runSocat(src, size, expectedSha, n) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// floor: the same per-byte work (SHA-256 + CRC-32 on both sides) without protocol or CLI
+// floor: the same per-byte work (SHA-256 + CRC-32 + AES-256-GCM on both sides) without protocol or CLI
 
 async function runFloor(src, n) {
   const out = path.join(tmp, `floor-out-${n}`);
@@ -356,6 +356,7 @@ async function runOurs(ctx, src, size, expectedSha, label) {
   // Which path won the race (direct, reverse or relay; --via auto), when the CLI reports it.
   const connected = recv.stdout.split('\n').find((l) => l.includes('"event":"connected"'));
   const via = connected ? (JSON.parse(connected).path ?? 'direct') : '?';
+  const sealed = !recv.stdout.includes('"message":"unencrypted"'); // accept warns when the sender does not encrypt (v1)
   const received = path.join(outDir, path.basename(src));
   const sha = await sha256File(received);
   keepOutput(outDir);
@@ -365,6 +366,7 @@ async function runOurs(ctx, src, size, expectedSha, label) {
     mbps: size / MB / seconds,
     transferMbps: size / MB / transferSeconds,
     via,
+    sealed,
     senderKb: send.peakKb(),
     receiverKb: recv.peakKb(),
     cpu: [send.cpuSeconds(), recv.cpuSeconds()],
@@ -426,7 +428,7 @@ async function main() {
     settle();
     const r = await runOurs(ctx, src, SIZE, sha, String(i));
     ours.push(r);
-    log(`  run ${i + 1} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
+    log(`  run ${i + 1} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}${r.sealed ? '' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
   }
 
   let big;
@@ -456,7 +458,7 @@ async function main() {
   if (socat.length) {
     rows.push(['socat -b 131072', label, socat.length, f1(median(socat.map((r) => r.mbps))), '-', f1(mbOfKb(max(socat.map((r) => r.senderKb)))), f1(mbOfKb(max(socat.map((r) => r.receiverKb))))]);
   }
-  rows.push(['node floor (bench/floor.mjs)', label, floor.length, f1(median(floor.map((r) => r.mbps))), '-', '-', '-']);
+  rows.push(['floor (bench/floor.mjs)', label, floor.length, f1(median(floor.map((r) => r.mbps))), '-', '-', '-']);
   rows.push(['chat send-file/accept', label, ours.length, f1(median(ours.map((r) => r.mbps))), f1(median(ours.map((r) => r.transferMbps))), f1(mbOfKb(max(ours.map((r) => r.senderKb)))), f1(mbOfKb(max(ours.map((r) => r.receiverKb))))]);
   if (big) rows.push(['chat send-file/accept', '4096 MiB', 1, f1(big.mbps), f1(big.transferMbps), f1(mbOfKb(big.senderKb)), f1(mbOfKb(big.receiverKb))]);
   log();
@@ -470,7 +472,9 @@ async function main() {
   } else {
     log('ratio ours/socat: n/a (no socat baseline)');
   }
-  if (socat.length) log(`floor/socat (medians): ${(median(floor.map((r) => r.mbps)) / median(socat.map((r) => r.mbps))).toFixed(2)}: what the same checks cost a minimal Node program here`);
+  const floorMbps = median(floor.map((r) => r.mbps));
+  if (socat.length) log(`floor/socat (medians): ${(floorMbps / median(socat.map((r) => r.mbps))).toFixed(2)}: the same checks and AES-256-GCM in a minimal Node program`);
+  log(`ours/floor (medians): ${(median(ours.map((r) => r.mbps)) / floorMbps).toFixed(2)}`);
   log('MB = 10^6 bytes. "median MB/s": size / (accept start → both processes exited 0), incl. process start-up and relay round trips;');
   log('"transfer-only": size / the receiver\'s own elapsedMs (first request → verified).');
 }
