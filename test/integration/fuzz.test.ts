@@ -743,7 +743,6 @@ describe('fuzz: authenticated peers', () => {
   }
 
   it('a Receiver facing a malicious sender fails with a TransferError and never places an unverified file', async () => {
-    const src = await dir();
     const contents = [pseudoRandom(300_000, 11), Buffer.alloc(0), pseudoRandom(5000, 12)];
     const names = ['a.bin', 'sub/empty', '../escape.txt'];
     const runs = fuzzRuns(100, 0.02);
