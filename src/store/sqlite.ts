@@ -141,6 +141,9 @@ export class SqliteStore implements Store {
 
   async ackMessages(sessionId: number, upTo: number): Promise<void> {
     this.#db.transaction(() => {
+      // Never past the newest message: a cursor ahead of it would skip messages not yet sent.
+      const newest = this.#db.prepare('SELECT coalesce(max(id), 0) FROM messages').pluck().get() as number;
+      upTo = Math.min(upTo, newest);
       this.#db.prepare('UPDATE sessions SET cursor = max(cursor, ?) WHERE id = ?').run(upTo, sessionId);
       this.#db
         .prepare('UPDATE users SET acked = max(acked, ?) WHERE id = (SELECT user_id FROM sessions WHERE id = ?)')

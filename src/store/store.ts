@@ -78,7 +78,7 @@ export interface Store {
    * itself), including messages of groups `user` belongs to posted after they joined.
    */
   pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]>;
-  /** Moves a session's cursor forward (never back). */
+  /** Moves a session's cursor forward (never back, never past the newest message). */
   ackMessages(sessionId: number, upTo: number): Promise<void>;
   /** The conversation between a and b, oldest first, the newest `limit` before `before`. */
   history(query: HistoryQuery): Promise<ChatMessage[]>;

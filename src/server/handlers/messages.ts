@@ -19,6 +19,8 @@ export async function existingUser(ctx: ServerContext, raw: string): Promise<str
 export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<'send'>) {
   const bytes = Buffer.byteLength(req.text, 'utf8');
   if (bytes === 0) throw new ProtocolError('bad_request', 'message is empty');
+  // A lone surrogate can't be stored as UTF-8: history would differ from what was delivered.
+  if (/\p{Surrogate}/u.test(req.text)) throw new ProtocolError('bad_request', 'message text is not well-formed Unicode (lone surrogate)');
   if (bytes > ctx.limits.maxMessageBytes) {
     throw new ProtocolError('too_large', `message is ${bytes} bytes; the limit is ${ctx.limits.maxMessageBytes}`);
   }

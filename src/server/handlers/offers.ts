@@ -83,6 +83,7 @@ export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req
 export async function handleOfferFiles(ctx: ServerContext, conn: Connection, req: Req<'offer_files'>) {
   const offer = findOffer(ctx, req.offer);
   if (offer.sender !== conn || offer.open) throw new ProtocolError('no_such_offer', `no such offer: ${req.offer.slice(0, 64)}`);
+  if (req.files.length > MAX_FILES_PAGE) throw bad(`at most ${MAX_FILES_PAGE} files per offer_files request`);
   const files = req.files.map(checkFile);
   if (offer.files.length + files.length > offer.info.fileCount) throw bad('more files than the offer announced');
   offer.files.push(...files);

@@ -1,9 +1,13 @@
 // relay (protocol.md §4.9): the first and only request of a relay connection.
+import { ProtocolError } from '../../protocol/errors.js';
 import type { Request } from '../../protocol/messages.js';
 import type { Connection } from '../connection.js';
 import type { ServerContext } from '../server.js';
 
 export async function handleRelay(ctx: ServerContext, conn: Connection, req: Extract<Request, { type: 'relay' }>) {
+  if (req.version !== 1) {
+    throw new ProtocolError('unsupported_version', `this relay speaks version 1, not ${req.version}`, { fatal: true });
+  }
   const role = ctx.relay.check(req.transfer, req.role, req.proof, ctx.now());
   conn.clearHandshakeTimer();
   ctx.log(`conn ${conn.id} relay ${req.transfer.slice(0, 8)} as ${role}: waiting for the other side`);
