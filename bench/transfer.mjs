@@ -322,18 +322,19 @@ async function register(user, server) {
   return home;
 }
 
-async function runOurs(ctx, src, size, expectedSha, label) {
+async function runOurs(ctx, src, size, expectedSha, label, force = 'auto') {
   const outDir = path.join(tmp, `ours-out-${label}`);
   mkdirSync(outDir, { recursive: true });
+  const local = ['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only', '--via', force];
   const send = start(
     process.execPath,
-    [...PROFILE, CHAT_BIN, 'send-file', 'bob', src, '--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only', '--json'],
+    [...PROFILE, CHAT_BIN, 'send-file', 'bob', src, ...local, '--json'],
     { env: chatEnv(ctx.aliceHome, ctx.server), rssFile: path.join(tmp, `rss-ours-send-${label}`) },
   );
   await waitForLine(send, /"event":"offer"/, 'chat send-file');
   dropPreviousOutput();
   const t0 = performance.now();
-  const recv = start(process.execPath, [...PROFILE, CHAT_BIN, 'accept', '--dir', outDir, '--json'], {
+  const recv = start(process.execPath, [...PROFILE, CHAT_BIN, 'accept', '--dir', outDir, '--json', ...local], {
     env: chatEnv(ctx.bobHome, ctx.server),
     rssFile: path.join(tmp, `rss-ours-recv-${label}`),
   });
@@ -431,6 +432,15 @@ async function main() {
     log(`  run ${i + 1} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}${r.sealed ? '' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
   }
 
+  // Each path forced (§T8), encrypted, one run each: direct, reverse (the sender connects back), relay.
+  const paths = [];
+  for (const via of ['direct', 'reverse', 'relay']) {
+    settle();
+    const r = await runOurs(ctx, src, SIZE, sha, `via-${via}`, via);
+    paths.push({ via, ...r });
+    log(`  --via ${via}: ${f1(r.mbps)} MB/s (transfer alone ${f1(r.transferMbps)} MB/s; path ${r.via}${r.sealed ? ', encrypted' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
+  }
+
   let big;
   if (!quick) {
     rmSync(src, { force: true });
@@ -461,6 +471,9 @@ async function main() {
   rows.push(['floor (bench/floor.mjs)', label, floor.length, f1(median(floor.map((r) => r.mbps))), '-', '-', '-']);
   rows.push(['chat send-file/accept', label, ours.length, f1(median(ours.map((r) => r.mbps))), f1(median(ours.map((r) => r.transferMbps))), f1(mbOfKb(max(ours.map((r) => r.senderKb)))), f1(mbOfKb(max(ours.map((r) => r.receiverKb))))]);
   if (big) rows.push(['chat send-file/accept', '4096 MiB', 1, f1(big.mbps), f1(big.transferMbps), f1(mbOfKb(big.senderKb)), f1(mbOfKb(big.receiverKb))]);
+  for (const p of paths) {
+    rows.push([`  --via ${p.via}`, label, 1, f1(p.mbps), f1(p.transferMbps), f1(mbOfKb(p.senderKb)), f1(mbOfKb(p.receiverKb))]);
+  }
   log();
   log(table(rows));
   log();
@@ -469,6 +482,8 @@ async function main() {
     const rss = max(ours.flatMap((r) => [r.senderKb, r.receiverKb]).concat(big ? [big.senderKb, big.receiverKb] : []));
     log(`ratio ours/socat (medians): ${ratio.toFixed(2)}  (target ≥ 0.60: ${ratio >= 0.6 ? 'met' : 'NOT met'})`);
     log(`largest peak RSS of ours: ${f1(mbOfKb(rss))} MB  (target < 100 MB: ${mbOfKb(rss) < 100 ? 'met' : 'NOT met'})`);
+    const socatMbps = median(socat.map((r) => r.mbps));
+    for (const p of paths) log(`ratio --via ${p.via}/socat: ${(p.mbps / socatMbps).toFixed(2)}`);
   } else {
     log('ratio ours/socat: n/a (no socat baseline)');
   }

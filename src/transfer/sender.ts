@@ -50,6 +50,9 @@ export interface SenderOptions {
   peerTimeoutMs?: number;
 }
 
+/** How long the receiver's direct attempt runs before we also connect back to it (§T8). */
+const REVERSE_HEAD_START_MS = 250;
+
 /** Defaults of the optional SenderOptions. */
 export const SENDER_DEFAULTS = {
   host: '::',
@@ -138,7 +141,9 @@ export class Sender extends EventEmitter<SenderEvents> {
     const signal = this.#dialer.signal;
     if (via.includes('reverse')) {
       const targets = withObserved(info.candidates ?? [], info.observed ?? '');
-      if (targets.length > 0) void this.#dialLoop(0, () => this.#dialReverse(targets, signal), signal);
+      // Like Happy Eyeballs: the receiver's direct attempt gets a short head start.
+      const headStart = via.includes('direct') ? REVERSE_HEAD_START_MS : 0;
+      if (targets.length > 0) void this.#dialLoop(headStart, () => this.#dialReverse(targets, signal), signal);
     }
     if (via.includes('relay') && this.#opts.relay) {
       const delay = via.length === 1 ? 0 : this.#opts.relayDelayMs;
