@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'offer_closed',
   'shutting_down',
   'overloaded',
+  'rate_limited',
   'internal',
 ] as const;
 

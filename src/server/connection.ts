@@ -5,6 +5,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
 import { parseRequest, requestIdOf, type Request, type ServerEvent, type ServerFrame } from '../protocol/messages.js';
 import type { ServerLimits } from './options.js';
+import type { RateBucket } from './throttle.js';
 
 export type ConnectionState = 'hello' | 'login' | 'ready' | 'closed';
 
@@ -24,6 +25,8 @@ export class Connection {
   user: string | null = null;
   sessionId = 0;
   subscribed = false;
+  /** Messages this connection may still send (created on the first send). */
+  sendBucket: RateBucket | undefined;
   /** While a subscriber's backlog is being sent, live events wait here (in order). */
   syncQueue: ServerEvent[] | null = null;
 

@@ -21,6 +21,20 @@ export interface ServerLimits {
   maxOfferFiles: number;
   /** Open offers one user may have at once. @default 32 */
   maxOffersPerUser: number;
+  /** Failed logins for one user before it is blocked. @default 10 */
+  maxLoginFailures: number;
+  /** Failed logins from one IP address before it is blocked (NAT: many users). @default 100 */
+  maxLoginFailuresPerAddress: number;
+  /** Longest delay before answering a failed login (it grows with each failure), in ms. @default 2000 */
+  maxLoginDelayMs: number;
+  /** How long login failures count, and a block lasts, in ms. @default 900000 */
+  loginBlockMs: number;
+  /** Connections open at once from one IP address. @default 64 */
+  maxConnectionsPerAddress: number;
+  /** Messages a connection may send per second on average. @default 100 */
+  messageRate: number;
+  /** Messages a connection may send in a burst. @default 2000 */
+  messageBurst: number;
   /** Whether this server relays transfers between peers that cannot connect directly. @default true */
   relay: boolean;
   /** Relayed connection pairs at once. @default 16 */
@@ -54,6 +68,13 @@ export const DEFAULT_LIMITS = {
   maxOfferTimeoutMs: 24 * 60 * 60 * 1000,
   maxOfferFiles: 100_000,
   maxOffersPerUser: 32,
+  maxLoginFailures: 10,
+  maxLoginFailuresPerAddress: 100,
+  maxLoginDelayMs: 2000,
+  loginBlockMs: 15 * 60 * 1000,
+  maxConnectionsPerAddress: 64,
+  messageRate: 100,
+  messageBurst: 2000,
   relay: true,
   relayMax: 16,
   relayRate: 0,

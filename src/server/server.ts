@@ -13,6 +13,8 @@ import { DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from './options
 import { Presence } from './presence.js';
 import { Registry } from './registry.js';
 import { Relay } from './relay.js';
+import { FailureThrottle } from './throttle.js';
+import { encodeJsonFrame } from '../protocol/frame.js';
 import type { Store } from '../store/store.js';
 
 /** What handlers see of the server. */
@@ -25,6 +27,8 @@ export interface ServerContext {
   readonly presence: Presence;
   readonly offers: OfferBook;
   readonly relay: Relay;
+  /** Failed logins per user and per address (protocol.md §7). */
+  readonly loginFailures: { user: FailureThrottle; address: FailureThrottle };
   readonly shuttingDown: boolean;
   log(line: string): void;
   now(): number;
@@ -41,7 +45,9 @@ export class ChatServer implements ServerContext {
   readonly presence = new Presence();
   readonly offers = new OfferBook();
   readonly relay: Relay;
+  readonly loginFailures: { user: FailureThrottle; address: FailureThrottle };
   shuttingDown = false;
+  #perAddress = new Map<string, number>();
   readonly #tcp: TcpServer;
   readonly #log: (line: string) => void;
   readonly #verbose: boolean;
@@ -55,6 +61,11 @@ export class ChatServer implements ServerContext {
     this.#log = options.log ?? (() => {});
     this.#verbose = options.verbose ?? false;
     this.relay = new Relay(this.limits, (line) => this.log(line));
+    const { maxLoginFailures, maxLoginFailuresPerAddress, loginBlockMs: windowMs, maxLoginDelayMs: maxDelayMs } = this.limits;
+    this.loginFailures = {
+      user: new FailureThrottle({ maxFailures: maxLoginFailures, windowMs, maxDelayMs }),
+      address: new FailureThrottle({ maxFailures: maxLoginFailuresPerAddress, windowMs, maxDelayMs }),
+    };
     this.#unsubscribe = this.bus.subscribe((m) => this.#onBus(m));
     this.#tcp = createTcpServer((socket) => this.#onSocket(socket));
     this.#tcp.on('error', (err) => this.log(`server error: ${err.message}`));
@@ -106,6 +117,20 @@ export class ChatServer implements ServerContext {
       socket.destroy();
       return;
     }
+    const address = socket.remoteAddress ?? '?';
+    const open = this.#perAddress.get(address) ?? 0;
+    if (open >= this.limits.maxConnectionsPerAddress) {
+      socket.on('error', () => {});
+      socket.end(encodeJsonFrame({ type: 'error', id: null, code: 'overloaded', message: 'too many connections from your address' }));
+      this.log(`refused a connection from ${address}: ${open} already open`);
+      return;
+    }
+    this.#perAddress.set(address, open + 1);
+    socket.once('close', () => {
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
+    });
     const conn = new Connection(socket, this.node, this.limits, {
       handle: (c, request) => {
         // Only the type: requests carry passwords and message texts.

@@ -40,11 +40,22 @@ export async function handleRegister(ctx: ServerContext, conn: Connection, req: 
 
 export async function handleLogin(ctx: ServerContext, conn: Connection, req: Req<'login'>) {
   const name = normalizeName(req.user);
+  const { user: byUser, address: byAddress } = ctx.loginFailures;
+  const userKey = name ?? '?';
+  const now = ctx.now();
+  const blocked = Math.max(byUser.blockedFor(userKey, now), byAddress.blockedFor(conn.remoteAddress, now));
+  if (blocked > 0) {
+    throw new ProtocolError('rate_limited', `too many failed logins; try again in ${Math.ceil(blocked / 60_000)} min`);
+  }
   const user = name ? await ctx.store.getUser(name) : null;
   if (!(await verifyPassword(req.password, user)) || !user) {
     ctx.log(`conn ${conn.id} failed login as ${String(name ?? req.user).slice(0, 40)}`);
+    // A growing delay before the answer, then a block (blockedFor above).
+    const delay = Math.max(byUser.fail(userKey, ctx.now()), byAddress.fail(conn.remoteAddress, ctx.now()));
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay).unref());
     throw new ProtocolError('bad_credentials', 'wrong user name or password');
   }
+  byUser.succeed(userKey);
   return startSession(ctx, conn, user.id, user.name);
 }
 

@@ -5,6 +5,7 @@ import { isGroupAddress, normalizeName } from '../../protocol/names.js';
 import type { Connection } from '../connection.js';
 import type { ServerContext } from '../server.js';
 import { existingGroup, requireMember } from './groups.js';
+import { RateBucket } from '../throttle.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
 
@@ -17,6 +18,10 @@ export async function existingUser(ctx: ServerContext, raw: string): Promise<str
 }
 
 export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<'send'>) {
+  conn.sendBucket ??= new RateBucket(ctx.limits.messageRate, ctx.limits.messageBurst, ctx.now());
+  if (!conn.sendBucket.take(ctx.now())) {
+    throw new ProtocolError('rate_limited', `slow down: at most ${ctx.limits.messageRate} messages per second`);
+  }
   const bytes = Buffer.byteLength(req.text, 'utf8');
   if (bytes === 0) throw new ProtocolError('bad_request', 'message is empty');
   // A lone surrogate can't be stored as UTF-8: history would differ from what was delivered.
