@@ -1,4 +1,4 @@
-// The relay pairing request (protocol.md §4.9): the first request on a relay connection names the
+// The relay pairing request (protocol.md §4.8): the first request on a relay connection names the
 // transfer and proves knowledge of its token; server/ and transfer/ both use it, so it lives here.
 import { createHmac } from 'node:crypto';
 

@@ -1,4 +1,4 @@
-// The transfer relay (protocol.md §4.9): when peers cannot reach each other, both connect here,
+// The transfer relay (protocol.md §4.8): when peers cannot reach each other, both connect here,
 // prove the transfer's token, and the server pipes bytes between them with backpressure. It
 // only ever sees ciphertext, never buffers more than a socket's worth, and counts what it moves.
 import type { Socket } from 'node:net';

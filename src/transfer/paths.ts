@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TransferError } from './errors.js';
 import { authenticate, type DialOptions, type TransferSecret } from './handshake.js';
 import { localCandidates, type Candidate } from './offer.js';
-import { bestError, raceCandidates } from './race.js';
+import { firstOf, raceCandidates } from './race.js';
 import { relayConnect } from './relay-dial.js';
 import type { Via } from './types.js';
 import { Wire, formatRemote } from './wire.js';
@@ -117,45 +117,38 @@ export class ReceiverPaths {
   /** The next authenticated connection over the allowed paths; the first one wins, the rest close. */
   connect(signal: AbortSignal): Promise<{ wire: Wire; path: Via }> {
     const allowed = this.path ? [this.path] : this.#o.via;
-    const local = new AbortController();
-    const onOuter = (): void => local.abort();
-    signal.addEventListener('abort', onOuter, { once: true });
-    const opts = { ...this.#o.dialOptions(), signal: local.signal };
-    const tries: Promise<{ wire: Wire; path: Via }>[] = [];
-    if (allowed.includes('direct') && this.#o.candidates.length > 0) {
-      tries.push(raceCandidates(this.#o.candidates, this.#o.secret, opts).then((wire) => ({ wire, path: 'direct' as const })));
+    if (!allowed.some((via) => this.#available(via))) {
+      return Promise.reject(new TransferError('unreachable', 'no way to reach the sender (see --via)'));
     }
-    if (allowed.includes('reverse') && this.#server) {
-      const wait = opts.connectTimeoutMs + opts.handshakeTimeoutMs;
-      tries.push(this.#incoming.next(local.signal, wait).then((wire) => ({ wire, path: 'reverse' as const })));
-    }
-    if (allowed.includes('relay') && this.#o.relay) {
-      const delay = allowed.length === 1 ? 0 : this.#o.relayDelayMs;
-      tries.push(this.#viaRelay(delay, opts).then((wire) => ({ wire, path: 'relay' as const })));
-    }
-    if (tries.length === 0) return Promise.reject(new TransferError('unreachable', 'no way to reach the sender (see --via)'));
-    return new Promise((resolve, reject) => {
-      let won = false;
-      const errors: TransferError[] = [];
-      for (const attempt of tries) {
-        attempt.then(
-          (r) => {
-            if (won) return void r.wire.destroy();
-            won = true;
-            signal.removeEventListener('abort', onOuter);
-            local.abort(); // the losers stop
-            this.path ??= r.path;
-            resolve(r);
-          },
-          (err: TransferError) => {
-            errors.push(err);
-            if (won || errors.length < tries.length) return;
-            signal.removeEventListener('abort', onOuter);
-            reject(bestError(errors));
-          },
-        );
-      }
+    return firstOf(
+      (local) => {
+        const opts = { ...this.#o.dialOptions(), signal: local };
+        const tries: Promise<{ wire: Wire; path: Via }>[] = [];
+        if (allowed.includes('direct') && this.#available('direct')) {
+          tries.push(raceCandidates(this.#o.candidates, this.#o.secret, opts).then((wire) => ({ wire, path: 'direct' as const })));
+        }
+        if (allowed.includes('reverse') && this.#available('reverse')) {
+          const wait = opts.connectTimeoutMs + opts.handshakeTimeoutMs;
+          tries.push(this.#incoming.next(local, wait).then((wire) => ({ wire, path: 'reverse' as const })));
+        }
+        if (allowed.includes('relay') && this.#available('relay')) {
+          const delay = allowed.length === 1 ? 0 : this.#o.relayDelayMs;
+          tries.push(this.#viaRelay(delay, opts).then((wire) => ({ wire, path: 'relay' as const })));
+        }
+        return tries;
+      },
+      (late) => late.wire.destroy(),
+      signal,
+    ).then((r) => {
+      this.path ??= r.path;
+      return r;
     });
+  }
+
+  #available(via: Via): boolean {
+    if (via === 'direct') return this.#o.candidates.length > 0;
+    if (via === 'reverse') return this.#server !== undefined;
+    return this.#o.relay !== undefined;
   }
 
   async #viaRelay(delayMs: number, opts: DialOptions): Promise<Wire> {

@@ -1,4 +1,4 @@
-// relay (protocol.md §4.9): the first and only request of a relay connection.
+// relay (protocol.md §4.8): the first and only request of a relay connection.
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Request } from '../../protocol/messages.js';
 import type { Connection } from '../connection.js';
