@@ -12,8 +12,6 @@ const LABELS = {
   1: { receiver: 'chat-transfer-v1 receiver', sender: 'chat-transfer-v1 sender' },
   2: { receiver: 'chat-transfer-v2 receiver', sender: 'chat-transfer-v2 sender' },
 } as const;
-export const RECEIVER_LABEL = LABELS[1].receiver;
-export const SENDER_LABEL = LABELS[1].sender;
 /** Nonce length in bytes. */
 export const NONCE_BYTES = 32;
 

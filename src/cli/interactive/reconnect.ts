@@ -3,7 +3,7 @@
 // what this device missed; the caller de-duplicates by message id).
 import { EventEmitter } from 'node:events';
 import type { ChatClient } from '../../client/client.js';
-import type { ChatMessage, FriendEvent, GroupEvent, OfferCloseReason, OfferInfo } from '../../protocol/messages.js';
+import type { ChatMessage, FriendEvent, GroupEvent, OfferAccepted, OfferCloseReason, OfferInfo } from '../../protocol/messages.js';
 
 export const BACKOFF_FIRST_MS = 500;
 export const BACKOFF_MAX_MS = 10_000;
@@ -18,7 +18,7 @@ export interface LinkEvents {
   presence: [{ user: string; online: boolean; at: number }];
   offer: [OfferInfo];
   offer_closed: [{ offer: string; reason: OfferCloseReason; by: string; message?: string }];
-  offer_accepted: [{ offer: string; by: string; observed: string }];
+  offer_accepted: [OfferAccepted];
   group: [GroupEvent];
   friend: [FriendEvent];
   delivered: [{ id: number; to: string; at: number }];
