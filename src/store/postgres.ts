@@ -1,0 +1,482 @@
+// PostgresStore: the Store on PostgreSQL, for cluster mode (several server nodes, one database).
+// Same semantics as SqliteStore, checked by the same contract suite (test/contract/); the schema
+// and how it differs from SQLite's are described in postgres-migrations.ts.
+//
+// Transactions: one per logical write, as in SqliteStore (a single statement is its own).
+// Ordering: message ids come from an identity sequence, and addMessage holds a per-schema advisory
+// lock from before it draws its id until it commits. So messages commit in id order: whoever sees
+// message n also sees every message below n, and a cursor ("everything up to id n has been seen")
+// never skips a message that commits late. The price: message inserts are serialized, one commit
+// at a time across all nodes (see docs/cluster.md).
+// Read-then-write operations on a friendship take an advisory lock on the pair, so two nodes
+// handling crossed requests at once end as friends instead of one failing on a deadlock.
+import pg from 'pg';
+import type { ChatMessage } from '../protocol/messages.js';
+import { PG_MIGRATIONS } from './postgres-migrations.js';
+import type { FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, SessionRow, Store, UserRow } from './store.js';
+
+export interface PostgresStoreOptions {
+  /** Schema to use (sets search_path; it must exist). Default: the server's search_path. */
+  schema?: string;
+  /** Most connections this store holds (default 10). */
+  maxConnections?: number;
+  /** Errors of idle pooled connections (e.g. the server restarted). Default: printed to stderr. */
+  onError?: (err: Error) => void;
+}
+
+/** bigint columns hold ids, counts and millisecond times, all far below 2^53: read them as numbers. */
+const BIGINT_AS_NUMBER: pg.CustomTypesConfig = {
+  getTypeParser: (id, format) => (id === pg.types.builtins.INT8 && format !== 'binary' ? Number : pg.types.getTypeParser(id, format)),
+};
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+interface MessageRecord {
+  id: number;
+  sender: string;
+  recipient: string;
+  body: Buffer;
+  at: number;
+}
+
+const toMessage = (r: MessageRecord): ChatMessage => ({ id: r.id, from: r.sender, to: r.recipient, text: r.body.toString('utf8'), at: r.at });
+
+/** Message text and notes are stored as UTF-8 bytes (text cannot hold NUL). */
+const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
+
+/** The key of a two-person conversation, the same whichever way round. */
+const pairKey = (a: string, b: string): string => (a < b ? `${a} ${b}` : `${b} ${a}`);
+
+/** The conversation key of a message: the pair, or `#name` for a group. */
+const conversationOf = (from: string, to: string): string => (to.startsWith('#') ? to : pairKey(from, to));
+
+/** The columns of a message, as toMessage reads them. */
+const MESSAGE_COLUMNS = 'id, sender, recipient, body, at';
+
+const GROUP_COLUMNS = 'name, owner, private, created_at AS "createdAt"';
+
+/**
+ * Takes the transaction-scoped advisory lock named `name` in the current schema (so stores in
+ * different schemas of one database do not contend). Released at commit or rollback.
+ */
+async function advisoryLock(client: pg.ClientBase, name: string): Promise<void> {
+  await client.query(`SELECT pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '')), hashtext($1))`, [name]);
+}
+
+async function schemaVersionOf(client: pg.ClientBase): Promise<number> {
+  const { rows } = await client.query<{ version: number }>('SELECT coalesce(max(version), 0) AS version FROM chat_schema');
+  return rows[0]!.version;
+}
+
+export class PostgresStore implements Store {
+  readonly #pool: pg.Pool;
+  #closing: Promise<void> | undefined;
+
+  private constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  /** Connects to `url` (postgres://…) and brings the schema up to date. */
+  static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) {
+      throw new Error(`invalid schema name ${JSON.stringify(opts.schema)} (lower-case letters, digits, _)`);
+    }
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: opts.maxConnections ?? 10,
+      types: BIGINT_AS_NUMBER,
+      ...(opts.schema !== undefined ? { options: `-c search_path=${opts.schema}` } : {}),
+    });
+    pool.on('error', opts.onError ?? ((err) => console.error(`postgres: idle connection failed: ${err.message}`)));
+    const store = new PostgresStore(pool);
+    try {
+      await store.#migrate();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
+  }
+
+  /** The schema version (number of migrations applied). */
+  async schemaVersion(): Promise<number> {
+    const client = await this.#pool.connect();
+    try {
+      return await schemaVersionOf(client);
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Applies the missing migrations in one transaction, under an advisory lock: nodes starting
+   * together wait for each other, and the later ones find the work done.
+   */
+  async #migrate(): Promise<void> {
+    await this.#transaction(async (c) => {
+      await advisoryLock(c, 'chat migrate');
+      await c.query(
+        `CREATE TABLE IF NOT EXISTS chat_schema (
+           version    integer PRIMARY KEY,
+           applied_at timestamptz NOT NULL DEFAULT now()
+         )`,
+      );
+      const applied = await schemaVersionOf(c);
+      if (applied > PG_MIGRATIONS.length) {
+        throw new Error(`database schema ${applied} is newer than this program (${PG_MIGRATIONS.length}); upgrade chat`);
+      }
+      for (let v = applied; v < PG_MIGRATIONS.length; v++) {
+        await c.query(PG_MIGRATIONS[v]!);
+        await c.query('INSERT INTO chat_schema (version) VALUES ($1)', [v + 1]);
+      }
+    });
+  }
+
+  /** Runs `work` in one transaction on one pooled connection; rolls back if it throws. */
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true; // the connection is unusable: the pool must not hand it out again
+      });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async #rows<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    return (await this.#pool.query<R>(sql, params)).rows;
+  }
+
+  /** Rows changed by a single-statement write. */
+  async #changes(sql: string, params: unknown[]): Promise<number> {
+    return (await this.#pool.query(sql, params)).rowCount ?? 0;
+  }
+
+  async #messages(sql: string, params: unknown[]): Promise<ChatMessage[]> {
+    return (await this.#rows<MessageRecord>(sql, params)).map(toMessage);
+  }
+
+  // ---- users and sessions ----------------------------------------------------------------------
+
+  async createUser(name: string, salt: Buffer, hash: Buffer, at: number): Promise<UserRow | null> {
+    const rows = await this.#rows<{ id: number }>(
+      `INSERT INTO users (name, salt, hash, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT DO NOTHING
+       RETURNING id`,
+      [name, salt, hash, at],
+    );
+    return rows[0] ? { id: rows[0].id, name, salt, hash, createdAt: at } : null;
+  }
+
+  async getUser(name: string): Promise<UserRow | null> {
+    const rows = await this.#rows<UserRow>(
+      `SELECT id, name, salt, hash, created_at AS "createdAt" FROM users WHERE chat_nocase(name) = chat_nocase($1)`,
+      [name],
+    );
+    return rows[0] ?? null;
+  }
+
+  async createSession(userId: number, tokenHash: Buffer, at: number): Promise<SessionRow> {
+    const rows = await this.#rows<SessionRow>(
+      `WITH created AS (
+         INSERT INTO sessions (user_id, token_hash, created_at, cursor)
+         SELECT id, $2, $3, acked FROM users WHERE id = $1
+         RETURNING id, user_id, cursor
+       )
+       SELECT c.id, c.user_id AS "userId", u.name AS "user", c.cursor
+       FROM created c JOIN users u ON u.id = c.user_id`,
+      [userId, tokenHash, at],
+    );
+    if (!rows[0]) throw new Error(`no user with id ${userId}`);
+    return rows[0];
+  }
+
+  async getSessionByTokenHash(tokenHash: Buffer): Promise<SessionRow | null> {
+    return this.#session('s.token_hash = $1', tokenHash);
+  }
+
+  async getSession(sessionId: number): Promise<SessionRow | null> {
+    return this.#session('s.id = $1', sessionId);
+  }
+
+  async #session(where: string, value: unknown): Promise<SessionRow | null> {
+    const rows = await this.#rows<SessionRow>(
+      `SELECT s.id, s.user_id AS "userId", u.name AS "user", s.cursor
+       FROM sessions s JOIN users u ON u.id = s.user_id
+       WHERE ${where}`,
+      [value],
+    );
+    return rows[0] ?? null;
+  }
+
+  async deleteSession(sessionId: number): Promise<void> {
+    await this.#changes('DELETE FROM sessions WHERE id = $1', [sessionId]);
+  }
+
+  // ---- messages --------------------------------------------------------------------------------
+
+  async addMessage(m: NewMessage): Promise<ChatMessage> {
+    const id = await this.#transaction(async (c) => {
+      // Held until commit: the next message draws its id only after this one is visible.
+      await advisoryLock(c, 'chat messages');
+      const { rows } = await c.query<{ id: number }>(
+        `INSERT INTO messages (sender, recipient, pair, body, at, from_session)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING id`,
+        [m.from, m.to, conversationOf(m.from, m.to), utf8(m.text), m.at, m.fromSession],
+      );
+      return rows[0]!.id;
+    });
+    return { id, from: m.from, to: m.to, text: m.text, at: m.at };
+  }
+
+  async pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]> {
+    // $1 user, $2 cursor, $3 the session not to echo to, $4 limit.
+    return this.#messages(
+      `SELECT ${MESSAGE_COLUMNS} FROM (
+         SELECT * FROM messages
+           WHERE recipient = $1 AND id > $2 AND (sender <> $1 OR from_session <> $3)
+         UNION
+         SELECT * FROM messages
+           WHERE sender = $1 AND id > $2 AND from_session <> $3
+         UNION
+         SELECT m.* FROM members g JOIN messages m ON m.recipient = '#' || g.grp AND m.id > greatest($2, g.since)
+           WHERE g.username = $1 AND (m.sender <> $1 OR m.from_session <> $3)
+       ) AS pending
+       ORDER BY id
+       LIMIT $4`,
+      [user, cursor, exceptSession, limit],
+    );
+  }
+
+  async ackMessages(sessionId: number, upTo: number): Promise<void> {
+    await this.#changes(
+      `WITH clamped AS (
+         -- Never past the newest message: a cursor ahead of it would skip messages not yet sent.
+         SELECT least($2::bigint, coalesce(max(id), 0)) AS up_to FROM messages
+       ), acked AS (
+         UPDATE sessions SET cursor = greatest(sessions.cursor, clamped.up_to)
+         FROM clamped
+         WHERE sessions.id = $1
+         RETURNING sessions.user_id, clamped.up_to
+       )
+       UPDATE users SET acked = greatest(users.acked, acked.up_to)
+       FROM acked
+       WHERE users.id = acked.user_id`,
+      [sessionId, upTo],
+    );
+  }
+
+  async history(q: HistoryQuery): Promise<ChatMessage[]> {
+    return this.#conversation(pairKey(q.a, q.b), q.limit, q.before);
+  }
+
+  async groupHistory(group: string, limit: number, before?: number): Promise<ChatMessage[]> {
+    return this.#conversation(`#${group}`, limit, before);
+  }
+
+  /** The newest `limit` messages of a conversation before `before`, oldest first. */
+  async #conversation(pair: string, limit: number, before: number | undefined): Promise<ChatMessage[]> {
+    const newestFirst = await this.#messages(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages
+       WHERE pair = $1 AND id < $2
+       ORDER BY id DESC
+       LIMIT $3`,
+      [pair, before ?? Number.MAX_SAFE_INTEGER, limit],
+    );
+    return newestFirst.reverse();
+  }
+
+  async directMessagesTo(user: string, after: number, upTo: number, limit: number): Promise<ChatMessage[]> {
+    const newestFirst = await this.#messages(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages
+       WHERE recipient = $1 AND sender <> $1 AND id > $2 AND id <= $3
+       ORDER BY id DESC
+       LIMIT $4`,
+      [user, after, upTo, limit],
+    );
+    return newestFirst.reverse();
+  }
+
+  // ---- groups ----------------------------------------------------------------------------------
+
+  async createGroup(name: string, owner: string, isPrivate: boolean, at: number): Promise<GroupRow | null> {
+    return this.#transaction(async (c) => {
+      const created = await c.query(
+        `INSERT INTO groups (name, owner, private, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING`,
+        [name, owner, isPrivate, at],
+      );
+      if (created.rowCount === 0) return null;
+      await insertMember(c, name, owner, at);
+      return { name, owner, private: isPrivate, createdAt: at };
+    });
+  }
+
+  async getGroup(name: string): Promise<GroupRow | null> {
+    const rows = await this.#rows<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM groups WHERE chat_nocase(name) = chat_nocase($1)`, [name]);
+    return rows[0] ?? null;
+  }
+
+  async deleteGroup(name: string): Promise<void> {
+    await this.#transaction(async (c) => {
+      await c.query('DELETE FROM messages WHERE pair = $1', [`#${name}`]);
+      // Members and invitations go with it (ON DELETE CASCADE).
+      await c.query('DELETE FROM groups WHERE chat_nocase(name) = chat_nocase($1)', [name]);
+    });
+  }
+
+  async listGroups(user: string): Promise<GroupListRow[]> {
+    return this.#rows<GroupListRow>(
+      `SELECT ${GROUP_COLUMNS}, members, member FROM (
+         SELECT g.*,
+                (SELECT count(*) FROM members m WHERE m.grp = g.name) AS members,
+                EXISTS (SELECT 1 FROM members m WHERE m.grp = g.name AND m.username = $1) AS member
+         FROM groups g
+       ) AS listed
+       WHERE NOT private OR member
+       ORDER BY name`,
+      [user],
+    );
+  }
+
+  async addMember(group: string, user: string, at: number): Promise<boolean> {
+    return this.#transaction((c) => insertMember(c, group, user, at));
+  }
+
+  async removeMember(group: string, user: string): Promise<boolean> {
+    return (await this.#changes('DELETE FROM members WHERE grp = $1 AND username = $2', [group, user])) > 0;
+  }
+
+  async members(group: string): Promise<MemberRow[]> {
+    return this.#rows<MemberRow>(
+      `SELECT m.username AS "user", CASE WHEN g.owner = m.username THEN 'owner' ELSE 'member' END AS role
+       FROM members m JOIN groups g ON g.name = m.grp
+       WHERE m.grp = $1
+       ORDER BY g.owner = m.username DESC, m.username`,
+      [group],
+    );
+  }
+
+  async isMember(group: string, user: string): Promise<boolean> {
+    return (await this.#rows('SELECT 1 FROM members WHERE grp = $1 AND username = $2', [group, user])).length > 0;
+  }
+
+  async addInvite(group: string, user: string, by: string, at: number): Promise<void> {
+    await this.#changes(
+      `INSERT INTO invites (grp, username, invited_by, at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (grp, username) DO UPDATE SET invited_by = excluded.invited_by, at = excluded.at`,
+      [group, user, by, at],
+    );
+  }
+
+  async hasInvite(group: string, user: string): Promise<boolean> {
+    return (await this.#rows('SELECT 1 FROM invites WHERE grp = $1 AND username = $2', [group, user])).length > 0;
+  }
+
+  // ---- contacts --------------------------------------------------------------------------------
+
+  async requestFriend(user: string, other: string, at: number): Promise<'outgoing' | 'friend' | 'unchanged'> {
+    return this.#friendship(user, other, async (c) => {
+      const state = await friendState(c, user, other);
+      if (state === 'friend' || state === 'outgoing') return 'unchanged' as const;
+      const next = state === 'incoming' ? 'friend' : 'outgoing';
+      await setFriendState(c, user, other, next, at);
+      await setFriendState(c, other, user, next === 'friend' ? 'friend' : 'incoming', at);
+      return next;
+    });
+  }
+
+  async acceptFriend(user: string, other: string, at: number): Promise<boolean> {
+    return this.#friendship(user, other, async (c) => {
+      if ((await friendState(c, user, other)) !== 'incoming') return false;
+      await setFriendState(c, user, other, 'friend', at);
+      await setFriendState(c, other, user, 'friend', at);
+      return true;
+    });
+  }
+
+  async removeFriend(user: string, other: string): Promise<boolean> {
+    return this.#friendship(user, other, async (c) => {
+      const removed = await c.query(
+        'DELETE FROM friends WHERE (username = $1 AND other = $2) OR (username = $2 AND other = $1)',
+        [user, other],
+      );
+      return (removed.rowCount ?? 0) > 0;
+    });
+  }
+
+  /** A transaction that holds the lock on the pair's relation: changes to it happen one at a time. */
+  async #friendship<T>(user: string, other: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.#transaction(async (c) => {
+      await advisoryLock(c, `chat friends ${pairKey(user, other)}`);
+      return work(c);
+    });
+  }
+
+  async setFriendNote(user: string, other: string, note: string): Promise<boolean> {
+    return (await this.#changes('UPDATE friends SET note = $3 WHERE username = $1 AND other = $2', [user, other, utf8(note)])) > 0;
+  }
+
+  async friends(user: string): Promise<FriendRow[]> {
+    const rows = await this.#rows<{ user: string; state: FriendRow['state']; note: Buffer }>(
+      `SELECT other AS "user", state, note FROM friends
+       WHERE username = $1
+       ORDER BY state = 'friend' DESC, other`,
+      [user],
+    );
+    return rows.map((r) => ({ user: r.user, state: r.state, note: r.note.toString('utf8') }));
+  }
+
+  async searchUsers(prefix: string, limit: number): Promise<string[]> {
+    // As SQLite's LIKE: ASCII letters match either case; the prefix's wildcards are literal.
+    const pattern = `${prefix.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+    const rows = await this.#rows<{ name: string }>(
+      `SELECT name FROM users
+       WHERE chat_nocase(name) LIKE $1 ESCAPE '\\'
+       ORDER BY name
+       LIMIT $2`,
+      [pattern, limit],
+    );
+    return rows.map((r) => r.name);
+  }
+
+  /** Ends the pool (waiting for queries in flight); calling it again is harmless. */
+  async close(): Promise<void> {
+    this.#closing ??= this.#pool.end();
+    return this.#closing;
+  }
+}
+
+/** Joins `user` to `group` from the newest message on, using up an invitation; false if already a member. */
+async function insertMember(c: pg.ClientBase, group: string, user: string, at: number): Promise<boolean> {
+  const joined = await c.query(
+    `INSERT INTO members (grp, username, since, joined_at)
+     SELECT $1, $2, coalesce(max(id), 0), $3 FROM messages
+     ON CONFLICT DO NOTHING`,
+    [group, user, at],
+  );
+  await c.query('DELETE FROM invites WHERE grp = $1 AND username = $2', [group, user]);
+  return (joined.rowCount ?? 0) > 0;
+}
+
+async function friendState(c: pg.ClientBase, user: string, other: string): Promise<FriendRow['state'] | undefined> {
+  const { rows } = await c.query<{ state: FriendRow['state'] }>('SELECT state FROM friends WHERE username = $1 AND other = $2', [user, other]);
+  return rows[0]?.state;
+}
+
+async function setFriendState(c: pg.ClientBase, user: string, other: string, state: FriendRow['state'], at: number): Promise<void> {
+  await c.query(
+    `INSERT INTO friends (username, other, state, at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (username, other) DO UPDATE SET state = excluded.state, at = excluded.at`,
+    [user, other, state, at],
+  );
+}
