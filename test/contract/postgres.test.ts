@@ -1,0 +1,170 @@
+// PostgresStore: the Store contract suite, then what only PostgreSQL has (concurrent nodes,
+// migrations shared by several processes). Needs a server: CHAT_TEST_PG=postgres://… (see
+// .ci/services). Each test gets a fresh schema in that database, dropped afterwards.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
+import { PG_MIGRATIONS } from '../../src/store/postgres-migrations.js';
+import { storeContract } from './store.contract.js';
+
+const PG_URL = process.env.CHAT_TEST_PG;
+
+if (!PG_URL) {
+  console.warn('CHAT_TEST_PG not set: skipping PostgreSQL store tests');
+  describe.skip('PostgresStore (set CHAT_TEST_PG=postgres://… to run; .ci/services starts a server)', () => {
+    it('Store contract and PostgreSQL-specific tests', () => {});
+  });
+} else {
+  postgresTests(PG_URL);
+}
+
+function postgresTests(url: string): void {
+  const admin = new pg.Pool({ connectionString: url, max: 2 });
+  const schemas: string[] = [];
+  const stores: PostgresStore[] = [];
+
+  afterAll(async () => {
+    await admin.end();
+  });
+
+  async function freshSchema(): Promise<string> {
+    const schema = `chat_test_${randomBytes(6).toString('hex')}`;
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    schemas.push(schema);
+    return schema;
+  }
+
+  async function dropSchema(schema: string): Promise<void> {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  }
+
+  /** A store on `schema`, closed after the test. */
+  async function open(schema: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const store = await PostgresStore.open(url, { schema, maxConnections: 4, ...opts });
+    stores.push(store);
+    return store;
+  }
+
+  async function appliedVersions(schema: string): Promise<number[]> {
+    const { rows } = await admin.query<{ version: number }>(`SELECT version FROM ${schema}.chat_schema ORDER BY version`);
+    return rows.map((r) => r.version);
+  }
+
+  const allVersions = PG_MIGRATIONS.map((_, i) => i + 1);
+
+  storeContract('PostgresStore', async () => {
+    const schema = await freshSchema();
+    const store = await PostgresStore.open(url, { schema, maxConnections: 4 });
+    return {
+      store,
+      async cleanup() {
+        await store.close();
+        await dropSchema(schema);
+      },
+    };
+  });
+
+  describe('PostgresStore on PostgreSQL', () => {
+    afterEach(async () => {
+      await Promise.all(stores.splice(0).map((s) => s.close()));
+      await Promise.all(schemas.splice(0).map(dropSchema));
+    });
+
+    it('applies every migration once; reopening is a no-op that keeps data and the schema version', async () => {
+      const schema = await freshSchema();
+      const first = await open(schema);
+      expect(await first.schemaVersion()).toBe(PG_MIGRATIONS.length);
+      const alice = (await first.createUser('alice', randomBytes(16), randomBytes(64), 1))!;
+      const m1 = await first.addMessage({ from: 'bob', to: 'alice', text: 'one', at: 2, fromSession: 0 });
+      await first.close();
+      for (let i = 0; i < 3; i++) {
+        const again = await open(schema);
+        expect(await again.schemaVersion()).toBe(PG_MIGRATIONS.length);
+        expect((await again.getUser('alice'))?.id).toBe(alice.id);
+        expect(await again.history({ a: 'alice', b: 'bob', limit: 10 })).toEqual([m1]);
+        await again.close();
+      }
+      expect(await appliedVersions(schema)).toEqual(allVersions);
+      // Ids keep increasing after a restart.
+      const last = await open(schema);
+      expect((await last.addMessage({ from: 'bob', to: 'alice', text: 'two', at: 3, fromSession: 0 })).id).toBeGreaterThan(m1.id);
+    });
+
+    it('lets several nodes open a fresh database at once: all succeed, migrations run once', async () => {
+      const schema = await freshSchema();
+      const nodes = await Promise.all([open(schema), open(schema), open(schema), open(schema)]);
+      expect(await appliedVersions(schema)).toEqual(allVersions);
+      const alice = await nodes[0]!.createUser('alice', randomBytes(16), randomBytes(64), 1);
+      expect((await nodes[3]!.getUser('ALICE'))?.id).toBe(alice!.id);
+    });
+
+    it('refuses a database whose schema is newer than the program', async () => {
+      const schema = await freshSchema();
+      await (await open(schema)).close();
+      await admin.query(`INSERT INTO ${schema}.chat_schema (version) VALUES ($1)`, [PG_MIGRATIONS.length + 1]);
+      await expect(PostgresStore.open(url, { schema })).rejects.toThrow(/newer than this program/);
+    });
+
+    it('refuses a schema name it would have to quote', async () => {
+      await expect(PostgresStore.open(url, { schema: 'x; DROP' })).rejects.toThrow(/invalid schema name/);
+    });
+
+    it('commits messages in id order: a reader following a cursor never skips one, whatever the concurrency', async () => {
+      const schema = await freshSchema();
+      const [w1, w2, reader] = [await open(schema, { maxConnections: 8 }), await open(schema, { maxConnections: 8 }), await open(schema)];
+      await w1.createUser('alice', randomBytes(16), randomBytes(64), 1);
+      const bob = (await w1.createUser('bob', randomBytes(16), randomBytes(64), 1))!;
+      const session = await reader.createSession(bob.id, randomBytes(32), 1);
+
+      const seen: number[] = [];
+      let cursor = 0;
+      const follow = async () => {
+        for (const m of await reader.pendingMessages('bob', cursor, session.id, 50)) {
+          seen.push(m.id);
+          cursor = m.id;
+        }
+      };
+      let writing = true;
+      const sent = Promise.all(
+        Array.from({ length: 300 }, (_, i) => (i % 2 ? w1 : w2).addMessage({ from: 'alice', to: 'bob', text: `m${i}`, at: i, fromSession: 0 })),
+      ).finally(() => {
+        writing = false;
+      });
+      while (writing) await follow();
+      await follow();
+
+      const ids = (await sent).map((m) => m.id).sort((a, b) => a - b);
+      expect(new Set(ids).size).toBe(300);
+      expect(seen).toEqual(ids);
+    });
+
+    it('crossed friend requests from two nodes at once always end as friends', async () => {
+      const schema = await freshSchema();
+      const [n1, n2] = [await open(schema), await open(schema)];
+      const pairs = Array.from({ length: 20 }, (_, i) => [`a${i}`, `b${i}`] as const);
+      const results = await Promise.all(
+        pairs.map(async ([a, b]) => (await Promise.all([n1.requestFriend(a, b, 1), n2.requestFriend(b, a, 1)])).sort()),
+      );
+      expect(results).toEqual(pairs.map(() => ['friend', 'outgoing']));
+      for (const [a, b] of pairs) {
+        expect(await n1.friends(a)).toEqual([{ user: b, state: 'friend', note: '' }]);
+        expect(await n2.friends(b)).toEqual([{ user: a, state: 'friend', note: '' }]);
+      }
+    });
+
+    it('keeps friend notes exactly, NUL included (stored as UTF-8 bytes)', async () => {
+      const store = await open(await freshSchema());
+      await store.requestFriend('alice', 'bob', 1);
+      const note = 'ünïcode 🌍\u0000after NUL';
+      expect(await store.setFriendNote('alice', 'bob', note)).toBe(true);
+      expect((await store.friends('alice'))[0]!.note).toBe(note);
+    });
+
+    it('close() is idempotent', async () => {
+      const store = await open(await freshSchema());
+      await store.close();
+      await expect(store.close()).resolves.toBeUndefined();
+    });
+  });
+}
