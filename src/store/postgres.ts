@@ -71,6 +71,8 @@ async function schemaVersionOf(client: pg.ClientBase): Promise<number> {
 export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   #closing: Promise<void> | undefined;
+  /** The last addMessage of this node, queued or running (see #oneMessageAtATime). */
+  #messageTail: Promise<unknown> = Promise.resolve();
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
@@ -224,18 +226,30 @@ export class PostgresStore implements Store {
   // ---- messages --------------------------------------------------------------------------------
 
   async addMessage(m: NewMessage): Promise<ChatMessage> {
-    const id = await this.#transaction(async (c) => {
-      // Held until commit: the next message draws its id only after this one is visible.
-      await advisoryLock(c, 'chat messages');
-      const { rows } = await c.query<{ id: number }>(
-        `INSERT INTO messages (sender, recipient, pair, body, at, from_session)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         RETURNING id`,
-        [m.from, m.to, conversationOf(m.from, m.to), utf8(m.text), m.at, m.fromSession],
-      );
-      return rows[0]!.id;
-    });
+    const id = await this.#oneMessageAtATime(() =>
+      this.#transaction(async (c) => {
+        // Held until commit: the next message draws its id only after this one is visible.
+        await advisoryLock(c, 'chat messages');
+        const { rows } = await c.query<{ id: number }>(
+          `INSERT INTO messages (sender, recipient, pair, body, at, from_session)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           RETURNING id`,
+          [m.from, m.to, conversationOf(m.from, m.to), utf8(m.text), m.at, m.fromSession],
+        );
+        return rows[0]!.id;
+      }),
+    );
     return { id, from: m.from, to: m.to, text: m.text, at: m.at };
+  }
+
+  /**
+   * Message inserts wait for each other anyway (the advisory lock); queueing them here first
+   * keeps the waiting ones from holding pooled connections the node's reads need.
+   */
+  #oneMessageAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#messageTail.then(work);
+    this.#messageTail = run.catch(() => undefined);
+    return run;
   }
 
   async pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]> {

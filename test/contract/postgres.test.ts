@@ -112,9 +112,11 @@ function postgresTests(url: string): void {
 
     it('commits messages in id order: a reader following a cursor never skips one, whatever the concurrency', async () => {
       const schema = await freshSchema();
-      const [w1, w2, reader] = [await open(schema, { maxConnections: 8 }), await open(schema, { maxConnections: 8 }), await open(schema)];
-      await w1.createUser('alice', randomBytes(16), randomBytes(64), 1);
-      const bob = (await w1.createUser('bob', randomBytes(16), randomBytes(64), 1))!;
+      // Six nodes writing (each queues its own inserts), one reading.
+      const writers = await Promise.all(Array.from({ length: 6 }, () => open(schema, { maxConnections: 2 })));
+      const reader = await open(schema);
+      await reader.createUser('alice', randomBytes(16), randomBytes(64), 1);
+      const bob = (await reader.createUser('bob', randomBytes(16), randomBytes(64), 1))!;
       const session = await reader.createSession(bob.id, randomBytes(32), 1);
 
       const seen: number[] = [];
@@ -127,7 +129,9 @@ function postgresTests(url: string): void {
       };
       let writing = true;
       const sent = Promise.all(
-        Array.from({ length: 300 }, (_, i) => (i % 2 ? w1 : w2).addMessage({ from: 'alice', to: 'bob', text: `m${i}`, at: i, fromSession: 0 })),
+        Array.from({ length: 300 }, (_, i) =>
+          writers[i % writers.length]!.addMessage({ from: 'alice', to: 'bob', text: `m${i}`, at: i, fromSession: 0 }),
+        ),
       ).finally(() => {
         writing = false;
       });
@@ -137,6 +141,15 @@ function postgresTests(url: string): void {
       const ids = (await sent).map((m) => m.id).sort((a, b) => a - b);
       expect(new Set(ids).size).toBe(300);
       expect(seen).toEqual(ids);
+    });
+
+    it('a message insert that fails does not hold up the next ones', async () => {
+      const store = await open(await freshSchema());
+      const bad = store.addMessage({ from: 'alice', to: 'bob', text: 'x', at: 1, fromSession: Number.NaN });
+      const good = store.addMessage({ from: 'alice', to: 'bob', text: 'y', at: 2, fromSession: 0 });
+      await expect(bad).rejects.toThrow();
+      expect((await good).text).toBe('y');
+      expect((await store.addMessage({ from: 'alice', to: 'bob', text: 'z', at: 3, fromSession: 0 })).id).toBeGreaterThan((await good).id);
     });
 
     it('crossed friend requests from two nodes at once always end as friends', async () => {
