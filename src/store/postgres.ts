@@ -16,7 +16,10 @@ import { PG_MIGRATIONS } from './postgres-migrations.js';
 import type { FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, SessionRow, Store, UserRow } from './store.js';
 
 export interface PostgresStoreOptions {
-  /** Schema to use (sets search_path; it must exist). Default: the server's search_path. */
+  /**
+   * Schema to use (sets search_path; it must exist). Default: the server's search_path. Ignored
+   * if the URL has its own `options` parameter (the URL wins in pg).
+   */
   schema?: string;
   /** Most connections this store holds (default 10). */
   maxConnections?: number;
