@@ -1,0 +1,300 @@
+#!/usr/bin/env node
+// Relay load benchmark: the real `chat serve` against ngircd (an IRC server in C) in the same
+// run, driven by the same load generator (bench/relay/load.mjs, a separate process). For each
+// client count: login rate (and a sample of password logins), memory with everyone connected
+// and idle, then direct messages between pairs at fixed total rates and as fast as delivery
+// allows, each step a bounded time: msgs/s offered and delivered, lost (must be 0), latency
+// p50/p99/max, server CPU (utime+stime) and RSS from /proc. See docs/benchmarks.md "Relay load".
+//
+//   npm run bench:relay                         1000 and 10000 clients, 5k/20k/50k msgs/s + max, 10 s each
+//   npm run bench:relay -- --quick              200 clients, short steps (a few minutes less)
+//   node bench/relay.mjs --smoke --out DIR      20 clients, 1 s steps, no ngircd (the test suite's smoke run)
+//
+// Flags: --clients 1000,10000  --rates 5000,20000,50000  --duration 10 (s per step)  --drain 15 (s)
+// --hold 5 (s idle)  --window 8 (messages in flight per sender)  --size 64 (text bytes)
+// --login-sample 200  --connect-concurrency 8 (logins in flight; ngircd's listen backlog is 10)  --no-max  --no-ngircd  --out DIR  --data-parent DIR  --profile DIR
+// (the chat server runs under node --cpu-prof, profiles land in DIR).
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { children, chatServeFlags, cpuSeconds, findNgircd, hardNoFile, IRC_OPER, machineInfo, ngircdVersion, rssMb, startChat, startGenerator, startNgircd, stop } from './relay/procs.mjs';
+import { table } from './relay/report.mjs';
+import { seedUsers } from './relay/seed.mjs';
+import { round } from './relay/stats.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CHAT_BIN = path.join(ROOT, 'bin', 'chat');
+const LOAD = path.join(ROOT, 'bench', 'relay', 'load.mjs');
+
+const log = (line = '') => process.stdout.write(`${line}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const PRESETS = {
+  full: { clients: '1000,10000', rates: '5000,20000,50000', duration: 10, drain: 15, hold: 5, 'login-sample': 200 },
+  quick: { clients: '200', rates: '1000,5000', duration: 3, drain: 10, hold: 1, 'login-sample': 40 },
+  smoke: { clients: '20', rates: '200', duration: 1, drain: 5, hold: 0, 'login-sample': 4 },
+};
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      clients: { type: 'string' },
+      rates: { type: 'string' },
+      duration: { type: 'string' },
+      drain: { type: 'string' },
+      hold: { type: 'string' },
+      window: { type: 'string', default: '8' },
+      size: { type: 'string', default: '64' },
+      'login-sample': { type: 'string' },
+      'connect-concurrency': { type: 'string', default: '8' },
+      'no-max': { type: 'boolean', default: false },
+      'no-ngircd': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      'data-parent': { type: 'string', default: os.tmpdir() },
+      profile: { type: 'string' },
+    },
+  });
+  const preset = PRESETS[values.smoke ? 'smoke' : values.quick ? 'quick' : 'full'];
+  const pick = (name) => values[name] ?? String(preset[name]);
+  const list = (s) => s.split(',').filter(Boolean).map(Number);
+  const opts = {
+    mode: values.smoke ? 'smoke' : values.quick ? 'quick' : 'full',
+    clients: list(pick('clients')),
+    rates: list(pick('rates')),
+    max: !values['no-max'],
+    durationMs: Number(pick('duration')) * 1000,
+    drainMs: Number(pick('drain')) * 1000,
+    holdMs: Number(pick('hold')) * 1000,
+    window: Number(values.window),
+    size: Number(values.size),
+    loginSample: Number(pick('login-sample')),
+    connectConcurrency: Number(values['connect-concurrency']),
+    ngircd: !values['no-ngircd'] && !values.smoke,
+    out: values.out ?? path.join(ROOT, 'bench', 'results'),
+    dataParent: values['data-parent'],
+    profile: values.profile ? path.resolve(values.profile) : null,
+  };
+  for (const n of opts.clients) if (!Number.isInteger(n) || n < 2 || n % 2) throw new Error(`--clients: ${n} is not an even number ≥ 2`);
+  if (opts.size < 40 || opts.size > 400) throw new Error('--size: 40..400 bytes (IRC lines are at most 512 bytes)');
+  return opts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One server under load
+
+/** Polls the server's RSS; max() since the last reset(). */
+function rssSampler(pid) {
+  let max = 0;
+  const timer = setInterval(() => (max = Math.max(max, rssMb(pid) ?? 0)), 100);
+  return {
+    reset: () => (max = rssMb(pid) ?? 0),
+    max: () => round(Math.max(max, rssMb(pid) ?? 0)),
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** CPU of the server and the generator between the generator's send-start and send-end marks. */
+function cpuWindow(serverPid, sampler) {
+  let start = null;
+  let end = null;
+  const read = (genPid) => ({ t: performance.now(), server: cpuSeconds(serverPid), generator: cpuSeconds(genPid) });
+  return {
+    onMark(mark, genPid) {
+      if (mark === 'send-start') {
+        sampler.reset();
+        start = read(genPid);
+      } else if (mark === 'send-end') end = { ...read(genPid), rss: sampler.max() };
+    },
+    result() {
+      const wall = (end.t - start.t) / 1000;
+      const pct = (a, b) => (a === null || b === null ? null : round(((b - a) / wall) * 100));
+      return { serverCpuPercent: pct(start.server, end.server), generatorCpuPercent: pct(start.generator, end.generator), serverRssMb: end.rss };
+    },
+  };
+}
+
+/** CPU % of the server and the generator since `before` ({ t, server, generator }), and the wall time. */
+function cpuSince(before, serverPid, genPid) {
+  const wall = (performance.now() - before.t) / 1000;
+  const pct = (a, b) => (a === null || b === null ? null : round(((b - a) / wall) * 100));
+  return { seconds: round(wall, 2), serverCpuPercent: pct(before.server, cpuSeconds(serverPid)), generatorCpuPercent: pct(before.generator, cpuSeconds(genPid)) };
+}
+
+/** Runs every phase against one started server; returns the run's figures. */
+async function drive(kind, server, n, opts) {
+  const sampler = rssSampler(server.pid);
+  let window = null;
+  let gen = null;
+  gen = startGenerator(LOAD, (mark) => window?.onMark(mark, gen.pid));
+  const call = gen.call;
+  const run = { target: kind === 'chat' ? 'ours' : 'ngircd', clients: n, serverArgs: server.args, steps: [] };
+  try {
+    const perAddress = kind === 'chat' && !opts.flags.maxConnectionsPerAddress ? 60 : 1000;
+    await call('setup', { kind, host: '127.0.0.1', port: server.port, clients: n, seed: opts.seed, perAddress, size: opts.size, window: opts.window });
+    run.serverRssMbAtStart = round(rssMb(server.pid));
+    if (kind === 'chat' && opts.loginSample > 0) {
+      run.passwordLogin = await call('passwordLogins', { count: opts.loginSample, concurrency: 16 }, 300_000);
+      log(`  password logins: ${run.passwordLogin.perSecond}/s (${run.passwordLogin.ok}/${run.passwordLogin.count} ok)`);
+    }
+    const before = { t: performance.now(), server: cpuSeconds(server.pid), generator: cpuSeconds(gen.pid) };
+    run.login = await call('connect', { concurrency: opts.connectConcurrency }, opts.connectTimeoutMs);
+    log(`  connected + logged in ${run.login.ok}/${n}: ${run.login.perSecond}/s${run.login.errors ? `, errors: ${run.login.firstErrors.join('; ')}` : ''}`);
+    if (kind === 'chat') {
+      run.presence = await call('settle', { expected: (n * (n + 1)) / 2, timeoutMs: opts.settleMs }, opts.settleMs + 60_000);
+      log(`  presence: ${run.presence.presence}/${run.presence.expected} events, settled after ${run.presence.ms} ms`);
+    }
+    run.loginCpu = cpuSince(before, server.pid, gen.pid);
+    log(`  login phase: ${run.loginCpu.seconds} s, server CPU ${run.loginCpu.serverCpuPercent}%, generator CPU ${run.loginCpu.generatorCpuPercent}%`);
+    if (kind === 'irc') {
+      run.relaxFlood = await call('relaxFlood', { concurrency: 256, ...IRC_OPER }, 600_000);
+      if (run.relaxFlood.errors) log(`  OPER/MODE +F failed for ${run.relaxFlood.errors}: ${run.relaxFlood.firstErrors.join('; ')}`);
+    }
+    run.idle = { ...(await call('hold', { ms: opts.holdMs })), serverRssMb: round(rssMb(server.pid)), serverCpuSeconds: cpuSeconds(server.pid) };
+    log(`  idle: server RSS ${run.idle.serverRssMb} MB with ${run.idle.connected} connected, ${run.idle.ended} ended`);
+    for (const rate of [...opts.rates, ...(opts.max ? [null] : [])]) {
+      window = cpuWindow(server.pid, sampler);
+      const s = await call('step', { rate, durationMs: opts.durationMs, drainMs: opts.drainMs }, opts.durationMs + opts.drainMs + 60_000);
+      run.steps.push({ ...s, ...window.result() });
+      window = null;
+      logStep(run.steps.at(-1));
+    }
+    run.end = { ...(await call('status')), serverRssMb: round(rssMb(server.pid)) };
+  } finally {
+    sampler.stop();
+    await call('close').catch(() => {});
+    await stop(gen.child, 5000);
+  }
+  return run;
+}
+
+function logStep(s) {
+  const rejected = Object.entries(s.rejected).map(([k, v]) => `${k}=${v}`).join(',') || '0';
+  const l = s.latencyMs;
+  log(
+    `  ${s.targetPerSecond === null ? 'max' : s.targetPerSecond + '/s'}: offered ${s.offeredPerSecond}/s, delivered ${s.deliveredPerSecond}/s, ` +
+      `lost ${s.lost}, rejected ${rejected}, p50 ${l.p50} p99 ${l.p99} max ${l.max} ms, server CPU ${s.serverCpuPercent}% RSS ${s.serverRssMb} MB, ` +
+      `generator CPU ${s.generatorCpuPercent}%${s.drain.complete ? '' : ' (drain incomplete)'}`,
+  );
+}
+
+async function runChat(n, opts, tmp) {
+  const dataDir = path.join(tmp, `chat-${n}`);
+  const seeded = await seedUsers(ROOT, dataDir, Math.max(n, opts.loginSample), opts.seed);
+  log(`ours, ${n} clients (seeded ${seeded.users} users in ${Math.round(seeded.ms)} ms)`);
+  const nodeArgs = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`, `--cpu-prof-name=chat-${n}-${Date.now()}.cpuprofile`] : [];
+  const server = await startChat({ chatBin: CHAT_BIN, dataDir, flags: opts.flags, nodeArgs });
+  try {
+    return { ...(await drive('chat', server, n, opts)), seedMs: Math.round(seeded.ms) };
+  } finally {
+    await stop(server.child, 20_000);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function runNgircd(n, opts, tmp) {
+  log(`ngircd, ${n} clients`);
+  const dir = path.join(tmp, `ngircd-${n}`);
+  mkdirSync(dir, { recursive: true });
+  const server = await startNgircd({ bin: opts.ngircdBin, dir });
+  try {
+    return await drive('irc', server, n, opts);
+  } finally {
+    await stop(server.child);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+function resultFile(dir, date) {
+  mkdirSync(dir, { recursive: true });
+  for (let i = 1; ; i++) {
+    const file = path.join(dir, `relay-${date}${i === 1 ? '' : `-${i}`}.json`);
+    if (!existsSync(file)) return file;
+  }
+}
+
+async function main() {
+  const opts = options();
+  const started = new Date();
+  opts.seed = `bench-${started.getTime()}`;
+  opts.settleMs = 900_000;
+  opts.connectTimeoutMs = 900_000;
+  opts.flags = chatServeFlags(CHAT_BIN);
+  const noFile = hardNoFile();
+  const machine = machineInfo();
+  log(`relay bench (${opts.mode}) ${started.toISOString()}: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, open files hard limit ${noFile}`);
+  const missing = Object.entries(opts.flags).filter(([, has]) => !has).map(([f]) => f);
+  if (missing.length) log(`chat serve has no flag for: ${missing.join(', ')} (left at their defaults; clients spread over 127.1.x.y, ≤ 60 per address)`);
+  const need = Math.max(...opts.clients) + 100;
+  if (noFile < need) throw new Error(`open files hard limit ${noFile} < ${need}: raise it (ulimit -Hn) or lower --clients`);
+  opts.ngircdBin = opts.ngircd ? findNgircd(log) : null;
+
+  const tmp = await mkdtemp(path.join(opts.dataParent, 'chat-relay-bench-'));
+  const byClients = [];
+  try {
+    for (const n of opts.clients) {
+      const ours = await runChat(n, opts, tmp);
+      const ngircd = opts.ngircdBin ? await runNgircd(n, opts, tmp) : null;
+      byClients.push({ clients: n, ours, ngircd });
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+
+  const lines = table(byClients);
+  for (const line of lines) log(line);
+  const report = {
+    benchmark: 'relay',
+    date: started.toISOString(),
+    elapsedSeconds: Math.round((Date.now() - started.getTime()) / 1000),
+    machine: { ...machine, openFilesHardLimit: noFile, ngircd: opts.ngircdBin ? ngircdVersion(opts.ngircdBin) : null },
+    settings: {
+      mode: opts.mode,
+      clients: opts.clients,
+      rates: opts.rates,
+      max: opts.max,
+      stepSeconds: opts.durationMs / 1000,
+      drainSeconds: opts.drainMs / 1000,
+      holdSeconds: opts.holdMs / 1000,
+      window: opts.window,
+      textBytes: opts.size,
+      loginSample: opts.loginSample,
+      connectConcurrency: opts.connectConcurrency,
+      chatServeFlags: opts.flags,
+      dataParent: opts.dataParent,
+    },
+    runs: byClients,
+  };
+  const file = resultFile(opts.out, started.toISOString().slice(0, 10));
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  log('', `raw results: ${path.relative(process.cwd(), file)}`);
+  const lost = byClients.flatMap((b) => b.ours.steps).reduce((a, s) => a + s.lost, 0);
+  if (lost > 0) {
+    log(`LOST MESSAGES (ours): ${lost}`);
+    process.exitCode = 1;
+  }
+}
+
+function cleanup() {
+  for (const child of children) child.kill('SIGKILL');
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+main().catch((err) => {
+  console.error(err.stack ?? err);
+  process.exitCode = 1;
+});

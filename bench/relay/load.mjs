@@ -1,0 +1,328 @@
+// The load generator: a child process of bench/relay.mjs (never inside the server process),
+// driven over the IPC channel one command at a time. It holds N clients of one server (the chat
+// relay or an IRC server, same interface), paired 2k <-> 2k+1, each sending direct messages to
+// its partner. Every text carries "<step> <seq> <send time ms>" and is padded to a fixed size;
+// the receiver computes the latency on the same clock (one process).
+//
+// Commands: setup, passwordLogins, connect, relaxFlood, settle, hold, step, close. Each gets one
+// reply { id, ok, result | error }; `step` also sends { mark: 'send-start' | 'send-end' } so
+// the parent can sample the server's CPU over exactly the sending window.
+import { ChatConn } from './chat-proto.mjs';
+import { IrcConn } from './irc-proto.mjs';
+import { PASSWORD, tokenFor, userName } from './seed.mjs';
+import { Samples } from './stats.mjs';
+
+/** setup's arguments: { kind: 'chat'|'irc', host, port, clients, seed, perAddress, size, window }. */
+let cfg;
+/** userName(i) for every client, computed once. */
+let names = [];
+/** Client i, or undefined if it failed to connect. */
+let conns = [];
+/** Connections that ended unexpectedly since connect, and the first reasons. */
+const ended = { count: 0, reasons: [] };
+let presence = 0;
+/** The step being measured (null between steps). */
+let step = null;
+
+// ---------------------------------------------------------------------------------------------
+// Events from the clients
+
+const sink = {
+  delivered(receiver, text) {
+    const now = performance.now();
+    const s = step;
+    const a = text.indexOf(' ');
+    const b = text.indexOf(' ', a + 1);
+    const c = text.indexOf(' ', b + 1);
+    if (!s || Number(text.slice(0, a)) !== s.id) {
+      if (s) s.late++;
+      return;
+    }
+    const seq = Number(text.slice(a + 1, b));
+    const sender = receiver ^ 1;
+    s.inflight[sender]--;
+    s.delivered++;
+    if (now <= s.sendEnd) s.deliveredInWindow++;
+    const expected = s.expected[receiver];
+    if (seq === expected) s.expected[receiver]++;
+    else if (seq < expected) s.duplicates++;
+    else {
+      s.outOfOrder++;
+      s.expected[receiver] = seq + 1;
+    }
+    s.latency.add(now - Number(text.slice(b + 1, c)));
+    if (s.rate === null && s.sending) topUp(s, sender);
+  },
+  acked() {
+    if (step) step.accepted++;
+  },
+  rejected(sender, code) {
+    if (!step) return;
+    step.rejected[code] = (step.rejected[code] ?? 0) + 1;
+    step.inflight[sender]--;
+  },
+  presence() {
+    presence++;
+  },
+  closed(index, reason) {
+    ended.count++;
+    if (ended.reasons.length < 5) ended.reasons.push(`${index}: ${reason}`);
+    conns[index] = undefined;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Connecting
+
+/**
+ * Source address of client i: 127.0.0.1 for the first `perAddress` clients, then 127.1.x.y
+ * (all of 127/8 is loopback), so a per-address connection limit can be respected.
+ */
+function localAddress(i) {
+  const block = Math.floor(i / cfg.perAddress);
+  return block === 0 ? '127.0.0.1' : `127.1.${(block >> 8) & 255}.${block & 255}`;
+}
+
+async function open(i) {
+  const target = { host: cfg.host, port: cfg.port, localAddress: localAddress(i) };
+  if (cfg.kind === 'chat') return ChatConn.open(i, target, sink);
+  return IrcConn.open(i, target, sink, userName(i));
+}
+
+/** Runs fn(i) for i in [from, to) with at most `concurrency` at once; returns the errors. */
+async function pool(from, to, concurrency, fn) {
+  const errors = [];
+  let next = from;
+  const worker = async () => {
+    while (next < to) {
+      const i = next++;
+      try {
+        await fn(i);
+      } catch (err) {
+        errors.push(`${i}: ${err.message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, to - from) }, worker));
+  return errors;
+}
+
+function rateResult(count, errors, ms) {
+  return { count, ok: count - errors.length, errors: errors.length, firstErrors: errors.slice(0, 3), ms: Math.round(ms), perSecond: Math.round(((count - errors.length) / ms) * 1000) };
+}
+
+/** `count` fresh connections doing hello + login (password, scrypt) as users 0..count-1, then closing. */
+async function passwordLogins({ count, concurrency }) {
+  const started = performance.now();
+  const errors = await pool(0, count, concurrency, async (i) => {
+    const target = { host: cfg.host, port: cfg.port, localAddress: localAddress(cfg.clients + i) };
+    const conn = await ChatConn.open(i, target, { ...sink, closed() {} });
+    try {
+      await conn.passwordLogin(userName(i), PASSWORD);
+    } finally {
+      conn.close();
+    }
+  });
+  return rateResult(count, errors, performance.now() - started);
+}
+
+/** Opens and logs in every client (chat: hello + auth + subscribe; IRC: NICK + USER). */
+async function connect({ concurrency }) {
+  conns = new Array(cfg.clients);
+  const started = performance.now();
+  const errors = await pool(0, cfg.clients, concurrency, async (i) => {
+    const conn = await open(i);
+    conns[i] = conn;
+    await (cfg.kind === 'chat' ? conn.login(tokenFor(cfg.seed, i)) : conn.login());
+  });
+  return rateResult(cfg.clients, errors, performance.now() - started);
+}
+
+/** IRC only: OPER + MODE +F on every client. */
+async function relaxFlood({ concurrency, name, password }) {
+  const started = performance.now();
+  const errors = await pool(0, cfg.clients, concurrency, (i) => conns[i].relaxFlood(name, password));
+  return rateResult(cfg.clients, errors, performance.now() - started);
+}
+
+/** Waits until `expected` presence events arrived (each subscribe reaches every listener). */
+async function settle({ expected, timeoutMs }) {
+  const started = performance.now();
+  while (presence < expected && performance.now() - started < timeoutMs) await delay(20);
+  return { presence, expected, ms: Math.round(performance.now() - started), settled: presence >= expected };
+}
+
+async function hold({ ms }) {
+  await delay(ms);
+  return status();
+}
+
+function status() {
+  return { connected: conns.filter(Boolean).length, ended: ended.count, endedReasons: ended.reasons, presence };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+let stepIds = 0;
+
+function newStep(rate, durationMs) {
+  const n = cfg.clients;
+  return {
+    id: ++stepIds,
+    rate,
+    durationMs,
+    sending: false,
+    sendStart: 0,
+    sendEnd: Infinity,
+    offered: 0,
+    accepted: 0,
+    rejected: {},
+    delivered: 0,
+    deliveredInWindow: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    late: 0,
+    /** Sends skipped because the sender's window was full (fixed-rate steps only). */
+    windowFull: 0,
+    inflight: new Int32Array(n),
+    seq: new Int32Array(n),
+    expected: new Int32Array(n),
+    latency: new Samples(),
+  };
+}
+
+const padding = (n) => 'x'.repeat(Math.max(0, n));
+
+function sendOne(s, sender) {
+  const conn = conns[sender];
+  if (!conn) return false;
+  const head = `${s.id} ${s.seq[sender]++} ${performance.now().toFixed(3)} `;
+  s.inflight[sender]++;
+  s.offered++;
+  conn.send(names[sender ^ 1], head + padding(cfg.size - head.length));
+  return true;
+}
+
+function topUp(s, sender) {
+  while (s.inflight[sender] < cfg.window && sendOne(s, sender));
+}
+
+/** Fixed rate: at each tick, send what the schedule says is due, round-robin over the senders. */
+function fixedRateTick(s, cursor) {
+  const due = Math.floor((s.rate * (performance.now() - s.sendStart)) / 1000) - s.offered - s.windowFull;
+  let sent = 0;
+  let tried = 0;
+  while (sent < due && tried < cfg.clients) {
+    const sender = cursor.next;
+    cursor.next = (cursor.next + 1) % cfg.clients;
+    tried++;
+    if (s.inflight[sender] >= cfg.window || !conns[sender]) continue;
+    sendOne(s, sender);
+    sent++;
+    tried = 0;
+  }
+  // What could not go out now is skipped, not sent late in a burst: the offered rate shows it.
+  s.windowFull += due - sent;
+}
+
+async function runStep({ rate, durationMs, drainMs }) {
+  const s = newStep(rate, durationMs);
+  step = s;
+  process.send({ mark: 'send-start' });
+  s.sendStart = performance.now();
+  s.sending = true;
+  const cursor = { next: 0 };
+  if (rate === null) for (let i = 0; i < cfg.clients; i++) topUp(s, i);
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (performance.now() - s.sendStart >= durationMs) {
+        clearInterval(timer);
+        resolve();
+      } else if (rate !== null) fixedRateTick(s, cursor);
+      else for (let i = 0; i < cfg.clients; i++) topUp(s, i); // after rejections
+    }, rate === null ? 50 : 1);
+  });
+  s.sending = false;
+  s.sendEnd = performance.now();
+  process.send({ mark: 'send-end' });
+  const drained = await drain(s, drainMs);
+  step = null;
+  return stepResult(s, drained);
+}
+
+const sumRejected = (s) => Object.values(s.rejected).reduce((a, b) => a + b, 0);
+
+/**
+ * Messages the server took responsibility for. Chat: `ok` replies to `send`. IRC has no reply:
+ * every PRIVMSG written counts, less those answered by an error numeric.
+ */
+const accepted = (s) => (cfg.kind === 'chat' ? s.accepted : s.offered - sumRejected(s));
+
+/** Waits until every accepted message was delivered (and, for chat, every send answered). */
+async function drain(s, drainMs) {
+  const started = performance.now();
+  const done = () => accepted(s) + sumRejected(s) >= s.offered && s.delivered >= accepted(s);
+  while (!done() && performance.now() - started < drainMs) await delay(10);
+  return { ms: Math.round(performance.now() - started), complete: done() };
+}
+
+function stepResult(s, drained) {
+  const seconds = (s.sendEnd - s.sendStart) / 1000;
+  const rejected = sumRejected(s);
+  return {
+    targetPerSecond: s.rate,
+    seconds: Math.round(seconds * 1000) / 1000,
+    offered: s.offered,
+    offeredPerSecond: Math.round(s.offered / seconds),
+    accepted: accepted(s),
+    rejected: s.rejected,
+    unanswered: s.offered - accepted(s) - rejected,
+    delivered: s.delivered,
+    deliveredPerSecond: Math.round(s.deliveredInWindow / seconds),
+    lost: Math.max(0, accepted(s) - s.delivered),
+    duplicates: s.duplicates,
+    outOfOrder: s.outOfOrder,
+    late: s.late,
+    skippedWindowFull: s.windowFull,
+    latencyMs: s.latency.summary(),
+    drain: drained,
+    ...status(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command loop
+
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const commands = {
+  setup: async (args) => {
+    cfg = args;
+    if (cfg.clients % 2 !== 0) throw new Error('clients must be even (pairs)');
+    names = Array.from({ length: cfg.clients }, (_, i) => userName(i));
+    return { pid: process.pid };
+  },
+  passwordLogins,
+  connect,
+  relaxFlood,
+  settle,
+  hold,
+  step: runStep,
+  status: async () => status(),
+  close: async () => {
+    for (const conn of conns) conn?.close();
+    setImmediate(() => process.exit(0));
+    return {};
+  },
+};
+
+process.on('message', async ({ id, cmd, args }) => {
+  try {
+    const result = await commands[cmd](args ?? {});
+    process.send({ id, ok: true, result });
+  } catch (err) {
+    process.send({ id, ok: false, error: err.stack ?? String(err) });
+  }
+});
+process.on('disconnect', () => process.exit(0));

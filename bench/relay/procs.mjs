@@ -1,0 +1,255 @@
+// Processes for the relay bench: children spawned through bash so they get `ulimit -n` raised
+// to the hard limit first (Node has no setrlimit), /proc readings (CPU ticks, RSS), the two
+// servers under test (chat serve, ngircd) and the load generator with its IPC channel.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+/** Every child we started, for cleanup on exit. */
+export const children = new Set();
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** The open-files hard limit (what a child can raise its soft limit to). */
+export function hardNoFile() {
+  const out = spawnSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim();
+  return out === 'unlimited' ? Infinity : Number(out);
+}
+
+/** Spawns `cmd args` with the soft open-files limit raised to the hard one; pid is cmd's (exec). */
+export function spawnRaised(cmd, args, options = {}) {
+  const quoted = [cmd, ...args].map((a) => `'${String(a).replaceAll("'", "'\\''")}'`).join(' ');
+  const child = spawn('bash', ['-c', `ulimit -n "$(ulimit -Hn)" && exec ${quoted}`], options);
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+/** Resolves with the first stdout/stderr match of `re` (or rejects on exit / timeout). */
+function waitForOutput(child, re, timeoutMs, what) {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk) => {
+      seen += chunk;
+      const m = seen.match(re);
+      if (m) finish(null, m);
+    };
+    const onExit = (code, signal) => finish(new Error(`${what} exited (${code ?? signal}) before it was ready:\n${seen.slice(-2000)}`));
+    const timer = setTimeout(() => finish(new Error(`${what} not ready within ${timeoutMs} ms:\n${seen.slice(-2000)}`)), timeoutMs);
+    function finish(err, m) {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.stderr?.off('data', onData);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(m);
+    }
+    child.stdout?.setEncoding('utf8').on('data', onData);
+    child.stderr?.setEncoding('utf8').on('data', onData);
+    child.on('exit', onExit);
+  });
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the child is gone. */
+export function stop(child, graceMs = 10_000) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc
+
+/** utime + stime of `pid` in seconds. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of proc(5)
+  } catch {
+    return null;
+  }
+}
+
+/** VmRSS of `pid` in MB (10^6 bytes), or null. */
+export function rssMb(pid) {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+    return m ? (Number(m[1]) * 1024) / 1e6 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU model, cores, memory, kernel: the machine the figures come from. */
+export function machineInfo() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? 'unknown';
+  const cores = (cpuinfo.match(/^processor\s*:/gm) ?? []).length;
+  const mem = readFileSync('/proc/meminfo', 'utf8').match(/^MemTotal:\s+(\d+) kB/m);
+  const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+  return { cpu: model, cores, memoryGB: mem ? Math.round((Number(mem[1]) * 1024) / 1e8) / 10 : null, kernel, node: process.version };
+}
+
+/** A free TCP port on 127.0.0.1 (closed again; a tiny race, fine for a bench). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The servers under test
+
+/** Which of the optional `chat serve` flags this build has (from --help). */
+export function chatServeFlags(chatBin) {
+  const help = spawnSync(process.execPath, [chatBin, 'serve', '--help'], { encoding: 'utf8' }).stdout ?? '';
+  const has = (flag) => new RegExp(`\\s${flag}[\\s=]`).test(help);
+  return {
+    maxConnectionsPerAddress: has('--max-connections-per-address'),
+    messageRate: has('--message-rate'),
+    messageBurst: has('--message-burst'),
+    insecure: has('--insecure'),
+  };
+}
+
+/**
+ * `chat serve` on 127.0.0.1, port 0, with the abuse limits lifted where the flags exist.
+ * Returns { child, pid, port, args }.
+ */
+export async function startChat({ chatBin, dataDir, flags, nodeArgs = [] }) {
+  const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--data', dataDir, '--quiet'];
+  const big = '1000000000';
+  if (flags.maxConnectionsPerAddress) args.push('--max-connections-per-address', big);
+  if (flags.messageRate) args.push('--message-rate', big);
+  if (flags.messageBurst) args.push('--message-burst', big);
+  if (flags.insecure) args.push('--insecure');
+  const child = spawnRaised(process.execPath, [...nodeArgs, chatBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const m = await waitForOutput(child, /chat server listening on ([^\s]+):(\d+)/, 30_000, 'chat serve');
+  drainOutput(child);
+  return { child, pid: child.pid, port: Number(m[2]), args };
+}
+
+/** The ngircd binary, installing the Debian package if it is missing; null if impossible. */
+export function findNgircd(log) {
+  const which = () => spawnSync('bash', ['-c', 'command -v ngircd'], { encoding: 'utf8' }).stdout.trim();
+  if (which()) return which();
+  log('ngircd is missing: running `apt-get install -y ngircd` ...');
+  const r = spawnSync('apt-get', ['install', '-y', 'ngircd'], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (r.status === 0 && which()) return which();
+  log(`could not install ngircd (${(r.stderr || r.error?.message || '').trim().split('\n').pop()}): reporting our figures alone`);
+  return null;
+}
+
+export function ngircdVersion(bin) {
+  return spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0].trim();
+}
+
+/** Operator block the IRC clients use to get mode +F (see writeNgircdConf). */
+export const IRC_OPER = { name: 'bench', password: 'bench-oper-pass' };
+
+/**
+ * ngircd.conf(5) for the bench: loopback only, no connection limits, no DNS/IDENT/PAM lookups,
+ * no penalty time (MaxPenaltyTime = 0), long PING timeouts, and an operator any client can
+ * become (OPER, then MODE +F: exempt from flood throttling).
+ */
+export function writeNgircdConf(dir, port) {
+  const includeDir = path.join(dir, 'conf.d');
+  mkdirSync(includeDir, { recursive: true });
+  const file = path.join(dir, 'ngircd.conf');
+  writeFileSync(
+    file,
+    `[Global]
+Name = bench.local
+Info = chat relay bench
+AdminInfo1 = bench
+AdminInfo2 = bench
+AdminEMail = bench@localhost
+Listen = 127.0.0.1
+Ports = ${port}
+MotdPhrase = bench
+
+[Limits]
+MaxConnections = 0
+MaxConnectionsIP = 0
+MaxJoins = 0
+MaxPenaltyTime = 0
+PingTimeout = 3600
+PongTimeout = 3600
+
+[Options]
+DNS = no
+Ident = no
+PAM = no
+IncludeDir = ${includeDir}
+
+[Operator]
+Name = ${IRC_OPER.name}
+Password = ${IRC_OPER.password}
+`,
+  );
+  return file;
+}
+
+/** ngircd in the foreground on `port`. Returns { child, pid, port, args }. */
+export async function startNgircd({ bin, dir }) {
+  const port = await freePort();
+  const conf = writeNgircdConf(dir, port);
+  const args = ['-n', '-f', conf];
+  const child = spawnRaised(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitForOutput(child, /Server "bench\.local".*ready/, 30_000, 'ngircd');
+  drainOutput(child);
+  return { child, pid: child.pid, port, args };
+}
+
+// A child's output must keep being read or it blocks on a full pipe.
+function drainOutput(child) {
+  child.stdout?.resume();
+  child.stderr?.resume();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load generator
+
+/** Starts bench/relay/load.mjs; call(cmd, args, timeoutMs) → result; marks go to onMark. */
+export function startGenerator(script, onMark) {
+  const child = spawnRaised(process.execPath, [script], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let nextId = 1;
+  const waiting = new Map();
+  child.on('message', (msg) => {
+    if (msg.mark) return onMark(msg.mark);
+    const w = waiting.get(msg.id);
+    if (!w) return;
+    waiting.delete(msg.id);
+    clearTimeout(w.timer);
+    if (msg.ok) w.resolve(msg.result);
+    else w.reject(new Error(`load generator: ${msg.error}`));
+  });
+  child.on('exit', (code, signal) => {
+    for (const w of waiting.values()) w.reject(new Error(`load generator exited (${code ?? signal})`));
+    waiting.clear();
+  });
+  const call = (cmd, args, timeoutMs = 120_000) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error(`load generator: ${cmd} took longer than ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiting.set(id, { resolve, reject, timer });
+      child.send({ id, cmd, args });
+    });
+  return { child, pid: child.pid, call };
+}

@@ -1,0 +1,78 @@
+// Smoke test of the relay load benchmark: `node bench/relay.mjs --smoke` (20 clients on
+// 127.0.0.1, 1 s steps, no ngircd) runs end to end against the built server, exits 0, delivers
+// messages and loses none. A correctness check of the harness only: no figure is asserted,
+// so a busy machine cannot fail it. Needs `npm run build` first.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, expect, it } from 'vitest';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BENCH = path.join(ROOT, 'bench', 'relay.mjs');
+const TIMEOUT_MS = 25_000;
+
+const cleanup: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the bench in its own process group, so a timeout kills it with its server and generator. */
+function runBench(args: string[]): Promise<Exit> {
+  const child = spawn(process.execPath, [BENCH, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const killGroup = (): void => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  cleanup.push(killGroup);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      killGroup();
+      reject(new Error(`bench/relay.mjs ${args.join(' ')} did not finish within ${TIMEOUT_MS} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+it('bench/relay.mjs --smoke delivers every accepted message and writes its JSON where told', async () => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
+  cleanup.push(() => rm(out, { recursive: true, force: true }));
+
+  const { code, stdout, stderr } = await runBench(['--smoke', '--out', out]);
+
+  expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
+  const files = await readdir(out);
+  expect(files).toHaveLength(1);
+  const report = JSON.parse(await readFile(path.join(out, files[0]!), 'utf8'));
+  expect(report.runs).toHaveLength(1);
+  const [run] = report.runs;
+  expect(run.ngircd).toBeNull();
+  expect(run.ours.login.ok).toBe(run.clients);
+  expect(run.ours.steps.length).toBeGreaterThan(0);
+  for (const step of run.ours.steps) {
+    expect(step.delivered).toBeGreaterThan(0);
+    expect(step.lost).toBe(0);
+    expect(step.unanswered).toBe(0);
+    expect(step.duplicates).toBe(0);
+  }
+  expect(stdout).toContain('lost');
+}, 30_000);
