@@ -1,5 +1,5 @@
 // The public API: the client library, the server factory, the storage and bus seams, error codes.
-export { ChatClient, ClientError, type ChatClientEvents, type ChatClientOptions, type ClientErrorCode } from './client/index.js';
+export { ChatClient, ClientError, dialServer, type ChatClientEvents, type ChatClientOptions, type ClientErrorCode, type ClientTlsOptions, type ServerCertificate } from './client/index.js';
 export { createServer, ChatServer, type ServerContext } from './server/server.js';
 export { DEFAULT_LIMITS, type ServerOptions, type ServerLimits } from './server/options.js';
 export type { Store } from './store/store.js';

@@ -1,7 +1,11 @@
-// Opening a client connection for a command: parse --server, connect, resume the saved session.
+// Opening a client connection for a command: parse --server, connect (TLS, pinned certificate),
+// resume the saved session.
+import type { Socket } from 'node:net';
 import { ChatClient } from '../client/client.js';
+import { dialServer, sameFingerprint, type ClientTlsOptions } from '../client/dial.js';
 import { ClientError } from '../client/errors.js';
 import { CliError, type GlobalOptions } from './context.js';
+import { KNOWN_SERVERS_FILE, pinServer, pinnedFingerprint } from './known-servers.js';
 import { loadSession } from './sessions.js';
 
 export const CLIENT_NAME = 'chat-cli/0.1.0';
@@ -16,9 +20,42 @@ export function parseServer(server: string): { host: string; port: number } {
   return { host: m[1], port };
 }
 
+/** "host:port" as pinned in known_servers. */
+export function serverKey(server: string): string {
+  const { host, port } = parseServer(server);
+  return `${host.includes(':') ? `[${host}]` : host.toLowerCase()}:${port}`;
+}
+
+/**
+ * TLS settings for `g.server`: a certificate a CA vouches for passes; otherwise the one pinned in
+ * known_servers must match, and with no pin yet the certificate is pinned (trust on first use).
+ */
+export function tlsFor(g: GlobalOptions): false | ClientTlsOptions {
+  if (g.insecure) return false;
+  const key = serverKey(g.server);
+  return {
+    verify: (cert) => {
+      const pinned = pinnedFingerprint(g.home, key);
+      if (pinned !== undefined && sameFingerprint(pinned, cert.fingerprint)) return;
+      if (pinned !== undefined) {
+        throw new ClientError('untrusted',
+          `the certificate of ${key} has CHANGED (pinned ${pinned}, now ${cert.fingerprint}): someone may be intercepting the connection; ` +
+          `if the server's operator replaced it, compare with the fingerprint "chat serve" prints and run "chat trust ${key}"`);
+      }
+      pinServer(g.home, key, cert.fingerprint);
+      g.notice?.(`first connection to ${key}: trusting its certificate, SHA-256 ${cert.fingerprint} (pinned in ${g.home}/${KNOWN_SERVERS_FILE})`);
+    },
+  };
+}
+
+/** Opens a raw (TLS unless --insecure, verified) connection to the server: for the relay. */
+export function serverDialer(g: GlobalOptions): () => Promise<Socket> {
+  return () => dialServer({ ...parseServer(g.server), tls: tlsFor(g) });
+}
+
 /** A connected client that has not logged in. */
 export function connectClient(g: GlobalOptions): Promise<ChatClient> {
-  return ChatClient.connect({ ...parseServer(g.server), client: CLIENT_NAME });
+  return ChatClient.connect({ ...parseServer(g.server), client: CLIENT_NAME, tls: tlsFor(g) });
 }
 
 /** A connected client logged in with the session saved for this server. */

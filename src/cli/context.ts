@@ -7,6 +7,10 @@ export interface GlobalOptions {
   /** Where sessions are kept. */
   home: string;
   verbose: boolean;
+  /** Plaintext to the server (it must run with --insecure too). */
+  insecure: boolean;
+  /** Prints a notice on stderr (set by main for every command). */
+  notice?: (line: string) => void;
 }
 
 export interface CliContext {

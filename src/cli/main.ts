@@ -11,6 +11,7 @@ import { historyCommand, listenCommand, sendCommand, whoCommand } from './comman
 import { offersCommand, rejectCommand } from './commands/offers.js';
 import { sendFileCommand } from './commands/send-file.js';
 import { serveCommand } from './commands/serve.js';
+import { trustCommand } from './commands/trust.js';
 import { CliError, processContext, type CliContext } from './context.js';
 import { defaultHome } from './sessions.js';
 
@@ -27,7 +28,7 @@ function buildParser(argv: string[], ctx: CliContext) {
   const commands = [
     serveCommand, registerCommand, loginCommand, logoutCommand, whoamiCommand, whoCommand, sendCommand,
     listenCommand, historyCommand, sendFileCommand, offersCommand, acceptCommand, rejectCommand, groupCommand, friendCommand, usersCommand,
-    interactiveCommand,
+    trustCommand, interactiveCommand,
   ];
   let parser = yargs(argv)
     .scriptName('chat')
@@ -40,6 +41,15 @@ function buildParser(argv: string[], ctx: CliContext) {
     })
     .option('home', { type: 'string', default: defaultHome(ctx.env), describe: 'where sessions are kept (env CHAT_HOME)', global: true })
     .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'more detail, stack traces', global: true })
+    .option('insecure', {
+      type: 'boolean',
+      default: ['1', 'true', 'yes'].includes(ctx.env.CHAT_INSECURE ?? ''),
+      describe: 'plaintext, no TLS: only with a server that runs --insecure too (env CHAT_INSECURE=1)',
+      global: true,
+    })
+    .middleware((argv) => {
+      argv.notice = (line: string) => ctx.err(`chat: ${line}`);
+    })
     .strict()
     .help()
     .version('0.1.0')

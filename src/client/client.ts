@@ -1,13 +1,14 @@
 // ChatClient: the library the CLI is built on. One TCP connection, requests matched to replies
 // by id, server pushes surfaced as typed events.
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
 import type {
   Candidate,
   ChatMessage, FriendEvent, OfferAccepted, FriendInfo, GroupEvent, GroupInfo, GroupMember, OfferCloseReason, OfferFileInfo, OfferInfo, Request, ServerFrame,
 } from '../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
+import { dialServer, type ClientTlsOptions } from './dial.js';
 import { ClientError } from './errors.js';
 
 export interface ChatClientOptions {
@@ -19,6 +20,8 @@ export interface ChatClientOptions {
   client?: string;
   /** Largest frame accepted from the server. @default 16 MiB */
   maxFrameBytes?: number;
+  /** TLS settings (protocol.md §1.1); `false` for plaintext, which the server must allow. @default {} (CA-verified TLS) */
+  tls?: false | ClientTlsOptions;
 }
 
 export interface ChatClientEvents {
@@ -77,7 +80,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   /** Connects and completes the version handshake. Rejects with ClientError('unreachable') if no server answers. */
   static async connect(options: ChatClientOptions): Promise<ChatClient> {
-    const socket = await openSocket(options);
+    // dialServer rejects with ClientError('unreachable') or ('untrusted').
+    const socket = await dialServer(options);
     const client = new ChatClient(socket, options);
     try {
       client.hello = await client.request('hello', { version: PROTOCOL_VERSION, client: options.client ?? 'chat-client' });
@@ -85,6 +89,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       // Nobody gets this client: its socket must not stay open (it would keep the process alive).
       client.#closing = true;
       socket.destroy();
+      if (options.tls === false && err instanceof ClientError && err.code === 'closed') {
+        throw new ClientError('closed', `${client.server} closed the connection at hello; if it uses TLS (the default), drop --insecure`);
+      }
       throw err;
     }
     return client;
@@ -348,22 +355,3 @@ export function filePages(files: OfferFileInfo[]): OfferFileInfo[][] {
   return pages;
 }
 
-function openSocket(options: ChatClientOptions): Promise<Socket> {
-  const where = `${options.host}:${options.port}`;
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: options.host, port: options.port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new ClientError('unreachable', `cannot reach server at ${where} (timed out)`));
-    }, options.timeoutMs ?? 10_000);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(new ClientError('unreachable', `cannot reach server at ${where}${err.code ? ` (${err.code})` : ''}`));
-    });
-  });
-}

@@ -45,6 +45,16 @@ export interface ServerLimits {
   relayWaitMs: number;
   /** How long after an accept its transfer may use the relay, in ms. @default 86400000 */
   relayTicketMs: number;
+  /** Who may register: anyone, nobody, or holders of an invite code (protocol.md §4.1). @default 'open' */
+  registration: 'open' | 'closed' | 'invite';
+  /** Silence from a client after which the server pings it, in ms. @default 60000 */
+  pingIntervalMs: number;
+  /** How long a pinged client has to answer before it is disconnected, in ms. @default 30000 */
+  pingTimeoutMs: number;
+  /** Groups one user may be a member of. @default 100 */
+  maxGroupsPerUser: number;
+  /** Members of one group. @default 1000 */
+  maxGroupMembers: number;
 }
 
 export interface ServerOptions extends Partial<ServerLimits> {
@@ -56,6 +66,8 @@ export interface ServerOptions extends Partial<ServerLimits> {
   log?: (line: string) => void;
   /** Extra detail (each request) when true. @default false */
   verbose?: boolean;
+  /** Certificate and key (PEM) for TLS; plaintext without (protocol.md §1.1). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export const DEFAULT_LIMITS = {
@@ -80,4 +92,9 @@ export const DEFAULT_LIMITS = {
   relayRate: 0,
   relayWaitMs: 30_000,
   relayTicketMs: 24 * 60 * 60 * 1000,
+  registration: 'open' as 'open' | 'closed' | 'invite',
+  pingIntervalMs: 60_000,
+  pingTimeoutMs: 30_000,
+  maxGroupsPerUser: 100,
+  maxGroupMembers: 1000,
 } satisfies ServerLimits;

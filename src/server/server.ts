@@ -1,7 +1,8 @@
 // createServer(): the relay. Accepts TCP connections, runs requests through the handlers,
 // and routes every delivery and presence change through the Bus so several nodes can share it.
 import { randomBytes } from 'node:crypto';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { LocalBus } from '../bus/local.js';
 import type { Bus, BusMessage } from '../bus/bus.js';
 import type { ServerEvent } from '../protocol/messages.js';
@@ -47,7 +48,11 @@ export class ChatServer implements ServerContext {
   readonly relay: Relay;
   readonly loginFailures: { user: FailureThrottle; address: FailureThrottle };
   shuttingDown = false;
+  /** Whether clients connect with TLS (protocol.md §1.1). */
+  readonly tls: boolean;
   #perAddress = new Map<string, number>();
+  /** "address:port" of connections over the per-address limit, told so once they can be (after TLS). */
+  #refused = new Set<string>();
   readonly #tcp: TcpServer;
   readonly #log: (line: string) => void;
   readonly #verbose: boolean;
@@ -67,7 +72,18 @@ export class ChatServer implements ServerContext {
       address: new FailureThrottle({ maxFailures: maxLoginFailuresPerAddress, windowMs, maxDelayMs }),
     };
     this.#unsubscribe = this.bus.subscribe((m) => this.#onBus(m));
-    this.#tcp = createTcpServer((socket) => this.#onSocket(socket));
+    this.tls = Boolean(options.tls);
+    this.#tcp = options.tls
+      ? createTlsServer(
+          { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: this.limits.handshakeTimeoutMs },
+          (socket) => this.#onSocket(socket),
+        )
+      : createTcpServer((socket) => this.#onSocket(socket));
+    // Before TLS: a flood of unfinished handshakes from one address counts against its limit too.
+    this.#tcp.prependListener('connection', (socket: Socket) => this.#admit(socket));
+    this.#tcp.on('tlsClientError', (err: Error, socket: Socket) => {
+      if (this.#verbose) this.log(`TLS handshake from ${socket.remoteAddress ?? '?'} failed: ${err.message}`);
+    });
     this.#tcp.on('error', (err) => this.log(`server error: ${err.message}`));
   }
 
@@ -112,25 +128,34 @@ export class ChatServer implements ServerContext {
     this.#unsubscribe();
   }
 
-  #onSocket(socket: import('node:net').Socket): void {
-    if (this.shuttingDown) {
-      socket.destroy();
-      return;
-    }
+  /** Counts the raw connection against its address; marks it refused past the limit. */
+  #admit(socket: Socket): void {
     const address = socket.remoteAddress ?? '?';
-    const open = this.#perAddress.get(address) ?? 0;
-    if (open >= this.limits.maxConnectionsPerAddress) {
-      socket.on('error', () => {});
-      socket.end(encodeJsonFrame({ type: 'error', id: null, code: 'overloaded', message: 'too many connections from your address' }));
-      this.log(`refused a connection from ${address}: ${open} already open`);
-      return;
-    }
-    this.#perAddress.set(address, open + 1);
+    const key = `${address}:${socket.remotePort}`;
     socket.once('close', () => {
+      this.#refused.delete(key);
       const left = (this.#perAddress.get(address) ?? 1) - 1;
       if (left > 0) this.#perAddress.set(address, left);
       else this.#perAddress.delete(address);
     });
+    const open = this.#perAddress.get(address) ?? 0;
+    this.#perAddress.set(address, open + 1);
+    if (open >= this.limits.maxConnectionsPerAddress) {
+      this.#refused.add(key);
+      this.log(`refused a connection from ${address}: ${open} already open`);
+    }
+  }
+
+  #onSocket(socket: Socket): void {
+    if (this.shuttingDown) {
+      socket.destroy();
+      return;
+    }
+    if (this.#refused.has(`${socket.remoteAddress ?? '?'}:${socket.remotePort}`)) {
+      socket.on('error', () => {});
+      socket.end(encodeJsonFrame({ type: 'error', id: null, code: 'overloaded', message: 'too many connections from your address' }));
+      return;
+    }
     const conn = new Connection(socket, this.node, this.limits, {
       handle: (c, request) => {
         // Only the type: requests carry passwords and message texts.

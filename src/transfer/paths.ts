@@ -7,7 +7,7 @@ import { TransferError } from './errors.js';
 import { authenticate, type DialOptions, type TransferSecret } from './handshake.js';
 import { localCandidates, type Candidate } from './offer.js';
 import { firstOf, raceCandidates } from './race.js';
-import { relayConnect } from './relay-dial.js';
+import { relayConnect, type RelayEndpoint } from './relay-dial.js';
 import type { Via } from './types.js';
 import { Wire, formatRemote } from './wire.js';
 
@@ -24,7 +24,7 @@ export interface PathOptions {
   secret: TransferSecret;
   candidates: Candidate[];
   via: Via[];
-  relay?: Candidate;
+  relay?: RelayEndpoint;
   relayDelayMs: number;
   listen?: ListenOptions;
   dialOptions(): DialOptions;

@@ -12,6 +12,7 @@ import type { Candidate, OfferFile } from './offer.js';
 import { FileSink, type FileJob } from './receive-file.js';
 import type { KeyPair } from './keys.js';
 import { ReceiverPaths, type ListenOptions } from './paths.js';
+import type { RelayEndpoint } from './relay-dial.js';
 import { resolveInside, sanitizePath, uniquePaths } from './safe-path.js';
 import { rateBucket, type TokenBucket } from './token-bucket.js';
 import { ProgressTracker, type FileResult, type ReceiverEvents, type TransferResult, type Via } from './types.js';
@@ -51,7 +52,7 @@ export interface ReceiverOptions {
   /** Paths we may use (§T8). @default all three */
   via?: Via[];
   /** The server's relay address (its chat address); no relay without it. */
-  relay?: Candidate;
+  relay?: RelayEndpoint;
   /** Time before we also try the relay. @default 2000 */
   relayDelayMs?: number;
   /** Where to listen for reverse connections; none without it. */

@@ -15,11 +15,28 @@ export interface RelayDialOptions {
   signal?: AbortSignal;
 }
 
+/** The server's relay: its chat address, and how to open a connection to it (TLS, verified). */
+export interface RelayEndpoint extends Candidate {
+  /** Resolves a connected socket to the server; plain TCP to host:port when absent. */
+  open?: () => Promise<Socket>;
+}
+
 /** Resolves a socket piped to the peer (nothing read past the server's reply is lost). */
-export function relayConnect(relay: Candidate, opts: RelayDialOptions): Promise<Socket> {
+export async function relayConnect(relay: RelayEndpoint, opts: RelayDialOptions): Promise<Socket> {
+  const where = `${relay.host}:${relay.port}`;
+  if (!relay.open) return pair(net.connect({ host: relay.host, port: relay.port }), where, opts, false);
+  let socket: Socket;
+  try {
+    socket = await relay.open();
+  } catch (err) {
+    throw new TransferError('unreachable', `cannot reach the relay at ${where} (${(err as Error).message})`);
+  }
+  return pair(socket, where, opts, true);
+}
+
+/** Sends the pairing request once `socket` is connected; resolves when the server said ok. */
+function pair(socket: Socket, where: string, opts: RelayDialOptions, connected: boolean): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const where = `${relay.host}:${relay.port}`;
-    const socket = net.connect({ host: relay.host, port: relay.port });
     const decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 });
     const finish = (err?: TransferError): void => {
       clearTimeout(timer);
@@ -63,7 +80,9 @@ export function relayConnect(relay: Candidate, opts: RelayDialOptions): Promise<
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
-    socket.on('connect', () => socket.write(encodeJsonFrame(relayRequest(opts.token, opts.role, opts.transferId))));
+    const request = (): void => void socket.write(encodeJsonFrame(relayRequest(opts.token, opts.role, opts.transferId)));
+    if (connected) request();
+    else socket.on('connect', request);
   });
 }
 

@@ -9,7 +9,7 @@ import { TransferError, toTransferError } from './errors.js';
 import { acceptHandshake, Refusal } from './handshake.js';
 import { withObserved, type Candidate, type LocalFile } from './offer.js';
 import type { KeyPair } from './keys.js';
-import { relayConnect } from './relay-dial.js';
+import { relayConnect, type RelayEndpoint } from './relay-dial.js';
 import type { Via } from './types.js';
 import { SenderConnection } from './sender-connection.js';
 import type { Served } from './send-file.js';
@@ -39,7 +39,7 @@ export interface SenderOptions {
   /** Paths we may use (§T8). @default all three */
   via?: Via[];
   /** The server's relay address (its chat address); no relay without it. */
-  relay?: Candidate;
+  relay?: RelayEndpoint;
   /** Time after the accept before we also try the relay. @default 2000 */
   relayDelayMs?: number;
   /** Time a peer has to complete the handshake. @default 10000 */

@@ -10,6 +10,8 @@ export interface CliOptions {
   /** CHAT_SERVER: host:port of the relay. */
   server?: string;
   env?: Record<string, string>;
+  /** Plaintext (CHAT_INSECURE=1), for a server started with tls: false. */
+  insecure?: boolean;
   /** Written to stdin, which is then closed (stdin is closed at once when absent). */
   input?: string;
   /** Kill the process (SIGKILL) after this long. @default 15000 */
@@ -26,6 +28,8 @@ function childEnv(opts: CliOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, CHAT_HOME: opts.home, NO_COLOR: '1', ...opts.env };
   // A password or server from the outer environment must not leak into a test.
   if (!opts.env?.CHAT_PASSWORD) delete env.CHAT_PASSWORD;
+  if (opts.insecure) env.CHAT_INSECURE = '1';
+  else if (!opts.env?.CHAT_INSECURE) delete env.CHAT_INSECURE;
   if (opts.server !== undefined) env.CHAT_SERVER = opts.server;
   else if (!opts.env?.CHAT_SERVER) delete env.CHAT_SERVER;
   return env;

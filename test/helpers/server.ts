@@ -1,11 +1,16 @@
 // Real servers for tests: startServer() runs the library server in this process over a real
 // SQLite store in a temp dir; spawnServer() runs `chat serve` (the built CLI) as a child process.
-// Both listen on 127.0.0.1 port 0; nothing is mocked.
+// Both listen on 127.0.0.1 port 0 with TLS (as `chat serve` does by default); nothing is mocked.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ChatClient, type ChatClientOptions } from '../../src/client/client.js';
+import type { ClientTlsOptions } from '../../src/client/dial.js';
+import { selfSignedCertificate, type ServerCertificate } from '../../src/server/certificate.js';
 import { createServer, type ChatServer } from '../../src/server/server.js';
 import type { ServerLimits } from '../../src/server/options.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
@@ -21,9 +26,31 @@ export function tempDir(prefix = 'chat-test-'): Promise<string> {
   return mkdtemp(path.join(tmpdir(), prefix));
 }
 
-export interface TestServer {
+/** Where a test connects: host, port, and what a client needs to trust the server (false: plaintext). */
+export interface ServerTarget {
   host: string;
   port: number;
+  tls: ClientTlsOptions | false;
+}
+
+let certificate: Promise<ServerCertificate> | undefined;
+/** One self-signed certificate for every in-process test server of this test file. */
+export function testCertificate(): Promise<ServerCertificate> {
+  return (certificate ??= tempDir('chat-cert-').then((dir) => selfSignedCertificate(dir)));
+}
+
+/** A ChatClient for `target`, trusting its certificate by fingerprint. */
+export function connectTo(target: ServerTarget, options: Partial<ChatClientOptions> = {}): Promise<ChatClient> {
+  return ChatClient.connect({ host: target.host, port: target.port, tls: target.tls, timeoutMs: 5000, ...options });
+}
+
+/** A raw socket to `target` (TLS when it uses TLS, certificate not checked): for speaking bytes directly. */
+export function rawConnect(target: ServerTarget): Socket {
+  if (target.tls === false) return netConnect({ host: target.host, port: target.port });
+  return tlsConnect({ host: target.host, port: target.port, rejectUnauthorized: false });
+}
+
+export interface TestServer extends ServerTarget {
   /** "127.0.0.1:PORT" */
   address: string;
   dataDir: string;
@@ -40,13 +67,16 @@ export interface StartServerOptions {
   limits?: Partial<ServerLimits>;
   /** Receives the server's log lines (none by default). */
   log?: (line: string) => void;
+  /** TLS (the default) or plaintext. @default true */
+  tls?: boolean;
 }
 
 /** The library server, in-process, on 127.0.0.1 port 0 over SQLite in `dataDir`. */
 export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await tempDir('chat-server-'));
+  const cert = opts.tls === false ? undefined : await testCertificate();
   const store = new SqliteStore(dataDir);
-  const server = createServer({ store, ...opts.limits, log: opts.log });
+  const server = createServer({ store, ...opts.limits, log: opts.log, tls: cert });
   try {
     await server.listen(0, '127.0.0.1');
   } catch (err) {
@@ -67,6 +97,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     host: '127.0.0.1',
     port,
     address: `127.0.0.1:${port}`,
+    tls: cert ? { fingerprint: cert.fingerprint } : false,
     dataDir,
     server,
     stop,
@@ -77,10 +108,9 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   };
 }
 
-export interface SpawnedServer {
+export interface SpawnedServer extends ServerTarget {
   /** "127.0.0.1:PORT" */
   address: string;
-  port: number;
   dataDir: string;
   child: ChildProcess;
   /** stdout and stderr, merged line by line. */
@@ -145,5 +175,7 @@ export async function spawnServer(opts: SpawnServerOptions = {}): Promise<Spawne
     throw new Error(`cannot parse the address from: ${line}`);
   }
   const port = Number(m[2]);
-  return { address: `${m[1]}:${port}`, port, dataDir, child, output, stop };
+  const fingerprint = /TLS certificate SHA-256 (\S+)/.exec(output.text)?.[1];
+  const tls = fingerprint ? { fingerprint } : false;
+  return { address: `${m[1]}:${port}`, host: m[1]!, port, tls, dataDir, child, output, stop };
 }

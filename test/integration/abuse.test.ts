@@ -1,10 +1,10 @@
 // Abuse limits of the relay server, each with its clear error (protocol.md §6, §7).
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/client.js';
 import { FrameDecoder } from '../../src/protocol/frame.js';
 import type { ServerLimits } from '../../src/server/options.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { rawConnect, startServer, type TestServer } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse';
 const servers: TestServer[] = [];
@@ -24,7 +24,7 @@ async function server(limits: Partial<ServerLimits>): Promise<TestServer> {
 }
 
 async function client(ts: TestServer): Promise<ChatClient> {
-  const c = await ChatClient.connect({ host: ts.host, port: ts.port, timeoutMs: 5000 });
+  const c = await ChatClient.connect({ host: ts.host, port: ts.port, tls: ts.tls, timeoutMs: 5000 });
   clients.push(c);
   return c;
 }
@@ -32,7 +32,7 @@ async function client(ts: TestServer): Promise<ChatClient> {
 /** Opens a raw socket; resolves its first frame, or null if the server leaves it open (none within `ms`). */
 function firstFrame(ts: TestServer, ms: number): Promise<{ socket: Socket; frame: Record<string, unknown> | null }> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: ts.host, port: ts.port });
+    const socket = rawConnect(ts);
     sockets.push(socket);
     const decoder = new FrameDecoder();
     const timer = setTimeout(() => resolve({ socket, frame: null }), ms);

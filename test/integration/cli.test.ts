@@ -41,7 +41,7 @@ function ok(r: CliResult): string[] {
 
 /** A library client logged in as `user` on the CLI's server (to seed or check state quickly). */
 async function libClient(user: string): Promise<ChatClient> {
-  const client = await ChatClient.connect({ host: '127.0.0.1', port: srv.port, timeoutMs: 5_000 });
+  const client = await ChatClient.connect({ host: '127.0.0.1', port: srv.port, tls: srv.tls, timeoutMs: 5_000 });
   await client.login(user, PASSWORD);
   return client;
 }
@@ -81,7 +81,9 @@ describe('accounts', () => {
     // A taken name, and a wrong password: one line on stderr, non-zero exit.
     const taken = await chat(['register', 'carol'], laptop, { env: { CHAT_PASSWORD: PASSWORD } });
     expect(taken.code).not.toBe(0);
-    expect(taken.stderr).toBe('chat: the name carol is taken\n');
+    // This home's first connection to the server pins its certificate, and says so.
+    const pinned = `chat: first connection to ${srv.address}: trusting its certificate, SHA-256 ${String((srv.tls as { fingerprint: string }).fingerprint)} (pinned in ${laptop}/known_servers)\n`;
+    expect(taken.stderr).toBe(`${pinned}chat: the name carol is taken\n`);
     const wrong = await chat(['login', 'carol', '--password-stdin'], laptop, { input: 'not the password\n' });
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toBe('chat: wrong user name or password\n');
@@ -262,7 +264,7 @@ describe('errors and lifecycle', () => {
     const own = await spawnServer();
     const dataDir = own.dataDir;
     try {
-      const client = await ChatClient.connect({ host: '127.0.0.1', port: own.port, timeoutMs: 5_000 });
+      const client = await ChatClient.connect({ host: '127.0.0.1', port: own.port, tls: own.tls, timeoutMs: 5_000 });
       await client.register('gina', PASSWORD);
       await client.subscribe();
       const shutdown = new Promise<{ reason: string }>((resolve) => client.once('shutdown', resolve));

@@ -39,7 +39,7 @@ describe('ChatClient.connect against a bad peer', () => {
   it('a peer that never answers hello: rejects with timeout and closes its socket', async () => {
     const peer = await listener((socket) => socket.resume()); // reads everything, answers nothing
     servers.push(peer.server);
-    const err = await ChatClient.connect({ host: '127.0.0.1', port: peer.port, timeoutMs: 300 }).catch((e: unknown) => e);
+    const err = await ChatClient.connect({ host: '127.0.0.1', port: peer.port, tls: false, timeoutMs: 300 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ClientError);
     expect((err as ClientError).code).toBe('timeout');
     // The half-made connection must not be left open (it would keep a CLI process alive).
@@ -58,7 +58,7 @@ describe('ChatClient.connect against a bad peer', () => {
       });
     });
     servers.push(peer.server);
-    const err = await ChatClient.connect({ host: '127.0.0.1', port: peer.port, timeoutMs: 3_000 }).catch((e: unknown) => e);
+    const err = await ChatClient.connect({ host: '127.0.0.1', port: peer.port, tls: false, timeoutMs: 3_000 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'unsupported_version', message: 'speak v2' });
     await bounded(peer.closed, 3_000, 'the client to close its socket');
   });
@@ -68,7 +68,7 @@ describe('ChatClient.connect against a bad peer', () => {
       socket.once('data', () => socket.write(Buffer.from([0x7f, 0xff, 0xff, 0xff])));
     });
     servers.push(peer.server);
-    const err = await ChatClient.connect({ host: '127.0.0.1', port: peer.port, timeoutMs: 3_000 }).catch((e: unknown) => e);
+    const err = await ChatClient.connect({ host: '127.0.0.1', port: peer.port, tls: false, timeoutMs: 3_000 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'protocol' });
     expect((err as Error).message).toMatch(/bad frame from server/);
     await bounded(peer.closed, 3_000, 'the client to close its socket');
@@ -78,7 +78,7 @@ describe('ChatClient.connect against a bad peer', () => {
     const peer = await listener(() => {});
     const port = peer.port;
     await new Promise<void>((resolve) => peer.server.close(() => resolve()));
-    const err = await ChatClient.connect({ host: '127.0.0.1', port, timeoutMs: 3_000 }).catch((e: unknown) => e);
+    const err = await ChatClient.connect({ host: '127.0.0.1', port, tls: false, timeoutMs: 3_000 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'unreachable' });
     expect((err as Error).message).toContain(`cannot reach server at 127.0.0.1:${port}`);
   });

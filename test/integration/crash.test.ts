@@ -12,8 +12,8 @@ import { FrameDecoder, encodeJsonFrame } from '../../src/protocol/frame.js';
 import type { ChatMessage } from '../../src/protocol/messages.js';
 import { DB_FILE } from '../../src/store/sqlite.js';
 import { LineBuffer } from '../helpers/lines.js';
-import { spawnServer, startServer, type SpawnedServer } from '../helpers/server.js';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connectTo, rawConnect, spawnServer, startServer, type ServerTarget, type SpawnedServer } from '../helpers/server.js';
+import type { Socket } from 'node:net';
 
 const PASSWORD = 'correct horse';
 const WAIT_MS = 10_000;
@@ -36,9 +36,8 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function connect(address: string): Promise<ChatClient> {
-  const [host, port] = address.split(':');
-  const client = await ChatClient.connect({ host: host!, port: Number(port), timeoutMs: WAIT_MS, client: 'crash-test' });
+async function connect(server: ServerTarget): Promise<ChatClient> {
+  const client = await connectTo(server, { timeoutMs: WAIT_MS, client: 'crash-test' });
   clients.push(client);
   return client;
 }
@@ -51,8 +50,8 @@ async function serve(dataDir?: string): Promise<SpawnedServer> {
 }
 
 /** A session resumed with `token`, subscribed, recording every message from the backlog on. */
-async function listen(address: string, token: string, onMessage: (m: ChatMessage) => void): Promise<{ client: ChatClient; backlog: number }> {
-  const client = await connect(address);
+async function listen(server: ServerTarget, token: string, onMessage: (m: ChatMessage) => void): Promise<{ client: ChatClient; backlog: number }> {
+  const client = await connect(server);
   await client.auth(token);
   client.on('message', onMessage);
   const { backlog } = await client.subscribe();
@@ -79,7 +78,7 @@ describe('crash safety: kill -9 mid-flood', () => {
     // Four senders, two recipients (r0 online and acknowledging, r1 offline), one group.
     const tokens = new Map<string, string>();
     const registered = async (user: string): Promise<ChatClient> => {
-      const c = await connect(server.address);
+      const c = await connect(server);
       tokens.set(user, (await c.register(user, PASSWORD)).token);
       return c;
     };
@@ -97,7 +96,7 @@ describe('crash safety: kill -9 mid-flood', () => {
     const accounts = new Map<string, string>(tokens); // user → token, acknowledged registrations only
     const r0Received = new Map<number, ChatMessage>();
     const onR0 = (m: ChatMessage): void => void r0Received.set(m.id, m);
-    let r0Client = (await listen(server.address, tokens.get('r0')!, onR0)).client;
+    let r0Client = (await listen(server, tokens.get('r0')!, onR0)).client;
     r0Client.on('message', (m) => r0Client.acknowledge(m.id));
 
     for (let cycle = 0; cycle < 2; cycle++) {
@@ -132,7 +131,7 @@ describe('crash safety: kill -9 mid-flood', () => {
         for (let n = 0; !killed; n++) {
           const user = `acct${cycle}x${k}x${n}`;
           try {
-            const c = await connect(server.address);
+            const c = await connect(server);
             accounts.set(user, (await c.register(user, PASSWORD)).token);
             void c.close();
           } catch {
@@ -153,24 +152,24 @@ describe('crash safety: kill -9 mid-flood', () => {
       expect(server.output.text).not.toMatch(/error|corrupt|malformed/i);
 
       // Every acknowledged account exists, and every session token still works.
-      const checker = await connect(server.address);
+      const checker = await connect(server);
       await checker.auth(tokens.get('s1')!);
       const names = new Set([...(await checker.searchUsers('acct', 100)), ...(await checker.searchUsers('s', 100)), ...(await checker.searchUsers('r', 100))]);
       expect(names.size).toBeLessThan(100); // (each search returned everything)
       for (const user of accounts.keys()) expect(names.has(user), `account ${user}`).toBe(true);
       for (const [user, token] of accounts) {
-        const c = await connect(server.address);
+        const c = await connect(server);
         expect((await c.auth(token)).user, `session of ${user}`).toBe(user);
         void c.close();
       }
       // A password still logs in (the one registered last before the kill, and an old one).
       const newest = [...accounts.keys()].at(-1)!;
-      for (const user of new Set([newest, 's0'])) expect((await (await connect(server.address)).login(user, PASSWORD)).user).toBe(user);
+      for (const user of new Set([newest, 's0'])) expect((await (await connect(server)).login(user, PASSWORD)).user).toBe(user);
 
       // Every acknowledged message is in history, unchanged, seen from its sender.
       senderClients = [];
       for (const from of senders) {
-        const c = await connect(server.address);
+        const c = await connect(server);
         await c.auth(tokens.get(from)!);
         senderClients.push(c);
         const mine = acked.filter((m) => m.from === from);
@@ -182,12 +181,12 @@ describe('crash safety: kill -9 mid-flood', () => {
       // Delivered: r1 (never acknowledged anything) gets every message to it or its group in its
       // backlog; r0 has each one from before the crash or from its backlog now.
       const r1Got = new Map<number, ChatMessage>();
-      const r1Listen = await listen(server.address, tokens.get('r1')!, (m) => void r1Got.set(m.id, m));
+      const r1Listen = await listen(server, tokens.get('r1')!, (m) => void r1Got.set(m.id, m));
       expect(r1Listen.backlog).toBe(r1Got.size);
       for (const m of acked.filter((m) => m.to === 'r1' || m.to === '#crash')) expect(r1Got.get(m.id), `message ${m.id} to r1`).toEqual(m);
       await r1Listen.client.close(); // without acknowledging: next cycle's backlog repeats all of it
 
-      r0Client = (await listen(server.address, tokens.get('r0')!, onR0)).client;
+      r0Client = (await listen(server, tokens.get('r0')!, onR0)).client;
       r0Client.on('message', (m) => r0Client.acknowledge(m.id));
       for (const m of acked.filter((m) => m.to === 'r0' || m.to === '#crash')) expect(r0Received.get(m.id), `message ${m.id} to r0`).toEqual(m);
 
@@ -218,10 +217,10 @@ describe('crash safety: a client killed mid-delivery', () => {
     const logs = new LineBuffer();
     const ts = await startServer({ log: (line) => logs.push(`${line}\n`) });
     try {
-      const alice = await ChatClient.connect({ host: ts.host, port: ts.port, timeoutMs: WAIT_MS });
+      const alice = await ChatClient.connect({ host: ts.host, port: ts.port, tls: ts.tls, timeoutMs: WAIT_MS });
       clients.push(alice);
       await alice.register('alice', PASSWORD);
-      const bobClient = await ChatClient.connect({ host: ts.host, port: ts.port, timeoutMs: WAIT_MS });
+      const bobClient = await ChatClient.connect({ host: ts.host, port: ts.port, tls: ts.tls, timeoutMs: WAIT_MS });
       const bobToken = (await bobClient.register('bob', PASSWORD)).token;
       await bobClient.close();
       // Three backlog pages of 1 KiB messages.
@@ -229,7 +228,7 @@ describe('crash safety: a client killed mid-delivery', () => {
       const sent = await Promise.all(Array.from({ length: 1400 }, (_, i) => alice.send('bob', `${i} ${body}`)));
 
       // A raw subscriber: reads part of the backlog (no acks), then its connection is destroyed.
-      const socket = netConnect({ host: ts.host, port: ts.port });
+      const socket = rawConnect(ts);
       sockets.push(socket);
       socket.on('error', () => {});
       const decoder = new FrameDecoder({ maxFrameBytes: 1 << 24 });
@@ -258,7 +257,7 @@ describe('crash safety: a client killed mid-delivery', () => {
       await logs.waitFor(/closed \(bob\)/, WAIT_MS);
 
       // Back again with the same session: everything, in order, once; then live messages.
-      const bob = await ChatClient.connect({ host: ts.host, port: ts.port, timeoutMs: WAIT_MS });
+      const bob = await ChatClient.connect({ host: ts.host, port: ts.port, tls: ts.tls, timeoutMs: WAIT_MS });
       clients.push(bob);
       await bob.auth(bobToken);
       const got: ChatMessage[] = [];

@@ -231,7 +231,7 @@ describe('fuzz: the relay server', () => {
     logs = new LineBuffer();
     // Abuse limits off: the fuzzer fails logins by the thousand and holds many connections (abuse.test.ts covers them).
     const limits = { maxLoginDelayMs: 0, maxLoginFailures: 1e9, maxLoginFailuresPerAddress: 1e9, maxConnectionsPerAddress: 1e9 };
-    ts = await startServer({ limits, log: (line) => logs.push(`${line}\n`) });
+    ts = await startServer({ tls: false, limits, log: (line) => logs.push(`${line}\n`) });
   });
 
   afterEach(async () => {
@@ -241,7 +241,7 @@ describe('fuzz: the relay server', () => {
   });
 
   async function client(): Promise<ChatClient> {
-    const c = await ChatClient.connect({ host: ts.host, port: ts.port, timeoutMs: WAIT_MS, client: 'fuzz-test' });
+    const c = await ChatClient.connect({ host: ts.host, port: ts.port, tls: ts.tls, timeoutMs: WAIT_MS, client: 'fuzz-test' });
     clients.push(c);
     return c;
   }

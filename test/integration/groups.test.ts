@@ -58,7 +58,7 @@ afterEach(async () => {
 });
 
 async function connect(): Promise<ChatClient> {
-  const client = await ChatClient.connect({ host: ts.host, port: ts.port, timeoutMs: WAIT_MS });
+  const client = await ChatClient.connect({ host: ts.host, port: ts.port, tls: ts.tls, timeoutMs: WAIT_MS });
   clients.push(client);
   return client;
 }

@@ -10,7 +10,7 @@ import type { ChatMessage } from '../../src/protocol/messages.js';
 import { createServer } from '../../src/server/server.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { runCli, spawnCli, tempHome, type SpawnedCli } from '../helpers/cli.js';
-import { CHAT_BIN, REPO_ROOT, exitOf, startServer, tempDir, type TestServer } from '../helpers/server.js';
+import { CHAT_BIN, REPO_ROOT, exitOf, startServer, tempDir, testCertificate, type TestServer } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse battery';
 const LOCAL = ['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only'];
@@ -40,7 +40,7 @@ async function open(user: string, args: string[] = [], address = server.address)
 
 /** A library client logged in as `user`, subscribed. */
 async function lib(user: string, port = server.port): Promise<ChatClient> {
-  const client = await ChatClient.connect({ host: '127.0.0.1', port, timeoutMs: 5_000 });
+  const client = await ChatClient.connect({ host: '127.0.0.1', port, tls: server.tls, timeoutMs: 5_000 });
   clients.push(client);
   await client.login(user, PASSWORD);
   await client.subscribe();
@@ -214,7 +214,7 @@ describe('chat (interactive), piped', () => {
 /** A server on a chosen port over `dataDir` (so that a restart comes back where clients look for it). */
 async function serverOn(port: number, dataDir: string): Promise<{ port: number; stop(): Promise<void> }> {
   const store = new SqliteStore(dataDir);
-  const srv = createServer({ store });
+  const srv = createServer({ store, tls: await testCertificate() });
   const address = await srv.listen(port, '127.0.0.1');
   return {
     port: address.port,

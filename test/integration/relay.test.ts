@@ -1,13 +1,13 @@
 // The server's transfer relay with raw sockets: pairing by transfer id and token proof, piping both
 // ways with backpressure, byte counting, and each limit with its error.
 import { randomBytes } from 'node:crypto';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/client.js';
 import { FrameDecoder, encodeJsonFrame } from '../../src/protocol/frame.js';
 import { relayRequest } from '../../src/protocol/relay.js';
 import type { ServerLimits } from '../../src/server/options.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { rawConnect, startServer, type TestServer } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse';
 const WAIT_MS = 5000;
@@ -28,7 +28,7 @@ async function server(limits: Partial<ServerLimits> = {}): Promise<TestServer> {
 }
 
 async function client(ts: TestServer, user: string): Promise<ChatClient> {
-  const c = await ChatClient.connect({ host: ts.host, port: ts.port, timeoutMs: WAIT_MS });
+  const c = await ChatClient.connect({ host: ts.host, port: ts.port, tls: ts.tls, timeoutMs: WAIT_MS });
   clients.push(c);
   await c.register(user, PASSWORD);
   return c;
@@ -50,7 +50,7 @@ async function acceptedOffer(ts: TestServer): Promise<{ transfer: string; token:
 /** A raw relay connection: sends `request`, resolves with its first reply frame. */
 function relayConn(ts: TestServer, request: Record<string, unknown>): Promise<{ socket: Socket; reply: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: ts.host, port: ts.port });
+    const socket = rawConnect(ts);
     sockets.push(socket);
     const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20 });
     const timer = setTimeout(() => reject(new Error('no relay reply in time')), WAIT_MS);
@@ -123,7 +123,7 @@ describe('transfer relay', () => {
     await closed(wrong.socket);
     const unknown = await relayConn(ts, relayRequest('x', 'sender', 'no-such-transfer'));
     expect(unknown.reply).toMatchObject({ type: 'error', code: 'unauthorized' });
-    const c = await ChatClient.connect({ host: ts.host, port: ts.port, timeoutMs: WAIT_MS });
+    const c = await ChatClient.connect({ host: ts.host, port: ts.port, tls: ts.tls, timeoutMs: WAIT_MS });
     clients.push(c);
     await expect(c.request('relay', { version: 1, transfer, role: 'sender', proof: 'x' })).rejects.toMatchObject({ code: 'bad_request' });
   });

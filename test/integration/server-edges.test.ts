@@ -1,10 +1,9 @@
 // Edges the fuzzer found: each is a clear error now, never a silent difference.
 import { randomBytes } from 'node:crypto';
-import { connect as netConnect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/client.js';
 import { FrameDecoder, encodeJsonFrame } from '../../src/protocol/frame.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { rawConnect, startServer, type TestServer } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse';
 let ts: TestServer;
@@ -20,7 +19,7 @@ afterEach(async () => {
 });
 
 async function user(name: string): Promise<{ client: ChatClient; token: string }> {
-  const client = await ChatClient.connect({ host: ts.host, port: ts.port, timeoutMs: 5000 });
+  const client = await ChatClient.connect({ host: ts.host, port: ts.port, tls: ts.tls, timeoutMs: 5000 });
   clients.push(client);
   const { token } = await client.register(name, PASSWORD);
   return { client, token };
@@ -38,7 +37,7 @@ describe('server edges', () => {
     const bob = await user('bob');
     await bob.client.request('ack', { upTo: 1_000_000 });
     const m = await alice.client.send('bob', 'after the big ack');
-    const later = await ChatClient.connect({ host: ts.host, port: ts.port, timeoutMs: 5000 });
+    const later = await ChatClient.connect({ host: ts.host, port: ts.port, tls: ts.tls, timeoutMs: 5000 });
     clients.push(later);
     await later.auth(bob.token);
     const got: number[] = [];
@@ -59,7 +58,7 @@ describe('server edges', () => {
 
   it('refuses a relay request of another version and closes', async () => {
     const reply = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      const socket = netConnect({ host: ts.host, port: ts.port });
+      const socket = rawConnect(ts);
       const decoder = new FrameDecoder();
       socket.on('connect', () => socket.write(encodeJsonFrame({ id: 1, type: 'relay', version: 9, transfer: randomBytes(4).toString('hex'), role: 'sender', proof: 'x' })));
       socket.on('data', (chunk) => {

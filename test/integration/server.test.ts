@@ -1,6 +1,6 @@
 // The relay server end to end: the library ChatClient against the real server (in-process,
 // 127.0.0.1 port 0, SQLite in a temp dir), plus raw sockets for the hostile cases.
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
 import { LocalBus } from '../../src/bus/local.js';
@@ -11,7 +11,7 @@ import type { ChatMessage } from '../../src/protocol/messages.js';
 import { LineBuffer } from '../helpers/lines.js';
 import { createServer } from '../../src/server/server.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+import { rawConnect, startServer, testCertificate, tempDir, type TestServer } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse';
 const WAIT_MS = 5_000;
@@ -107,7 +107,7 @@ class RawConn {
 
   static open(ts: TestServer): Promise<RawConn> {
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host: ts.host, port: ts.port });
+      const socket = rawConnect(ts);
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.off('error', reject);
@@ -200,7 +200,7 @@ afterEach(async () => {
 });
 
 async function connect(server: TestServer = ts): Promise<ChatClient> {
-  const client = await ChatClient.connect({ host: server.host, port: server.port, timeoutMs: WAIT_MS, client: 'test' });
+  const client = await ChatClient.connect({ host: server.host, port: server.port, tls: server.tls, timeoutMs: WAIT_MS, client: 'test' });
   clients.push(client);
   return client;
 }
@@ -680,7 +680,7 @@ describe('verbose log', () => {
     const dir = await tempDir('chat-verbose-');
     const store = new SqliteStore(dir);
     const lines: string[] = [];
-    const server = createServer({ store, verbose: true, log: (line) => lines.push(line) });
+    const server = createServer({ store, verbose: true, log: (line) => lines.push(line), tls: await testCertificate() });
     const { port } = await server.listen(0, '127.0.0.1');
     try {
       const client = await connect({ ...ts, port } as TestServer);
@@ -705,7 +705,8 @@ describe('two nodes on one bus', () => {
     const store = new SqliteStore(dir);
     const bus = new LocalBus();
     const log = (line: string) => logs.push(`${line}\n`);
-    const nodes = [createServer({ store, bus, node: 'a', log }), createServer({ store, bus, node: 'b', log })];
+    const tls = await testCertificate();
+    const nodes = [createServer({ store, bus, node: 'a', log, tls }), createServer({ store, bus, node: 'b', log, tls })];
     const [na, nb] = await Promise.all(nodes.map((n) => n.listen(0, '127.0.0.1')));
     const on = (port: number) => ({ ...ts, port }) as TestServer;
     try {

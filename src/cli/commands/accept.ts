@@ -6,7 +6,7 @@ import type { ChatClient } from '../../client/client.js';
 import type { OfferInfo } from '../../protocol/messages.js';
 import { Receiver, newKeyPair, verifyCode, withObserved, type Via } from '../../transfer/index.js';
 import { VIA_OPTION, parseVia } from '../via.js';
-import { connectSession, parseServer } from '../connect.js';
+import { connectSession, parseServer, serverDialer } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { interrupted, type Interrupt } from '../interrupt.js';
 import { formatBytes } from '../output.js';
@@ -132,7 +132,7 @@ async function receive(client: ChatClient, offer: FullOffer, opts: AcceptOptions
     transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed),
     files, dir: opts.dir, parallel: opts.parallel, limitRate: opts.limitRate,
     keys: info.key ? { own: keys, peer: info.key } : undefined,
-    via: opts.via, relay: parseServer(opts.server),
+    via: opts.via, relay: { ...parseServer(opts.server), open: serverDialer(opts) },
     listen: { host: opts.bind, advertise: opts.advertise, advertiseOnly: opts.advertiseOnly },
   });
   const candidates = await receiver.prepare().catch((err: Error) => {

@@ -1,11 +1,14 @@
-// chat serve: the relay server with embedded SQLite storage.
+// chat serve: the relay server with embedded SQLite storage, TLS by default.
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import { LocalBus } from '../../bus/local.js';
+import { loadCertificate, selfSignedCertificate, type ServerCertificate } from '../../server/certificate.js';
+import { DEFAULT_LIMITS, type ServerLimits } from '../../server/options.js';
 import { createServer } from '../../server/server.js';
 import { SqliteStore } from '../../store/sqlite.js';
 import { CliError, type CliContext } from '../context.js';
 import { clock } from '../output.js';
-import { parseRate } from '../units.js';
+import { parseDuration, parseRate } from '../units.js';
 
 export interface ServeOptions {
   host: string;
@@ -13,23 +16,49 @@ export interface ServeOptions {
   data: string;
   quiet: boolean;
   verbose: boolean;
-  relay: boolean;
-  relayMax: number;
-  relayRate: number;
+  insecure: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  limits: Partial<ServerLimits>;
 }
+
+type Kind = 'count' | 'duration' | 'rate' | 'size';
+/** The limits `chat serve` exposes as flags (docs/security.md lists them with their defaults). */
+const LIMIT_FLAGS: { flag: string; key: keyof ServerLimits; kind: Kind; describe: string }[] = [
+  { flag: 'max-connections-per-address', key: 'maxConnectionsPerAddress', kind: 'count', describe: 'connections open at once from one IP address' },
+  { flag: 'handshake-timeout', key: 'handshakeTimeoutMs', kind: 'duration', describe: 'time to finish TLS, hello and login' },
+  { flag: 'ping-interval', key: 'pingIntervalMs', kind: 'duration', describe: 'silence after which a client is pinged' },
+  { flag: 'ping-timeout', key: 'pingTimeoutMs', kind: 'duration', describe: 'time a pinged client has to answer' },
+  { flag: 'message-rate', key: 'messageRate', kind: 'count', describe: 'messages per second per connection, on average' },
+  { flag: 'message-burst', key: 'messageBurst', kind: 'count', describe: 'messages a connection may send in a burst' },
+  { flag: 'max-login-failures', key: 'maxLoginFailures', kind: 'count', describe: 'failed logins for one user before it is blocked' },
+  { flag: 'max-login-failures-per-address', key: 'maxLoginFailuresPerAddress', kind: 'count', describe: 'failed logins from one address before it is blocked' },
+  { flag: 'login-block', key: 'loginBlockMs', kind: 'duration', describe: 'how long failed logins count and a block lasts' },
+  { flag: 'max-buffered', key: 'maxBufferedBytes', kind: 'size', describe: 'bytes queued for a client that does not read before it is cut off' },
+  { flag: 'max-groups-per-user', key: 'maxGroupsPerUser', kind: 'count', describe: 'groups one user may belong to' },
+  { flag: 'max-group-members', key: 'maxGroupMembers', kind: 'count', describe: 'members of one group' },
+  { flag: 'relay-max', key: 'relayMax', kind: 'count', describe: 'relayed transfers at once' },
+  { flag: 'relay-rate', key: 'relayRate', kind: 'rate', describe: 'bytes/s per relayed transfer and direction, e.g. 10M (0: unlimited)' },
+];
 
 export const serveCommand = (ctx: CliContext) => ({
   command: 'serve',
   describe: 'run the relay server',
-  builder: (y: Argv) =>
-    y
+  builder: (y: Argv) => {
+    let b = y
       .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on' })
       .option('port', { type: 'number', default: 7070, describe: 'TCP port (0 picks a free one)' })
-      .option('data', { type: 'string', default: './chat-data', describe: 'data directory (SQLite database)' })
+      .option('data', { type: 'string', default: './chat-data', describe: 'data directory (SQLite database, certificate)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'log errors only' })
-      .option('relay', { type: 'string', choices: ['on', 'off'], default: 'on', describe: 'relay transfers between peers that cannot connect directly' })
-      .option('relay-max', { type: 'number', default: 16, describe: 'relayed transfers at once' })
-      .option('relay-rate', { type: 'string', default: '0', describe: 'bytes/s per relayed transfer and direction, e.g. 10M (0: unlimited)' }),
+      .option('tls-cert', { type: 'string', describe: 'TLS certificate (PEM); default: a self-signed one kept in --data' })
+      .option('tls-key', { type: 'string', describe: 'TLS private key (PEM), with --tls-cert' })
+      .option('registration', { type: 'string', choices: ['open', 'closed', 'invite'], default: 'open', describe: 'who may register (invite: with a code from "chat admin invite")' })
+      .option('relay', { type: 'string', choices: ['on', 'off'], default: 'on', describe: 'relay transfers between peers that cannot connect directly' });
+    for (const f of LIMIT_FLAGS) {
+      b = b.option(f.flag, { type: 'string', describe: `${f.describe} (default ${String(DEFAULT_LIMITS[f.key])}${f.kind === 'duration' ? ' ms' : ''})` });
+    }
+    return b;
+  },
   handler: (argv: Record<string, unknown>) =>
     runServe(
       {
@@ -38,27 +67,63 @@ export const serveCommand = (ctx: CliContext) => ({
         data: argv.data as string,
         quiet: argv.quiet as boolean,
         verbose: argv.verbose as boolean,
-        relay: argv.relay !== 'off',
-        relayMax: argv.relayMax as number,
-        relayRate: parseRate(String(argv.relayRate), '--relay-rate'),
+        insecure: argv.insecure as boolean,
+        tlsCert: argv.tlsCert as string | undefined,
+        tlsKey: argv.tlsKey as string | undefined,
+        limits: { ...limitsFrom(argv), relay: argv.relay !== 'off', registration: argv.registration as ServerLimits['registration'] },
       },
       ctx,
     ),
 });
 
+function limitsFrom(argv: Record<string, unknown>): Partial<ServerLimits> {
+  const limits: Record<string, number> = {};
+  for (const f of LIMIT_FLAGS) {
+    const value = argv[f.flag];
+    if (value === undefined) continue;
+    limits[f.key] = parseLimit(String(value), f.kind, `--${f.flag}`);
+  }
+  return limits as Partial<ServerLimits>;
+}
+
+function parseLimit(text: string, kind: Kind, flag: string): number {
+  if (kind === 'duration') return parseDuration(text, flag);
+  if (kind === 'rate' || kind === 'size') return parseRate(text, flag);
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) throw new CliError(`bad ${flag} "${text}": use a whole number`, 2);
+  return n;
+}
+
+async function certificateFor(opts: ServeOptions): Promise<ServerCertificate | undefined> {
+  if (opts.insecure) {
+    if (opts.tlsCert || opts.tlsKey) throw new CliError('--insecure and --tls-cert/--tls-key exclude each other', 2);
+    return undefined;
+  }
+  if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new CliError('--tls-cert and --tls-key go together', 2);
+  try {
+    return opts.tlsCert ? loadCertificate(opts.tlsCert, opts.tlsKey!) : await selfSignedCertificate(opts.data);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
 export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<void> {
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new CliError(`bad --port ${opts.port}`, 2);
-  if (!Number.isInteger(opts.relayMax) || opts.relayMax < 0) throw new CliError(`bad --relay-max ${opts.relayMax}`, 2);
   let store: SqliteStore;
   try {
     store = new SqliteStore(opts.data);
   } catch (err) {
     throw new CliError(`cannot open data directory ${opts.data}: ${(err as Error).message}`);
   }
+  let certificate: ServerCertificate | undefined;
+  try {
+    certificate = await certificateFor(opts);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const log = opts.quiet ? undefined : (line: string) => ctx.err(`${clock(Date.now())} ${line}`);
-  const server = createServer({
-    store, bus: new LocalBus(), log, verbose: opts.verbose, relay: opts.relay, relayMax: opts.relayMax, relayRate: opts.relayRate,
-  });
+  const server = createServer({ store, bus: new LocalBus(), log, verbose: opts.verbose, tls: certificate, ...opts.limits });
   let address;
   try {
     address = await server.listen(opts.port, opts.host);
@@ -69,6 +134,12 @@ export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<voi
     throw new CliError(`cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`);
   }
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  if (certificate) {
+    const source = opts.tlsCert ?? `${certificate.created ? 'new self-signed, ' : 'self-signed, '}${path.join(opts.data, 'server.crt')}`;
+    ctx.out(`TLS certificate SHA-256 ${certificate.fingerprint} (${source})`);
+  } else {
+    ctx.err('chat: --insecure: plaintext, no TLS; anyone on the path can read passwords and messages');
+  }
   ctx.out(`chat server listening on ${host}:${address.port} (data: ${opts.data})`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {

@@ -14,9 +14,9 @@ import {
   newTransferSecret,
   withObserved,
   type LocalFile,
+  type RelayEndpoint,
   type TransferResult,
 } from '../../transfer/index.js';
-import { parseServer } from '../connect.js';
 import { CliError } from '../context.js';
 import { formatBytes } from '../output.js';
 import { formatRate } from '../transfer-view.js';
@@ -35,6 +35,8 @@ export interface NetworkOptions {
 export interface TransferDeps {
   link: Link;
   network: NetworkOptions;
+  /** The server's relay (its address, TLS as the chat connection). */
+  relay: RelayEndpoint;
   /** Prints one line (already a notice). */
   say(text: string): void;
   /** A status changed (progress); the caller redraws at its own pace. */
@@ -76,7 +78,7 @@ export class Transfers {
     if (files.length === 0) throw new CliError('nothing to send: the directories are empty');
     const { transferId, token } = newTransferSecret();
     const keys = newKeyPair();
-    const sender = new Sender({ transferId, token, files, host: this.#deps.network.bind, port: 0, keys, relay: parseServer(client.server) });
+    const sender = new Sender({ transferId, token, files, host: this.#deps.network.bind, port: 0, keys, relay: this.#deps.relay });
     try {
       const port = await sender.listen();
       const offer = await this.#offer(client, to, files, { transferId, token, port, key: keys.publicKey });
@@ -99,7 +101,7 @@ export class Transfers {
     const { bind, advertise, advertiseOnly } = this.#deps.network;
     const receiver = new Receiver({
       transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed), files, dir,
-      keys: info.key ? { own: keys, peer: info.key } : undefined, relay: parseServer(client.server),
+      keys: info.key ? { own: keys, peer: info.key } : undefined, relay: this.#deps.relay,
       listen: { host: bind, advertise, advertiseOnly },
     });
     const candidates = await receiver.prepare();

@@ -1,0 +1,42 @@
+// Pinned server certificates, like SSH's known_hosts: CHAT_HOME/known_servers, one
+// "host:port SHA-256-fingerprint" per line (mode 0600, written atomically).
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CliError } from './context.js';
+
+export const KNOWN_SERVERS_FILE = 'known_servers';
+
+function readAll(home: string): Map<string, string> {
+  const file = join(home, KNOWN_SERVERS_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const pins = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const [server, fingerprint] = line.trim().split(/\s+/);
+    if (server && fingerprint && !server.startsWith('#')) pins.set(server, fingerprint);
+  }
+  return pins;
+}
+
+/** The fingerprint pinned for `server` ("host:port"), if any. */
+export function pinnedFingerprint(home: string, server: string): string | undefined {
+  return readAll(home).get(server);
+}
+
+/** Pins (or re-pins) `fingerprint` for `server`; returns the one it replaces. */
+export function pinServer(home: string, server: string, fingerprint: string): string | undefined {
+  const pins = readAll(home);
+  const old = pins.get(server);
+  pins.set(server, fingerprint);
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const tmp = join(home, `${KNOWN_SERVERS_FILE}.${process.pid}.tmp`);
+  const text = [...pins].map(([s, f]) => `${s} ${f}\n`).join('');
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, join(home, KNOWN_SERVERS_FILE));
+  return old;
+}
