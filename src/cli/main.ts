@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { ClientError } from '../client/errors.js';
 import { loginCommand, logoutCommand, registerCommand, whoamiCommand } from './commands/accounts.js';
 import { acceptCommand } from './commands/accept.js';
+import { adminCommand } from './commands/admin.js';
 import { friendCommand, usersCommand } from './commands/friends.js';
 import { groupCommand } from './commands/groups.js';
 import { interactiveCommand } from './commands/interactive.js';
@@ -28,7 +29,7 @@ function buildParser(argv: string[], ctx: CliContext) {
   const commands = [
     serveCommand, registerCommand, loginCommand, logoutCommand, whoamiCommand, whoCommand, sendCommand,
     listenCommand, historyCommand, sendFileCommand, offersCommand, acceptCommand, rejectCommand, groupCommand, friendCommand, usersCommand,
-    trustCommand, interactiveCommand,
+    trustCommand, adminCommand, interactiveCommand,
   ];
   let parser = yargs(argv)
     .scriptName('chat')

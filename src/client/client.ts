@@ -31,6 +31,8 @@ export interface ChatClientEvents {
   offer_closed: [{ offer: string; reason: OfferCloseReason; by: string; message?: string }];
   offer_accepted: [OfferAccepted];
   shutdown: [{ reason: string }];
+  /** The server checked that this client is alive (answered automatically). */
+  ping: [{ at: number }];
   group: [GroupEvent];
   friend: [FriendEvent];
   /** A direct message this user sent reached one of the recipient's devices. */
@@ -74,7 +76,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes ?? 16 * 1024 * 1024 });
     socket.setNoDelay(true);
     socket.on('data', (chunk) => this.#onData(chunk));
-    socket.on('error', () => {}); // reported through 'close'
+    // Reported through 'close', with the reason.
+    socket.on('error', (err: NodeJS.ErrnoException) => void (this.#failure ??= new ClientError('closed', `connection to ${this.server} failed (${err.code ?? err.message})`)));
     socket.on('close', () => this.#onClose());
   }
 
@@ -111,8 +114,10 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     });
   }
 
-  async register(user: string, password: string): Promise<{ user: string; token: string }> {
-    return this.#loggedIn(await this.request<{ user: string; token: string }>('register', { user, password }));
+  /** `invite`: a code from the server's operator, when it registers by invitation only. */
+  async register(user: string, password: string, invite?: string): Promise<{ user: string; token: string }> {
+    const params = invite === undefined ? { user, password } : { user, password, invite };
+    return this.#loggedIn(await this.request<{ user: string; token: string }>('register', params));
   }
 
   async login(user: string, password: string): Promise<{ user: string; token: string }> {
@@ -142,8 +147,10 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     return this.request('subscribe', {});
   }
 
-  send(to: string, text: string): Promise<ChatMessage> {
-    return this.request('send', { to, text });
+  /** Resolves with the stored message (the server's receipt: id and time, plus our text). */
+  async send(to: string, text: string): Promise<ChatMessage> {
+    const receipt = await this.request<Omit<ChatMessage, 'text'>>('send', { to, text });
+    return { ...receipt, text };
   }
 
   history(withUser: string, options: { limit?: number; before?: number } = {}): Promise<{ messages: ChatMessage[]; more: boolean }> {
@@ -302,6 +309,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   #dispatch(frame: ServerFrame): void {
     if (frame.type === 'event') {
+      // The server checks we are alive (protocol.md §3.4): any request answers.
+      if (frame.event === 'ping') void this.request('ping', {}).catch(() => {});
       (this.emit as (event: string, data: unknown) => boolean)(frame.event, frame.data);
       return;
     }

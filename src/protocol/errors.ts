@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'invalid_name',
   'invalid_password',
   'name_taken',
+  'registration_closed',
+  'invalid_invite',
   'bad_credentials',
   'no_such_user',
   'no_such_offer',
@@ -21,6 +23,7 @@ export const ERROR_CODES = [
   'shutting_down',
   'overloaded',
   'rate_limited',
+  'limit_reached',
   'internal',
 ] as const;
 

@@ -105,11 +105,12 @@ type Base<T extends string> = { id: number; type: T };
 
 export type Request =
   | (Base<'hello'> & { version: number; client?: string })
-  | (Base<'register'> & { user: string; password: string })
+  | (Base<'register'> & { user: string; password: string; invite?: string })
   | (Base<'login'> & { user: string; password: string })
   | (Base<'auth'> & { token: string })
   | Base<'logout'>
   | Base<'whoami'>
+  | Base<'ping'>
   | Base<'who'>
   | Base<'subscribe'>
   | (Base<'send'> & { to: string; text: string })
@@ -161,6 +162,8 @@ export type ServerEvent =
   | { type: 'event'; event: 'offer_closed'; data: { offer: string; reason: OfferCloseReason; by: string; message?: string } }
   | { type: 'event'; event: 'offer_accepted'; data: OfferAccepted }
   | { type: 'event'; event: 'shutdown'; data: { reason: string } }
+  /** The server heard nothing for a while: answer with a `ping` request (§3.4). */
+  | { type: 'event'; event: 'ping'; data: { at: number } }
   | { type: 'event'; event: 'group'; data: GroupEvent }
   | { type: 'event'; event: 'friend'; data: FriendEvent }
   | { type: 'event'; event: 'delivered'; data: { id: number; to: string; at: number } };
@@ -173,11 +176,12 @@ type Schema = Record<string, FieldKind | `${FieldKind}?`>;
 // protocol.md §4: every request type and its fields. `?` marks optional fields.
 const SCHEMAS: Record<RequestType, Schema> = {
   hello: { version: 'int', client: 'string?' },
-  register: { user: 'string', password: 'string' },
+  register: { user: 'string', password: 'string', invite: 'string?' },
   login: { user: 'string', password: 'string' },
   auth: { token: 'string' },
   logout: {},
   whoami: {},
+  ping: {},
   who: {},
   subscribe: {},
   send: { to: 'string', text: 'string' },

@@ -1,2 +1,3 @@
 /** Wire protocol version sent in `hello`; bumped on every incompatible change (protocol.md §1). */
-export const PROTOCOL_VERSION = 1;
+// 2: TLS by default (§1.1), idle pings the client must answer (§3.4), register.invite.
+export const PROTOCOL_VERSION = 2;

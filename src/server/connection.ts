@@ -38,6 +38,10 @@ export class Connection {
   #running = false;
   #timer: NodeJS.Timeout | null;
   #endAfterReply = false;
+  /** Idle check (§3.4): when we last read from the client, and whether a ping is unanswered. */
+  #idleTimer: NodeJS.Timeout | null = null;
+  #lastRead = Date.now();
+  #pinged = false;
   /** close() was called: nothing more is read or written, the socket is ending. */
   #closing = false;
 
@@ -68,6 +72,29 @@ export class Connection {
     this.state = 'ready';
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    this.#armIdle(this.#limits.pingIntervalMs);
+  }
+
+  #armIdle(ms: number): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => this.#onIdle(), ms);
+    this.#idleTimer.unref();
+  }
+
+  /** Pings a client that has been silent for pingIntervalMs; closes it if still silent pingTimeoutMs later. */
+  #onIdle(): void {
+    if (this.state === 'closed' || this.#closing) return;
+    const { pingIntervalMs, pingTimeoutMs } = this.#limits;
+    const silent = Date.now() - this.#lastRead;
+    if (this.#pinged) {
+      this.#hooks.log(`conn ${this.id} ${this.remote} did not answer a ping within ${pingTimeoutMs} ms; closing`);
+      this.#socket.destroy();
+      return;
+    }
+    if (silent < pingIntervalMs) return this.#armIdle(pingIntervalMs - silent);
+    this.#pinged = true;
+    this.send({ type: 'event', event: 'ping', data: { at: Date.now() } });
+    this.#armIdle(pingTimeoutMs);
   }
 
   /** Writes one frame; a client that lets too much pile up is disconnected (its messages stay stored). */
@@ -76,8 +103,14 @@ export class Connection {
     this.#socket.write(encodeJsonFrame(frame));
     if (this.#socket.writableLength > this.#limits.maxBufferedBytes) {
       this.#hooks.log(`conn ${this.id} ${this.remote} not reading: ${this.#socket.writableLength} bytes queued, disconnecting`);
+      this.#closing = true; // once: nothing more is written to it
       this.#socket.destroy();
     }
+  }
+
+  /** Bytes written to this client that it has not taken yet. */
+  get buffered(): number {
+    return this.#socket.writableLength;
   }
 
   /** Resolves once queued output has drained (or the connection is gone). */
@@ -98,6 +131,12 @@ export class Connection {
   clearHandshakeTimer(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+  }
+
+  #clearTimers(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#timer = this.#idleTimer = null;
   }
 
   /** Sends a push event now, or queues it while the backlog is still being delivered. */
@@ -135,8 +174,7 @@ export class Connection {
     if (this.state === 'closed' || this.#closing) return;
     this.#closing = true;
     this.#pending = [];
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#clearTimers();
     this.#socket.end();
     this.#socket.resume(); // keep reading (and dropping) so the peer's end is seen
     // A peer that never reads must not keep the socket open forever.
@@ -147,6 +185,11 @@ export class Connection {
     // After a fatal error (or logout, or shutdown) the rest of what the peer sends is dropped
     // unread: no second error, no write after end.
     if (this.#closing) return;
+    this.#lastRead = Date.now();
+    if (this.#pinged) {
+      this.#pinged = false;
+      this.#armIdle(this.#limits.pingIntervalMs);
+    }
     let payloads: Buffer[];
     try {
       payloads = this.#decoder.push(chunk);
@@ -207,7 +250,7 @@ export class Connection {
   #onClose(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#clearTimers();
     this.#pending = [];
     this.#hooks.closed(this);
   }

@@ -53,6 +53,8 @@ export class ChatServer implements ServerContext {
   #perAddress = new Map<string, number>();
   /** "address:port" of connections over the per-address limit, told so once they can be (after TLS). */
   #refused = new Set<string>();
+  /** "address:port" → deadline of a TLS handshake in progress (Node's own does not cover a silent peer). */
+  #handshakes = new Map<string, NodeJS.Timeout>();
   readonly #tcp: TcpServer;
   readonly #log: (line: string) => void;
   readonly #verbose: boolean;
@@ -132,7 +134,17 @@ export class ChatServer implements ServerContext {
   #admit(socket: Socket): void {
     const address = socket.remoteAddress ?? '?';
     const key = `${address}:${socket.remotePort}`;
+    if (this.tls) {
+      const timer = setTimeout(() => {
+        this.log(`${address} did not finish the TLS handshake within ${this.limits.handshakeTimeoutMs} ms; closing`);
+        socket.destroy();
+      }, this.limits.handshakeTimeoutMs);
+      timer.unref();
+      this.#handshakes.set(key, timer);
+    }
     socket.once('close', () => {
+      clearTimeout(this.#handshakes.get(key));
+      this.#handshakes.delete(key);
       this.#refused.delete(key);
       const left = (this.#perAddress.get(address) ?? 1) - 1;
       if (left > 0) this.#perAddress.set(address, left);
@@ -147,11 +159,14 @@ export class ChatServer implements ServerContext {
   }
 
   #onSocket(socket: Socket): void {
+    const key = `${socket.remoteAddress ?? '?'}:${socket.remotePort}`;
+    clearTimeout(this.#handshakes.get(key));
+    this.#handshakes.delete(key);
     if (this.shuttingDown) {
       socket.destroy();
       return;
     }
-    if (this.#refused.has(`${socket.remoteAddress ?? '?'}:${socket.remotePort}`)) {
+    if (this.#refused.has(key)) {
       socket.on('error', () => {});
       socket.end(encodeJsonFrame({ type: 'error', id: null, code: 'overloaded', message: 'too many connections from your address' }));
       return;

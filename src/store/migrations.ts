@@ -80,4 +80,11 @@ export const MIGRATIONS: readonly string[] = [
      at    INTEGER NOT NULL,
      PRIMARY KEY (user, other)
    );`,
+  // 4: registration codes for invite-only servers (chat admin invite); only their SHA-256 is kept.
+  `CREATE TABLE registration_codes (
+     code_hash  BLOB PRIMARY KEY,
+     uses_left  INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );`,
 ];

@@ -83,4 +83,11 @@ export const PG_MIGRATIONS: readonly string[] = [
      at       bigint NOT NULL,
      PRIMARY KEY (username, other)
    );`,
+  // 2: registration codes for invite-only servers (chat admin invite); only their SHA-256 is kept.
+  `CREATE TABLE registration_codes (
+     code_hash  bytea PRIMARY KEY,
+     uses_left  integer NOT NULL,
+     expires_at bigint NOT NULL,
+     created_at bigint NOT NULL
+   );`,
 ];

@@ -181,6 +181,30 @@ export class PostgresStore implements Store {
     return rows[0] ? { id: rows[0].id, name, salt, hash, createdAt: at } : null;
   }
 
+  async createUserWithCode(name: string, salt: Buffer, hash: Buffer, at: number, codeHash: Buffer): Promise<UserRow | 'name_taken' | 'invalid_code'> {
+    return this.#transaction(async (c) => {
+      const used = await c.query(
+        'UPDATE registration_codes SET uses_left = uses_left - 1 WHERE code_hash = $1 AND uses_left > 0 AND expires_at > $2',
+        [codeHash, at],
+      );
+      if (used.rowCount === 0) return 'invalid_code' as const;
+      const rows = (await c.query<{ id: number }>(
+        'INSERT INTO users (name, salt, hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id',
+        [name, salt, hash, at],
+      )).rows;
+      // A taken name must not use up the code: undo the decrement (same transaction).
+      if (!rows[0]) {
+        await c.query('UPDATE registration_codes SET uses_left = uses_left + 1 WHERE code_hash = $1', [codeHash]);
+        return 'name_taken' as const;
+      }
+      return { id: rows[0].id, name, salt, hash, createdAt: at };
+    });
+  }
+
+  async addRegistrationCode(codeHash: Buffer, uses: number, expiresAt: number, at: number): Promise<void> {
+    await this.#rows('INSERT INTO registration_codes (code_hash, uses_left, expires_at, created_at) VALUES ($1, $2, $3, $4)', [codeHash, uses, expiresAt, at]);
+  }
+
   async getUser(name: string): Promise<UserRow | null> {
     const rows = await this.#rows<UserRow>(
       `SELECT id, name, salt, hash, created_at AS "createdAt" FROM users WHERE chat_nocase(name) = chat_nocase($1)`,

@@ -75,6 +75,28 @@ export class SqliteStore implements Store {
     return { id: Number(info.lastInsertRowid), name, salt, hash, createdAt: at };
   }
 
+  async createUserWithCode(name: string, salt: Buffer, hash: Buffer, at: number, codeHash: Buffer): Promise<UserRow | 'name_taken' | 'invalid_code'> {
+    return this.#db.transaction((): UserRow | 'name_taken' | 'invalid_code' => {
+      const used = this.#db
+        .prepare('UPDATE registration_codes SET uses_left = uses_left - 1 WHERE code_hash = ? AND uses_left > 0 AND expires_at > ?')
+        .run(codeHash, at);
+      if (used.changes === 0) return 'invalid_code';
+      const info = this.#db
+        .prepare('INSERT INTO users (name, salt, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+        .run(name, salt, hash, at);
+      // A taken name must not use up the code: undo the decrement (same transaction).
+      if (info.changes === 0) {
+        this.#db.prepare('UPDATE registration_codes SET uses_left = uses_left + 1 WHERE code_hash = ?').run(codeHash);
+        return 'name_taken';
+      }
+      return { id: Number(info.lastInsertRowid), name, salt, hash, createdAt: at };
+    })();
+  }
+
+  async addRegistrationCode(codeHash: Buffer, uses: number, expiresAt: number, at: number): Promise<void> {
+    this.#db.prepare('INSERT INTO registration_codes (code_hash, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?)').run(codeHash, uses, expiresAt, at);
+  }
+
   async getUser(name: string): Promise<UserRow | null> {
     const row = this.#db.prepare('SELECT id, name, salt, hash, created_at AS createdAt FROM users WHERE name = ? COLLATE NOCASE').get(name);
     return (row as UserRow | undefined) ?? null;

@@ -1,5 +1,5 @@
 // The storage seam: the server sees only this interface. SQLite is the embedded default;
-// a PostgreSQL implementation later must pass the same contract suite (test/contract/).
+// PostgreSQL (src/store/postgres.ts) passes the same contract suite (test/contract/).
 import type { ChatMessage } from '../protocol/messages.js';
 
 export interface UserRow {
@@ -61,6 +61,13 @@ export interface FriendRow {
 export interface Store {
   /** Creates a user; returns null if the name is taken (names are compared ignoring case). */
   createUser(name: string, salt: Buffer, hash: Buffer, at: number): Promise<UserRow | null>;
+  /**
+   * Creates a user with a registration code (invite-only servers), using up one of the code's uses
+   * in the same transaction: 'invalid_code' if it is unknown, used up or expired at `at`.
+   */
+  createUserWithCode(name: string, salt: Buffer, hash: Buffer, at: number, codeHash: Buffer): Promise<UserRow | 'name_taken' | 'invalid_code'>;
+  /** Stores a registration code (its SHA-256) good for `uses` registrations until `expiresAt`. */
+  addRegistrationCode(codeHash: Buffer, uses: number, expiresAt: number, at: number): Promise<void>;
   /** The user whose name equals `name` ignoring case, or null. */
   getUser(name: string): Promise<UserRow | null>;
   /**

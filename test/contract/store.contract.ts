@@ -84,6 +84,33 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       });
     });
 
+    describe('registration codes', () => {
+      const code = randomBytes(32);
+      const create = (name: string, at: number, hash = code) => store.createUserWithCode(name, randomBytes(16), randomBytes(64), at, hash);
+
+      it('a code registers as many users as it has uses, then no more', async () => {
+        await store.addRegistrationCode(code, 2, T0 + 1000, T0);
+        expect(await create('alice', T0 + 1)).toMatchObject({ name: 'alice' });
+        expect(await create('bob', T0 + 2)).toMatchObject({ name: 'bob' });
+        expect(await create('carol', T0 + 3)).toBe('invalid_code');
+        expect(await store.getUser('carol')).toBeNull();
+      });
+
+      it('refuses an unknown or expired code', async () => {
+        await store.addRegistrationCode(code, 5, T0 + 10, T0);
+        expect(await create('alice', T0 + 1, randomBytes(32))).toBe('invalid_code');
+        expect(await create('alice', T0 + 10)).toBe('invalid_code');
+        expect(await store.getUser('alice')).toBeNull();
+      });
+
+      it('a taken name does not use up the code', async () => {
+        await user('alice');
+        await store.addRegistrationCode(code, 1, T0 + 1000, T0);
+        expect(await create('ALICE', T0 + 1)).toBe('name_taken');
+        expect(await create('bob', T0 + 2)).toMatchObject({ name: 'bob' });
+      });
+    });
+
     describe('sessions', () => {
       it('creates a session found by id and by token hash, with cursor 0 for a new user', async () => {
         const alice = await user('alice');

@@ -254,12 +254,13 @@ export function validRequest(rng: Rng, type: RequestType, id: number, ctx: Reque
   const candidates = (): unknown[] => Array.from({ length: rng.size(4) }, () => ({ host: '127.0.0.1', port: rng.range(1, 65535) }));
   const file = (): Record<string, unknown> => ({ path: `f${rng.int(100)}.bin`, size: rng.int(1000), mime: 'application/octet-stream', mode: 0o644, mtimeMs: 1 });
   const fields: Record<RequestType, () => Record<string, unknown>> = {
-    hello: () => ({ version: 1, client: 'fuzz' }),
+    hello: () => ({ version: 2, client: 'fuzz' }),
     register: () => ({ user: `fz${rng.int(1e9)}`, password: 'correct horse' }),
     login: () => ({ user: user(), password: 'correct horse' }),
     auth: () => ({ token: ctx.tokens.length > 0 && rng.chance(0.5) ? rng.pick(ctx.tokens) : nastyString(rng, 60) }),
     logout: () => ({}),
     whoami: () => ({}),
+    ping: () => ({}),
     who: () => ({}),
     subscribe: () => ({}),
     send: () => ({ to: rng.chance(0.3) ? group() : user(), text: nastyString(rng, 20_000) }),

@@ -121,6 +121,8 @@ export interface SpawnedServer extends ServerTarget {
 
 export interface SpawnServerOptions {
   dataDir?: string;
+  /** @default 0 (a free one) */
+  port?: number;
   /** Extra arguments after `serve --host 127.0.0.1 --port 0 --data DIR`. */
   args?: string[];
   /** How long to wait for the "listening" line. @default 10000 */
@@ -140,7 +142,7 @@ export async function spawnServer(opts: SpawnServerOptions = {}): Promise<Spawne
   const dataDir = opts.dataDir ?? (await tempDir('chat-serve-'));
   const child = spawn(
     process.execPath,
-    [CHAT_BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', dataDir, ...(opts.args ?? [])],
+    [CHAT_BIN, 'serve', '--host', '127.0.0.1', '--port', String(opts.port ?? 0), '--data', dataDir, ...(opts.args ?? [])],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
   );
   const output = new LineBuffer(child.stdout, child.stderr);

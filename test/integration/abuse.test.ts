@@ -78,7 +78,7 @@ describe('abuse limits', () => {
     for (let i = 0; i < 50 && !accepted; i++) {
       accepted = await client(ts).catch(() => undefined);
     }
-    expect(accepted?.hello.version).toBe(1);
+    expect(accepted?.hello.version).toBe(2);
   });
 
   it('limits the message rate per connection', async () => {

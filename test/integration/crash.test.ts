@@ -248,7 +248,7 @@ describe('crash safety: a client killed mid-delivery', () => {
         });
       });
       socket.write(Buffer.concat([
-        encodeJsonFrame({ id: 1, type: 'hello', version: 1 }),
+        encodeJsonFrame({ id: 1, type: 'hello', version: 2 }),
         encodeJsonFrame({ id: 2, type: 'auth', token: bobToken }),
         encodeJsonFrame({ id: 3, type: 'subscribe' }),
       ]));

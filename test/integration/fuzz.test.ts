@@ -352,7 +352,7 @@ describe('fuzz: the relay server', () => {
     }
 
     async function hello(p: Peer): Promise<boolean> {
-      p.socket.write(encodeJsonFrame({ id: 1, type: 'hello', version: 1 }));
+      p.socket.write(encodeJsonFrame({ id: 1, type: 'hello', version: 2 }));
       await p.until(() => p.frames.some(isReply), 'hello reply');
       return !p.isClosed;
     }
@@ -445,7 +445,7 @@ describe('fuzz: the relay server', () => {
         run: async (rng, _w, peer) => {
           const p = await peer();
           const defect = rng.pick(DEFECTS);
-          const frames = [frame(Buffer.from(jsonText({ id: 1, type: 'hello', version: 1 }))), ...fuzzFrames(rng).slice(0, 2)];
+          const frames = [frame(Buffer.from(jsonText({ id: 1, type: 'hello', version: 2 }))), ...fuzzFrames(rng).slice(0, 2)];
           frames.push(badFrame(rng, defect, ts.server.limits.maxFrameBytes));
           await p.writeSplit(rng, Buffer.concat(frames));
           if (defect === 'zero' || defect === 'oversized') await p.waitClosed(`${defect} frame`);
@@ -550,7 +550,7 @@ describe('fuzz: the relay server', () => {
     p.socket.write(Buffer.concat([
       frame(Buffer.from('{"id":1,"type":{"toString":1}}')),
       frame(Buffer.from(`{"id":2,"type":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)),
-      encodeJsonFrame({ id: 3, type: 'hello', version: 1 }),
+      encodeJsonFrame({ id: 3, type: 'hello', version: 2 }),
     ]));
     await p.until(() => p.frames.length >= 3, 'three replies');
     expect(p.violations).toEqual([]);

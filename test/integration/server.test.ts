@@ -230,7 +230,7 @@ async function listening(token: string, server: TestServer = ts): Promise<{ clie
 describe('accounts', () => {
   it('hello reports the protocol version, limits and the client address', async () => {
     const client = await connect();
-    expect(client.hello).toMatchObject({ version: 1, address: '127.0.0.1', limits: { maxFrameBytes: 262_144, maxMessageBytes: 16_384 } });
+    expect(client.hello).toMatchObject({ version: 2, address: '127.0.0.1', limits: { maxFrameBytes: 262_144, maxMessageBytes: 16_384 } });
   });
 
   it('registers (folding the name to lower case), then logs in on another connection and resumes with the token', async () => {
@@ -280,7 +280,7 @@ describe('accounts', () => {
     // Still usable for logging in.
     expect((await client.register('alice', PASSWORD)).user).toBe('alice');
     expect(await codeOf(client.login('alice', PASSWORD))).toBe('bad_request'); // already logged in
-    expect(await codeOf(client.request('hello', { version: 1 }))).toBe('bad_request'); // hello twice
+    expect(await codeOf(client.request('hello', { version: 2 }))).toBe('bad_request'); // hello twice
 
     const r = await raw();
     r.request({ id: 1, type: 'who' });
@@ -318,7 +318,7 @@ describe('accounts', () => {
     try {
       const r = await RawConn.open(quick);
       raws.push(r);
-      r.request({ id: 1, type: 'hello', version: 1 });
+      r.request({ id: 1, type: 'hello', version: 2 });
       await r.frame({ type: 'ok', id: 1 });
       expect(await r.frame({ type: 'error', id: null })).toMatchObject({ code: 'unauthorized' });
       await r.waitClosed();
@@ -516,7 +516,7 @@ describe('messages', () => {
 
     // A raw client: takes the backlog, acknowledges only the first two, then its connection dies.
     const r = await raw();
-    r.request({ id: 1, type: 'hello', version: 1 });
+    r.request({ id: 1, type: 'hello', version: 2 });
     r.request({ id: 2, type: 'auth', token: bob.token });
     r.request({ id: 3, type: 'subscribe' });
     expect(await r.frame({ type: 'ok', id: 3 })).toMatchObject({ result: { backlog: 6 } });
@@ -563,7 +563,7 @@ describe('hostile input', () => {
     http.write('GET / HTTP/1.1\r\nHost: chat\r\n\r\n');
     // 2. A valid hello, then a header announcing 262145 bytes and the start of its body.
     const big = await raw();
-    big.request({ id: 1, type: 'hello', version: 1 });
+    big.request({ id: 1, type: 'hello', version: 2 });
     await big.frame({ type: 'ok', id: 1 });
     big.write(Buffer.concat([encodeHeader(262_145), Buffer.alloc(100_000, 0x20)]));
     // 3. Binary noise whose first four bytes are 0xff.
@@ -607,8 +607,8 @@ describe('hostile input', () => {
     expect(await r.frame({ type: 'error', id: 5 })).toMatchObject({ code: 'unknown_type' });
     r.request({ id: 6, type: 'hello' });
     expect(await r.frame({ type: 'error', id: 6 })).toMatchObject({ code: 'bad_request' });
-    r.request({ id: 7, type: 'hello', version: 1 });
-    expect(await r.frame({ type: 'ok', id: 7 })).toMatchObject({ result: { version: 1 } });
+    r.request({ id: 7, type: 'hello', version: 2 });
+    expect(await r.frame({ type: 'ok', id: 7 })).toMatchObject({ result: { version: 2 } });
     r.request({ id: 8, type: 'register', user: 'alice', password: PASSWORD });
     expect(await r.frame({ type: 'ok', id: 8 })).toMatchObject({ result: { user: 'alice' } });
     expect(r.isClosed).toBe(false);
@@ -617,7 +617,7 @@ describe('hostile input', () => {
   it('replies to pipelined requests in order', async () => {
     const r = await raw();
     const requests = [
-      { id: 1, type: 'hello', version: 1 },
+      { id: 1, type: 'hello', version: 2 },
       { id: 2, type: 'register', user: 'alice', password: PASSWORD },
       { id: 3, type: 'whoami' },
       { id: 4, type: 'send', to: 'nobody', text: 'x' },

@@ -9,6 +9,8 @@ import { forgetSession, saveSession } from '../sessions.js';
 export interface LoginOptions extends GlobalOptions {
   user: string;
   passwordStdin: boolean;
+  /** Invite code, for a server that registers by invitation (register only). */
+  invite?: string;
 }
 
 function loginOptions(argv: Record<string, unknown>): LoginOptions {
@@ -16,6 +18,7 @@ function loginOptions(argv: Record<string, unknown>): LoginOptions {
     ...(argv as unknown as GlobalOptions),
     user: String(argv.user),
     passwordStdin: Boolean(argv['password-stdin']),
+    invite: argv.invite as string | undefined,
   };
 }
 
@@ -35,13 +38,13 @@ async function withClient<T>(client: ChatClient, work: (c: ChatClient) => Promis
 export const registerCommand = (ctx: CliContext) => ({
   command: 'register <user>',
   describe: 'create an account (and log in)',
-  builder: userBuilder,
+  builder: (y: Argv) => userBuilder(y).option('invite', { type: 'string', describe: 'invite code (servers that register by invitation)' }),
   handler: (argv: Record<string, unknown>) => runRegister(loginOptions(argv), ctx),
 });
 
 export async function runRegister(opts: LoginOptions, ctx: CliContext): Promise<void> {
   const password = await readPassword(ctx, { passwordStdin: opts.passwordStdin, confirm: true });
-  const result = await withClient(await connectClient(opts), (c) => c.register(opts.user, password));
+  const result = await withClient(await connectClient(opts), (c) => c.register(opts.user, password, opts.invite));
   saveSession(opts.home, opts.server, result);
   ctx.out(`registered ${result.user} on ${opts.server} and logged in`);
 }

@@ -31,9 +31,17 @@ async function startSession(ctx: ServerContext, conn: Connection, userId: number
 export async function handleRegister(ctx: ServerContext, conn: Connection, req: Req<'register'>) {
   const name = checkName(req.user);
   checkPassword(req.password);
+  const mode = ctx.limits.registration;
+  if (mode === 'closed') throw new ProtocolError('registration_closed', 'registration is closed on this server: ask its operator for an account');
+  if (mode === 'invite' && !req.invite) {
+    throw new ProtocolError('registration_closed', 'this server registers by invitation only: ask its operator for an invite code');
+  }
   const { salt, hash } = await hashPassword(req.password);
-  const user = await ctx.store.createUser(name, salt, hash, ctx.now());
-  if (!user) throw new ProtocolError('name_taken', `the name ${name} is taken`);
+  const user = mode === 'invite'
+    ? await ctx.store.createUserWithCode(name, salt, hash, ctx.now(), hashToken(req.invite!))
+    : ((await ctx.store.createUser(name, salt, hash, ctx.now())) ?? 'name_taken');
+  if (user === 'invalid_code') throw new ProtocolError('invalid_invite', 'this invite code is unknown, used up or expired');
+  if (user === 'name_taken') throw new ProtocolError('name_taken', `the name ${name} is taken`);
   ctx.log(`conn ${conn.id} registered ${name}`);
   return startSession(ctx, conn, user.id, name);
 }

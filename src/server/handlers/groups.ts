@@ -37,9 +37,20 @@ async function announce(ctx: ServerContext, group: string, action: GroupAction, 
   ctx.log(`group #${group}: ${user} ${action}${by !== user ? ` by ${by}` : ''}`);
 }
 
+/** maxGroupsPerUser and maxGroupMembers (protocol.md §7) before `user` joins or creates `group`. */
+async function checkGroupLimits(ctx: ServerContext, user: string, group?: string): Promise<void> {
+  const { maxGroupsPerUser, maxGroupMembers } = ctx.limits;
+  const mine = (await ctx.store.listGroups(user)).filter((g) => g.member).length;
+  if (mine >= maxGroupsPerUser) throw new ProtocolError('limit_reached', `you are in ${mine} groups, the most this server allows: leave one first`);
+  if (group && (await ctx.store.members(group)).length >= maxGroupMembers) {
+    throw new ProtocolError('limit_reached', `#${group} has ${maxGroupMembers} members, the most this server allows`);
+  }
+}
+
 export async function handleGroupCreate(ctx: ServerContext, conn: Connection, req: Req<'group_create'>) {
   const name = normalizeGroup(req.group);
   if (!name) throw new ProtocolError('invalid_name', `invalid group name "${req.group.slice(0, 40)}": use ${NAME_RULE}`);
+  await checkGroupLimits(ctx, conn.user!);
   const group = await ctx.store.createGroup(name, conn.user!, req.private ?? false, ctx.now());
   if (!group) throw new ProtocolError('name_taken', `the group #${name} already exists`);
   await announce(ctx, name, 'created', conn.user!, conn.user!, [], [conn.user!]);
@@ -52,6 +63,7 @@ export async function handleGroupJoin(ctx: ServerContext, conn: Connection, req:
   if (group.private && !(await ctx.store.isMember(group.name, me)) && !(await ctx.store.hasInvite(group.name, me))) {
     throw new ProtocolError('forbidden', `#${group.name} is private: a member must invite you`);
   }
+  if (!(await ctx.store.isMember(group.name, me))) await checkGroupLimits(ctx, me, group.name);
   if (await ctx.store.addMember(group.name, me, ctx.now())) await announce(ctx, group.name, 'joined', me, me);
   return { group: group.name };
 }

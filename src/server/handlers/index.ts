@@ -38,6 +38,7 @@ export async function handle(ctx: ServerContext, conn: Connection, req: Request)
     case 'auth': return handleAuth(ctx, conn, req);
     case 'logout': return handleLogout(ctx, conn);
     case 'whoami': return handleWhoami(conn);
+    case 'ping': return {};
     case 'who': return handleWho(ctx);
     case 'subscribe': return handleSubscribe(ctx, conn);
     case 'send': return handleSend(ctx, conn, req);

@@ -1,6 +1,6 @@
 // send, history, ack.
 import { ProtocolError } from '../../protocol/errors.js';
-import type { Request } from '../../protocol/messages.js';
+import type { ChatMessage, Request } from '../../protocol/messages.js';
 import { isGroupAddress, normalizeName } from '../../protocol/names.js';
 import type { Connection } from '../connection.js';
 import type { ServerContext } from '../server.js';
@@ -33,7 +33,12 @@ export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<
   const to = await existingUser(ctx, req.to);
   const message = await ctx.store.addMessage({ from: conn.user!, to, text: req.text, at: ctx.now(), fromSession: conn.sessionId });
   await ctx.deliver([to, conn.user!], { type: 'event', event: 'message', data: message }, conn);
-  return message;
+  return receipt(message);
+}
+
+/** The reply to `send`: the stored message without its text (the sender has it; §4.3). */
+function receipt({ text: _text, ...rest }: ChatMessage): Omit<ChatMessage, 'text'> {
+  return rest;
 }
 
 async function sendToGroup(ctx: ServerContext, conn: Connection, to: string, text: string) {
@@ -42,7 +47,7 @@ async function sendToGroup(ctx: ServerContext, conn: Connection, to: string, tex
   const message = await ctx.store.addMessage({ from: conn.user!, to: `#${group.name}`, text, at: ctx.now(), fromSession: conn.sessionId });
   const members = (await ctx.store.members(group.name)).map((m) => m.user);
   await ctx.deliver(members, { type: 'event', event: 'message', data: message }, conn);
-  return message;
+  return receipt(message);
 }
 
 export async function handleHistory(ctx: ServerContext, conn: Connection, req: Req<'history'>) {

@@ -29,7 +29,12 @@ async function sendBacklog(ctx: ServerContext, conn: Connection): Promise<{ coun
   let count = 0;
   for (;;) {
     const page = await ctx.store.pendingMessages(conn.user!, cursor, conn.sessionId, BACKLOG_PAGE);
-    for (const message of page) conn.send({ type: 'event', event: 'message', data: message });
+    for (const message of page) {
+      conn.send({ type: 'event', event: 'message', data: message });
+      // Well below maxBufferedBytes: a reading client must never look like a stalled one.
+      if (conn.buffered > ctx.limits.maxBufferedBytes / 4) await conn.drained();
+      if (conn.state === 'closed') return { count, lastId: cursor };
+    }
     count += page.length;
     if (page.length > 0) cursor = page[page.length - 1]!.id;
     if (page.length < BACKLOG_PAGE || conn.state === 'closed') return { count, lastId: cursor };

@@ -158,8 +158,8 @@ describe('FrameDecoder', () => {
 describe('golden frames (fixtures/frames/*.hex)', () => {
   it('hello.hex is the hello example of protocol.md §2, and parses as that request', async () => {
     const bytes = await fixture('hello.hex');
-    const request = { id: 1, type: 'hello', version: 1 };
-    expect(bytes.toString('hex')).toBe('00000023' + '7b226964223a312c2274797065223a2268656c6c6f222c2276657273696f6e223a317d');
+    const request = { id: 1, type: 'hello', version: 2 };
+    expect(bytes.toString('hex')).toBe('00000023' + '7b226964223a312c2274797065223a2268656c6c6f222c2276657273696f6e223a327d');
     expect(encodeJsonFrame(request).equals(bytes)).toBe(true);
     const frames = new FrameDecoder().push(bytes);
     expect(frames).toHaveLength(1);

@@ -19,11 +19,12 @@ function codeOf(payload: Buffer): string {
 describe('parseRequest', () => {
   it('parses a well-formed request of every type', () => {
     const samples: Record<string, Record<string, unknown>> = {
-      hello: { version: 1, client: 'x' },
+      hello: { version: 2, client: 'x' },
       register: { user: 'alice', password: 'password1' },
       login: { user: 'alice', password: 'password1' },
       auth: { token: 't' },
       logout: {},
+      ping: {},
       whoami: {},
       who: {},
       subscribe: {},

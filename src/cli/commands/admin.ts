@@ -1,0 +1,63 @@
+// chat admin …: operator commands run on the server host, straight on its data directory
+// (whoever can read the database is the admin; no account has special rights on the wire).
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { hashToken } from '../../server/auth.js';
+import { DB_FILE, SqliteStore } from '../../store/sqlite.js';
+import { CliError, type CliContext } from '../context.js';
+import { formatDuration, parseDuration } from '../units.js';
+
+export interface InviteOptions {
+  data: string;
+  uses: number;
+  expiresMs: number;
+}
+
+export const adminCommand = (ctx: CliContext) => ({
+  command: 'admin <command>',
+  describe: 'operator commands, on the server host (invite)',
+  builder: (y: Argv) =>
+    y
+      .command({
+        command: 'invite',
+        describe: 'make an invite code for a server run with --registration invite',
+        builder: (b: Argv) =>
+          b
+            .option('data', { type: 'string', default: './chat-data', describe: "the server's data directory" })
+            .option('uses', { type: 'number', default: 1, describe: 'registrations the code allows' })
+            .option('expires', { type: 'string', default: '7d', describe: 'how long the code is good, e.g. 12h or 7d' }),
+        handler: (argv: Record<string, unknown>) =>
+          runInvite({ data: argv.data as string, uses: argv.uses as number, expiresMs: parseDays(String(argv.expires)) }, ctx),
+      })
+      .demandCommand(1, 'which admin command? (see chat admin --help)'),
+  handler: () => {},
+});
+
+/** "7d" or any duration parseDuration knows. */
+function parseDays(text: string): number {
+  const days = /^(\d+)d$/.exec(text.trim());
+  return days ? Number(days[1]) * 24 * 3_600_000 : parseDuration(text, '--expires');
+}
+
+export async function runInvite(opts: InviteOptions, ctx: CliContext): Promise<void> {
+  if (!Number.isInteger(opts.uses) || opts.uses < 1) throw new CliError(`bad --uses ${opts.uses}: use a whole number ≥ 1`, 2);
+  // A mistyped --data must not quietly make a new, empty database.
+  if (!existsSync(path.join(opts.data, DB_FILE))) throw new CliError(`no chat database in ${opts.data}: give the server's --data`);
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(opts.data);
+  } catch (err) {
+    throw new CliError(`cannot open the server's data directory ${opts.data}: ${(err as Error).message}`);
+  }
+  const code = randomBytes(15).toString('base64url');
+  const now = Date.now();
+  try {
+    await store.addRegistrationCode(hashToken(code), opts.uses, now + opts.expiresMs, now);
+  } finally {
+    await store.close();
+  }
+  ctx.out(code);
+  ctx.err(`chat: invite code for ${opts.uses === 1 ? 'one registration' : `${opts.uses} registrations`}, good for ${formatDuration(opts.expiresMs)}: chat register <name> --invite ${code}`);
+}
