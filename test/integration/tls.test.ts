@@ -6,8 +6,9 @@ import { connect as netConnect } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { selfSignedCertificate } from '../../src/server/certificate.js';
-import { runCli, tempHome } from '../helpers/cli.js';
+import { runCli, spawnCli, tempHome } from '../helpers/cli.js';
 import { spawnServer, tempDir, type SpawnedServer } from '../helpers/server.js';
+import { sha256File, writeRandomFile } from '../helpers/transfer-files.js';
 
 const PASSWORD = 'correct horse';
 const servers: SpawnedServer[] = [];
@@ -138,5 +139,26 @@ describe('TLS by default', () => {
     const tls = await chat(['whoami'], h, s.address);
     expect(tls.code).toBe(1);
     expect(tls.stderr).toMatch(/TLS handshake with 127\.0\.0\.1:\d+ failed .*use --insecure too/);
+  });
+});
+
+describe('the transfer relay over TLS', () => {
+  it('a file forced through the relay reaches the receiver intact; both sides reach the relay with the pinned certificate', async () => {
+    const s = await serve();
+    const [alice, bob] = [await home(), await home()];
+    expect((await chat(['register', 'alice'], alice, s.address)).code).toBe(0);
+    expect((await chat(['register', 'bob'], bob, s.address)).code).toBe(0);
+    const dir = await tempDir('chat-tls-relay-');
+    dirs.push(dir);
+    const file = await writeRandomFile(dir, 'data.bin', 3_000_000);
+    const sender = spawnCli(['send-file', 'bob', file, '--via', 'relay', '--json'], { home: alice, server: s.address, timeoutMs: 60_000 });
+    await sender.stdout.waitFor(/"event":"offer"/);
+    const out = path.join(dir, 'out');
+    const r = await runCli(['accept', '--via', 'relay', '--json', '--dir', out], { home: bob, server: s.address, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/"event":"done".*"path":"relay"/);
+    expect(await sender.exited).toBe(0);
+    expect(await sha256File(path.join(out, 'data.bin'))).toBe(await sha256File(file));
+    expect(s.output.lines.some((l) => /relay/.test(l) && /pair|paired/.test(l))).toBe(true);
   });
 });
