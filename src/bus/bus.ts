@@ -1,19 +1,56 @@
-// The cluster seam: delivery and presence between connections go through a Bus. The server's
-// routing code publishes typed BusMessages; a backend only moves them (LocalBus in-process now,
-// Redis or PostgreSQL across nodes later). Every node, the publisher included, receives each message.
-import type { ServerEvent } from '../protocol/messages.js';
+// The cluster seam: delivery, presence and offers between nodes go through a Bus. The server's
+// routing code publishes typed BusMessages; a backend only moves them (LocalBus in-process,
+// RedisBus across nodes). Every node, the publisher included, receives each published message.
+import type { OfferFileInfo, OfferInfo, ServerEvent } from '../protocol/messages.js';
+
+/** What the owner of an offer is asked to do by the node where its receiver answered. */
+export type OfferAction =
+  | { action: 'accept'; by: string; observed: string; key?: string; candidates?: { host: string; port: number }[]; relay?: { host: string; port: number } }
+  | { action: 'reject'; by: string; reason?: string };
 
 export type BusMessage =
   /** Deliver `event` to every subscribed connection of these users (except one connection). */
   | { kind: 'deliver'; users: string[]; event: ServerEvent; exceptConnection?: string }
   /** A node's count of live connections for a user went from 0 to ≥1 (online) or back. */
-  | { kind: 'presence'; node: string; user: string; online: boolean; at: number };
+  | { kind: 'presence'; node: string; user: string; online: boolean; at: number }
+  /** An offer is open (its whole file list arrived) at `node`, where its sender is connected. */
+  | { kind: 'offer_open'; node: string; offer: OfferInfo; files: OfferFileInfo[] }
+  /** An offer ended (accepted, rejected, withdrawn, expired, sender gone): forget it. */
+  | { kind: 'offer_end'; node: string; offer: string }
+  /** For the offer's owner node only: its receiver answered on another node. */
+  | { kind: 'offer_action'; node: string; owner: string; offer: string } & OfferAction
+  /** `node` joined: every other node announces its presence and open offers again. */
+  | { kind: 'sync'; node: string }
+  /**
+   * Published by no one: a bus emits it to its own subscribers when `node` stopped beating
+   * (crashed or cut off), so they drop its users' presence and offers.
+   */
+  | { kind: 'node_down'; node: string }
+  /** Emitted by a bus to its own subscribers after it lost and regained its backend: events may have been missed. */
+  | { kind: 'reconnected' };
 
 export type BusHandler = (message: BusMessage) => void;
 
+/** A live node as its heartbeat describes it. */
+export interface NodeInfo {
+  node: string;
+  connections: number;
+  startedAt: number;
+  /** When its last heartbeat was written (ms since the epoch). */
+  seenAt: number;
+}
+
 export interface Bus {
+  /** Sends to every node, this one included. Rejects if the backend can't take it now. */
   publish(message: BusMessage): Promise<void>;
   /** Calls `handler` for every message published by any node; returns the unsubscribe. */
   subscribe(handler: BusHandler): () => void;
+  /**
+   * Announces `node` until close(): a heartbeat carrying `stats()`. A node whose heartbeat stops
+   * is reported to the others' subscribers as `node_down` within the bus's expiry.
+   */
+  join(node: string, stats: () => { connections: number }): Promise<void>;
+  /** The live nodes, by name. */
+  nodes(): Promise<NodeInfo[]>;
   close(): Promise<void>;
 }

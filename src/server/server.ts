@@ -201,6 +201,7 @@ export class ChatServer implements ServerContext {
       }
       return;
     }
+    if (message.kind !== 'presence') return;
     if (!this.presence.apply(message.node, message.user, message.online)) return;
     const event: ServerEvent = {
       type: 'event',
