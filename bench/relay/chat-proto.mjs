@@ -34,8 +34,9 @@ export function dial({ host, port, localAddress }) {
 }
 
 /**
- * A chat client. `sink` gets: delivered(index, text), acked(index), rejected(index, code),
- * presence(), closed(index, reason).
+ * A chat client speaking protocol `version` (the server's PROTOCOL_VERSION). `sink` gets:
+ * delivered(index, text), acked(index), rejected(index, code), presence(), closed(index, reason).
+ * It answers the server's idle `ping` event with a `ping` request (protocol §3.4).
  */
 export class ChatConn {
   #socket;
@@ -46,8 +47,9 @@ export class ChatConn {
   #buf = Buffer.alloc(0);
   #closing = false;
 
-  constructor(socket, index, sink) {
+  constructor(socket, index, sink, version) {
     this.index = index;
+    this.version = version;
     this.#socket = socket;
     this.#sink = sink;
     socket.on('data', (chunk) => this.#onData(chunk));
@@ -56,18 +58,19 @@ export class ChatConn {
   }
 
   static async open(index, target, sink) {
-    return new ChatConn(await dial(target), index, sink);
+    return new ChatConn(await dial(target), index, sink, target.version);
   }
 
-  /** hello, auth, subscribe, pipelined; resolves when all three succeeded. */
-  async login(token) {
-    const replies = [this.#request({ type: 'hello', version: 1, client: 'bench' }), this.#request({ type: 'auth', token }), this.#request({ type: 'subscribe' })];
+  /** hello, auth and (when `subscribe`) subscribe, pipelined; resolves when all succeeded. */
+  async login(token, subscribe) {
+    const replies = [this.#request({ type: 'hello', version: this.version, client: 'bench' }), this.#request({ type: 'auth', token })];
+    if (subscribe) replies.push(this.#request({ type: 'subscribe' }));
     await Promise.all(replies);
   }
 
   /** hello, then login with a password (scrypt on the server). */
   async passwordLogin(user, password) {
-    await Promise.all([this.#request({ type: 'hello', version: 1, client: 'bench' }), this.#request({ type: 'login', user, password })]);
+    await Promise.all([this.#request({ type: 'hello', version: this.version, client: 'bench' }), this.#request({ type: 'login', user, password })]);
   }
 
   /** Fire and forget: the reply is counted by the sink (acked / rejected). */
@@ -104,7 +107,9 @@ export class ChatConn {
     if (this.#pending.size === 0 && startsWith(payload, OK)) return this.#sink.acked(this.index);
     const value = JSON.parse(payload.toString('utf8'));
     if (value.type === 'ok' || value.type === 'error') return this.#onReply(value);
-    if (value.type === 'event' && value.event === 'shutdown') this.#sink.closed(this.index, 'server shutdown');
+    if (value.type !== 'event') return;
+    if (value.event === 'ping') this.#request({ type: 'ping' }).catch(() => {});
+    else if (value.event === 'shutdown') this.#sink.closed(this.index, 'server shutdown');
   }
 
   #onMessage(payload) {

@@ -1,19 +1,25 @@
 // The load generator: a child process of bench/relay.mjs (never inside the server process),
 // driven over the IPC channel one command at a time. It holds N clients of one server (the chat
-// relay or an IRC server, same interface), paired 2k <-> 2k+1, each sending direct messages to
-// its partner. Every text carries "<step> <seq> <send time ms>" and is padded to a fixed size;
-// the receiver computes the latency on the same clock (one process).
+// relay or an IRC server, same interface), paired 2k <-> 2k+1. Two-way pairs: both send to the
+// other and every chat client subscribes. One-way pairs: 2k sends to 2k+1 and only the
+// receivers subscribe (each chat subscribe sends a presence event to every subscriber, so N
+// subscribers cost N(N+1)/2 events). Every text carries "<step> <seq> <send time ms>" and is
+// padded to a fixed size; the receiver computes the latency on the same clock (one process).
 //
 // Commands: setup, passwordLogins, connect, relaxFlood, settle, hold, step, close. Each gets one
 // reply { id, ok, result | error }; `step` also sends { mark: 'send-start' | 'send-end' } so
 // the parent can sample the server's CPU over exactly the sending window.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ChatConn } from './chat-proto.mjs';
 import { IrcConn } from './irc-proto.mjs';
 import { PASSWORD, tokenFor, userName } from './seed.mjs';
 import { Samples } from './stats.mjs';
 
-/** setup's arguments: { kind: 'chat'|'irc', host, port, clients, seed, perAddress, size, window }. */
+/** setup's arguments: { kind: 'chat'|'irc', root, host, port, clients, seed, perAddress, size, window, twoWay }. */
 let cfg;
+/** The clients that send (all, or the even ones for one-way pairs). */
+let senders = [];
 /** userName(i) for every client, computed once. */
 let names = [];
 /** Client i, or undefined if it failed to connect. */
@@ -84,7 +90,7 @@ function localAddress(i) {
 }
 
 async function open(i) {
-  const target = { host: cfg.host, port: cfg.port, localAddress: localAddress(i) };
+  const target = { host: cfg.host, port: cfg.port, localAddress: localAddress(i), version: cfg.version };
   if (cfg.kind === 'chat') return ChatConn.open(i, target, sink);
   return IrcConn.open(i, target, sink, userName(i));
 }
@@ -115,7 +121,7 @@ function rateResult(count, errors, ms) {
 async function passwordLogins({ count, concurrency }) {
   const started = performance.now();
   const errors = await pool(0, count, concurrency, async (i) => {
-    const target = { host: cfg.host, port: cfg.port, localAddress: localAddress(cfg.clients + i) };
+    const target = { host: cfg.host, port: cfg.port, localAddress: localAddress(cfg.clients + i), version: cfg.version };
     const conn = await ChatConn.open(i, target, { ...sink, closed() {} });
     try {
       await conn.passwordLogin(userName(i), PASSWORD);
@@ -130,11 +136,13 @@ async function passwordLogins({ count, concurrency }) {
 async function connect({ concurrency }) {
   conns = new Array(cfg.clients);
   const started = performance.now();
+  const progress = every(10_000, () => `${conns.filter(Boolean).length}/${cfg.clients} connected, ${presence} presence events`);
   const errors = await pool(0, cfg.clients, concurrency, async (i) => {
     const conn = await open(i);
     conns[i] = conn;
-    await (cfg.kind === 'chat' ? conn.login(tokenFor(cfg.seed, i)) : conn.login());
+    await (cfg.kind === 'chat' ? conn.login(tokenFor(cfg.seed, i), isReceiver(i)) : conn.login());
   });
+  clearInterval(progress);
   return rateResult(cfg.clients, errors, performance.now() - started);
 }
 
@@ -145,11 +153,25 @@ async function relaxFlood({ concurrency, name, password }) {
   return rateResult(cfg.clients, errors, performance.now() - started);
 }
 
-/** Waits until `expected` presence events arrived (each subscribe reaches every listener). */
-async function settle({ expected, timeoutMs }) {
+const isReceiver = (i) => cfg.twoWay || i % 2 === 1;
+
+/** Logs a progress line to stderr every `ms` (for phases that can take minutes). */
+function every(ms, line) {
   const started = performance.now();
+  const timer = setInterval(() => process.stderr.write(`    ... ${Math.round((performance.now() - started) / 1000)} s: ${line()}\n`), ms);
+  timer.unref();
+  return timer;
+}
+
+/** Waits until every subscriber got every presence event: S subscribers, S(S+1)/2 events. */
+async function settle({ timeoutMs }) {
+  const subscribers = conns.filter((c, i) => c && isReceiver(i)).length;
+  const expected = (subscribers * (subscribers + 1)) / 2;
+  const started = performance.now();
+  const progress = every(10_000, () => `${presence}/${expected} presence events`);
   while (presence < expected && performance.now() - started < timeoutMs) await delay(20);
-  return { presence, expected, ms: Math.round(performance.now() - started), settled: presence >= expected };
+  clearInterval(progress);
+  return { subscribers, presence, expected, ms: Math.round(performance.now() - started), settled: presence >= expected };
 }
 
 async function hold({ ms }) {
@@ -196,7 +218,7 @@ const padding = (n) => 'x'.repeat(Math.max(0, n));
 
 function sendOne(s, sender) {
   const conn = conns[sender];
-  if (!conn) return false;
+  if (!conn || !conns[sender ^ 1]) return false; // a message to an offline partner is stored, not delivered
   const head = `${s.id} ${s.seq[sender]++} ${performance.now().toFixed(3)} `;
   s.inflight[sender]++;
   s.offered++;
@@ -213,12 +235,11 @@ function fixedRateTick(s, cursor) {
   const due = Math.floor((s.rate * (performance.now() - s.sendStart)) / 1000) - s.offered - s.windowFull;
   let sent = 0;
   let tried = 0;
-  while (sent < due && tried < cfg.clients) {
-    const sender = cursor.next;
-    cursor.next = (cursor.next + 1) % cfg.clients;
+  while (sent < due && tried < senders.length) {
+    const sender = senders[cursor.next];
+    cursor.next = (cursor.next + 1) % senders.length;
     tried++;
-    if (s.inflight[sender] >= cfg.window || !conns[sender]) continue;
-    sendOne(s, sender);
+    if (s.inflight[sender] >= cfg.window || !sendOne(s, sender)) continue;
     sent++;
     tried = 0;
   }
@@ -233,14 +254,14 @@ async function runStep({ rate, durationMs, drainMs }) {
   s.sendStart = performance.now();
   s.sending = true;
   const cursor = { next: 0 };
-  if (rate === null) for (let i = 0; i < cfg.clients; i++) topUp(s, i);
+  if (rate === null) for (const i of senders) topUp(s, i);
   await new Promise((resolve) => {
     const timer = setInterval(() => {
       if (performance.now() - s.sendStart >= durationMs) {
         clearInterval(timer);
         resolve();
       } else if (rate !== null) fixedRateTick(s, cursor);
-      else for (let i = 0; i < cfg.clients; i++) topUp(s, i); // after rejections
+      else for (const i of senders) topUp(s, i); // after rejections
     }, rate === null ? 50 : 1);
   });
   s.sending = false;
@@ -296,11 +317,22 @@ function stepResult(s, drained) {
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The relay protocol version of the built server (dist/protocol/version.js), 1 if it has none. */
+async function protocolVersion(root) {
+  try {
+    return (await import(pathToFileURL(path.join(root, 'dist', 'protocol', 'version.js')).href)).PROTOCOL_VERSION ?? 1;
+  } catch {
+    return 1;
+  }
+}
+
 const commands = {
   setup: async (args) => {
     cfg = args;
     if (cfg.clients % 2 !== 0) throw new Error('clients must be even (pairs)');
+    if (cfg.kind === 'chat') cfg.version = await protocolVersion(cfg.root);
     names = Array.from({ length: cfg.clients }, (_, i) => userName(i));
+    senders = Array.from({ length: cfg.clients }, (_, i) => i).filter((i) => cfg.twoWay || i % 2 === 0);
     return { pid: process.pid };
   },
   passwordLogins,
