@@ -1,0 +1,293 @@
+// RedisBus: the Bus across server nodes, on Redis pub/sub plus heartbeat keys.
+//
+// Two connections: `pub` runs commands (PUBLISH, heartbeats, node lists) and `sub` only listens.
+// Every message is the JSON of a BusMessage on one channel, `${prefix}:bus`. Redis sends it to
+// every subscribed connection, this node's included, in the order one connection published.
+//
+// Redis down: publish rejects at once instead of queueing (`enableOfflineQueue: false`, and
+// `maxRetriesPerRequest: 0` so a publish in flight when the connection drops rejects too). A
+// rejected publish lets the server fail the request it was serving, so the client sees an error
+// and can retry; a queue would leave requests hanging for as long as the outage lasts, grow
+// without bound and deliver stale presence and offers late. (A publish that rejects because the
+// connection dropped may still have been delivered: a retry can deliver it twice.)
+//
+// Reconnect: ioredis reconnects both connections by itself (every 0.1 s to 1 s). This bus
+// re-subscribes `sub` itself, and once the subscription is back it emits `{ kind: 'reconnected' }`
+// to its own subscribers: what was published meanwhile is lost to this node (pub/sub keeps
+// nothing), so the server refills from its store. Redis also drops a subscriber that falls too far
+// behind (client-output-buffer-limit pubsub): that is a reconnect too, so never a silent loss.
+//
+// Nodes: join() writes `${prefix}:node:<name>` (NodeInfo JSON, expiring after expiryMs) and
+// adds the name to the sorted set `${prefix}:nodes` every heartbeatMs. A node is live while its
+// key exists. At each heartbeat every node compares the live set with the one it saw last time
+// and emits `node_down` to its own subscribers for each node that disappeared (each node finds
+// out independently; nothing is published). A crashed node is reported within
+// expiryMs + heartbeatMs of its last heartbeat; a node that close()s deletes its key, so within
+// heartbeatMs. After `pub` reconnects, detection waits expiryMs so that the live nodes have
+// rewritten their keys (Redis may have restarted empty) before anyone is declared down.
+import { Redis } from 'ioredis';
+import type { Bus, BusHandler, BusMessage, NodeInfo } from './bus.js';
+
+export interface RedisBusOptions {
+  /** Prefix of the channel and keys, so several clusters can share one Redis (default 'chat'). */
+  prefix?: string;
+  /** How often join() rewrites this node's key (default 2000 ms). */
+  heartbeatMs?: number;
+  /** How long a node's key outlives its last heartbeat (default 6000 ms; more than heartbeatMs). */
+  expiryMs?: number;
+  /** How long open() tries to reach Redis before it gives up (default 5000 ms). */
+  connectTimeoutMs?: number;
+  /** Connection losses, failed heartbeats, unreadable messages (each once in a row). Default: stderr. */
+  onError?: (err: Error) => void;
+}
+
+interface Member {
+  node: string;
+  stats: () => { connections: number };
+  startedAt: number;
+}
+
+/** Removes a name from the node set only if its key is gone, atomically: a node rejoining under the same name is kept. */
+const PRUNE = `if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0`;
+
+export class RedisBus implements Bus {
+  readonly #pub: Redis;
+  readonly #sub: Redis;
+  readonly #prefix: string;
+  readonly #channel: string;
+  readonly #heartbeatMs: number;
+  readonly #expiryMs: number;
+  readonly #onError: (err: Error) => void;
+  #handlers = new Set<BusHandler>();
+  #member: Member | undefined;
+  /** The nodes live at the last heartbeat. */
+  #seen = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
+  /** No node_down before this time (set when `pub` reconnects). */
+  #graceUntil = 0;
+  #lastError = '';
+  #closing: Promise<void> | undefined;
+
+  /** Connects and subscribes; rejects with a one-line error naming the URL if Redis can't be reached in time. */
+  static async open(url: string, opts: RedisBusOptions = {}): Promise<RedisBus> {
+    const bus = new RedisBus(url, opts);
+    const timeoutMs = opts.connectTimeoutMs ?? 5000;
+    let lastError: Error | undefined;
+    const onError = (err: Error) => (lastError = err);
+    bus.#pub.on('error', onError);
+    bus.#sub.on('error', onError);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(lastError?.message ?? `no answer in ${timeoutMs} ms`)), timeoutMs);
+    });
+    const connected = Promise.all([ready(bus.#pub), ready(bus.#sub).then(() => bus.#sub.subscribe(bus.#channel))]);
+    connected.catch(() => {}); // if the deadline wins, a late failure is not news
+    try {
+      await Promise.race([connected, deadline]);
+    } catch (err) {
+      bus.#pub.disconnect();
+      bus.#sub.disconnect();
+      throw new Error(`cannot reach Redis at ${redact(url)}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+      bus.#pub.off('error', onError);
+      bus.#sub.off('error', onError);
+    }
+    bus.#listen();
+    return bus;
+  }
+
+  private constructor(url: string, opts: RedisBusOptions) {
+    this.#prefix = opts.prefix ?? 'chat';
+    this.#channel = `${this.#prefix}:bus`;
+    this.#heartbeatMs = opts.heartbeatMs ?? 2000;
+    this.#expiryMs = opts.expiryMs ?? 6000;
+    if (!(this.#expiryMs > this.#heartbeatMs)) throw new Error('RedisBus: expiryMs must be more than heartbeatMs');
+    this.#onError = opts.onError ?? ((err) => console.error(`redis bus: ${err.message}`));
+    const common = {
+      connectTimeout: opts.connectTimeoutMs ?? 5000,
+      retryStrategy: (times: number) => Math.min(times * 100, 1000),
+    };
+    this.#pub = new Redis(url, { ...common, connectionName: `${this.#prefix}-pub`, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    this.#sub = new Redis(url, { ...common, connectionName: `${this.#prefix}-sub`, autoResubscribe: false });
+  }
+
+  /** Wires incoming messages, errors and reconnects (after open() succeeded). */
+  #listen(): void {
+    this.#sub.on('message', (channel: string, text: string) => channel === this.#channel && this.#receive(text));
+    this.#sub.on('ready', () => void this.#resubscribe());
+    this.#pub.on('ready', () => {
+      this.#lastError = '';
+      this.#graceUntil = Date.now() + this.#expiryMs;
+    });
+    for (const client of [this.#pub, this.#sub]) client.on('error', (err: Error) => this.#report(err));
+  }
+
+  async publish(message: BusMessage): Promise<void> {
+    if (this.#closing) throw new Error('RedisBus is closed');
+    await this.#pub.publish(this.#channel, JSON.stringify(message));
+  }
+
+  subscribe(handler: BusHandler): () => void {
+    this.#handlers.add(handler);
+    return () => this.#handlers.delete(handler);
+  }
+
+  async join(node: string, stats: () => { connections: number }): Promise<void> {
+    if (this.#member) throw new Error(`RedisBus: already joined as ${this.#member.node}`);
+    this.#member = { node, stats, startedAt: Date.now() };
+    try {
+      await this.#beat();
+      this.#seen = new Set((await this.nodes()).map((n) => n.node));
+    } catch (err) {
+      this.#member = undefined;
+      throw err;
+    }
+    this.#timer = setInterval(() => this.#tick(), this.#heartbeatMs).unref();
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    return (await this.#scan()).live;
+  }
+
+  /** Leaves the cluster (the others see node_down at their next heartbeat) and disconnects. Idempotent. */
+  close(): Promise<void> {
+    return (this.#closing ??= this.#shutdown(true));
+  }
+
+  /**
+   * Stops at once as a crashed process would: no goodbye, this node's key is left to expire (so
+   * the others see node_down within expiryMs + heartbeatMs). For tests, and for a shutdown that
+   * must not wait on Redis. Idempotent; close() afterwards does nothing.
+   */
+  disconnect(): Promise<void> {
+    return (this.#closing ??= this.#shutdown(false));
+  }
+
+  async #shutdown(clean: boolean): Promise<void> {
+    clearInterval(this.#timer);
+    if (clean) {
+      await this.#ticking;
+      if (this.#member) {
+        const { node } = this.#member;
+        await this.#pub.multi().del(this.#nodeKey(node)).zrem(this.#nodesKey, node).exec().catch((err: Error) => this.#report(err));
+      }
+    }
+    this.#handlers.clear();
+    this.#pub.disconnect();
+    this.#sub.disconnect();
+  }
+
+  // ---- messages ---------------------------------------------------------------------------------
+
+  #receive(text: string): void {
+    let message: BusMessage;
+    try {
+      message = JSON.parse(text) as BusMessage;
+    } catch {
+      return this.#report(new Error(`unreadable message on ${this.#channel}: ${text.slice(0, 80)}`));
+    }
+    this.#emit(message);
+  }
+
+  /** Calls every handler; one that throws is reported and does not stop the others. */
+  #emit(message: BusMessage): void {
+    for (const handler of [...this.#handlers]) {
+      try {
+        handler(message);
+      } catch (err) {
+        this.#onError(err as Error);
+      }
+    }
+  }
+
+  /** After `sub` reconnected: subscribe again, then tell the server it may have missed messages. */
+  async #resubscribe(): Promise<void> {
+    this.#lastError = '';
+    try {
+      await this.#sub.subscribe(this.#channel);
+    } catch (err) {
+      return this.#report(err as Error); // the connection dropped again: its next 'ready' retries
+    }
+    if (!this.#closing) this.#emit({ kind: 'reconnected' });
+  }
+
+  /** Passes an error on, unless it is the same as the last one (an outage repeats itself). */
+  #report(err: Error): void {
+    if (err.message === this.#lastError) return;
+    this.#lastError = err.message;
+    this.#onError(err);
+  }
+
+  // ---- nodes ------------------------------------------------------------------------------------
+
+  get #nodesKey(): string {
+    return `${this.#prefix}:nodes`;
+  }
+
+  #nodeKey(node: string): string {
+    return `${this.#prefix}:node:${node}`;
+  }
+
+  /** Writes this node's key and its name in the node set. */
+  async #beat(): Promise<void> {
+    const { node, stats, startedAt } = this.#member!;
+    const now = Date.now();
+    const info: NodeInfo = { node, connections: stats().connections, startedAt, seenAt: now };
+    await this.#pub.multi().set(this.#nodeKey(node), JSON.stringify(info), 'PX', this.#expiryMs).zadd(this.#nodesKey, now, node).exec();
+  }
+
+  /** The live nodes, by name, and the names in the node set whose key has expired. */
+  async #scan(): Promise<{ live: NodeInfo[]; stale: string[] }> {
+    const names = await this.#pub.zrange(this.#nodesKey, 0, '-1');
+    if (names.length === 0) return { live: [], stale: [] };
+    const values = await this.#pub.mget(names.map((n) => this.#nodeKey(n)));
+    const live: NodeInfo[] = [];
+    const stale: string[] = [];
+    values.forEach((value, i) => (value === null ? stale.push(names[i]!) : live.push(JSON.parse(value) as NodeInfo)));
+    live.sort((a, b) => a.node.localeCompare(b.node));
+    return { live, stale };
+  }
+
+  /** One heartbeat at a time; a slow one makes the next wait. */
+  #tick(): void {
+    if (this.#ticking || this.#closing) return;
+    this.#ticking = this.#heartbeat()
+      .catch((err: Error) => this.#report(new Error(`heartbeat failed: ${err.message}`)))
+      .finally(() => (this.#ticking = undefined));
+  }
+
+  /** Beats, then reports the nodes that were live last time and are not any more. */
+  async #heartbeat(): Promise<void> {
+    await this.#beat();
+    const { live, stale } = await this.#scan();
+    if (this.#closing) return;
+    const now = new Set(live.map((n) => n.node));
+    if (Date.now() < this.#graceUntil) {
+      for (const node of now) this.#seen.add(node); // compared once the grace is over
+      return;
+    }
+    for (const node of stale) await this.#pub.eval(PRUNE, 2, this.#nodesKey, this.#nodeKey(node), node);
+    const gone = [...this.#seen].filter((node) => !now.has(node) && node !== this.#member!.node);
+    this.#seen = now;
+    for (const node of gone) this.#emit({ kind: 'node_down', node });
+  }
+}
+
+/** Resolves when `client` is ready to take commands. */
+function ready(client: Redis): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => client.once('ready', () => resolve()));
+}
+
+/** The URL without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
