@@ -12,19 +12,24 @@
 // connection dropped may still have been delivered: a retry can deliver it twice.)
 //
 // Reconnect: ioredis reconnects both connections by itself (every 0.1 s to 1 s). This bus
-// re-subscribes `sub` itself, and once the subscription is back it emits `{ kind: 'reconnected' }`
-// to its own subscribers: what was published meanwhile is lost to this node (pub/sub keeps
-// nothing), so the server refills from its store. Redis also drops a subscriber that falls too far
-// behind (client-output-buffer-limit pubsub): that is a reconnect too, so never a silent loss.
+// re-subscribes `sub` itself. Once both connections are back after either dropped, it emits one
+// `{ kind: 'reconnected' }` to its own subscribers (nothing is published): what was published
+// meanwhile is lost to this node (pub/sub keeps nothing), so the server refills from its store;
+// and with `pub` down this node did not beat, so the others may have reported it down and the
+// server should announce itself again. Redis also drops a subscriber that falls too far behind
+// (client-output-buffer-limit pubsub): that is a reconnect too, so never a silent loss.
 //
 // Nodes: join() writes `${prefix}:node:<name>` (NodeInfo JSON, expiring after expiryMs) and
-// adds the name to the sorted set `${prefix}:nodes` every heartbeatMs. A node is live while its
-// key exists. At each heartbeat every node compares the live set with the one it saw last time
-// and emits `node_down` to its own subscribers for each node that disappeared (each node finds
-// out independently; nothing is published). A crashed node is reported within
-// expiryMs + heartbeatMs of its last heartbeat; a node that close()s deletes its key, so within
-// heartbeatMs. After `pub` reconnects, detection waits expiryMs so that the live nodes have
-// rewritten their keys (Redis may have restarted empty) before anyone is declared down.
+// adds the name to the sorted set `${prefix}:nodes` (score: the time) every heartbeatMs. A node
+// is live while its key exists; close() deletes the key. At each heartbeat every node reports
+// `node_down` to its own subscribers (nothing is published; each node finds out for itself) for
+// each node that is not live any more and not reported yet: one it saw live, or a name in the set
+// whose key is gone. The set keeps the names of gone nodes for 10 × expiryMs before any node
+// removes them, so a node that lived only between two of our heartbeats is still reported (node
+// clocks must agree to well within that). Bounds: a crash is reported within expiryMs +
+// heartbeatMs of the node's last heartbeat, a close() within heartbeatMs. After `pub`
+// reconnects, reports wait expiryMs so that the live nodes have rewritten their keys (Redis may
+// have restarted empty) before anyone is declared down.
 import { Redis } from 'ioredis';
 import type { Bus, BusHandler, BusMessage, NodeInfo } from './bus.js';
 
@@ -47,6 +52,9 @@ interface Member {
   startedAt: number;
 }
 
+/** How long a gone node's name stays in the node set, in expiry periods, so that every node sees it gone. */
+const FORGET_AFTER_EXPIRIES = 10;
+
 /** Removes a name from the node set only if its key is gone, atomically: a node rejoining under the same name is kept. */
 const PRUNE = `if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0`;
 
@@ -60,13 +68,19 @@ export class RedisBus implements Bus {
   readonly #onError: (err: Error) => void;
   #handlers = new Set<BusHandler>();
   #member: Member | undefined;
-  /** The nodes live at the last heartbeat. */
-  #seen = new Set<string>();
+  /** Nodes seen live and not reported down since. */
+  #up = new Set<string>();
+  /** Nodes already reported down (or down before this node joined), with their last heartbeat time. */
+  #down = new Map<string, number | undefined>();
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
   /** No node_down before this time (set when `pub` reconnects). */
   #graceUntil = 0;
   #lastError = '';
+  /** A connection dropped since open() or the last `reconnected`. */
+  #lost = false;
+  /** `sub` listens on the channel. */
+  #subscribed = true;
   #closing: Promise<void> | undefined;
 
   /** Connects and subscribes; rejects with a one-line error naming the URL if Redis can't be reached in time. */
@@ -109,7 +123,8 @@ export class RedisBus implements Bus {
       connectTimeout: opts.connectTimeoutMs ?? 5000,
       retryStrategy: (times: number) => Math.min(times * 100, 1000),
     };
-    this.#pub = new Redis(url, { ...common, connectionName: `${this.#prefix}-pub`, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    // Fail fast rather than queue (see the header); a Redis that hangs fails commands in 5 s.
+    this.#pub = new Redis(url, { ...common, connectionName: `${this.#prefix}-pub`, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 5000 });
     this.#sub = new Redis(url, { ...common, connectionName: `${this.#prefix}-sub`, autoResubscribe: false });
   }
 
@@ -120,7 +135,13 @@ export class RedisBus implements Bus {
     this.#pub.on('ready', () => {
       this.#lastError = '';
       this.#graceUntil = Date.now() + this.#expiryMs;
+      this.#maybeReconnected();
     });
+    this.#sub.on('close', () => {
+      this.#lost = true;
+      this.#subscribed = false;
+    });
+    this.#pub.on('close', () => (this.#lost = true));
     for (const client of [this.#pub, this.#sub]) client.on('error', (err: Error) => this.#report(err));
   }
 
@@ -135,11 +156,14 @@ export class RedisBus implements Bus {
   }
 
   async join(node: string, stats: () => { connections: number }): Promise<void> {
+    if (this.#closing) throw new Error('RedisBus is closed');
     if (this.#member) throw new Error(`RedisBus: already joined as ${this.#member.node}`);
     this.#member = { node, stats, startedAt: Date.now() };
     try {
       await this.#beat();
-      this.#seen = new Set((await this.nodes()).map((n) => n.node));
+      const { live, dead } = await this.#scan();
+      this.#up = new Set(live.map((n) => n.node));
+      this.#down = new Map(dead);
     } catch (err) {
       this.#member = undefined;
       throw err;
@@ -151,7 +175,7 @@ export class RedisBus implements Bus {
     return (await this.#scan()).live;
   }
 
-  /** Leaves the cluster (the others see node_down at their next heartbeat) and disconnects. Idempotent. */
+  /** Leaves the cluster (deletes this node's key: the others report node_down at their next heartbeat) and disconnects. Idempotent. */
   close(): Promise<void> {
     return (this.#closing ??= this.#shutdown(true));
   }
@@ -170,8 +194,7 @@ export class RedisBus implements Bus {
     if (clean) {
       await this.#ticking;
       if (this.#member) {
-        const { node } = this.#member;
-        await this.#pub.multi().del(this.#nodeKey(node)).zrem(this.#nodesKey, node).exec().catch((err: Error) => this.#report(err));
+        await this.#pub.del(this.#nodeKey(this.#member.node)).catch((err: Error) => this.#report(err));
       }
     }
     this.#handlers.clear();
@@ -202,7 +225,7 @@ export class RedisBus implements Bus {
     }
   }
 
-  /** After `sub` reconnected: subscribe again, then tell the server it may have missed messages. */
+  /** After `sub` reconnected: subscribe again. */
   async #resubscribe(): Promise<void> {
     this.#lastError = '';
     try {
@@ -210,7 +233,15 @@ export class RedisBus implements Bus {
     } catch (err) {
       return this.#report(err as Error); // the connection dropped again: its next 'ready' retries
     }
-    if (!this.#closing) this.#emit({ kind: 'reconnected' });
+    this.#subscribed = true;
+    this.#maybeReconnected();
+  }
+
+  /** Once both connections are back after either dropped: tell the server what it may have missed. */
+  #maybeReconnected(): void {
+    if (!this.#lost || !this.#subscribed || this.#pub.status !== 'ready' || this.#closing) return;
+    this.#lost = false;
+    this.#emit({ kind: 'reconnected' });
   }
 
   /** Passes an error on, unless it is the same as the last one (an outage repeats itself). */
@@ -238,16 +269,17 @@ export class RedisBus implements Bus {
     await this.#pub.multi().set(this.#nodeKey(node), JSON.stringify(info), 'PX', this.#expiryMs).zadd(this.#nodesKey, now, node).exec();
   }
 
-  /** The live nodes, by name, and the names in the node set whose key has expired. */
-  async #scan(): Promise<{ live: NodeInfo[]; stale: string[] }> {
-    const names = await this.#pub.zrange(this.#nodesKey, 0, '-1');
-    if (names.length === 0) return { live: [], stale: [] };
-    const values = await this.#pub.mget(names.map((n) => this.#nodeKey(n)));
+  /** The live nodes, by name, and the nodes in the node set whose key is gone, with their last heartbeat time. */
+  async #scan(): Promise<{ live: NodeInfo[]; dead: Map<string, number> }> {
+    const flat = await this.#pub.zrange(this.#nodesKey, 0, '-1', 'WITHSCORES'); // name, score, name, score…
+    const names = flat.filter((_, i) => i % 2 === 0);
     const live: NodeInfo[] = [];
-    const stale: string[] = [];
-    values.forEach((value, i) => (value === null ? stale.push(names[i]!) : live.push(JSON.parse(value) as NodeInfo)));
+    const dead = new Map<string, number>();
+    if (names.length === 0) return { live, dead };
+    const values = await this.#pub.mget(names.map((n) => this.#nodeKey(n)));
+    values.forEach((value, i) => (value === null ? dead.set(names[i]!, Number(flat[2 * i + 1])) : live.push(JSON.parse(value) as NodeInfo)));
     live.sort((a, b) => a.node.localeCompare(b.node));
-    return { live, stale };
+    return { live, dead };
   }
 
   /** One heartbeat at a time; a slow one makes the next wait. */
@@ -258,20 +290,32 @@ export class RedisBus implements Bus {
       .finally(() => (this.#ticking = undefined));
   }
 
-  /** Beats, then reports the nodes that were live last time and are not any more. */
+  /** Beats, then reports the nodes that stopped since the last heartbeat. */
   async #heartbeat(): Promise<void> {
     await this.#beat();
-    const { live, stale } = await this.#scan();
+    const { live, dead } = await this.#scan();
     if (this.#closing) return;
-    const now = new Set(live.map((n) => n.node));
-    if (Date.now() < this.#graceUntil) {
-      for (const node of now) this.#seen.add(node); // compared once the grace is over
-      return;
+    const liveNames = new Set(live.map((n) => n.node));
+    for (const node of liveNames) this.#up.add(node);
+    if (Date.now() < this.#graceUntil) return; // deaths are reported once the grace is over
+    // Forget a report once the node is back, was forgotten, or beat again since (a life that
+    // fitted between two of our heartbeats).
+    for (const [node, at] of this.#down) if (dead.get(node) !== at) this.#down.delete(node);
+    // Seen live and now gone (even if the node set was lost), or in the set without a key (even if
+    // it lived only between two of our heartbeats), and not reported yet.
+    const gone = [...new Set([...this.#up, ...dead.keys()])].filter((n) => !liveNames.has(n) && !this.#down.has(n) && n !== this.#member!.node);
+    for (const node of gone) {
+      this.#up.delete(node);
+      this.#down.set(node, dead.get(node));
     }
-    for (const node of stale) await this.#pub.eval(PRUNE, 2, this.#nodesKey, this.#nodeKey(node), node);
-    const gone = [...this.#seen].filter((node) => !now.has(node) && node !== this.#member!.node);
-    this.#seen = now;
     for (const node of gone) this.#emit({ kind: 'node_down', node });
+    await this.#forgetOld();
+  }
+
+  /** Drops the names of nodes that have been gone for a long time from the node set. */
+  async #forgetOld(): Promise<void> {
+    const old = await this.#pub.zrangebyscore(this.#nodesKey, '-inf', Date.now() - this.#expiryMs * FORGET_AFTER_EXPIRIES);
+    for (const node of old) await this.#pub.eval(PRUNE, 2, this.#nodesKey, this.#nodeKey(node), node);
   }
 }
 
