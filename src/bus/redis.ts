@@ -59,6 +59,8 @@ const FORGET_AFTER_EXPIRIES = 10;
 const PRUNE = `if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0`;
 
 export class RedisBus implements Bus {
+  /** Messages from several nodes arrive in publish order per node, not in store id order. */
+  readonly ordered = false;
   readonly #pub: Redis;
   readonly #sub: Redis;
   readonly #prefix: string;
@@ -175,7 +177,19 @@ export class RedisBus implements Bus {
     return (await this.#scan()).live;
   }
 
-  /** Leaves the cluster (deletes this node's key: the others report node_down at their next heartbeat) and disconnects. Idempotent. */
+  /**
+   * Stops announcing `node` and deletes its key: the others report node_down at their next
+   * heartbeat. The bus still carries messages, and may join() again.
+   */
+  async leave(node: string): Promise<void> {
+    if (this.#member?.node !== node) return;
+    clearInterval(this.#timer);
+    await this.#ticking;
+    this.#member = undefined;
+    await this.#pub.del(this.#nodeKey(node));
+  }
+
+  /** Leaves (as leave()) and disconnects. Idempotent. */
   close(): Promise<void> {
     return (this.#closing ??= this.#shutdown(true));
   }
@@ -191,12 +205,7 @@ export class RedisBus implements Bus {
 
   async #shutdown(clean: boolean): Promise<void> {
     clearInterval(this.#timer);
-    if (clean) {
-      await this.#ticking;
-      if (this.#member) {
-        await this.#pub.del(this.#nodeKey(this.#member.node)).catch((err: Error) => this.#report(err));
-      }
-    }
+    if (clean && this.#member) await this.leave(this.#member.node).catch((err: Error) => this.#report(err));
     this.#handlers.clear();
     this.#pub.disconnect();
     this.#sub.disconnect();

@@ -214,6 +214,27 @@ function redisTests(url: string): void {
       expect(downs(seen)).toEqual(['node-b', 'node-b']);
     });
 
+    it('leave() ends the membership only: the other reports node_down, the bus still carries messages and may join again', async () => {
+      const prefix = freshPrefix();
+      const [a, b] = [await open(prefix), await open(prefix)];
+      const [seenA, seenB] = [recorder(a).seen, recorder(b).seen];
+      await a.join('node-a', () => ({ connections: 0 }));
+      await b.join('node-b', () => ({ connections: 0 }));
+      await b.leave('node-b');
+      expect(await admin.exists(`${prefix}:node:node-b`)).toBe(0);
+      await waitFor('node_down node-b', () => downs(seenA).includes('node-b'), EXPIRY_MS + HEARTBEAT_MS + 1000);
+      await b.publish(presence('B', 'still'));
+      await waitFor('its message on both', () => users(seenA).length === 1 && users(seenB).length === 1);
+      await b.join('node-b', () => ({ connections: 4 }));
+      expect((await a.nodes()).map((n) => [n.node, n.connections])).toEqual([
+        ['node-a', 0],
+        ['node-b', 4],
+      ]);
+      await b.leave('node-b');
+      await waitFor('node_down node-b again', () => downs(seenA).length === 2);
+      expect(downs(seenB)).toEqual([]);
+    });
+
     it('keeps a gone node in the node set for 10 expiry periods, then forgets it', async () => {
       const prefix = freshPrefix();
       const opts = { heartbeatMs: 20, expiryMs: 100 };
