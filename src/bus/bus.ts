@@ -5,7 +5,13 @@ import type { OfferFileInfo, OfferInfo, ServerEvent } from '../protocol/messages
 
 /** What the owner of an offer is asked to do by the node where its receiver answered. */
 export type OfferAction =
-  | { action: 'accept'; by: string; observed: string; key?: string; candidates?: { host: string; port: number }[]; relay?: { host: string; port: number } }
+  | {
+      action: 'accept'; by: string; observed: string; key?: string; candidates?: { host: string; port: number }[];
+      /** The relay both peers should use: the accepting node's. */
+      relay?: { host: string; port: number };
+      /** The accepting connection, which is not told that the offer closed. */
+      connection?: string;
+    }
   | { action: 'reject'; by: string; reason?: string };
 
 export type BusMessage =
@@ -13,6 +19,8 @@ export type BusMessage =
   | { kind: 'deliver'; users: string[]; event: ServerEvent; exceptConnection?: string }
   /** A node's count of live connections for a user went from 0 to ≥1 (online) or back. */
   | { kind: 'presence'; node: string; user: string; online: boolean; at: number }
+  /** Every user online through `node` now (after a join or an outage): replaces what others knew of it. */
+  | { kind: 'presence_all'; node: string; users: string[]; at: number }
   /** An offer is open (its whole file list arrived) at `node`, where its sender is connected. */
   | { kind: 'offer_open'; node: string; offer: OfferInfo; files: OfferFileInfo[] }
   /** An offer ended (accepted, rejected, withdrawn, expired, sender gone): forget it. */
@@ -41,6 +49,11 @@ export interface NodeInfo {
 }
 
 export interface Bus {
+  /**
+   * True when subscribers get messages in the order the store assigned their ids (one process).
+   * Across nodes they may not: the server then acknowledges only what it has delivered without gaps.
+   */
+  readonly ordered?: boolean;
   /** Sends to every node, this one included. Rejects if the backend can't take it now. */
   publish(message: BusMessage): Promise<void>;
   /** Calls `handler` for every message published by any node; returns the unsubscribe. */
@@ -52,5 +65,7 @@ export interface Bus {
   join(node: string, stats: () => { connections: number }): Promise<void>;
   /** The live nodes, by name. */
   nodes(): Promise<NodeInfo[]>;
+  /** Stops announcing `node` (its server stopped cleanly); the others see node_down at once or soon. */
+  leave?(node: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@
 import type { Bus, BusHandler, BusMessage, NodeInfo } from './bus.js';
 
 export class LocalBus implements Bus {
+  readonly ordered = true;
   #handlers = new Set<BusHandler>();
   #nodes = new Map<string, { stats: () => { connections: number }; startedAt: number }>();
 

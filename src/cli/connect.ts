@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { ChatClient } from '../client/client.js';
 import { dialServer, sameFingerprint, type ClientTlsOptions } from '../client/dial.js';
 import { ClientError } from '../client/errors.js';
+import type { RelayEndpoint } from '../transfer/relay-dial.js';
 import { CliError, type GlobalOptions } from './context.js';
 import { KNOWN_SERVERS_FILE, pinServer, pinnedFingerprint } from './known-servers.js';
 import { loadSession } from './sessions.js';
@@ -48,14 +49,40 @@ export function tlsFor(g: GlobalOptions): false | ClientTlsOptions {
   };
 }
 
-/** Opens a raw (TLS unless --insecure, verified) connection to the server: for the relay. */
-export function serverDialer(g: GlobalOptions): () => Promise<Socket> {
-  return () => dialServer({ ...parseServer(g.server), tls: tlsFor(g) });
+/** Opens raw connections (TLS unless --insecure, verified and pinned like the chat one) to a relay. */
+export function serverDialer(g: GlobalOptions): (target: { host: string; port: number }) => Promise<Socket> {
+  return ({ host, port }) => {
+    const server = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return dialServer({ host, port, tls: tlsFor({ ...g, server }) });
+  };
 }
 
-/** A connected client that has not logged in. */
-export function connectClient(g: GlobalOptions): Promise<ChatClient> {
-  return ChatClient.connect({ ...parseServer(g.server), client: CLIENT_NAME, tls: tlsFor(g) });
+/** "a:7070,b:7070" → its addresses (a cluster's nodes, tried in order). */
+export function serverList(server: string): string[] {
+  const list = server.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new CliError(`bad --server "${server}": use host:port`, 2);
+  return list;
+}
+
+/** A connected client that has not logged in: the first server of --server that answers. */
+export async function connectClient(g: GlobalOptions): Promise<ChatClient> {
+  const servers = serverList(g.server);
+  for (const [i, server] of servers.entries()) {
+    try {
+      return await ChatClient.connect({ ...parseServer(server), client: CLIENT_NAME, tls: tlsFor({ ...g, server }) });
+    } catch (err) {
+      // An unreachable node: try the next one. A refused certificate is an answer, not an outage.
+      const last = i === servers.length - 1;
+      if (last || !(err instanceof ClientError) || err.code !== 'unreachable') throw err;
+      g.notice?.(`${server} is unreachable; trying ${servers[i + 1]}`);
+    }
+  }
+  throw new CliError('no server to connect to');
+}
+
+/** The relay of the server `client` is connected to (a cluster node's own, if its accept says so). */
+export function relayOf(client: ChatClient, g: GlobalOptions): RelayEndpoint {
+  return { ...parseServer(client.server), open: serverDialer(g) };
 }
 
 /** A connected client logged in with the session saved for this server. */

@@ -70,7 +70,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   private constructor(socket: Socket, options: ChatClientOptions) {
     super();
-    this.server = `${options.host}:${options.port}`;
+    this.server = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
     this.#socket = socket;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes ?? 16 * 1024 * 1024 });
@@ -256,8 +256,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   }
 
   /** Accepts an offer, with this side's public key and reverse-connection candidates (§T8, §T9). */
-  async accept(offer: string, extra: { key?: string; candidates?: Candidate[] } = {}): Promise<OfferInfo> {
-    return (await this.request<{ offer: OfferInfo }>('accept', { offer, ...extra })).offer;
+  /** Accepts an offer; `relay` names the relay to use when it is not this server's address (a cluster node's). */
+  accept(offer: string, extra: { key?: string; candidates?: Candidate[] } = {}): Promise<{ offer: OfferInfo; relay?: Candidate }> {
+    return this.request<{ offer: OfferInfo; relay?: Candidate }>('accept', { offer, ...extra });
   }
 
   offers(): Promise<OfferInfo[]> {

@@ -55,6 +55,8 @@ export interface OfferAccepted {
   key?: string;
   /** Where the receiver listens for a reverse connection (§T8). */
   candidates?: Candidate[];
+  /** The relay to use for this transfer (a cluster node's own address, §4.8); the server's when absent. */
+  relay?: Candidate;
 }
 
 /** Why an offer stopped waiting (protocol.md §4.4). */

@@ -27,6 +27,13 @@ export class Connection {
   subscribed = false;
   /** Messages this connection may still send (created on the first send). */
   sendBucket: RateBucket | undefined;
+  /**
+   * Ids of messages sent to this connection and not yet acknowledged, when the bus may reorder
+   * them (cluster): an ack then stops at the first gap, and a refill skips these. Else null.
+   */
+  delivered: Set<number> | null = null;
+  /** With `delivered`: every message up to this id was sent and acknowledged. */
+  deliveredFloor = 0;
   /** While a subscriber's backlog is being sent, live events wait here (in order). */
   syncQueue: ServerEvent[] | null = null;
 
@@ -100,6 +107,11 @@ export class Connection {
   /** Writes one frame; a client that lets too much pile up is disconnected (its messages stay stored). */
   send(frame: ServerFrame): void {
     if (this.state === 'closed' || this.#closing) return;
+    if (this.delivered && frame.type === 'event' && frame.event === 'message') {
+      const id = frame.data.id;
+      if (id <= this.deliveredFloor || this.delivered.has(id)) return; // a refill and the bus both brought it
+      this.delivered.add(id);
+    }
     this.#socket.write(encodeJsonFrame(frame));
     if (this.#socket.writableLength > this.#limits.maxBufferedBytes) {
       this.#hooks.log(`conn ${this.id} ${this.remote} not reading: ${this.#socket.writableLength} bytes queued, disconnecting`);

@@ -66,6 +66,8 @@ export interface ServerOptions extends Partial<ServerLimits> {
   log?: (line: string) => void;
   /** Extra detail (each request) when true. @default false */
   verbose?: boolean;
+  /** Where clients reach this node's relay, if not at the address they connected to (cluster nodes behind a balancer). */
+  relayAddress?: { host: string; port: number };
   /** Certificate and key (PEM) for TLS; plaintext without (protocol.md §1.1). */
   tls?: { cert: string | Buffer; key: string | Buffer };
 }

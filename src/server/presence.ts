@@ -21,6 +21,11 @@ export class Presence {
     return (this.#nodes.get(user)?.size ?? 0) > 0;
   }
 
+  /** Users online through `node`. */
+  usersOf(node: string): string[] {
+    return [...this.#nodes].filter(([, nodes]) => nodes.has(node)).map(([user]) => user);
+  }
+
   /** Online user names, sorted. */
   online(): string[] {
     return [...this.#nodes.keys()].sort();

@@ -29,6 +29,11 @@ export class Registry {
     return this.#listeners.get(user) ?? [];
   }
 
+  /** Users with a listening connection on this node. */
+  users(): string[] {
+    return [...this.#listeners.keys()];
+  }
+
   /** Every listening connection on this node. */
   *listeners(): Iterable<Connection> {
     for (const set of this.#listeners.values()) yield* set;

@@ -8,7 +8,8 @@ import type { Bus, BusMessage } from '../bus/bus.js';
 import type { ServerEvent } from '../protocol/messages.js';
 import { Connection } from './connection.js';
 import { handle } from './handlers/index.js';
-import { closeOffer } from './handlers/offers.js';
+import { refill } from './handlers/messages.js';
+import { applyOfferAction, closeOffer } from './handlers/offers.js';
 import { OfferBook } from './offers.js';
 import { DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from './options.js';
 import { Presence } from './presence.js';
@@ -28,6 +29,8 @@ export interface ServerContext {
   readonly presence: Presence;
   readonly offers: OfferBook;
   readonly relay: Relay;
+  /** Where clients reach this node's relay, when it differs from the address they connected to (cluster). */
+  readonly relayAddress?: { host: string; port: number };
   /** Failed logins per user and per address (protocol.md §7). */
   readonly loginFailures: { user: FailureThrottle; address: FailureThrottle };
   readonly shuttingDown: boolean;
@@ -46,6 +49,7 @@ export class ChatServer implements ServerContext {
   readonly presence = new Presence();
   readonly offers = new OfferBook();
   readonly relay: Relay;
+  relayAddress?: { host: string; port: number };
   readonly loginFailures: { user: FailureThrottle; address: FailureThrottle };
   shuttingDown = false;
   /** Whether clients connect with TLS (protocol.md §1.1). */
@@ -67,6 +71,7 @@ export class ChatServer implements ServerContext {
     this.limits = { ...DEFAULT_LIMITS, ...definedOnly(options) };
     this.#log = options.log ?? (() => {});
     this.#verbose = options.verbose ?? false;
+    this.relayAddress = options.relayAddress;
     this.relay = new Relay(this.limits, (line) => this.log(line));
     const { maxLoginFailures, maxLoginFailuresPerAddress, loginBlockMs: windowMs, maxLoginDelayMs: maxDelayMs } = this.limits;
     this.loginFailures = {
@@ -97,15 +102,19 @@ export class ChatServer implements ServerContext {
     return Date.now();
   }
 
-  /** Starts listening; resolves with the bound address. Rejects on EADDRINUSE and the like. */
-  listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
+  /** Starts listening and joins the bus; resolves with the bound address. Rejects on EADDRINUSE and the like. */
+  async listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
       this.#tcp.once('error', reject);
       this.#tcp.listen(port, host, () => {
         this.#tcp.off('error', reject);
-        resolve(this.address());
+        resolve();
       });
     });
+    await this.bus.join(this.node, () => ({ connections: this.registry.all.size }));
+    // Other nodes answer with their online users and open offers.
+    await this.bus.publish({ kind: 'sync', node: this.node });
+    return this.address();
   }
 
   address(): AddressInfo {
@@ -113,7 +122,12 @@ export class ChatServer implements ServerContext {
   }
 
   async deliver(users: string[], event: ServerEvent, except?: Connection): Promise<void> {
-    await this.bus.publish({ kind: 'deliver', users: [...new Set(users)], event, exceptConnection: except?.id });
+    try {
+      await this.bus.publish({ kind: 'deliver', users: [...new Set(users)], event, exceptConnection: except?.id });
+    } catch (err) {
+      // Stored already: when the bus is back, every node refills its listeners from the store.
+      this.log(`bus: cannot deliver now (${(err as Error).message}); it will be sent on reconnect`);
+    }
   }
 
   /** Stops accepting, tells every client, waits (bounded) for them to go. Does not close the store. */
@@ -128,6 +142,7 @@ export class ChatServer implements ServerContext {
     this.offers.clear();
     this.relay.close();
     this.#unsubscribe();
+    await this.bus.leave?.(this.node);
   }
 
   /** Counts the raw connection against its address; marks it refused past the limit. */
@@ -188,27 +203,86 @@ export class ChatServer implements ServerContext {
     this.log(`conn ${conn.id} closed${conn.user ? ` (${conn.user})` : ''}`);
     for (const offer of this.offers.sentOver(conn)) closeOffer(this, offer, 'sender_gone', conn.user ?? '');
     if (this.registry.remove(conn) && conn.user) {
-      void this.bus.publish({ kind: 'presence', node: this.node, user: conn.user, online: false, at: this.now() });
+      void this.bus.publish({ kind: 'presence', node: this.node, user: conn.user, online: false, at: this.now() })
+        .catch((err: Error) => this.log(`bus: cannot publish presence (${err.message}); announced again on reconnect`));
     }
   }
 
   #onBus(message: BusMessage): void {
-    if (message.kind === 'deliver') {
-      for (const user of message.users) {
-        for (const conn of this.registry.listenersOf(user)) {
-          if (conn.id !== message.exceptConnection) conn.push(message.event);
+    switch (message.kind) {
+      case 'deliver':
+        for (const user of message.users) {
+          for (const conn of this.registry.listenersOf(user)) {
+            if (conn.id !== message.exceptConnection) conn.push(message.event);
+          }
         }
+        return;
+      case 'presence':
+        return this.#presenceChanged(message.node, message.user, message.online, message.at);
+      case 'presence_all': {
+        if (message.node === this.node) return;
+        const now = new Set(message.users);
+        for (const user of this.presence.usersOf(message.node)) if (!now.has(user)) this.#presenceChanged(message.node, user, false, message.at);
+        for (const user of now) this.#presenceChanged(message.node, user, true, message.at);
+        return;
       }
-      return;
+      case 'offer_open':
+        if (message.node !== this.node) this.offers.replicate(message.offer, message.files, message.node);
+        return;
+      case 'offer_end': {
+        const offer = this.offers.get(message.offer);
+        if (offer && !offer.sender) this.offers.remove(offer);
+        return;
+      }
+      case 'offer_action':
+        if (message.owner === this.node) {
+          const { kind: _k, node: _n, owner: _o, offer, ...act } = message;
+          applyOfferAction(this, offer, act);
+        }
+        return;
+      case 'sync':
+        if (message.node !== this.node) void this.#announce();
+        return;
+      case 'node_down':
+        return this.#nodeDown(message.node);
+      case 'reconnected':
+        // Something may have been missed while the bus was away: announce ourselves again, and
+        // send every listener what the store has for it that it was not sent.
+        this.log('bus reconnected: refilling from the store');
+        void this.#announce();
+        for (const conn of this.registry.listeners()) void refill(this, conn).catch((err: Error) => this.log(`refill failed: ${err.message}`));
+        return;
     }
-    if (message.kind !== 'presence') return;
-    if (!this.presence.apply(message.node, message.user, message.online)) return;
-    const event: ServerEvent = {
-      type: 'event',
-      event: 'presence',
-      data: { user: message.user, online: message.online, at: message.at },
-    };
+  }
+
+  #presenceChanged(node: string, user: string, online: boolean, at: number): void {
+    if (!this.presence.apply(node, user, online)) return;
+    const event: ServerEvent = { type: 'event', event: 'presence', data: { user, online, at } };
     for (const conn of this.registry.listeners()) conn.push(event);
+  }
+
+  /** Publishes this node's online users and open offers (for a node that joined, or after a bus outage). */
+  async #announce(): Promise<void> {
+    try {
+      await this.bus.publish({ kind: 'presence_all', node: this.node, users: this.registry.users(), at: this.now() });
+      for (const offer of this.offers.ownedBy(this.node)) {
+        if (offer.open) await this.bus.publish({ kind: 'offer_open', node: this.node, offer: offer.info, files: offer.files });
+      }
+    } catch (err) {
+      this.log(`bus: cannot announce this node: ${(err as Error).message}`);
+    }
+  }
+
+  /** A node died: its users are offline (unless connected elsewhere), its offers are gone. */
+  #nodeDown(node: string): void {
+    if (node === this.node) return;
+    this.log(`node ${node} is down`);
+    for (const user of this.presence.usersOf(node)) this.#presenceChanged(node, user, false, this.now());
+    for (const offer of this.offers.ownedBy(node)) {
+      this.offers.remove(offer);
+      const event = { type: 'event', event: 'offer_closed', data: { offer: offer.info.id, reason: 'sender_gone', by: offer.info.from } } as const;
+      for (const conn of this.registry.listenersOf(offer.info.to)) conn.push(event);
+    }
   }
 }
 

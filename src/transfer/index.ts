@@ -8,4 +8,4 @@ export type { FileResult, TransferResult, ProgressEvent, SenderEvents, ReceiverE
 export { newKeyPair, verifyCode, type KeyPair } from './keys.js';
 export type { Via } from './types.js';
 export type { ListenOptions } from './paths.js';
-export type { RelayEndpoint } from './relay-dial.js';
+export { relayAt, type RelayEndpoint } from './relay-dial.js';

@@ -24,6 +24,7 @@ export interface PathOptions {
   secret: TransferSecret;
   candidates: Candidate[];
   via: Via[];
+  /** Settable until the connections start (the accept reply may name a node's own relay). */
   relay?: RelayEndpoint;
   relayDelayMs: number;
   listen?: ListenOptions;
@@ -81,6 +82,11 @@ export class ReceiverPaths {
   path: Via | undefined;
   readonly #o: PathOptions;
   readonly #incoming = new Incoming();
+
+  /** The options, for the few that may change before the first connection (relay). */
+  get options(): PathOptions {
+    return this.#o;
+  }
   #server: net.Server | undefined;
 
   constructor(options: PathOptions) {

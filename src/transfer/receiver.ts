@@ -12,7 +12,7 @@ import type { Candidate, OfferFile } from './offer.js';
 import { FileSink, type FileJob } from './receive-file.js';
 import type { KeyPair } from './keys.js';
 import { ReceiverPaths, type ListenOptions } from './paths.js';
-import type { RelayEndpoint } from './relay-dial.js';
+import { relayAt, type RelayEndpoint } from './relay-dial.js';
 import { resolveInside, sanitizePath, uniquePaths } from './safe-path.js';
 import { rateBucket, type TokenBucket } from './token-bucket.js';
 import { ProgressTracker, type FileResult, type ReceiverEvents, type TransferResult, type Via } from './types.js';
@@ -115,6 +115,11 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
       listen: this.#opts.listen,
       dialOptions: () => this.#dialOptions(),
     });
+  }
+
+  /** Uses the relay at `at` instead (the accept reply named one, protocol.md §4.8); call before run(). */
+  useRelay(at: Candidate | undefined): void {
+    this.#opts.relay = this.#paths.options.relay = relayAt(this.#opts.relay, at);
   }
 
   /** Opens the reverse-connection listener; resolves the candidates for the accept (§T8). */

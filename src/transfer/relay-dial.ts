@@ -17,8 +17,13 @@ export interface RelayDialOptions {
 
 /** The server's relay: its chat address, and how to open a connection to it (TLS, verified). */
 export interface RelayEndpoint extends Candidate {
-  /** Resolves a connected socket to the server; plain TCP to host:port when absent. */
-  open?: () => Promise<Socket>;
+  /** Resolves a connected socket to a server at `target` (this endpoint's host and port); plain TCP when absent. */
+  open?: (target: Candidate) => Promise<Socket>;
+}
+
+/** `relay` moved to `at` (a cluster node's own relay, protocol.md §4.8), keeping how to open it. */
+export function relayAt(relay: RelayEndpoint | undefined, at: Candidate | undefined): RelayEndpoint | undefined {
+  return relay && at ? { ...relay, host: at.host, port: at.port } : relay;
 }
 
 /** Resolves a socket piped to the peer (nothing read past the server's reply is lost). */
@@ -27,7 +32,7 @@ export async function relayConnect(relay: RelayEndpoint, opts: RelayDialOptions)
   if (!relay.open) return pair(net.connect({ host: relay.host, port: relay.port }), where, opts, false);
   let socket: Socket;
   try {
-    socket = await relay.open();
+    socket = await relay.open({ host: relay.host, port: relay.port });
   } catch (err) {
     throw new TransferError('unreachable', `cannot reach the relay at ${where} (${(err as Error).message})`);
   }

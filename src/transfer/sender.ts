@@ -9,7 +9,7 @@ import { TransferError, toTransferError } from './errors.js';
 import { acceptHandshake, Refusal } from './handshake.js';
 import { withObserved, type Candidate, type LocalFile } from './offer.js';
 import type { KeyPair } from './keys.js';
-import { relayConnect, type RelayEndpoint } from './relay-dial.js';
+import { relayAt, relayConnect, type RelayEndpoint } from './relay-dial.js';
 import type { Via } from './types.js';
 import { SenderConnection } from './sender-connection.js';
 import type { Served } from './send-file.js';
@@ -135,8 +135,9 @@ export class Sender extends EventEmitter<SenderEvents> {
    * The receiver accepted: remember its key, and reach it ourselves if it does not reach us —
    * a reverse connection to its candidates at once, the relay after relayDelayMs.
    */
-  accepted(info: { key?: string; candidates?: Candidate[]; observed?: string }): void {
+  accepted(info: { key?: string; candidates?: Candidate[]; observed?: string; relay?: Candidate }): void {
     this.#peerKey = info.key;
+    this.#opts.relay = relayAt(this.#opts.relay, info.relay);
     const via = this.#opts.via;
     const signal = this.#dialer.signal;
     if (via.includes('reverse')) {

@@ -6,7 +6,7 @@ import type { ChatClient } from '../../client/client.js';
 import type { OfferInfo } from '../../protocol/messages.js';
 import { Receiver, newKeyPair, verifyCode, withObserved, type Via } from '../../transfer/index.js';
 import { VIA_OPTION, parseVia } from '../via.js';
-import { connectSession, parseServer, serverDialer } from '../connect.js';
+import { connectSession, relayOf } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { interrupted, type Interrupt } from '../interrupt.js';
 import { formatBytes } from '../output.js';
@@ -132,16 +132,17 @@ async function receive(client: ChatClient, offer: FullOffer, opts: AcceptOptions
     transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed),
     files, dir: opts.dir, parallel: opts.parallel, limitRate: opts.limitRate,
     keys: info.key ? { own: keys, peer: info.key } : undefined,
-    via: opts.via, relay: { ...parseServer(opts.server), open: serverDialer(opts) },
+    via: opts.via, relay: relayOf(client, opts),
     listen: { host: opts.bind, advertise: opts.advertise, advertiseOnly: opts.advertiseOnly },
   });
   const candidates = await receiver.prepare().catch((err: Error) => {
     throw new CliError(`cannot listen for a reverse connection: ${err.message}`);
   });
-  await client.accept(info.id, { key: keys.publicKey, candidates }).catch((err: unknown) => {
+  const { relay } = await client.accept(info.id, { key: keys.publicKey, candidates }).catch((err: unknown) => {
     receiver.abort(); // closes the reverse listener
     throw err;
   });
+  receiver.useRelay(relay);
   view.info(`receiving ${info.fileCount} file(s), ${formatBytes(info.totalBytes)} from ${info.from} into ${opts.dir}`, {
     event: 'accepted', offer: info.id, from: info.from, files: info.fileCount, totalBytes: info.totalBytes, dir: opts.dir,
   });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { hashToken } from '../../server/auth.js';
 import { DB_FILE, SqliteStore } from '../../store/sqlite.js';
+import { openBus } from '../backends.js';
 import { CliError, type CliContext } from '../context.js';
 import { formatDuration, parseDuration } from '../units.js';
 
@@ -17,7 +18,7 @@ export interface InviteOptions {
 
 export const adminCommand = (ctx: CliContext) => ({
   command: 'admin <command>',
-  describe: 'operator commands, on the server host (invite)',
+  describe: 'operator commands, on the server host (invite, nodes)',
   builder: (y: Argv) =>
     y
       .command({
@@ -30,6 +31,12 @@ export const adminCommand = (ctx: CliContext) => ({
             .option('expires', { type: 'string', default: '7d', describe: 'how long the code is good, e.g. 12h or 7d' }),
         handler: (argv: Record<string, unknown>) =>
           runInvite({ data: argv.data as string, uses: argv.uses as number, expiresMs: parseDays(String(argv.expires)) }, ctx),
+      })
+      .command({
+        command: 'nodes',
+        describe: "list a cluster's live nodes and their connections",
+        builder: (b: Argv) => b.option('bus', { type: 'string', describe: 'the redis://… the nodes share (env CHAT_BUS)' }),
+        handler: (argv: Record<string, unknown>) => runNodes((argv.bus as string | undefined) || ctx.env.CHAT_BUS, ctx),
       })
       .demandCommand(1, 'which admin command? (see chat admin --help)'),
   handler: () => {},
@@ -60,4 +67,18 @@ export async function runInvite(opts: InviteOptions, ctx: CliContext): Promise<v
   }
   ctx.out(code);
   ctx.err(`chat: invite code for ${opts.uses === 1 ? 'one registration' : `${opts.uses} registrations`}, good for ${formatDuration(opts.expiresMs)}: chat register <name> --invite ${code}`);
+}
+
+export async function runNodes(busUrl: string | undefined, ctx: CliContext): Promise<void> {
+  if (!busUrl) throw new CliError('no cluster bus: give --bus redis://… (or CHAT_BUS); a single server has one node', 2);
+  const bus = await openBus(busUrl, () => {});
+  try {
+    const nodes = await bus.nodes();
+    if (nodes.length === 0) ctx.out('no live nodes');
+    for (const n of nodes) {
+      ctx.out(`${n.node}  ${n.connections} connection${n.connections === 1 ? '' : 's'}  up ${formatDuration(Math.max(0, n.seenAt - n.startedAt))}  seen ${formatDuration(Math.max(0, Date.now() - n.seenAt))} ago`);
+    }
+  } finally {
+    await bus.close();
+  }
 }

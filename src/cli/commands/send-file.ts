@@ -9,7 +9,7 @@ import {
   Sender, TransferError, collectFiles, localCandidates, newKeyPair, newTransferSecret, verifyCode, type LocalFile, type TransferResult, type Via,
 } from '../../transfer/index.js';
 import { VIA_OPTION, parseVia } from '../via.js';
-import { connectSession, parseServer, serverDialer } from '../connect.js';
+import { connectSession, relayOf } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { interrupted, type Interrupt } from '../interrupt.js';
 import { formatBytes } from '../output.js';
@@ -110,7 +110,7 @@ export async function sendTo(
   const keys = newKeyPair();
   const sender = new Sender({
     transferId, token, files, host: opts.bind, port: opts.port, limitRate: opts.limitRate, parallel: opts.parallel, queue,
-    keys, via: opts.via, relay: { ...parseServer(opts.server), open: serverDialer(opts) },
+    keys, via: opts.via, relay: relayOf(client, opts),
   });
   const connected = showSender(sender, view);
   try {

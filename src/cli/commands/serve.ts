@@ -1,11 +1,13 @@
-// chat serve: the relay server with embedded SQLite storage, TLS by default.
+// chat serve: the relay server with embedded SQLite storage (or PostgreSQL + Redis for a
+// cluster, docs/cluster.md), TLS by default.
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { LocalBus } from '../../bus/local.js';
+import type { Bus } from '../../bus/bus.js';
 import { loadCertificate, selfSignedCertificate, type ServerCertificate } from '../../server/certificate.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../../server/options.js';
-import { createServer } from '../../server/server.js';
-import { SqliteStore } from '../../store/sqlite.js';
+import type { Store } from '../../store/store.js';
+import { openBus, openStore, redact } from '../backends.js';
 import { CliError, type CliContext } from '../context.js';
 import { clock } from '../output.js';
 import { parseDuration, parseRate } from '../units.js';
@@ -19,6 +21,13 @@ export interface ServeOptions {
   insecure: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  /** postgres://… for a cluster; SQLite in `data` when absent. */
+  store?: string;
+  /** redis://… for a cluster; in-process when absent. */
+  bus?: string;
+  nodeId?: string;
+  /** "host[:port]" where clients reach this node's relay; port defaults to the listening one. */
+  relayAddress?: string;
   limits: Partial<ServerLimits>;
 }
 
@@ -52,6 +61,10 @@ export const serveCommand = (ctx: CliContext) => ({
       .option('quiet', { type: 'boolean', default: false, describe: 'log errors only' })
       .option('tls-cert', { type: 'string', describe: 'TLS certificate (PEM); default: a self-signed one kept in --data' })
       .option('tls-key', { type: 'string', describe: 'TLS private key (PEM), with --tls-cert' })
+      .option('store', { type: 'string', describe: 'postgres://… to share state with other nodes (env CHAT_STORE; default SQLite in --data)' })
+      .option('bus', { type: 'string', describe: 'redis://… to share delivery and presence with other nodes (env CHAT_BUS)' })
+      .option('node-id', { type: 'string', describe: "this node's name in a cluster (default random)" })
+      .option('relay-address', { type: 'string', describe: "host[:port] where clients reach this node's relay, in a cluster behind a balancer" })
       .option('registration', { type: 'string', choices: ['open', 'closed', 'invite'], default: 'open', describe: 'who may register (invite: with a code from "chat admin invite")' })
       .option('relay', { type: 'string', choices: ['on', 'off'], default: 'on', describe: 'relay transfers between peers that cannot connect directly' });
     for (const f of LIMIT_FLAGS) {
@@ -70,6 +83,10 @@ export const serveCommand = (ctx: CliContext) => ({
         insecure: argv.insecure as boolean,
         tlsCert: argv.tlsCert as string | undefined,
         tlsKey: argv.tlsKey as string | undefined,
+        store: (argv.store as string | undefined) || ctx.env.CHAT_STORE || undefined,
+        bus: (argv.bus as string | undefined) || ctx.env.CHAT_BUS || undefined,
+        nodeId: argv.nodeId as string | undefined,
+        relayAddress: argv.relayAddress as string | undefined,
         limits: { ...limitsFrom(argv), relay: argv.relay !== 'off', registration: argv.registration as ServerLimits['registration'] },
       },
       ctx,
@@ -109,29 +126,38 @@ async function certificateFor(opts: ServeOptions): Promise<ServerCertificate | u
 
 export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<void> {
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new CliError(`bad --port ${opts.port}`, 2);
-  let store: SqliteStore;
-  try {
-    store = new SqliteStore(opts.data);
-  } catch (err) {
-    throw new CliError(`cannot open data directory ${opts.data}: ${(err as Error).message}`);
-  }
+  const node = opts.nodeId ?? randomBytes(4).toString('hex');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(node)) throw new CliError(`bad --node-id "${node.slice(0, 64)}": use letters, digits, _ . -`, 2);
+  // In a cluster every line names its node.
+  const tag = opts.nodeId || opts.store || opts.bus ? ` [${node}]` : '';
+  const log = opts.quiet ? undefined : (line: string) => ctx.err(`${clock(Date.now())}${tag} ${line}`);
+  if (opts.relayAddress) parseRelayAddress(opts.relayAddress, 1); // checked before anything starts
+  const opened: { store?: Store; bus?: Bus } = {};
+  const closeAll = async (): Promise<void> => {
+    await opened.bus?.close();
+    await opened.store?.close();
+  };
+  let server;
+  let address;
   let certificate: ServerCertificate | undefined;
   try {
+    opened.store = await openStore(opts.store, opts.data);
     certificate = await certificateFor(opts);
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
-  const log = opts.quiet ? undefined : (line: string) => ctx.err(`${clock(Date.now())} ${line}`);
-  const server = createServer({ store, bus: new LocalBus(), log, verbose: opts.verbose, tls: certificate, ...opts.limits });
-  let address;
-  try {
+    opened.bus = await openBus(opts.bus, log ?? (() => {}));
+    const { createServer } = await import('../../server/server.js');
+    server = createServer({ store: opened.store, bus: opened.bus, node, log, verbose: opts.verbose, tls: certificate, ...opts.limits });
     address = await server.listen(opts.port, opts.host);
   } catch (err) {
-    await store.close();
+    await closeAll();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new CliError(`port ${opts.port} on ${opts.host} is already in use`);
+    if (err instanceof CliError) throw err;
     throw new CliError(`cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`);
+  }
+  if (opts.relayAddress) server.relayAddress = parseRelayAddress(opts.relayAddress, address.port);
+  if (opts.store || opts.bus) {
+    const parts = [opts.store && `store ${redact(opts.store)}`, opts.bus && `bus ${redact(opts.bus)}`].filter(Boolean);
+    ctx.err(`chat: node ${node}: ${parts.join(', ')}${server.relayAddress ? `, relay at ${server.relayAddress.host}:${server.relayAddress.port}` : ''}`);
   }
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   if (certificate) {
@@ -146,7 +172,7 @@ export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<voi
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       if (!opts.quiet) ctx.err(`${clock(Date.now())} ${signal}: shutting down`);
-      void server.close().then(() => store.close()).then(resolve);
+      void server.close().then(closeAll).then(resolve);
     };
     const onInt = (): void => stop('SIGINT');
     const onTerm = (): void => stop('SIGTERM');
@@ -154,4 +180,12 @@ export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<voi
     process.on('SIGTERM', onTerm);
   });
   ctx.out('chat server stopped');
+}
+
+/** "host" or "host:port" (or "[v6]:port"); the port defaults to the one we listen on. */
+function parseRelayAddress(text: string, port: number): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text);
+  const p = m?.[2] === undefined ? port : Number(m[2]);
+  if (!m || !m[1] || !Number.isInteger(p) || p < 1 || p > 65535) throw new CliError(`bad --relay-address "${text}": use host or host:port`, 2);
+  return { host: m[1], port: p };
 }

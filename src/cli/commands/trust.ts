@@ -2,7 +2,7 @@
 // it (the CLI then refuses the old pin with a message pointing here).
 import type { Argv } from 'yargs';
 import { dialServer, sameFingerprint, type ServerCertificate } from '../../client/dial.js';
-import { parseServer, serverKey } from '../connect.js';
+import { parseServer, serverKey, serverList } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { pinServer } from '../known-servers.js';
 
@@ -24,7 +24,10 @@ export const trustCommand = (ctx: CliContext) => ({
 
 export async function runTrust(opts: TrustOptions, ctx: CliContext): Promise<void> {
   if (opts.insecure) throw new CliError('--insecure: there is no certificate to trust', 2);
-  const server = opts.target ?? opts.server;
+  for (const server of serverList(opts.target ?? opts.server)) await trustOne(server, opts, ctx);
+}
+
+async function trustOne(server: string, opts: TrustOptions, ctx: CliContext): Promise<void> {
   const key = serverKey(server);
   let presented: ServerCertificate | undefined;
   const socket = await dialServer({ ...parseServer(server), tls: { verify: (cert) => void (presented = cert) } });

@@ -2,7 +2,7 @@
 // the commands. The only part of the interactive client that knows about all the others.
 import type { ChatClient } from '../../client/client.js';
 import type { ChatMessage, FriendEvent, GroupEvent, OfferCloseReason, OfferInfo } from '../../protocol/messages.js';
-import { connectSession, parseServer, serverDialer } from '../connect.js';
+import { connectSession, relayOf } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { loadSession } from '../sessions.js';
 import { parseInput, runInput, completionTable, type Input, type Outcome, type Shell } from './commands.js';
@@ -69,7 +69,7 @@ export class Session implements Shell {
     this.#link = new Link({ connect: () => this.#connect(), fatal: (err) => err instanceof CliError });
     this.#screen = new Screen(ctx, (line) => complete(line, this.#completion()));
     this.transfers = new Transfers({
-      link: this.#link, network: opts.network, relay: { ...parseServer(opts.server), open: serverDialer(opts) }, say: (text) => this.say(text), changed: () => this.#statusChanged(),
+      link: this.#link, network: opts.network, relay: () => relayOf(this.client(), opts), say: (text) => this.say(text), changed: () => this.#statusChanged(),
     });
     this.#listen();
   }

@@ -35,8 +35,8 @@ export interface NetworkOptions {
 export interface TransferDeps {
   link: Link;
   network: NetworkOptions;
-  /** The server's relay (its address, TLS as the chat connection). */
-  relay: RelayEndpoint;
+  /** The relay of the server we are connected to now (its address, TLS as the chat connection). */
+  relay(): RelayEndpoint;
   /** Prints one line (already a notice). */
   say(text: string): void;
   /** A status changed (progress); the caller redraws at its own pace. */
@@ -78,7 +78,7 @@ export class Transfers {
     if (files.length === 0) throw new CliError('nothing to send: the directories are empty');
     const { transferId, token } = newTransferSecret();
     const keys = newKeyPair();
-    const sender = new Sender({ transferId, token, files, host: this.#deps.network.bind, port: 0, keys, relay: this.#deps.relay });
+    const sender = new Sender({ transferId, token, files, host: this.#deps.network.bind, port: 0, keys, relay: this.#deps.relay() });
     try {
       const port = await sender.listen();
       const offer = await this.#offer(client, to, files, { transferId, token, port, key: keys.publicKey });
@@ -101,14 +101,15 @@ export class Transfers {
     const { bind, advertise, advertiseOnly } = this.#deps.network;
     const receiver = new Receiver({
       transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed), files, dir,
-      keys: info.key ? { own: keys, peer: info.key } : undefined, relay: this.#deps.relay,
+      keys: info.key ? { own: keys, peer: info.key } : undefined, relay: this.#deps.relay(),
       listen: { host: bind, advertise, advertiseOnly },
     });
     const candidates = await receiver.prepare();
-    await client.accept(info.id, { key: keys.publicKey, candidates }).catch((err: unknown) => {
+    const { relay } = await client.accept(info.id, { key: keys.publicKey, candidates }).catch((err: unknown) => {
       receiver.abort(); // closes the reverse listener
       throw err;
     });
+    receiver.useRelay(relay);
     this.#deps.say(`receiving ${plural(info.fileCount, 'file')}, ${formatBytes(info.totalBytes)} from ${info.from} into ${dir} (offer ${info.id})`);
     const status: TransferStatus = { id: info.id, direction: 'receive', peer: info.from, phase: 'connecting', bytes: 0, total: info.totalBytes, startedAt: Date.now() };
     this.#track(status, (s) => this.#runReceiver(receiver, info, dir, s), (s) => {

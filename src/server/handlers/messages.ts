@@ -70,12 +70,42 @@ const MAX_RECEIPTS = 200;
 
 export async function handleAck(ctx: ServerContext, conn: Connection, req: Req<'ack'>) {
   const before = (await ctx.store.getSession(conn.sessionId))?.cursor ?? 0;
-  await ctx.store.ackMessages(conn.sessionId, req.upTo);
-  if (req.upTo <= before) return {};
+  const upTo = conn.delivered ? await gapFreeAck(ctx, conn, before, req.upTo) : req.upTo;
+  await ctx.store.ackMessages(conn.sessionId, upTo);
+  if (upTo <= before) return {};
   // Receipts: tell each sender that their direct message reached one of this user's devices.
   const at = ctx.now();
-  for (const m of await ctx.store.directMessagesTo(conn.user!, before, req.upTo, MAX_RECEIPTS)) {
+  for (const m of await ctx.store.directMessagesTo(conn.user!, before, upTo, MAX_RECEIPTS)) {
     await ctx.deliver([m.from], { type: 'event', event: 'delivered', data: { id: m.id, to: m.to, at } });
   }
   return {};
+}
+
+/**
+ * Across nodes a message may arrive after a newer one. The cursor moves only up to the first
+ * stored message this connection has not been sent yet, so a device that drops before it
+ * arrives still gets it on its next connection (protocol.md §4.3).
+ */
+async function gapFreeAck(ctx: ServerContext, conn: Connection, before: number, upTo: number): Promise<number> {
+  const delivered = conn.delivered!;
+  let safe = upTo;
+  for (const m of await ctx.store.pendingMessages(conn.user!, before, conn.sessionId, ctx.limits.maxHistoryLimit)) {
+    if (m.id > upTo) break;
+    if (!delivered.has(m.id)) {
+      safe = m.id - 1;
+      break;
+    }
+  }
+  for (const id of delivered) if (id <= safe) delivered.delete(id);
+  conn.deliveredFloor = Math.max(conn.deliveredFloor, safe);
+  return safe;
+}
+
+/** Sends a connection what the store has for it that it was not sent (after the bus lost messages). */
+export async function refill(ctx: ServerContext, conn: Connection): Promise<void> {
+  if (!conn.delivered || conn.syncQueue || !conn.user) return;
+  const cursor = (await ctx.store.getSession(conn.sessionId))?.cursor ?? 0;
+  for (const m of await ctx.store.pendingMessages(conn.user, cursor, conn.sessionId, ctx.limits.maxHistoryLimit)) {
+    if (!conn.delivered.has(m.id)) conn.push({ type: 'event', event: 'message', data: m });
+  }
 }

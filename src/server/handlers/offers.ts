@@ -1,5 +1,6 @@
 // File offers (protocol.md §4.4): the server brokers them and never sees file data.
 import { ProtocolError } from '../../protocol/errors.js';
+import type { OfferAction } from '../../bus/bus.js';
 import type { Candidate, OfferCloseReason, OfferFileInfo, Request } from '../../protocol/messages.js';
 import type { Connection } from '../connection.js';
 import type { Offer } from '../offers.js';
@@ -37,13 +38,36 @@ function checkFile(f: unknown): OfferFileInfo {
   return { path: path as string, size: size as number, mime: mime as string, mode: mode as number, mtimeMs: mtimeMs as number };
 }
 
-/** Ends an offer and tells whoever still cares. Used by handlers, expiry and closed connections. */
+/** Ends an offer this node owns and tells whoever still cares (other nodes drop their replica). */
 export function closeOffer(ctx: ServerContext, offer: Offer, reason: OfferCloseReason, by: string, message?: string): void {
   if (!ctx.offers.remove(offer)) return;
   const event = { type: 'event', event: 'offer_closed', data: { offer: offer.info.id, reason, by, message } } as const;
-  if (reason !== 'withdrawn' && reason !== 'sender_gone') offer.sender.push(event);
-  if (offer.open) void ctx.deliver([offer.info.to], event);
+  if (reason !== 'withdrawn' && reason !== 'sender_gone') offer.sender?.push(event);
+  if (offer.open) {
+    void ctx.deliver([offer.info.to], event);
+    void ctx.bus.publish({ kind: 'offer_end', node: ctx.node, offer: offer.info.id }).catch(() => {});
+  }
   ctx.log(`offer ${offer.info.id} ${offer.info.from} -> ${offer.info.to} ${reason}`);
+}
+
+/** The owner node applies an answer given on another node (bus offer_action). */
+export function applyOfferAction(ctx: ServerContext, id: string, act: OfferAction): void {
+  const offer = ctx.offers.get(id);
+  if (!offer || !offer.sender) return; // already ended, or not ours
+  if (act.action === 'reject') return closeOffer(ctx, offer, 'rejected', act.by, act.reason);
+  const { action: _a, ...accepted } = act;
+  acceptOffer(ctx, offer, accepted);
+}
+
+/** Tells the sender, ends the offer everywhere (the receiver's other devices stop showing it). */
+function acceptOffer(ctx: ServerContext, offer: Offer, accepted: Omit<Extract<OfferAction, { action: 'accept' }>, 'action'>): void {
+  const { connection, ...data } = accepted;
+  offer.sender!.push({ type: 'event', event: 'offer_accepted', data: { offer: offer.info.id, ...data } });
+  ctx.offers.remove(offer);
+  void ctx.bus.publish({ kind: 'offer_end', node: ctx.node, offer: offer.info.id }).catch(() => {});
+  const closed = { type: 'event', event: 'offer_closed', data: { offer: offer.info.id, reason: 'accepted', by: accepted.by } } as const;
+  void ctx.bus.publish({ kind: 'deliver', users: [offer.info.to], event: closed, exceptConnection: connection }).catch(() => {});
+  ctx.log(`offer ${offer.info.id} accepted by ${accepted.by}`);
 }
 
 function findOffer(ctx: ServerContext, id: string): Offer {
@@ -75,7 +99,7 @@ export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req
     observed: conn.remoteAddress, fileCount: req.fileCount, totalBytes: req.totalBytes, at, expiresAt: at + timeoutMs,
     key: req.key,
   };
-  const offer = ctx.offers.add(info, conn, (o) => closeOffer(ctx, o, 'expired', ''));
+  const offer = ctx.offers.add(info, conn, ctx.node, (o) => closeOffer(ctx, o, 'expired', ''));
   ctx.log(`offer ${offer.info.id} ${conn.user} -> ${to}: ${req.fileCount} files, ${req.totalBytes} bytes`);
   return { offer: offer.info.id, online: ctx.presence.isOnline(to), expiresAt: info.expiresAt };
 }
@@ -94,6 +118,7 @@ export async function handleOfferFiles(ctx: ServerContext, conn: Connection, req
     throw bad('file list does not match the announced count and total size');
   }
   offer.open = true;
+  await ctx.bus.publish({ kind: 'offer_open', node: ctx.node, offer: offer.info, files: offer.files });
   await ctx.deliver([offer.info.to], { type: 'event', event: 'offer', data: offer.info });
   return { received: offer.files.length, online: ctx.presence.isOnline(offer.info.to) };
 }
@@ -114,22 +139,26 @@ export async function handleAccept(ctx: ServerContext, conn: Connection, req: Re
   const offer = offerFor(ctx, conn, req.offer);
   if (req.key !== undefined && req.key.length > 64) throw bad('key too long');
   const candidates = req.candidates ? checkCandidates(req.candidates) : undefined;
-  offer.sender.push({
-    type: 'event',
-    event: 'offer_accepted',
-    data: { offer: offer.info.id, by: conn.user!, observed: conn.remoteAddress, key: req.key, candidates },
-  });
-  // The user's other devices stop showing it; this one gets the details in the reply.
-  ctx.offers.remove(offer);
+  // Both peers use this node's relay (in a cluster the sender may be connected elsewhere).
   ctx.relay.allow(offer.info.transfer, offer.info.token, ctx.now());
-  await ctx.deliver([offer.info.to], { type: 'event', event: 'offer_closed', data: { offer: offer.info.id, reason: 'accepted', by: conn.user! } }, conn);
-  ctx.log(`offer ${offer.info.id} accepted by ${conn.user}`);
-  return { offer: offer.info };
+  const relay = ctx.relayAddress;
+  const accepted = { by: conn.user!, observed: conn.remoteAddress, key: req.key, candidates, relay, connection: conn.id };
+  if (offer.sender) acceptOffer(ctx, offer, accepted);
+  else {
+    await ctx.bus.publish({ kind: 'offer_action', node: ctx.node, owner: offer.node, offer: offer.info.id, action: 'accept', ...accepted });
+    ctx.offers.remove(offer);
+  }
+  return relay ? { offer: offer.info, relay } : { offer: offer.info };
 }
 
 export async function handleReject(ctx: ServerContext, conn: Connection, req: Req<'reject'>) {
   const offer = offerFor(ctx, conn, req.offer);
-  closeOffer(ctx, offer, 'rejected', conn.user!, req.reason?.slice(0, 500));
+  const reason = req.reason?.slice(0, 500);
+  if (offer.sender) closeOffer(ctx, offer, 'rejected', conn.user!, reason);
+  else {
+    await ctx.bus.publish({ kind: 'offer_action', node: ctx.node, owner: offer.node, offer: offer.info.id, action: 'reject', by: conn.user!, reason });
+    ctx.offers.remove(offer);
+  }
   return {};
 }
 

@@ -14,8 +14,10 @@ export async function handleSubscribe(ctx: ServerContext, conn: Connection) {
   if (conn.subscribed) return { backlog: 0 };
   conn.subscribed = true;
   conn.syncQueue = [];
+  if (!ctx.bus.ordered) conn.delivered = new Set();
   if (ctx.registry.listen(conn)) {
-    await ctx.bus.publish({ kind: 'presence', node: ctx.node, user: conn.user!, online: true, at: ctx.now() });
+    await ctx.bus.publish({ kind: 'presence', node: ctx.node, user: conn.user!, online: true, at: ctx.now() })
+      .catch((err: Error) => ctx.log(`bus: cannot publish presence (${err.message}); announced again on reconnect`));
   }
   const { count, lastId } = await sendBacklog(ctx, conn);
   const offered = sendOpenOffers(ctx, conn);
