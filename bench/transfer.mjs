@@ -1,20 +1,33 @@
 #!/usr/bin/env node
-// Benchmark: one big file through the real CLI path (chat send-file → chat accept over loopback)
-// against socat on the same machine, in the same run, and against bench/floor.mjs (the same
-// checks and AES-256-GCM sealing in a minimal Node program). See docs/benchmarks.md.
+// Benchmark: one big file through the real CLI path (chat send-file → chat accept over loopback,
+// TLS control channel, AES-256-GCM on every frame) against plain copies over loopback in the same
+// run — socat and nc (netcat-openbsd), and magic-wormhole when installed and a rendezvous server
+// is given — and against bench/floor.mjs (the same checks and sealing in a minimal Node program).
+// See docs/benchmarks.md, "Transfer".
 //
-//   npm run bench:transfer            1 GiB × 3 runs each (alternating), then one 4 GiB run of ours
-//   npm run bench:transfer -- --quick 256 MiB × 1 run, no 4 GiB run (smoke test)
+//   npm run bench:transfer               1 GiB × 3 runs each (alternating), each path once, one 4 GiB run of ours
+//   npm run bench:transfer -- --no-4g    the same without the 4 GiB run
+//   npm run bench:transfer -- --quick    256 MiB × 1 run, no 4 GiB run
+//   node bench/transfer.mjs --smoke      4 MiB × 1 run, ours + socat (if installed) only, no installs;
+//                                        results to a temp dir (the test suite's smoke run)
+//   --out DIR                            where the raw JSON goes (default bench/results; --smoke: a temp dir)
+//
+// Anchors: socat (`apt-get install -y socat` when missing), nc (`apt-get install -y netcat-openbsd`
+// when missing), magic-wormhole only when `wormhole` is installed AND WORMHOLE_RELAY is set (its
+// rendezvous server URL, or `default` for the public one built into wormhole; WORMHOLE_TRANSIT
+// optionally a transit helper tcp:HOST:PORT); otherwise each is reported as "not run: why".
+// Exits non-zero if any run fails or a received file differs from the source.
 //
 // Plain ESM over the built CLI (bin/chat → dist/): no TypeScript runtime. Units: MB = 10^6 bytes.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, open } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHAT_BIN = path.join(ROOT, 'bin', 'chat');
@@ -22,12 +35,23 @@ const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 const MB = 1e6;
 
-const quick = process.argv.includes('--quick');
-const SIZE = quick ? 256 * MiB : 1 * GiB;
-const RUNS = quick ? 1 : 3;
+const { values: argv } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
+    'no-4g': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+const smoke = argv.smoke;
+const quick = argv.quick && !smoke;
+const MODE = smoke ? 'smoke' : quick ? 'quick' : 'full';
+const SIZE = smoke ? 4 * MiB : quick ? 256 * MiB : 1 * GiB;
+const RUNS = smoke || quick ? 1 : 3;
 const BIG = 4 * GiB;
 const BIG_MIN_FREE = 10 * GiB;
-const RUN_TIMEOUT_MS = 10 * 60_000;
+const RUN_BIG = MODE === 'full' && !argv['no-4g'];
+const RUN_TIMEOUT_MS = smoke ? 30_000 : 10 * 60_000;
 const PASSWORD = 'bench-password-123';
 const TIME_BIN = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 /** BENCH_PROFILE_DIR=DIR: run send-file and accept under `node --cpu-prof` (profiles land in DIR). */
@@ -251,35 +275,144 @@ function settle() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// socat
+// Anchors: socat, nc, magic-wormhole
 
-function ensureSocat() {
-  if (spawnSync('sh', ['-c', 'command -v socat'], { stdio: 'ignore' }).status === 0) return true;
-  log('socat is not installed: running `apt-get install -y socat` (baseline needs it)');
-  const r = spawnSync('apt-get', ['install', '-y', 'socat'], { stdio: 'inherit' });
-  if (r.status === 0 && spawnSync('sh', ['-c', 'command -v socat'], { stdio: 'ignore' }).status === 0) return true;
-  log('could not install socat (not root, or no package source?): the baseline is skipped');
-  return false;
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-async function runSocat(src, size, expectedSha, n) {
-  const out = path.join(tmp, `socat-out-${n}`);
+/**
+ * True if `cmd` is installed, else (not in --smoke) tries `apt-get install -y PKG` and says so.
+ * Returns `true` or the reason it is missing.
+ */
+function ensureTool(cmd, pkg, check = () => true) {
+  if (have(cmd) && check()) return true;
+  if (have(cmd)) return `${cmd} is installed but is not ${pkg}`;
+  if (smoke) return `${cmd} is not installed (--smoke installs nothing)`;
+  log(`${cmd} is not installed: running \`apt-get install -y ${pkg}\` (the ${cmd} baseline needs it)`);
+  const r = spawnSync('apt-get', ['install', '-y', pkg], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status === 0 && have(cmd) && check()) return true;
+  return `${cmd} is not installed and \`apt-get install -y ${pkg}\` failed (not root, or no package source?)`;
+}
+
+/** netcat-openbsd: the one with -N (shut the socket down for writing at EOF on stdin). */
+function isOpenBsdNc() {
+  const r = spawnSync('nc', ['-h'], { encoding: 'utf8' });
+  return /OpenBSD netcat/i.test(`${r.stdout}${r.stderr}`);
+}
+
+function toolVersion(cmd, args, re) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const m = re.exec(`${r.stdout}${r.stderr}`);
+  return m ? m[1] : null;
+}
+
+/**
+ * One plain copy over loopback: the receiver listens (`recvArgs`, its stdout into `out` when
+ * `toStdout`), then the sender is started (`sendArgs`, the source on its stdin when `fromStdin`).
+ * Time from starting the sender to the receiver's exit.
+ */
+async function runCopy(tool, { recvArgs, sendArgs, toStdout = false, fromStdin = false }, src, size, expectedSha, n) {
+  const out = path.join(tmp, `${tool}-out-${n}`);
   const port = await freePort();
-  const recv = start('socat', ['-b', '131072', '-u', `TCP-LISTEN:${port},reuseaddr`, `OPEN:${out},creat,trunc`], {
-    rssFile: path.join(tmp, `rss-socat-recv-${n}`),
-  });
+  const outFd = toStdout ? openSync(out, 'w') : undefined;
+  let recv;
+  try {
+    recv = start(tool, recvArgs(port, out), {
+      rssFile: path.join(tmp, `rss-${tool}-recv-${n}`),
+      stdio: ['ignore', outFd ?? 'pipe', 'pipe'],
+    });
+  } finally {
+    if (outFd !== undefined) closeSync(outFd);
+  }
   await waitListening(port, recv);
   dropPreviousOutput();
+  const inFd = fromStdin ? openSync(src, 'r') : undefined;
   const t0 = performance.now();
-  const send = start('socat', ['-b', '131072', '-u', `OPEN:${src}`, `TCP:127.0.0.1:${port}`], {
-    rssFile: path.join(tmp, `rss-socat-send-${n}`),
-  });
-  const [s, r] = await withTimeout(Promise.all([send.exited, recv.exited]), RUN_TIMEOUT_MS, 'socat');
+  let send;
+  try {
+    send = start(tool, sendArgs(port, src), {
+      rssFile: path.join(tmp, `rss-${tool}-send-${n}`),
+      stdio: [inFd ?? 'ignore', 'pipe', 'pipe'],
+    });
+  } finally {
+    if (inFd !== undefined) closeSync(inFd);
+  }
+  let results;
+  try {
+    results = await withTimeout(Promise.all([send.exited, recv.exited]), RUN_TIMEOUT_MS, tool);
+  } catch (err) {
+    killGroup(send.child);
+    killGroup(recv.child);
+    throw err;
+  }
+  const [s, r] = results;
   const seconds = (r.at - t0) / 1000;
-  if (s.code !== 0 || r.code !== 0) throw new Error(`socat failed (sender ${s.code}, receiver ${r.code}): ${send.stderr}${recv.stderr}`);
+  if (s.code !== 0 || r.code !== 0) throw new Error(`${tool} failed (sender ${s.code}, receiver ${r.code}): ${send.stderr}${recv.stderr}`);
   const sha = await sha256File(out);
   keepOutput(out);
-  if (sha !== expectedSha) throw new Error('socat: received file differs from the source');
+  if (sha !== expectedSha) throw new Error(`${tool}: received file differs from the source`);
+  return { seconds, mbps: size / MB / seconds, senderKb: send.peakKb(), receiverKb: recv.peakKb(), cpu: [send.cpuSeconds(), recv.cpuSeconds()] };
+}
+
+const SOCAT = {
+  recvArgs: (port, out) => ['-b', '131072', '-u', `TCP-LISTEN:${port},reuseaddr`, `OPEN:${out},creat,trunc`],
+  sendArgs: (port, src) => ['-b', '131072', '-u', `OPEN:${src}`, `TCP:127.0.0.1:${port}`],
+};
+
+// nc -l 127.0.0.1 PORT > out   and   nc -N 127.0.0.1 PORT < file
+const NC = {
+  recvArgs: (port) => ['-l', '127.0.0.1', String(port)],
+  sendArgs: (port) => ['-N', '127.0.0.1', String(port)],
+  toStdout: true,
+  fromStdin: true,
+};
+
+/** magic-wormhole: true, or why it is not run. */
+function wormholeAvailable() {
+  if (smoke) return 'not part of --smoke';
+  if (!have('wormhole')) return '`wormhole` (magic-wormhole) is not installed';
+  if (!process.env.WORMHOLE_RELAY) return 'WORMHOLE_RELAY is not set (wormhole needs a rendezvous server: its URL, or `default` for the public one)';
+  return true;
+}
+
+function wormholeGlobalArgs() {
+  const args = [];
+  if (process.env.WORMHOLE_RELAY && process.env.WORMHOLE_RELAY !== 'default') args.push('--relay-url', process.env.WORMHOLE_RELAY);
+  if (process.env.WORMHOLE_TRANSIT) args.push('--transit-helper', process.env.WORMHOLE_TRANSIT);
+  return args;
+}
+
+/**
+ * `wormhole send --code C FILE` and `wormhole receive --accept-file -o OUT C` (a fixed code, so
+ * both start at once). Time from starting the sender to both exiting: includes the rendezvous
+ * (PAKE) round trips, as ours includes the relay's.
+ */
+async function runWormhole(src, size, expectedSha, n) {
+  const out = path.join(tmp, `wormhole-out-${n}`);
+  const code = `${4 + n}-bench-${randomFillSync(Buffer.alloc(6)).toString('hex')}`;
+  dropPreviousOutput();
+  const t0 = performance.now();
+  const send = start('wormhole', [...wormholeGlobalArgs(), 'send', '--hide-progress', '--code', code, src], {
+    rssFile: path.join(tmp, `rss-wormhole-send-${n}`),
+  });
+  const recv = start('wormhole', [...wormholeGlobalArgs(), 'receive', '--hide-progress', '--accept-file', '--output-file', out, code], {
+    rssFile: path.join(tmp, `rss-wormhole-recv-${n}`),
+  });
+  let results;
+  try {
+    results = await withTimeout(Promise.all([send.exited, recv.exited]), RUN_TIMEOUT_MS, 'wormhole');
+  } catch (err) {
+    killGroup(send.child);
+    killGroup(recv.child);
+    throw err;
+  }
+  const [s, r] = results;
+  const seconds = (Math.max(s.at, r.at) - t0) / 1000;
+  if (s.code !== 0 || r.code !== 0) throw new Error(`wormhole failed (send ${s.code}, receive ${r.code}): ${send.stderr}${recv.stderr}`);
+  const sha = await sha256File(out);
+  keepOutput(out);
+  if (sha !== expectedSha) throw new Error('wormhole: received file differs from the source');
   return { seconds, mbps: size / MB / seconds, senderKb: send.peakKb(), receiverKb: recv.peakKb(), cpu: [send.cpuSeconds(), recv.cpuSeconds()] };
 }
 
@@ -385,20 +518,106 @@ const median = (xs) => {
 const max = (xs) => Math.max(...xs);
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
+const r1 = (x) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);
+const r3 = (x) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null);
 const mbOfKb = (kb) => (kb * 1024) / MB;
+const sizeLabel = (bytes) => (bytes >= GiB ? `${bytes / GiB} GiB` : `${bytes / MiB} MiB`);
 
 function table(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows.map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')).join('\n');
 }
 
+/** CPU model, cores, memory, kernel, node: where the figures come from. */
+function machineInfo() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
+  const cores = (cpuinfo.match(/^processor\s*:/gm) ?? []).length || os.cpus().length;
+  return {
+    cpu,
+    cores,
+    memoryGB: Math.round(os.totalmem() / 1e8) / 10,
+    kernel: os.release(),
+    node: process.version,
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+function gitInfo() {
+  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  const status = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
+  return { commit: rev.status === 0 ? rev.stdout.trim() : null, srcModified: status.status === 0 ? status.stdout.trim() !== '' : null };
+}
+
+function resultFile(dir, date) {
+  mkdirSync(dir, { recursive: true });
+  for (let i = 1; ; i++) {
+    const file = path.join(dir, `transfer-${date}${i === 1 ? '' : `-${i}`}.json`);
+    if (!existsSync(file)) return file;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
+/** Every run, failed ones too, as written to the JSON. */
+const records = [];
+let failures = 0;
+
+/** Runs one measurement; a failure is recorded and logged, and makes the exit code non-zero. */
+async function attempt(meta, fn) {
+  try {
+    const r = await fn();
+    const rec = {
+      ...meta,
+      ok: true,
+      bytes: meta.bytes,
+      seconds: Math.round(r.seconds * 1e6) / 1e6,
+      mbps: r1(r.mbps),
+      ...(r.transferMbps !== undefined ? { transferMbps: r1(r.transferMbps), path: r.via, encrypted: r.sealed } : {}),
+      peakRssKb: { sender: r.senderKb ?? null, receiver: r.receiverKb ?? null },
+      peakRssMB: { sender: r.senderKb ? r1(mbOfKb(r.senderKb)) : null, receiver: r.receiverKb ? r1(mbOfKb(r.receiverKb)) : null },
+      cpuSeconds: { sender: r3(r.cpu[0]), receiver: r3(r.cpu[1]) },
+      checksum: 'sha256 match',
+    };
+    records.push(rec);
+    return { ...r, rec };
+  } catch (err) {
+    failures++;
+    records.push({ ...meta, ok: false, error: String(err?.message ?? err).slice(0, 2000) });
+    log(`  ${meta.tool}${meta.via ? ` --via ${meta.via}` : ''} (${sizeLabel(meta.bytes)}, round ${meta.round}) FAILED: ${err?.message ?? err}`);
+    return undefined;
+  }
+}
+
+const okRuns = (tool, scenario) => records.filter((r) => r.ok && r.tool === tool && r.scenario === scenario);
+
 async function main() {
+  const started = new Date();
   tmp = await mkdtemp(path.join(os.tmpdir(), 'chat-bench-'));
-  log(`chat transfer benchmark${quick ? ' (--quick)' : ''}: ${SIZE / MiB} MiB × ${RUNS} run(s) each, temp dir ${tmp}`);
-  log(`node ${process.version}, ${os.cpus().length} CPU(s), peak RSS via ${TIME_BIN ? '/usr/bin/time -f %M' : '/proc/<pid>/status VmHWM polling'}`);
-  const haveSocat = ensureSocat();
+  const outDir = argv.out ? path.resolve(argv.out) : smoke ? await mkdtemp(path.join(os.tmpdir(), 'chat-bench-results-')) : path.join(ROOT, 'bench', 'results');
+  const machine = machineInfo();
+  const git = gitInfo();
+  log(`chat transfer benchmark (${MODE}) ${started.toISOString()}: ${sizeLabel(SIZE)} × ${RUNS} run(s) each, temp dir ${tmp}`);
+  log(`${machine.cpu}, ${machine.cores} core(s), node ${machine.node}, load ${machine.loadAverage.join(' ')}, commit ${git.commit}${git.srcModified ? ' (src/ modified)' : ''}`);
+  log(`peak RSS via ${TIME_BIN ? '/usr/bin/time -f %M' : '/proc/<pid>/status VmHWM polling'}`);
+
+  // Which anchors run, or why not.
+  const notRun = {};
+  const socatOk = ensureTool('socat', 'socat');
+  if (socatOk !== true) notRun.socat = socatOk;
+  const ncOk = smoke ? 'not part of --smoke' : ensureTool('nc', 'netcat-openbsd', isOpenBsdNc);
+  if (ncOk !== true) notRun.nc = ncOk;
+  const wormholeOk = wormholeAvailable();
+  if (wormholeOk !== true) notRun.wormhole = wormholeOk;
+  if (smoke) notRun.floor = 'not part of --smoke';
+  if (smoke || quick) notRun.paths = `not part of --${MODE}`;
+  if (!RUN_BIG) notRun.big = MODE === 'full' ? '--no-4g' : `not part of --${MODE}`;
+  const tools = {
+    socat: socatOk === true ? toolVersion('socat', ['-V'], /socat version (\S+)/) : null,
+    nc: ncOk === true ? (toolVersion('sh', ['-c', 'dpkg-query -W -f "${Version}" netcat-openbsd'], /^(\S+)$/) ?? 'installed') : null,
+    wormhole: wormholeOk === true ? toolVersion('wormhole', ['--version'], /(\d+\.\d+\S*)/) : null,
+  };
+  for (const [k, why] of Object.entries(notRun)) log(`${k}: not run: ${why}`);
 
   let t = performance.now();
   await warmPageCache(3 * SIZE);
@@ -410,52 +629,60 @@ async function main() {
 
   const { relay, server } = await startRelay();
   const ctx = { server, aliceHome: await register('alice', server), bobHome: await register('bob', server) };
-  log(`relay on ${server}; alice and bob registered`);
+  log(`chat serve (TLS) on ${server}; alice and bob registered (certificate pinned on first use)`);
 
-  const socat = [];
-  const floor = [];
-  const ours = [];
+  const main = { scenario: 'main', bytes: SIZE };
   for (let i = 0; i < RUNS; i++) {
-    if (haveSocat) {
+    const round = i + 1;
+    if (socatOk === true) {
       settle();
-      const r = await runSocat(src, SIZE, sha, i);
-      socat.push(r);
-      log(`  run ${i + 1} socat: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
+      const r = await attempt({ tool: 'socat', round, ...main }, () => runCopy('socat', SOCAT, src, SIZE, sha, i));
+      if (r) log(`  run ${round} socat: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
+    }
+    if (ncOk === true) {
+      settle();
+      const r = await attempt({ tool: 'nc', round, ...main }, () => runCopy('nc', NC, src, SIZE, sha, i));
+      if (r) log(`  run ${round} nc:    ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
+    }
+    if (wormholeOk === true) {
+      settle();
+      const r = await attempt({ tool: 'wormhole', round, ...main }, () => runWormhole(src, SIZE, sha, i));
+      if (r) log(`  run ${round} wormhole: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
+    }
+    if (!smoke) {
+      settle();
+      const r = await attempt({ tool: 'floor', round, ...main }, () => runFloor(src, i));
+      if (r) log(`  run ${round} floor: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
     }
     settle();
-    const fl = await runFloor(src, i);
-    floor.push(fl);
-    log(`  run ${i + 1} floor: ${f1(fl.mbps)} MB/s (${fl.seconds.toFixed(2)} s), CPU s sender ${f2(fl.cpu[0])}, receiver ${f2(fl.cpu[1])}`);
-    settle();
-    const r = await runOurs(ctx, src, SIZE, sha, String(i));
-    ours.push(r);
-    log(`  run ${i + 1} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}${r.sealed ? '' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
+    const r = await attempt({ tool: 'ours', round, via: 'auto', ...main }, () => runOurs(ctx, src, SIZE, sha, String(i)));
+    if (r) log(`  run ${round} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}${r.sealed ? '' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
   }
 
   // Each path forced (§T8), encrypted, one run each: direct, reverse (the sender connects back), relay.
-  const paths = [];
-  for (const via of ['direct', 'reverse', 'relay']) {
-    settle();
-    const r = await runOurs(ctx, src, SIZE, sha, `via-${via}`, via);
-    paths.push({ via, ...r });
-    log(`  --via ${via}: ${f1(r.mbps)} MB/s (transfer alone ${f1(r.transferMbps)} MB/s; path ${r.via}${r.sealed ? ', encrypted' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
+  if (!smoke && !quick) {
+    for (const via of ['direct', 'reverse', 'relay']) {
+      settle();
+      const r = await attempt({ tool: 'ours', scenario: 'path', round: 1, via, bytes: SIZE }, () => runOurs(ctx, src, SIZE, sha, `via-${via}`, via));
+      if (r) log(`  --via ${via}: ${f1(r.mbps)} MB/s (transfer alone ${f1(r.transferMbps)} MB/s; path ${r.via}${r.sealed ? ', encrypted' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
+    }
   }
 
-  let big;
-  if (!quick) {
+  if (RUN_BIG) {
     rmSync(src, { force: true });
     dropPreviousOutput();
     const free = freeBytes(tmp);
     if (free < BIG_MIN_FREE) {
-      log(`4 GiB run skipped: only ${(free / GiB).toFixed(1)} GiB free in ${tmp} (needs 10 GiB)`);
+      notRun.big = `only ${(free / GiB).toFixed(1)} GiB free in ${tmp} (needs 10 GiB)`;
+      log(`4 GiB run skipped: ${notRun.big}`);
     } else {
       const bigSrc = path.join(tmp, 'source-4g.bin');
       t = performance.now();
       const bigSha = await generate(bigSrc, BIG);
       log(`generated ${bigSrc} (4 GiB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
       settle();
-      big = await runOurs(ctx, bigSrc, BIG, bigSha, '4g');
-      log(`  4 GiB ours: ${f1(big.mbps)} MB/s (via ${big.via}), RSS sender ${f1(mbOfKb(big.senderKb))} MB, receiver ${f1(mbOfKb(big.receiverKb))} MB`);
+      const r = await attempt({ tool: 'ours', scenario: 'big', round: 1, via: 'auto', bytes: BIG }, () => runOurs(ctx, bigSrc, BIG, bigSha, '4g'));
+      if (r) log(`  4 GiB ours: ${f1(r.mbps)} MB/s (via ${r.via}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
       rmSync(bigSrc, { force: true });
     }
   }
@@ -463,35 +690,75 @@ async function main() {
   killGroup(relay.child);
   await withTimeout(relay.exited, 10_000, 'chat serve').catch(() => killGroup(relay.child, 'SIGKILL'));
 
+  // Per tool: medians and peaks.
+  const label = sizeLabel(SIZE);
+  const med = (runs, k = 'mbps') => (runs.length ? median(runs.map((r) => r[k])) : NaN);
+  const peak = (runs, side) => (runs.length && runs.every((r) => r.peakRssKb[side]) ? mbOfKb(max(runs.map((r) => r.peakRssKb[side]))) : NaN);
   const rows = [['', 'size', 'runs', 'median MB/s', 'transfer-only MB/s', 'peak RSS send MB', 'peak RSS recv MB']];
-  const label = `${SIZE / MiB} MiB`;
-  if (socat.length) {
-    rows.push(['socat -b 131072', label, socat.length, f1(median(socat.map((r) => r.mbps))), '-', f1(mbOfKb(max(socat.map((r) => r.senderKb)))), f1(mbOfKb(max(socat.map((r) => r.receiverKb))))]);
+  const names = { socat: 'socat -b 131072', nc: 'nc (netcat-openbsd)', wormhole: 'magic-wormhole', floor: 'floor (bench/floor.mjs)', ours: 'chat send-file/accept' };
+  for (const tool of ['socat', 'nc', 'wormhole', 'floor', 'ours']) {
+    const runs = okRuns(tool, 'main');
+    if (runs.length) rows.push([names[tool], label, runs.length, f1(med(runs)), tool === 'ours' ? f1(med(runs, 'transferMbps')) : '-', f1(peak(runs, 'sender')), f1(peak(runs, 'receiver'))]);
   }
-  rows.push(['floor (bench/floor.mjs)', label, floor.length, f1(median(floor.map((r) => r.mbps))), '-', '-', '-']);
-  rows.push(['chat send-file/accept', label, ours.length, f1(median(ours.map((r) => r.mbps))), f1(median(ours.map((r) => r.transferMbps))), f1(mbOfKb(max(ours.map((r) => r.senderKb)))), f1(mbOfKb(max(ours.map((r) => r.receiverKb))))]);
-  if (big) rows.push(['chat send-file/accept', '4096 MiB', 1, f1(big.mbps), f1(big.transferMbps), f1(mbOfKb(big.senderKb)), f1(mbOfKb(big.receiverKb))]);
-  for (const p of paths) {
-    rows.push([`  --via ${p.via}`, label, 1, f1(p.mbps), f1(p.transferMbps), f1(mbOfKb(p.senderKb)), f1(mbOfKb(p.receiverKb))]);
-  }
+  for (const r of records.filter((x) => x.ok && x.scenario === 'big')) rows.push([names.ours, sizeLabel(r.bytes), 1, f1(r.mbps), f1(r.transferMbps), f1(r.peakRssMB.sender), f1(r.peakRssMB.receiver)]);
+  for (const r of records.filter((x) => x.ok && x.scenario === 'path')) rows.push([`  --via ${r.via}`, label, 1, f1(r.mbps), f1(r.transferMbps), f1(r.peakRssMB.sender), f1(r.peakRssMB.receiver)]);
   log();
   log(table(rows));
-  log();
-  if (socat.length) {
-    const ratio = median(ours.map((r) => r.mbps)) / median(socat.map((r) => r.mbps));
-    const rss = max(ours.flatMap((r) => [r.senderKb, r.receiverKb]).concat(big ? [big.senderKb, big.receiverKb] : []));
-    log(`ratio ours/socat (medians): ${ratio.toFixed(2)}  (target ≥ 0.60: ${ratio >= 0.6 ? 'met' : 'NOT met'})`);
-    log(`largest peak RSS of ours: ${f1(mbOfKb(rss))} MB  (target < 100 MB: ${mbOfKb(rss) < 100 ? 'met' : 'NOT met'})`);
-    const socatMbps = median(socat.map((r) => r.mbps));
-    for (const p of paths) log(`ratio --via ${p.via}/socat: ${(p.mbps / socatMbps).toFixed(2)}`);
-  } else {
-    log('ratio ours/socat: n/a (no socat baseline)');
+
+  // Scenarios: our figure, the anchor's from this run, the ratio.
+  const ours = okRuns('ours', 'main');
+  const oursMbps = med(ours);
+  const scenarios = [];
+  const scenario = (name, oursFig, anchor, anchorFig) => {
+    if (!Number.isFinite(oursFig) || !Number.isFinite(anchorFig)) return;
+    scenarios.push({ scenario: name, oursMbps: r1(oursFig), anchor, anchorMbps: r1(anchorFig), ratio: r3(oursFig / anchorFig) });
+  };
+  for (const anchor of ['socat', 'nc', 'wormhole', 'floor']) scenario(`${label}, --via auto, median of ${ours.length}`, oursMbps, names[anchor], med(okRuns(anchor, 'main')));
+  for (const p of records.filter((x) => x.ok && x.scenario === 'path')) {
+    for (const anchor of ['socat', 'nc']) scenario(`${label}, --via ${p.via}`, p.mbps, names[anchor], med(okRuns(anchor, 'main')));
   }
-  const floorMbps = median(floor.map((r) => r.mbps));
-  if (socat.length) log(`floor/socat (medians): ${(floorMbps / median(socat.map((r) => r.mbps))).toFixed(2)}: the same checks and AES-256-GCM in a minimal Node program`);
-  log(`ours/floor (medians): ${(median(ours.map((r) => r.mbps)) / floorMbps).toFixed(2)}`);
-  log('MB = 10^6 bytes. "median MB/s": size / (accept start → both processes exited 0), incl. process start-up and relay round trips;');
-  log('"transfer-only": size / the receiver\'s own elapsedMs (first request → verified).');
+  for (const b of records.filter((x) => x.ok && x.scenario === 'big')) scenario(`4 GiB, --via auto (anchor at ${label})`, b.mbps, names.socat, med(okRuns('socat', 'main')));
+  log();
+  log(table([['scenario', 'ours MB/s', 'anchor', 'anchor MB/s', 'ours/anchor'], ...scenarios.map((x) => [x.scenario, f1(x.oursMbps), x.anchor, f1(x.anchorMbps), f2(x.ratio)])]));
+  log();
+
+  const socatMbps = med(okRuns('socat', 'main'));
+  const oursAll = records.filter((x) => x.ok && x.tool === 'ours');
+  const rssMB = oursAll.length ? mbOfKb(max(oursAll.flatMap((r) => [r.peakRssKb.sender ?? 0, r.peakRssKb.receiver ?? 0]))) : NaN;
+  const targets = {
+    ratioToSocat: { target: 0.6, value: r3(oursMbps / socatMbps), met: Number.isFinite(oursMbps / socatMbps) ? oursMbps / socatMbps >= 0.6 : null },
+    peakRssMB: { target: 100, value: r1(rssMB), met: Number.isFinite(rssMB) ? rssMB < 100 : null },
+  };
+  if (smoke) log('(--smoke: a 4 MiB file is mostly process start-up; the targets below are not judged on it)');
+  if (targets.ratioToSocat.met !== null) log(`ratio ours/socat (medians): ${f2(targets.ratioToSocat.value)}  (target ≥ 0.60: ${targets.ratioToSocat.met ? 'met' : 'NOT met'})`);
+  else log(`ratio ours/socat: n/a (${notRun.socat ? `socat not run: ${notRun.socat}` : 'no successful run'})`);
+  if (targets.peakRssMB.met !== null) log(`largest peak RSS of ours: ${f1(rssMB)} MB  (target < 100 MB: ${targets.peakRssMB.met ? 'met' : 'NOT met'})`);
+  for (const [k, why] of Object.entries(notRun)) log(`${k}: not run: ${why}`);
+  log('MB = 10^6 bytes. ours: size / (accept start → both processes exited 0), incl. process start-up, TLS, login and relay round trips;');
+  log('"transfer-only": size / the receiver\'s own elapsedMs (first request → verified). socat/nc: sender start → receiver exit.');
+
+  const result = {
+    bench: 'transfer',
+    mode: MODE,
+    date: started.toISOString(),
+    ...git,
+    machine,
+    command: `node bench/transfer.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    tools,
+    notRun,
+    config: { bytes: SIZE, runs: RUNS, bigBytes: RUN_BIG ? BIG : null, tls: true, peakRssFrom: TIME_BIN ? '/usr/bin/time -f %M' : 'VmHWM polling', mb: 1e6 },
+    runs: records,
+    scenarios,
+    targets,
+    failures,
+  };
+  const file = resultFile(outDir, started.toISOString().slice(0, 10));
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  log(`raw results: ${file.startsWith(`${process.cwd()}${path.sep}`) ? path.relative(process.cwd(), file) : file}`);
+  if (failures) {
+    process.exitCode = 1;
+    log(`${failures} run(s) FAILED`);
+  }
 }
 
 function cleanup() {

@@ -1,0 +1,107 @@
+// Smoke test of the transfer benchmark: `node bench/transfer.mjs --smoke` (a 4 MiB file, one run
+// of chat send-file → chat accept over loopback against a real TLS `chat serve`, plus socat when
+// installed) runs end to end against the built CLI, exits 0 and writes a sane JSON result where
+// told. A correctness check of the harness only: no figure is asserted, so a busy machine cannot
+// fail it. Needs `npm run build` first.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, expect, it } from 'vitest';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BENCH = path.join(ROOT, 'bench', 'transfer.mjs');
+const TIMEOUT_MS = 50_000;
+
+const cleanup: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the bench in its own process group, so a timeout kills it with its server and CLIs. */
+function runBench(args: string[]): Promise<Exit> {
+  const child = spawn(process.execPath, [BENCH, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const killGroup = (): void => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  cleanup.push(killGroup);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      killGroup();
+      reject(new Error(`bench/transfer.mjs ${args.join(' ')} did not finish within ${TIMEOUT_MS} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+interface Run {
+  tool: string;
+  scenario: string;
+  ok: boolean;
+  bytes: number;
+  seconds: number;
+  mbps: number;
+  checksum?: string;
+  path?: string;
+  encrypted?: boolean;
+  peakRssKb: { sender: number | null; receiver: number | null };
+}
+
+it('bench/transfer.mjs --smoke moves the file intact and writes its JSON where told', async () => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'bench-transfer-smoke-'));
+  cleanup.push(() => rm(out, { recursive: true, force: true }));
+
+  const { code, stdout, stderr } = await runBench(['--smoke', '--out', out]);
+
+  expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
+  const files = await readdir(out);
+  expect(files).toHaveLength(1);
+  expect(files[0]).toMatch(/^transfer-\d{4}-\d{2}-\d{2}\.json$/);
+  const report = JSON.parse(await readFile(path.join(out, files[0]!), 'utf8'));
+  expect(report.mode).toBe('smoke');
+  expect(report.failures).toBe(0);
+  expect(report.machine.cores).toBeGreaterThan(0);
+  expect(typeof report.machine.cpu).toBe('string');
+  const size = report.config.bytes as number;
+  expect(size).toBe(4 * 1024 * 1024);
+
+  const runs = report.runs as Run[];
+  const ours = runs.filter((r) => r.tool === 'ours');
+  expect(ours).toHaveLength(1);
+  // socat runs when installed; nothing else in --smoke.
+  for (const r of runs) expect(['ours', 'socat']).toContain(r.tool);
+  if (report.tools.socat) expect(runs.filter((r) => r.tool === 'socat')).toHaveLength(1);
+  else expect(report.notRun.socat).toBeTruthy();
+
+  for (const r of runs) {
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    expect(r.bytes).toBe(size);
+    expect(r.checksum).toBe('sha256 match');
+    expect(r.seconds).toBeGreaterThan(0);
+    expect(r.mbps).toBeGreaterThan(0);
+    expect(Math.abs((r.mbps * r.seconds * 1e6) / size - 1)).toBeLessThan(0.02); // MB/s = bytes / 10^6 / s
+  }
+  expect(ours[0]!.encrypted).toBe(true);
+  expect(['direct', 'reverse', 'relay']).toContain(ours[0]!.path);
+  expect(stdout).toContain('raw results:');
+}, 60_000);
