@@ -614,7 +614,7 @@ async function main() {
   if (!RUN_BIG) notRun.big = MODE === 'full' ? '--no-4g' : `not part of --${MODE}`;
   const tools = {
     socat: socatOk === true ? toolVersion('socat', ['-V'], /socat version (\S+)/) : null,
-    nc: ncOk === true ? (toolVersion('sh', ['-c', 'dpkg-query -W -f "${Version}" netcat-openbsd'], /^(\S+)$/) ?? 'installed') : null,
+    nc: ncOk === true ? (toolVersion('dpkg-query', ['-W', '-f', '${Version}', 'netcat-openbsd'], /^(\S+)$/) ?? 'installed') : null,
     wormhole: wormholeOk === true ? toolVersion('wormhole', ['--version'], /(\d+\.\d+\S*)/) : null,
   };
   for (const [k, why] of Object.entries(notRun)) log(`${k}: not run: ${why}`);
