@@ -120,5 +120,10 @@ export function encodeFrame(payload: Buffer): Buffer {
 
 /** A JSON value as one frame. */
 export function encodeJsonFrame(value: unknown): Buffer {
-  return encodeFrame(Buffer.from(JSON.stringify(value), 'utf8'));
+  const json = JSON.stringify(value);
+  const length = Buffer.byteLength(json, 'utf8');
+  const out = Buffer.allocUnsafe(HEADER_BYTES + length);
+  out.writeUInt32BE(length, 0);
+  out.write(json, HEADER_BYTES, 'utf8');
+  return out;
 }

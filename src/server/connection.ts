@@ -45,6 +45,7 @@ export class Connection {
   #running = false;
   #timer: NodeJS.Timeout | null;
   #endAfterReply = false;
+  #corked = false;
   /** Idle check (§3.4): when we last read from the client, and whether a ping is unanswered. */
   #idleTimer: NodeJS.Timeout | null = null;
   #lastRead = Date.now();
@@ -104,15 +105,19 @@ export class Connection {
     this.#armIdle(pingTimeoutMs);
   }
 
-  /** Writes one frame; a client that lets too much pile up is disconnected (its messages stay stored). */
-  send(frame: ServerFrame): void {
+  /**
+   * Writes one frame (`encoded`: the same frame already encoded, when it goes to many connections).
+   * A client that lets too much pile up is disconnected (its messages stay stored).
+   */
+  send(frame: ServerFrame, encoded?: Buffer): void {
     if (this.state === 'closed' || this.#closing) return;
     if (this.delivered && frame.type === 'event' && frame.event === 'message') {
       const id = frame.data.id;
       if (id <= this.deliveredFloor || this.delivered.has(id)) return; // a refill and the bus both brought it
       this.delivered.add(id);
     }
-    this.#socket.write(encodeJsonFrame(frame));
+    this.#cork();
+    this.#socket.write(encoded ?? encodeJsonFrame(frame));
     if (this.#socket.writableLength > this.#limits.maxBufferedBytes) {
       this.#hooks.log(`conn ${this.id} ${this.remote} not reading: ${this.#socket.writableLength} bytes queued, disconnecting`);
       this.#closing = true; // once: nothing more is written to it
@@ -125,9 +130,21 @@ export class Connection {
     return this.#socket.writableLength;
   }
 
+  // Frames written in one tick leave in one write (one TLS record, one syscall).
+  #cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#socket.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      this.#socket.uncork();
+    });
+  }
+
   /** Resolves once queued output has drained (or the connection is gone). */
   drained(): Promise<void> {
-    if (this.#socket.writableLength === 0 || this.state === 'closed') return Promise.resolve();
+    // Below the high-water mark (or only corked for this tick) there is nothing to wait for.
+    if (!this.#socket.writableNeedDrain || this.state === 'closed') return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         this.#socket.off('drain', done);
@@ -152,9 +169,9 @@ export class Connection {
   }
 
   /** Sends a push event now, or queues it while the backlog is still being delivered. */
-  push(event: ServerEvent): void {
+  push(event: ServerEvent, encoded?: Buffer): void {
     if (this.syncQueue) this.syncQueue.push(event);
-    else this.send(event);
+    else this.send(event, encoded);
   }
 
   /**

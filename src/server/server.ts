@@ -210,13 +210,15 @@ export class ChatServer implements ServerContext {
 
   #onBus(message: BusMessage): void {
     switch (message.kind) {
-      case 'deliver':
+      case 'deliver': {
+        let encoded: Buffer | undefined; // once, however many connections get it
         for (const user of message.users) {
           for (const conn of this.registry.listenersOf(user)) {
-            if (conn.id !== message.exceptConnection) conn.push(message.event);
+            if (conn.id !== message.exceptConnection) conn.push(message.event, (encoded ??= encodeJsonFrame(message.event)));
           }
         }
         return;
+      }
       case 'presence':
         return this.#presenceChanged(message.node, message.user, message.online, message.at);
       case 'presence_all': {
@@ -258,7 +260,8 @@ export class ChatServer implements ServerContext {
   #presenceChanged(node: string, user: string, online: boolean, at: number): void {
     if (!this.presence.apply(node, user, online)) return;
     const event: ServerEvent = { type: 'event', event: 'presence', data: { user, online, at } };
-    for (const conn of this.registry.listeners()) conn.push(event);
+    const encoded = encodeJsonFrame(event);
+    for (const conn of this.registry.listeners()) conn.push(event, encoded);
   }
 
   /** Publishes this node's online users and open offers (for a node that joined, or after a bus outage). */

@@ -137,11 +137,44 @@ export class SqliteStore implements Store {
     this.#db.prepare('DELETE FROM sessions WHERE id = ?').run(sessionId);
   }
 
-  async addMessage(m: NewMessage): Promise<ChatMessage> {
-    const info = this.#db
-      .prepare('INSERT INTO messages (sender, recipient, pair, text, at, from_session) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(m.from, m.to, conversationOf(m.from, m.to), m.text, m.at, m.fromSession);
+  /**
+   * Group commit: the messages added during one turn of the event loop are written in one
+   * transaction (one fsync), and each promise resolves only after that commit, so "resolved"
+   * still means "on disk".
+   */
+  addMessage(m: NewMessage): Promise<ChatMessage> {
+    return new Promise((resolve, reject) => {
+      this.#queued.push({ m, resolve, reject });
+      if (this.#queued.length === 1) setImmediate(() => this.#commitQueued());
+    });
+  }
+
+  #queued: { m: NewMessage; resolve: (message: ChatMessage) => void; reject: (err: Error) => void }[] = [];
+  #insertStatement: Database.Statement | undefined;
+
+  #insert(m: NewMessage): ChatMessage {
+    this.#insertStatement ??= this.#db.prepare('INSERT INTO messages (sender, recipient, pair, text, at, from_session) VALUES (?, ?, ?, ?, ?, ?)');
+    const info = this.#insertStatement.run(m.from, m.to, conversationOf(m.from, m.to), m.text, m.at, m.fromSession);
     return { id: Number(info.lastInsertRowid), from: m.from, to: m.to, text: m.text, at: m.at };
+  }
+
+  #commitQueued(): void {
+    const batch = this.#queued.splice(0);
+    if (batch.length === 0) return;
+    if (!this.#db.open) return batch.forEach((b) => b.reject(new Error('the store is closed')));
+    try {
+      const stored = this.#db.transaction(() => batch.map((b) => this.#insert(b.m)))();
+      batch.forEach((b, i) => b.resolve(stored[i]!));
+    } catch {
+      // One bad row must not fail the others: each on its own (nothing of the batch was committed).
+      for (const b of batch) {
+        try {
+          b.resolve(this.#db.transaction(() => this.#insert(b.m))());
+        } catch (err) {
+          b.reject(err as Error);
+        }
+      }
+    }
   }
 
   async pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]> {
@@ -329,6 +362,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#commitQueued(); // what was accepted is written before the database closes
     if (this.#db.open) this.#db.close();
   }
 }
