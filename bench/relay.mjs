@@ -11,7 +11,8 @@
 //   node bench/relay.mjs --smoke --out DIR      20 clients, 1 s steps, no ngircd (the test suite's smoke run)
 //
 // Flags: --clients 1000,10000  --rates 5000,20000,50000  --duration 10 (s per step)  --drain 15 (s)
-// --hold 5 (s idle)  --window 8 (messages in flight per sender)  --size 64 (text bytes)
+// --hold 5 (s idle)  --window 8 (messages in flight per sender)  --max-inflight 8000 (in total)
+// --size 64 (text bytes)
 // --login-sample 200  --connect-concurrency 8 (logins in flight; ngircd's listen backlog is 10)
 // --pairs auto|two-way|one-way (auto: two-way up to 2000 clients; one-way: half the clients send,
 // only the receivers subscribe, because N chat subscribers cost N(N+1)/2 presence events)  --no-max  --no-ngircd  --out DIR  --data-parent DIR  --profile DIR
@@ -20,6 +21,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { children, chatServeFlags, cpuSeconds, findNgircd, hardNoFile, IRC_OPER, machineInfo, ngircdVersion, rssMb, startChat, startGenerator, startNgircd, stop } from './relay/procs.mjs';
@@ -51,6 +53,7 @@ function options() {
       drain: { type: 'string' },
       hold: { type: 'string' },
       window: { type: 'string', default: '8' },
+      'max-inflight': { type: 'string', default: '8000' },
       size: { type: 'string', default: '64' },
       'login-sample': { type: 'string' },
       'connect-concurrency': { type: 'string', default: '8' },
@@ -76,6 +79,7 @@ function options() {
     drainMs: Number(pick('drain')) * 1000,
     holdMs: Number(pick('hold')) * 1000,
     window: Number(values.window),
+    maxInflight: Number(values['max-inflight']),
     size: Number(values.size),
     loginSample: Number(pick('login-sample')),
     connectConcurrency: Number(values['connect-concurrency']),
@@ -159,7 +163,7 @@ async function drive(kind, server, n, opts) {
   try {
     const perAddress = kind === 'chat' && !opts.flags.maxConnectionsPerAddress ? 60 : 1000;
     run.pairs = twoWay(n, opts) ? 'two-way' : 'one-way';
-    await call('setup', { kind, root: ROOT, host: '127.0.0.1', port: server.port, clients: n, seed: opts.seed, perAddress, size: opts.size, window: opts.window, twoWay: twoWay(n, opts) });
+    await call('setup', { kind, root: ROOT, host: '127.0.0.1', port: server.port, clients: n, seed: opts.seed, perAddress, size: opts.size, window: opts.window, maxInflight: opts.maxInflight, twoWay: twoWay(n, opts) });
     run.serverRssMbAtStart = round(rssMb(server.pid));
     const before = { t: performance.now(), mono: monoUs(), server: cpuSeconds(server.pid), generator: cpuSeconds(gen.pid) };
     run.login = await call('connect', { concurrency: opts.connectConcurrency }, opts.connectTimeoutMs);
@@ -183,6 +187,9 @@ async function drive(kind, server, n, opts) {
       window = null;
       logStep(run.steps.at(-1));
     }
+    const final = await call('finish', { timeoutMs: opts.drainMs * 2 }, opts.drainMs * 2 + 60_000);
+    for (const s of run.steps) Object.assign(s, final.steps[s.id]);
+    log(`  lost (final, ${final.waitedMs} ms after the last step): ${run.steps.map((s) => s.lost).join(', ')}`);
     run.end = { ...(await call('status')), serverRssMb: round(rssMb(server.pid)) };
     // Last: scrypt's 16 MiB per hash (on up to 4 threads) would otherwise inflate every RSS above.
     if (kind === 'chat' && opts.loginSample > 0) {
@@ -202,7 +209,7 @@ function logStep(s) {
   const l = s.latencyMs;
   log(
     `  ${s.targetPerSecond === null ? 'max' : s.targetPerSecond + '/s'}: offered ${s.offeredPerSecond}/s, delivered ${s.deliveredPerSecond}/s, ` +
-      `lost ${s.lost}, rejected ${rejected}, p50 ${l.p50} p99 ${l.p99} max ${l.max} ms, server CPU ${s.serverCpuPercent}% RSS ${s.serverRssMb} MB, ` +
+      `undelivered ${s.undeliveredAtDrainEnd}, rejected ${rejected}, p50 ${l.p50} p99 ${l.p99} max ${l.max} ms, server CPU ${s.serverCpuPercent}% RSS ${s.serverRssMb} MB, ` +
       `generator CPU ${s.generatorCpuPercent}%${s.drain.complete ? '' : ' (drain incomplete)'}`,
   );
 }
@@ -236,6 +243,12 @@ async function runNgircd(n, opts, tmp) {
 // ---------------------------------------------------------------------------------------------
 // Main
 
+/** The commit the server was built from, and whether src/ had uncommitted changes then. */
+function sourceState() {
+  const git = (...args) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  return { commit: git('rev-parse', 'HEAD') || null, srcUncommitted: git('status', '--porcelain', '--', 'src') !== '' };
+}
+
 function resultFile(dir, date) {
   mkdirSync(dir, { recursive: true });
   for (let i = 1; ; i++) {
@@ -253,6 +266,7 @@ async function main() {
   opts.flags = chatServeFlags(CHAT_BIN);
   const noFile = hardNoFile();
   const machine = machineInfo();
+  const source = sourceState();
   log(`relay bench (${opts.mode}) ${started.toISOString()}: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, open files hard limit ${noFile}`);
   const missing = Object.entries(opts.flags).filter(([, has]) => !has).map(([f]) => f);
   if (missing.length) log(`chat serve has no flag for: ${missing.join(', ')} (left at their defaults; clients spread over 127.1.x.y, ≤ 60 per address)`);
@@ -280,6 +294,7 @@ async function main() {
     date: started.toISOString(),
     elapsedSeconds: Math.round((Date.now() - started.getTime()) / 1000),
     machine: { ...machine, openFilesHardLimit: noFile, ngircd: opts.ngircdBin ? ngircdVersion(opts.ngircdBin) : null },
+    source,
     settings: {
       mode: opts.mode,
       clients: opts.clients,
@@ -289,6 +304,7 @@ async function main() {
       drainSeconds: opts.drainMs / 1000,
       holdSeconds: opts.holdMs / 1000,
       window: opts.window,
+      maxInflight: opts.maxInflight,
       textBytes: opts.size,
       loginSample: opts.loginSample,
       connectConcurrency: opts.connectConcurrency,

@@ -6,9 +6,15 @@
 // subscribers cost N(N+1)/2 events). Every text carries "<step> <seq> <send time ms>" and is
 // padded to a fixed size; the receiver computes the latency on the same clock (one process).
 //
-// Commands: setup, passwordLogins, connect, relaxFlood, settle, hold, step, close. Each gets one
-// reply { id, ok, result | error }; `step` also sends { mark: 'send-start' | 'send-end' } so
-// the parent can sample the server's CPU over exactly the sending window.
+// Messages in flight are bounded per sender (`window`) and in total (`maxInflight`): a closed
+// loop, so a saturated server shows as a lower offered rate and a latency of about
+// in-flight / throughput, not as an ever-growing queue.
+//
+// Commands: setup, passwordLogins, connect, relaxFlood, settle, hold, step, finish, close. Each
+// gets one reply { id, ok, result | error }; `step` also sends { mark: 'send-start' | 'send-end' }
+// so the parent can sample the server's CPU over exactly the sending window. A step's latency
+// counts what arrived before its drain ended; `finish` gives each step's final loss, counting
+// messages that arrived later too.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ChatConn } from './chat-proto.mjs';
@@ -16,7 +22,10 @@ import { IrcConn } from './irc-proto.mjs';
 import { PASSWORD, tokenFor, userName } from './seed.mjs';
 import { Samples } from './stats.mjs';
 
-/** setup's arguments: { kind: 'chat'|'irc', root, host, port, clients, seed, perAddress, size, window, twoWay }. */
+/**
+ * setup's arguments: { kind: 'chat'|'irc', root, host, port, clients, seed, perAddress, size,
+ * window, maxInflight, twoWay }.
+ */
 let cfg;
 /** The clients that send (all, or the even ones for one-way pairs). */
 let senders = [];
@@ -29,6 +38,10 @@ const ended = { count: 0, reasons: [] };
 let presence = 0;
 /** The step being measured (null between steps). */
 let step = null;
+/** Every step so far, by id. */
+const steps = new Map();
+/** Per chat sender: the steps of its sends not answered yet (replies come in order). */
+let unanswered = [];
 
 // ---------------------------------------------------------------------------------------------
 // Events from the clients
@@ -36,17 +49,19 @@ let step = null;
 const sink = {
   delivered(receiver, text) {
     const now = performance.now();
-    const s = step;
     const a = text.indexOf(' ');
     const b = text.indexOf(' ', a + 1);
     const c = text.indexOf(' ', b + 1);
-    if (!s || Number(text.slice(0, a)) !== s.id) {
-      if (s) s.late++;
+    const s = steps.get(Number(text.slice(0, a)));
+    if (!s) return;
+    if (s !== step) {
+      s.lateDelivered++; // after its drain ended: counts against loss, not in its latency
       return;
     }
     const seq = Number(text.slice(a + 1, b));
     const sender = receiver ^ 1;
     s.inflight[sender]--;
+    s.inflightTotal--;
     s.delivered++;
     if (now <= s.sendEnd) s.deliveredInWindow++;
     const expected = s.expected[receiver];
@@ -59,13 +74,18 @@ const sink = {
     s.latency.add(now - Number(text.slice(b + 1, c)));
     if (s.rate === null && s.sending) topUp(s, sender);
   },
-  acked() {
-    if (step) step.accepted++;
+  acked(sender) {
+    const s = unanswered[sender]?.shift();
+    if (s) s.accepted++;
   },
   rejected(sender, code) {
-    if (!step) return;
-    step.rejected[code] = (step.rejected[code] ?? 0) + 1;
-    step.inflight[sender]--;
+    const s = cfg.kind === 'chat' ? unanswered[sender]?.shift() : step;
+    if (!s) return;
+    s.rejected[code] = (s.rejected[code] ?? 0) + 1;
+    if (s === step) {
+      s.inflight[sender]--;
+      s.inflightTotal--;
+    }
   },
   presence() {
     presence++;
@@ -202,12 +222,14 @@ function newStep(rate, durationMs) {
     rejected: {},
     delivered: 0,
     deliveredInWindow: 0,
+    /** Delivered after the step's drain ended. */
+    lateDelivered: 0,
     duplicates: 0,
     outOfOrder: 0,
-    late: 0,
-    /** Sends skipped because the sender's window was full (fixed-rate steps only). */
+    /** Sends skipped because a window was full (fixed-rate steps only). */
     windowFull: 0,
     inflight: new Int32Array(n),
+    inflightTotal: 0,
     seq: new Int32Array(n),
     expected: new Int32Array(n),
     latency: new Samples(),
@@ -219,15 +241,18 @@ const padding = (n) => 'x'.repeat(Math.max(0, n));
 function sendOne(s, sender) {
   const conn = conns[sender];
   if (!conn || !conns[sender ^ 1]) return false; // a message to an offline partner is stored, not delivered
+  if (s.inflight[sender] >= cfg.window || s.inflightTotal >= cfg.maxInflight) return false;
   const head = `${s.id} ${s.seq[sender]++} ${performance.now().toFixed(3)} `;
   s.inflight[sender]++;
+  s.inflightTotal++;
   s.offered++;
+  if (cfg.kind === 'chat') unanswered[sender].push(s);
   conn.send(names[sender ^ 1], head + padding(cfg.size - head.length));
   return true;
 }
 
 function topUp(s, sender) {
-  while (s.inflight[sender] < cfg.window && sendOne(s, sender));
+  while (sendOne(s, sender));
 }
 
 /** Fixed rate: at each tick, send what the schedule says is due, round-robin over the senders. */
@@ -235,11 +260,11 @@ function fixedRateTick(s, cursor) {
   const due = Math.floor((s.rate * (performance.now() - s.sendStart)) / 1000) - s.offered - s.windowFull;
   let sent = 0;
   let tried = 0;
-  while (sent < due && tried < senders.length) {
+  while (sent < due && tried < senders.length && s.inflightTotal < cfg.maxInflight) {
     const sender = senders[cursor.next];
     cursor.next = (cursor.next + 1) % senders.length;
     tried++;
-    if (s.inflight[sender] >= cfg.window || !sendOne(s, sender)) continue;
+    if (!sendOne(s, sender)) continue;
     sent++;
     tried = 0;
   }
@@ -249,6 +274,7 @@ function fixedRateTick(s, cursor) {
 
 async function runStep({ rate, durationMs, drainMs }) {
   const s = newStep(rate, durationMs);
+  steps.set(s.id, s);
   step = s;
   process.send({ mark: 'send-start' });
   s.sendStart = performance.now();
@@ -292,6 +318,7 @@ function stepResult(s, drained) {
   const seconds = (s.sendEnd - s.sendStart) / 1000;
   const rejected = sumRejected(s);
   return {
+    id: s.id,
     targetPerSecond: s.rate,
     seconds: Math.round(seconds * 1000) / 1000,
     offered: s.offered,
@@ -301,10 +328,9 @@ function stepResult(s, drained) {
     unanswered: s.offered - accepted(s) - rejected,
     delivered: s.delivered,
     deliveredPerSecond: Math.round(s.deliveredInWindow / seconds),
-    lost: Math.max(0, accepted(s) - s.delivered),
+    undeliveredAtDrainEnd: Math.max(0, accepted(s) - s.delivered),
     duplicates: s.duplicates,
     outOfOrder: s.outOfOrder,
-    late: s.late,
     skippedWindowFull: s.windowFull,
     latencyMs: s.latency.summary(),
     drain: drained,
@@ -326,6 +352,17 @@ async function protocolVersion(root) {
   }
 }
 
+/** Waits (bounded) for every step's stragglers; returns each step's final loss by id. */
+async function finish({ timeoutMs }) {
+  const started = performance.now();
+  const missing = (s) => Math.max(0, accepted(s) - s.delivered - s.lateDelivered);
+  const total = () => [...steps.values()].reduce((a, s) => a + missing(s), 0);
+  while (total() > 0 && performance.now() - started < timeoutMs) await delay(20);
+  const byId = {};
+  for (const s of steps.values()) byId[s.id] = { lateDelivered: s.lateDelivered, unanswered: s.offered - accepted(s) - sumRejected(s), lost: missing(s) };
+  return { waitedMs: Math.round(performance.now() - started), steps: byId };
+}
+
 const commands = {
   setup: async (args) => {
     cfg = args;
@@ -333,6 +370,7 @@ const commands = {
     if (cfg.kind === 'chat') cfg.version = await protocolVersion(cfg.root);
     names = Array.from({ length: cfg.clients }, (_, i) => userName(i));
     senders = Array.from({ length: cfg.clients }, (_, i) => i).filter((i) => cfg.twoWay || i % 2 === 0);
+    unanswered = Array.from({ length: cfg.clients }, () => []);
     return { pid: process.pid };
   },
   passwordLogins,
@@ -341,6 +379,7 @@ const commands = {
   settle,
   hold,
   step: runStep,
+  finish,
   status: async () => status(),
   close: async () => {
     for (const conn of conns) conn?.close();

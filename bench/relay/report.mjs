@@ -9,8 +9,9 @@ function rowsFor(ours, theirs) {
   const rows = [
     ['login/s (chat: hello+auth+subscribe; IRC: NICK+USER)', (r) => r?.login?.perSecond],
     ['password login/s (scrypt, sample)', (r) => r?.passwordLogin?.perSecond],
-    ['presence events to settle (chat)', (r) => r?.presence?.presence],
-    ['presence settle s', (r) => (r?.presence ? r.presence.ms / 1000 : null)],
+    ['login phase s (all clients logged in)', (r) => r?.loginCpu?.seconds],
+    ['login phase: server CPU %', (r) => r?.loginCpu?.serverCpuPercent],
+    ['presence events during login (chat)', (r) => r?.presence?.presence],
     ['idle: server RSS MB, all connected', (r) => r?.idle?.serverRssMb],
     ['idle: connections ended', (r) => r?.idle?.ended],
   ];
@@ -21,7 +22,7 @@ function rowsFor(ours, theirs) {
     rows.push(
       [`${name}: offered/s`, (r) => s(r)?.offeredPerSecond],
       [`${name}: delivered/s`, (r) => s(r)?.deliveredPerSecond],
-      [`${name}: lost`, (r) => s(r)?.lost],
+      [`${name}: lost (final)`, (r) => s(r)?.lost],
       [`${name}: rejected`, (r) => (s(r) ? Object.values(s(r).rejected).reduce((a, b) => a + b, 0) : null)],
       [`${name}: latency p50 ms`, (r) => s(r)?.latencyMs.p50],
       [`${name}: latency p99 ms`, (r) => s(r)?.latencyMs.p99],
