@@ -24,14 +24,16 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { children, chatServeFlags, cpuSeconds, findNgircd, hardNoFile, IRC_OPER, machineInfo, ngircdVersion, rssMb, startChat, startGenerator, startNgircd, stop } from './relay/procs.mjs';
+import { children, chatServeFlags, snapshotBuild, cpuSeconds, findNgircd, hardNoFile, IRC_OPER, machineInfo, ngircdVersion, rssMb, startChat, startGenerator, startNgircd, stop } from './relay/procs.mjs';
 import { table } from './relay/report.mjs';
 import { seedUsers } from './relay/seed.mjs';
 import { round } from './relay/stats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CHAT_BIN = path.join(ROOT, 'bin', 'chat');
 const LOAD = path.join(ROOT, 'bench', 'relay', 'load.mjs');
+/** The build under test: a snapshot of bin/ and dist/ taken at start (see snapshotBuild). */
+let build = null;
+const chatBin = () => path.join(build.root, 'bin', 'chat');
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -163,7 +165,7 @@ async function drive(kind, server, n, opts) {
   try {
     const perAddress = kind === 'chat' && !opts.flags.maxConnectionsPerAddress ? 60 : 1000;
     run.pairs = twoWay(n, opts) ? 'two-way' : 'one-way';
-    await call('setup', { kind, root: ROOT, host: '127.0.0.1', port: server.port, clients: n, seed: opts.seed, perAddress, size: opts.size, window: opts.window, maxInflight: opts.maxInflight, twoWay: twoWay(n, opts) });
+    await call('setup', { kind, root: build.root, host: '127.0.0.1', port: server.port, clients: n, seed: opts.seed, perAddress, size: opts.size, window: opts.window, maxInflight: opts.maxInflight, twoWay: twoWay(n, opts) });
     run.serverRssMbAtStart = round(rssMb(server.pid));
     const before = { t: performance.now(), mono: monoUs(), server: cpuSeconds(server.pid), generator: cpuSeconds(gen.pid) };
     run.login = await call('connect', { concurrency: opts.connectConcurrency }, opts.connectTimeoutMs);
@@ -216,10 +218,10 @@ function logStep(s) {
 
 async function runChat(n, opts, tmp) {
   const dataDir = path.join(tmp, `chat-${n}`);
-  const seeded = await seedUsers(ROOT, dataDir, Math.max(n, opts.loginSample), opts.seed);
+  const seeded = await seedUsers(build.root, dataDir, Math.max(n, opts.loginSample), opts.seed);
   log(`ours, ${n} clients (seeded ${seeded.users} users in ${Math.round(seeded.ms)} ms)`);
   const nodeArgs = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`, `--cpu-prof-name=chat-${n}-${Date.now()}.cpuprofile`] : [];
-  const server = await startChat({ chatBin: CHAT_BIN, dataDir, flags: opts.flags, nodeArgs });
+  const server = await startChat({ chatBin: chatBin(), dataDir, flags: opts.flags, nodeArgs });
   try {
     return { ...(await drive('chat', server, n, opts)), seedMs: Math.round(seeded.ms) };
   } finally {
@@ -243,7 +245,7 @@ async function runNgircd(n, opts, tmp) {
 // ---------------------------------------------------------------------------------------------
 // Main
 
-/** The commit the server was built from, and whether src/ had uncommitted changes then. */
+/** HEAD and whether src/ differs from it at the start (dist/ is whatever was built last). */
 function sourceState() {
   const git = (...args) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
   return { commit: git('rev-parse', 'HEAD') || null, srcUncommitted: git('status', '--porcelain', '--', 'src') !== '' };
@@ -263,19 +265,21 @@ async function main() {
   opts.seed = `bench-${started.getTime()}`;
   opts.settleMs = 900_000;
   opts.connectTimeoutMs = 900_000;
-  opts.flags = chatServeFlags(CHAT_BIN);
+  const tmp = await mkdtemp(path.join(opts.dataParent, 'chat-relay-bench-'));
+  scratch = tmp;
+  build = snapshotBuild(ROOT, path.join(tmp, 'build'));
+  opts.flags = chatServeFlags(chatBin());
   const noFile = hardNoFile();
   const machine = machineInfo();
   const source = sourceState();
   log(`relay bench (${opts.mode}) ${started.toISOString()}: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, open files hard limit ${noFile}`);
+  log(`build under test: HEAD ${source.commit?.slice(0, 7)}${source.srcUncommitted ? ' (src/ has uncommitted changes)' : ''}, dist/ sha256 ${build.distSha256.slice(0, 12)} (snapshot)`);
   const missing = Object.entries(opts.flags).filter(([, has]) => !has).map(([f]) => f);
   if (missing.length) log(`chat serve has no flag for: ${missing.join(', ')} (left at their defaults; clients spread over 127.1.x.y, ≤ 60 per address)`);
   const need = Math.max(...opts.clients) + 100;
   if (noFile < need) throw new Error(`open files hard limit ${noFile} < ${need}: raise it (ulimit -Hn) or lower --clients`);
   opts.ngircdBin = opts.ngircd ? findNgircd(log) : null;
 
-  const tmp = await mkdtemp(path.join(opts.dataParent, 'chat-relay-bench-'));
-  scratch = tmp;
   const byClients = [];
   try {
     for (const n of opts.clients) {
@@ -294,7 +298,7 @@ async function main() {
     date: started.toISOString(),
     elapsedSeconds: Math.round((Date.now() - started.getTime()) / 1000),
     machine: { ...machine, openFilesHardLimit: noFile, ngircd: opts.ngircdBin ? ngircdVersion(opts.ngircdBin) : null },
-    source,
+    source: { ...source, distSha256: build.distSha256 },
     settings: {
       mode: opts.mode,
       clients: opts.clients,

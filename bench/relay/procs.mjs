@@ -2,7 +2,8 @@
 // to the hard limit first (Node has no setrlimit), /proc readings (CPU ticks, RSS), the two
 // servers under test (chat serve, ngircd) and the load generator with its IPC channel.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -112,6 +113,24 @@ export function freePort() {
 
 // ---------------------------------------------------------------------------------------------
 // The servers under test
+
+/**
+ * Copies bin/, dist/ and package.json to `dir` (node_modules linked), so a rebuild of the
+ * working tree during a run cannot change the server between scenarios. Returns
+ * { root, distSha256 }: the hash covers every file of dist/ (path and contents).
+ */
+export function snapshotBuild(root, dir) {
+  mkdirSync(dir, { recursive: true });
+  for (const entry of ['bin', 'dist', 'package.json']) cpSync(path.join(root, entry), path.join(dir, entry), { recursive: true });
+  symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  const hash = createHash('sha256');
+  const files = readdirSync(path.join(dir, 'dist'), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath ?? e.path, e.name))
+    .sort();
+  for (const file of files) hash.update(path.relative(dir, file)).update('\0').update(readFileSync(file));
+  return { root: dir, distSha256: hash.digest('hex') };
+}
 
 /** Which of the optional `chat serve` flags this build has (from --help). */
 export function chatServeFlags(chatBin) {
