@@ -35,7 +35,8 @@ export function dial({ host, port, localAddress }) {
 
 /**
  * A chat client speaking protocol `version` (the server's PROTOCOL_VERSION). `sink` gets:
- * delivered(index, text), acked(index), rejected(index, code), presence(), closed(index, reason).
+ * delivered(index, text), acked(index), rejected(index, code), presence(), pinged(),
+ * closed(index, reason).
  * It answers the server's idle `ping` event with a `ping` request (protocol §3.4).
  */
 export class ChatConn {
@@ -108,7 +109,10 @@ export class ChatConn {
     const value = JSON.parse(payload.toString('utf8'));
     if (value.type === 'ok' || value.type === 'error') return this.#onReply(value);
     if (value.type !== 'event') return;
-    if (value.event === 'ping') this.#request({ type: 'ping' }).catch(() => {});
+    if (value.event === 'ping') {
+      this.#sink.pinged();
+      this.#request({ type: 'ping' }).catch(() => {});
+    }
     else if (value.event === 'shutdown') this.#sink.closed(this.index, 'server shutdown');
   }
 

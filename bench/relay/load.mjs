@@ -36,6 +36,8 @@ let conns = [];
 /** Connections that ended unexpectedly since connect, and the first reasons. */
 const ended = { count: 0, reasons: [] };
 let presence = 0;
+/** Idle pings the chat server sent (each answered with a `ping` request). */
+let pings = 0;
 /** The step being measured (null between steps). */
 let step = null;
 /** Every step so far, by id. */
@@ -89,6 +91,9 @@ const sink = {
   },
   presence() {
     presence++;
+  },
+  pinged() {
+    pings++;
   },
   closed(index, reason) {
     ended.count++;
@@ -200,7 +205,7 @@ async function hold({ ms }) {
 }
 
 function status() {
-  return { connected: conns.filter(Boolean).length, ended: ended.count, endedReasons: ended.reasons, presence };
+  return { connected: conns.filter(Boolean).length, ended: ended.count, endedReasons: ended.reasons, presence, pings };
 }
 
 // ---------------------------------------------------------------------------------------------
