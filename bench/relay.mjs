@@ -7,24 +7,40 @@
 // p50/p99/max, server CPU (utime+stime) and RSS from /proc. See docs/benchmarks.md "Relay load".
 //
 //   npm run bench:relay                         1000 and 10000 clients, 5k/20k/50k msgs/s + max, 10 s each
-//   npm run bench:relay -- --quick              200 clients, short steps (a few minutes less)
+//   npm run bench:relay -- --quick              200 clients, 1k and 5k msgs/s + max, 3 s steps (~30 s)
 //   node bench/relay.mjs --smoke --out DIR      20 clients, 1 s steps, no ngircd (the test suite's smoke run)
 //
-// Flags: --clients 1000,10000  --rates 5000,20000,50000  --duration 10 (s per step)  --drain 15 (s)
-// --hold 5 (s idle)  --window 8 (messages in flight per sender)  --max-inflight 8000 (in total)
-// --size 64 (text bytes)
-// --login-sample 200  --connect-concurrency 8 (logins in flight; ngircd's listen backlog is 10)
-// --pairs auto|two-way|one-way (auto: two-way up to 2000 clients; one-way: half the clients send,
-// only the receivers subscribe, because N chat subscribers cost N(N+1)/2 presence events)  --no-max  --no-ngircd  --out DIR  --data-parent DIR  --profile DIR
-// (the chat server runs under node --cpu-prof, profiles land in DIR).
+// Flags (defaults of the full run): --clients 1000,10000  --rates 5000,20000,50000  --no-max
+// --duration 10 (s per step)  --drain 15 (s)  --hold 5 (s idle)  --window 8 (in flight per
+// sender)  --max-inflight 8000 (in flight in total)  --size 64 (text bytes)  --login-sample 200
+// --connect-concurrency 8 (logins in flight; ngircd's listen backlog is 10)  --pairs auto|two-way|
+// one-way (auto: two-way up to 2000 clients; one-way: half the clients send and only the
+// receivers subscribe, because S chat subscribers cost S(S+1)/2 presence events)  --no-ngircd
+// --out DIR  --data-parent DIR (where the data dirs go; /dev/shm for tmpfs)  --profile DIR (the
+// chat server runs under node --cpu-prof; see bench/relay/profile-top.mjs).
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { children, chatServeFlags, snapshotBuild, cpuSeconds, findNgircd, hardNoFile, IRC_OPER, machineInfo, ngircdVersion, rssMb, startChat, startGenerator, startNgircd, stop } from './relay/procs.mjs';
+import {
+  chatServeFlags,
+  children,
+  cpuSeconds,
+  findNgircd,
+  hardNoFile,
+  IRC_OPER,
+  machineInfo,
+  ngircdVersion,
+  rssMb,
+  snapshotBuild,
+  startChat,
+  startGenerator,
+  startNgircd,
+  stop,
+} from './relay/procs.mjs';
 import { table } from './relay/report.mjs';
 import { seedUsers } from './relay/seed.mjs';
 import { round } from './relay/stats.mjs';
@@ -157,53 +173,61 @@ function cpuSince(before, serverPid, genPid) {
 /** Runs every phase against one started server; returns the run's figures. */
 async function drive(kind, server, n, opts) {
   const sampler = rssSampler(server.pid);
-  let window = null;
-  let gen = null;
-  gen = startGenerator(LOAD, (mark) => window?.onMark(mark, gen.pid));
-  const call = gen.call;
-  const run = { target: kind === 'chat' ? 'ours' : 'ngircd', clients: n, serverArgs: server.args, steps: [] };
+  const marks = { window: null };
+  const gen = startGenerator(LOAD, (mark) => marks.window?.onMark(mark, gen.pid));
+  const run = { target: kind === 'chat' ? 'ours' : 'ngircd', clients: n, pairs: twoWay(n, opts) ? 'two-way' : 'one-way', serverArgs: server.args, steps: [] };
   try {
     const perAddress = kind === 'chat' && !opts.flags.maxConnectionsPerAddress ? 60 : 1000;
-    run.pairs = twoWay(n, opts) ? 'two-way' : 'one-way';
-    await call('setup', { kind, root: build.root, host: '127.0.0.1', port: server.port, clients: n, seed: opts.seed, perAddress, size: opts.size, window: opts.window, maxInflight: opts.maxInflight, twoWay: twoWay(n, opts) });
+    const { size, window, maxInflight, seed } = opts;
+    await gen.call('setup', { kind, root: build.root, host: '127.0.0.1', port: server.port, clients: n, seed, perAddress, size, window, maxInflight, twoWay: twoWay(n, opts) });
     run.serverRssMbAtStart = round(rssMb(server.pid));
-    const before = { t: performance.now(), mono: monoUs(), server: cpuSeconds(server.pid), generator: cpuSeconds(gen.pid) };
-    run.login = await call('connect', { concurrency: opts.connectConcurrency }, opts.connectTimeoutMs);
-    log(`  connected + logged in ${run.login.ok}/${n}: ${run.login.perSecond}/s${run.login.errors ? `, errors: ${run.login.firstErrors.join('; ')}` : ''}`);
-    if (kind === 'chat') {
-      run.presence = await call('settle', { timeoutMs: opts.settleMs }, opts.settleMs + 60_000);
-      log(`  presence: ${run.presence.presence}/${run.presence.expected} events, settled after ${run.presence.ms} ms`);
-    }
-    run.loginCpu = cpuSince(before, server.pid, gen.pid);
-    log(`  login phase: ${run.loginCpu.seconds} s, server CPU ${run.loginCpu.serverCpuPercent}%, generator CPU ${run.loginCpu.generatorCpuPercent}%`);
-    if (kind === 'irc') {
-      run.relaxFlood = await call('relaxFlood', { concurrency: 256, ...IRC_OPER }, 600_000);
-      if (run.relaxFlood.errors) log(`  OPER/MODE +F failed for ${run.relaxFlood.errors}: ${run.relaxFlood.firstErrors.join('; ')}`);
-    }
-    run.idle = { ...(await call('hold', { ms: opts.holdMs })), serverRssMb: round(rssMb(server.pid)), serverCpuSeconds: cpuSeconds(server.pid) };
-    log(`  idle: server RSS ${run.idle.serverRssMb} MB with ${run.idle.connected} connected, ${run.idle.ended} ended`);
+    await loginPhase(kind, gen, server, run, opts);
     for (const rate of [...opts.rates, ...(opts.max ? [null] : [])]) {
-      window = cpuWindow(server.pid, sampler);
-      const s = await call('step', { rate, durationMs: opts.durationMs, drainMs: opts.drainMs }, opts.durationMs + opts.drainMs + 60_000);
-      run.steps.push({ ...s, ...window.result() });
-      window = null;
+      marks.window = cpuWindow(server.pid, sampler);
+      const s = await gen.call('step', { rate, durationMs: opts.durationMs, drainMs: opts.drainMs }, opts.durationMs + opts.drainMs + 60_000);
+      run.steps.push({ ...s, ...marks.window.result() });
+      marks.window = null;
       logStep(run.steps.at(-1));
     }
-    const final = await call('finish', { timeoutMs: opts.drainMs * 2 }, opts.drainMs * 2 + 60_000);
-    for (const s of run.steps) Object.assign(s, final.steps[s.id]);
-    log(`  lost (final, ${final.waitedMs} ms after the last step): ${run.steps.map((s) => s.lost).join(', ')}`);
-    run.end = { ...(await call('status')), serverRssMb: round(rssMb(server.pid)) };
-    // Last: scrypt's 16 MiB per hash (on up to 4 threads) would otherwise inflate every RSS above.
-    if (kind === 'chat' && opts.loginSample > 0) {
-      run.passwordLogin = await call('passwordLogins', { count: opts.loginSample, concurrency: 16 }, 300_000);
-      log(`  password logins (with ${n} clients connected): ${run.passwordLogin.perSecond}/s (${run.passwordLogin.ok}/${run.passwordLogin.count} ok)`);
-    }
+    await endPhase(kind, gen, server, run, opts);
   } finally {
     sampler.stop();
-    await call('close').catch(() => {});
+    await gen.call('close').catch(() => {});
     await stop(gen.child, 5000);
   }
   return run;
+}
+
+/** Connects and logs in every client (chat: until every presence event arrived), then holds them idle. */
+async function loginPhase(kind, gen, server, run, opts) {
+  const before = { t: performance.now(), mono: monoUs(), server: cpuSeconds(server.pid), generator: cpuSeconds(gen.pid) };
+  run.login = await gen.call('connect', { concurrency: opts.connectConcurrency }, opts.connectTimeoutMs);
+  log(`  connected + logged in ${run.login.ok}/${run.clients}: ${run.login.perSecond}/s${run.login.errors ? `, errors: ${run.login.firstErrors.join('; ')}` : ''}`);
+  if (kind === 'chat') {
+    run.presence = await gen.call('settle', { timeoutMs: opts.settleMs }, opts.settleMs + 60_000);
+    log(`  presence: ${run.presence.presence}/${run.presence.expected} events, settled after ${run.presence.ms} ms`);
+  }
+  run.loginCpu = cpuSince(before, server.pid, gen.pid);
+  log(`  login phase: ${run.loginCpu.seconds} s, server CPU ${run.loginCpu.serverCpuPercent}%, generator CPU ${run.loginCpu.generatorCpuPercent}%`);
+  if (kind === 'irc') {
+    run.relaxFlood = await gen.call('relaxFlood', { concurrency: 256, ...IRC_OPER }, 600_000);
+    if (run.relaxFlood.errors) log(`  OPER/MODE +F failed for ${run.relaxFlood.errors}: ${run.relaxFlood.firstErrors.join('; ')}`);
+  }
+  run.idle = { ...(await gen.call('hold', { ms: opts.holdMs })), serverRssMb: round(rssMb(server.pid)), serverCpuSeconds: cpuSeconds(server.pid) };
+  log(`  idle: server RSS ${run.idle.serverRssMb} MB with ${run.idle.connected} connected, ${run.idle.ended} ended`);
+}
+
+/** Final loss per step (stragglers included), the state at the end, then the password-login sample. */
+async function endPhase(kind, gen, server, run, opts) {
+  const final = await gen.call('finish', { timeoutMs: opts.drainMs * 2 }, opts.drainMs * 2 + 60_000);
+  for (const s of run.steps) Object.assign(s, final.steps[s.id]);
+  log(`  lost (final, ${final.waitedMs} ms after the last step): ${run.steps.map((s) => s.lost).join(', ')}`);
+  run.end = { ...(await gen.call('status')), serverRssMb: round(rssMb(server.pid)) };
+  // Last: scrypt's 16 MiB per hash (on up to 4 threads) would otherwise inflate every RSS above.
+  if (kind === 'chat' && opts.loginSample > 0) {
+    run.passwordLogin = await gen.call('passwordLogins', { count: opts.loginSample, concurrency: 16 }, 300_000);
+    log(`  password logins (with ${run.clients} clients connected): ${run.passwordLogin.perSecond}/s (${run.passwordLogin.ok}/${run.passwordLogin.count} ok)`);
+  }
 }
 
 function logStep(s) {
