@@ -110,7 +110,8 @@ export class Connection {
    * A client that lets too much pile up is disconnected (its messages stay stored).
    */
   send(frame: ServerFrame, encoded?: Buffer): void {
-    if (this.state === 'closed' || this.#closing) return;
+    // A socket the peer already closed: no write (it would only build an error to throw away).
+    if (this.state === 'closed' || this.#closing || !this.#socket.writable) return;
     if (this.delivered && frame.type === 'event' && frame.event === 'message') {
       const id = frame.data.id;
       if (id <= this.deliveredFloor || this.delivered.has(id)) return; // a refill and the bus both brought it

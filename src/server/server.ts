@@ -33,6 +33,8 @@ export interface ServerContext {
   readonly relayAddress?: { host: string; port: number };
   /** Failed logins per user and per address (protocol.md §7). */
   readonly loginFailures: { user: FailureThrottle; address: FailureThrottle };
+  /** Names known to exist (normalized → canonical): saves a store lookup per message. */
+  readonly knownUsers: Map<string, string>;
   readonly shuttingDown: boolean;
   log(line: string): void;
   now(): number;
@@ -51,6 +53,7 @@ export class ChatServer implements ServerContext {
   readonly relay: Relay;
   relayAddress?: { host: string; port: number };
   readonly loginFailures: { user: FailureThrottle; address: FailureThrottle };
+  readonly knownUsers = new Map<string, string>();
   shuttingDown = false;
   /** Whether clients connect with TLS (protocol.md §1.1). */
   readonly tls: boolean;

@@ -1,10 +1,17 @@
 // SqliteStore: the embedded default Store (better-sqlite3, WAL, one transaction per logical write).
-import { mkdirSync } from 'node:fs';
+// Durability without blocking: SQLite commits without fsync (synchronous = NORMAL) and every write
+// resolves only after an fsync of the WAL that ran in libuv's thread pool after its commit, so the
+// event loop keeps serving while the disk syncs, and one fsync covers every commit before it.
+import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
+import { Checkpointer } from './checkpointer.js';
 import type { ChatMessage } from '../protocol/messages.js';
 import { MIGRATIONS } from './migrations.js';
 import type { FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, SessionRow, Store, UserRow } from './store.js';
+
+const require = createRequire(import.meta.url);
 
 /** File name of the database inside the data directory. */
 export const DB_FILE = 'chat.db';
@@ -34,19 +41,72 @@ interface GroupRecord {
 
 const toGroup = (r: GroupRecord): GroupRow => ({ name: r.name, owner: r.owner, private: r.private === 1, createdAt: r.created_at });
 
+/** The Store methods that write: each resolves only once its commit is on disk (#durable). */
+const WRITES = [
+  'createUser', 'createUserWithCode', 'addRegistrationCode', 'createSession', 'deleteSession', 'createGroup', 'deleteGroup',
+  'addMember', 'removeMember', 'addInvite', 'requestFriend', 'acceptFriend', 'removeFriend', 'setFriendNote',
+] as const;
+
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
+  readonly #walPath: string;
+  #walFd: number | undefined;
+  /** Writes committed since the fsync in flight started: they wait for the next one. */
+  #syncWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  #syncing = false;
+  readonly #checkpointer: Checkpointer;
 
   /** Opens (creating if needed) `dir/chat.db` and brings its schema up to date. */
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.#db = new Database(join(dir, DB_FILE));
+    this.#walPath = `${join(dir, DB_FILE)}-wal`;
     this.#db.pragma('journal_mode = WAL');
-    // FULL: an acknowledged message survives power loss, not only a process crash.
-    this.#db.pragma('synchronous = FULL');
+    // NORMAL: no fsync inside COMMIT; #durable() fsyncs the WAL off the event loop before a write
+    // resolves, so an acknowledged message still survives power loss, not only a process crash.
+    this.#db.pragma('synchronous = NORMAL');
+    // Checkpoints run in a worker (checkpointer.ts), not inside a client's commit.
+    this.#db.pragma('wal_autocheckpoint = 0');
     this.#db.pragma('foreign_keys = ON');
     this.#db.pragma('busy_timeout = 5000');
     this.#migrate();
+    this.#checkpointer = new Checkpointer(join(dir, DB_FILE), require.resolve('better-sqlite3'));
+    for (const name of WRITES) {
+      const write = (this[name] as (...args: unknown[]) => Promise<unknown>).bind(this);
+      (this as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+        const result = await write(...args);
+        await this.#durable();
+        return result;
+      };
+    }
+  }
+
+  /** Resolves after an fsync of the WAL that started after this call (so it covers every earlier commit). */
+  #durable(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#syncWaiters.push({ resolve, reject });
+      if (!this.#syncing) this.#startSync();
+    });
+  }
+
+  #startSync(): void {
+    const waiters = this.#syncWaiters.splice(0);
+    this.#syncing = true;
+    const done = (err: Error | null): void => {
+      this.#syncing = false;
+      for (const w of waiters) {
+        if (err) w.reject(err);
+        else w.resolve();
+      }
+      if (this.#queued.length > 0) this.#commitQueued(); // starts the next fsync
+      if (this.#syncWaiters.length > 0 && !this.#syncing) this.#startSync();
+    };
+    try {
+      this.#walFd ??= openSync(this.#walPath, 'r');
+    } catch (err) {
+      return done(err as Error);
+    }
+    fsync(this.#walFd, done);
   }
 
   /** The schema version (number of migrations applied). */
@@ -68,8 +128,7 @@ export class SqliteStore implements Store {
   }
 
   async createUser(name: string, salt: Buffer, hash: Buffer, at: number): Promise<UserRow | null> {
-    const info = this.#db
-      .prepare('INSERT INTO users (name, salt, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+    const info = this.#prepare('INSERT INTO users (name, salt, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
       .run(name, salt, hash, at);
     if (info.changes === 0) return null;
     return { id: Number(info.lastInsertRowid), name, salt, hash, createdAt: at };
@@ -77,16 +136,14 @@ export class SqliteStore implements Store {
 
   async createUserWithCode(name: string, salt: Buffer, hash: Buffer, at: number, codeHash: Buffer): Promise<UserRow | 'name_taken' | 'invalid_code'> {
     return this.#db.transaction((): UserRow | 'name_taken' | 'invalid_code' => {
-      const used = this.#db
-        .prepare('UPDATE registration_codes SET uses_left = uses_left - 1 WHERE code_hash = ? AND uses_left > 0 AND expires_at > ?')
+      const used = this.#prepare('UPDATE registration_codes SET uses_left = uses_left - 1 WHERE code_hash = ? AND uses_left > 0 AND expires_at > ?')
         .run(codeHash, at);
       if (used.changes === 0) return 'invalid_code';
-      const info = this.#db
-        .prepare('INSERT INTO users (name, salt, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+      const info = this.#prepare('INSERT INTO users (name, salt, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
         .run(name, salt, hash, at);
       // A taken name must not use up the code: undo the decrement (same transaction).
       if (info.changes === 0) {
-        this.#db.prepare('UPDATE registration_codes SET uses_left = uses_left + 1 WHERE code_hash = ?').run(codeHash);
+        this.#prepare('UPDATE registration_codes SET uses_left = uses_left + 1 WHERE code_hash = ?').run(codeHash);
         return 'name_taken';
       }
       return { id: Number(info.lastInsertRowid), name, salt, hash, createdAt: at };
@@ -94,24 +151,23 @@ export class SqliteStore implements Store {
   }
 
   async addRegistrationCode(codeHash: Buffer, uses: number, expiresAt: number, at: number): Promise<void> {
-    this.#db.prepare('INSERT INTO registration_codes (code_hash, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?)').run(codeHash, uses, expiresAt, at);
+    this.#prepare('INSERT INTO registration_codes (code_hash, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?)').run(codeHash, uses, expiresAt, at);
   }
 
   async getUser(name: string): Promise<UserRow | null> {
-    const row = this.#db.prepare('SELECT id, name, salt, hash, created_at AS createdAt FROM users WHERE name = ? COLLATE NOCASE').get(name);
+    const row = this.#prepare('SELECT id, name, salt, hash, created_at AS createdAt FROM users WHERE name = ? COLLATE NOCASE').get(name);
     return (row as UserRow | undefined) ?? null;
   }
 
   async createSession(userId: number, tokenHash: Buffer, at: number): Promise<SessionRow> {
-    const row = this.#db
-      .prepare(
+    const row = this.#prepare(
         `INSERT INTO sessions (user_id, token_hash, created_at, cursor)
          SELECT id, ?, ?, acked FROM users WHERE id = ?
          RETURNING id, user_id AS userId, cursor`,
       )
       .get(tokenHash, at, userId) as { id: number; userId: number; cursor: number } | undefined;
     if (!row) throw new Error(`no user with id ${userId}`);
-    const user = this.#db.prepare('SELECT name FROM users WHERE id = ?').pluck().get(userId) as string;
+    const user = this.#prepare('SELECT name FROM users WHERE id = ?').pluck().get(userId) as string;
     return { ...row, user };
   }
 
@@ -124,8 +180,7 @@ export class SqliteStore implements Store {
   }
 
   #session(where: string, value: unknown): SessionRow | null {
-    const row = this.#db
-      .prepare(
+    const row = this.#prepare(
         `SELECT s.id, s.user_id AS userId, u.name AS user, s.cursor
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE ${where}`,
       )
@@ -134,26 +189,41 @@ export class SqliteStore implements Store {
   }
 
   async deleteSession(sessionId: number): Promise<void> {
-    this.#db.prepare('DELETE FROM sessions WHERE id = ?').run(sessionId);
+    this.#prepare('DELETE FROM sessions WHERE id = ?').run(sessionId);
+  }
+
+  #statements = new Map<string, Database.Statement>();
+
+  /** Prepared once per SQL text (preparing costs more than running these small queries). */
+  #prepare(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) this.#statements.set(sql, (statement = this.#db.prepare(sql)));
+    return statement;
   }
 
   /**
-   * Group commit: the messages added during one turn of the event loop are written in one
-   * transaction (one fsync), and each promise resolves only after that commit, so "resolved"
-   * still means "on disk".
+   * Group commit: the messages and acknowledgements written during one turn of the event loop
+   * go to disk in one transaction (one fsync), and each promise resolves only after that commit,
+   * so "resolved" still means "on disk".
    */
   addMessage(m: NewMessage): Promise<ChatMessage> {
-    return new Promise((resolve, reject) => {
-      this.#queued.push({ m, resolve, reject });
-      if (this.#queued.length === 1) setImmediate(() => this.#commitQueued());
+    return this.#batched(() => this.#insert(m));
+  }
+
+  #queued: { work: () => unknown; resolve: (value: never) => void; reject: (err: Error) => void }[] = [];
+  #insertStatement: Database.Statement | undefined;
+
+  #batched<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queued.push({ work, resolve: resolve as (value: never) => void, reject });
+      // While an fsync runs, writes wait for it to end (a write() to a file being synced can
+      // block): each commit then carries everything that arrived during one fsync.
+      if (this.#queued.length === 1 && !this.#syncing) setImmediate(() => this.#commitQueued());
     });
   }
 
-  #queued: { m: NewMessage; resolve: (message: ChatMessage) => void; reject: (err: Error) => void }[] = [];
-  #insertStatement: Database.Statement | undefined;
-
   #insert(m: NewMessage): ChatMessage {
-    this.#insertStatement ??= this.#db.prepare('INSERT INTO messages (sender, recipient, pair, text, at, from_session) VALUES (?, ?, ?, ?, ?, ?)');
+    this.#insertStatement ??= this.#prepare('INSERT INTO messages (sender, recipient, pair, text, at, from_session) VALUES (?, ?, ?, ?, ?, ?)');
     const info = this.#insertStatement.run(m.from, m.to, conversationOf(m.from, m.to), m.text, m.at, m.fromSession);
     return { id: Number(info.lastInsertRowid), from: m.from, to: m.to, text: m.text, at: m.at };
   }
@@ -162,24 +232,30 @@ export class SqliteStore implements Store {
     const batch = this.#queued.splice(0);
     if (batch.length === 0) return;
     if (!this.#db.open) return batch.forEach((b) => b.reject(new Error('the store is closed')));
+    const settled: (() => void)[] = [];
     try {
-      const stored = this.#db.transaction(() => batch.map((b) => this.#insert(b.m)))();
-      batch.forEach((b, i) => b.resolve(stored[i]!));
+      const results = this.#db.transaction(() => batch.map((b) => b.work()))();
+      batch.forEach((b, i) => settled.push(() => b.resolve(results[i] as never)));
     } catch {
-      // One bad row must not fail the others: each on its own (nothing of the batch was committed).
+      // One bad write must not fail the others: each on its own (nothing of the batch was committed).
       for (const b of batch) {
         try {
-          b.resolve(this.#db.transaction(() => this.#insert(b.m))());
+          const result = this.#db.transaction(() => b.work())();
+          settled.push(() => b.resolve(result as never));
         } catch (err) {
           b.reject(err as Error);
         }
       }
     }
+    if (settled.length === 0) return;
+    this.#durable().then(
+      () => settled.forEach((resolve) => resolve()),
+      (err: Error) => batch.forEach((b) => b.reject(err)),
+    );
   }
 
   async pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]> {
-    const rows = this.#db
-      .prepare(
+    const rows = this.#prepare(
         `SELECT id, sender, recipient, text, at FROM (
            SELECT * FROM messages WHERE recipient = @user AND id > @cursor
              AND (sender != @user OR from_session != @exceptSession)
@@ -194,21 +270,19 @@ export class SqliteStore implements Store {
     return rows.map(toMessage);
   }
 
-  async ackMessages(sessionId: number, upTo: number): Promise<void> {
-    this.#db.transaction(() => {
+  ackMessages(sessionId: number, upTo: number): Promise<void> {
+    return this.#batched(() => {
       // Never past the newest message: a cursor ahead of it would skip messages not yet sent.
-      const newest = this.#db.prepare('SELECT coalesce(max(id), 0) FROM messages').pluck().get() as number;
-      upTo = Math.min(upTo, newest);
-      this.#db.prepare('UPDATE sessions SET cursor = max(cursor, ?) WHERE id = ?').run(upTo, sessionId);
-      this.#db
-        .prepare('UPDATE users SET acked = max(acked, ?) WHERE id = (SELECT user_id FROM sessions WHERE id = ?)')
-        .run(upTo, sessionId);
-    })();
+      const newest = this.#prepare('SELECT coalesce(max(id), 0) FROM messages').pluck().get() as number;
+      const to = Math.min(upTo, newest);
+      this.#prepare('UPDATE sessions SET cursor = max(cursor, ?) WHERE id = ?').run(to, sessionId);
+      this.#prepare('UPDATE users SET acked = max(acked, ?) WHERE id = (SELECT user_id FROM sessions WHERE id = ?)')
+        .run(to, sessionId);
+    });
   }
 
   async history(q: HistoryQuery): Promise<ChatMessage[]> {
-    const rows = this.#db
-      .prepare(
+    const rows = this.#prepare(
         `SELECT id, sender, recipient, text, at FROM messages
          WHERE pair = ? AND id < ? ORDER BY id DESC LIMIT ?`,
       )
@@ -217,15 +291,13 @@ export class SqliteStore implements Store {
   }
 
   async groupHistory(group: string, limit: number, before?: number): Promise<ChatMessage[]> {
-    const rows = this.#db
-      .prepare('SELECT id, sender, recipient, text, at FROM messages WHERE pair = ? AND id < ? ORDER BY id DESC LIMIT ?')
+    const rows = this.#prepare('SELECT id, sender, recipient, text, at FROM messages WHERE pair = ? AND id < ? ORDER BY id DESC LIMIT ?')
       .all(`#${group}`, before ?? Number.MAX_SAFE_INTEGER, limit) as MessageRecord[];
     return rows.reverse().map(toMessage);
   }
 
   async directMessagesTo(user: string, after: number, upTo: number, limit: number): Promise<ChatMessage[]> {
-    const rows = this.#db
-      .prepare(
+    const rows = this.#prepare(
         `SELECT id, sender, recipient, text, at FROM messages
          WHERE recipient = ? AND sender != ? AND id > ? AND id <= ? ORDER BY id DESC LIMIT ?`,
       )
@@ -235,8 +307,7 @@ export class SqliteStore implements Store {
 
   async createGroup(name: string, owner: string, isPrivate: boolean, at: number): Promise<GroupRow | null> {
     return this.#db.transaction(() => {
-      const info = this.#db
-        .prepare('INSERT INTO groups (name, owner, private, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+      const info = this.#prepare('INSERT INTO groups (name, owner, private, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
         .run(name, owner, isPrivate ? 1 : 0, at);
       if (info.changes === 0) return null;
       this.#insertMember(name, owner, at);
@@ -245,29 +316,27 @@ export class SqliteStore implements Store {
   }
 
   #insertMember(group: string, user: string, at: number): boolean {
-    const since = (this.#db.prepare('SELECT coalesce(max(id), 0) FROM messages').pluck().get() as number) ?? 0;
-    const info = this.#db
-      .prepare('INSERT INTO members (grp, user, since, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+    const since = (this.#prepare('SELECT coalesce(max(id), 0) FROM messages').pluck().get() as number) ?? 0;
+    const info = this.#prepare('INSERT INTO members (grp, user, since, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
       .run(group, user, since, at);
-    this.#db.prepare('DELETE FROM invites WHERE grp = ? AND user = ?').run(group, user);
+    this.#prepare('DELETE FROM invites WHERE grp = ? AND user = ?').run(group, user);
     return info.changes > 0;
   }
 
   async getGroup(name: string): Promise<GroupRow | null> {
-    const row = this.#db.prepare('SELECT * FROM groups WHERE name = ?').get(name) as GroupRecord | undefined;
+    const row = this.#prepare('SELECT * FROM groups WHERE name = ?').get(name) as GroupRecord | undefined;
     return row ? toGroup(row) : null;
   }
 
   async deleteGroup(name: string): Promise<void> {
     this.#db.transaction(() => {
-      this.#db.prepare('DELETE FROM messages WHERE pair = ?').run(`#${name}`);
-      this.#db.prepare('DELETE FROM groups WHERE name = ?').run(name);
+      this.#prepare('DELETE FROM messages WHERE pair = ?').run(`#${name}`);
+      this.#prepare('DELETE FROM groups WHERE name = ?').run(name);
     })();
   }
 
   async listGroups(user: string): Promise<GroupListRow[]> {
-    const rows = this.#db
-      .prepare(
+    const rows = this.#prepare(
         `SELECT g.*, (SELECT count(*) FROM members WHERE grp = g.name) AS members,
                 EXISTS (SELECT 1 FROM members WHERE grp = g.name AND user = @user) AS member
          FROM groups g WHERE g.private = 0 OR member ORDER BY g.name`,
@@ -281,12 +350,11 @@ export class SqliteStore implements Store {
   }
 
   async removeMember(group: string, user: string): Promise<boolean> {
-    return this.#db.prepare('DELETE FROM members WHERE grp = ? AND user = ?').run(group, user).changes > 0;
+    return this.#prepare('DELETE FROM members WHERE grp = ? AND user = ?').run(group, user).changes > 0;
   }
 
   async members(group: string): Promise<MemberRow[]> {
-    const rows = this.#db
-      .prepare(
+    const rows = this.#prepare(
         `SELECT m.user, CASE WHEN g.owner = m.user THEN 'owner' ELSE 'member' END AS role
          FROM members m JOIN groups g ON g.name = m.grp WHERE m.grp = ? ORDER BY role = 'owner' DESC, m.user`,
       )
@@ -295,24 +363,23 @@ export class SqliteStore implements Store {
   }
 
   async isMember(group: string, user: string): Promise<boolean> {
-    return this.#db.prepare('SELECT 1 FROM members WHERE grp = ? AND user = ?').get(group, user) !== undefined;
+    return this.#prepare('SELECT 1 FROM members WHERE grp = ? AND user = ?').get(group, user) !== undefined;
   }
 
   async addInvite(group: string, user: string, by: string, at: number): Promise<void> {
-    this.#db.prepare('INSERT OR REPLACE INTO invites (grp, user, by, at) VALUES (?, ?, ?, ?)').run(group, user, by, at);
+    this.#prepare('INSERT OR REPLACE INTO invites (grp, user, by, at) VALUES (?, ?, ?, ?)').run(group, user, by, at);
   }
 
   async hasInvite(group: string, user: string): Promise<boolean> {
-    return this.#db.prepare('SELECT 1 FROM invites WHERE grp = ? AND user = ?').get(group, user) !== undefined;
+    return this.#prepare('SELECT 1 FROM invites WHERE grp = ? AND user = ?').get(group, user) !== undefined;
   }
 
   #friendState(user: string, other: string): FriendRow['state'] | undefined {
-    return this.#db.prepare('SELECT state FROM friends WHERE user = ? AND other = ?').pluck().get(user, other) as FriendRow['state'] | undefined;
+    return this.#prepare('SELECT state FROM friends WHERE user = ? AND other = ?').pluck().get(user, other) as FriendRow['state'] | undefined;
   }
 
   #setFriendState(user: string, other: string, state: FriendRow['state'], at: number): void {
-    this.#db
-      .prepare(
+    this.#prepare(
         `INSERT INTO friends (user, other, state, at) VALUES (?, ?, ?, ?)
          ON CONFLICT (user, other) DO UPDATE SET state = excluded.state, at = excluded.at`,
       )
@@ -340,29 +407,34 @@ export class SqliteStore implements Store {
   }
 
   async removeFriend(user: string, other: string): Promise<boolean> {
-    const info = this.#db
-      .prepare('DELETE FROM friends WHERE (user = @user AND other = @other) OR (user = @other AND other = @user)')
+    const info = this.#prepare('DELETE FROM friends WHERE (user = @user AND other = @other) OR (user = @other AND other = @user)')
       .run({ user, other });
     return info.changes > 0;
   }
 
   async setFriendNote(user: string, other: string, note: string): Promise<boolean> {
-    return this.#db.prepare('UPDATE friends SET note = ? WHERE user = ? AND other = ?').run(note, user, other).changes > 0;
+    return this.#prepare('UPDATE friends SET note = ? WHERE user = ? AND other = ?').run(note, user, other).changes > 0;
   }
 
   async friends(user: string): Promise<FriendRow[]> {
-    return this.#db
-      .prepare(`SELECT other AS user, state, note FROM friends WHERE user = ? ORDER BY state = 'friend' DESC, other`)
+    return this.#prepare(`SELECT other AS user, state, note FROM friends WHERE user = ? ORDER BY state = 'friend' DESC, other`)
       .all(user) as FriendRow[];
   }
 
   async searchUsers(prefix: string, limit: number): Promise<string[]> {
     const pattern = `${prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    return this.#db.prepare(`SELECT name FROM users WHERE name LIKE ? ESCAPE '\\' ORDER BY name LIMIT ?`).pluck().all(pattern, limit) as string[];
+    return this.#prepare(`SELECT name FROM users WHERE name LIKE ? ESCAPE '\\' ORDER BY name LIMIT ?`).pluck().all(pattern, limit) as string[];
   }
 
   async close(): Promise<void> {
     this.#commitQueued(); // what was accepted is written before the database closes
-    if (this.#db.open) this.#db.close();
+    if (this.#db.open && (this.#syncing || this.#syncWaiters.length > 0)) await this.#durable().catch(() => {});
+    await this.#checkpointer.stop();
+    if (this.#walFd !== undefined) closeSync(this.#walFd);
+    this.#walFd = undefined;
+    if (this.#db.open) {
+      this.#db.pragma('wal_checkpoint(TRUNCATE)'); // leave a compact database behind
+      this.#db.close();
+    }
   }
 }

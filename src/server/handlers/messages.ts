@@ -12,8 +12,13 @@ type Req<T extends Request['type']> = Extract<Request, { type: T }>;
 /** The canonical name of an existing user, or no_such_user. */
 export async function existingUser(ctx: ServerContext, raw: string): Promise<string> {
   const name = normalizeName(raw);
+  const known = name ? ctx.knownUsers.get(name) : undefined;
+  if (known) return known;
   const user = name ? await ctx.store.getUser(name) : null;
   if (!user) throw new ProtocolError('no_such_user', `no such user: ${raw.slice(0, 64)}`);
+  // Accounts are never deleted, so a name found once stays valid (bounded: cleared when full).
+  if (ctx.knownUsers.size >= 100_000) ctx.knownUsers.clear();
+  ctx.knownUsers.set(name!, user.name);
   return user.name;
 }
 

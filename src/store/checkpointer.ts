@@ -1,0 +1,36 @@
+// Checkpoints of the SQLite WAL in a worker thread: copying the WAL into the database and its
+// fsyncs then never stall the event loop that serves clients (the main connection runs with
+// wal_autocheckpoint = 0). PASSIVE: never blocks the writer; what it could not copy waits for the next.
+import { Worker } from 'node:worker_threads';
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 1000');
+const timer = setInterval(() => {
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (err) { parentPort.postMessage(String(err && err.message)); }
+}, workerData.intervalMs);
+parentPort.on('message', () => { clearInterval(timer); db.close(); process.exit(0); });
+`;
+
+export class Checkpointer {
+  readonly #worker: Worker;
+  #stopped: Promise<void> | undefined;
+
+  constructor(file: string, driver: string, intervalMs = 1000, onError: (message: string) => void = () => {}) {
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, intervalMs } });
+    this.#worker.unref(); // never keeps a process alive
+    this.#worker.on('message', (m: string) => onError(`WAL checkpoint: ${m}`));
+    this.#worker.on('error', (err) => onError(`WAL checkpointer stopped: ${err.message}`));
+  }
+
+  /** Stops the worker (idempotent). */
+  stop(): Promise<void> {
+    return (this.#stopped ??= new Promise<void>((resolve) => {
+      this.#worker.ref(); // whoever awaits this must not see the process exit first
+      this.#worker.once('exit', () => resolve());
+      this.#worker.postMessage('stop');
+    }));
+  }
+}
