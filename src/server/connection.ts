@@ -34,6 +34,8 @@ export class Connection {
   delivered: Set<number> | null = null;
   /** With `delivered`: every message up to this id was sent and acknowledged. */
   deliveredFloor = 0;
+  /** The newest message id the subscribe backlog carried (live copies of those are dropped). */
+  backlogUpTo = 0;
   /** While a subscriber's backlog is being sent, live events wait here (in order). */
   syncQueue: ServerEvent[] | null = null;
 
@@ -117,8 +119,12 @@ export class Connection {
       if (id <= this.deliveredFloor || this.delivered.has(id)) return; // a refill and the bus both brought it
       this.delivered.add(id);
     }
+    this.#write(encoded ?? encodeJsonFrame(frame));
+  }
+
+  #write(bytes: Buffer): void {
     this.#cork();
-    this.#socket.write(encoded ?? encodeJsonFrame(frame));
+    this.#socket.write(bytes);
     if (this.#socket.writableLength > this.#limits.maxBufferedBytes) {
       this.#hooks.log(`conn ${this.id} ${this.remote} not reading: ${this.#socket.writableLength} bytes queued, disconnecting`);
       this.#closing = true; // once: nothing more is written to it
@@ -140,6 +146,12 @@ export class Connection {
       this.#corked = false;
       this.#socket.uncork();
     });
+  }
+
+  /** Writes frames already encoded (several at once), with the same bound as send(). */
+  sendEncoded(frames: Buffer): void {
+    if (this.state === 'closed' || this.#closing || !this.#socket.writable) return;
+    this.#write(frames);
   }
 
   /** Resolves once queued output has drained (or the connection is gone). */
@@ -172,6 +184,9 @@ export class Connection {
   /** Sends a push event now, or queues it while the backlog is still being delivered. */
   push(event: ServerEvent, encoded?: Buffer): void {
     if (this.syncQueue) this.syncQueue.push(event);
+    // Committed messages can be read by the backlog before their sender's request resolves
+    // (it waits for the fsync): those reach the bus later and must not arrive twice.
+    else if (event.event === 'message' && event.data.id <= this.backlogUpTo) return;
     else this.send(event, encoded);
   }
 

@@ -19,6 +19,9 @@ import { FailureThrottle } from './throttle.js';
 import { encodeJsonFrame } from '../protocol/frame.js';
 import type { Store } from '../store/store.js';
 
+/** How long presence changes are gathered before they go out together (see #flushPresence). */
+const PRESENCE_FLUSH_MS = 50;
+
 /** What handlers see of the server. */
 export interface ServerContext {
   readonly store: Store;
@@ -58,6 +61,8 @@ export class ChatServer implements ServerContext {
   /** Whether clients connect with TLS (protocol.md §1.1). */
   readonly tls: boolean;
   #perAddress = new Map<string, number>();
+  #presenceQueue: { event: ServerEvent; encoded: Buffer }[] = [];
+  #presenceTimer: NodeJS.Timeout | null = null;
   /** "address:port" of connections over the per-address limit, told so once they can be (after TLS). */
   #refused = new Set<string>();
   /** "address:port" → deadline of a TLS handshake in progress (Node's own does not cover a silent peer). */
@@ -142,6 +147,7 @@ export class ChatServer implements ServerContext {
       conn.close();
     }
     await closed;
+    if (this.#presenceTimer) clearTimeout(this.#presenceTimer);
     this.offers.clear();
     this.relay.close();
     this.#unsubscribe();
@@ -263,8 +269,23 @@ export class ChatServer implements ServerContext {
   #presenceChanged(node: string, user: string, online: boolean, at: number): void {
     if (!this.presence.apply(node, user, online)) return;
     const event: ServerEvent = { type: 'event', event: 'presence', data: { user, online, at } };
-    const encoded = encodeJsonFrame(event);
-    for (const conn of this.registry.listeners()) conn.push(event, encoded);
+    this.#presenceQueue.push({ event, encoded: encodeJsonFrame(event) });
+    this.#presenceTimer ??= setTimeout(() => this.#flushPresence(), PRESENCE_FLUSH_MS).unref();
+  }
+
+  /**
+   * Presence changes go out every PRESENCE_FLUSH_MS, all of them in one write per listener:
+   * N users logging in would otherwise cost N writes to each of N listeners.
+   */
+  #flushPresence(): void {
+    this.#presenceTimer = null;
+    const queued = this.#presenceQueue.splice(0);
+    if (queued.length === 0) return;
+    const all = queued.length === 1 ? queued[0]!.encoded : Buffer.concat(queued.map((q) => q.encoded));
+    for (const conn of this.registry.listeners()) {
+      if (conn.syncQueue) for (const q of queued) conn.push(q.event); // still receiving its backlog: in order, after it
+      else conn.sendEncoded(all);
+    }
   }
 
   /** Publishes this node's online users and open offers (for a node that joined, or after a bus outage). */

@@ -734,6 +734,7 @@ describe('two nodes on one bus', () => {
       await logs.waitFor(/^conn b:\d+ closed \(bob\)/);
       const c = await listening(carol.token, on(na!.port));
       await a.inbox.untilPresence('carol', true);
+      await c.inbox.untilPresence('carol', true); // presence goes out in batches (every 50 ms)
       expect(a.inbox.presence.map((p) => `${p.user}:${p.online}`)).toEqual(['alice:true', 'bob:true', 'carol:true']);
       expect(c.inbox.presence.map((p) => `${p.user}:${p.online}`)).toEqual(['carol:true']);
 

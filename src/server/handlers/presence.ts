@@ -57,6 +57,7 @@ function sendOpenOffers(ctx: ServerContext, conn: Connection): Set<string> {
 function flushQueue(conn: Connection, lastId: number, offered: Set<string>): void {
   const queued: ServerEvent[] = conn.syncQueue ?? [];
   conn.syncQueue = null;
+  conn.backlogUpTo = lastId;
   for (const event of queued) {
     if (event.event === 'message' && event.data.id <= lastId) continue;
     if (event.event === 'offer' && offered.has(event.data.id)) continue;
