@@ -9,6 +9,7 @@
 //   npm run bench:relay                         1000 and 10000 clients, 5k/20k/50k msgs/s + max, 10 s each
 //   npm run bench:relay -- --quick              200 clients, 1k and 5k msgs/s + max, 3 s steps (~30 s)
 //   node bench/relay.mjs --smoke --out DIR      20 clients, 1 s steps, no ngircd (the test suite's smoke run)
+//   node bench/relay.mjs --nodes 3 --clients 1000   one node, then a 3-node cluster, same load (no ngircd)
 //
 // Flags (defaults of the full run): --clients 1000,10000  --rates 5000,20000,50000  --no-max
 // --duration 10 (s per step)  --drain 15 (s)  --hold 5 (s idle)  --window 8 (in flight per
@@ -18,6 +19,18 @@
 // receivers subscribe, because S chat subscribers cost S(S+1)/2 presence events)  --no-ngircd
 // --out DIR  --data-parent DIR (where the data dirs go; /dev/shm for tmpfs)  --profile DIR (the
 // chat server runs under node --cpu-prof; see bench/relay/profile-top.mjs).
+//
+// --nodes N[,M…] (cluster mode, docs/cluster.md; implies --no-ngircd): after the single node
+// (SQLite, in-process bus) of each client count, the same load against N `chat serve` nodes
+// sharing PostgreSQL (store) and Redis (bus), clients round-robin over the nodes (client i on
+// node i mod N, so every pair 2k <-> 2k+1 spans two nodes). `--nodes 1,3` adds a one-node
+// cluster: the cost of PostgreSQL + Redis apart from that of spreading. PostgreSQL and Redis:
+// CHAT_TEST_PG / CHAT_TEST_REDIS, else CHAT_STORE / CHAT_BUS, else what `.ci/services` starts; if
+// none, it says so and exits 2. Each cluster run gets a fresh schema (`CREATE SCHEMA bench_…`,
+// as search_path in the store URL) and Redis prefix (`?prefix=bench_…` in the bus URL), both
+// removed at the end; users are seeded through the built PostgresStore. Figures per step: each
+// node's CPU and RSS and their sums, the CPU of the PostgreSQL backends serving the nodes and of
+// the Redis server, and the whole machine's busy % (200 = two cores), next to the single node's.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -41,8 +54,9 @@ import {
   startNgircd,
   stop,
 } from './relay/procs.mjs';
-import { table } from './relay/report.mjs';
-import { seedUsers } from './relay/seed.mjs';
+import { backendCpu, clusterScratch, clusterServices, machineBusyPercent, machineTicks, redact, startCluster, stopCluster } from './relay/cluster.mjs';
+import { clusterTable, table } from './relay/report.mjs';
+import { seedUsers, seedUsersPostgres } from './relay/seed.mjs';
 import { round } from './relay/stats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,6 +66,7 @@ let build = null;
 const chatBin = () => path.join(build.root, 'bin', 'chat');
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
+const CORES = os.availableParallelism();
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -83,6 +98,7 @@ function options() {
       out: { type: 'string' },
       'data-parent': { type: 'string', default: os.tmpdir() },
       profile: { type: 'string' },
+      nodes: { type: 'string' },
     },
   });
   const preset = PRESETS[values.smoke ? 'smoke' : values.quick ? 'quick' : 'full'];
@@ -102,12 +118,15 @@ function options() {
     loginSample: Number(pick('login-sample')),
     connectConcurrency: Number(values['connect-concurrency']),
     pairs: values.pairs,
-    ngircd: !values['no-ngircd'] && !values.smoke,
+    nodes: values.nodes === undefined ? [] : list(values.nodes),
+    ngircd: !values['no-ngircd'] && !values.smoke && values.nodes === undefined,
     out: values.out ?? path.join(ROOT, 'bench', 'results'),
     dataParent: values['data-parent'],
     profile: values.profile ? path.resolve(values.profile) : null,
   };
   for (const n of opts.clients) if (!Number.isInteger(n) || n < 2 || n % 2) throw new Error(`--clients: ${n} is not an even number ≥ 2`);
+  for (const k of opts.nodes) if (!Number.isInteger(k) || k < 1 || k > 16) throw new Error(`--nodes: ${k} is not a node count 1..16`);
+  if (values.nodes !== undefined && !opts.nodes.length) throw new Error('--nodes: give a node count, e.g. --nodes 3');
   if (!['auto', 'two-way', 'one-way'].includes(opts.pairs)) throw new Error('--pairs: auto, two-way or one-way');
   if (opts.size < 40 || opts.size > 400) throw new Error('--size: 40..400 bytes (IRC lines are at most 512 bytes)');
   return opts;
@@ -130,27 +149,67 @@ function rssSampler(pid) {
 /** CLOCK_MONOTONIC in µs: the clock of V8's .cpuprofile timestamps (profile-top.mjs --from/--to). */
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 
-/** CPU of the server and the generator between the generator's send-start and send-end marks. */
-function cpuWindow(serverPid, sampler) {
+/** The processes of the server under test: the one server, or every node of a cluster. */
+const procsOf = (server) => server.nodes ?? [server];
+
+/** fn(pid) summed over the server's processes; null if a reading failed. */
+function sumOver(server, fn) {
+  let sum = 0;
+  for (const { pid } of procsOf(server)) {
+    const v = fn(pid);
+    if (v === null || v === undefined) return null;
+    sum += v;
+  }
+  return sum;
+}
+
+const sumOrNull = (values) => (values.some((v) => v === null) ? null : values.reduce((a, b) => a + b, 0));
+
+/**
+ * CPU of the server (each node of a cluster) and the generator between the generator's
+ * send-start and send-end marks, the server's RSS (max per process over the window), and the
+ * whole machine's busy %. For a cluster (`extra`: { scratch, backends }) also the CPU of the
+ * PostgreSQL backends serving the nodes and of the Redis server.
+ */
+function cpuWindow(server, samplers, extra) {
+  const procs = procsOf(server);
   let start = null;
   let end = null;
-  const read = (genPid) => ({ t: performance.now(), mono: monoUs(), server: cpuSeconds(serverPid), generator: cpuSeconds(genPid) });
+  const read = (genPid) => ({
+    t: performance.now(),
+    mono: monoUs(),
+    procs: procs.map((p) => cpuSeconds(p.pid)),
+    generator: cpuSeconds(genPid),
+    machine: machineTicks(),
+    postgres: extra?.backends?.window() ?? null,
+    redis: extra ? extra.scratch.redisCpuSeconds().catch(() => null) : null,
+  });
   return {
     onMark(mark, genPid) {
       if (mark === 'send-start') {
-        sampler.reset();
+        for (const s of samplers) s.reset();
         start = read(genPid);
-      } else if (mark === 'send-end') end = { ...read(genPid), rss: sampler.max() };
+      } else if (mark === 'send-end') {
+        end = { ...read(genPid), rss: samplers.map((s) => s.max()), postgresSeconds: start.postgres?.end() ?? null };
+      }
     },
-    result() {
+    async result() {
       const wall = (end.t - start.t) / 1000;
       const pct = (a, b) => (a === null || b === null ? null : round(((b - a) / wall) * 100));
-      return {
-        serverCpuPercent: pct(start.server, end.server),
+      const cpu = procs.map((_, i) => pct(start.procs[i], end.procs[i]));
+      const out = {
+        serverCpuPercent: round(sumOrNull(cpu)),
         generatorCpuPercent: pct(start.generator, end.generator),
-        serverRssMb: end.rss,
+        serverRssMb: round(sumOrNull(end.rss)),
         monotonicUs: { from: start.mono, to: end.mono },
+        machineBusyPercent: machineBusyPercent(start.machine, end.machine, CORES),
       };
+      if (server.nodes) {
+        out.nodes = server.nodes.map((node, i) => ({ id: node.id, cpuPercent: cpu[i], rssMb: end.rss[i] }));
+        out.postgresCpuPercent = end.postgresSeconds === null ? null : round((end.postgresSeconds / wall) * 100);
+        out.redisCpuPercent = pct(await start.redis, await end.redis);
+      }
+      return out;
     },
   };
 }
@@ -158,63 +217,73 @@ function cpuWindow(serverPid, sampler) {
 /** Two-way pairs (everyone sends, every chat client subscribes) up to 2000 clients with --pairs auto. */
 const twoWay = (n, opts) => opts.pairs === 'two-way' || (opts.pairs === 'auto' && n <= 2000);
 
-/** CPU % of the server and the generator since `before` ({ t, server, generator }), and the wall time. */
-function cpuSince(before, serverPid, genPid) {
+/** CPU % of the server (all its processes) and the generator since `before` ({ t, server, generator }), and the wall time. */
+function cpuSince(before, server, genPid) {
   const wall = (performance.now() - before.t) / 1000;
   const pct = (a, b) => (a === null || b === null ? null : round(((b - a) / wall) * 100));
   return {
     seconds: round(wall, 2),
-    serverCpuPercent: pct(before.server, cpuSeconds(serverPid)),
+    serverCpuPercent: pct(before.server, sumOver(server, cpuSeconds)),
     generatorCpuPercent: pct(before.generator, cpuSeconds(genPid)),
     monotonicUs: { from: before.mono, to: monoUs() },
   };
 }
 
-/** Runs every phase against one started server; returns the run's figures. */
-async function drive(kind, server, n, opts) {
-  const sampler = rssSampler(server.pid);
+/**
+ * Runs every phase against one started server, or the nodes of a cluster (`server.nodes`, each
+ * { id, pid, port }; `extra`: { scratch, backends } of cluster.mjs); returns the run's figures.
+ */
+async function drive(kind, server, n, opts, extra = null) {
+  const samplers = procsOf(server).map((p) => rssSampler(p.pid));
   const marks = { window: null };
   const gen = startGenerator(LOAD, (mark) => marks.window?.onMark(mark, gen.pid));
   const run = { target: kind === 'chat' ? 'ours' : 'ngircd', clients: n, pairs: twoWay(n, opts) ? 'two-way' : 'one-way', serverArgs: server.args, steps: [] };
   try {
     const perAddress = kind === 'chat' && !opts.flags.maxConnectionsPerAddress ? 60 : 1000;
     const { size, window, maxInflight, seed } = opts;
-    await gen.call('setup', { kind, root: build.root, host: '127.0.0.1', port: server.port, clients: n, seed, perAddress, size, window, maxInflight, twoWay: twoWay(n, opts) });
-    run.serverRssMbAtStart = round(rssMb(server.pid));
+    const ports = server.nodes?.map((node) => node.port);
+    await gen.call('setup', { kind, root: build.root, host: '127.0.0.1', port: server.port, ports, clients: n, seed, perAddress, size, window, maxInflight, twoWay: twoWay(n, opts) });
+    run.serverRssMbAtStart = round(sumOver(server, rssMb));
     await loginPhase(kind, gen, server, run, opts);
     for (const rate of [...opts.rates, ...(opts.max ? [null] : [])]) {
-      marks.window = cpuWindow(server.pid, sampler);
+      marks.window = cpuWindow(server, samplers, extra);
       const s = await gen.call('step', { rate, durationMs: opts.durationMs, drainMs: opts.drainMs }, opts.durationMs + opts.drainMs + 60_000);
-      run.steps.push({ ...s, ...marks.window.result() });
+      run.steps.push({ ...s, ...(await marks.window.result()) });
       marks.window = null;
-      logStep(run.steps.at(-1));
+      logStep(run.steps.at(-1), opts);
     }
     await endPhase(kind, gen, server, run, opts);
   } finally {
-    sampler.stop();
+    for (const s of samplers) s.stop();
     await gen.call('close').catch(() => {});
     await stop(gen.child, 5000);
   }
   return run;
 }
 
+/** Per-node RSS of a cluster now, or undefined for one server. */
+const nodesRss = (server) => server.nodes?.map((node) => ({ id: node.id, rssMb: round(rssMb(node.pid)) }));
+
 /** Connects and logs in every client (chat: until every presence event arrived), then holds them idle. */
 async function loginPhase(kind, gen, server, run, opts) {
-  const before = { t: performance.now(), mono: monoUs(), server: cpuSeconds(server.pid), generator: cpuSeconds(gen.pid) };
+  const before = { t: performance.now(), mono: monoUs(), server: sumOver(server, cpuSeconds), generator: cpuSeconds(gen.pid) };
   run.login = await gen.call('connect', { concurrency: opts.connectConcurrency }, opts.connectTimeoutMs);
   log(`  connected + logged in ${run.login.ok}/${run.clients}: ${run.login.perSecond}/s${run.login.errors ? `, errors: ${run.login.firstErrors.join('; ')}` : ''}`);
   if (kind === 'chat') {
-    run.presence = await gen.call('settle', { timeoutMs: opts.settleMs }, opts.settleMs + 60_000);
-    log(`  presence: ${run.presence.presence}/${run.presence.expected} events, settled after ${run.presence.ms} ms`);
+    // A cluster: bounded lower (a presence event that never comes is a finding, not a reason to
+    // wait 15 min), and until no event came for 1 s (a node may send a few more than S(S+1)/2).
+    const settle = server.nodes ? { timeoutMs: Math.min(opts.settleMs, Math.max(60_000, (run.clients * run.clients) / 10)), quietMs: 1000 } : { timeoutMs: opts.settleMs };
+    run.presence = await gen.call('settle', settle, settle.timeoutMs + 60_000);
+    log(`  presence: ${run.presence.presence}/${run.presence.expected} events, ${run.presence.settled ? 'settled' : 'NOT settled'} after ${run.presence.ms} ms`);
   }
-  run.loginCpu = cpuSince(before, server.pid, gen.pid);
+  run.loginCpu = cpuSince(before, server, gen.pid);
   log(`  login phase: ${run.loginCpu.seconds} s, server CPU ${run.loginCpu.serverCpuPercent}%, generator CPU ${run.loginCpu.generatorCpuPercent}%`);
   if (kind === 'irc') {
     run.relaxFlood = await gen.call('relaxFlood', { concurrency: 256, ...IRC_OPER }, 600_000);
     if (run.relaxFlood.errors) log(`  OPER/MODE +F failed for ${run.relaxFlood.errors}: ${run.relaxFlood.firstErrors.join('; ')}`);
   }
-  run.idle = { ...(await gen.call('hold', { ms: opts.holdMs })), serverRssMb: round(rssMb(server.pid)), serverCpuSeconds: cpuSeconds(server.pid) };
-  log(`  idle: server RSS ${run.idle.serverRssMb} MB with ${run.idle.connected} connected, ${run.idle.ended} ended`);
+  run.idle = { ...(await gen.call('hold', { ms: opts.holdMs })), serverRssMb: round(sumOver(server, rssMb)), serverCpuSeconds: sumOver(server, cpuSeconds), ...(server.nodes ? { nodes: nodesRss(server) } : {}) };
+  log(`  idle: server RSS ${run.idle.serverRssMb} MB${server.nodes ? ` (${run.idle.nodes.map((x) => `${x.id} ${x.rssMb}`).join(', ')})` : ''} with ${run.idle.connected} connected, ${run.idle.ended} ended`);
 }
 
 /** Final loss per step (stragglers included), the state at the end, then the password-login sample. */
@@ -222,7 +291,7 @@ async function endPhase(kind, gen, server, run, opts) {
   const final = await gen.call('finish', { timeoutMs: opts.drainMs * 2 }, opts.drainMs * 2 + 60_000);
   for (const s of run.steps) Object.assign(s, final.steps[s.id]);
   log(`  lost (final, ${final.waitedMs} ms after the last step): ${run.steps.map((s) => s.lost).join(', ')}`);
-  run.end = { ...(await gen.call('status')), serverRssMb: round(rssMb(server.pid)) };
+  run.end = { ...(await gen.call('status')), serverRssMb: round(sumOver(server, rssMb)), ...(server.nodes ? { nodes: nodesRss(server) } : {}) };
   // Last: scrypt's 16 MiB per hash (on up to 4 threads) would otherwise inflate every RSS above.
   if (kind === 'chat' && opts.loginSample > 0) {
     run.passwordLogin = await gen.call('passwordLogins', { count: opts.loginSample, concurrency: 16 }, 300_000);
@@ -230,13 +299,18 @@ async function endPhase(kind, gen, server, run, opts) {
   }
 }
 
-function logStep(s) {
+function logStep(s, opts) {
   const rejected = Object.entries(s.rejected).map(([k, v]) => `${k}=${v}`).join(',') || '0';
   const l = s.latencyMs;
+  // With --nodes (both the single node and the cluster): the machine's busy time; a cluster: per node, PostgreSQL, Redis.
+  const more = !opts.nodes.length
+    ? ''
+    : `${s.nodes ? ` [${s.nodes.map((x) => `${x.id} ${x.cpuPercent}% ${x.rssMb} MB`).join(', ')}; PostgreSQL ${s.postgresCpuPercent}%, Redis ${s.redisCpuPercent}%]` : ''}, machine busy ${s.machineBusyPercent}%` +
+      (s.outOfOrder || s.duplicates ? `, out of order ${s.outOfOrder}, duplicates ${s.duplicates}` : '');
   log(
     `  ${s.targetPerSecond === null ? 'max' : s.targetPerSecond + '/s'}: offered ${s.offeredPerSecond}/s, delivered ${s.deliveredPerSecond}/s, ` +
       `undelivered ${s.undeliveredAtDrainEnd}, rejected ${rejected}, p50 ${l.p50} p99 ${l.p99} max ${l.max} ms, server CPU ${s.serverCpuPercent}% RSS ${s.serverRssMb} MB, ` +
-      `generator CPU ${s.generatorCpuPercent}%${s.drain.complete ? '' : ' (drain incomplete)'}`,
+      `generator CPU ${s.generatorCpuPercent}%${more}${s.drain.complete ? '' : ' (drain incomplete)'}`,
   );
 }
 
@@ -264,6 +338,52 @@ async function runNgircd(n, opts, tmp) {
   } finally {
     await stop(server.child);
   }
+}
+
+/**
+ * The same load against `count` cluster nodes: a fresh PostgreSQL schema and Redis prefix,
+ * users seeded into PostgreSQL, the nodes started, clients round-robin over them. The schema,
+ * the Redis keys and the nodes' data dirs are removed afterwards.
+ */
+async function runCluster(n, count, opts, tmp) {
+  const scratch = await clusterScratch(opts.services);
+  scratches.add(scratch);
+  const dir = path.join(tmp, `cluster-${count}-${n}`);
+  let nodes = [];
+  let backends = null;
+  let run;
+  try {
+    const seeded = await seedUsersPostgres(build.root, scratch.storeUrl, Math.max(n, opts.loginSample), opts.seed);
+    log(`ours, ${count} node${count === 1 ? '' : 's'}, ${n} clients (PostgreSQL schema and Redis prefix ${scratch.tag}; seeded ${seeded.users} users in ${Math.round(seeded.ms)} ms)`);
+    const nodeArgs = (id) => (opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`, `--cpu-prof-name=chat-${n}-${count}n-${id}-${Date.now()}.cpuprofile`] : []);
+    nodes = await startCluster({ chatBin: chatBin(), count, scratch, flags: opts.flags, dir, nodeArgs });
+    log(`  nodes: ${nodes.map((x) => `${x.id} on :${x.port} (pid ${x.pid})`).join(', ')}`);
+    backends = backendCpu(scratch);
+    const server = { nodes, port: nodes[0].port, args: nodes.map((x) => x.args.map(redact)) };
+    run = await drive('chat', server, n, opts, { scratch, backends });
+    let across = 0;
+    for (let k = 0; k < n; k += 2) if (k % count !== (k + 1) % count) across++;
+    Object.assign(run, {
+      nodes: count,
+      pairsAcrossNodes: across,
+      seedMs: Math.round(seeded.ms),
+      postgresBackendsSeen: backends.backends(),
+      postgresProbeError: backends.error(),
+      store: { url: redact(opts.services.pg), schema: scratch.tag, ...scratch.postgres },
+      bus: { url: redact(opts.services.redis), prefix: scratch.tag, ...scratch.redis },
+    });
+  } finally {
+    backends?.stop();
+    await stopCluster(nodes);
+    // After the stop: a node's last lines (its shutdown) count too.
+    const nodeLogs = nodes.map((x) => ({ id: x.id, notable: x.notable, first: x.notableLines }));
+    if (run) run.nodeLogs = nodeLogs;
+    for (const x of nodeLogs) if (x.notable) log(`  node ${x.id} logged ${x.notable} notable line(s), first: ${x.first.slice(0, 3).join(' | ')}`);
+    await scratch.drop().catch((err) => log(`  ${err.message}`));
+    scratches.delete(scratch);
+    await rm(dir, { recursive: true, force: true });
+  }
+  return run;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,19 +423,25 @@ async function main() {
   const need = Math.max(...opts.clients) + 100;
   if (noFile < need) throw new Error(`open files hard limit ${noFile} < ${need}: raise it (ulimit -Hn) or lower --clients`);
   opts.ngircdBin = opts.ngircd ? findNgircd(log) : null;
+  if (opts.nodes.length) {
+    opts.services = clusterServices(ROOT, log);
+    log(`cluster (--nodes ${opts.nodes.join(',')}; no ngircd): PostgreSQL ${redact(opts.services.pg)}, Redis ${redact(opts.services.redis)} (from the ${opts.services.from}); ${CORES} cores for the nodes, PostgreSQL, Redis and the generator`);
+  }
 
   const byClients = [];
   try {
     for (const n of opts.clients) {
       const ours = await runChat(n, opts, tmp);
       const ngircd = opts.ngircdBin ? await runNgircd(n, opts, tmp) : null;
-      byClients.push({ clients: n, ours, ngircd });
+      const cluster = [];
+      for (const count of opts.nodes) cluster.push(await runCluster(n, count, opts, tmp));
+      byClients.push({ clients: n, ours, ngircd, ...(opts.nodes.length ? { cluster } : {}) });
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 
-  const lines = table(byClients);
+  const lines = opts.nodes.length ? clusterTable(byClients) : table(byClients);
   for (const line of lines) log(line);
   const report = {
     benchmark: 'relay',
@@ -339,6 +465,7 @@ async function main() {
       pairs: opts.pairs,
       chatServeFlags: opts.flags,
       dataParent: opts.dataParent,
+      ...(opts.nodes.length ? { nodes: opts.nodes, cluster: { postgres: redact(opts.services.pg), redis: redact(opts.services.redis), from: opts.services.from, cores: CORES } } : {}),
     },
     runs: byClients,
   };
@@ -346,8 +473,11 @@ async function main() {
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   log();
   log(`raw results: ${path.relative(process.cwd(), file)}`);
-  const failures = byClients.flatMap((b) => problems(b.ours));
-  for (const f of failures) log(`FAILED (ours): ${f}`);
+  const failures = byClients.flatMap((b) => [
+    ...problems(b.ours).map((f) => `(ours) ${f}`),
+    ...(b.cluster ?? []).flatMap((c) => problems(c).map((f) => `(ours, ${c.nodes} node${c.nodes === 1 ? '' : 's'}, ${b.clients} clients) ${f}`)),
+  ]);
+  for (const f of failures) log(`FAILED ${f}`);
   if (failures.length) process.exitCode = 1;
 }
 
@@ -363,11 +493,14 @@ function problems(run) {
     if (s.delivered === 0) out.push(`${name}: nothing delivered`);
   }
   if (run.end?.ended) out.push(`${run.end.ended} connections ended during the run: ${run.end.endedReasons.join('; ')}`);
+  if (run.nodes && run.presence && !run.presence.settled) out.push(`presence: ${run.presence.presence} of ${run.presence.expected} events arrived`);
   return out;
 }
 
 /** The temp dir of this run (data directories, ngircd.conf), removed on exit. */
 let scratch = null;
+/** Cluster scratch spaces (PostgreSQL schema, Redis keys) not dropped yet. */
+const scratches = new Set();
 
 function cleanup() {
   for (const child of children) child.kill('SIGKILL');
@@ -375,13 +508,22 @@ function cleanup() {
 }
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
+  process.on(sig, async () => {
     cleanup();
+    // The schema and keys of a cluster run in progress: dropped if that takes under 5 s.
+    const timeout = new Promise((resolve) => setTimeout(resolve, 5000).unref());
+    await Promise.race([Promise.allSettled([...scratches].map((s) => s.drop())), timeout]);
     process.exit(130);
   });
 }
 
 main().catch((err) => {
+  // --nodes without PostgreSQL/Redis: the message alone, exit 2.
+  if (/^--nodes/.test(err.message)) {
+    console.error(`relay bench: ${err.message}`);
+    process.exitCode = 2;
+    return;
+  }
   console.error(err.stack ?? err);
   process.exitCode = 1;
 });

@@ -5,6 +5,8 @@
 // receivers subscribe (each chat subscribe sends a presence event to every subscriber, so N
 // subscribers cost N(N+1)/2 events). Every text carries "<step> <seq> <send time ms>" and is
 // padded to a fixed size; the receiver computes the latency on the same clock (one process).
+// Against a cluster (setup's `ports`: one per node), client i connects to node i mod N, so with
+// N ≥ 2 the two clients of every pair (2k, 2k+1) are on different nodes.
 //
 // Messages in flight are bounded per sender (`window`) and in total (`maxInflight`): a closed
 // loop, so a saturated server shows as a lower offered rate and a latency of about
@@ -24,7 +26,7 @@ import { Samples } from './stats.mjs';
 
 /**
  * setup's arguments: { kind: 'chat'|'irc', root, host, port, clients, seed, perAddress, size,
- * window, maxInflight, twoWay }.
+ * window, maxInflight, twoWay, ports? } (ports: the nodes of a cluster, used round-robin).
  */
 let cfg;
 /** The clients that send (all, or the even ones for one-way pairs). */
@@ -114,8 +116,11 @@ function localAddress(i) {
   return block === 0 ? '127.0.0.1' : `127.1.${(block >> 8) & 255}.${block & 255}`;
 }
 
+/** The port client i connects to: the single server's, or node i mod N of a cluster. */
+const portOf = (i) => (cfg.ports?.length ? cfg.ports[i % cfg.ports.length] : cfg.port);
+
 async function open(i) {
-  const target = { host: cfg.host, port: cfg.port, localAddress: localAddress(i), version: cfg.version };
+  const target = { host: cfg.host, port: portOf(i), localAddress: localAddress(i), version: cfg.version };
   if (cfg.kind === 'chat') return ChatConn.open(i, target, sink);
   return IrcConn.open(i, target, sink, userName(i));
 }
@@ -146,7 +151,7 @@ function rateResult(count, errors, ms) {
 async function passwordLogins({ count, concurrency }) {
   const started = performance.now();
   const errors = await pool(0, count, concurrency, async (i) => {
-    const target = { host: cfg.host, port: cfg.port, localAddress: localAddress(cfg.clients + i), version: cfg.version };
+    const target = { host: cfg.host, port: portOf(i), localAddress: localAddress(cfg.clients + i), version: cfg.version };
     const conn = await ChatConn.open(i, target, { ...sink, closed() {} });
     try {
       await conn.passwordLogin(userName(i), PASSWORD);
@@ -188,13 +193,24 @@ function every(ms, line) {
   return timer;
 }
 
-/** Waits until every subscriber got every presence event: S subscribers, S(S+1)/2 events. */
-async function settle({ timeoutMs }) {
+/**
+ * Waits until every subscriber got every presence event: S subscribers, S(S+1)/2 events. With
+ * `quietMs` (a cluster, where a node can see a user come online before or after a local
+ * subscribe, so a few more events are possible), also until none arrived for that long.
+ */
+async function settle({ timeoutMs, quietMs = 0 }) {
   const subscribers = conns.filter((c, i) => c && isReceiver(i)).length;
   const expected = (subscribers * (subscribers + 1)) / 2;
   const started = performance.now();
   const progress = every(10_000, () => `${presence}/${expected} presence events`);
   while (presence < expected && performance.now() - started < timeoutMs) await delay(20);
+  if (quietMs > 0 && presence >= expected) {
+    let seen = -1;
+    while (seen !== presence && performance.now() - started < timeoutMs) {
+      seen = presence;
+      await delay(quietMs);
+    }
+  }
   clearInterval(progress);
   return { subscribers, presence, expected, ms: Math.round(performance.now() - started), settled: presence >= expected };
 }

@@ -146,19 +146,40 @@ export function chatServeFlags(chatBin) {
 
 /**
  * `chat serve` on 127.0.0.1, port 0, with the abuse limits lifted where the flags exist.
+ * `extraArgs` go after those (a cluster node's --store/--bus/--node-id/--relay-address);
+ * `quiet: false` keeps the server's log, whose lines (after "listening") go to `onLine`.
+ * CHAT_STORE and CHAT_BUS are removed from the server's environment, so a single node is
+ * SQLite with the in-process bus whatever the caller's shell exports.
  * Returns { child, pid, port, args }.
  */
-export async function startChat({ chatBin, dataDir, flags, nodeArgs = [] }) {
-  const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--data', dataDir, '--quiet'];
+export async function startChat({ chatBin, dataDir, flags, nodeArgs = [], extraArgs = [], quiet = true, onLine = null }) {
+  const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--data', dataDir, ...(quiet ? ['--quiet'] : [])];
   const big = '1000000000';
   if (flags.maxConnectionsPerAddress) args.push('--max-connections-per-address', big);
   if (flags.messageRate) args.push('--message-rate', big);
   if (flags.messageBurst) args.push('--message-burst', big);
   if (flags.insecure) args.push('--insecure');
-  const child = spawnRaised(process.execPath, [...nodeArgs, chatBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  args.push(...extraArgs);
+  const env = { ...process.env };
+  delete env.CHAT_STORE;
+  delete env.CHAT_BUS;
+  const child = spawnRaised(process.execPath, [...nodeArgs, chatBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const m = await waitForOutput(child, /chat server listening on ([^\s]+):(\d+)/, 30_000, 'chat serve');
-  drainOutput(child);
+  if (onLine) readLines(child, onLine);
+  else drainOutput(child);
   return { child, pid: child.pid, port: Number(m[2]), args };
+}
+
+/** Calls onLine(line) for every line the child writes to stdout or stderr from now on. */
+function readLines(child, onLine) {
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream?.on('data', (chunk) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop();
+      for (const line of lines) onLine(line);
+    });
+  }
 }
 
 /** The ngircd binary, installing the Debian package if it is missing; null if impossible. */

@@ -3,6 +3,7 @@
 // Every user gets the same salt and scrypt hash of PASSWORD (so `login` works, computed once
 // with the server's own hashPassword) and one session whose token the load generator can
 // derive again from the run's seed (tokenFor), so clients log in with a cheap `auth`.
+// A cluster's users go into PostgreSQL the same way (seedUsersPostgres, through PostgresStore).
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -37,6 +38,36 @@ export async function seedUsers(root, dataDir, count, seed) {
       if (!user) throw new Error(`seeding: ${userName(i)} already exists in ${dataDir}`);
       await store.createSession(user.id, hashToken(tokenFor(seed, i)), at);
     }
+  } finally {
+    await store.close();
+  }
+  return { users: count, ms: performance.now() - started };
+}
+
+/**
+ * The same users and sessions in the PostgreSQL store at `url` (PostgresStore from dist/; the
+ * URL's search_path names the run's fresh schema, whose tables this creates). 8 users at once.
+ * Returns { users, ms }.
+ */
+export async function seedUsersPostgres(root, url, count, seed) {
+  const dist = (p) => pathToFileURL(path.join(root, 'dist', p)).href;
+  const { PostgresStore } = await import(dist('store/postgres.js'));
+  const { hashPassword, hashToken } = await import(dist('server/auth.js'));
+  const started = performance.now();
+  const { salt, hash } = await hashPassword(PASSWORD);
+  const store = await PostgresStore.open(url, { maxConnections: 8 });
+  try {
+    const at = Date.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < count) {
+        const i = next++;
+        const user = await store.createUser(userName(i), salt, hash, at);
+        if (!user) throw new Error(`seeding: ${userName(i)} already exists in the PostgreSQL store`);
+        await store.createSession(user.id, hashToken(tokenFor(seed, i)), at);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
   } finally {
     await store.close();
   }

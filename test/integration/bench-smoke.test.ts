@@ -26,7 +26,7 @@ interface Exit {
 }
 
 /** Runs the bench in its own process group, so a timeout kills it with its server and generator. */
-function runBench(args: string[]): Promise<Exit> {
+function runBench(args: string[], timeoutMs = TIMEOUT_MS): Promise<Exit> {
   const child = spawn(process.execPath, [BENCH, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const killGroup = (): void => {
     try {
@@ -43,8 +43,8 @@ function runBench(args: string[]): Promise<Exit> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       killGroup();
-      reject(new Error(`bench/relay.mjs ${args.join(' ')} did not finish within ${TIMEOUT_MS} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-    }, TIMEOUT_MS);
+      reject(new Error(`bench/relay.mjs ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -76,3 +76,35 @@ it('bench/relay.mjs --smoke delivers every accepted message and writes its JSON 
   }
   expect(stdout).toContain('lost');
 }, 30_000);
+
+// The cluster path (--nodes): needs the test PostgreSQL and Redis (eval "$(.ci/services)");
+// skipped without them. Two nodes, each pair of clients on both; no figure asserted either.
+const services = Boolean(process.env.CHAT_TEST_PG && process.env.CHAT_TEST_REDIS);
+
+it.skipIf(!services)('bench/relay.mjs --smoke --nodes 2 runs the same load on a two-node cluster and loses nothing', async () => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
+  cleanup.push(() => rm(out, { recursive: true, force: true }));
+
+  const { code, stdout, stderr } = await runBench(['--smoke', '--nodes', '2', '--out', out], 50_000);
+
+  expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
+  const files = await readdir(out);
+  expect(files).toHaveLength(1);
+  const report = JSON.parse(await readFile(path.join(out, files[0]!), 'utf8'));
+  const [run] = report.runs;
+  expect(run.ngircd).toBeNull();
+  expect(run.cluster).toHaveLength(1);
+  const [cluster] = run.cluster;
+  expect(cluster.nodes).toBe(2);
+  expect(cluster.pairsAcrossNodes).toBe(run.clients / 2);
+  expect(cluster.login.ok).toBe(run.clients);
+  expect(cluster.presence.settled).toBe(true);
+  for (const step of [...run.ours.steps, ...cluster.steps]) {
+    expect(step.delivered).toBeGreaterThan(0);
+    expect(step.lost).toBe(0);
+    expect(step.unanswered).toBe(0);
+    expect(step.duplicates).toBe(0);
+  }
+  expect(cluster.steps[0].nodes).toHaveLength(2);
+  expect(cluster.nodeLogs.every((n: { notable: number }) => n.notable === 0)).toBe(true);
+}, 60_000);
