@@ -66,6 +66,27 @@ async function advisoryLock(client: pg.ClientBase, name: string): Promise<void> 
   await client.query(`SELECT pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '')), hashtext($1))`, [name]);
 }
 
+/** The advisory lock key of a name in the current schema (as advisoryLock uses). */
+const LOCK_KEY = `hashtext(coalesce(current_schema(), '')), hashtext($1)`;
+
+/** Inserts a message in its own transaction on `c`. */
+async function insertMessage(c: pg.PoolClient, m: NewMessage): Promise<ChatMessage> {
+  await c.query('BEGIN');
+  try {
+    const { rows } = await c.query<{ id: number }>(
+      `INSERT INTO messages (sender, recipient, pair, body, at, from_session)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       RETURNING id`,
+      [m.from, m.to, conversationOf(m.from, m.to), utf8(m.text), m.at, m.fromSession],
+    );
+    await c.query('COMMIT');
+    return { id: rows[0]!.id, from: m.from, to: m.to, text: m.text, at: m.at };
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
 async function schemaVersionOf(client: pg.ClientBase): Promise<number> {
   const { rows } = await client.query<{ version: number }>('SELECT coalesce(max(version), 0) AS version FROM chat_schema');
   return rows[0]!.version;
@@ -252,21 +273,24 @@ export class PostgresStore implements Store {
 
   // ---- messages --------------------------------------------------------------------------------
 
-  async addMessage(m: NewMessage): Promise<ChatMessage> {
-    const id = await this.#oneMessageAtATime(() =>
-      this.#transaction(async (c) => {
-        // Held until commit: the next message draws its id only after this one is visible.
-        await advisoryLock(c, 'chat messages');
-        const { rows } = await c.query<{ id: number }>(
-          `INSERT INTO messages (sender, recipient, pair, body, at, from_session)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           RETURNING id`,
-          [m.from, m.to, conversationOf(m.from, m.to), utf8(m.text), m.at, m.fromSession],
-        );
-        return rows[0]!.id;
-      }),
-    );
-    return { id, from: m.from, to: m.to, text: m.text, at: m.at };
+  async addMessage(m: NewMessage, announce?: (stored: ChatMessage) => Promise<void>): Promise<ChatMessage> {
+    return this.#oneMessageAtATime(async () => {
+      const c = await this.#pool.connect();
+      try {
+        // Held past the commit, through `announce`: the next message (of any node) draws its id
+        // only after this one is visible, and is announced only after this one was.
+        await c.query(`SELECT pg_advisory_lock(${LOCK_KEY})`, ['chat messages']);
+        try {
+          const stored = await insertMessage(c, m);
+          if (announce) await announce(stored).catch(() => {});
+          return stored;
+        } finally {
+          await c.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, ['chat messages']);
+        }
+      } finally {
+        c.release();
+      }
+    });
   }
 
   /**

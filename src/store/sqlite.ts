@@ -206,8 +206,11 @@ export class SqliteStore implements Store {
    * go to disk in one transaction (one fsync), and each promise resolves only after that commit,
    * so "resolved" still means "on disk".
    */
-  addMessage(m: NewMessage): Promise<ChatMessage> {
-    return this.#batched(() => this.#insert(m));
+  async addMessage(m: NewMessage, announce?: (stored: ChatMessage) => Promise<void>): Promise<ChatMessage> {
+    const stored = await this.#batched(() => this.#insert(m));
+    // A batch resolves in id order, so announcements start in id order too (one process).
+    if (announce) await announce(stored).catch(() => {});
+    return stored;
   }
 
   #queued: { work: () => unknown; resolve: (value: never) => void; reject: (err: Error) => void }[] = [];

@@ -78,8 +78,13 @@ export interface Store {
   getSessionByTokenHash(tokenHash: Buffer): Promise<SessionRow | null>;
   getSession(sessionId: number): Promise<SessionRow | null>;
   deleteSession(sessionId: number): Promise<void>;
-  /** Stores a message and returns it with its id; one transaction. */
-  addMessage(message: NewMessage): Promise<ChatMessage>;
+  /**
+   * Stores a message and returns it with its id; one transaction. `announce`, if given, runs
+   * once the message is committed and before any later message's `announce` (on any node): the
+   * server publishes the message there, so recipients get messages in id order (its errors are
+   * the caller's; they do not undo the message).
+   */
+  addMessage(message: NewMessage, announce?: (stored: ChatMessage) => Promise<void>): Promise<ChatMessage>;
   /**
    * Messages to or from `user` after `cursor`, oldest first, not sent by `exceptSession` (even to
    * itself), including messages of groups `user` belongs to posted after they joined.

@@ -161,6 +161,25 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     });
 
     describe('messages', () => {
+      it('announces each message after its commit, in id order, even when they are added at once', async () => {
+        await user('alice');
+        await user('bob');
+        const announced: number[] = [];
+        const visible: boolean[] = [];
+        const added = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+          store.addMessage({ from: 'alice', to: 'bob', text: `m${i}`, at: T0 + i, fromSession: 0 }, async (m) => {
+            announced.push(m.id);
+            visible.push((await store.pendingMessages('bob', m.id - 1, 0, 1))[0]?.id === m.id);
+          })));
+        expect(announced).toEqual(added.map((m) => m.id).sort((a, b) => a - b));
+        expect(visible.every(Boolean)).toBe(true);
+        // A failing announcement does not undo the message.
+        const kept = await store.addMessage({ from: 'alice', to: 'bob', text: 'kept', at: T0, fromSession: 0 }, async () => {
+          throw new Error('bus down');
+        });
+        expect((await store.history({ a: 'alice', b: 'bob', limit: 1 }))[0]).toEqual(kept);
+      });
+
       it('stores a message and returns it with an id, oldest first ids increasing across conversations', async () => {
         const alice = await user('alice');
         await user('bob');

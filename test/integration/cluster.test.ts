@@ -149,6 +149,20 @@ describe.skipIf(why !== undefined)('cluster: three nodes on PostgreSQL and Redis
     expect(listed.stdout).toMatch(/^n3 /m);
   });
 
+  it('a recipient gets messages from senders on two other nodes in the order the store assigned', async () => {
+    const [kim, lee] = [await client(n1, 'kim', true), await client(n2, 'lee', true)];
+    const moe = await client(n3, 'moe', true);
+    await moe.subscribe();
+    const got: number[] = [];
+    const all = new Promise<void>((resolve) => moe.on('message', (m) => got.push(m.id) === 200 && resolve()));
+    const sent = await Promise.all([
+      ...Array.from({ length: 100 }, (_, i) => kim.send('moe', `k${i}`)),
+      ...Array.from({ length: 100 }, (_, i) => lee.send('moe', `l${i}`)),
+    ]);
+    await bounded(all, 'moe gets 200 messages');
+    expect(got).toEqual(sent.map((m) => m.id).sort((a, b) => a - b));
+  });
+
   it('a file from a sender on n1 to a receiver on n2, through the accepting node\'s relay', async () => {
     const [alice, bob] = [await tempHome(), await tempHome()];
     const env = { CHAT_PASSWORD: PASSWORD };

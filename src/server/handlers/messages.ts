@@ -36,8 +36,11 @@ export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<
   }
   if (isGroupAddress(req.to)) return sendToGroup(ctx, conn, req.to, req.text);
   const to = await existingUser(ctx, req.to);
-  const message = await ctx.store.addMessage({ from: conn.user!, to, text: req.text, at: ctx.now(), fromSession: conn.sessionId });
-  await ctx.deliver([to, conn.user!], { type: 'event', event: 'message', data: message }, conn);
+  // Delivered from inside addMessage: announcements follow the store's id order, across nodes too.
+  const message = await ctx.store.addMessage(
+    { from: conn.user!, to, text: req.text, at: ctx.now(), fromSession: conn.sessionId },
+    (stored) => ctx.deliver([to, conn.user!], { type: 'event', event: 'message', data: stored }, conn),
+  );
   return receipt(message);
 }
 
@@ -49,9 +52,13 @@ function receipt({ text: _text, ...rest }: ChatMessage): Omit<ChatMessage, 'text
 async function sendToGroup(ctx: ServerContext, conn: Connection, to: string, text: string) {
   const group = await existingGroup(ctx, to);
   await requireMember(ctx, group, conn.user!);
-  const message = await ctx.store.addMessage({ from: conn.user!, to: `#${group.name}`, text, at: ctx.now(), fromSession: conn.sessionId });
-  const members = (await ctx.store.members(group.name)).map((m) => m.user);
-  await ctx.deliver(members, { type: 'event', event: 'message', data: message }, conn);
+  const message = await ctx.store.addMessage(
+    { from: conn.user!, to: `#${group.name}`, text, at: ctx.now(), fromSession: conn.sessionId },
+    async (stored) => {
+      const members = (await ctx.store.members(group.name)).map((m) => m.user);
+      await ctx.deliver(members, { type: 'event', event: 'message', data: stored }, conn);
+    },
+  );
   return receipt(message);
 }
 
