@@ -209,6 +209,10 @@ function cpuWindow(server, samplers, extra) {
         out.postgresCpuPercent = end.postgresSeconds === null ? null : round((end.postgresSeconds / wall) * 100);
         out.redisCpuPercent = pct(await start.redis, await end.redis);
       }
+      // The machine's busy time not in the processes above: the kernel (loopback TCP), this
+      // process, PostgreSQL's background processes, and whatever else runs on the machine.
+      const known = [out.serverCpuPercent, out.generatorCpuPercent, ...(server.nodes ? [out.postgresCpuPercent, out.redisCpuPercent] : [])];
+      out.otherCpuPercent = out.machineBusyPercent === null || known.includes(null) ? null : round(out.machineBusyPercent - known.reduce((a, b) => a + b, 0));
       return out;
     },
   };
@@ -305,7 +309,7 @@ function logStep(s, opts) {
   // With --nodes (both the single node and the cluster): the machine's busy time; a cluster: per node, PostgreSQL, Redis.
   const more = !opts.nodes.length
     ? ''
-    : `${s.nodes ? ` [${s.nodes.map((x) => `${x.id} ${x.cpuPercent}% ${x.rssMb} MB`).join(', ')}; PostgreSQL ${s.postgresCpuPercent}%, Redis ${s.redisCpuPercent}%]` : ''}, machine busy ${s.machineBusyPercent}%` +
+    : `${s.nodes ? ` [${s.nodes.map((x) => `${x.id} ${x.cpuPercent}% ${x.rssMb} MB`).join(', ')}; PostgreSQL ${s.postgresCpuPercent}%, Redis ${s.redisCpuPercent}%]` : ''}, machine busy ${s.machineBusyPercent}% (${s.otherCpuPercent}% outside these)` +
       (s.outOfOrder || s.duplicates ? `, out of order ${s.outOfOrder}, duplicates ${s.duplicates}` : '');
   log(
     `  ${s.targetPerSecond === null ? 'max' : s.targetPerSecond + '/s'}: offered ${s.offeredPerSecond}/s, delivered ${s.deliveredPerSecond}/s, ` +
@@ -395,6 +399,16 @@ function sourceState() {
   return { commit: git('rev-parse', 'HEAD') || null, srcUncommitted: git('status', '--porcelain', '--', 'src') !== '' };
 }
 
+/** Other relay benches running on this machine now (their figures and ours would mix). */
+function otherBenches() {
+  const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout ?? '';
+  return ps
+    .split('\n')
+    .map((line) => line.trim().match(/^(\d+)\s+(.*)$/))
+    .filter((m) => m && Number(m[1]) !== process.pid && /\bnode\b.*bench\/relay(\.mjs|\/load\.mjs)/.test(m[2]))
+    .map((m) => `${m[1]} ${m[2].slice(0, 120)}`);
+}
+
 function resultFile(dir, date) {
   mkdirSync(dir, { recursive: true });
   for (let i = 1; ; i++) {
@@ -423,6 +437,8 @@ async function main() {
   const need = Math.max(...opts.clients) + 100;
   if (noFile < need) throw new Error(`open files hard limit ${noFile} < ${need}: raise it (ulimit -Hn) or lower --clients`);
   opts.ngircdBin = opts.ngircd ? findNgircd(log) : null;
+  const others = otherBenches();
+  if (others.length) log(`WARNING: another relay bench is running (${others.join('; ')}): both share the machine's cores; see "machine busy" and "outside these"`);
   if (opts.nodes.length) {
     opts.services = clusterServices(ROOT, log);
     log(`cluster (--nodes ${opts.nodes.join(',')}; no ngircd): PostgreSQL ${redact(opts.services.pg)}, Redis ${redact(opts.services.redis)} (from the ${opts.services.from}); ${CORES} cores for the nodes, PostgreSQL, Redis and the generator`);
@@ -441,6 +457,8 @@ async function main() {
     await rm(tmp, { recursive: true, force: true });
   }
 
+  const othersAtEnd = otherBenches();
+  if (othersAtEnd.length) log(`WARNING: another relay bench is running now (${othersAtEnd.join('; ')})`);
   const lines = opts.nodes.length ? clusterTable(byClients) : table(byClients);
   for (const line of lines) log(line);
   const report = {
@@ -465,6 +483,8 @@ async function main() {
       pairs: opts.pairs,
       chatServeFlags: opts.flags,
       dataParent: opts.dataParent,
+      otherBenchesAtStart: others,
+      otherBenchesAtEnd: othersAtEnd,
       ...(opts.nodes.length ? { nodes: opts.nodes, cluster: { postgres: redact(opts.services.pg), redis: redact(opts.services.redis), from: opts.services.from, cores: CORES } } : {}),
     },
     runs: byClients,

@@ -92,6 +92,7 @@ function clusterRows(steps) {
       [`${name}: Redis CPU %`, (r) => s(r)?.redisCpuPercent],
       [`${name}: generator CPU %`, (r) => s(r)?.generatorCpuPercent],
       [`${name}: machine busy % (200 = 2 cores)`, (r) => s(r)?.machineBusyPercent],
+      [`${name}: CPU % outside these (kernel, others)`, (r) => s(r)?.otherCpuPercent],
     );
   });
   return rows;
