@@ -399,13 +399,13 @@ function sourceState() {
   return { commit: git('rev-parse', 'HEAD') || null, srcUncommitted: git('status', '--porcelain', '--', 'src') !== '' };
 }
 
-/** Other relay benches running on this machine now (their figures and ours would mix). */
+/** Other relay benches (node processes, not a wrapper such as `timeout`) running now: their figures and ours would mix. */
 function otherBenches() {
   const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout ?? '';
   return ps
     .split('\n')
     .map((line) => line.trim().match(/^(\d+)\s+(.*)$/))
-    .filter((m) => m && Number(m[1]) !== process.pid && /\bnode\b.*bench\/relay(\.mjs|\/load\.mjs)/.test(m[2]))
+    .filter((m) => m && ![process.pid, process.ppid].includes(Number(m[1])) && /^(\S*\/)?node\s.*bench\/relay(\.mjs|\/load\.mjs)/.test(m[2]))
     .map((m) => `${m[1]} ${m[2].slice(0, 120)}`);
 }
 
