@@ -40,9 +40,11 @@ export function dialServer(options: DialOptions): Promise<Socket> {
   const tls = options.tls ?? {};
   return new Promise((resolve, reject) => {
     const socket = tls === false ? netConnect({ host: options.host, port: options.port }) : openTls(options.host, options.port, tls);
+    const onClose = (): void => finish(new ClientError('unreachable', `${where} closed the connection during the TLS handshake`));
     const finish = (err?: ClientError): void => {
       clearTimeout(timer);
       socket.removeAllListeners('error');
+      socket.off('close', onClose);
       if (!err) return resolve(socket);
       socket.destroy();
       reject(err);
@@ -59,7 +61,7 @@ export function dialServer(options: DialOptions): Promise<Socket> {
         finish(new ClientError('unreachable', `TLS handshake with ${where} failed (${err.code ?? err.message}); if that server runs with --insecure, use --insecure too`));
       } else finish(new ClientError('unreachable', `cannot reach server at ${where}${err.code ? ` (${err.code})` : ''}`));
     });
-    socket.once('close', () => finish(new ClientError('unreachable', `${where} closed the connection during the TLS handshake`)));
+    socket.once('close', onClose);
   });
 }
 
