@@ -4,10 +4,11 @@
 //
 // Transactions: one per logical write, as in SqliteStore (a single statement is its own).
 // Ordering: message ids come from an identity sequence, and addMessage holds a per-schema advisory
-// lock from before it draws its id until it commits. So messages commit in id order: whoever sees
-// message n also sees every message below n, and a cursor ("everything up to id n has been seen")
-// never skips a message that commits late. The price: message inserts are serialized, one commit
-// at a time across all nodes (see docs/cluster.md).
+// lock from before it draws its ids until it has committed and announced them. So messages commit
+// (and are announced) in id order: whoever sees message n also sees every message below n, and a
+// cursor ("everything up to id n has been seen") never skips a message that commits late. The
+// price: message inserts are serialized across all nodes; each node sends what queued up while it
+// waited as one batch (one lock, one commit) (see docs/cluster.md).
 // Read-then-write operations on a friendship take an advisory lock on the pair, so two nodes
 // handling crossed requests at once end as friends instead of one failing on a deadlock.
 import pg from 'pg';
@@ -69,18 +70,32 @@ async function advisoryLock(client: pg.ClientBase, name: string): Promise<void> 
 /** The advisory lock key of a name in the current schema (as advisoryLock uses). */
 const LOCK_KEY = `hashtext(coalesce(current_schema(), '')), hashtext($1)`;
 
-/** Inserts a message in its own transaction on `c`. */
-async function insertMessage(c: pg.PoolClient, m: NewMessage): Promise<ChatMessage> {
+/** Most messages one transaction takes. */
+const MESSAGE_BATCH = 256;
+
+interface QueuedMessage {
+  m: NewMessage;
+  announce: ((stored: ChatMessage) => Promise<void>) | undefined;
+  resolve: (stored: ChatMessage) => void;
+  reject: (err: Error) => void;
+}
+
+/** Inserts messages in one transaction on `c`, in order (ids increase with it). */
+async function insertMessages(c: pg.PoolClient, messages: NewMessage[]): Promise<ChatMessage[]> {
   await c.query('BEGIN');
   try {
-    const { rows } = await c.query<{ id: number }>(
-      `INSERT INTO messages (sender, recipient, pair, body, at, from_session)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       RETURNING id`,
-      [m.from, m.to, conversationOf(m.from, m.to), utf8(m.text), m.at, m.fromSession],
-    );
+    const stored: ChatMessage[] = [];
+    for (const m of messages) {
+      const { rows } = await c.query<{ id: number }>(
+        `INSERT INTO messages (sender, recipient, pair, body, at, from_session)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING id`,
+        [m.from, m.to, conversationOf(m.from, m.to), utf8(m.text), m.at, m.fromSession],
+      );
+      stored.push({ id: rows[0]!.id, from: m.from, to: m.to, text: m.text, at: m.at });
+    }
     await c.query('COMMIT');
-    return { id: rows[0]!.id, from: m.from, to: m.to, text: m.text, at: m.at };
+    return stored;
   } catch (err) {
     await c.query('ROLLBACK').catch(() => {});
     throw err;
@@ -95,8 +110,9 @@ async function schemaVersionOf(client: pg.ClientBase): Promise<number> {
 export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   #closing: Promise<void> | undefined;
-  /** The last addMessage of this node, queued or running (see #oneMessageAtATime). */
-  #messageTail: Promise<unknown> = Promise.resolve();
+  /** Messages waiting for the next batch (see addMessage). */
+  #messageQueue: QueuedMessage[] = [];
+  #storingMessages = false;
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
@@ -273,34 +289,53 @@ export class PostgresStore implements Store {
 
   // ---- messages --------------------------------------------------------------------------------
 
-  async addMessage(m: NewMessage, announce?: (stored: ChatMessage) => Promise<void>): Promise<ChatMessage> {
-    return this.#oneMessageAtATime(async () => {
-      const c = await this.#pool.connect();
-      try {
-        // Held past the commit, through `announce`: the next message (of any node) draws its id
-        // only after this one is visible, and is announced only after this one was.
-        await c.query(`SELECT pg_advisory_lock(${LOCK_KEY})`, ['chat messages']);
-        try {
-          const stored = await insertMessage(c, m);
-          if (announce) await announce(stored).catch(() => {});
-          return stored;
-        } finally {
-          await c.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, ['chat messages']);
-        }
-      } finally {
-        c.release();
-      }
+  /**
+   * Messages of this node queued while the previous batch holds the lock go in the next batch:
+   * one lock, one transaction, then each announced in id order before the lock is released, so
+   * the next message of any node draws its id, and is announced, only after these.
+   */
+  addMessage(m: NewMessage, announce?: (stored: ChatMessage) => Promise<void>): Promise<ChatMessage> {
+    return new Promise((resolve, reject) => {
+      this.#messageQueue.push({ m, announce, resolve, reject });
+      if (this.#messageQueue.length === 1 && !this.#storingMessages) void this.#storeQueuedMessages();
     });
   }
 
-  /**
-   * Message inserts wait for each other anyway (the advisory lock); queueing them here first
-   * keeps the waiting ones from holding pooled connections the node's reads need.
-   */
-  #oneMessageAtATime<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#messageTail.then(work);
-    this.#messageTail = run.catch(() => undefined);
-    return run;
+  async #storeQueuedMessages(): Promise<void> {
+    this.#storingMessages = true;
+    while (this.#messageQueue.length > 0) {
+      const batch = this.#messageQueue.splice(0, MESSAGE_BATCH);
+      try {
+        await this.#storeBatch(batch);
+      } catch (err) {
+        for (const b of batch) b.reject(err as Error);
+      }
+    }
+    this.#storingMessages = false;
+  }
+
+  async #storeBatch(batch: QueuedMessage[]): Promise<void> {
+    const c = await this.#pool.connect();
+    try {
+      await c.query(`SELECT pg_advisory_lock(${LOCK_KEY})`, ['chat messages']);
+      try {
+        // One bad row must not fail the others: then each in its own transaction.
+        const stored = await insertMessages(c, batch.map((b) => b.m)).catch(() => null);
+        for (const [i, b] of batch.entries()) {
+          const message = stored ? stored[i]! : await insertMessages(c, [b.m]).then((one) => one[0]!, (err: Error) => err);
+          if (message instanceof Error) {
+            b.reject(message);
+            continue;
+          }
+          if (b.announce) await b.announce(message).catch(() => {});
+          b.resolve(message);
+        }
+      } finally {
+        await c.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, ['chat messages']);
+      }
+    } finally {
+      c.release();
+    }
   }
 
   async pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]> {
