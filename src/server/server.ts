@@ -90,7 +90,8 @@ export class ChatServer implements ServerContext {
     this.tls = Boolean(options.tls);
     this.#tcp = options.tls
       ? createTlsServer(
-          { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: this.limits.handshakeTimeoutMs },
+          // The handshake deadline is ours (#admit): Node's does not cover a peer that never says hello.
+          { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: 0 },
           (socket) => this.#onSocket(socket),
         )
       : createTcpServer((socket) => this.#onSocket(socket));
