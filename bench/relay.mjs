@@ -32,7 +32,7 @@
 // node's CPU and RSS and their sums, the CPU of the PostgreSQL backends serving the nodes and of
 // the Redis server, and the whole machine's busy % (200 = two cores), next to the single node's.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,7 @@ import { backendCpu, clusterScratch, clusterServices, machineBusyPercent, machin
 import { clusterTable, table } from './relay/report.mjs';
 import { seedUsers, seedUsersPostgres } from './relay/seed.mjs';
 import { round } from './relay/stats.mjs';
+import { resultFile } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LOAD = path.join(ROOT, 'bench', 'relay', 'load.mjs');
@@ -409,14 +410,6 @@ function otherBenches() {
     .map((m) => `${m[1]} ${m[2].slice(0, 120)}`);
 }
 
-function resultFile(dir, date) {
-  mkdirSync(dir, { recursive: true });
-  for (let i = 1; ; i++) {
-    const file = path.join(dir, `relay-${date}${i === 1 ? '' : `-${i}`}.json`);
-    if (!existsSync(file)) return file;
-  }
-}
-
 async function main() {
   const opts = options();
   const started = new Date();
@@ -489,7 +482,7 @@ async function main() {
     },
     runs: byClients,
   };
-  const file = resultFile(opts.out, started.toISOString().slice(0, 10));
+  const file = resultFile(opts.out, 'relay', started.toISOString().slice(0, 10));
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   log();
   log(`raw results: ${path.relative(process.cwd(), file)}`);

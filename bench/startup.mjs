@@ -30,6 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { gitInfo, machineInfo, resultFile, table } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHAT_BIN = path.join(ROOT, 'bin', 'chat');
@@ -210,39 +211,6 @@ const r2 = (x) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 
-function table(rows) {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')).join('\n');
-}
-
-function machineInfo() {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
-  const cores = (cpuinfo.match(/^processor\s*:/gm) ?? []).length || os.cpus().length;
-  return {
-    cpu,
-    cores,
-    memoryGB: Math.round(os.totalmem() / 1e8) / 10,
-    kernel: os.release(),
-    node: process.version,
-    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
-  };
-}
-
-function gitInfo() {
-  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
-  const status = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
-  return { commit: rev.status === 0 ? rev.stdout.trim() : null, srcModified: status.status === 0 ? status.stdout.trim() !== '' : null };
-}
-
-function resultFile(dir, date) {
-  mkdirSync(dir, { recursive: true });
-  for (let i = 1; ; i++) {
-    const file = path.join(dir, `startup-${date}${i === 1 ? '' : `-${i}`}.json`);
-    if (!existsSync(file)) return file;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
@@ -250,7 +218,7 @@ async function main() {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'chat-bench-startup-'));
   const outDir = argv.out ? path.resolve(argv.out) : smoke ? await mkdtemp(path.join(os.tmpdir(), 'chat-bench-results-')) : path.join(ROOT, 'bench', 'results');
   const machine = machineInfo();
-  const git = gitInfo();
+  const git = gitInfo(ROOT);
   const hyperfine = hyperfineVersion();
   const method = hyperfine ? `${hyperfine} --shell=none --warmup ${WARMUP} --runs ${RUNS} (one block per command)` : `spawn → exit timed with process.hrtime, ${WARMUP} warm-up + ${RUNS} interleaved rounds`;
   log(`chat start-up benchmark${smoke ? ' (--smoke)' : ''} ${started.toISOString()}: ${RUNS} run(s) of each command`);
@@ -346,7 +314,7 @@ async function main() {
     results,
     targets,
   };
-  const file = resultFile(outDir, started.toISOString().slice(0, 10));
+  const file = resultFile(outDir, 'startup', started.toISOString().slice(0, 10));
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   log(`raw results: ${file.startsWith(`${process.cwd()}${path.sep}`) ? path.relative(process.cwd(), file) : file}`);
 }

@@ -28,6 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { gitInfo, machineInfo, resultFile, table } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHAT_BIN = path.join(ROOT, 'bin', 'chat');
@@ -523,40 +524,6 @@ const r3 = (x) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null);
 const mbOfKb = (kb) => (kb * 1024) / MB;
 const sizeLabel = (bytes) => (bytes >= GiB ? `${bytes / GiB} GiB` : `${bytes / MiB} MiB`);
 
-function table(rows) {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')).join('\n');
-}
-
-/** CPU model, cores, memory, kernel, node: where the figures come from. */
-function machineInfo() {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
-  const cores = (cpuinfo.match(/^processor\s*:/gm) ?? []).length || os.cpus().length;
-  return {
-    cpu,
-    cores,
-    memoryGB: Math.round(os.totalmem() / 1e8) / 10,
-    kernel: os.release(),
-    node: process.version,
-    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
-  };
-}
-
-function gitInfo() {
-  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
-  const status = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
-  return { commit: rev.status === 0 ? rev.stdout.trim() : null, srcModified: status.status === 0 ? status.stdout.trim() !== '' : null };
-}
-
-function resultFile(dir, date) {
-  mkdirSync(dir, { recursive: true });
-  for (let i = 1; ; i++) {
-    const file = path.join(dir, `transfer-${date}${i === 1 ? '' : `-${i}`}.json`);
-    if (!existsSync(file)) return file;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 
 /** Every run, failed ones too, as written to the JSON. */
@@ -596,7 +563,7 @@ async function main() {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'chat-bench-'));
   const outDir = argv.out ? path.resolve(argv.out) : smoke ? await mkdtemp(path.join(os.tmpdir(), 'chat-bench-results-')) : path.join(ROOT, 'bench', 'results');
   const machine = machineInfo();
-  const git = gitInfo();
+  const git = gitInfo(ROOT);
   log(`chat transfer benchmark (${MODE}) ${started.toISOString()}: ${sizeLabel(SIZE)} × ${RUNS} run(s) each, temp dir ${tmp}`);
   log(`${machine.cpu}, ${machine.cores} core(s), node ${machine.node}, load ${machine.loadAverage.join(' ')}, commit ${git.commit}${git.srcModified ? ' (src/ modified)' : ''}`);
   log(`peak RSS via ${TIME_BIN ? '/usr/bin/time -f %M' : '/proc/<pid>/status VmHWM polling'}`);
@@ -752,7 +719,7 @@ async function main() {
     targets,
     failures,
   };
-  const file = resultFile(outDir, started.toISOString().slice(0, 10));
+  const file = resultFile(outDir, 'transfer', started.toISOString().slice(0, 10));
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   log(`raw results: ${file.startsWith(`${process.cwd()}${path.sep}`) ? path.relative(process.cwd(), file) : file}`);
   if (failures) {

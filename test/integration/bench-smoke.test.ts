@@ -2,62 +2,26 @@
 // 127.0.0.1, 1 s steps, no ngircd) runs end to end against the built server, exits 0, delivers
 // messages and loses none. A correctness check of the harness only: no figure is asserted,
 // so a busy machine cannot fail it. Needs `npm run build` first.
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
+import { killBenches, runBench } from '../helpers/bench.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BENCH = path.join(ROOT, 'bench', 'relay.mjs');
 const TIMEOUT_MS = 25_000;
 
 const cleanup: (() => Promise<void> | void)[] = [];
 
 afterEach(async () => {
+  killBenches();
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the bench in its own process group, so a timeout kills it with its server and generator. */
-function runBench(args: string[], timeoutMs = TIMEOUT_MS): Promise<Exit> {
-  const child = spawn(process.execPath, [BENCH, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const killGroup = (): void => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  };
-  cleanup.push(killGroup);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      killGroup();
-      reject(new Error(`bench/relay.mjs ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 it('bench/relay.mjs --smoke delivers every accepted message and writes its JSON where told', async () => {
   const out = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
   cleanup.push(() => rm(out, { recursive: true, force: true }));
 
-  const { code, stdout, stderr } = await runBench(['--smoke', '--out', out]);
+  const { code, stdout, stderr } = await runBench('relay.mjs', ['--smoke', '--out', out], TIMEOUT_MS);
 
   expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
   const files = await readdir(out);
@@ -85,7 +49,7 @@ it.skipIf(!services)('bench/relay.mjs --smoke --nodes 2 runs the same load on a 
   const out = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
   cleanup.push(() => rm(out, { recursive: true, force: true }));
 
-  const { code, stdout, stderr } = await runBench(['--smoke', '--nodes', '2', '--out', out], 50_000);
+  const { code, stdout, stderr } = await runBench('relay.mjs', ['--smoke', '--nodes', '2', '--out', out], 50_000);
 
   expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
   const files = await readdir(out);
