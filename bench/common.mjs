@@ -41,3 +41,23 @@ export function resultFile(dir, name, date) {
     if (!existsSync(file)) return file;
   }
 }
+
+/** Runs `main`, calling `cleanup` however it ends (including SIGINT/SIGTERM); exit code 1 on a throw. */
+export async function runMain(main, cleanup) {
+  process.on('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  process.on('SIGTERM', () => {
+    cleanup();
+    process.exit(143);
+  });
+  try {
+    await main();
+  } catch (err) {
+    process.exitCode = 1;
+    console.error(`benchmark failed: ${err?.stack ?? err}`);
+  } finally {
+    cleanup();
+  }
+}

@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { gitInfo, machineInfo, resultFile, table } from './common.mjs';
+import { gitInfo, machineInfo, resultFile, runMain, table } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHAT_BIN = path.join(ROOT, 'bin', 'chat');
@@ -330,20 +330,4 @@ function cleanup() {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }
 
-process.on('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
-process.on('SIGTERM', () => {
-  cleanup();
-  process.exit(143);
-});
-
-try {
-  await main();
-} catch (err) {
-  process.exitCode = 1;
-  console.error(`benchmark failed: ${err?.stack ?? err}`);
-} finally {
-  cleanup();
-}
+await runMain(main, cleanup);

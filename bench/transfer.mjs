@@ -28,7 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { gitInfo, machineInfo, resultFile, table } from './common.mjs';
+import { gitInfo, machineInfo, resultFile, runMain, table } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHAT_BIN = path.join(ROOT, 'bin', 'chat');
@@ -400,15 +400,7 @@ async function runWormhole(src, size, expectedSha, n) {
   const recv = start('wormhole', [...wormholeGlobalArgs(), 'receive', '--hide-progress', '--accept-file', '--output-file', out, code], {
     rssFile: path.join(tmp, `rss-wormhole-recv-${n}`),
   });
-  let results;
-  try {
-    results = await withTimeout(Promise.all([send.exited, recv.exited]), RUN_TIMEOUT_MS, 'wormhole');
-  } catch (err) {
-    killGroup(send.child);
-    killGroup(recv.child);
-    throw err;
-  }
-  const [s, r] = results;
+  const [s, r] = await bothExited(send, recv, 'wormhole');
   const seconds = (Math.max(s.at, r.at) - t0) / 1000;
   if (s.code !== 0 || r.code !== 0) throw new Error(`wormhole failed (send ${s.code}, receive ${r.code}): ${send.stderr}${recv.stderr}`);
   const sha = await sha256File(out);
@@ -472,15 +464,7 @@ async function runOurs(ctx, src, size, expectedSha, label, force = 'auto') {
     env: chatEnv(ctx.bobHome, ctx.server),
     rssFile: path.join(tmp, `rss-ours-recv-${label}`),
   });
-  let results;
-  try {
-    results = await withTimeout(Promise.all([send.exited, recv.exited]), RUN_TIMEOUT_MS, 'chat send-file/accept');
-  } catch (err) {
-    killGroup(send.child);
-    killGroup(recv.child);
-    throw err;
-  }
-  const [s, r] = results;
+  const [s, r] = await bothExited(send, recv, 'chat send-file/accept');
   const seconds = (Math.max(s.at, r.at) - t0) / 1000;
   if (s.code !== 0 || r.code !== 0) {
     throw new Error(`chat failed (send-file ${s.code}, accept ${r.code})\n--- send-file\n${send.stdout}${send.stderr}\n--- accept\n${recv.stdout}${recv.stderr}`);
@@ -728,25 +712,20 @@ async function main() {
   }
 }
 
+/** Both ends' exits, or (past RUN_TIMEOUT_MS) both killed and an error. */
+async function bothExited(send, recv, what) {
+  try {
+    return await withTimeout(Promise.all([send.exited, recv.exited]), RUN_TIMEOUT_MS, what);
+  } catch (err) {
+    killGroup(send.child);
+    killGroup(recv.child);
+    throw err;
+  }
+}
+
 function cleanup() {
   for (const child of children) killGroup(child, 'SIGKILL');
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }
 
-process.on('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
-process.on('SIGTERM', () => {
-  cleanup();
-  process.exit(143);
-});
-
-try {
-  await main();
-} catch (err) {
-  process.exitCode = 1;
-  console.error(`benchmark failed: ${err?.stack ?? err}`);
-} finally {
-  cleanup();
-}
+await runMain(main, cleanup);
