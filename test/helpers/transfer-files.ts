@@ -13,6 +13,19 @@ export async function tmpDir(prefix = 'chat-transfer-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
+/** Makes temp dirs for one test file and removes them all at once (call removeAll in afterEach). */
+export function scratchDirs(): { dir(): Promise<string>; removeAll(): Promise<void> } {
+  const dirs: string[] = [];
+  return {
+    async dir() {
+      const d = await tmpDir();
+      dirs.push(d);
+      return d;
+    },
+    removeAll: () => removeDirs(dirs.splice(0)),
+  };
+}
+
 /** Removes temp dirs, ignoring errors. */
 export async function removeDirs(dirs: string[]): Promise<void> {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));

@@ -2,15 +2,11 @@ import { chmod, mkdir, readFile, readdir, stat, utimes, writeFile } from 'node:f
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalFile } from '../../../src/transfer/offer.js';
-import { collectFiles, removeDirs, runPair, sha256File, startPair, tmpDir, writeRandomFile } from '../../helpers/transfer-files.js';
+import { collectFiles, runPair, sha256File, scratchDirs, startPair, writeRandomFile } from '../../helpers/transfer-files.js';
 
-const dirs: string[] = [];
-async function dir(): Promise<string> {
-  const d = await tmpDir();
-  dirs.push(d);
-  return d;
-}
-afterEach(async () => removeDirs(dirs.splice(0)));
+const scratch = scratchDirs();
+const dir = scratch.dir;
+afterEach(() => scratch.removeAll());
 
 describe('transfer: basic', () => {
   it('sends one file and both sides report the same SHA-256', async () => {

@@ -3,20 +3,16 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Receiver } from '../../../src/transfer/receiver.js';
 import { TransferError } from '../../../src/transfer/errors.js';
-import { collectFiles, failures, removeDirs, runPair, sha256File, startPair, tmpDir, writeRandomFile } from '../../helpers/transfer-files.js';
+import { collectFiles, failures, runPair, sha256File, scratchDirs, startPair, writeRandomFile } from '../../helpers/transfer-files.js';
 import { startProxy, type Proxy } from '../../helpers/transfer-proxy.js';
 
 const MiB = 1024 * 1024;
-const dirs: string[] = [];
+const scratch = scratchDirs();
+const dir = scratch.dir;
 const proxies: Proxy[] = [];
-async function dir(): Promise<string> {
-  const d = await tmpDir();
-  dirs.push(d);
-  return d;
-}
 afterEach(async () => {
   await Promise.all(proxies.splice(0).map((p) => p.close()));
-  await removeDirs(dirs.splice(0));
+  await scratch.removeAll();
 });
 
 describe('transfer: faults', () => {

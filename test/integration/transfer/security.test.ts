@@ -7,15 +7,11 @@ import { Receiver } from '../../../src/transfer/receiver.js';
 import { Sender } from '../../../src/transfer/sender.js';
 import { newTransferSecret } from '../../../src/transfer/offer.js';
 import { startProxy } from '../../helpers/transfer-proxy.js';
-import { collectFiles, removeDirs, runPair, sha256File, startPair, tmpDir, writeRandomFile } from '../../helpers/transfer-files.js';
+import { collectFiles, runPair, sha256File, scratchDirs, startPair, writeRandomFile } from '../../helpers/transfer-files.js';
 
-const dirs: string[] = [];
-async function dir(): Promise<string> {
-  const d = await tmpDir();
-  dirs.push(d);
-  return d;
-}
-afterEach(async () => removeDirs(dirs.splice(0)));
+const scratch = scratchDirs();
+const dir = scratch.dir;
+afterEach(() => scratch.removeAll());
 
 describe('transfer: handshake', () => {
   it('refuses a stranger with a wrong token while the real receiver succeeds', async () => {
