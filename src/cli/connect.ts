@@ -1,6 +1,5 @@
 // Opening a client connection for a command: parse --server, connect (TLS, pinned certificate),
 // resume the saved session.
-import type { Socket } from 'node:net';
 import { ChatClient } from '../client/client.js';
 import { dialServer, sameFingerprint, type ClientTlsOptions } from '../client/dial.js';
 import { ClientError } from '../client/errors.js';
@@ -50,10 +49,10 @@ export function tlsFor(g: GlobalOptions): false | ClientTlsOptions {
 }
 
 /** Opens raw connections (TLS unless --insecure, verified and pinned like the chat one) to a relay. */
-export function serverDialer(g: GlobalOptions): (target: { host: string; port: number }) => Promise<Socket> {
-  return ({ host, port }) => {
+export function serverDialer(g: GlobalOptions): NonNullable<RelayEndpoint['open']> {
+  return ({ host, port }, local) => {
     const server = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    return dialServer({ host, port, tls: tlsFor({ ...g, server }) });
+    return dialServer({ host, port, tls: tlsFor({ ...g, server }), local });
   };
 }
 

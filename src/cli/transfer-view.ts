@@ -93,7 +93,7 @@ export class TransferView {
     const line = `${what}: ${result.files.length} file(s), ${formatBytes(totalSize(result))} verified in ${(result.elapsedMs / 1000).toFixed(1)}s (${formatRate(result.bytes, result.elapsedMs)})`;
     if (this.#mode === 'json') {
       this.#ctx.out(this.#json({
-        event: 'done', files: result.files.length, size: totalSize(result), bytes: result.bytes, elapsedMs: result.elapsedMs, path: result.path,
+        event: 'done', files: result.files.length, size: totalSize(result), bytes: result.bytes, elapsedMs: result.elapsedMs, path: result.path, via: result.path,
       }));
     } else this.#ctx.err(this.#line(line));
   }

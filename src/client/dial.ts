@@ -32,6 +32,8 @@ export interface DialOptions {
   tls?: false | ClientTlsOptions;
   /** @default 10000 */
   timeoutMs?: number;
+  /** Bind the local end first (port 0: any free port), in this address family (a punch port, protocol.md §4.9). */
+  local?: { localAddress: string; localPort: number; family: 4 | 6 };
 }
 
 /** Resolves with a connected socket; for TLS, after the handshake and the certificate check. */
@@ -39,7 +41,8 @@ export function dialServer(options: DialOptions): Promise<Socket> {
   const where = `${options.host}:${options.port}`;
   const tls = options.tls ?? {};
   return new Promise((resolve, reject) => {
-    const socket = tls === false ? netConnect({ host: options.host, port: options.port }) : openTls(options.host, options.port, tls);
+    const target = { host: options.host, port: options.port, ...options.local };
+    const socket = tls === false ? netConnect(target) : openTls(target, tls);
     const onClose = (): void => finish(new ClientError('unreachable', `${where} closed the connection during the TLS handshake`));
     const finish = (err?: ClientError): void => {
       clearTimeout(timer);
@@ -65,10 +68,10 @@ export function dialServer(options: DialOptions): Promise<Socket> {
   });
 }
 
-function openTls(host: string, port: number, tls: ClientTlsOptions): TLSSocket {
-  const servername = tls.servername ?? (isIP(host) ? undefined : host);
+function openTls(target: { host: string; port: number }, tls: ClientTlsOptions): TLSSocket {
+  const servername = tls.servername ?? (isIP(target.host) ? undefined : target.host);
   // We check the certificate ourselves (checkCertificate) so a pinned self-signed one can pass.
-  return tlsConnect({ host, port, servername, ca: tls.ca, rejectUnauthorized: false, minVersion: 'TLSv1.2' });
+  return tlsConnect({ ...target, servername, ca: tls.ca, rejectUnauthorized: false, minVersion: 'TLSv1.2' });
 }
 
 /** undefined when the certificate is acceptable, else why not. */

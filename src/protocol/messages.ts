@@ -59,6 +59,14 @@ export interface OfferAccepted {
   relay?: Candidate;
 }
 
+/** The reply to `punch` (protocol.md §4.9): where the server saw each peer's punch port. */
+export interface PunchMeeting {
+  /** This connection's own address and port as the server saw them (its NAT mapping). */
+  observed: Candidate;
+  /** The other peer's, seen the same way: connect to it now. */
+  peer: Candidate;
+}
+
 /** Why an offer stopped waiting (protocol.md §4.4). */
 export type OfferCloseReason = 'accepted' | 'rejected' | 'withdrawn' | 'expired' | 'sender_gone';
 
@@ -149,7 +157,8 @@ export type Request =
   | (Base<'friend_note'> & { user: string; note: string })
   | Base<'friend_list'>
   | (Base<'users_search'> & { prefix: string; limit?: number })
-  | (Base<'relay'> & { version: number; transfer: string; role: string; proof: string });
+  | (Base<'relay'> & { version: number; transfer: string; role: string; proof: string })
+  | (Base<'punch'> & { version: number; transfer: string; role: string; proof: string });
 
 export type RequestType = Request['type'];
 
@@ -221,6 +230,7 @@ const SCHEMAS: Record<RequestType, Schema> = {
   friend_list: {},
   users_search: { prefix: 'string', limit: 'int?' },
   relay: { version: 'int', transfer: 'string', role: 'string', proof: 'string' },
+  punch: { version: 'int', transfer: 'string', role: 'string', proof: 'string' },
 };
 
 /** Request types, in the order protocol.md lists them. */

@@ -75,6 +75,11 @@ export class Connection {
     return stripMapped(this.#socket.remoteAddress ?? '');
   }
 
+  /** The client's TCP port as this server sees it (after any NAT: its mapping, protocol.md §4.9). */
+  get remotePort(): number {
+    return this.#socket.remotePort ?? 0;
+  }
+
   /** Marks the connection authenticated as `user` with a device session. */
   authenticate(user: string, sessionId: number): void {
     this.user = user;

@@ -45,6 +45,8 @@ export interface ServerLimits {
   relayWaitMs: number;
   /** How long after an accept its transfer may use the relay, in ms. @default 86400000 */
   relayTicketMs: number;
+  /** How long a punch request waits for the other peer (protocol.md §4.9), in ms. @default 10000 */
+  punchWaitMs: number;
   /** Who may register: anyone, nobody, or holders of an invite code (protocol.md §4.1). @default 'open' */
   registration: 'open' | 'closed' | 'invite';
   /** Silence from a client after which the server pings it, in ms. @default 60000 */
@@ -94,6 +96,7 @@ export const DEFAULT_LIMITS = {
   relayRate: 0,
   relayWaitMs: 30_000,
   relayTicketMs: 24 * 60 * 60 * 1000,
+  punchWaitMs: 10_000,
   registration: 'open' as 'open' | 'closed' | 'invite',
   pingIntervalMs: 60_000,
   pingTimeoutMs: 30_000,

@@ -6,6 +6,10 @@ import { ProtocolError } from '../protocol/errors.js';
 import { relayProof, type RelayRole } from '../protocol/relay.js';
 import { timingSafeEqual } from 'node:crypto';
 import type { ServerLimits } from './options.js';
+import { Rendezvous } from './rendezvous.js';
+
+/** Connections of one transfer waiting for their other side at once (a receiver may open a few). */
+const MAX_WAITING = 16;
 
 /** What an accepted offer leaves behind so its peers may use the relay. */
 interface Ticket {
@@ -15,18 +19,12 @@ interface Ticket {
 
 /** What the relay needs of a waiting connection. */
 export interface RelayPeer {
+  /** True once its connection closed. */
   readonly closed: boolean;
   /** Sends the ok reply to the relay request. */
   paired(): void;
   /** Stops framing and hands over the raw socket and any bytes read past the request. */
   detach(): { socket: Socket; rest: Buffer };
-}
-
-interface Waiting {
-  role: RelayRole;
-  peer: RelayPeer;
-  done: (err?: ProtocolError) => void;
-  timer: NodeJS.Timeout;
 }
 
 export interface RelayStats {
@@ -39,7 +37,7 @@ export class Relay {
   readonly #limits: ServerLimits;
   readonly #log: (line: string) => void;
   #tickets = new Map<string, Ticket>();
-  #waiting = new Map<string, Waiting[]>();
+  readonly #rendezvous: Rendezvous<RelayPeer>;
   #active = new Set<() => void>();
   #pairs = 0;
   #bytes = 0;
@@ -47,6 +45,13 @@ export class Relay {
   constructor(limits: ServerLimits, log: (line: string) => void) {
     this.#limits = limits;
     this.#log = log;
+    this.#rendezvous = new Rendezvous<RelayPeer>({
+      waitMs: limits.relayWaitMs,
+      maxWaiting: MAX_WAITING,
+      late: () => new ProtocolError('offer_closed', 'the other side did not come to the relay in time', { fatal: true }),
+      crowded: () => new ProtocolError('overloaded', 'too many connections are waiting for this transfer', { fatal: true }),
+      meet: (transfer, waiting, arriving) => this.#meet(transfer, waiting, arriving),
+    });
   }
 
   get stats(): RelayStats {
@@ -62,15 +67,24 @@ export class Relay {
   /** Checks a relay request; throws the ProtocolError to answer with. */
   check(transfer: string, role: string, proof: string, now: number): RelayRole {
     if (!this.#limits.relay) throw new ProtocolError('forbidden', 'this server does not relay transfers', { fatal: true });
+    const checked = this.checkTicket(transfer, role, proof, relayProof, now);
+    if (this.#active.size >= this.#limits.relayMax) {
+      throw new ProtocolError('overloaded', `the relay is full (${this.#limits.relayMax} transfers); try again later`, { fatal: true });
+    }
+    return checked;
+  }
+
+  /**
+   * Checks that `proof` = proofOf(token, role, transfer) for an accepted transfer's ticket (the relay
+   * and the punch rendezvous, protocol.md §4.8–4.9); throws the ProtocolError to answer with.
+   */
+  checkTicket(transfer: string, role: string, proof: string, proofOf: typeof relayProof, now: number): RelayRole {
     if (role !== 'sender' && role !== 'receiver') throw new ProtocolError('bad_request', 'role must be sender or receiver', { fatal: true });
     const ticket = this.#tickets.get(transfer);
-    const expected = ticket && ticket.expiresAt > now ? Buffer.from(relayProof(ticket.token, role, transfer)) : null;
+    const expected = ticket && ticket.expiresAt > now ? Buffer.from(proofOf(ticket.token, role, transfer)) : null;
     const given = Buffer.from(proof);
     if (!expected || expected.length !== given.length || !timingSafeEqual(expected, given)) {
       throw new ProtocolError('unauthorized', 'unknown transfer or wrong proof', { fatal: true });
-    }
-    if (this.#active.size >= this.#limits.relayMax) {
-      throw new ProtocolError('overloaded', `the relay is full (${this.#limits.relayMax} transfers); try again later`, { fatal: true });
     }
     return role;
   }
@@ -80,40 +94,16 @@ export class Relay {
    * rejects if nobody comes within relayWaitMs.
    */
   join(transfer: string, role: RelayRole, peer: RelayPeer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const queue = (this.#waiting.get(transfer) ?? []).filter((w) => !w.peer.closed);
-      const other = queue.find((w) => w.role !== role);
-      if (other) {
-        queue.splice(queue.indexOf(other), 1);
-        clearTimeout(other.timer);
-        this.#setQueue(transfer, queue);
-        other.peer.paired();
-        peer.paired();
-        const a = other.peer.detach();
-        const b = peer.detach();
-        this.#pipe(transfer, a.socket, a.rest, b.socket, b.rest);
-        other.done();
-        resolve();
-        return;
-      }
-      const me: Waiting = {
-        role,
-        peer,
-        done: (err) => (err ? reject(err) : resolve()),
-        timer: setTimeout(() => {
-          this.#setQueue(transfer, (this.#waiting.get(transfer) ?? []).filter((w) => w !== me));
-          reject(new ProtocolError('offer_closed', 'the other side did not come to the relay in time', { fatal: true }));
-        }, this.#limits.relayWaitMs),
-      };
-      me.timer.unref();
-      queue.push(me);
-      this.#setQueue(transfer, queue);
-    });
+    return this.#rendezvous.join(transfer, role, peer);
   }
 
-  #setQueue(transfer: string, queue: Waiting[]): void {
-    if (queue.length === 0) this.#waiting.delete(transfer);
-    else this.#waiting.set(transfer, queue);
+  // The second peer to arrive: answer both, then both sockets become one pipe.
+  #meet(transfer: string, waiting: RelayPeer, arriving: RelayPeer): void {
+    waiting.paired();
+    arriving.paired();
+    const a = waiting.detach();
+    const b = arriving.detach();
+    this.#pipe(transfer, a.socket, a.rest, b.socket, b.rest);
   }
 
   #pipe(transfer: string, a: Socket, aRest: Buffer, b: Socket, bRest: Buffer): void {
@@ -141,8 +131,7 @@ export class Relay {
 
   close(): void {
     for (const stop of [...this.#active]) stop();
-    for (const list of this.#waiting.values()) for (const w of list) clearTimeout(w.timer);
-    this.#waiting.clear();
+    this.#rendezvous.close();
   }
 }
 

@@ -15,6 +15,8 @@ import { DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from './options
 import { Presence } from './presence.js';
 import { Registry } from './registry.js';
 import { Relay } from './relay.js';
+import { punchRendezvous, type PunchPeer } from './punch.js';
+import type { Rendezvous } from './rendezvous.js';
 import { FailureThrottle } from './throttle.js';
 import { encodeJsonFrame } from '../protocol/frame.js';
 import type { Store } from '../store/store.js';
@@ -32,6 +34,8 @@ export interface ServerContext {
   readonly presence: Presence;
   readonly offers: OfferBook;
   readonly relay: Relay;
+  /** Peers of accepted transfers meeting to punch through their NATs (protocol.md §4.9). */
+  readonly punch: Rendezvous<PunchPeer>;
   /** Where clients reach this node's relay, when it differs from the address they connected to (cluster). */
   readonly relayAddress?: { host: string; port: number };
   /** Failed logins per user and per address (protocol.md §7). */
@@ -54,6 +58,7 @@ export class ChatServer implements ServerContext {
   readonly presence = new Presence();
   readonly offers = new OfferBook();
   readonly relay: Relay;
+  readonly punch: Rendezvous<PunchPeer>;
   relayAddress?: { host: string; port: number };
   readonly loginFailures: { user: FailureThrottle; address: FailureThrottle };
   readonly knownUsers = new Map<string, string>();
@@ -81,6 +86,7 @@ export class ChatServer implements ServerContext {
     this.#verbose = options.verbose ?? false;
     this.relayAddress = options.relayAddress;
     this.relay = new Relay(this.limits, (line) => this.log(line));
+    this.punch = punchRendezvous(this.limits.punchWaitMs, (line) => this.log(line));
     const { maxLoginFailures, maxLoginFailuresPerAddress, loginBlockMs: windowMs, maxLoginDelayMs: maxDelayMs } = this.limits;
     this.loginFailures = {
       user: new FailureThrottle({ maxFailures: maxLoginFailures, windowMs, maxDelayMs }),
@@ -151,6 +157,7 @@ export class ChatServer implements ServerContext {
     if (this.#presenceTimer) clearTimeout(this.#presenceTimer);
     this.offers.clear();
     this.relay.close();
+    this.punch.close();
     this.#unsubscribe();
     await this.bus.leave?.(this.node);
   }

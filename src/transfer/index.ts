@@ -7,5 +7,7 @@ export { TRANSFER_PROTOCOL_VERSION } from './messages.js';
 export type { FileResult, TransferResult, ProgressEvent, SenderEvents, ReceiverEvents } from './types.js';
 export { newKeyPair, verifyCode, type KeyPair } from './keys.js';
 export type { Via } from './types.js';
+export { ALL_PATHS } from './types.js';
+export { punch, type PunchOptions } from './punch.js';
 export type { ListenOptions } from './paths.js';
 export { relayAt, type RelayEndpoint } from './relay-dial.js';

@@ -1,12 +1,14 @@
 // The receiver's side of reaching the sender (protocol.md §T8): direct dials to the sender's
-// candidates, reverse connections the sender opens to our listener, and the server's relay after
-// a short delay — raced, first authenticated connection wins. Later connections use the winner's path.
+// candidates, reverse connections the sender opens to our listener, a hole punched through both
+// NATs, and the server's relay after a short delay — raced, first authenticated connection wins.
+// Later connections use the winner's path.
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransferError } from './errors.js';
 import { authenticate, type DialOptions, type TransferSecret } from './handshake.js';
 import { localCandidates, type Candidate } from './offer.js';
 import { firstOf, raceCandidates } from './race.js';
+import { punch } from './punch.js';
 import { relayConnect, type RelayEndpoint } from './relay-dial.js';
 import type { Via } from './types.js';
 import { Wire, formatRemote } from './wire.js';
@@ -137,6 +139,9 @@ export class ReceiverPaths {
           const wait = opts.connectTimeoutMs + opts.handshakeTimeoutMs;
           tries.push(this.#incoming.next(local, wait).then((wire) => ({ wire, path: 'reverse' as const })));
         }
+        if (allowed.includes('punch') && this.#available('punch')) {
+          tries.push(this.#viaPunch(opts).then((wire) => ({ wire, path: 'punch' as const })));
+        }
         if (allowed.includes('relay') && this.#available('relay')) {
           const delay = allowed.length === 1 ? 0 : this.#o.relayDelayMs;
           tries.push(this.#viaRelay(delay, opts).then((wire) => ({ wire, path: 'relay' as const })));
@@ -154,7 +159,13 @@ export class ReceiverPaths {
   #available(via: Via): boolean {
     if (via === 'direct') return this.#o.candidates.length > 0;
     if (via === 'reverse') return this.#server !== undefined;
-    return this.#o.relay !== undefined;
+    return this.#o.relay !== undefined; // the relay server is also where peers meet to punch
+  }
+
+  async #viaPunch(opts: DialOptions): Promise<Wire> {
+    const { transferId, token } = this.#o.secret;
+    const socket = await punch(this.#o.relay!, { transferId, token, role: 'receiver', signal: opts.signal });
+    return authenticate(new Wire(socket), this.#o.secret, formatRemote(socket), opts, true);
   }
 
   async #viaRelay(delayMs: number, opts: DialOptions): Promise<Wire> {

@@ -15,7 +15,7 @@ import { ReceiverPaths, type ListenOptions } from './paths.js';
 import { relayAt, type RelayEndpoint } from './relay-dial.js';
 import { resolveInside, sanitizePath, uniquePaths } from './safe-path.js';
 import { rateBucket, type TokenBucket } from './token-bucket.js';
-import { ProgressTracker, type FileResult, type ReceiverEvents, type TransferResult, type Via } from './types.js';
+import { ALL_PATHS, ProgressTracker, type FileResult, type ReceiverEvents, type TransferResult, type Via } from './types.js';
 
 /** Options of a Receiver. */
 export interface ReceiverOptions {
@@ -49,7 +49,7 @@ export interface ReceiverOptions {
   signal?: AbortSignal;
   /** Our key pair and the sender's public key from the offer: end-to-end encryption (§T9). */
   keys?: { own: KeyPair; peer: string };
-  /** Paths we may use (§T8). @default all three */
+  /** Paths we may use (§T8). @default all four */
   via?: Via[];
   /** The server's relay address (its chat address); no relay without it. */
   relay?: RelayEndpoint;
@@ -71,7 +71,7 @@ export const RECEIVER_DEFAULTS = {
   maxRetryDelayMs: 5000,
   ackBytes: 1 << 20,
   ackIntervalMs: 100,
-  via: ['direct', 'reverse', 'relay'] as Via[],
+  via: ALL_PATHS,
   relayDelayMs: 2000,
 } satisfies Required<Omit<ReceiverOptions, 'transferId' | 'token' | 'candidates' | 'files' | 'dir' | 'signal' | 'keys' | 'relay' | 'listen'>>;
 

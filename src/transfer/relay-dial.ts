@@ -15,10 +15,21 @@ export interface RelayDialOptions {
   signal?: AbortSignal;
 }
 
+/** How long a plain TCP connect to the relay server may take (TLS dials have their own). */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Where to bind the local end of a connection (the punch port, protocol.md §4.9). */
+export interface LocalBinding {
+  localAddress: string;
+  /** 0: any free port (bound explicitly, so it can be bound again for the punch). */
+  localPort: number;
+  family: 4 | 6;
+}
+
 /** The server's relay: its chat address, and how to open a connection to it (TLS, verified). */
 export interface RelayEndpoint extends Candidate {
   /** Resolves a connected socket to a server at `target` (this endpoint's host and port); plain TCP when absent. */
-  open?: (target: Candidate) => Promise<Socket>;
+  open?: (target: Candidate, local?: LocalBinding) => Promise<Socket>;
 }
 
 /** `relay` moved to `at` (a cluster node's own relay, protocol.md §4.8), keeping how to open it. */
@@ -28,66 +39,94 @@ export function relayAt(relay: RelayEndpoint | undefined, at: Candidate | undefi
 
 /** Resolves a socket piped to the peer (nothing read past the server's reply is lost). */
 export async function relayConnect(relay: RelayEndpoint, opts: RelayDialOptions): Promise<Socket> {
-  const where = `${relay.host}:${relay.port}`;
-  if (!relay.open) return pair(net.connect({ host: relay.host, port: relay.port }), where, opts, false);
-  let socket: Socket;
-  try {
-    socket = await relay.open({ host: relay.host, port: relay.port });
-  } catch (err) {
-    throw new TransferError('unreachable', `cannot reach the relay at ${where} (${(err as Error).message})`);
-  }
-  return pair(socket, where, opts, true);
+  const socket = await openServer(relay, 'the relay', undefined, opts.signal);
+  const request = relayRequest(opts.token, opts.role, opts.transferId);
+  const { rest } = await firstReply(socket, `the relay at ${where(relay)}`, request, opts);
+  socket.pause();
+  if (rest.length > 0) socket.unshift(rest);
+  return socket;
 }
 
-/** Sends the pairing request once `socket` is connected; resolves when the server said ok. */
-function pair(socket: Socket, where: string, opts: RelayDialOptions, connected: boolean): Promise<Socket> {
+/** A connected socket to the relay server (TLS when it has `open`), optionally from a bound local port. */
+export async function openServer(relay: RelayEndpoint, what: string, local?: LocalBinding, signal?: AbortSignal): Promise<Socket> {
+  const target = { host: relay.host, port: relay.port };
+  const unreachable = (err: Error): TransferError => new TransferError('unreachable', `cannot reach ${what} at ${where(relay)} (${err.message})`);
+  if (relay.open) return relay.open(target, local).catch((err: Error) => Promise.reject(unreachable(err)));
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ ...target, ...local });
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('error', done);
+      if (!err) return resolve(socket);
+      socket.destroy();
+      reject(err instanceof TransferError ? err : unreachable(err));
+    };
+    const onAbort = (): void => done(new TransferError('aborted', 'transfer aborted'));
+    const timer = setTimeout(() => done(new Error('timed out')), CONNECT_TIMEOUT_MS);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => done());
+    socket.once('error', done);
+  });
+}
+
+function where(c: Candidate): string {
+  return c.host.includes(':') ? `[${c.host}]:${c.port}` : `${c.host}:${c.port}`;
+}
+
+/**
+ * Sends `request` (the only one of a relay or punch connection) and resolves its ok reply's result
+ * and any bytes read past it; rejects, destroying the socket, on an error reply or timeout.
+ */
+export function firstReply(
+  socket: Socket,
+  what: string,
+  request: object,
+  opts: { timeoutMs?: number; signal?: AbortSignal },
+): Promise<{ result: unknown; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     const decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 });
-    const finish = (err?: TransferError): void => {
+    const finish = (err?: TransferError, value?: { result: unknown; rest: Buffer }): void => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       socket.off('data', onData);
       socket.off('error', onError);
       socket.off('close', onClose);
-      if (!err) return resolve(socket);
+      if (!err) return resolve(value!);
       socket.destroy();
       reject(err);
     };
     const onAbort = (): void => finish(new TransferError('aborted', 'transfer aborted'));
-    const onError = (err: Error): void => finish(new TransferError('unreachable', `cannot reach the relay at ${where} (${err.message})`));
-    const onClose = (): void => finish(new TransferError('unreachable', `the relay at ${where} closed the connection`));
+    const onError = (err: Error): void => finish(new TransferError('unreachable', `cannot reach ${what} (${err.message})`));
+    const onClose = (): void => finish(new TransferError('unreachable', `${what} closed the connection`));
     const onData = (chunk: Buffer): void => {
       let frames: Buffer[];
       try {
         frames = decoder.push(chunk);
       } catch {
-        return finish(new TransferError('protocol', `the relay at ${where} sent a malformed frame`));
+        return finish(new TransferError('protocol', `${what} sent a malformed frame`));
       }
       if (frames.length === 0) return;
       const rest = Buffer.concat([...frames.slice(1).map(reframe), decoder.takeRest()]);
-      let reply: { type?: string; code?: string; message?: string };
+      let reply: { type?: string; code?: string; message?: string; result?: unknown };
       try {
         reply = JSON.parse(frames[0]!.toString('utf8')) as typeof reply;
       } catch {
-        return finish(new TransferError('protocol', `the relay at ${where} sent a malformed reply`));
+        return finish(new TransferError('protocol', `${what} sent a malformed reply`));
       }
       if (reply.type !== 'ok') {
-        return finish(new TransferError('unreachable', `the relay refused: ${reply.message ?? reply.code ?? 'no reason given'}`));
+        return finish(new TransferError('unreachable', `${what} refused: ${reply.message ?? reply.code ?? 'no reason given'}`));
       }
-      socket.pause();
-      if (rest.length > 0) socket.unshift(rest);
-      finish();
+      finish(undefined, { result: reply.result, rest });
     };
-    const timer = setTimeout(() => finish(new TransferError('timeout', `the relay at ${where} paired nobody in time`)), opts.timeoutMs ?? 35_000);
+    const timer = setTimeout(() => finish(new TransferError('timeout', `${what} answered nothing in time`)), opts.timeoutMs ?? 35_000);
     opts.signal?.addEventListener('abort', onAbort);
     if (opts.signal?.aborted) return onAbort();
     socket.setNoDelay(true);
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
-    const request = (): void => void socket.write(encodeJsonFrame(relayRequest(opts.token, opts.role, opts.transferId)));
-    if (connected) request();
-    else socket.on('connect', request);
+    socket.write(encodeJsonFrame(request));
   });
 }
 

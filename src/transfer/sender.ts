@@ -9,12 +9,13 @@ import { TransferError, toTransferError } from './errors.js';
 import { acceptHandshake, Refusal } from './handshake.js';
 import { withObserved, type Candidate, type LocalFile } from './offer.js';
 import type { KeyPair } from './keys.js';
+import { punch } from './punch.js';
 import { relayAt, relayConnect, type RelayEndpoint } from './relay-dial.js';
 import type { Via } from './types.js';
 import { SenderConnection } from './sender-connection.js';
 import type { Served } from './send-file.js';
 import { rateBucket, type TokenBucket } from './token-bucket.js';
-import { ProgressTracker, type FileResult, type SenderEvents, type TransferResult } from './types.js';
+import { ALL_PATHS, ProgressTracker, type FileResult, type SenderEvents, type TransferResult } from './types.js';
 import { Wire, formatRemote } from './wire.js';
 
 /** Options of a Sender. */
@@ -36,7 +37,7 @@ export interface SenderOptions {
   queue?: PQueue;
   /** Our X25519 key pair: the transfer is then end-to-end encrypted (protocol v2, §T9). */
   keys?: KeyPair;
-  /** Paths we may use (§T8). @default all three */
+  /** Paths we may use (§T8). @default all four */
   via?: Via[];
   /** The server's relay address (its chat address); no relay without it. */
   relay?: RelayEndpoint;
@@ -63,7 +64,7 @@ export const SENDER_DEFAULTS = {
   handshakeTimeoutMs: 10_000,
   drainTimeoutMs: 30_000,
   peerTimeoutMs: 60_000,
-  via: ['direct', 'reverse', 'relay'] as Via[],
+  via: ALL_PATHS,
   relayDelayMs: 2000,
 } satisfies Required<Omit<SenderOptions, 'transferId' | 'token' | 'files' | 'queue' | 'keys' | 'relay'>>;
 
@@ -133,7 +134,7 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   /**
    * The receiver accepted: remember its key, and reach it ourselves if it does not reach us —
-   * a reverse connection to its candidates at once, the relay after relayDelayMs.
+   * a reverse connection to its candidates at once, a punched hole, the relay after relayDelayMs.
    */
   accepted(info: { key?: string; candidates?: Candidate[]; observed?: string; relay?: Candidate }): void {
     this.#peerKey = info.key;
@@ -146,6 +147,7 @@ export class Sender extends EventEmitter<SenderEvents> {
       const headStart = via.includes('direct') ? REVERSE_HEAD_START_MS : 0;
       if (targets.length > 0) void this.#dialLoop(headStart, () => this.#dialReverse(targets, signal), signal);
     }
+    if (via.includes('punch') && this.#opts.relay) void this.#dialLoop(0, () => this.#dialPunch(signal), signal);
     if (via.includes('relay') && this.#opts.relay) {
       const delay = via.length === 1 ? 0 : this.#opts.relayDelayMs;
       void this.#dialLoop(delay, () => this.#dialRelay(signal), signal);
@@ -189,6 +191,11 @@ export class Sender extends EventEmitter<SenderEvents> {
   async #dialRelay(signal: AbortSignal): Promise<void> {
     const socket = await relayConnect(this.#opts.relay!, { transferId: this.#opts.transferId, token: this.#opts.token, role: 'sender', signal });
     this.#onSocket(socket, 'relay');
+  }
+
+  async #dialPunch(signal: AbortSignal): Promise<void> {
+    const socket = await punch(this.#opts.relay!, { transferId: this.#opts.transferId, token: this.#opts.token, role: 'sender', signal });
+    this.#onSocket(socket, 'punch');
   }
 
   /** Stops listening and drops every connection; `done` rejects with 'aborted' if unfinished. */

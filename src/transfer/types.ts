@@ -20,7 +20,10 @@ export interface FileResult {
 }
 
 /** How the peers reached each other (§T8). */
-export type Via = 'direct' | 'reverse' | 'relay';
+export type Via = 'direct' | 'reverse' | 'punch' | 'relay';
+
+/** Every path, in the order they are raced (§T8). */
+export const ALL_PATHS: Via[] = ['direct', 'reverse', 'punch', 'relay'];
 
 /** Outcome of a whole transfer. */
 export interface TransferResult {

@@ -8,6 +8,7 @@ import { handleHello } from './hello.js';
 import { handleAck, handleHistory, handleSend } from './messages.js';
 import { handleAccept, handleOffer, handleOfferFiles, handleOfferList, handleOffers, handleReject, handleWithdraw } from './offers.js';
 import { handleSubscribe, handleWho } from './presence.js';
+import { handlePunch } from './punch.js';
 import { handleRelay } from './relay.js';
 import { handleFriendAccept, handleFriendAdd, handleFriendDecline, handleFriendList, handleFriendNote, handleFriendRemove, handleUsersSearch } from './friends.js';
 import {
@@ -21,11 +22,12 @@ export async function handle(ctx: ServerContext, conn: Connection, req: Request)
   if (ctx.shuttingDown) throw new ProtocolError('shutting_down', 'server is shutting down');
   // protocol.md §3.1: nothing before hello, and hello only once.
   if (conn.state === 'hello' && req.type === 'relay') return handleRelay(ctx, conn, req);
+  if (conn.state === 'hello' && req.type === 'punch') return handlePunch(ctx, conn, req);
   if (conn.state === 'hello' && req.type !== 'hello') {
-    throw new ProtocolError('bad_request', 'the first request must be hello (or relay)', { fatal: true });
+    throw new ProtocolError('bad_request', 'the first request must be hello (or relay, or punch)', { fatal: true });
   }
   if (conn.state !== 'hello' && req.type === 'hello') throw new ProtocolError('bad_request', 'hello was already sent');
-  if (req.type === 'relay') throw new ProtocolError('bad_request', 'relay must be the first request of a connection');
+  if (req.type === 'relay' || req.type === 'punch') throw new ProtocolError('bad_request', `${req.type} must be the first request of a connection`);
   // protocol.md §3.2: only register, login and auth before a login.
   if (conn.state === 'login' && req.type !== 'hello' && !LOGIN_TYPES.has(req.type)) {
     throw new ProtocolError('unauthorized', 'log in first');

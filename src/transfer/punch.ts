@@ -1,0 +1,106 @@
+// TCP hole punching (protocol.md §T8 "punch", §4.9). From one local port we ask the server where it
+// sees us and the peer (each NAT's mapping of the port its side punches from), then connect to the
+// peer from that same port while the peer connects to us: a TCP simultaneous open. Each NAT lets
+// the other side's SYN in because it looks like the answer to the SYN we sent out.
+import { lookup } from 'node:dns/promises';
+import net, { type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { punchRequest, type RelayRole } from '../protocol/relay.js';
+import { TransferError } from './errors.js';
+import type { Candidate } from './offer.js';
+import { firstReply, openServer, type LocalBinding, type RelayEndpoint } from './relay-dial.js';
+
+export interface PunchOptions {
+  transferId: string;
+  token: string;
+  role: RelayRole;
+  /** How long the server may take to bring the other side (it waits 10 s), plus a margin. @default 15000 */
+  meetTimeoutMs?: number;
+  /** How long we keep connecting to the peer after the meeting. @default 5000 */
+  connectMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Pause between connect attempts after one failed at once (a NAT or host answered with a reset). */
+const RETRY_MS = 100;
+
+/** Resolves a TCP connection to the peer made through both NATs (not yet authenticated: §T2.2 follows). */
+export async function punch(server: RelayEndpoint, opts: PunchOptions): Promise<Socket> {
+  const local = await bindingFor(server.host);
+  const probe = await openServer(server, 'the punch rendezvous', local, opts.signal);
+  const port = probe.localPort;
+  let meeting: { observed: Candidate; peer: Candidate };
+  try {
+    const request = punchRequest(opts.token, opts.role, opts.transferId);
+    const what = `the punch rendezvous at ${show(server)}`;
+    const { result } = await firstReply(probe, what, request, { timeoutMs: opts.meetTimeoutMs ?? 15_000, signal: opts.signal });
+    meeting = parseMeeting(result, what);
+  } finally {
+    probe.destroy();
+  }
+  if (!port) throw new TransferError('io_error', 'the punch port was not bound');
+  if (net.isIP(meeting.peer.host) !== local.family) {
+    throw new TransferError('unreachable', `cannot punch to ${show(meeting.peer)}: the peer reached the server over another IP version`);
+  }
+  return simultaneousOpen({ ...local, localPort: port }, meeting.peer, opts.connectMs ?? 5000, opts.signal);
+}
+
+/** Any free port (bound explicitly, so it can be bound again), in the server address's family. */
+async function bindingFor(host: string): Promise<LocalBinding> {
+  const family = net.isIP(host) || (await lookup(host).then((a) => a.family, () => 4));
+  return family === 6 ? { localAddress: '::', localPort: 0, family: 6 } : { localAddress: '0.0.0.0', localPort: 0, family: 4 };
+}
+
+function parseMeeting(result: unknown, what: string): { observed: Candidate; peer: Candidate } {
+  const { observed, peer } = (result ?? {}) as Record<string, unknown>;
+  if (!isEndpoint(observed) || !isEndpoint(peer)) throw new TransferError('protocol', `${what} sent a malformed meeting`);
+  return { observed, peer };
+}
+
+function isEndpoint(c: unknown): c is Candidate {
+  const { host, port } = (c ?? {}) as Record<string, unknown>;
+  return typeof host === 'string' && net.isIP(host) !== 0 && Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535;
+}
+
+/** Connects from `local` to `peer` until it works or `connectMs` passed; the peer does the same. */
+async function simultaneousOpen(local: LocalBinding, peer: Candidate, connectMs: number, signal?: AbortSignal): Promise<Socket> {
+  const deadline = performance.now() + connectMs;
+  let last = 'no answer';
+  for (;;) {
+    const left = deadline - performance.now();
+    if (signal?.aborted) throw new TransferError('aborted', 'transfer aborted');
+    if (left <= 0) {
+      throw new TransferError('unreachable', `no hole punched to ${show(peer)} within ${connectMs} ms (${last}; a NAT may map each connection to a new port)`);
+    }
+    try {
+      return await connectFrom(local, peer, left, signal);
+    } catch (err) {
+      last = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      await sleep(RETRY_MS, undefined, { signal }).catch(() => {});
+    }
+  }
+}
+
+/** One connect from the bound port; the kernel retransmits our SYN meanwhile (1 s, 3 s, …). */
+function connectFrom(local: LocalBinding, peer: Candidate, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: peer.host, port: peer.port, localAddress: local.localAddress, localPort: local.localPort });
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('error', done);
+      if (!err) return resolve(socket);
+      socket.destroy();
+      reject(err);
+    };
+    const onAbort = (): void => done(new Error('aborted'));
+    const timer = setTimeout(() => done(new Error('timed out')), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => done());
+    socket.once('error', done);
+  });
+}
+
+function show(c: Candidate): string {
+  return c.host.includes(':') ? `[${c.host}]:${c.port}` : `${c.host}:${c.port}`;
+}
