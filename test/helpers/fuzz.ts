@@ -292,6 +292,7 @@ export function validRequest(rng: Rng, type: RequestType, id: number, ctx: Reque
     friend_list: () => ({}),
     users_search: () => ({ prefix: nastyString(rng, 40), limit: rng.int(200) }),
     relay: () => ({ version: 1, transfer: nastyString(rng, 40), role: rng.pick(['sender', 'receiver', nastyString(rng, 10)]), proof: rng.bytes(32).toString('hex') }),
+    punch: () => ({ version: rng.pick([1, 1, 2]), transfer: nastyString(rng, 40), role: rng.pick(['sender', 'receiver', nastyString(rng, 10)]), proof: rng.bytes(32).toString('hex') }),
   };
   return { id, type, ...fields[type]() };
 }

@@ -335,7 +335,7 @@ describe('fuzz: the relay server', () => {
     })();
     chatting.catch(() => {}); // awaited below; a failure must not surface as an unhandled rejection first
 
-    const loggedInTypes = REQUEST_TYPES.filter((t) => t !== 'logout' && t !== 'relay');
+    const loggedInTypes = REQUEST_TYPES.filter((t) => t !== 'logout' && t !== 'relay' && t !== 'punch');
     const DEFECTS: FrameDefect[] = ['zero', 'oversized', 'truncated', 'header-only', 'partial-header'];
 
     /** Writes `frames` (one stream, split randomly), then ends the case as `end` says. */
@@ -457,7 +457,7 @@ describe('fuzz: the relay server', () => {
         weight: 8,
         run: async (rng, _w, peer) => {
           const p = await peer(paired);
-          const frames = [frame(requestPayload(rng, 1, ctx, ['relay'])), ...(rng.chance(0.3) ? fuzzFrames(rng) : [])];
+          const frames = [frame(requestPayload(rng, 1, ctx, [rng.pick(['relay', 'punch'] as const)])), ...(rng.chance(0.3) ? fuzzFrames(rng) : [])];
           await batch(rng, p, frames, 1, rng.chance(0.6) ? 'wait' : 'destroy');
           p.destroy();
         },

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/client.js';
 import { FrameDecoder, encodeJsonFrame } from '../../src/protocol/frame.js';
-import { relayRequest } from '../../src/protocol/relay.js';
+import { punchRequest, relayRequest } from '../../src/protocol/relay.js';
 import type { ServerLimits } from '../../src/server/options.js';
 import { rawConnect, startServer, type TestServer } from '../helpers/server.js';
 
@@ -21,8 +21,8 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.cleanup();
 });
 
-async function server(limits: Partial<ServerLimits> = {}): Promise<TestServer> {
-  const ts = await startServer({ limits });
+async function server(limits: Partial<ServerLimits> = {}, log?: (line: string) => void): Promise<TestServer> {
+  const ts = await startServer({ limits, log });
   servers.push(ts);
   return ts;
 }
@@ -151,5 +151,45 @@ describe('transfer relay', () => {
     const alone = await relayConn(lonely, relayRequest(t3.token, 'sender', t3.transfer));
     expect(alone.reply).toMatchObject({ code: 'offer_closed', message: 'the other side did not come to the relay in time' });
     await closed(alone.socket);
+  });
+});
+
+describe('punch rendezvous (protocol.md §4.9)', () => {
+  it('answers both peers at once with where it saw each one\'s port, then closes both', async () => {
+    const logs: string[] = [];
+    const ts = await server({ relay: false }, (line) => logs.push(line)); // --relay off does not stop punching
+    const t = await acceptedOffer(ts);
+    const [s, r] = await Promise.all([
+      relayConn(ts, punchRequest(t.token, 'sender', t.transfer)),
+      relayConn(ts, punchRequest(t.token, 'receiver', t.transfer)),
+    ]);
+    const at = (socket: Socket) => ({ host: '127.0.0.1', port: socket.localPort });
+    expect(s.reply).toEqual({ type: 'ok', id: 1, result: { observed: at(s.socket), peer: at(r.socket) } });
+    expect(r.reply).toEqual({ type: 'ok', id: 1, result: { observed: at(r.socket), peer: at(s.socket) } });
+    await Promise.all([closed(s.socket), closed(r.socket)]);
+    expect(logs.some((l) => /punch \S+: 127\.0\.0\.1:\d+ <-> 127\.0\.0\.1:\d+/.test(l))).toBe(true);
+  });
+
+  it('refuses a wrong proof, the relay\'s proof, an unknown transfer, and a lonely peer, with clear errors', async () => {
+    const ts = await server({ punchWaitMs: 200 });
+    const t = await acceptedOffer(ts);
+    const wrong = await relayConn(ts, { ...punchRequest(t.token, 'sender', t.transfer), proof: 'ab'.repeat(32) });
+    expect(wrong.reply).toMatchObject({ code: 'unauthorized', message: 'unknown transfer or wrong proof' });
+    const relayProof = await relayConn(ts, { ...relayRequest(t.token, 'sender', t.transfer), type: 'punch' });
+    expect(relayProof.reply).toMatchObject({ code: 'unauthorized' });
+    const unknown = await relayConn(ts, punchRequest(t.token, 'sender', 'no-such-transfer'));
+    expect(unknown.reply).toMatchObject({ code: 'unauthorized' });
+    const version = await relayConn(ts, { ...punchRequest(t.token, 'sender', t.transfer), version: 2 });
+    expect(version.reply).toMatchObject({ code: 'unsupported_version' });
+    const alone = await relayConn(ts, punchRequest(t.token, 'receiver', t.transfer));
+    expect(alone.reply).toMatchObject({ code: 'offer_closed', message: 'the other side did not come to punch in time' });
+    await closed(alone.socket);
+  });
+
+  it('punch after hello is bad_request', async () => {
+    const ts = await server();
+    const c = await ChatClient.connect({ host: ts.host, port: ts.port, tls: ts.tls, timeoutMs: WAIT_MS });
+    clients.push(c);
+    await expect(c.request('punch', { version: 1, transfer: 'x', role: 'sender', proof: 'x' })).rejects.toMatchObject({ code: 'bad_request' });
   });
 });

@@ -54,6 +54,7 @@ describe('parseRequest', () => {
       friend_list: {},
       users_search: { prefix: 'b', limit: 5 },
       relay: { version: 1, transfer: 't', role: 'sender', proof: 'ab' },
+      punch: { version: 1, transfer: 't', role: 'receiver', proof: 'ab' },
     };
     expect(Object.keys(samples).sort()).toEqual([...REQUEST_TYPES].sort());
     let id = 1;
