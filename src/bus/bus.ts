@@ -30,6 +30,12 @@ export type BusMessage =
   /** `node` joined: every other node announces its presence and open offers again. */
   | { kind: 'sync'; node: string }
   /**
+   * `node` stored messages whose `deliver` it could not publish (its bus was away): every node
+   * sends its listeners what the store has for them. A node's own `reconnected` covers only its
+   * own listeners, and the others may have reconnected before those messages were stored.
+   */
+  | { kind: 'refill'; node: string }
+  /**
    * Published by no one: a bus emits it to its own subscribers when `node` stopped beating
    * (crashed or cut off), so they drop its users' presence and offers.
    */

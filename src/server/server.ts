@@ -68,6 +68,8 @@ export class ChatServer implements ServerContext {
   #perAddress = new Map<string, number>();
   #presenceQueue: { event: ServerEvent; encoded: Buffer }[] = [];
   #presenceTimer: NodeJS.Timeout | null = null;
+  /** A `deliver` failed to publish and no `refill` has gone out since. */
+  #unpublished = false;
   /** "address:port" of connections over the per-address limit, told so once they can be (after TLS). */
   #refused = new Set<string>();
   /** "address:port" → deadline of a TLS handshake in progress (Node's own does not cover a silent peer). */
@@ -140,9 +142,26 @@ export class ChatServer implements ServerContext {
     try {
       await this.bus.publish({ kind: 'deliver', users: [...new Set(users)], event, exceptConnection: except?.id });
     } catch (err) {
-      // Stored already: when the bus is back, every node refills its listeners from the store.
+      // Stored already: once the bus is back, this node asks every node to refill its listeners.
+      this.#unpublished = true;
       this.log(`bus: cannot deliver now (${(err as Error).message}); it will be sent on reconnect`);
+      return;
     }
+    if (this.#unpublished) void this.#askRefill(); // a publish failed without the bus dropping
+  }
+
+  /** Asks every node (this one too) to refill its listeners from the store; retried until it is published. */
+  async #askRefill(): Promise<void> {
+    this.#unpublished = false;
+    try {
+      await this.bus.publish({ kind: 'refill', node: this.node });
+    } catch {
+      this.#unpublished = true;
+    }
+  }
+
+  #refillListeners(): void {
+    for (const conn of this.registry.listeners()) void refill(this, conn).catch((err: Error) => this.log(`refill failed: ${err.message}`));
   }
 
   /** Stops accepting, tells every client, waits (bounded) for them to go. Does not close the store. */
@@ -269,8 +288,11 @@ export class ChatServer implements ServerContext {
         // send every listener what the store has for it that it was not sent.
         this.log('bus reconnected: refilling from the store');
         void this.#announce();
-        for (const conn of this.registry.listeners()) void refill(this, conn).catch((err: Error) => this.log(`refill failed: ${err.message}`));
-        return;
+        if (this.#unpublished) void this.#askRefill();
+        return this.#refillListeners();
+      case 'refill':
+        if (message.node !== this.node) this.log(`bus: ${message.node} stored messages it could not publish: refilling from the store`);
+        return this.#refillListeners();
     }
   }
 

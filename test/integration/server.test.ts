@@ -3,6 +3,7 @@
 import type { Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
+import type { Bus, BusHandler, BusMessage } from '../../src/bus/bus.js';
 import { LocalBus } from '../../src/bus/local.js';
 import { ChatClient } from '../../src/client/client.js';
 import { ClientError } from '../../src/client/errors.js';
@@ -17,6 +18,34 @@ const PASSWORD = 'correct horse';
 const WAIT_MS = 5_000;
 
 type Presence = { user: string; online: boolean; at: number };
+
+/**
+ * One node's view of a shared LocalBus whose backend can be taken away, as Redis can: while down,
+ * publish rejects and nothing arrives; up() emits `reconnected` to this node, as RedisBus does.
+ */
+class OutageBus implements Bus {
+  readonly ordered = false;
+  down = false;
+  #handlers = new Set<BusHandler>();
+  constructor(readonly inner: LocalBus) {}
+  async publish(message: BusMessage): Promise<void> {
+    if (this.down) throw new Error('bus is down');
+    await this.inner.publish(message);
+  }
+  subscribe(handler: BusHandler): () => void {
+    this.#handlers.add(handler);
+    const off = this.inner.subscribe((m) => this.down || handler(m));
+    return () => (this.#handlers.delete(handler), off());
+  }
+  up(): void {
+    this.down = false;
+    for (const h of this.#handlers) h({ kind: 'reconnected' });
+  }
+  join = (node: string, stats: () => { connections: number }) => this.inner.join(node, stats);
+  nodes = () => this.inner.nodes();
+  leave = (node: string) => this.inner.leave(node);
+  close = async () => {};
+}
 
 /** Waits, without polling, until `cond()` holds; re-checked on every event of the client. */
 class Inbox {
@@ -745,6 +774,41 @@ describe('two nodes on one bus', () => {
       await b2.client.close();
       await a.inbox.untilPresence('bob', false);
       expect(await bob.client.who()).toEqual(['alice', 'carol']);
+    } finally {
+      for (const c of clients.splice(0)) await c.close().catch(() => {});
+      await Promise.all(nodes.map((n) => n.close()));
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a node whose bus was away when it stored a message gets every node to send it once the bus is back', async () => {
+    // The race it closes: the other nodes' buses came back (and refilled) before this one stored it.
+    const dir = await tempDir('chat-cluster-');
+    const store = new SqliteStore(dir);
+    const shared = new LocalBus();
+    const flaky = new OutageBus(shared);
+    const log = (line: string) => logs.push(`${line}\n`);
+    const tls = await testCertificate();
+    const nodes = [createServer({ store, bus: new OutageBus(shared), node: 'a', log, tls }), createServer({ store, bus: flaky, node: 'b', log, tls })];
+    const [na, nb] = await Promise.all(nodes.map((n) => n.listen(0, '127.0.0.1')));
+    const on = (port: number) => ({ ...ts, port }) as TestServer;
+    try {
+      const alice = await registered('alice', on(nb!.port));
+      const bob = await registered('bob', on(na!.port));
+      const b = await listening(bob.token, on(na!.port));
+      flaky.down = true;
+      const m = await alice.client.send('bob', 'stored while the bus was away'); // acknowledged: it is stored
+      await logs.waitFor(/^bus: cannot deliver now/);
+      expect(b.inbox.messages).toEqual([]);
+      flaky.up();
+      await b.inbox.untilMessages(1);
+      expect(b.inbox.messages).toEqual([m]);
+      expect(logs.lines.some((l) => l.startsWith('bus: b stored messages it could not publish'))).toBe(true);
+      // Later messages flow as usual, and the refill sent nothing twice.
+      const m2 = await alice.client.send('bob', 'after');
+      await b.inbox.untilMessages(2);
+      expect(b.inbox.messages).toEqual([m, m2]);
     } finally {
       for (const c of clients.splice(0)) await c.close().catch(() => {});
       await Promise.all(nodes.map((n) => n.close()));
