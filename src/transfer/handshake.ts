@@ -10,7 +10,7 @@ import type { Candidate } from './offer.js';
 /** HMAC labels of the proofs, by protocol version (§T2.2). */
 const LABELS = {
   1: { receiver: 'chat-transfer-v1 receiver', sender: 'chat-transfer-v1 sender' },
-  2: { receiver: 'chat-transfer-v2 receiver', sender: 'chat-transfer-v2 sender' },
+  3: { receiver: 'chat-transfer-v3 receiver', sender: 'chat-transfer-v3 sender' },
 } as const;
 /** Nonce length in bytes. */
 export const NONCE_BYTES = 32;
@@ -22,7 +22,7 @@ export interface PeerKeys {
   peer?: string;
 }
 
-/** The shared secret of one transfer; with `keys`, version 2 (encrypted) is required. */
+/** The shared secret of one transfer; with `keys`, version 3 (encrypted) is required. */
 export interface TransferSecret {
   transferId: string;
   token: string;
@@ -50,7 +50,9 @@ function newNonce(): string {
   return randomBytes(NONCE_BYTES).toString('hex');
 }
 
-const versionOf = (secret: TransferSecret): 1 | 2 => (secret.keys ? 2 : 1);
+/** The encrypted version: the only one a peer with keys speaks (no downgrade, §T2.3). */
+export const SEALED_VERSION = 3;
+const versionOf = (secret: TransferSecret): 1 | 3 => (secret.keys ? SEALED_VERSION : 1);
 
 /** Why a sender refused a connection. */
 export type RefusalReason = 'bad_token' | 'timeout' | 'protocol' | 'version' | 'closed';
@@ -64,7 +66,7 @@ export class Refusal extends Error {
 
 /**
  * Sender side: hello → auth → welcome, whichever side opened the TCP connection (direct,
- * reverse or relayed). Resolves with the receiver's public key (v2); rejects with a Refusal.
+ * reverse or relayed). Resolves with the receiver's public key (v3); rejects with a Refusal.
  */
 export function acceptHandshake(wire: Wire, secret: TransferSecret, timeoutMs: number): Promise<{ receiverKey?: string }> {
   const nonce = newNonce();
@@ -80,9 +82,9 @@ export function acceptHandshake(wire: Wire, secret: TransferSecret, timeoutMs: n
     wire.handlers = {
       control(msg) {
         if (msg.type !== 'auth') return refuse('protocol', `expected auth, got ${msg.type}`);
-        if (msg.v !== v) return refuse('version', `unsupported version ${msg.v}`, versionError(msg.v));
-        if (v === 2 && !msg.key) return refuse('protocol', 'auth without a public key', { type: 'error', code: 'protocol', message: 'auth needs a key' });
-        if (v === 2 && secret.keys!.peer && secret.keys!.peer !== msg.key) {
+        if (msg.v !== v) return refuse('version', `unsupported version ${msg.v}`, versionError(msg.v, v));
+        if (v === 3 && !msg.key) return refuse('protocol', 'auth without a public key', { type: 'error', code: 'protocol', message: 'auth needs a key' });
+        if (v === 3 && secret.keys!.peer && secret.keys!.peer !== msg.key) {
           return refuse('bad_token', 'a key other than the accepted one', { type: 'error', code: 'bad_token', message: 'wrong key' });
         }
         if (!proofMatches(proof(secret, LABELS[v].receiver, nonce, msg.key), msg.proof)) {
@@ -90,9 +92,9 @@ export function acceptHandshake(wire: Wire, secret: TransferSecret, timeoutMs: n
         }
         clearTimeout(timer);
         wire.handlers = { control() {}, data() {}, close() {} };
-        const ownKey = v === 2 ? secret.keys!.own.publicKey : undefined;
+        const ownKey = v === 3 ? secret.keys!.own.publicKey : undefined;
         wire.sendControl({ type: 'welcome', v, proof: proof(secret, LABELS[v].sender, msg.nonce, ownKey) });
-        if (v === 2) {
+        if (v === 3) {
           try {
             const keys = connectionKeys(sharedSecret(secret.keys!.own, msg.key!), {
               transferId: secret.transferId, senderKey: ownKey!, receiverKey: msg.key!, senderNonce: nonce, receiverNonce: msg.nonce,
@@ -112,7 +114,7 @@ export function acceptHandshake(wire: Wire, secret: TransferSecret, timeoutMs: n
 }
 
 /**
- * Receiver side on a connected wire: answer hello with auth, check welcome, then (v2) seal.
+ * Receiver side on a connected wire: answer hello with auth, check welcome, then (v3) seal.
  * `fail` is called at most once with why it did not work; `done` with the authenticated wire.
  */
 export function answerHandshake(
@@ -124,26 +126,26 @@ export function answerHandshake(
 ): void {
   const myNonce = newNonce();
   const want = versionOf(secret);
-  const ownKey = want === 2 ? secret.keys!.own.publicKey : undefined;
+  const ownKey = want === 3 ? secret.keys!.own.publicKey : undefined;
   let senderNonce = '';
   wire.handlers = {
     control(msg) {
       if (msg.type === 'error') return fail(new TransferError(msg.code, `sender refused us: ${msg.message}`, { fromPeer: true }));
       if (msg.type === 'hello') {
-        // §T2.3: hello.v is the sender's highest version; with keys we insist on 2 (no downgrade).
-        if (msg.v < want) return fail(new TransferError('protocol', `sender speaks version ${msg.v}; encryption needs 2`));
+        // §T2.3: hello.v is the sender's highest version; with keys we insist on 3 (no downgrade).
+        if (msg.v < want) return fail(new TransferError('protocol', `the sender's chat speaks transfer protocol ${msg.v}; this one needs ${want}: upgrade the sender's chat`));
         senderNonce = msg.nonce;
         wire.sendControl({ type: 'auth', v: want, nonce: myNonce, proof: proof(secret, LABELS[want].receiver, msg.nonce, ownKey), key: ownKey });
         return;
       }
-      const expected = proof(secret, LABELS[want].sender, myNonce, want === 2 ? secret.keys!.peer : undefined);
+      const expected = proof(secret, LABELS[want].sender, myNonce, want === 3 ? secret.keys!.peer : undefined);
       if (msg.type !== 'welcome' || msg.v !== want || !senderNonce || !proofMatches(expected, msg.proof)) {
         return fail(new TransferError('protocol', `${where} did not prove the token`));
       }
       wire.handlers = { control() {}, data() {}, close() {} };
       try {
         wire.acceptDataFrames(DATA_HEADER_BYTES + MAX_CHUNK_BYTES);
-        if (want === 2) {
+        if (want === 3) {
           const keys = connectionKeys(sharedSecret(secret.keys!.own, secret.keys!.peer!), {
             transferId: secret.transferId, senderKey: secret.keys!.peer!, receiverKey: ownKey!, senderNonce, receiverNonce: myNonce,
           });
@@ -218,6 +220,10 @@ function unreachable(where: string, why: string): TransferError {
   return new TransferError('unreachable', `cannot reach the sender at ${where} (${why})`);
 }
 
-function versionError(v: number): ControlMessage {
-  return { type: 'error', code: 'protocol', message: `unsupported protocol version ${v}` };
+function versionError(theirs: number, ours: number): ControlMessage {
+  const message =
+    ours === SEALED_VERSION && theirs === 1 ? `this transfer is end-to-end encrypted (protocol ${ours}); the receiver offered plaintext (protocol 1)`
+    : theirs < ours ? `the receiver's chat speaks transfer protocol ${theirs}; this sender needs ${ours}: upgrade the receiver's chat`
+    : `unsupported transfer protocol version ${theirs} (this sender speaks ${ours})`;
+  return { type: 'error', code: 'protocol', message };
 }

@@ -47,7 +47,7 @@ export interface ConnectionKeyInput {
 export function connectionKeys(shared: Buffer, input: ConnectionKeyInput): { s2r: Buffer; r2s: Buffer } {
   const salt = Buffer.concat([Buffer.from(input.senderNonce, 'hex'), Buffer.from(input.receiverNonce, 'hex')]);
   const info = Buffer.concat([
-    Buffer.from('chat-transfer-v2 keys', 'utf8'),
+    Buffer.from('chat-transfer-v3 keys', 'utf8'),
     Buffer.from(input.transferId, 'utf8'),
     Buffer.from(input.senderKey, 'base64url'),
     Buffer.from(input.receiverKey, 'base64url'),

@@ -1,8 +1,12 @@
 // Control messages (payload kind 0x01, UTF-8 JSON), protocol.md §T4.
 import { TransferError, isTransferErrorCode, type TransferErrorCode } from './errors.js';
 
-/** Highest protocol version: 2 adds end-to-end encryption (§T9); 1 is plaintext (no keys). */
-export const TRANSFER_PROTOCOL_VERSION = 2;
+/**
+ * Highest protocol version: 3 is end-to-end encrypted (§T9), its frames authenticated instead of
+ * CRC-checked and hashed on both sides; 1 is plaintext (no keys). 2 (encrypted, with CRC-32 and
+ * SHA-256 on both sides) is no longer spoken.
+ */
+export const TRANSFER_PROTOCOL_VERSION = 3;
 
 /** Sender → receiver, first frame after accept. */
 export interface HelloMessage { type: 'hello'; v: number; nonce: string }
@@ -10,12 +14,18 @@ export interface HelloMessage { type: 'hello'; v: number; nonce: string }
 export interface AuthMessage { type: 'auth'; v: number; nonce: string; proof: string; key?: string }
 /** Sender → receiver: proof of the token; the connection is authenticated. */
 export interface WelcomeMessage { type: 'welcome'; v: number; proof: string }
-/** Receiver → sender: request a file from `offset` (resume when > 0, with the tail proof). */
-export interface GetMessage { type: 'get'; file: number; offset: number; tail?: { length: number; sha256: string } }
+/**
+ * Receiver → sender: request a file from `offset` (resume when > 0, with the tail proof). v3:
+ * `prefix` = bytes of the `.part` kept from before this session, whose SHA-256 `end` must carry.
+ */
+export interface GetMessage { type: 'get'; file: number; offset: number; tail?: { length: number; sha256: string }; prefix?: number }
 /** Sender → receiver: DATA for `file` follows from `offset` (0 if the resume was refused). */
 export interface StartMessage { type: 'start'; file: number; offset: number; size: number }
-/** Sender → receiver: all DATA sent; whole-file SHA-256. */
-export interface EndMessage { type: 'end'; file: number; sha256: string }
+/**
+ * Sender → receiver: all DATA sent; whole-file SHA-256. v3: `size` (bytes of the file) and, when
+ * the get had a `prefix` that this connection resumed past, `prefixSha256` of bytes [0, prefix).
+ */
+export interface EndMessage { type: 'end'; file: number; sha256: string; size?: number; prefixSha256?: string }
 /** Receiver → sender: bytes of `file` written to disk so far. */
 export interface AckMessage { type: 'ack'; file: number; bytes: number }
 /** Receiver → sender: `file` is complete and its SHA-256 matched. */
@@ -59,10 +69,11 @@ function validate(m: Fields): ControlMessage {
     case 'welcome':
       return check(m, { v: isCount, proof: isHex32 });
     case 'get':
-      return check(m, { file: isCount, offset: isCount, tail: optional(isTail) });
+      return check(m, { file: isCount, offset: isCount, tail: optional(isTail), prefix: optional(isCount) });
     case 'start':
       return check(m, { file: isCount, offset: isCount, size: isCount });
     case 'end':
+      return check(m, { file: isCount, sha256: isHex32, size: optional(isCount), prefixSha256: optional(isHex32) });
     case 'verified':
       return check(m, { file: isCount, sha256: isHex32 });
     case 'ack':

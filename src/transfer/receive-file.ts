@@ -1,5 +1,9 @@
 // One file on the receiving side, for one request: `.part` file, resume proof, in-order writes
-// with bounded memory, whole-file SHA-256, verify, then place without clobbering.
+// with bounded memory, verify, then place without clobbering. Verify: on a sealed (v3)
+// connection every byte was authenticated by its frame's tag, so the file is complete and intact
+// when `end` (itself sealed) says the size we reached, and a prefix kept from an earlier session
+// hashes to the sender's `prefixSha256`; on a plaintext (v1) one, by CRC-32 per chunk and our own
+// whole-file SHA-256.
 import { createHash } from 'node:crypto';
 import { constants, writev } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
@@ -10,6 +14,7 @@ import { placeWithoutClobber } from './finalize.js';
 import type { EndMessage, GetMessage, StartMessage } from './messages.js';
 import type { OfferFile } from './offer.js';
 import { MAX_TAIL_BYTES } from './send-file.js';
+import { hashFilePrefix } from './prefix-hash.js';
 import { TailHasher } from './tail-hasher.js';
 import type { TokenBucket } from './token-bucket.js';
 import type { Wire } from './wire.js';
@@ -27,6 +32,10 @@ export interface FileJob {
   startedAt?: number;
   /** Creates a directory (recursively); lets a receiver create each directory once. */
   ensureDir?: (dir: string) => Promise<void>;
+  /** Bytes of the `.part` kept from before this session (set by the first attempt; 0 once refused). */
+  priorBytes?: number;
+  /** SHA-256 of those bytes, hashed off the main thread once the sender agreed to resume (v3). */
+  priorSha256?: Promise<string>;
 }
 
 /** What a sink needs from its channel and receiver. */
@@ -37,6 +46,8 @@ export interface SinkHooks {
   ackIntervalMs: number;
   onWritten(index: number, bytes: number): void;
   onBytes(n: number): void;
+  /** v3: the `bytes` kept from an earlier session are being re-hashed to prove them (off the main thread). */
+  onProvingPrefix?(index: number, bytes: number): void;
 }
 
 /** The verified outcome of a sink. */
@@ -58,6 +69,8 @@ export class FileSink {
   #pos = -1;
   #written = 0;
   #hasher: TailHasher | undefined;
+  /** The connection is sealed (v3): no CRC, no hashing of our own. */
+  #sealed = false;
   #chain: Promise<void> = Promise.resolve();
   #queued: Array<{ data: Buffer; release: () => void }> = [];
   #release: (() => void) | undefined;
@@ -100,8 +113,10 @@ export class FileSink {
         await this.#fh.truncate(0);
         this.#have = 0;
       }
+      this.job.priorBytes ??= this.#have;
       if (this.#have === 0) return { type: 'get', file: index, offset: 0 };
-      return { type: 'get', file: index, offset: this.#have, tail: await this.#tailProof() };
+      const prior = this.job.priorBytes;
+      return { type: 'get', file: index, offset: this.#have, tail: await this.#tailProof(), ...(prior > 0 && { prefix: prior }) };
     } catch (err) {
       await this.#fh?.close().catch(() => {});
       throw fsError(err, partPath, index);
@@ -118,6 +133,7 @@ export class FileSink {
   /** Binds the sink to the connection it was requested on. */
   attach(hooks: SinkHooks): void {
     this.#hooks = hooks;
+    this.#sealed = hooks.wire.protected;
   }
 
   /** protocol §4 `start`: DATA follows from `offset` (≤ what we have; less means truncate). */
@@ -127,26 +143,38 @@ export class FileSink {
     if (this.#pos >= 0 || msg.offset > this.#have || msg.size !== file.size) {
       throw new TransferError('protocol', `bad start for ${file.path}`, { file: this.job.index });
     }
+    const prior = this.job.priorBytes ?? 0;
+    if (msg.offset > 0 && msg.offset < prior) {
+      throw new TransferError('protocol', `start inside the part of ${file.path} kept from before`, { file: this.job.index });
+    }
     if (msg.offset < this.#have) this.#enqueue(() => this.#fh!.truncate(msg.offset));
+    if (msg.offset === 0) this.job.priorBytes = 0; // the kept part was refused: nothing to prove
     this.#pos = msg.offset;
     this.#written = msg.offset;
     this.job.resumedFrom ??= msg.offset;
-    this.#hasher = new TailHasher(async (buf, at) => (await this.#fh!.read(buf, 0, buf.length, at)).bytesRead, msg.offset);
+    if (!this.#sealed) this.#hasher = new TailHasher(async (buf, at) => (await this.#fh!.read(buf, 0, buf.length, at)).bytesRead, msg.offset);
+    else if (prior > 0 && msg.offset > 0 && !this.job.priorSha256) this.#provePrior(prior);
     this.#hooks!.onWritten(this.job.index, msg.offset);
   }
 
-  /** One DATA chunk: checked (order, bounds, CRC-32), hashed, queued for writing; `release` once written. */
+  #provePrior(bytes: number): void {
+    this.job.priorSha256 = hashFilePrefix(this.job.partPath, bytes);
+    this.job.priorSha256.catch(() => {}); // awaited at the end; a failure then fails the file
+    this.#hooks!.onProvingPrefix?.(this.job.index, bytes);
+  }
+
+  /** One DATA chunk: checked (order, bounds; v1: CRC-32 and hashed), queued for writing; `release` once written. */
   onData(header: DataHeader, data: Buffer, release: () => void): void {
     const { file, index } = this.job;
     if (this.#failure) return release();
     if (this.#pos < 0 || header.offset !== this.#pos || this.#pos + data.length > file.size) {
       throw new TransferError('protocol', `unexpected chunk at ${header.offset} of ${file.path}`, { file: index });
     }
-    if (chunkCrc(data) !== header.crc) {
+    if (!this.#sealed && chunkCrc(data) !== header.crc) {
       throw new TransferError('checksum_mismatch', `chunk at byte ${header.offset} of ${file.path} is corrupt (CRC-32 mismatch)`, { file: index });
     }
     const n = data.length;
-    this.#hasher!.push(this.#pos, data);
+    this.#hasher?.push(this.#pos, data);
     this.#pos += n;
     this.#hooks!.onBytes(n);
     this.#write(data, header.offset, release); // `data` belongs to the write queue from here on
@@ -160,7 +188,10 @@ export class FileSink {
     if (this.#pos !== file.size) {
       return this.fail(new TransferError('protocol', `end of ${file.path} at ${this.#pos} of ${file.size} bytes`, { file: index }));
     }
-    this.#enqueue(() => this.#finish(msg.sha256));
+    if (this.#sealed && (msg.size !== file.size || ((this.job.priorBytes ?? 0) > 0 && !msg.prefixSha256))) {
+      return this.fail(new TransferError('protocol', `end of ${file.path} without its size or the hash of the kept part`, { file: index }));
+    }
+    this.#enqueue(() => this.#finish(msg));
   }
 
   /** Stops this attempt: pending writes settle, the `.part` stays, `done` rejects with `err`. */
@@ -188,7 +219,7 @@ export class FileSink {
       for (const c of batch) c.release(); // the buffers may be freed: not touched after this
     }
     this.#written = at + bytes;
-    this.#hasher!.written(this.#written);
+    this.#hasher?.written(this.#written);
     if (this.#release) {
       this.#release();
       this.#release = undefined;
@@ -226,10 +257,10 @@ export class FileSink {
     this.#hooks!.onWritten(this.job.index, this.#written);
   }
 
-  async #finish(expected: string): Promise<void> {
+  async #finish(end: EndMessage): Promise<void> {
     const { file, index, partPath, finalPath } = this.job;
-    const sha256 = await this.#hasher!.digest();
-    if (sha256 !== expected) {
+    const sha256 = this.#sealed ? await this.#proven(end) : await this.#hasher!.digest();
+    if (sha256 !== end.sha256) {
       throw new TransferError('checksum_mismatch', `SHA-256 of ${file.path} does not match the sender's; data kept in ${partPath}`, { file: index });
     }
     await this.#fh!.chmod(file.mode & 0o777);
@@ -240,6 +271,22 @@ export class FileSink {
     this.#hooks!.wire.sendControl({ type: 'verified', file: index, sha256 });
     this.#settled = true;
     this.#resolve({ savedAs, sha256 });
+  }
+
+  /**
+   * v3: every byte this session wrote was authenticated; what was kept from before must hash to
+   * the sender's prefix. A kept part that does not is discarded (truncated), never trusted.
+   */
+  async #proven(end: EndMessage): Promise<string> {
+    const { file, index } = this.job;
+    const prior = this.job.priorBytes ?? 0;
+    if (prior === 0) return end.sha256;
+    const ours = await this.job.priorSha256!;
+    if (ours === end.prefixSha256) return end.sha256;
+    await this.#fh!.truncate(0);
+    this.job.priorBytes = 0;
+    this.job.priorSha256 = undefined;
+    throw new TransferError('checksum_mismatch', `the ${prior} bytes of ${file.path} kept from an earlier transfer do not match the sender's file; discarded them, send it again`, { file: index });
   }
 
   async #settle(): Promise<void> {

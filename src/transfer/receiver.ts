@@ -268,6 +268,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
       ackIntervalMs: this.#opts.ackIntervalMs,
       onWritten: (index, bytes) => this.emit('progress', this.#progress.update(index, bytes)),
       onBytes: (n) => (this.#bytes += n),
+      onProvingPrefix: (index, bytes) => this.emit('proving', { index, path: this.#opts.files[index]!.path, bytes }),
       onPeerError: (err) => this.#fail(err),
     };
   }

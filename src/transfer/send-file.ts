@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { read, type Stats } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chunkCrc, writeDataFrameHeader } from './chunk.js';
+import { chunkCrc, writeDataFrame } from './chunk.js';
 import { TransferError, fsError } from './errors.js';
 import type { GetMessage } from './messages.js';
 import type { LocalFile } from './offer.js';
@@ -51,12 +51,17 @@ export async function sendFile(index: number, file: LocalFile, req: GetMessage, 
     checkUnchanged(index, file, await fh.stat());
     const offset = await agreeOffset(fh, file, req);
     ctx.wire.sendControl({ type: 'start', file: index, offset, size: file.size });
-    const hasher = new TailHasher(readerOf(fh), offset);
+    // v3: the receiver does not hash what it receives; it needs our SHA-256 of the bytes it kept
+    // from an earlier session (`prefix`), taken from the same pass as the whole file's.
+    const sealed = ctx.wire.protected;
+    const prefix = sealed && req.prefix !== undefined && req.prefix > 0 && req.prefix <= offset ? req.prefix : 0;
+    const hasher = new TailHasher(readerOf(fh), offset, prefix);
     await pump(index, file, fh, offset, hasher, ctx);
     checkUnchanged(index, file, await fh.stat());
     const served = { offset, sha256: await hasher.digest() };
     ctx.onServed(served);
-    ctx.wire.sendControl({ type: 'end', file: index, sha256: served.sha256 });
+    if (!sealed) ctx.wire.sendControl({ type: 'end', file: index, sha256: served.sha256 });
+    else ctx.wire.sendControl({ type: 'end', file: index, sha256: served.sha256, size: file.size, ...(prefix > 0 && { prefixSha256: hasher.markDigest! }) });
     return served;
   } catch (err) {
     throw fsError(err, file.path, index);
@@ -138,7 +143,9 @@ async function sendChunk(index: number, chunk: Chunk, hasher: TailHasher, ctx: S
   const data = slot.subarray(SLOT_HEADER_BYTES, SLOT_HEADER_BYTES + length);
   hasher.push(position, data);
   hasher.written(position + length);
-  writeDataFrameHeader({ file: index, offset: position, crc: chunkCrc(data) }, length, slot);
+  // Sealed (v3): the AEAD tag authenticates the bytes, a CRC would add nothing.
+  const crc = ctx.wire.protected ? undefined : chunkCrc(data);
+  const frame = writeDataFrame({ file: index, offset: position, crc }, slot, SLOT_HEADER_BYTES, length);
   const delay = ctx.bucket?.take(length) ?? 0;
   if (delay > 0) await sleep(delay);
   try {
@@ -151,7 +158,7 @@ async function sendChunk(index: number, chunk: Chunk, hasher: TailHasher, ctx: S
     ctx.pool.release(slot);
     throw peerGone();
   }
-  ctx.wire.write(slot.subarray(0, SLOT_HEADER_BYTES + length), () => ctx.pool.release(slot));
+  ctx.wire.write(frame, () => ctx.pool.release(slot));
   ctx.onBytes(length);
 }
 

@@ -35,7 +35,7 @@ export interface SenderOptions {
   parallel?: number;
   /** A queue shared with other Senders (e.g. one per group member) instead of `parallel`. */
   queue?: PQueue;
-  /** Our X25519 key pair: the transfer is then end-to-end encrypted (protocol v2, §T9). */
+  /** Our X25519 key pair: the transfer is then end-to-end encrypted (protocol v3, §T9). */
   keys?: KeyPair;
   /** Paths we may use (§T8). @default all four */
   via?: Via[];

@@ -18,10 +18,16 @@ export class TailHasher {
   #running: Promise<void> | undefined;
   #error: unknown;
   #buffer: Buffer | undefined;
+  #mark: number;
+  #markDigest: string | undefined;
 
-  /** `prefix` bytes are already on disk (readable through `read`) and are hashed from there. */
-  constructor(read: ReadAt, prefix = 0) {
+  /**
+   * `prefix` bytes are already on disk (readable through `read`) and are hashed from there. With
+   * `mark` > 0, the SHA-256 of bytes [0, mark) is also kept (markDigest), from the same pass.
+   */
+  constructor(read: ReadAt, prefix = 0, mark = 0) {
     this.#read = read;
+    this.#mark = mark;
     this.#pushed = prefix;
     this.#written = prefix;
     this.#kick();
@@ -35,10 +41,7 @@ export class TailHasher {
   /** Offers the next in-order bytes; hashed at once when caught up, otherwise read back later. */
   push(position: number, data: Buffer): void {
     if (position !== this.#pushed) throw new RangeError(`push at ${position}, expected ${this.#pushed}`);
-    if (this.#running === undefined && this.#hashed === position) {
-      this.#hash.update(data);
-      this.#hashed += data.length;
-    }
+    if (this.#running === undefined && this.#hashed === position) this.#update(data);
     this.#pushed += data.length;
   }
 
@@ -57,6 +60,21 @@ export class TailHasher {
       if (this.#written <= this.#hashed) throw new Error('digest() before all pushed bytes were written');
       this.#kick();
     }
+  }
+
+  /** SHA-256 (hex) of bytes [0, mark), once they were hashed; undefined before or without a mark. */
+  get markDigest(): string | undefined {
+    return this.#markDigest;
+  }
+
+  #update(data: Buffer): void {
+    const toMark = this.#mark - this.#hashed;
+    if (toMark > 0 && toMark <= data.length) {
+      this.#hash.update(data.subarray(0, toMark));
+      this.#markDigest = this.#hash.copy().digest('hex');
+      this.#hash.update(data.subarray(toMark));
+    } else this.#hash.update(data);
+    this.#hashed += data.length;
   }
 
   #kick(): void {
@@ -79,8 +97,7 @@ export class TailHasher {
       const want = Math.min(this.#buffer.length, this.#written - this.#hashed);
       const n = await this.#read(this.#buffer.subarray(0, want), this.#hashed);
       if (n <= 0) throw new Error(`file ended at ${this.#hashed} while hashing`);
-      this.#hash.update(this.#buffer.subarray(0, n));
-      this.#hashed += n;
+      this.#update(this.#buffer.subarray(0, n));
     }
     if (this.#hashed === this.#pushed) this.#buffer = undefined;
   }

@@ -59,6 +59,8 @@ export interface ReceiverEvents {
   progress: [ProgressEvent];
   file: [FileResult];
   retry: [{ attempt: number; delayMs: number; reason: string }];
+  /** The `bytes` of file `index` kept from an earlier session are being re-hashed (off the main thread) to prove them. */
+  proving: [{ index: number; path: string; bytes: number }];
 }
 
 /** Per-file byte counters summed into ProgressEvents. */

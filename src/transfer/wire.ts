@@ -2,7 +2,7 @@
 // payloads, with backpressure helpers (habit 8) and reference-counted read pausing.
 import net, { type Socket } from 'node:net';
 import { FrameDecoder } from '../protocol/frame.js';
-import { KIND_CONTROL, KIND_DATA, MAX_CONTROL_BYTES, dataBody, readDataHeader, type DataHeader } from './chunk.js';
+import { KIND_CONTROL, KIND_DATA, KIND_SEALED_DATA, MAX_CONTROL_BYTES, dataBody, readDataHeader, type DataHeader } from './chunk.js';
 import { TransferError } from './errors.js';
 import { DirectFrameReader } from './direct-reader.js';
 import { freeBuffer } from './free-buffer.js';
@@ -305,9 +305,13 @@ export class Wire {
       release = () => freeBuffer(plain); // once its owner is done with it (see free-buffer.ts)
     }
     const kind = payload[0];
-    if (kind === KIND_DATA) {
+    if (kind === KIND_DATA || kind === KIND_SEALED_DATA) {
       let header: DataHeader;
       try {
+        // v1 chunks carry a CRC-32 and travel in plaintext; v3 chunks only inside sealed frames.
+        if ((kind === KIND_SEALED_DATA) !== (this.#opener !== undefined)) {
+          throw new TransferError('protocol', `DATA kind 0x0${kind} on a ${this.#opener ? 'sealed' : 'plaintext'} connection`);
+        }
         header = readDataHeader(payload);
       } catch (err) {
         release();

@@ -402,8 +402,8 @@ export function transferControl(rng: Rng): Record<string, unknown> {
   const base = rng.pick<() => Record<string, unknown>>([
     () => ({ type: 'hello', v: rng.pick([1, 2, 3]), nonce: HEX64(rng) }),
     () => ({ type: 'auth', v: rng.pick([1, 2, 3, 0]), nonce: HEX64(rng), proof: HEX64(rng), key: rng.chance(0.7) ? rng.bytes(32).toString('base64url') : nastyString(rng, 60) }),
-    () => ({ type: 'auth', v: 2, nonce: HEX64(rng), proof: HEX64(rng), key: Buffer.alloc(32).toString('base64url') }), // low-order key
-    () => ({ type: 'welcome', v: 2, proof: HEX64(rng) }),
+    () => ({ type: 'auth', v: 3, nonce: HEX64(rng), proof: HEX64(rng), key: Buffer.alloc(32).toString('base64url') }), // low-order key
+    () => ({ type: 'welcome', v: 3, proof: HEX64(rng) }),
     () => ({ type: 'get', file: rng.pick([0, 1, 2 ** 32, -1]), offset: nastyNumber(rng), tail: rng.chance(0.5) ? { length: nastyNumber(rng), sha256: HEX64(rng) } : undefined }),
     () => ({ type: 'start', file: 0, offset: 0, size: nastyNumber(rng) }),
     () => ({ type: 'end', file: 0, sha256: HEX64(rng) }),

@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { newKeyPair } from '../../src/transfer/keys.js';
 import { collectFiles, newTransferSecret, type LocalFile } from '../../src/transfer/offer.js';
 import { Receiver, type ReceiverOptions } from '../../src/transfer/receiver.js';
 import { Sender, type SenderOptions } from '../../src/transfer/sender.js';
@@ -71,8 +72,14 @@ export async function startPair(
   dir: string,
   senderOpts: Partial<SenderOptions> = {},
   receiverOpts: Partial<ReceiverOptions> = {},
+  { plaintext = false }: { plaintext?: boolean } = {},
 ): Promise<Pair> {
   const secret = newTransferSecret();
+  // Sealed (protocol v3, what the CLI always uses) unless the test is about plaintext v1.
+  const senderKeys = newKeyPair();
+  const keys = plaintext ? {} : { sender: { keys: senderKeys }, receiver: { keys: { own: newKeyPair(), peer: senderKeys.publicKey } } };
+  senderOpts = { ...keys.sender, ...senderOpts };
+  receiverOpts = { ...keys.receiver, ...receiverOpts };
   const sender = new Sender({ ...secret, files, host: '127.0.0.1', ...senderOpts });
   const port = await sender.listen();
   const receiverOptions: ReceiverOptions = {

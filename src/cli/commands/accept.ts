@@ -158,6 +158,7 @@ async function receive(client: ChatClient, offer: FullOffer, opts: AcceptOptions
   });
   receiver.on('retry', (r) => view.info(`connection lost (${r.reason}); retrying (attempt ${r.attempt})`, { event: 'retry', ...r }));
   receiver.on('progress', (ev) => view.progress(ev));
+  receiver.on('proving', (p) => view.info(`${p.path}: re-checking the ${formatBytes(p.bytes)} kept from an earlier transfer (in the background)`, { event: 'proving', ...p }));
   receiver.on('file', (r) => view.file(r));
   void interrupt.promise.then(() => receiver.abort());
   try {

@@ -1,9 +1,9 @@
-import { appendFile, readdir, stat, unlink } from 'node:fs/promises';
+import { appendFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Receiver } from '../../../src/transfer/receiver.js';
 import { TransferError } from '../../../src/transfer/errors.js';
-import { collectFiles, failures, runPair, sha256File, scratchDirs, startPair, writeRandomFile } from '../../helpers/transfer-files.js';
+import { collectFiles, failures, pseudoRandom, runPair, sha256File, scratchDirs, startPair, writeRandomFile } from '../../helpers/transfer-files.js';
 import { startProxy, type Proxy } from '../../helpers/transfer-proxy.js';
 
 const MiB = 1024 * 1024;
@@ -16,10 +16,10 @@ afterEach(async () => {
 });
 
 describe('transfer: faults', () => {
-  it('detects a corrupted chunk, reports checksum_mismatch on both sides and keeps the .part', async () => {
+  it('plaintext (v1): detects a corrupted chunk by its CRC-32, reports checksum_mismatch on both sides and keeps the .part', async () => {
     const [src, dst] = [await dir(), await dir()];
     const files = await collectFiles([await writeRandomFile(src, 'data.bin', 4 * MiB)]);
-    const pair = await startPair(files, dst, {}, { parallel: 1 });
+    const pair = await startPair(files, dst, {}, { parallel: 1 }, { plaintext: true });
     const proxy = await startProxy(pair.port, { corruptAt: 200_000 });
     proxies.push(proxy);
     const receiver = new Receiver({ ...pair.receiverOptions, candidates: [{ host: '127.0.0.1', port: proxy.port }] });
@@ -28,6 +28,22 @@ describe('transfer: faults', () => {
     expect(s).toMatchObject({ status: 'rejected', reason: { code: 'checksum_mismatch', fromPeer: true } });
     expect((r as PromiseRejectedResult).reason.message).toMatch(/CRC-32/);
     expect(await readdir(dst)).toEqual(['data.bin.part']);
+  });
+
+  it('sealed (v3): a corrupted frame fails its tag, the connection is dropped and the file resumes and arrives intact', async () => {
+    const [src, dst] = [await dir(), await dir()];
+    const files = await collectFiles([await writeRandomFile(src, 'data.bin', 4 * MiB)]);
+    const pair = await startPair(files, dst, {}, { parallel: 1 });
+    const proxy = await startProxy(pair.port, { corruptAt: 200_000 });
+    proxies.push(proxy);
+    const receiver = new Receiver({ ...pair.receiverOptions, candidates: [{ host: '127.0.0.1', port: proxy.port }] });
+    const retries: string[] = [];
+    receiver.on('retry', (r) => retries.push(r.reason));
+    const [received] = await Promise.all([receiver.start(), pair.sender.done]);
+    expect(retries.some((r) => /failed authentication/.test(r))).toBe(true);
+    expect(proxy.connections).toBeGreaterThanOrEqual(2);
+    expect(received.files[0]!.sha256).toBe(await sha256File(files[0]!.source));
+    expect(await sha256File(received.files[0]!.savedAs)).toBe(await sha256File(files[0]!.source));
   });
 
   it('re-establishes a connection cut mid-stream and completes the file', async () => {
@@ -70,6 +86,45 @@ describe('transfer: faults', () => {
     expect(received.bytes).toBe(size - partSize);
     expect(received.files[0]!.sha256).toBe(await sha256File(files[0]!.source));
     expect(await readdir(dst)).toEqual(['movie.mkv']);
+  });
+
+  it('sealed (v3): proves the kept part off the main thread, also across a reconnect later in the same session', async () => {
+    const [src, dst] = [await dir(), await dir()];
+    const size = 24 * MiB;
+    const source = await writeRandomFile(src, 'movie.mkv', size, 11);
+    const files = await collectFiles([source]);
+    await writeFile(path.join(dst, 'movie.mkv.part'), pseudoRandom(size, 11).subarray(0, 5 * MiB)); // kept from before
+    const pair = await startPair(files, dst, {}, { parallel: 1 });
+    const proxy = await startProxy(pair.port, { cutAfter: 6 * MiB }); // then drop: the next connection resumes past the kept part
+    proxies.push(proxy);
+    const receiver = new Receiver({ ...pair.receiverOptions, candidates: [{ host: '127.0.0.1', port: proxy.port }] });
+    const proving: number[] = [];
+    receiver.on('proving', (p) => proving.push(p.bytes));
+    const [received] = await Promise.all([receiver.start(), pair.sender.done]);
+    expect(proving).toEqual([5 * MiB]); // once per session, not per connection
+    expect(proxy.connections).toBeGreaterThanOrEqual(2);
+    expect(received.files[0]).toMatchObject({ resumedFrom: 5 * MiB, sha256: await sha256File(source) });
+    expect(await sha256File(received.files[0]!.savedAs)).toBe(await sha256File(source));
+  });
+
+  it('sealed (v3): a kept part corrupted before its tail is caught at the end, discarded, and the next try starts over', async () => {
+    const [src, dst] = [await dir(), await dir()];
+    const size = 6 * MiB;
+    const source = await writeRandomFile(src, 'disk.img', size, 12);
+    const files = await collectFiles([source]);
+    const kept = Buffer.from(pseudoRandom(size, 12).subarray(0, 4 * MiB));
+    kept[1000] ^= 0xff; // bit rot far from the 1 MiB tail the sender checks at the start
+    await writeFile(path.join(dst, 'disk.img.part'), kept);
+    const failed = await failures(await startPair(files, dst));
+    expect(failed.receiver).toMatchObject({ code: 'checksum_mismatch' });
+    expect((failed.receiver as Error).message).toMatch(/kept from an earlier transfer do not match/);
+    expect(failed.sender).toMatchObject({ code: 'checksum_mismatch', fromPeer: true });
+    expect((await stat(path.join(dst, 'disk.img.part'))).size).toBe(0); // never trusted again
+    expect(await readdir(dst)).toEqual(['disk.img.part']);
+
+    const { received } = await runPair(await startPair(files, dst));
+    expect(received.files[0]!.resumedFrom).toBe(0);
+    expect(await sha256File(received.files[0]!.savedAs)).toBe(await sha256File(source));
   });
 
   it('restarts from 0 when the .part does not match the offered file', async () => {

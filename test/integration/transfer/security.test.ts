@@ -5,7 +5,9 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Receiver } from '../../../src/transfer/receiver.js';
 import { Sender } from '../../../src/transfer/sender.js';
+import { newKeyPair } from '../../../src/transfer/keys.js';
 import { newTransferSecret } from '../../../src/transfer/offer.js';
+import { FrameDecoder } from '../../../src/protocol/frame.js';
 import { startProxy } from '../../helpers/transfer-proxy.js';
 import { collectFiles, runPair, sha256File, scratchDirs, startPair, writeRandomFile } from '../../helpers/transfer-files.js';
 
@@ -26,6 +28,7 @@ describe('transfer: handshake', () => {
       files: files.map(({ source: _s, ...f }) => f),
       dir: strangerDir,
       retries: 0,
+      keys: { own: newKeyPair(), peer: pair.receiverOptions.keys!.peer! },
     });
     await expect(stranger.start()).rejects.toMatchObject({ code: 'bad_token' });
     const [event] = await refused;
@@ -38,7 +41,7 @@ describe('transfer: handshake', () => {
   it('ignores a candidate that cannot prove the token and uses the one that can', async () => {
     const [src, dst] = [await dir(), await dir()];
     const files = await collectFiles([await writeRandomFile(src, 'a.bin', 1000)]);
-    const stranger = new Sender({ ...newTransferSecret(), files, host: '127.0.0.1' });
+    const stranger = new Sender({ ...newTransferSecret(), files, host: '127.0.0.1', keys: newKeyPair() });
     const strangerPort = await stranger.listen();
     const strangerRefused = once(stranger, 'refused');
     const pair = await startPair(files, dst);
@@ -71,6 +74,72 @@ describe('transfer: handshake', () => {
     await expect(receiver.start()).rejects.toMatchObject({ code: 'unreachable' });
     expect(retries).toEqual([1]);
     expect(path.isAbsolute(dst)).toBe(true);
+  });
+});
+
+/** Sends one control frame (kind 0x01 + JSON) on a raw socket. */
+function sendControl(socket: net.Socket, msg: object): void {
+  const json = Buffer.from(JSON.stringify(msg));
+  const frame = Buffer.alloc(5 + json.length);
+  frame.writeUInt32BE(1 + json.length, 0);
+  frame[4] = 0x01;
+  json.copy(frame, 5);
+  socket.write(frame);
+}
+
+/** The control messages a raw socket receives until it closes. */
+function controlsOf(socket: net.Socket): { messages: Array<Record<string, unknown>>; closed: Promise<unknown> } {
+  const decoder = new FrameDecoder({ maxFrameBytes: 1 << 16 });
+  const messages: Array<Record<string, unknown>> = [];
+  socket.on('data', (b: Buffer) => {
+    for (const p of decoder.push(b)) messages.push(JSON.parse(p.subarray(1).toString()) as Record<string, unknown>);
+  });
+  socket.on('error', () => {});
+  return { messages, closed: once(socket, 'close') };
+}
+
+describe('transfer: protocol versions', () => {
+  const offered = { path: 'x', size: 1, mime: 'text/plain', mode: 0o644, mtimeMs: 0 };
+
+  it('a sender refuses an old (protocol 2) receiver with a one-line error that says to upgrade', async () => {
+    const sender = new Sender({ ...newTransferSecret(), files: [{ ...offered, source: '/nonexistent' }], host: '127.0.0.1', keys: newKeyPair() });
+    const port = await sender.listen();
+    const refused = once(sender, 'refused');
+    const old = net.connect({ host: '127.0.0.1', port });
+    const seen = controlsOf(old);
+    old.once('data', () => sendControl(old, { type: 'auth', v: 2, nonce: 'ab'.repeat(32), proof: 'cd'.repeat(32), key: newKeyPair().publicKey }));
+    await seen.closed;
+    expect(seen.messages[0]).toMatchObject({ type: 'hello', v: 3 });
+    expect(seen.messages[1]).toEqual({
+      type: 'error', code: 'protocol', message: "the receiver's chat speaks transfer protocol 2; this sender needs 3: upgrade the receiver's chat",
+    });
+    expect((await refused)[0]).toMatchObject({ reason: 'version' });
+    sender.close();
+    await expect(sender.done).rejects.toMatchObject({ code: 'aborted' });
+  });
+
+  it('a receiver refuses an old (protocol 2) sender with a one-line error that says to upgrade', async () => {
+    const dst = await dir();
+    const oldSender = net.createServer((socket) => {
+      socket.on('error', () => {});
+      sendControl(socket, { type: 'hello', v: 2, nonce: 'ef'.repeat(32) });
+    });
+    await new Promise<void>((resolve) => oldSender.listen(0, '127.0.0.1', resolve));
+    const { port } = oldSender.address() as net.AddressInfo;
+    const receiver = new Receiver({
+      ...newTransferSecret(),
+      candidates: [{ host: '127.0.0.1', port }],
+      files: [offered],
+      dir: dst,
+      retries: 0,
+      keys: { own: newKeyPair(), peer: newKeyPair().publicKey },
+    });
+    await expect(receiver.start()).rejects.toMatchObject({
+      code: 'protocol',
+      message: expect.stringContaining("the sender's chat speaks transfer protocol 2; this one needs 3: upgrade the sender's chat"),
+    });
+    oldSender.close();
+    expect(await readdir(dst)).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@ import {
   chunkCrc,
   dataBody,
   readDataHeader,
-  writeDataFrameHeader,
+  writeDataFrame,
   writeDataHeader,
 } from '../../../src/transfer/chunk.js';
 
@@ -16,10 +16,22 @@ describe('chunk header codec', () => {
     expect(header.toString('hex')).toBe('02' + '00000003' + '0000000140000010' + '3610a686');
   });
 
-  it('writes the frame prefix in front of the header', () => {
-    const target = Buffer.alloc(21);
-    writeDataFrameHeader({ file: 0, offset: 0, crc: 0x3610a686 }, 5, target);
-    expect(target.toString('hex')).toBe('00000016' + '02' + '00000000' + '0000000000000000' + '3610a686');
+  it('writes the frame prefix and header right in front of the data, and returns the frame', () => {
+    const target = Buffer.alloc(21 + 5);
+    Buffer.from('hello').copy(target, 21);
+    const frame = writeDataFrame({ file: 0, offset: 0, crc: 0x3610a686 }, target, 21, 5);
+    expect(frame.toString('hex')).toBe('00000016' + '02' + '00000000' + '0000000000000000' + '3610a686' + '68656c6c6f');
+  });
+
+  it('encodes a v3 (sealed) chunk without a CRC as kind 0x03 and a 12-byte header, as documented', () => {
+    const target = Buffer.alloc(21 + 5);
+    Buffer.from('hello').copy(target, 21);
+    const frame = writeDataFrame({ file: 3, offset: 5 * 2 ** 30 + 16 }, target, 21, 5);
+    expect(frame.toString('hex')).toBe('00000012' + '03' + '00000003' + '0000000140000010' + '68656c6c6f');
+    const payload = frame.subarray(4);
+    expect(readDataHeader(payload)).toEqual({ file: 3, offset: 5 * 2 ** 30 + 16 });
+    expect(dataBody(payload).toString()).toBe('hello');
+    expect(() => readDataHeader(payload.subarray(0, 12))).toThrow(/shorter than its header/);
   });
 
   it('decodes a header fed as hex, including a 64-bit offset above 4 GiB', () => {

@@ -29,7 +29,7 @@ describe('freeBuffer', () => {
   });
 });
 
-describe('sealed (version 2) transfer with early-freed buffers', () => {
+describe('sealed (version 3) transfer with early-freed buffers', () => {
   const dirs: string[] = [];
   afterEach(() => removeDirs(dirs.splice(0)));
 

@@ -37,6 +37,32 @@ describe('TailHasher', () => {
     expect(await hasher.digest()).toBe(sha(whole));
   });
 
+  it('keeps the SHA-256 of [0, mark) from the same pass, wherever the mark falls in a push', async () => {
+    for (const mark of [1, 99_999, 100_000, 100_001, whole.length]) {
+      const hasher = new TailHasher(async () => 0, 0, mark);
+      for (let at = 0; at < whole.length; at += 100_000) {
+        const piece = whole.subarray(at, at + 100_000);
+        hasher.push(at, piece);
+        hasher.written(at + piece.length);
+      }
+      expect(await hasher.digest()).toBe(sha(whole));
+      expect(hasher.markDigest, `mark ${mark}`).toBe(sha(whole.subarray(0, mark)));
+    }
+  });
+
+  it('keeps the SHA-256 of [0, mark) when the mark lies in the prefix read back from disk', async () => {
+    const prefix = 2 * 1024 * 1024 + 7;
+    const fh = await tempFile(whole.subarray(0, prefix));
+    for (const mark of [prefix, 1024 * 1024 + 3]) {
+      const hasher = new TailHasher(async (buf, at) => (await fh.read(buf, 0, buf.length, at)).bytesRead, prefix, mark);
+      hasher.push(prefix, whole.subarray(prefix));
+      await fh.write(whole.subarray(prefix), 0, whole.length - prefix, prefix);
+      hasher.written(whole.length);
+      expect(await hasher.digest()).toBe(sha(whole));
+      expect(hasher.markDigest).toBe(sha(whole.subarray(0, mark)));
+    }
+  });
+
   it('equals the real SHA-256 of the whole file on a resume (prefix read back from disk)', async () => {
     const prefix = 2 * 1024 * 1024 + 7;
     const fh = await tempFile(whole.subarray(0, prefix));
