@@ -407,6 +407,8 @@ export function transferControl(rng: Rng): Record<string, unknown> {
     () => ({ type: 'get', file: rng.pick([0, 1, 2 ** 32, -1]), offset: nastyNumber(rng), tail: rng.chance(0.5) ? { length: nastyNumber(rng), sha256: HEX64(rng) } : undefined }),
     () => ({ type: 'start', file: 0, offset: 0, size: nastyNumber(rng) }),
     () => ({ type: 'end', file: 0, sha256: HEX64(rng) }),
+    () => ({ type: 'end', file: 0, sha256: HEX64(rng), size: nastyNumber(rng), prefixSha256: rng.chance(0.5) ? HEX64(rng) : nastyString(rng, 70) }),
+    () => ({ type: 'get', file: 0, offset: nastyNumber(rng), tail: { length: 1, sha256: HEX64(rng) }, prefix: nastyNumber(rng) }),
     () => ({ type: 'ack', file: 0, bytes: nastyNumber(rng) }),
     () => ({ type: 'verified', file: 0, sha256: HEX64(rng) }),
     () => ({ type: 'error', code: rng.pick(['protocol', 'aborted', 'bad_token', 'nonsense']), message: nastyString(rng), file: rng.chance(0.5) ? 0 : undefined }),
