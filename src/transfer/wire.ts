@@ -5,7 +5,7 @@ import { FrameDecoder } from '../protocol/frame.js';
 import { KIND_CONTROL, KIND_DATA, KIND_SEALED_DATA, MAX_CONTROL_BYTES, dataBody, readDataHeader, type DataHeader } from './chunk.js';
 import { TransferError } from './errors.js';
 import { DirectFrameReader } from './direct-reader.js';
-import { freeBuffer } from './free-buffer.js';
+import { discard } from './free-buffer.js';
 import { PooledFrameReader } from './frame-reader.js';
 import { parseControl, type ControlMessage } from './messages.js';
 import { Opener, Sealer, TAG_BYTES } from './seal.js';
@@ -162,7 +162,7 @@ export class Wire {
     this.socket.write(header);
     for (let i = 0; i < parts.length - 1; i++) this.socket.write(parts[i]!);
     return this.socket.write(parts[parts.length - 1]!, (err) => {
-      for (let i = 0; i < parts.length - 1; i++) freeBuffer(parts[i]!);
+      for (let i = 0; i < parts.length - 1; i++) discard(parts[i]!);
       done(err);
     });
   }
@@ -268,12 +268,12 @@ export class Wire {
           if (released) return;
           released = true;
           release();
-          if (--views === 0 && pushed) freeBuffer(chunk);
+          if (--views === 0 && pushed) discard(chunk);
         });
       });
     } finally {
       pushed = true;
-      if (views === 0) freeBuffer(chunk);
+      if (views === 0) discard(chunk);
     }
   }
 
@@ -302,7 +302,7 @@ export class Wire {
         release(); // the plaintext is a copy
       }
       const plain = payload;
-      release = () => freeBuffer(plain); // once its owner is done with it (see free-buffer.ts)
+      release = () => discard(plain); // once its owner is done with it (see free-buffer.ts)
     }
     const kind = payload[0];
     if (kind === KIND_DATA || kind === KIND_SEALED_DATA) {

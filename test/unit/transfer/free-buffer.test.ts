@@ -1,6 +1,6 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { canFree, freeBuffer } from '../../../src/transfer/free-buffer.js';
+import { canFree, discard, freeBuffer, reclaimMode, scavengeCount } from '../../../src/transfer/free-buffer.js';
 import { newKeyPair } from '../../../src/transfer/keys.js';
 import { collectFiles, removeDirs, runPair, sha256File, startPair, tmpDir, writeRandomFile } from '../../helpers/transfer-files.js';
 
@@ -26,6 +26,21 @@ describe('freeBuffer', () => {
     expect(small.length).toBe(100);
     expect(view.length).toBe(199_999);
     expect(big[0]).toBe(7);
+  });
+});
+
+describe('discard', () => {
+  it('batches: one scavenge per 16 MiB discarded on this Node (gc exposed at run time), never touching a buffer', () => {
+    expect(reclaimMode()).toBe('scavenge');
+    const before = scavengeCount();
+    const kept: Buffer[] = [];
+    for (let i = 0; i < 64; i++) {
+      const b = Buffer.alloc(512 * 1024, i);
+      discard(b);
+      if (i % 16 === 0) kept.push(b);
+    }
+    expect(scavengeCount() - before).toBe(2); // 32 MiB
+    expect(kept.map((b) => b[0])).toEqual([0, 16, 32, 48]); // discard frees nothing that is still referenced
   });
 });
 
