@@ -1,27 +1,27 @@
 #!/usr/bin/env node
-// Benchmark: one big file through the real CLI path (chat send-file → chat accept over loopback,
-// TLS control channel, AES-256-GCM on every frame) against plain copies over loopback in the same
-// run — socat and nc (netcat-openbsd), and magic-wormhole when installed and a rendezvous server
-// is given — and against bench/floor.mjs (the same checks and sealing in a minimal Node program).
+// Benchmark: the real CLI path (chat send-file → chat accept over loopback, TLS control channel,
+// AES-256-GCM on every frame, protocol v3) against plain copies over loopback in the same run.
 // See docs/benchmarks.md, "Transfer".
 //
-//   npm run bench:transfer               1 GiB × 3 runs each (alternating), each path once, one 4 GiB run of ours
-//   npm run bench:transfer -- --no-4g    the same without the 4 GiB run
-//   npm run bench:transfer -- --quick    256 MiB × 1 run, no 4 GiB run
-//   node bench/transfer.mjs --smoke      4 MiB × 1 run, ours + socat (if installed) only, no installs;
+//   npm run bench:transfer               1 GiB: 5 pairs (socat, then ours), median of the per-pair
+//                                        ratios; 10,000 files of 10 KiB: 3 pairs (tar c | socat →
+//                                        socat | tar x, then ours); each path once (RSS); one 4 GiB run
+//   npm run bench:transfer -- --no-4g    the same without the 4 GiB run (also --no-files, --no-paths)
+//   npm run bench:transfer -- --pairs N  N pairs of the 1 GiB run
+//   npm run bench:transfer -- --quick    256 MiB × 2 pairs, 2000 files × 1 pair, no paths, no 4 GiB
+//   node bench/transfer.mjs --smoke      4 MiB × 1 pair, 200 files × 1 pair, installs nothing;
 //                                        results to a temp dir (the test suite's smoke run)
 //   --out DIR                            where the raw JSON goes (default bench/results; --smoke: a temp dir)
 //
-// Anchors: socat (`apt-get install -y socat` when missing), nc (`apt-get install -y netcat-openbsd`
-// when missing), magic-wormhole only when `wormhole` is installed AND WORMHOLE_RELAY is set (its
-// rendezvous server URL, or `default` for the public one built into wormhole; WORMHOLE_TRANSIT
-// optionally a transit helper tcp:HOST:PORT); otherwise each is reported as "not run: why".
+// Anchors: socat (`apt-get install -y socat` when missing) and tar; magic-wormhole only when
+// `wormhole` is installed AND WORMHOLE_RELAY is set (its rendezvous server URL, or `default`;
+// WORMHOLE_TRANSIT optionally a transit helper tcp:HOST:PORT); otherwise "not run: why".
 // Exits non-zero if any run fails or a received file differs from the source.
 //
 // Plain ESM over the built CLI (bin/chat → dist/): no TypeScript runtime. Units: MB = 10^6 bytes.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, open } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -41,6 +41,9 @@ const { values: argv } = parseArgs({
     quick: { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
     'no-4g': { type: 'boolean', default: false },
+    'no-files': { type: 'boolean', default: false },
+    'no-paths': { type: 'boolean', default: false },
+    pairs: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -48,7 +51,12 @@ const smoke = argv.smoke;
 const quick = argv.quick && !smoke;
 const MODE = smoke ? 'smoke' : quick ? 'quick' : 'full';
 const SIZE = smoke ? 4 * MiB : quick ? 256 * MiB : 1 * GiB;
-const RUNS = smoke || quick ? 1 : 3;
+const PAIRS = argv.pairs ? Math.max(1, Number(argv.pairs)) : smoke ? 1 : quick ? 2 : 5;
+const FILES = smoke ? 200 : quick ? 2000 : 10_000;
+const FILE_BYTES = 10 * 1024;
+const FILE_PAIRS = smoke || quick ? 1 : 3;
+const RUN_FILES = !argv['no-files'];
+const RUN_PATHS = MODE === 'full' && !argv['no-paths'];
 const BIG = 4 * GiB;
 const BIG_MIN_FREE = 10 * GiB;
 const RUN_BIG = MODE === 'full' && !argv['no-4g'];
@@ -231,6 +239,30 @@ function sha256File(file) {
   });
 }
 
+/** Writes `count` files of `bytes` random bytes under `dir` (100 per subdirectory); returns treeDigest(dir). */
+function generateTree(dir, count, bytes) {
+  for (let i = 0; i < count; i++) {
+    const sub = path.join(dir, `d${String(Math.floor(i / 100)).padStart(3, '0')}`);
+    if (i % 100 === 0) mkdirSync(sub, { recursive: true });
+    writeFileSync(path.join(sub, `f${String(i).padStart(5, '0')}.bin`), randomFillSync(Buffer.allocUnsafe(bytes)));
+  }
+  return treeDigest(dir);
+}
+
+/** SHA-256 over every file's relative path and content, in sorted order: equal trees, equal digests. */
+function treeDigest(dir) {
+  const hash = createHash('sha256');
+  const walk = (rel) => {
+    for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const r = path.join(rel, e.name);
+      if (e.isDirectory()) walk(r);
+      else hash.update(`${r}\0`).update(createHash('sha256').update(readFileSync(path.join(dir, r))).digest());
+    }
+  };
+  walk('');
+  return hash.digest('hex');
+}
+
 function freeBytes(dir) {
   const s = statfsSync(dir);
   return s.bavail * s.bsize;
@@ -296,12 +328,6 @@ function ensureTool(cmd, pkg, check = () => true) {
   return `${cmd} is not installed and \`apt-get install -y ${pkg}\` failed (not root, or no package source?)`;
 }
 
-/** netcat-openbsd: the one with -N (shut the socket down for writing at EOF on stdin). */
-function isOpenBsdNc() {
-  const r = spawnSync('nc', ['-h'], { encoding: 'utf8' });
-  return /OpenBSD netcat/i.test(`${r.stdout}${r.stderr}`);
-}
-
 function toolVersion(cmd, args, re) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   const m = re.exec(`${r.stdout}${r.stderr}`);
@@ -361,13 +387,27 @@ const SOCAT = {
   sendArgs: (port, src) => ['-b', '131072', '-u', `OPEN:${src}`, `TCP:127.0.0.1:${port}`],
 };
 
-// nc -l 127.0.0.1 PORT > out   and   nc -N 127.0.0.1 PORT < file
-const NC = {
-  recvArgs: (port) => ['-l', '127.0.0.1', String(port)],
-  sendArgs: (port) => ['-N', '127.0.0.1', String(port)],
-  toStdout: true,
-  fromStdin: true,
-};
+/**
+ * A directory as a plain copy: `tar c -C PARENT NAME | socat … TCP:…` into
+ * `socat TCP-LISTEN:… STDOUT | tar x -C OUT`. Timed like runCopy (sender start → receiver exit).
+ */
+async function runTarSocat(srcDir, expectedDigest, n) {
+  const out = path.join(tmp, `tar-out-${n}`);
+  mkdirSync(out, { recursive: true });
+  const port = await freePort();
+  const recv = start('sh', ['-c', `socat -b 131072 -u TCP-LISTEN:${port},reuseaddr STDOUT | tar x -C '${out}'`], { rssFile: path.join(tmp, `rss-tar-recv-${n}`) });
+  await waitListening(port, recv);
+  dropPreviousOutput();
+  const t0 = performance.now();
+  const send = start('sh', ['-c', `tar c -C '${path.dirname(srcDir)}' '${path.basename(srcDir)}' | socat -b 131072 -u STDIN TCP:127.0.0.1:${port}`], { rssFile: path.join(tmp, `rss-tar-send-${n}`) });
+  const [s, r] = await bothExited(send, recv, 'tar | socat');
+  const seconds = (r.at - t0) / 1000;
+  if (s.code !== 0 || r.code !== 0) throw new Error(`tar | socat failed (sender ${s.code}, receiver ${r.code}): ${send.stderr}${recv.stderr}`);
+  const digest = treeDigest(path.join(out, path.basename(srcDir)));
+  keepOutput(out);
+  if (digest !== expectedDigest) throw new Error('tar | socat: received tree differs from the source');
+  return { seconds, senderKb: send.peakKb(), receiverKb: recv.peakKb(), cpu: [send.cpuSeconds(), recv.cpuSeconds()] };
+}
 
 /** magic-wormhole: true, or why it is not run. */
 function wormholeAvailable() {
@@ -410,20 +450,6 @@ async function runWormhole(src, size, expectedSha, n) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// floor: the same per-byte work (SHA-256 + CRC-32 + AES-256-GCM on both sides) without protocol or CLI
-
-async function runFloor(src, n) {
-  const out = path.join(tmp, `floor-out-${n}`);
-  dropPreviousOutput();
-  const proc = start(process.execPath, [path.join(ROOT, 'bench', 'floor.mjs'), src, out], { rssFile: path.join(tmp, `rss-floor-${n}`) });
-  const { code } = await withTimeout(proc.exited, RUN_TIMEOUT_MS, 'bench/floor.mjs');
-  const m = /: ([\d.]+) MB\/s, ([\d.]+) s, CPU s sender ([\d.]+), receiver ([\d.]+)/.exec(proc.stdout);
-  keepOutput(out);
-  if (code !== 0 || !m) throw new Error(`bench/floor.mjs failed (${code}): ${proc.stdout}${proc.stderr}`);
-  return { mbps: Number(m[1]), seconds: Number(m[2]), cpu: [Number(m[3]), Number(m[4])] };
-}
-
-// ---------------------------------------------------------------------------------------------
 // chat
 
 function chatEnv(home, server) {
@@ -448,7 +474,7 @@ async function register(user, server) {
   return home;
 }
 
-async function runOurs(ctx, src, size, expectedSha, label, force = 'auto') {
+async function runOurs(ctx, src, size, expectedSha, label, force = 'auto', tree = false) {
   const outDir = path.join(tmp, `ours-out-${label}`);
   mkdirSync(outDir, { recursive: true });
   const local = ['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only', '--via', force];
@@ -477,7 +503,7 @@ async function runOurs(ctx, src, size, expectedSha, label, force = 'auto') {
   const via = connected ? (JSON.parse(connected).path ?? 'direct') : '?';
   const sealed = !recv.stdout.includes('"message":"unencrypted"'); // accept warns when the sender does not encrypt (v1)
   const received = path.join(outDir, path.basename(src));
-  const sha = await sha256File(received);
+  const sha = tree ? treeDigest(received) : await sha256File(received);
   keepOutput(outDir);
   if (sha !== expectedSha) throw new Error(`ours: received file differs from the source (${sha} vs ${expectedSha})`);
   return {
@@ -548,24 +574,24 @@ async function main() {
   const outDir = argv.out ? path.resolve(argv.out) : smoke ? await mkdtemp(path.join(os.tmpdir(), 'chat-bench-results-')) : path.join(ROOT, 'bench', 'results');
   const machine = machineInfo();
   const git = gitInfo(ROOT);
-  log(`chat transfer benchmark (${MODE}) ${started.toISOString()}: ${sizeLabel(SIZE)} × ${RUNS} run(s) each, temp dir ${tmp}`);
+  log(`chat transfer benchmark (${MODE}) ${started.toISOString()}: ${sizeLabel(SIZE)} × ${PAIRS} pair(s), ${RUN_FILES ? `${FILES} files × ${FILE_PAIRS} pair(s)` : 'no files'}, temp dir ${tmp}`);
   log(`${machine.cpu}, ${machine.cores} core(s), node ${machine.node}, load ${machine.loadAverage.join(' ')}, commit ${git.commit}${git.srcModified ? ' (src/ modified)' : ''}`);
-  log(`peak RSS via ${TIME_BIN ? '/usr/bin/time -f %M' : '/proc/<pid>/status VmHWM polling'}`);
+  log(`peak RSS and CPU via ${TIME_BIN ? '/usr/bin/time -f "%M %U %S"' : '/proc/<pid>/status VmHWM polling (no CPU figures)'}`);
 
   // Which anchors run, or why not.
   const notRun = {};
   const socatOk = ensureTool('socat', 'socat');
   if (socatOk !== true) notRun.socat = socatOk;
-  const ncOk = smoke ? 'not part of --smoke' : ensureTool('nc', 'netcat-openbsd', isOpenBsdNc);
-  if (ncOk !== true) notRun.nc = ncOk;
+  const tarOk = socatOk === true && have('tar') ? true : `needs tar and socat${socatOk === true ? ' (tar missing)' : ''}`;
+  if (RUN_FILES && tarOk !== true) notRun['tar+socat'] = tarOk;
+  if (!RUN_FILES) notRun.files = '--no-files';
   const wormholeOk = wormholeAvailable();
   if (wormholeOk !== true) notRun.wormhole = wormholeOk;
-  if (smoke) notRun.floor = 'not part of --smoke';
-  if (smoke || quick) notRun.paths = `not part of --${MODE}`;
+  if (!RUN_PATHS) notRun.paths = MODE === 'full' ? '--no-paths' : `not part of --${MODE}`;
   if (!RUN_BIG) notRun.big = MODE === 'full' ? '--no-4g' : `not part of --${MODE}`;
   const tools = {
     socat: socatOk === true ? toolVersion('socat', ['-V'], /socat version (\S+)/) : null,
-    nc: ncOk === true ? (toolVersion('dpkg-query', ['-W', '-f', '${Version}', 'netcat-openbsd'], /^(\S+)$/) ?? 'installed') : null,
+    tar: have('tar') ? toolVersion('tar', ['--version'], /tar\)? (\S+)/) : null,
     wormhole: wormholeOk === true ? toolVersion('wormhole', ['--version'], /(\d+\.\d+\S*)/) : null,
   };
   for (const [k, why] of Object.entries(notRun)) log(`${k}: not run: ${why}`);
@@ -582,46 +608,60 @@ async function main() {
   const ctx = { server, aliceHome: await register('alice', server), bobHome: await register('bob', server) };
   log(`chat serve (TLS) on ${server}; alice and bob registered (certificate pinned on first use)`);
 
+  const cpuLine = (r, bytes) => `CPU s/GiB sender ${f2(r.cpu[0] / (bytes / GiB))}, receiver ${f2(r.cpu[1] / (bytes / GiB))}`;
   const main = { scenario: 'main', bytes: SIZE };
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < PAIRS; i++) {
     const round = i + 1;
     if (socatOk === true) {
       settle();
       const r = await attempt({ tool: 'socat', round, ...main }, () => runCopy('socat', SOCAT, src, SIZE, sha, i));
-      if (r) log(`  run ${round} socat: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
-    }
-    if (ncOk === true) {
-      settle();
-      const r = await attempt({ tool: 'nc', round, ...main }, () => runCopy('nc', NC, src, SIZE, sha, i));
-      if (r) log(`  run ${round} nc:    ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
+      if (r) log(`  pair ${round} socat: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), ${cpuLine(r, SIZE)}`);
     }
     if (wormholeOk === true) {
       settle();
       const r = await attempt({ tool: 'wormhole', round, ...main }, () => runWormhole(src, SIZE, sha, i));
-      if (r) log(`  run ${round} wormhole: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
-    }
-    if (!smoke) {
-      settle();
-      const r = await attempt({ tool: 'floor', round, ...main }, () => runFloor(src, i));
-      if (r) log(`  run ${round} floor: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
+      if (r) log(`  pair ${round} wormhole: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
     }
     settle();
     const r = await attempt({ tool: 'ours', round, via: 'auto', ...main }, () => runOurs(ctx, src, SIZE, sha, String(i)));
-    if (r) log(`  run ${round} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}${r.sealed ? '' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
+    if (r) log(`  pair ${round} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}${r.sealed ? '' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, ${cpuLine(r, SIZE)}`);
   }
 
-  // Each path forced (§T8), encrypted, one run each: direct, reverse (the sender connects back), relay.
-  if (!smoke && !quick) {
+  // Each path forced (§T8), encrypted, one run each: direct, reverse (the sender connects back), relay (TLS).
+  if (RUN_PATHS) {
     for (const via of ['direct', 'reverse', 'relay']) {
       settle();
       const r = await attempt({ tool: 'ours', scenario: 'path', round: 1, via, bytes: SIZE }, () => runOurs(ctx, src, SIZE, sha, `via-${via}`, via));
       if (r) log(`  --via ${via}: ${f1(r.mbps)} MB/s (transfer alone ${f1(r.transferMbps)} MB/s; path ${r.via}${r.sealed ? ', encrypted' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
     }
   }
+  rmSync(src, { force: true });
+  dropPreviousOutput();
+
+  // Many small files: the same tree through tar | socat and through ours, alternating.
+  const filesBytes = FILES * FILE_BYTES;
+  if (RUN_FILES) {
+    const treeDir = path.join(tmp, 'tree-src', 'photos');
+    t = performance.now();
+    const digest = generateTree(treeDir, FILES, FILE_BYTES);
+    log(`generated ${FILES} files of ${FILE_BYTES / 1024} KiB in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const files = { scenario: 'files', bytes: filesBytes, files: FILES };
+    for (let i = 0; i < FILE_PAIRS; i++) {
+      const round = i + 1;
+      if (tarOk === true) {
+        settle();
+        const r = await attempt({ tool: 'tar+socat', round, ...files }, () => runTarSocat(treeDir, digest, i).then((x) => ({ ...x, mbps: filesBytes / MB / x.seconds })));
+        if (r) log(`  files pair ${round} tar+socat: ${r.seconds.toFixed(2)} s (${f1(FILES / r.seconds)} files/s)`);
+      }
+      settle();
+      const r = await attempt({ tool: 'ours', round, via: 'auto', ...files }, () => runOurs(ctx, treeDir, filesBytes, digest, `files-${i}`, 'auto', true));
+      if (r) log(`  files pair ${round} ours:      ${r.seconds.toFixed(2)} s (${f1(FILES / r.seconds)} files/s; via ${r.via}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
+    }
+    rmSync(path.dirname(treeDir), { recursive: true, force: true });
+    dropPreviousOutput();
+  }
 
   if (RUN_BIG) {
-    rmSync(src, { force: true });
-    dropPreviousOutput();
     const free = freeBytes(tmp);
     if (free < BIG_MIN_FREE) {
       notRun.big = `only ${(free / GiB).toFixed(1)} GiB free in ${tmp} (needs 10 GiB)`;
@@ -641,52 +681,59 @@ async function main() {
   killGroup(relay.child);
   await withTimeout(relay.exited, 10_000, 'chat serve').catch(() => killGroup(relay.child, 'SIGKILL'));
 
-  // Per tool: medians and peaks.
+  // Pairs: ours / anchor within each round, then the median of those ratios.
   const label = sizeLabel(SIZE);
-  const med = (runs, k = 'mbps') => (runs.length ? median(runs.map((r) => r[k])) : NaN);
+  const pairRatios = (scenario, anchor, key = 'mbps') => {
+    const out = [];
+    for (const o of okRuns('ours', scenario)) {
+      const a = okRuns(anchor, scenario).find((x) => x.round === o.round);
+      if (a) out.push(key === 'mbps' ? o.mbps / a.mbps : a.seconds / o.seconds);
+    }
+    return out;
+  };
+  const perGiB = (runs, side, bytes) => (runs.length && runs.every((r) => Number.isFinite(r.cpuSeconds[side])) ? median(runs.map((r) => r.cpuSeconds[side] / (bytes / GiB))) : NaN);
   const peak = (runs, side) => (runs.length && runs.every((r) => r.peakRssKb[side]) ? mbOfKb(max(runs.map((r) => r.peakRssKb[side]))) : NaN);
-  const rows = [['', 'size', 'runs', 'median MB/s', 'transfer-only MB/s', 'peak RSS send MB', 'peak RSS recv MB']];
-  const names = { socat: 'socat -b 131072', nc: 'nc (netcat-openbsd)', wormhole: 'magic-wormhole', floor: 'floor (bench/floor.mjs)', ours: 'chat send-file/accept' };
-  for (const tool of ['socat', 'nc', 'wormhole', 'floor', 'ours']) {
+  const med = (runs, k = 'mbps') => (runs.length ? median(runs.map((r) => r[k])) : NaN);
+  const names = { socat: 'socat -b 131072', 'tar+socat': 'tar c | socat → socat | tar x', wormhole: 'magic-wormhole', ours: 'chat send-file/accept' };
+
+  const rows = [['', 'size', 'runs', 'median MB/s', 'CPU s/GiB send', 'CPU s/GiB recv', 'peak RSS send MB', 'peak RSS recv MB']];
+  for (const tool of ['socat', 'wormhole', 'ours']) {
     const runs = okRuns(tool, 'main');
-    if (runs.length) rows.push([names[tool], label, runs.length, f1(med(runs)), tool === 'ours' ? f1(med(runs, 'transferMbps')) : '-', f1(peak(runs, 'sender')), f1(peak(runs, 'receiver'))]);
+    if (runs.length) rows.push([names[tool], label, runs.length, f1(med(runs)), f2(perGiB(runs, 'sender', SIZE)), f2(perGiB(runs, 'receiver', SIZE)), f1(peak(runs, 'sender')), f1(peak(runs, 'receiver'))]);
   }
-  for (const r of records.filter((x) => x.ok && x.scenario === 'big')) rows.push([names.ours, sizeLabel(r.bytes), 1, f1(r.mbps), f1(r.transferMbps), f1(r.peakRssMB.sender), f1(r.peakRssMB.receiver)]);
-  for (const r of records.filter((x) => x.ok && x.scenario === 'path')) rows.push([`  --via ${r.via}`, label, 1, f1(r.mbps), f1(r.transferMbps), f1(r.peakRssMB.sender), f1(r.peakRssMB.receiver)]);
+  for (const r of records.filter((x) => x.ok && x.scenario === 'path')) rows.push([`  ours --via ${r.via}`, label, 1, f1(r.mbps), f2(r.cpuSeconds.sender / (SIZE / GiB)), f2(r.cpuSeconds.receiver / (SIZE / GiB)), f1(r.peakRssMB.sender), f1(r.peakRssMB.receiver)]);
+  for (const r of records.filter((x) => x.ok && x.scenario === 'big')) rows.push([`  ours, 4 GiB`, sizeLabel(r.bytes), 1, f1(r.mbps), f2(r.cpuSeconds.sender / 4), f2(r.cpuSeconds.receiver / 4), f1(r.peakRssMB.sender), f1(r.peakRssMB.receiver)]);
+  for (const tool of ['tar+socat', 'ours']) {
+    const runs = okRuns(tool, 'files');
+    if (runs.length) rows.push([`${names[tool]}, ${FILES} files`, `${(filesBytes / MiB).toFixed(0)} MiB`, runs.length, f1(med(runs)), f2(perGiB(runs, 'sender', filesBytes)), f2(perGiB(runs, 'receiver', filesBytes)), f1(peak(runs, 'sender')), f1(peak(runs, 'receiver'))]);
+  }
   log();
   log(table(rows));
 
-  // Scenarios: our figure, the anchor's from this run, the ratio.
-  const ours = okRuns('ours', 'main');
-  const oursMbps = med(ours);
+  const mainRatios = pairRatios('main', 'socat');
+  const filesRatios = pairRatios('files', 'tar+socat', 'seconds');
   const scenarios = [];
-  const scenario = (name, oursFig, anchor, anchorFig) => {
-    if (!Number.isFinite(oursFig) || !Number.isFinite(anchorFig)) return;
-    scenarios.push({ scenario: name, oursMbps: r1(oursFig), anchor, anchorMbps: r1(anchorFig), ratio: r3(oursFig / anchorFig) });
-  };
-  for (const anchor of ['socat', 'nc', 'wormhole', 'floor']) scenario(`${label}, --via auto, median of ${ours.length}`, oursMbps, names[anchor], med(okRuns(anchor, 'main')));
-  for (const p of records.filter((x) => x.ok && x.scenario === 'path')) {
-    for (const anchor of ['socat', 'nc']) scenario(`${label}, --via ${p.via}`, p.mbps, names[anchor], med(okRuns(anchor, 'main')));
-  }
-  for (const b of records.filter((x) => x.ok && x.scenario === 'big')) scenario(`4 GiB, --via auto (anchor at ${label})`, b.mbps, names.socat, med(okRuns('socat', 'main')));
+  if (mainRatios.length) scenarios.push({ scenario: `${label}, ours / socat per pair`, ratios: mainRatios.map(r3), median: r3(median(mainRatios)) });
+  if (filesRatios.length) scenarios.push({ scenario: `${FILES} files, ours / tar+socat per pair (time⁻¹)`, ratios: filesRatios.map(r3), median: r3(median(filesRatios)) });
   log();
-  log(table([['scenario', 'ours MB/s', 'anchor', 'anchor MB/s', 'ours/anchor'], ...scenarios.map((x) => [x.scenario, f1(x.oursMbps), x.anchor, f1(x.anchorMbps), f2(x.ratio)])]));
-  log();
+  for (const x of scenarios) log(`${x.scenario}: ${x.ratios.map(f2).join(', ')} → median ${f2(x.median)}`);
 
-  const socatMbps = med(okRuns('socat', 'main'));
   const oursAll = records.filter((x) => x.ok && x.tool === 'ours');
   const rssMB = oursAll.length ? mbOfKb(max(oursAll.flatMap((r) => [r.peakRssKb.sender ?? 0, r.peakRssKb.receiver ?? 0]))) : NaN;
+  const judged = (value, target, ok) => ({ target, value: Number.isFinite(value) ? r3(value) : null, met: Number.isFinite(value) ? ok(value) : null });
   const targets = {
-    ratioToSocat: { target: 0.6, value: r3(oursMbps / socatMbps), met: Number.isFinite(oursMbps / socatMbps) ? oursMbps / socatMbps >= 0.6 : null },
-    peakRssMB: { target: 100, value: r1(rssMB), met: Number.isFinite(rssMB) ? rssMB < 100 : null },
+    ratioToSocat: judged(mainRatios.length ? median(mainRatios) : NaN, 0.6, (v) => v >= 0.6),
+    filesRatioToTarSocat: judged(filesRatios.length ? median(filesRatios) : NaN, 0.5, (v) => v >= 0.5),
+    peakRssMB: judged(rssMB, 100, (v) => v < 100),
   };
-  if (smoke) log('(--smoke: a 4 MiB file is mostly process start-up; the targets below are not judged on it)');
-  if (targets.ratioToSocat.met !== null) log(`ratio ours/socat (medians): ${f2(targets.ratioToSocat.value)}  (target ≥ 0.60: ${targets.ratioToSocat.met ? 'met' : 'NOT met'})`);
-  else log(`ratio ours/socat: n/a (${notRun.socat ? `socat not run: ${notRun.socat}` : 'no successful run'})`);
-  if (targets.peakRssMB.met !== null) log(`largest peak RSS of ours: ${f1(rssMB)} MB  (target < 100 MB: ${targets.peakRssMB.met ? 'met' : 'NOT met'})`);
+  if (smoke) log('(--smoke: small files are mostly process start-up; the targets below are not judged on them)');
+  const say = (what, t, fmt) => log(t.met === null ? `${what}: n/a` : `${what}: ${fmt(t.value)}  (target ${t.target}: ${t.met ? 'met' : 'NOT met'})`);
+  say('median ratio ours/socat, 1 file', targets.ratioToSocat, f2);
+  say('median ratio ours/tar+socat, many files', targets.filesRatioToTarSocat, f2);
+  say('largest peak RSS of ours (MB)', targets.peakRssMB, f1);
   for (const [k, why] of Object.entries(notRun)) log(`${k}: not run: ${why}`);
   log('MB = 10^6 bytes. ours: size / (accept start → both processes exited 0), incl. process start-up, TLS, login and relay round trips;');
-  log('"transfer-only": size / the receiver\'s own elapsedMs (first request → verified). socat/nc: sender start → receiver exit.');
+  log('"transfer alone": size / the receiver\'s own elapsedMs (first request → verified). socat, tar: sender start → receiver exit.');
 
   const result = {
     bench: 'transfer',
@@ -697,7 +744,7 @@ async function main() {
     command: `node bench/transfer.mjs ${process.argv.slice(2).join(' ')}`.trim(),
     tools,
     notRun,
-    config: { bytes: SIZE, runs: RUNS, bigBytes: RUN_BIG ? BIG : null, tls: true, peakRssFrom: TIME_BIN ? '/usr/bin/time -f %M' : 'VmHWM polling', mb: 1e6 },
+    config: { bytes: SIZE, pairs: PAIRS, files: RUN_FILES ? { count: FILES, bytes: FILE_BYTES, pairs: FILE_PAIRS } : null, bigBytes: RUN_BIG ? BIG : null, tls: true, peakRssFrom: TIME_BIN ? '/usr/bin/time -f %M' : 'VmHWM polling', mb: 1e6 },
     runs: records,
     scenarios,
     targets,

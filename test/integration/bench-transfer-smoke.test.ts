@@ -49,7 +49,9 @@ it('bench/transfer.mjs --smoke moves the file intact and writes its JSON where t
   const size = report.config.bytes as number;
   expect(size).toBe(4 * 1024 * 1024);
 
-  const runs = report.runs as Run[];
+  const all = report.runs as Run[];
+  for (const r of all) expect(r.ok, JSON.stringify(r)).toBe(true);
+  const runs = all.filter((r) => r.scenario === 'main');
   const ours = runs.filter((r) => r.tool === 'ours');
   expect(ours).toHaveLength(1);
   // socat runs when installed; nothing else in --smoke.
@@ -58,7 +60,6 @@ it('bench/transfer.mjs --smoke moves the file intact and writes its JSON where t
   else expect(report.notRun.socat).toBeTruthy();
 
   for (const r of runs) {
-    expect(r.ok, JSON.stringify(r)).toBe(true);
     expect(r.bytes).toBe(size);
     expect(r.checksum).toBe('sha256 match');
     expect(r.seconds).toBeGreaterThan(0);
@@ -67,5 +68,12 @@ it('bench/transfer.mjs --smoke moves the file intact and writes its JSON where t
   }
   expect(ours[0]!.encrypted).toBe(true);
   expect(['direct', 'reverse', 'relay']).toContain(ours[0]!.path);
+
+  // The many-files pair: 200 files of 10 KiB, the tree compared file by file after each run.
+  const files = all.filter((r) => r.scenario === 'files');
+  expect(files.filter((r) => r.tool === 'ours')).toHaveLength(1);
+  if (report.tools.socat && report.tools.tar) expect(files.filter((r) => r.tool === 'tar+socat')).toHaveLength(1);
+  for (const r of files) expect(r).toMatchObject({ bytes: 200 * 10 * 1024, checksum: 'sha256 match' });
+  expect(report.config.files).toEqual({ count: 200, bytes: 10 * 1024, pairs: 1 });
   expect(stdout).toContain('raw results:');
 }, 60_000);
