@@ -70,10 +70,10 @@ it('bench/transfer.mjs --smoke moves the file intact and writes its JSON where t
   expect(['direct', 'reverse', 'relay']).toContain(ours[0]!.path);
 
   // The many-files pair: 200 files of 10 KiB, the tree compared file by file after each run.
-  const files = all.filter((r) => r.scenario === 'files');
-  expect(files.filter((r) => r.tool === 'ours')).toHaveLength(1);
-  if (report.tools.socat && report.tools.tar) expect(files.filter((r) => r.tool === 'tar+socat')).toHaveLength(1);
-  for (const r of files) expect(r).toMatchObject({ bytes: 200 * 10 * 1024, checksum: 'sha256 match' });
+  const tree = all.filter((r) => r.scenario === 'files');
+  expect(tree.filter((r) => r.tool === 'ours')).toHaveLength(1);
+  if (report.tools.socat && report.tools.tar) expect(tree.filter((r) => r.tool === 'tar+socat')).toHaveLength(1);
+  for (const r of tree) expect(r).toMatchObject({ bytes: 200 * 10 * 1024, checksum: 'sha256 match' });
   expect(report.config.files).toEqual({ count: 200, bytes: 10 * 1024, pairs: 1 });
   expect(stdout).toContain('raw results:');
 }, 60_000);
