@@ -1,4 +1,5 @@
 // Moving a verified `.part` to its final name without ever overwriting (protocol.md §T6).
+import { closeSync, linkSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { link, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fsError } from './errors.js';
@@ -7,15 +8,19 @@ import { numberedName } from './safe-path.js';
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK']);
 const MAX_NUMBER = 10_000;
 
-/** Links `part` to `finalPath`, or `name (1).ext`, `name (2).ext`…, then removes `part`; returns the name used. */
-export async function placeWithoutClobber(part: string, finalPath: string): Promise<string> {
+/**
+ * Links `part` to `finalPath`, or `name (1).ext`, `name (2).ext`…, then removes `part`; returns
+ * the name used. `sync`: direct syscalls instead of the thread pool (small files, see part-file.ts).
+ */
+export async function placeWithoutClobber(part: string, finalPath: string, sync = false): Promise<string> {
   const dir = path.dirname(finalPath);
   const base = path.basename(finalPath);
   let useLinks = true;
   for (let n = 0; n < MAX_NUMBER; n++) {
     const target = path.join(dir, numberedName(base, n));
     try {
-      if (useLinks) await linkThenUnlink(part, target);
+      if (sync) (useLinks ? linkThenUnlinkSync : reserveThenRenameSync)(part, target);
+      else if (useLinks) await linkThenUnlink(part, target);
       else await reserveThenRename(part, target);
       return target;
     } catch (err) {
@@ -42,4 +47,14 @@ async function reserveThenRename(part: string, target: string): Promise<void> {
   const fh = await open(target, 'wx');
   await fh.close();
   await rename(part, target);
+}
+
+function linkThenUnlinkSync(part: string, target: string): void {
+  linkSync(part, target);
+  unlinkSync(part);
+}
+
+function reserveThenRenameSync(part: string, target: string): void {
+  closeSync(openSync(target, 'wx'));
+  renameSync(part, target);
 }

@@ -5,12 +5,12 @@
 // hashes to the sender's `prefixSha256`; on a plaintext (v1) one, by CRC-32 per chunk and our own
 // whole-file SHA-256.
 import { createHash } from 'node:crypto';
-import { constants, writev } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chunkCrc, type DataHeader } from './chunk.js';
 import { TransferError, fsError } from './errors.js';
 import { placeWithoutClobber } from './finalize.js';
+import { SMALL_FILE_BYTES, openPart, type PartFile } from './part-file.js';
 import type { EndMessage, GetMessage, StartMessage } from './messages.js';
 import type { OfferFile } from './offer.js';
 import { MAX_TAIL_BYTES } from './send-file.js';
@@ -64,7 +64,7 @@ export class FileSink {
   /** Resolves once verified and placed; rejects (after pending writes settle) on any failure. */
   readonly done: Promise<Received>;
   #hooks: SinkHooks | undefined;
-  #fh: FileHandle | undefined;
+  #part: PartFile | undefined;
   #have = 0;
   #pos = -1;
   #written = 0;
@@ -106,11 +106,11 @@ export class FileSink {
     try {
       const dir = path.dirname(partPath);
       await (this.job.ensureDir ? this.job.ensureDir(dir) : mkdir(dir, { recursive: true }));
-      const part = await openPart(partPath);
-      this.#fh = part.handle;
-      this.#have = part.created ? 0 : (await part.handle.stat()).size;
+      const part = await openPart(partPath, file.size <= SMALL_FILE_BYTES);
+      this.#part = part;
+      this.#have = part.created ? 0 : await part.size();
       if (this.#have > file.size) {
-        await this.#fh.truncate(0);
+        await part.truncate(0);
         this.#have = 0;
       }
       this.job.priorBytes ??= this.#have;
@@ -118,7 +118,7 @@ export class FileSink {
       const prior = this.job.priorBytes;
       return { type: 'get', file: index, offset: this.#have, tail: await this.#tailProof(), ...(prior > 0 && { prefix: prior }) };
     } catch (err) {
-      await this.#fh?.close().catch(() => {});
+      await this.#part?.close().catch(() => {});
       throw fsError(err, partPath, index);
     }
   }
@@ -126,7 +126,7 @@ export class FileSink {
   async #tailProof(): Promise<{ length: number; sha256: string }> {
     const length = Math.min(MAX_TAIL_BYTES, this.#have);
     const buf = Buffer.allocUnsafe(length);
-    const { bytesRead } = await this.#fh!.read(buf, 0, length, this.#have - length);
+    const bytesRead = await this.#part!.read(buf, this.#have - length);
     return { length, sha256: createHash('sha256').update(buf.subarray(0, bytesRead)).digest('hex') };
   }
 
@@ -147,12 +147,12 @@ export class FileSink {
     if (msg.offset > 0 && msg.offset < prior) {
       throw new TransferError('protocol', `start inside the part of ${file.path} kept from before`, { file: this.job.index });
     }
-    if (msg.offset < this.#have) this.#enqueue(() => this.#fh!.truncate(msg.offset));
+    if (msg.offset < this.#have) this.#enqueue(() => this.#part!.truncate(msg.offset));
     if (msg.offset === 0) this.job.priorBytes = 0; // the kept part was refused: nothing to prove
     this.#pos = msg.offset;
     this.#written = msg.offset;
     this.job.resumedFrom ??= msg.offset;
-    if (!this.#sealed) this.#hasher = new TailHasher(async (buf, at) => (await this.#fh!.read(buf, 0, buf.length, at)).bytesRead, msg.offset);
+    if (!this.#sealed) this.#hasher = new TailHasher((buf, at) => this.#part!.read(buf, at), msg.offset);
     else if (prior > 0 && msg.offset > 0 && !this.job.priorSha256) this.#provePrior(prior);
     this.#hooks!.onWritten(this.job.index, msg.offset);
   }
@@ -214,7 +214,7 @@ export class FileSink {
     this.#queued = [];
     const bytes = batch.reduce((n, c) => n + c.data.length, 0);
     try {
-      await writeAll(this.#fh!, batch.map((c) => c.data), at);
+      await this.#part!.write(batch.map((c) => c.data), at);
     } finally {
       for (const c of batch) c.release(); // the buffers may be freed: not touched after this
     }
@@ -263,10 +263,8 @@ export class FileSink {
     if (sha256 !== end.sha256) {
       throw new TransferError('checksum_mismatch', `SHA-256 of ${file.path} does not match the sender's; data kept in ${partPath}`, { file: index });
     }
-    await this.#fh!.chmod(file.mode & 0o777);
-    await this.#fh!.utimes(new Date(), new Date(file.mtimeMs));
-    await this.#fh!.close();
-    const savedAs = await placeWithoutClobber(partPath, finalPath);
+    await this.#part!.finish(file.mode & 0o777, file.mtimeMs);
+    const savedAs = await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES);
     this.#maybeAck(true);
     this.#hooks!.wire.sendControl({ type: 'verified', file: index, sha256 });
     this.#settled = true;
@@ -283,7 +281,7 @@ export class FileSink {
     if (prior === 0) return end.sha256;
     const ours = await this.job.priorSha256!;
     if (ours === end.prefixSha256) return end.sha256;
-    await this.#fh!.truncate(0);
+    await this.#part!.truncate(0);
     this.job.priorBytes = 0;
     this.job.priorSha256 = undefined;
     throw new TransferError('checksum_mismatch', `the ${prior} bytes of ${file.path} kept from an earlier transfer do not match the sender's file; discarded them, send it again`, { file: index });
@@ -292,44 +290,7 @@ export class FileSink {
   async #settle(): Promise<void> {
     if (this.#settled) return;
     this.#settled = true;
-    await this.#fh?.close().catch(() => {});
+    await this.#part?.close().catch(() => {});
     this.#reject(this.#failure!);
   }
-}
-
-/** Opens `path` read-write, creating it if needed; `created` saves an fstat for new files. */
-async function openPart(path: string): Promise<{ handle: FileHandle; created: boolean }> {
-  const { O_RDWR, O_CREAT, O_EXCL } = constants;
-  try {
-    return { handle: await open(path, O_RDWR | O_CREAT | O_EXCL, 0o600), created: true };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return { handle: await open(path, O_RDWR | O_CREAT, 0o600), created: false };
-  }
-}
-
-// fs.writev on the raw fd: FileHandle.write is several times slower for large buffers on Node 20.
-async function writeAll(fh: FileHandle, buffers: Buffer[], at: number): Promise<void> {
-  let rest = buffers;
-  let position = at;
-  while (rest.length > 0) {
-    const n = await new Promise<number>((resolve, reject) => {
-      writev(fh.fd, rest, position, (err, written) => (err ? reject(err) : resolve(written)));
-    });
-    position += n;
-    rest = skipBytes(rest, n);
-  }
-}
-
-// The buffers left after the first n bytes (a short writev is rare but legal).
-function skipBytes(buffers: Buffer[], n: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (const b of buffers) {
-    if (n >= b.length) n -= b.length;
-    else {
-      out.push(n > 0 ? b.subarray(n) : b);
-      n = 0;
-    }
-  }
-  return out;
 }

@@ -1,12 +1,13 @@
 // Streams one requested file over an authenticated connection (protocol.md §T4–5).
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { read, type Stats } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readSync, type Stats } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chunkCrc, writeDataFrame } from './chunk.js';
 import { TransferError, fsError } from './errors.js';
 import type { GetMessage } from './messages.js';
 import type { LocalFile } from './offer.js';
+import { SMALL_FILE_BYTES } from './part-file.js';
 import { SLOT_HEADER_BYTES, type SlotPool } from './slot-pool.js';
 import { TailHasher } from './tail-hasher.js';
 import type { TokenBucket } from './token-bucket.js';
@@ -44,6 +45,7 @@ interface Chunk {
 
 /** Serves one `get`: start, DATA chunks from the agreed offset, end with the whole-file SHA-256. */
 export async function sendFile(index: number, file: LocalFile, req: GetMessage, ctx: SendContext): Promise<Served> {
+  if (file.size <= SMALL_FILE_BYTES && file.size <= ctx.pool.slotBytes - SLOT_HEADER_BYTES) return sendSmallFile(index, file, req, ctx);
   const fh = await open(file.source, 'r').catch((err: unknown) => {
     throw fsError(err, file.path, index);
   });
@@ -68,6 +70,60 @@ export async function sendFile(index: number, file: LocalFile, req: GetMessage, 
   } finally {
     await fh.close().catch(() => {});
   }
+}
+
+/**
+ * A file that fits one chunk, with direct syscalls (see part-file.ts): open, fstat, one read of
+ * the whole file, fstat, close, instead of a thread-pool round trip for each.
+ */
+async function sendSmallFile(index: number, file: LocalFile, req: GetMessage, ctx: SendContext): Promise<Served> {
+  let fd: number;
+  try {
+    fd = openSync(file.source, 'r');
+  } catch (err) {
+    throw fsError(err, file.path, index);
+  }
+  let slot: Buffer | undefined;
+  try {
+    checkUnchanged(index, file, fstatSync(fd));
+    slot = await ctx.pool.acquire();
+    const data = slot.subarray(SLOT_HEADER_BYTES, SLOT_HEADER_BYTES + file.size);
+    for (let at = 0; at < file.size; ) {
+      const n = readSync(fd, data, at, file.size - at, at);
+      if (n <= 0) throw changed(index, file, 'shrank');
+      at += n;
+    }
+    checkUnchanged(index, file, fstatSync(fd));
+    const offset = agreeOffsetIn(data, req);
+    const sealed = ctx.wire.protected;
+    const prefix = sealed && req.prefix !== undefined && req.prefix > 0 && req.prefix <= offset ? req.prefix : 0;
+    const served = { offset, sha256: createHash('sha256').update(data).digest('hex') };
+    const prefixSha256 = prefix > 0 ? createHash('sha256').update(data.subarray(0, prefix)).digest('hex') : undefined;
+    ctx.wire.sendControl({ type: 'start', file: index, offset, size: file.size });
+    if (offset > 0) data.copyWithin(0, offset); // the chunk's bytes start right after the slot header
+    if (offset < file.size) {
+      const chunk = { slot, position: offset, length: file.size - offset };
+      slot = undefined; // sendChunk releases it
+      await sendChunk(index, chunk, undefined, ctx, ctx.pool.slotBytes - SLOT_HEADER_BYTES);
+    }
+    ctx.onServed(served);
+    if (!sealed) ctx.wire.sendControl({ type: 'end', file: index, sha256: served.sha256 });
+    else ctx.wire.sendControl({ type: 'end', file: index, sha256: served.sha256, size: file.size, ...(prefixSha256 && { prefixSha256 }) });
+    return served;
+  } catch (err) {
+    throw fsError(err, file.path, index);
+  } finally {
+    if (slot) ctx.pool.release(slot);
+    closeSync(fd);
+  }
+}
+
+/** agreeOffset (§T5) for a file that is in memory. */
+function agreeOffsetIn(data: Buffer, req: GetMessage): number {
+  const { offset, tail } = req;
+  if (offset === 0 || !tail || offset > data.length) return 0;
+  if (tail.length === 0 || tail.length > MAX_TAIL_BYTES || tail.length > offset) return 0;
+  return createHash('sha256').update(data.subarray(offset - tail.length, offset)).digest('hex') === tail.sha256 ? offset : 0;
 }
 
 function readerOf(fh: FileHandle): (buf: Buffer, position: number) => Promise<number> {
@@ -138,11 +194,11 @@ function readAt(fd: number, buf: Buffer, offset: number, length: number, positio
   });
 }
 
-async function sendChunk(index: number, chunk: Chunk, hasher: TailHasher, ctx: SendContext, chunkBytes: number): Promise<void> {
+async function sendChunk(index: number, chunk: Chunk, hasher: TailHasher | undefined, ctx: SendContext, chunkBytes: number): Promise<void> {
   const { slot, position, length } = chunk;
   const data = slot.subarray(SLOT_HEADER_BYTES, SLOT_HEADER_BYTES + length);
-  hasher.push(position, data);
-  hasher.written(position + length);
+  hasher?.push(position, data);
+  hasher?.written(position + length);
   // Sealed (v3): the AEAD tag authenticates the bytes, a CRC would add nothing.
   const crc = ctx.wire.protected ? undefined : chunkCrc(data);
   const frame = writeDataFrame({ file: index, offset: position, crc }, slot, SLOT_HEADER_BYTES, length);
