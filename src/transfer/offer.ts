@@ -34,6 +34,11 @@ export interface Candidate {
 }
 
 const DEFAULT_MIME = 'application/octet-stream';
+/**
+ * Entries of one directory stat'ed at once. All of a 10,000-file directory at once took the
+ * sender to 125 MB of RSS before the offer was sent (10,000 pending requests and promises).
+ */
+const STAT_BATCH = 64;
 
 /** Files (directories walked recursively) for an offer; a missing path is TransferError('not_found'). */
 export async function collectFiles(paths: string[]): Promise<LocalFile[]> {
@@ -57,15 +62,16 @@ async function walk(dir: string, rel: string, out: LocalFile[]): Promise<void> {
     throw fsError(err, dir);
   });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const stats = await Promise.all(
-    entries.map((e) => (e.isSymbolicLink() || e.isFile() ? stat(path.join(dir, e.name)).catch(() => undefined) : undefined)),
-  );
-  for (const [i, entry] of entries.entries()) {
-    const abs = path.join(dir, entry.name);
-    const childRel = rel ? `${rel}/${entry.name}` : entry.name;
-    const st = stats[i];
-    if (entry.isDirectory()) await walk(abs, childRel, out);
-    else if (st?.isFile()) out.push(describe(abs, childRel, st)); // symlinked dirs are skipped (no cycles)
+  for (let start = 0; start < entries.length; start += STAT_BATCH) {
+    const batch = entries.slice(start, start + STAT_BATCH);
+    const stats = await Promise.all(batch.map((e) => (e.isSymbolicLink() || e.isFile() ? stat(path.join(dir, e.name)).catch(() => undefined) : undefined)));
+    for (const [i, entry] of batch.entries()) {
+      const abs = path.join(dir, entry.name);
+      const childRel = rel ? `${rel}/${entry.name}` : entry.name;
+      const st = stats[i];
+      if (entry.isDirectory()) await walk(abs, childRel, out);
+      else if (st?.isFile()) out.push(describe(abs, childRel, st)); // symlinked dirs are skipped (no cycles)
+    }
   }
 }
 

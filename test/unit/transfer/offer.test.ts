@@ -56,6 +56,18 @@ describe('collectFiles', () => {
     expect(files[0]!.mode).toBeLessThanOrEqual(0o777);
   });
 
+  it('lists every file of a directory larger than one stat batch, in name order', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'offer-'));
+    dirs.push(root);
+    const names = Array.from({ length: 150 }, (_, i) => `f${String(i).padStart(3, '0')}.txt`);
+    await mkdir(path.join(root, 'big', 'sub'), { recursive: true });
+    await Promise.all(names.map((n, i) => writeFile(path.join(root, 'big', n), 'x'.repeat(i))));
+    await writeFile(path.join(root, 'big', 'sub', 'last.txt'), 'y');
+    const files = await collectFiles([path.join(root, 'big')]);
+    expect(files.map((f) => f.path)).toEqual([...names.map((n) => `big/${n}`), 'big/sub/last.txt']);
+    expect(files.map((f) => f.size).slice(0, 150)).toEqual(names.map((_, i) => i));
+  });
+
   it('fails with not_found for a missing path', async () => {
     await expect(collectFiles(['/definitely/not/here.txt'])).rejects.toMatchObject({
       code: 'not_found',
