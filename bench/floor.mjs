@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 // What the hardware allows a Node program that does the same per-byte work as a chat transfer:
-// read the file; SHA-256 and CRC-32 it; seal each 512 KiB chunk with AES-256-GCM (protocol v2);
-// send it over loopback TCP; open, CRC-32 and SHA-256 it; write it. Nothing else: no protocol
+// read the file; SHA-256 it; seal each 512 KiB chunk with AES-256-GCM (protocol v3); send it over
+// loopback TCP; open it; write it. With --v2, also CRC-32 on both sides and SHA-256 on the
+// receiver, as protocol v2 did. Nothing else: no protocol
 // beyond a size prefix and fixed-size sealed chunks, no CLI, one connection, synchronous file
 // I/O on the main thread (the cheapest way in CPU). Compare with `npm run bench:transfer`.
 //
-//   node bench/floor.mjs FILE [OUT] [--no-seal] [--no-hash]
+//   node bench/floor.mjs FILE [OUT] [--no-seal] [--no-hash] [--v2] [--free-each]
 //
 // OUT: the output file, kept; by default a file in the OS temp dir, deleted at the end.
 // --no-seal: no AES-GCM (protocol v1); --no-hash: no SHA-256/CRC-32 either (plain copy).
 // Prints MB/s (MB = 10^6 bytes) and each side's CPU seconds. Not part of the test suite.
 import { spawn } from 'node:child_process';
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +25,8 @@ const TAG = 16;
 const [role, ...rest] = process.argv.slice(2);
 const hashing = !process.argv.includes('--no-hash');
 const sealing = hashing && !process.argv.includes('--no-seal');
+/** Protocol v2's redundant checks: CRC-32 per chunk on both sides, SHA-256 on the receiver too. */
+const v2 = hashing && process.argv.includes('--v2');
 
 function cpuSeconds() {
   const u = process.cpuUsage();
@@ -36,11 +39,16 @@ function nonce(counter) {
   return n;
 }
 
-// node:crypto allocates every output; free it at once (as src/transfer/free-buffer.ts does).
+// node:crypto allocates every output. By default V8 collects them (a young-generation GC frees
+// their backing stores in batches); --free-each frees each at once through a closed MessagePort,
+// which costs far more CPU on this VM (page faults on every reuse; docs/benchmarks.md).
 const sink = new MessageChannel();
 sink.port2.close();
 sink.port1.unref();
-const free = (buf) => sink.port1.postMessage(buf.buffer, [buf.buffer]);
+const freeEach = process.argv.includes('--free-each');
+const free = (buf) => {
+  if (freeEach) sink.port1.postMessage(buf.buffer, [buf.buffer]);
+};
 
 if (role === '--send') {
   // Sender: listen, send the size, then the (sealed) chunks.
@@ -66,7 +74,7 @@ if (role === '--send') {
         const data = buf.subarray(0, len);
         if (hashing) {
           hash.update(data);
-          crc ^= crc32(data);
+          if (v2) crc ^= crc32(data);
         }
         pos += len;
         inFlight++;
@@ -130,7 +138,7 @@ if (role === '--send') {
           data = decipher.update(data.subarray(0, data.length - TAG));
           decipher.final();
         }
-        if (hashing) {
+        if (v2) {
           crc ^= crc32(data);
           hash.update(data);
         }
@@ -144,7 +152,7 @@ if (role === '--send') {
   });
   socket.on('end', () => {
     closeSync(fd);
-    process.stdout.write(`${JSON.stringify({ sha256: hashing ? hash.digest('hex') : '', bytes: pos, cpu: cpuSeconds() })}\n`);
+    process.stdout.write(`${JSON.stringify({ sha256: v2 ? hash.digest('hex') : '', bytes: pos, cpu: cpuSeconds() })}\n`);
   });
 } else {
   const [file, keep] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -154,7 +162,7 @@ if (role === '--send') {
   }
   const out = keep ?? path.join(os.tmpdir(), `floor-out-${process.pid}`);
   const self = new URL(import.meta.url).pathname;
-  const flags = [...(sealing ? [] : ['--no-seal']), ...(hashing ? [] : ['--no-hash'])];
+  const flags = [...(sealing ? [] : ['--no-seal']), ...(hashing ? [] : ['--no-hash']), ...(v2 ? ['--v2'] : []), ...(freeEach ? ['--free-each'] : [])];
   const key = randomBytes(32).toString('hex');
   const lines = (child) => {
     let buf = '';
@@ -179,7 +187,9 @@ if (role === '--send') {
   const seconds = (performance.now() - t0) / 1000;
   const s = JSON.parse(await sendDone);
   if (!keep) rmSync(out, { force: true });
-  if (hashing && s.sha256 !== r.sha256) throw new Error('SHA-256 mismatch');
-  const what = !hashing ? 'no checks' : sealing ? 'SHA-256 + CRC-32 + AES-256-GCM both sides' : 'SHA-256 + CRC-32 both sides';
+  if (v2 && s.sha256 !== r.sha256) throw new Error('SHA-256 mismatch');
+  if (keep && hashing && s.sha256 !== createHash('sha256').update(readFileSync(out)).digest('hex')) throw new Error('SHA-256 mismatch');
+  const checks = v2 ? 'SHA-256 + CRC-32 both sides' : 'SHA-256 on the sender';
+  const what = !hashing ? 'no checks' : sealing ? `${checks} + AES-256-GCM` : checks;
   console.log(`floor (${what}): ${(r.bytes / 1e6 / seconds).toFixed(1)} MB/s, ${seconds.toFixed(2)} s, CPU s sender ${s.cpu.toFixed(2)}, receiver ${r.cpu.toFixed(2)}`);
 }

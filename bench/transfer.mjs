@@ -302,6 +302,16 @@ function dropPreviousOutput() {
   previousOutput = undefined;
 }
 
+/**
+ * dropPreviousOutput() for a tree of 10,000 files, then sync: deleting that many inodes leaves
+ * ext4 journal work that would otherwise land in the next run's timing. (Both tools still get
+ * slower from pair to pair on this VM, sync or not; see docs/benchmarks.md.)
+ */
+function dropTreeOutput() {
+  dropPreviousOutput();
+  settle();
+}
+
 /** Flushes dirty pages so one run's writeback does not land in the next run's timing. */
 function settle() {
   spawnSync('sync');
@@ -397,7 +407,7 @@ async function runTarSocat(srcDir, expectedDigest, n) {
   const port = await freePort();
   const recv = start('sh', ['-c', `socat -b 131072 -u TCP-LISTEN:${port},reuseaddr STDOUT | tar x -C '${out}'`], { rssFile: path.join(tmp, `rss-tar-recv-${n}`) });
   await waitListening(port, recv);
-  dropPreviousOutput();
+  dropTreeOutput();
   const t0 = performance.now();
   const send = start('sh', ['-c', `tar c -C '${path.dirname(srcDir)}' '${path.basename(srcDir)}' | socat -b 131072 -u STDIN TCP:127.0.0.1:${port}`], { rssFile: path.join(tmp, `rss-tar-send-${n}`) });
   const [s, r] = await bothExited(send, recv, 'tar | socat');
@@ -484,7 +494,8 @@ async function runOurs(ctx, src, size, expectedSha, label, force = 'auto', tree 
     { env: chatEnv(ctx.aliceHome, ctx.server), rssFile: path.join(tmp, `rss-ours-send-${label}`) },
   );
   await waitForLine(send, /"event":"offer"/, 'chat send-file');
-  dropPreviousOutput();
+  if (tree) dropTreeOutput();
+  else dropPreviousOutput();
   const t0 = performance.now();
   const recv = start(process.execPath, [...PROFILE, CHAT_BIN, 'accept', '--dir', outDir, '--json', ...local], {
     env: chatEnv(ctx.bobHome, ctx.server),
