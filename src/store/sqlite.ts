@@ -2,11 +2,15 @@
 // Durability without blocking: SQLite commits without fsync (synchronous = NORMAL) and every write
 // resolves only after an fsync of the WAL that ran in libuv's thread pool after its commit, so the
 // event loop keeps serving while the disk syncs, and one fsync covers every commit before it.
+// Messages and acknowledgements are committed in batches by a worker thread (sqlite-writer.ts);
+// reads and the rare other writes use this thread's connection, the latter only while the worker
+// has no batch in flight, so the two connections never wait for each other's lock.
 import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { Checkpointer } from './checkpointer.js';
+import { SqliteWriter, type WriteOp, type WriteResult } from './sqlite-writer.js';
 import type { ChatMessage } from '../protocol/messages.js';
 import { MIGRATIONS } from './migrations.js';
 import type { FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, SessionRow, Store, UserRow } from './store.js';
@@ -41,6 +45,13 @@ interface GroupRecord {
 
 const toGroup = (r: GroupRecord): GroupRow => ({ name: r.name, owner: r.owner, private: r.private === 1, createdAt: r.created_at });
 
+/** A batched write waiting for the writer. */
+interface Queued {
+  op: WriteOp;
+  resolve: (value: number | null) => void;
+  reject: (err: Error) => void;
+}
+
 /** The Store methods that write: each resolves only once its commit is on disk (#durable). */
 const WRITES = [
   'createUser', 'createUserWithCode', 'addRegistrationCode', 'createSession', 'deleteSession', 'createGroup', 'deleteGroup',
@@ -55,6 +66,11 @@ export class SqliteStore implements Store {
   #syncWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   #syncing = false;
   readonly #checkpointer: Checkpointer;
+  readonly #writer: SqliteWriter;
+  /** The batch the writer is committing; one at a time, so each carries what queued meanwhile. */
+  #inFlight: Promise<void> | undefined;
+  /** Writes of this thread's connection waiting for the batch in flight to end. */
+  #afterBatch: (() => void)[] = [];
 
   /** Opens (creating if needed) `dir/chat.db` and brings its schema up to date. */
   constructor(dir: string) {
@@ -71,14 +87,20 @@ export class SqliteStore implements Store {
     this.#db.pragma('busy_timeout = 5000');
     this.#migrate();
     this.#checkpointer = new Checkpointer(join(dir, DB_FILE), require.resolve('better-sqlite3'));
+    this.#writer = new SqliteWriter(join(dir, DB_FILE), require.resolve('better-sqlite3'));
     for (const name of WRITES) {
       const write = (this[name] as (...args: unknown[]) => Promise<unknown>).bind(this);
-      (this as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
-        const result = await write(...args);
-        await this.#durable();
-        return result;
-      };
+      (this as unknown as Record<string, unknown>)[name] = (...args: unknown[]) =>
+        new Promise((resolve, reject) => {
+          // The method's SQL runs synchronously inside write(), between two of the writer's batches.
+          this.#whenWriterIdle(() => write(...args).then((result) => this.#durable().then(() => resolve(result)), reject));
+        });
     }
+  }
+
+  #whenWriterIdle(run: () => void): void {
+    if (this.#inFlight) this.#afterBatch.push(run);
+    else run();
   }
 
   /** Resolves after an fsync of the WAL that started after this call (so it covers every earlier commit). */
@@ -98,7 +120,6 @@ export class SqliteStore implements Store {
         if (err) w.reject(err);
         else w.resolve();
       }
-      if (this.#queued.length > 0) this.#commitQueued(); // starts the next fsync
       if (this.#syncWaiters.length > 0 && !this.#syncing) this.#startSync();
     };
     try {
@@ -207,54 +228,55 @@ export class SqliteStore implements Store {
    * so "resolved" still means "on disk".
    */
   async addMessage(m: NewMessage, announce?: (stored: ChatMessage) => Promise<void>): Promise<ChatMessage> {
-    const stored = await this.#batched(() => this.#insert(m));
+    const { from, to, text, at, fromSession } = m;
+    const id = (await this.#batched({ op: 'insert', from, to, pair: conversationOf(from, to), text, at, fromSession })) as number;
+    const stored = { id, from, to, text, at };
     // A batch resolves in id order, so announcements start in id order too (one process).
     if (announce) await announce(stored).catch(() => {});
     return stored;
   }
 
-  #queued: { work: () => unknown; resolve: (value: never) => void; reject: (err: Error) => void }[] = [];
-  #insertStatement: Database.Statement | undefined;
+  #queued: Queued[] = [];
 
-  #batched<T>(work: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#queued.push({ work, resolve: resolve as (value: never) => void, reject });
-      // While an fsync runs, writes wait for it to end (a write() to a file being synced can
-      // block): each commit then carries everything that arrived during one fsync.
-      if (this.#queued.length === 1 && !this.#syncing) setImmediate(() => this.#commitQueued());
+  /**
+   * Group commit: the messages and acknowledgements written while the writer commits the previous
+   * batch (or during one turn of the event loop) go to disk in one transaction, and each promise
+   * resolves only after that commit and an fsync after it, so "resolved" still means "on disk".
+   */
+  #batched(op: WriteOp): Promise<number | null> {
+    return new Promise((resolve, reject) => {
+      this.#queued.push({ op, resolve, reject });
+      if (this.#queued.length === 1 && !this.#inFlight) setImmediate(() => this.#commitQueued());
     });
   }
 
-  #insert(m: NewMessage): ChatMessage {
-    this.#insertStatement ??= this.#prepare('INSERT INTO messages (sender, recipient, pair, text, at, from_session) VALUES (?, ?, ?, ?, ?, ?)');
-    const info = this.#insertStatement.run(m.from, m.to, conversationOf(m.from, m.to), m.text, m.at, m.fromSession);
-    return { id: Number(info.lastInsertRowid), from: m.from, to: m.to, text: m.text, at: m.at };
-  }
-
   #commitQueued(): void {
+    if (this.#inFlight) return; // called again when the batch in flight ends
     const batch = this.#queued.splice(0);
     if (batch.length === 0) return;
     if (!this.#db.open) return batch.forEach((b) => b.reject(new Error('the store is closed')));
-    const settled: (() => void)[] = [];
-    try {
-      const results = this.#db.transaction(() => batch.map((b) => b.work()))();
-      batch.forEach((b, i) => settled.push(() => b.resolve(results[i] as never)));
-    } catch {
-      // One bad write must not fail the others: each on its own (nothing of the batch was committed).
-      for (const b of batch) {
-        try {
-          const result = this.#db.transaction(() => b.work())();
-          settled.push(() => b.resolve(result as never));
-        } catch (err) {
-          b.reject(err as Error);
-        }
-      }
-    }
-    if (settled.length === 0) return;
-    this.#durable().then(
-      () => settled.forEach((resolve) => resolve()),
-      (err: Error) => batch.forEach((b) => b.reject(err)),
+    this.#inFlight = this.#writer.run(batch.map((b) => b.op)).then(
+      (results) => this.#committed(batch, results),
+      (err: Error) => this.#committed(batch, batch.map(() => ({ error: err.message }))),
     );
+  }
+
+  #committed(batch: Queued[], results: WriteResult[]): void {
+    this.#inFlight = undefined;
+    const settled: (() => void)[] = [];
+    batch.forEach((b, i) => {
+      const r = results[i]!;
+      if ('error' in r) b.reject(new Error(r.error));
+      else settled.push(() => b.resolve(r.ok));
+    });
+    if (settled.length > 0) {
+      this.#durable().then(
+        () => settled.forEach((resolve) => resolve()),
+        (err: Error) => batch.forEach((b) => b.reject(err)),
+      );
+    }
+    for (const run of this.#afterBatch.splice(0)) run();
+    this.#commitQueued();
   }
 
   async pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]> {
@@ -273,15 +295,8 @@ export class SqliteStore implements Store {
     return rows.map(toMessage);
   }
 
-  ackMessages(sessionId: number, upTo: number): Promise<void> {
-    return this.#batched(() => {
-      // Never past the newest message: a cursor ahead of it would skip messages not yet sent.
-      const newest = this.#prepare('SELECT coalesce(max(id), 0) FROM messages').pluck().get() as number;
-      const to = Math.min(upTo, newest);
-      this.#prepare('UPDATE sessions SET cursor = max(cursor, ?) WHERE id = ?').run(to, sessionId);
-      this.#prepare('UPDATE users SET acked = max(acked, ?) WHERE id = (SELECT user_id FROM sessions WHERE id = ?)')
-        .run(to, sessionId);
-    });
+  async ackMessages(sessionId: number, upTo: number): Promise<void> {
+    await this.#batched({ op: 'ack', sessionId, upTo });
   }
 
   async history(q: HistoryQuery): Promise<ChatMessage[]> {
@@ -430,8 +445,13 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.#commitQueued(); // what was accepted is written before the database closes
+    // What was accepted is written before the database closes.
+    for (let i = 0; i < 1000 && this.#db.open && (this.#inFlight || this.#queued.length > 0); i++) {
+      this.#commitQueued();
+      await this.#inFlight;
+    }
     if (this.#db.open && (this.#syncing || this.#syncWaiters.length > 0)) await this.#durable().catch(() => {});
+    await this.#writer.stop();
     await this.#checkpointer.stop();
     if (this.#walFd !== undefined) closeSync(this.#walFd);
     this.#walFd = undefined;

@@ -1,0 +1,105 @@
+// The hot writes of SqliteStore (messages and acknowledgements) on a worker thread with its own
+// connection: one transaction per batch, so SQLite's B-tree and WAL work (about half of the
+// server's CPU at full load, docs/benchmarks.md "Where the server's time goes") runs beside the
+// event loop instead of on it. The worker is plain CommonJS given as text, as in checkpointer.ts,
+// so the same code runs from dist/ and under a TypeScript test runner.
+import { Worker } from 'node:worker_threads';
+
+/** One write of a batch. */
+export type WriteOp =
+  | { op: 'insert'; from: string; to: string; pair: string; text: string; at: number; fromSession: number }
+  | { op: 'ack'; sessionId: number; upTo: number };
+
+/** Per op: the new message id for an insert, null for an ack, or why it failed. */
+export type WriteResult = { ok: number | null } | { error: string };
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+db.pragma('wal_autocheckpoint = 0');
+db.pragma('foreign_keys = ON');
+db.pragma('busy_timeout = 5000');
+const insert = db.prepare('INSERT INTO messages (sender, recipient, pair, text, at, from_session) VALUES (?, ?, ?, ?, ?, ?)');
+const newest = db.prepare('SELECT coalesce(max(id), 0) FROM messages').pluck();
+const ackSession = db.prepare('UPDATE sessions SET cursor = max(cursor, ?) WHERE id = ?');
+const ackUser = db.prepare('UPDATE users SET acked = max(acked, ?) WHERE id = (SELECT user_id FROM sessions WHERE id = ?)');
+function apply(w) {
+  if (w.op === 'insert') return Number(insert.run(w.from, w.to, w.pair, w.text, w.at, w.fromSession).lastInsertRowid);
+  // Never past the newest message: a cursor ahead of it would skip messages not yet sent.
+  const to = Math.min(w.upTo, newest.get());
+  ackSession.run(to, w.sessionId);
+  ackUser.run(to, w.sessionId);
+  return null;
+}
+const all = db.transaction((ops) => ops.map(apply));
+parentPort.on('message', (msg) => {
+  if (msg === 'close') {
+    db.close();
+    return process.exit(0);
+  }
+  let results;
+  try {
+    results = all(msg.ops).map((ok) => ({ ok }));
+  } catch {
+    // One bad write must not fail the others: each on its own (nothing of the batch was committed).
+    results = msg.ops.map((w) => {
+      try { return { ok: db.transaction(apply)(w) }; } catch (err) { return { error: String(err && err.message) }; }
+    });
+  }
+  parentPort.postMessage({ id: msg.id, results });
+});
+`;
+
+/** A worker thread that commits batches of writes to the database file `file`. */
+export class SqliteWriter {
+  readonly #worker: Worker;
+  #nextId = 1;
+  readonly #pending = new Map<number, { resolve: (r: WriteResult[]) => void; reject: (err: Error) => void }>();
+  #failed: Error | undefined;
+  #stopped: Promise<void> | undefined;
+
+  constructor(file: string, driver: string) {
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver } });
+    this.#worker.unref(); // only a batch in flight keeps the process alive
+    this.#worker.on('message', (m: { id: number; results: WriteResult[] }) => this.#settle(m.id, m.results));
+    this.#worker.on('error', (err) => this.#fail(new Error(`the database writer stopped: ${err.message}`)));
+    this.#worker.on('exit', () => this.#fail(new Error('the store is closed')));
+  }
+
+  /** Commits `ops` in one transaction (each alone if that fails); resolves once committed. */
+  run(ops: WriteOp[]): Promise<WriteResult[]> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    return new Promise((resolve, reject) => {
+      const id = this.#nextId++;
+      if (this.#pending.size === 0) this.#worker.ref();
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ id, ops });
+    });
+  }
+
+  /** Closes the worker's connection after the batches already sent (idempotent). */
+  stop(): Promise<void> {
+    return (this.#stopped ??= new Promise<void>((resolve) => {
+      if (this.#failed) return resolve();
+      this.#worker.ref(); // whoever awaits this must not see the process exit first
+      this.#worker.once('exit', () => resolve());
+      this.#worker.postMessage('close');
+    }));
+  }
+
+  #settle(id: number, results: WriteResult[]): void {
+    const p = this.#pending.get(id);
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) this.#worker.unref();
+    p?.resolve(results);
+  }
+
+  #fail(err: Error): void {
+    this.#failed ??= err;
+    for (const p of this.#pending.values()) p.reject(this.#failed);
+    this.#pending.clear();
+  }
+}
