@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Relay load benchmark: the real `chat serve` against ngircd (an IRC server in C) in the same
-// run, driven by the same load generator (bench/relay/load.mjs, a separate process). For each
+// Relay load benchmark: the real `chat serve` against ngircd and InspIRCd (IRC servers in C and
+// C++) in the same run, driven by the same load generator (bench/relay/load.mjs, a separate process). For each
 // client count: login rate (and a sample of password logins), memory with everyone connected
 // and idle, then direct messages between pairs at fixed total rates and as fast as delivery
 // allows, each step a bounded time: msgs/s offered and delivered, lost (must be 0), latency
@@ -17,6 +17,7 @@
 // --connect-concurrency 8 (logins in flight; ngircd's listen backlog is 10)  --pairs auto|two-way|
 // one-way (auto: two-way up to 2000 clients; one-way: half the clients send and only the
 // receivers subscribe, because S chat subscribers cost S(S+1)/2 presence events)  --no-ngircd
+// --no-inspircd (each anchor is installed from Debian when missing; --smoke and --nodes run neither)
 // --out DIR  --data-parent DIR (where the data dirs go; /dev/shm for tmpfs)  --profile DIR (the
 // chat server runs under node --cpu-prof; see bench/relay/profile-top.mjs).
 //
@@ -42,15 +43,18 @@ import {
   chatServeFlags,
   children,
   cpuSeconds,
+  findInspircd,
   findNgircd,
   hardNoFile,
   IRC_OPER,
   machineInfo,
+  inspircdVersion,
   ngircdVersion,
   rssMb,
   snapshotBuild,
   startChat,
   startGenerator,
+  startInspircd,
   startNgircd,
   stop,
 } from './relay/procs.mjs';
@@ -94,6 +98,7 @@ function options() {
       pairs: { type: 'string', default: 'auto' },
       'no-max': { type: 'boolean', default: false },
       'no-ngircd': { type: 'boolean', default: false },
+      'no-inspircd': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       smoke: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -121,6 +126,7 @@ function options() {
     pairs: values.pairs,
     nodes: values.nodes === undefined ? [] : list(values.nodes),
     ngircd: !values['no-ngircd'] && !values.smoke && values.nodes === undefined,
+    inspircd: !values['no-inspircd'] && !values.smoke && values.nodes === undefined,
     out: values.out ?? path.join(ROOT, 'bench', 'results'),
     dataParent: values['data-parent'],
     profile: values.profile ? path.resolve(values.profile) : null,
@@ -242,7 +248,7 @@ async function drive(kind, server, n, opts, extra = null) {
   const samplers = procsOf(server).map((p) => rssSampler(p.pid));
   const marks = { window: null };
   const gen = startGenerator(LOAD, (mark) => marks.window?.onMark(mark, gen.pid));
-  const run = { target: kind === 'chat' ? 'ours' : 'ngircd', clients: n, pairs: twoWay(n, opts) ? 'two-way' : 'one-way', serverArgs: server.args, steps: [] };
+  const run = { target: kind === 'chat' ? 'ours' : server.name, clients: n, pairs: twoWay(n, opts) ? 'two-way' : 'one-way', serverArgs: server.args, steps: [] };
   try {
     const perAddress = kind === 'chat' && !opts.flags.maxConnectionsPerAddress ? 60 : 1000;
     const { size, window, maxInflight, seed } = opts;
@@ -272,7 +278,7 @@ const nodesRss = (server) => server.nodes?.map((node) => ({ id: node.id, rssMb: 
 /** Connects and logs in every client (chat: until every presence event arrived), then holds them idle. */
 async function loginPhase(kind, gen, server, run, opts) {
   const before = { t: performance.now(), mono: monoUs(), server: sumOver(server, cpuSeconds), generator: cpuSeconds(gen.pid) };
-  run.login = await gen.call('connect', { concurrency: opts.connectConcurrency }, opts.connectTimeoutMs);
+  run.login = await gen.call('connect', { concurrency: server.connectConcurrency ?? opts.connectConcurrency }, opts.connectTimeoutMs);
   log(`  connected + logged in ${run.login.ok}/${run.clients}: ${run.login.perSecond}/s${run.login.errors ? `, errors: ${run.login.firstErrors.join('; ')}` : ''}`);
   if (kind === 'chat') {
     // A cluster: bounded lower (a presence event that never comes is a finding, not a reason to
@@ -283,7 +289,7 @@ async function loginPhase(kind, gen, server, run, opts) {
   }
   run.loginCpu = cpuSince(before, server, gen.pid);
   log(`  login phase: ${run.loginCpu.seconds} s, server CPU ${run.loginCpu.serverCpuPercent}%, generator CPU ${run.loginCpu.generatorCpuPercent}%`);
-  if (kind === 'irc') {
+  if (kind === 'irc' && server.relaxFlood) {
     run.relaxFlood = await gen.call('relaxFlood', { concurrency: 256, ...IRC_OPER }, 600_000);
     if (run.relaxFlood.errors) log(`  OPER/MODE +F failed for ${run.relaxFlood.errors}: ${run.relaxFlood.firstErrors.join('; ')}`);
   }
@@ -333,11 +339,22 @@ async function runChat(n, opts, tmp) {
   }
 }
 
-async function runNgircd(n, opts, tmp) {
-  log(`ngircd, ${n} clients`);
-  const dir = path.join(tmp, `ngircd-${n}`);
+/**
+ * ngircd needs OPER + MODE +F per client to lift its flood throttling, and takes 8 logins in
+ * flight (listen backlog 10); InspIRCd's class has flood control off, and it finishes
+ * registrations once a second, so it gets 1000 in flight (its somaxconn is 4096).
+ */
+const IRC_ANCHORS = {
+  ngircd: { start: startNgircd, relaxFlood: true, connectConcurrency: null },
+  inspircd: { start: startInspircd, relaxFlood: false, connectConcurrency: 1000 },
+};
+
+async function runIrc(name, n, opts, tmp) {
+  log(`${name}, ${n} clients`);
+  const dir = path.join(tmp, `${name}-${n}`);
   mkdirSync(dir, { recursive: true });
-  const server = await startNgircd({ bin: opts.ngircdBin, dir });
+  const anchor = IRC_ANCHORS[name];
+  const server = { ...(await anchor.start({ bin: opts.bins[name], dir })), name, relaxFlood: anchor.relaxFlood, connectConcurrency: anchor.connectConcurrency };
   try {
     return await drive('irc', server, n, opts);
   } finally {
@@ -429,7 +446,7 @@ async function main() {
   if (missing.length) log(`chat serve has no flag for: ${missing.join(', ')} (left at their defaults; clients spread over 127.1.x.y, ≤ 60 per address)`);
   const need = Math.max(...opts.clients) + 100;
   if (noFile < need) throw new Error(`open files hard limit ${noFile} < ${need}: raise it (ulimit -Hn) or lower --clients`);
-  opts.ngircdBin = opts.ngircd ? findNgircd(log) : null;
+  opts.bins = { ngircd: opts.ngircd ? findNgircd(log) : null, inspircd: opts.inspircd ? findInspircd(log) : null };
   const others = otherBenches();
   if (others.length) log(`WARNING: another relay bench is running (${others.join('; ')}): both share the machine's cores; see "machine busy" and "outside these"`);
   if (opts.nodes.length) {
@@ -441,10 +458,11 @@ async function main() {
   try {
     for (const n of opts.clients) {
       const ours = await runChat(n, opts, tmp);
-      const ngircd = opts.ngircdBin ? await runNgircd(n, opts, tmp) : null;
+      const ngircd = opts.bins.ngircd ? await runIrc('ngircd', n, opts, tmp) : null;
+      const inspircd = opts.bins.inspircd ? await runIrc('inspircd', n, opts, tmp) : null;
       const cluster = [];
       for (const count of opts.nodes) cluster.push(await runCluster(n, count, opts, tmp));
-      byClients.push({ clients: n, ours, ngircd, ...(opts.nodes.length ? { cluster } : {}) });
+      byClients.push({ clients: n, ours, ngircd, inspircd, ...(opts.nodes.length ? { cluster } : {}) });
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });
@@ -458,7 +476,12 @@ async function main() {
     benchmark: 'relay',
     date: started.toISOString(),
     elapsedSeconds: Math.round((Date.now() - started.getTime()) / 1000),
-    machine: { ...machine, openFilesHardLimit: noFile, ngircd: opts.ngircdBin ? ngircdVersion(opts.ngircdBin) : null },
+    machine: {
+      ...machine,
+      openFilesHardLimit: noFile,
+      ngircd: opts.bins.ngircd ? ngircdVersion(opts.bins.ngircd) : null,
+      inspircd: opts.bins.inspircd ? inspircdVersion(opts.bins.inspircd) : null,
+    },
     source: { ...source, distSha256: build.distSha256 },
     settings: {
       mode: opts.mode,

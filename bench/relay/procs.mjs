@@ -182,15 +182,26 @@ function readLines(child, onLine) {
   }
 }
 
-/** The ngircd binary, installing the Debian package if it is missing; null if impossible. */
-export function findNgircd(log) {
-  const which = () => spawnSync('bash', ['-c', 'command -v ngircd'], { encoding: 'utf8' }).stdout.trim();
+/** The `cmd` binary, installing the Debian package `pkg` if it is missing; null if impossible. */
+function findInstalled(cmd, pkg, log) {
+  const which = () => spawnSync('bash', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
   if (which()) return which();
-  log('ngircd is missing: running `apt-get install -y ngircd` ...');
-  const r = spawnSync('apt-get', ['install', '-y', 'ngircd'], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  log(`${cmd} is missing: running \`apt-get install -y ${pkg}\` ...`);
+  const r = spawnSync('apt-get', ['install', '-y', pkg], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   if (r.status === 0 && which()) return which();
-  log(`could not install ngircd (${(r.stderr || r.error?.message || '').trim().split('\n').pop()}): reporting our figures alone`);
+  log(`could not install ${pkg} (${(r.stderr || r.error?.message || '').trim().split('\n').pop()}): reporting without it`);
   return null;
+}
+
+/** The ngircd binary, installing the Debian package if it is missing; null if impossible. */
+export const findNgircd = (log) => findInstalled('ngircd', 'ngircd', log);
+
+/** The inspircd binary, installing the Debian package if it is missing; null if impossible. */
+export const findInspircd = (log) => findInstalled('inspircd', 'inspircd', log);
+
+/** "InspIRCd-3.15.0-debian". */
+export function inspircdVersion(bin) {
+  return spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
 }
 
 export function ngircdVersion(bin) {
@@ -250,6 +261,44 @@ export async function startNgircd({ bin, dir }) {
   const args = ['-n', '-f', conf];
   const child = spawnRaised(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   await waitForOutput(child, /Server "bench\.local".*ready/, 30_000, 'ngircd');
+  drainOutput(child);
+  return { child, pid: child.pid, port, args };
+}
+
+/**
+ * inspircd.conf for the bench (InspIRCd 3): loopback only, no per-address or class limits, no
+ * DNS or ident lookups (its resolver, were it used, is pointed at loopback, not the machine's),
+ * long pings, and flood control off for every client (threshold and commandrate far above the
+ * load, fakelag off), so no OPER step is needed; queues of 64 MiB. InspIRCd completes a
+ * registration on its once-a-second user tick, so logins are measured with many in flight.
+ */
+export function writeInspircdConf(dir, port) {
+  const file = path.join(dir, 'inspircd.conf');
+  const big = 64 * 1024 * 1024;
+  writeFileSync(
+    file,
+    `<server name="bench.local" description="chat relay bench" network="bench">
+<admin name="bench" nick="bench" email="bench@localhost">
+<bind address="127.0.0.1" port="${port}" type="clients">
+<connect name="bench" allow="*" timeout="600" pingfreq="3600" threshold="1000000000" commandrate="4000000000" fakelag="no"
+         hardsendq="${big}" softsendq="${big}" recvq="${big}" localmax="1000000" globalmax="1000000" maxconnwarn="no"
+         limit="1000000" resolvehostnames="no" useident="no">
+<performance softlimit="1000000" somaxconn="4096" nouserdns="yes" quietbursts="yes">
+<options syntaxhints="no">
+<dns server="127.0.0.1" timeout="1">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="${path.join(dir, 'inspircd.log')}">
+`,
+  );
+  return file;
+}
+
+/** InspIRCd in the foreground on `port` (--runasroot: the bench may run as root). */
+export async function startInspircd({ bin, dir }) {
+  const port = await freePort();
+  const conf = writeInspircdConf(dir, port);
+  const args = [`--config=${conf}`, '--nofork', '--nopid', '--runasroot'];
+  const child = spawnRaised(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitForOutput(child, /InspIRCd is now running/, 30_000, 'inspircd');
   drainOutput(child);
   return { child, pid: child.pid, port, args };
 }

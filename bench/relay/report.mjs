@@ -1,12 +1,12 @@
 // The human table of the relay bench: for each client count, one row per figure with ours,
-// ngircd's from the same run, and ours/ngircd. Reads the same objects that go into the JSON.
+// each IRC anchor's from the same run (ngircd, InspIRCd), and ours/anchor. Reads the same objects that go into the JSON.
 // With --nodes, a second table: one node against the cluster sizes (clusterTable).
 import { ratio } from './stats.mjs';
 
 const stepName = (s) => (s.targetPerSecond === null ? 'max rate' : `${s.targetPerSecond}/s`);
 
-/** [label, pick(run) → number|null, unit note] rows for one client count. */
-function rowsFor(ours, theirs) {
+/** [label, ours, ...anchors, ...ours/anchor] rows for one client count. */
+function rowsFor(ours, anchors) {
   const rows = [
     ['login/s (chat: hello+auth+subscribe; IRC: NICK+USER)', (r) => r?.login?.perSecond],
     ['password login/s (scrypt, sample)', (r) => r?.passwordLogin?.perSecond],
@@ -16,7 +16,7 @@ function rowsFor(ours, theirs) {
     ['idle: server RSS MB, all connected', (r) => r?.idle?.serverRssMb],
     ['idle: connections ended', (r) => r?.idle?.ended],
   ];
-  const steps = (ours ?? theirs).steps;
+  const steps = (ours ?? anchors.find(Boolean)).steps;
   steps.forEach((_, i) => {
     const s = (r) => r?.steps?.[i];
     const name = stepName(steps[i]);
@@ -35,24 +35,28 @@ function rowsFor(ours, theirs) {
   });
   return rows.map(([label, pick]) => {
     const a = pick(ours) ?? null;
-    const b = pick(theirs) ?? null;
-    return [label, a, b, ratio(a, b)];
+    const theirs = anchors.map((r) => pick(r) ?? null);
+    return [label, a, ...theirs, ...theirs.map((b) => ratio(a, b))];
   });
 }
 
 const cell = (v) => (v === null || v === undefined ? '-' : typeof v === 'number' ? String(Math.round(v * 100) / 100) : String(v));
 
-/** The table as text lines. `byClients` is [{ clients, ours, ngircd }]. */
+/** The IRC anchors a bench may run, in column order. */
+const ANCHORS = ['ngircd', 'inspircd'];
+
+/** The table as text lines. `byClients` is [{ clients, ours, ngircd, inspircd }]. */
 export function table(byClients) {
   const lines = [];
-  for (const { clients, ours, ngircd } of byClients) {
-    lines.push('', `clients = ${clients}`);
-    const rows = rowsFor(ours, ngircd);
+  for (const entry of byClients) {
+    lines.push('', `clients = ${entry.clients}`);
+    const rows = rowsFor(entry.ours, ANCHORS.map((name) => entry[name] ?? null));
     const w = Math.max(...rows.map((r) => r[0].length));
-    lines.push(`${'figure'.padEnd(w)}  ${'ours'.padStart(10)}  ${'ngircd'.padStart(10)}  ${'ours/ngircd'.padStart(11)}`);
-    for (const [label, a, b, r] of rows) {
-      if (a === null && b === null) continue;
-      lines.push(`${label.padEnd(w)}  ${cell(a).padStart(10)}  ${cell(b).padStart(10)}  ${cell(r).padStart(11)}`);
+    const heads = ['ours', ...ANCHORS, ...ANCHORS.map((name) => `ours/${name}`)];
+    lines.push(`${'figure'.padEnd(w)}  ${heads.map((h) => h.padStart(13)).join('  ')}`);
+    for (const [label, ...values] of rows) {
+      if (values.slice(0, 1 + ANCHORS.length).every((v) => v === null)) continue;
+      lines.push(`${label.padEnd(w)}  ${values.map((v) => cell(v).padStart(13)).join('  ')}`);
     }
   }
   return lines;

@@ -30,6 +30,7 @@ it('bench/relay.mjs --smoke delivers every accepted message and writes its JSON 
   expect(report.runs).toHaveLength(1);
   const [run] = report.runs;
   expect(run.ngircd).toBeNull();
+  expect(run.inspircd).toBeNull();
   expect(run.ours.login.ok).toBe(run.clients);
   expect(run.ours.steps.length).toBeGreaterThan(0);
   for (const step of run.ours.steps) {
