@@ -17,17 +17,21 @@ parentPort.on('message', () => { clearInterval(timer); db.close(); process.exit(
 export class Checkpointer {
   readonly #worker: Worker;
   #stopped: Promise<void> | undefined;
+  /** Set once the worker ended, e.g. when it could not open the database (its directory was removed). */
+  #exited = false;
 
   constructor(file: string, driver: string, intervalMs = 1000, onError: (message: string) => void = () => {}) {
     this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, intervalMs } });
     this.#worker.unref(); // never keeps a process alive
     this.#worker.on('message', (m: string) => onError(`WAL checkpoint: ${m}`));
     this.#worker.on('error', (err) => onError(`WAL checkpointer stopped: ${err.message}`));
+    this.#worker.once('exit', () => (this.#exited = true));
   }
 
   /** Stops the worker (idempotent). */
   stop(): Promise<void> {
     return (this.#stopped ??= new Promise<void>((resolve) => {
+      if (this.#exited) return resolve(); // an 'exit' that already happened would never come again
       this.#worker.ref(); // whoever awaits this must not see the process exit first
       this.#worker.once('exit', () => resolve());
       this.#worker.postMessage('stop');
