@@ -93,7 +93,11 @@ export class SqliteStore implements Store {
       (this as unknown as Record<string, unknown>)[name] = (...args: unknown[]) =>
         new Promise((resolve, reject) => {
           // The method's SQL runs synchronously inside write(), between two of the writer's batches.
-          this.#whenWriterIdle(() => write(...args).then((result) => this.#durable().then(() => resolve(result)), reject));
+          this.#whenWriterIdle(() => {
+            write(...args)
+              .then((result) => this.#durable().then(() => result))
+              .then(resolve, reject);
+          });
         });
     }
   }
@@ -222,11 +226,7 @@ export class SqliteStore implements Store {
     return statement;
   }
 
-  /**
-   * Group commit: the messages and acknowledgements written during one turn of the event loop
-   * go to disk in one transaction (one fsync), and each promise resolves only after that commit,
-   * so "resolved" still means "on disk".
-   */
+  /** Stores a message through the writer's group commit (#batched); resolves once it is on disk. */
   async addMessage(m: NewMessage, announce?: (stored: ChatMessage) => Promise<void>): Promise<ChatMessage> {
     const { from, to, text, at, fromSession } = m;
     const id = (await this.#batched({ op: 'insert', from, to, pair: conversationOf(from, to), text, at, fromSession })) as number;

@@ -107,4 +107,44 @@ describe('SqliteStore on disk', () => {
     await store.close();
     await expect(store.close()).resolves.toBeUndefined();
   });
+
+  it('runs its other writes between the writer thread\'s batches: none waits on a lock or fails', async () => {
+    const store = new SqliteStore(await tempDir());
+    const user = await store.createUser('alice', randomBytes(16), randomBytes(32), 1);
+    const session = await store.createSession(user!.id, randomBytes(32), 2);
+    const send = (i: number) => store.addMessage({ from: 'bob', to: 'alice', text: `m${i}`, at: 3, fromSession: 0 });
+    const sends = Array.from({ length: 150 }, (_, i) => send(i));
+    await new Promise((resolve) => setImmediate(resolve)); // the batch above is now on the writer's connection
+    const others = [store.createUser('bob', randomBytes(16), randomBytes(32), 4), store.createGroup('ops', 'alice', false, 5), store.ackMessages(session.id, 10)];
+    sends.push(...Array.from({ length: 150 }, (_, i) => send(150 + i)));
+    const stored = await Promise.all(sends);
+    const [bob, group] = await Promise.all(others);
+    expect(stored.map((m) => m.id)).toEqual([...stored.map((m) => m.id)].sort((a, b) => a - b));
+    expect(bob).toMatchObject({ name: 'bob' });
+    expect(group).toMatchObject({ name: 'ops', owner: 'alice' });
+    expect(await store.pendingMessages('alice', 0, session.id, 500)).toHaveLength(300);
+    await store.close();
+  });
+
+  it('close() completes when the data directory was removed before its worker threads opened it', async () => {
+    const dir = await tempDir();
+    const store = new SqliteStore(dir);
+    await rm(dir, { recursive: true, force: true });
+    await expect(store.close()).resolves.toBeUndefined();
+  });
+
+  it('writes what was accepted before close() resolves, and rejects writes after it', async () => {
+    const dir = await tempDir();
+    const store = new SqliteStore(dir);
+    const sends = Array.from({ length: 50 }, (_, i) => store.addMessage({ from: 'bob', to: 'alice', text: `m${i}`, at: 1, fromSession: 0 }));
+    await store.close();
+    expect(await Promise.all(sends)).toHaveLength(50);
+    await expect(store.addMessage({ from: 'bob', to: 'alice', text: 'late', at: 2, fromSession: 0 })).rejects.toThrow(/closed/);
+    const again = new SqliteStore(dir);
+    try {
+      expect(await again.pendingMessages('alice', 0, 0, 100)).toHaveLength(50);
+    } finally {
+      await again.close();
+    }
+  });
 });
