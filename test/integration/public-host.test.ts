@@ -232,9 +232,11 @@ describe('slow consumers', () => {
       clearInterval(sampler);
     }
     await bounded(s.output.waitFor(/not reading: \d+ bytes queued, disconnecting/, WAIT_MS), WAIT_MS, 'the stalled client to be cut off');
-    // Unbounded buffering would have grown by the 128 MB flood; what it does grow (~35 MB) is the heap at work.
+    // Unbounded buffering would have grown by the 128 MB flood; what it does grow is the heap at
+    // work: ~35 MB when this was written, 58-63 MB on the 2026-12 test machine (before and after
+    // the store's writer thread), so the bound is three quarters of the flood.
     console.log(`stalled reader: server RSS ${baseline.toFixed(0)} → peak ${peak.toFixed(0)} MiB`);
-    expect(peak - baseline, `RSS ${baseline.toFixed(0)} → ${peak.toFixed(0)} MiB`).toBeLessThan(64);
+    expect(peak - baseline, `RSS ${baseline.toFixed(0)} → ${peak.toFixed(0)} MiB`).toBeLessThan(96);
 
     // Its messages are stored: a new connection with the same session gets all of them, in order.
     const again = await client(s);
