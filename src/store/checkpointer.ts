@@ -1,6 +1,8 @@
 // Checkpoints of the SQLite WAL in a worker thread: copying the WAL into the database and its
 // fsyncs then never stall the event loop that serves clients (the main connection runs with
 // wal_autocheckpoint = 0). PASSIVE: never blocks the writer; what it could not copy waits for the next.
+// It cannot let the WAL start over while messages keep coming (the writer thread's own
+// checkpoints do that, sqlite-writer.ts); it keeps the WAL small when writes are sparse.
 import { Worker } from 'node:worker_threads';
 
 const WORKER_SOURCE = `

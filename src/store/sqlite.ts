@@ -45,6 +45,12 @@ interface GroupRecord {
 
 const toGroup = (r: GroupRecord): GroupRow => ({ name: r.name, owner: r.owner, private: r.private === 1, createdAt: r.created_at });
 
+/** Options of a SqliteStore. */
+export interface SqliteStoreOptions {
+  /** WAL size in pages at which the writer thread's commit also checkpoints. @default 16384 (64 MiB) */
+  walCheckpointPages?: number;
+}
+
 /** A batched write waiting for the writer. */
 interface Queued {
   op: WriteOp;
@@ -73,7 +79,7 @@ export class SqliteStore implements Store {
   #afterBatch: (() => void)[] = [];
 
   /** Opens (creating if needed) `dir/chat.db` and brings its schema up to date. */
-  constructor(dir: string) {
+  constructor(dir: string, opts: SqliteStoreOptions = {}) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.#db = new Database(join(dir, DB_FILE));
     this.#walPath = `${join(dir, DB_FILE)}-wal`;
@@ -87,7 +93,7 @@ export class SqliteStore implements Store {
     this.#db.pragma('busy_timeout = 5000');
     this.#migrate();
     this.#checkpointer = new Checkpointer(join(dir, DB_FILE), require.resolve('better-sqlite3'));
-    this.#writer = new SqliteWriter(join(dir, DB_FILE), require.resolve('better-sqlite3'));
+    this.#writer = new SqliteWriter(join(dir, DB_FILE), require.resolve('better-sqlite3'), opts.walCheckpointPages);
     for (const name of WRITES) {
       const write = (this[name] as (...args: unknown[]) => Promise<unknown>).bind(this);
       (this as unknown as Record<string, unknown>)[name] = (...args: unknown[]) =>
