@@ -2,7 +2,9 @@
 // fsyncs then never stall the event loop that serves clients (the main connection runs with
 // wal_autocheckpoint = 0). PASSIVE: never blocks the writer; what it could not copy waits for the next.
 // It cannot let the WAL start over while messages keep coming (the writer thread's own
-// checkpoints do that, sqlite-writer.ts); it keeps the WAL small when writes are sparse.
+// checkpoints do that, sqlite-writer.ts), but by copying frames every 100 ms beside the writer
+// it leaves those little to copy: at 1000 clients and 20k msgs/s, p99 216-361 ms with a 1 s
+// interval (the writer's commit copied ~64 MB), 54 ms with 100 ms.
 import { Worker } from 'node:worker_threads';
 
 const WORKER_SOURCE = `
@@ -22,7 +24,7 @@ export class Checkpointer {
   /** Set once the worker ended, e.g. when it could not open the database (its directory was removed). */
   #exited = false;
 
-  constructor(file: string, driver: string, intervalMs = 1000, onError: (message: string) => void = () => {}) {
+  constructor(file: string, driver: string, intervalMs = 100, onError: (message: string) => void = () => {}) {
     this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, intervalMs } });
     this.#worker.unref(); // never keeps a process alive
     this.#worker.on('message', (m: string) => onError(`WAL checkpoint: ${m}`));
