@@ -87,7 +87,7 @@ export class SqliteStore implements Store {
     // NORMAL: no fsync inside COMMIT; #durable() fsyncs the WAL off the event loop before a write
     // resolves, so an acknowledged message still survives power loss, not only a process crash.
     this.#db.pragma('synchronous = NORMAL');
-    // Checkpoints run in a worker (checkpointer.ts), not inside a client's commit.
+    // Checkpoints run in worker threads (checkpointer.ts, sqlite-writer.ts), never inside a commit of this thread.
     this.#db.pragma('wal_autocheckpoint = 0');
     this.#db.pragma('foreign_keys = ON');
     this.#db.pragma('busy_timeout = 5000');
