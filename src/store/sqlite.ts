@@ -462,7 +462,11 @@ export class SqliteStore implements Store {
     if (this.#walFd !== undefined) closeSync(this.#walFd);
     this.#walFd = undefined;
     if (this.#db.open) {
-      this.#db.pragma('wal_checkpoint(TRUNCATE)'); // leave a compact database behind
+      try {
+        this.#db.pragma('wal_checkpoint(TRUNCATE)'); // leave a compact database behind
+      } catch {
+        // e.g. the disk is full: the WAL keeps what the database could not take, and is read on the next open
+      }
       this.#db.close();
     }
   }

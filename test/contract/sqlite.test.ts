@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -140,6 +141,37 @@ describe('SqliteStore on disk', () => {
     expect(largest).toBeLessThan(1.5 * 1024 * 1024);
     expect(await store.pendingMessages('v29', 0, 0, 500)).toHaveLength(100);
     await store.close();
+  });
+
+  // A small tmpfs stands for a full disk: needs root (mount), as CI has; otherwise skipped, saying why.
+  const mountable = process.getuid?.() === 0 && spawnSync('mount', ['--version']).status === 0;
+  if (!mountable) console.warn('skipping the full-disk test: it mounts a small tmpfs, which needs root');
+  it.skipIf(!mountable)('on a full disk, sends fail with a clear error, every acknowledged message survives, close() still closes', async () => {
+    const disk = await tempDir();
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', disk]).status).toBe(0);
+    try {
+      const dir = path.join(disk, 'data');
+      const store = new SqliteStore(dir);
+      let acknowledged = 0;
+      const errors = new Set<string>();
+      for (let round = 0; round < 200 && errors.size === 0; round++) {
+        const sends = Array.from({ length: 50 }, () => store.addMessage({ from: 'a', to: 'b', text: 'x'.repeat(2000), at: 1, fromSession: 0 }));
+        for (const r of await Promise.allSettled(sends)) {
+          if (r.status === 'fulfilled') acknowledged++;
+          else errors.add((r.reason as Error).message);
+        }
+      }
+      expect([...errors]).toEqual(['database or disk is full']);
+      await expect(store.close()).resolves.toBeUndefined();
+      const again = new SqliteStore(dir);
+      try {
+        expect(await again.pendingMessages('b', 0, 0, 100_000)).toHaveLength(acknowledged);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      spawnSync('umount', ['--lazy', disk]); // lazy: also when a failed store still holds its files
+    }
   });
 
   it('close() completes when the data directory was removed before its worker threads opened it', async () => {
