@@ -28,10 +28,12 @@ export class Connection {
   /** Messages this connection may still send (created on the first send). */
   sendBucket: RateBucket | undefined;
   /**
-   * Ids of messages sent to this connection and not yet acknowledged, when the bus may reorder
-   * them (cluster): an ack then stops at the first gap, and a refill skips these. Else null.
+   * Messages sent to this connection and not yet acknowledged (id → 1, 2, 3… in the order sent),
+   * when they may be sent out of id order (a cluster): an ack then stops at the first message not
+   * sent before the acknowledged one, and a refill skips these. Else null.
    */
-  delivered: Set<number> | null = null;
+  delivered: Map<number, number> | null = null;
+  #messagesSent = 0;
   /** With `delivered`: every message up to this id was sent and acknowledged. */
   deliveredFloor = 0;
   /** The newest message id the subscribe backlog carried (live copies of those are dropped). */
@@ -122,7 +124,7 @@ export class Connection {
     if (this.delivered && frame.type === 'event' && frame.event === 'message') {
       const id = frame.data.id;
       if (id <= this.deliveredFloor || this.delivered.has(id)) return; // a refill and the bus both brought it
-      this.delivered.add(id);
+      this.delivered.set(id, ++this.#messagesSent);
     }
     this.#write(encoded ?? encodeJsonFrame(frame));
   }

@@ -90,4 +90,26 @@ export const PG_MIGRATIONS: readonly string[] = [
      expires_at bigint NOT NULL,
      created_at bigint NOT NULL
    );`,
+  // 3: per-conversation ordering instead of one lock for all messages (docs/cluster.md). Stores a
+  // conversation's queued messages in one call: takes the conversation's *session* advisory lock
+  // (the caller releases it after announcing them, so announcements follow id order within the
+  // conversation on every node), gets its transaction id before drawing the message ids (the
+  // settled-id watermark relies on it), and inserts the rows in order. The lock is taken before
+  // the ids are drawn and held past the commit: a conversation's ids increase in commit order.
+  `CREATE FUNCTION chat_add_messages(lock_ns integer, lock_key integer, conv text, senders text[],
+                                     recipients text[], bodies bytea[], ats bigint[], sessions bigint[])
+     RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+   DECLARE
+     i integer;
+     new_id bigint;
+   BEGIN
+     PERFORM pg_advisory_lock(lock_ns, lock_key);
+     PERFORM txid_current();
+     FOR i IN 1 .. coalesce(array_length(senders, 1), 0) LOOP
+       INSERT INTO messages (sender, recipient, pair, body, at, from_session)
+         VALUES (senders[i], recipients[i], conv, bodies[i], ats[i], sessions[i])
+         RETURNING id INTO new_id;
+       RETURN NEXT new_id;
+     END LOOP;
+   END $$;`,
 ];

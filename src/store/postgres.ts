@@ -3,17 +3,20 @@
 // and how it differs from SQLite's are described in postgres-migrations.ts.
 //
 // Transactions: one per logical write, as in SqliteStore (a single statement is its own).
-// Ordering: message ids come from an identity sequence, and addMessage holds a per-schema advisory
-// lock from before it draws its ids until it has committed and announced them. So messages commit
-// (and are announced) in id order: whoever sees message n also sees every message below n, and a
-// cursor ("everything up to id n has been seen") never skips a message that commits late. The
-// price: message inserts are serialized across all nodes; each node sends what queued up while it
-// waited as one batch (one lock, one commit) (see docs/cluster.md).
+// Ordering is per conversation (a pair of users, or a group), not global: a message is inserted
+// under its conversation's advisory lock, taken before its id is drawn and released only after
+// it was committed and announced. So within a conversation ids increase in commit order and
+// announcements follow id order on every node, while unrelated conversations never wait on each
+// other. Across conversations ids may commit out of order; a delivery cursor therefore moves
+// only up to the settled-id watermark (postgres-settled.ts). Each node stores a conversation's
+// queued messages as one batch (one call, one commit); see docs/cluster.md.
 // Read-then-write operations on a friendship take an advisory lock on the pair, so two nodes
 // handling crossed requests at once end as friends instead of one failing on a deadlock.
+import PQueue from 'p-queue';
 import pg from 'pg';
 import type { ChatMessage } from '../protocol/messages.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
+import { SettledIds, type Reading } from './postgres-settled.js';
 import type { FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, SessionRow, Store, UserRow } from './store.js';
 
 export interface PostgresStoreOptions {
@@ -24,6 +27,11 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Most connections this store holds (default 10). */
   maxConnections?: number;
+  /**
+   * Longest an ack waits for every smaller message id to settle (commit or fail) before it moves
+   * the cursor only as far as they have (default 2000 ms).
+   */
+  ackSettleMs?: number;
   /** Errors of idle pooled connections (e.g. the server restarted). Default: printed to stderr. */
   onError?: (err: Error) => void;
 }
@@ -67,11 +75,9 @@ async function advisoryLock(client: pg.ClientBase, name: string): Promise<void> 
   await client.query(`SELECT pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '')), hashtext($1))`, [name]);
 }
 
-/** The advisory lock key of a name in the current schema (as advisoryLock uses). */
-const LOCK_KEY = `hashtext(coalesce(current_schema(), '')), hashtext($1)`;
-
 /** Most messages one transaction takes. */
 const MESSAGE_BATCH = 256;
+
 
 interface QueuedMessage {
   m: NewMessage;
@@ -80,26 +86,25 @@ interface QueuedMessage {
   reject: (err: Error) => void;
 }
 
-/** Inserts messages in one transaction on `c`, in order (ids increase with it). */
-async function insertMessages(c: pg.PoolClient, messages: NewMessage[]): Promise<ChatMessage[]> {
-  await c.query('BEGIN');
-  try {
-    const stored: ChatMessage[] = [];
-    for (const m of messages) {
-      const { rows } = await c.query<{ id: number }>(
-        `INSERT INTO messages (sender, recipient, pair, body, at, from_session)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         RETURNING id`,
-        [m.from, m.to, conversationOf(m.from, m.to), utf8(m.text), m.at, m.fromSession],
-      );
-      stored.push({ id: rows[0]!.id, from: m.from, to: m.to, text: m.text, at: m.at });
-    }
-    await c.query('COMMIT');
-    return stored;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
+/**
+ * Inserts a conversation's messages in order, in one transaction, holding the conversation's
+ * session advisory lock afterwards (chat_add_messages, migration 3): the caller releases it.
+ */
+async function insertMessages(c: pg.PoolClient, conversation: string, messages: NewMessage[]): Promise<ChatMessage[]> {
+  const { rows } = await c.query<{ id: number }>(
+    `SELECT chat_add_messages(hashtext(coalesce(current_schema(), '')), hashtext($1), $2, $3, $4, $5, $6, $7) AS id`,
+    [
+      `chat conversation ${conversation}`,
+      conversation,
+      messages.map((m) => m.from),
+      messages.map((m) => m.to),
+      messages.map((m) => utf8(m.text)),
+      messages.map((m) => m.at),
+      messages.map((m) => m.fromSession),
+    ],
+  );
+  if (rows.length !== messages.length) throw new Error(`stored ${rows.length} of ${messages.length} messages`);
+  return messages.map((m, i) => ({ id: rows[i]!.id, from: m.from, to: m.to, text: m.text, at: m.at }));
 }
 
 async function schemaVersionOf(client: pg.ClientBase): Promise<number> {
@@ -108,14 +113,22 @@ async function schemaVersionOf(client: pg.ClientBase): Promise<number> {
 }
 
 export class PostgresStore implements Store {
+  /** Conversations are inserted concurrently: announcements follow id order only within each. */
+  readonly announceOrder = 'conversation' as const;
   readonly #pool: pg.Pool;
   #closing: Promise<void> | undefined;
-  /** Messages waiting for the next batch (see addMessage). */
-  #messageQueue: QueuedMessage[] = [];
-  #storingMessages = false;
+  /** Per conversation: messages waiting for its next batch (see addMessage). */
+  readonly #queued = new Map<string, QueuedMessage[]>();
+  /** Conversation batches in flight at once; the pool keeps connections for everything else. */
+  readonly #batches: PQueue;
+  #settled: SettledIds | undefined;
+  readonly #ackSettleMs: number;
 
-  private constructor(pool: pg.Pool) {
+  private constructor(pool: pg.Pool, opts: PostgresStoreOptions) {
     this.#pool = pool;
+    this.#ackSettleMs = opts.ackSettleMs ?? 2000;
+    const maxConnections = opts.maxConnections ?? 10;
+    this.#batches = new PQueue({ concurrency: Math.max(1, maxConnections - 2) });
   }
 
   /** Connects to `url` (postgres://…) and brings the schema up to date. */
@@ -130,9 +143,10 @@ export class PostgresStore implements Store {
       ...(opts.schema !== undefined ? { options: `-c search_path=${opts.schema}` } : {}),
     });
     pool.on('error', opts.onError ?? ((err) => console.error(`postgres: idle connection failed: ${err.message}`)));
-    const store = new PostgresStore(pool);
+    const store = new PostgresStore(pool, opts);
     try {
       await store.#migrate();
+      store.#settled = new SettledIds(await store.#settledReader(), opts.onError ?? ((err) => console.error(`postgres: ${err.message}`)));
     } catch (err) {
       await store.close();
       throw err;
@@ -172,6 +186,18 @@ export class PostgresStore implements Store {
         await c.query('INSERT INTO chat_schema (version) VALUES ($1)', [v + 1]);
       }
     });
+  }
+
+  /**
+   * The settled-id watermark's reading (postgres-settled.ts): the newest id drawn from the message
+   * id sequence, and the transaction ids running in this database.
+   */
+  async #settledReader(): Promise<() => Promise<Reading>> {
+    const rows = await this.#rows<{ seq: string }>(`SELECT pg_get_serial_sequence('messages', 'id') AS seq`, []);
+    const sql = `SELECT (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${rows[0]!.seq}) AS last,
+                        array(SELECT backend_xid::text FROM pg_stat_activity
+                              WHERE backend_xid IS NOT NULL AND datname = current_database()) AS running`;
+    return async () => (await this.#rows<Reading>(sql, []))[0]!;
   }
 
   /** Runs `work` in one transaction on one pooled connection; rolls back if it throws. */
@@ -290,51 +316,54 @@ export class PostgresStore implements Store {
   // ---- messages --------------------------------------------------------------------------------
 
   /**
-   * Messages of this node queued while the previous batch holds the lock go in the next batch:
-   * one lock, one transaction, then each announced in id order before the lock is released, so
-   * the next message of any node draws its id, and is announced, only after these.
+   * A conversation's messages queued on this node while its previous batch is in flight go in its
+   * next batch: one call under the conversation's lock, one commit, each announced in id order
+   * before the lock is released. Batches of different conversations run side by side.
    */
   addMessage(m: NewMessage, announce?: (stored: ChatMessage) => Promise<void>): Promise<ChatMessage> {
+    const conversation = conversationOf(m.from, m.to);
     return new Promise((resolve, reject) => {
-      this.#messageQueue.push({ m, announce, resolve, reject });
-      if (this.#messageQueue.length === 1 && !this.#storingMessages) void this.#storeQueuedMessages();
+      const item = { m, announce, resolve, reject };
+      const queued = this.#queued.get(conversation);
+      if (queued) return void queued.push(item);
+      this.#queued.set(conversation, [item]);
+      void this.#batches.add(() => this.#storeNextBatch(conversation));
     });
   }
 
-  async #storeQueuedMessages(): Promise<void> {
-    this.#storingMessages = true;
-    while (this.#messageQueue.length > 0) {
-      const batch = this.#messageQueue.splice(0, MESSAGE_BATCH);
-      try {
-        await this.#storeBatch(batch);
-      } catch (err) {
-        for (const b of batch) b.reject(err as Error);
-      }
+  async #storeNextBatch(conversation: string): Promise<void> {
+    const queued = this.#queued.get(conversation)!;
+    const batch = queued.splice(0, MESSAGE_BATCH);
+    try {
+      await this.#storeBatch(conversation, batch);
+    } catch (err) {
+      for (const b of batch) b.reject(err as Error);
     }
-    this.#storingMessages = false;
+    if (queued.length > 0) void this.#batches.add(() => this.#storeNextBatch(conversation));
+    else this.#queued.delete(conversation);
   }
 
-  async #storeBatch(batch: QueuedMessage[]): Promise<void> {
+  async #storeBatch(conversation: string, batch: QueuedMessage[]): Promise<void> {
     const c = await this.#pool.connect();
+    let broken = false;
     try {
-      await c.query(`SELECT pg_advisory_lock(${LOCK_KEY})`, ['chat messages']);
-      try {
-        // One bad row must not fail the others: then each in its own transaction.
-        const stored = await insertMessages(c, batch.map((b) => b.m)).catch(() => null);
-        for (const [i, b] of batch.entries()) {
-          const message = stored ? stored[i]! : await insertMessages(c, [b.m]).then((one) => one[0]!, (err: Error) => err);
-          if (message instanceof Error) {
-            b.reject(message);
-            continue;
-          }
-          if (b.announce) await b.announce(message).catch(() => {});
-          b.resolve(message);
+      // One bad row must not fail the others: then each in its own transaction.
+      const stored = await insertMessages(c, conversation, batch.map((b) => b.m)).catch(() => null);
+      for (const [i, b] of batch.entries()) {
+        const message = stored ? stored[i]! : await insertMessages(c, conversation, [b.m]).then((one) => one[0]!, (err: Error) => err);
+        if (message instanceof Error) {
+          b.reject(message);
+          continue;
         }
-      } finally {
-        await c.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, ['chat messages']);
+        if (b.announce) await b.announce(message).catch(() => {});
+        b.resolve(message);
       }
     } finally {
-      c.release();
+      // Session locks outlive transactions (and a retry takes the lock again): release them all.
+      await c.query('SELECT pg_advisory_unlock_all()').catch(() => {
+        broken = true; // closing the connection releases them
+      });
+      c.release(broken);
     }
   }
 
@@ -358,20 +387,18 @@ export class PostgresStore implements Store {
   }
 
   async ackMessages(sessionId: number, upTo: number): Promise<void> {
+    // Never past an id that may still commit: the device would never be sent that message.
+    const settled = await this.#settled!.atLeast(upTo, this.#ackSettleMs);
     await this.#changes(
-      `WITH clamped AS (
-         -- Never past the newest message: a cursor ahead of it would skip messages not yet sent.
-         SELECT least($2::bigint, coalesce(max(id), 0)) AS up_to FROM messages
-       ), acked AS (
-         UPDATE sessions SET cursor = greatest(sessions.cursor, clamped.up_to)
-         FROM clamped
-         WHERE sessions.id = $1
-         RETURNING sessions.user_id, clamped.up_to
+      `WITH acked AS (
+         UPDATE sessions SET cursor = greatest(cursor, least($2::bigint, $3::bigint))
+         WHERE id = $1
+         RETURNING user_id, least($2::bigint, $3::bigint) AS up_to
        )
        UPDATE users SET acked = greatest(users.acked, acked.up_to)
        FROM acked
        WHERE users.id = acked.user_id`,
-      [sessionId, upTo],
+      [sessionId, upTo, settled],
     );
   }
 
@@ -551,6 +578,7 @@ export class PostgresStore implements Store {
 
   /** Ends the pool (waiting for queries in flight); calling it again is harmless. */
   async close(): Promise<void> {
+    this.#settled?.stop();
     this.#closing ??= this.#pool.end();
     return this.#closing;
   }

@@ -65,6 +65,8 @@ const WRITES = [
 ] as const;
 
 export class SqliteStore implements Store {
+  /** One writer: messages commit, and are announced, in id order. */
+  readonly announceOrder = 'id' as const;
   readonly #db: Database.Database;
   readonly #walPath: string;
   #walFd: number | undefined;

@@ -59,6 +59,12 @@ export interface FriendRow {
 }
 
 export interface Store {
+  /**
+   * The order in which addMessage's `announce` callbacks run: 'id' when in id order across all
+   * conversations (one writer: SQLite); 'conversation' when only within each conversation (a
+   * pair of users, or a group), as in PostgreSQL, whose nodes insert conversations concurrently.
+   */
+  readonly announceOrder: 'id' | 'conversation';
   /** Creates a user; returns null if the name is taken (names are compared ignoring case). */
   createUser(name: string, salt: Buffer, hash: Buffer, at: number): Promise<UserRow | null>;
   /**
@@ -79,10 +85,12 @@ export interface Store {
   getSession(sessionId: number): Promise<SessionRow | null>;
   deleteSession(sessionId: number): Promise<void>;
   /**
-   * Stores a message and returns it with its id; one transaction. `announce`, if given, runs
-   * once the message is committed and before any later message's `announce` (on any node): the
-   * server publishes the message there, so recipients get messages in id order (its errors are
-   * the caller's; they do not undo the message).
+   * Stores a message and returns it with its id; one transaction. Within a conversation ids
+   * increase in commit order. `announce`, if given, runs once the message is committed and
+   * before any later message's `announce` in the same conversation (on any node; with
+   * announceOrder 'id', in any conversation): the server publishes the message there, so
+   * recipients get each conversation's messages in id order (its errors are the caller's; they
+   * do not undo the message).
    */
   addMessage(message: NewMessage, announce?: (stored: ChatMessage) => Promise<void>): Promise<ChatMessage>;
   /**
@@ -90,7 +98,10 @@ export interface Store {
    * itself), including messages of groups `user` belongs to posted after they joined.
    */
   pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]>;
-  /** Moves a session's cursor forward (never back, never past the newest message). */
+  /**
+   * Moves a session's cursor forward: never back, and never past an id that may still commit
+   * (one writer: the newest message; PostgreSQL: the settled ids, waiting briefly for them).
+   */
   ackMessages(sessionId: number, upTo: number): Promise<void>;
   /** The conversation between a and b, oldest first, the newest `limit` before `before`. */
   history(query: HistoryQuery): Promise<ChatMessage[]>;

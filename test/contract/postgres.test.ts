@@ -56,10 +56,16 @@ function postgresTests(url: string): void {
   storeContract('PostgresStore', async () => {
     const schema = await freshSchema();
     const store = await PostgresStore.open(url, { schema, maxConnections: 4 });
+    const nodes: PostgresStore[] = [];
     return {
       store,
+      async node() {
+        const node = await PostgresStore.open(url, { schema, maxConnections: 4 });
+        nodes.push(node);
+        return node;
+      },
       async cleanup() {
-        await store.close();
+        await Promise.all([store, ...nodes].map((s) => s.close()));
         await dropSchema(schema);
       },
     };
@@ -110,7 +116,61 @@ function postgresTests(url: string): void {
       await expect(PostgresStore.open(url, { schema: 'x; DROP' })).rejects.toThrow(/invalid schema name/);
     });
 
-    it('commits messages in id order: a reader following a cursor never skips one, whatever the concurrency', async () => {
+    it('a message in one conversation does not wait for another conversation\'s lock', async () => {
+      const schema = await freshSchema();
+      const store = await open(schema);
+      const holder = await admin.connect();
+      const key = [schema, 'chat conversation alice bob'];
+      try {
+        await holder.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', key);
+        let aliceStored = false;
+        const alice = store.addMessage({ from: 'alice', to: 'bob', text: 'waits', at: 1, fromSession: 0 }).then((m) => {
+          aliceStored = true;
+          return m;
+        });
+        const carol = await store.addMessage({ from: 'carol', to: 'dave', text: 'goes', at: 2, fromSession: 0 });
+        expect(carol.text).toBe('goes');
+        expect(aliceStored).toBe(false); // its conversation is still locked
+        await holder.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', key);
+        expect((await alice).id).toBeGreaterThan(0);
+      } finally {
+        await holder.query('SELECT pg_advisory_unlock_all()');
+        holder.release();
+      }
+    });
+
+    it('an ack never moves a cursor past a message id that may still commit (a writer elsewhere is slow)', async () => {
+      const schema = await freshSchema();
+      const store = await open(schema, { ackSettleMs: 100 });
+      await store.createUser('alice', randomBytes(16), randomBytes(64), 1);
+      const bob = (await store.createUser('bob', randomBytes(16), randomBytes(64), 1))!;
+      const session = await store.createSession(bob.id, randomBytes(32), 1);
+      const slow = await admin.connect();
+      try {
+        // A node that drew id `late` for alice → bob and has not committed yet.
+        await slow.query('BEGIN');
+        await slow.query('SELECT txid_current()');
+        const { rows } = await slow.query<{ id: string }>(
+          `INSERT INTO ${schema}.messages (sender, recipient, pair, body, at, from_session)
+           VALUES ('alice', 'bob', 'alice bob', '\\x6869', 1, 0) RETURNING id`,
+        );
+        const late = Number(rows[0]!.id);
+        const carol = await store.addMessage({ from: 'carol', to: 'bob', text: 'later id, committed first', at: 2, fromSession: 0 });
+        expect(carol.id).toBeGreaterThan(late);
+        await store.ackMessages(session.id, carol.id); // bob's device saw carol's message
+        const cursor = (await store.getSession(session.id))!.cursor;
+        expect(cursor).toBeLessThan(late);
+        await slow.query('COMMIT');
+        expect((await store.pendingMessages('bob', cursor, session.id, 10)).map((m) => m.id)).toEqual([late, carol.id]);
+        await store.ackMessages(session.id, carol.id);
+        expect((await store.getSession(session.id))!.cursor).toBe(carol.id);
+      } finally {
+        await slow.query('ROLLBACK').catch(() => {});
+        slow.release();
+      }
+    });
+
+    it('commits a conversation\'s messages in id order: a reader following a cursor never skips one, whatever the concurrency', async () => {
       const schema = await freshSchema();
       // Six nodes writing (each queues its own inserts), one reading.
       const writers = await Promise.all(Array.from({ length: 6 }, () => open(schema, { maxConnections: 2 })));
@@ -122,10 +182,12 @@ function postgresTests(url: string): void {
       const seen: number[] = [];
       let cursor = 0;
       const follow = async () => {
-        for (const m of await reader.pendingMessages('bob', cursor, session.id, 50)) {
+        const page = await reader.pendingMessages('bob', cursor, session.id, 50);
+        for (const m of page) {
           seen.push(m.id);
           cursor = m.id;
         }
+        return page.length;
       };
       let writing = true;
       const sent = Promise.all(
@@ -136,7 +198,7 @@ function postgresTests(url: string): void {
         writing = false;
       });
       while (writing) await follow();
-      await follow();
+      for (let rounds = 0; rounds < 100 && (await follow()) > 0; rounds++); // the rest, page by page
 
       const ids = (await sent).map((m) => m.id).sort((a, b) => a - b);
       expect(new Set(ids).size).toBe(300);

@@ -7,6 +7,8 @@ import type { NewMessage, SessionRow, Store, UserRow } from '../../src/store/sto
 
 export interface StoreFixture {
   store: Store;
+  /** Another store on the same data, as another server node opens it (cluster stores only). */
+  node?(): Promise<Store>;
   cleanup(): Promise<void>;
 }
 
@@ -439,6 +441,57 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         const m4 = await msg('alice', 'bob', sa.id);
         expect(ids(await store.directMessagesTo('bob', 0, m4.id, 10))).toEqual([m1.id, m4.id]);
         expect(ids(await store.directMessagesTo('bob', m1.id, m4.id, 10))).toEqual([m4.id]);
+      });
+    });
+
+    describe('concurrent writers on several nodes', () => {
+      it('keeps each conversation in id order, and a device following its cursor never skips a message', async () => {
+        const nodes = fixture.node ? [store, await fixture.node(), await fixture.node()] : [store, store, store];
+        const [a, b] = [await user('alice'), await user('bob')];
+        await Promise.all(['carol', 'dave'].map((n) => user(n)));
+        const [sa, sb] = [await session(a), await session(b)];
+        await store.createGroup('ops', 'alice', false, T0);
+        await store.addMember('ops', 'bob', T0);
+        await store.addMember('ops', 'carol', T0);
+        const conversations: [string, string][] = [['alice', 'bob'], ['carol', 'bob'], ['dave', 'bob'], ['bob', 'alice'], ['alice', '#ops'], ['carol', '#ops'], ['carol', 'dave']];
+        const key = (from: string, to: string) => (to.startsWith('#') ? to : [from, to].sort().join(' '));
+        const announced = new Map<string, number[]>();
+
+        // bob's device: reads its backlog, acks it, and reads again from the cursor the store kept.
+        const seen = new Set<number>();
+        const follow = async () => {
+          const cursor = (await store.getSession(sb.id))!.cursor;
+          const page = await store.pendingMessages('bob', cursor, sb.id, 100);
+          for (const m of page) seen.add(m.id);
+          if (page.length > 0) await store.ackMessages(sb.id, page[page.length - 1]!.id);
+        };
+        let writing = true;
+        const sent = Promise.all(
+          Array.from({ length: 210 }, (_, i) => {
+            const [from, to] = conversations[i % conversations.length]!;
+            const m = { from, to, text: `m${i}`, at: T0 + i, fromSession: from === 'alice' ? sa.id : 0 };
+            return nodes[i % nodes.length]!.addMessage(m, async (stored) => {
+              const list = announced.get(key(from, to)) ?? [];
+              announced.set(key(from, to), [...list, stored.id]);
+            });
+          }),
+        ).finally(() => {
+          writing = false;
+        });
+        // (setImmediate: a store that completes writes through events must get to them.)
+        for (let rounds = 0; writing && rounds < 10_000; rounds++) await follow().then(() => new Promise((r) => setImmediate(r)));
+        const all = await sent;
+        for (let rounds = 0; rounds < 5; rounds++) await follow(); // what is left, page by page
+        expect(new Set(all.map((m) => m.id)).size).toBe(all.length);
+        for (const [from, to] of conversations.filter(([f, t], i, list) => list.findIndex(([f2, t2]) => key(f2, t2) === key(f, t)) === i)) {
+          const k = key(from, to);
+          const stored = all.filter((m) => key(m.from, m.to) === k).map((m) => m.id);
+          const history = to.startsWith('#') ? await store.groupHistory(to.slice(1), 500) : await store.history({ a: from, b: to, limit: 500 });
+          expect(announced.get(k), k).toEqual([...stored].sort((x, y) => x - y));
+          expect(ids(history), k).toEqual(announced.get(k));
+        }
+        const forBob = all.filter((m) => m.to === 'bob' || m.from === 'bob' || m.to === '#ops').map((m) => m.id);
+        expect([...forBob].filter((id) => !seen.has(id))).toEqual([]);
       });
     });
   });

@@ -36,7 +36,8 @@ export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<
   }
   if (isGroupAddress(req.to)) return sendToGroup(ctx, conn, req.to, req.text);
   const to = await existingUser(ctx, req.to);
-  // Delivered from inside addMessage: announcements follow the store's id order, across nodes too.
+  // Delivered from inside addMessage: announcements follow the store's id order within the
+  // conversation, across nodes too.
   const message = await ctx.store.addMessage(
     { from: conn.user!, to, text: req.text, at: ctx.now(), fromSession: conn.sessionId },
     (stored) => ctx.deliver([to, conn.user!], { type: 'event', event: 'message', data: stored }, conn),
@@ -94,21 +95,24 @@ export async function handleAck(ctx: ServerContext, conn: Connection, req: Req<'
 }
 
 /**
- * Across nodes a message may arrive after a newer one. The cursor moves only up to the first
- * stored message this connection has not been sent yet, so a device that drops before it
- * arrives still gets it on its next connection (protocol.md §4.3).
+ * In a cluster a message may arrive after a newer one (another conversation, another node). An
+ * ack of message n covers n and what was sent before it, so the cursor moves only up to the first
+ * stored message this connection was not sent by then: a device that drops before that one
+ * arrives, or before it processed it, still gets it on its next connection (protocol.md §4.3).
  */
-async function gapFreeAck(ctx: ServerContext, conn: Connection, before: number, upTo: number): Promise<number> {
+export async function gapFreeAck(ctx: ServerContext, conn: Connection, before: number, upTo: number): Promise<number> {
   const delivered = conn.delivered!;
+  const covered = delivered.get(upTo) ?? Number.POSITIVE_INFINITY;
   let safe = upTo;
   for (const m of await ctx.store.pendingMessages(conn.user!, before, conn.sessionId, ctx.limits.maxHistoryLimit)) {
     if (m.id > upTo) break;
-    if (!delivered.has(m.id)) {
+    const sent = delivered.get(m.id);
+    if (sent === undefined || sent > covered) {
       safe = m.id - 1;
       break;
     }
   }
-  for (const id of delivered) if (id <= safe) delivered.delete(id);
+  for (const id of delivered.keys()) if (id <= safe) delivered.delete(id);
   conn.deliveredFloor = Math.max(conn.deliveredFloor, safe);
   return safe;
 }

@@ -14,14 +14,17 @@ export async function handleSubscribe(ctx: ServerContext, conn: Connection) {
   if (conn.subscribed) return { backlog: 0 };
   conn.subscribed = true;
   conn.syncQueue = [];
-  if (!ctx.bus.ordered) conn.delivered = new Set();
+  // Messages may reach this connection out of id order: track what it was sent (handleAck).
+  if (!ctx.bus.ordered || ctx.store.announceOrder !== 'id') conn.delivered = new Map();
   if (ctx.registry.listen(conn)) {
     await ctx.bus.publish({ kind: 'presence', node: ctx.node, user: conn.user!, online: true, at: ctx.now() })
       .catch((err: Error) => ctx.log(`bus: cannot publish presence (${err.message}); announced again on reconnect`));
   }
   const { count, lastId } = await sendBacklog(ctx, conn);
   const offered = sendOpenOffers(ctx, conn);
-  flushQueue(conn, lastId, offered);
+  // Out of id order, a live message below the backlog's last id may not have been in it:
+  // there `send` drops exactly what was already sent (conn.delivered), so no id filter.
+  flushQueue(conn, conn.delivered ? 0 : lastId, offered);
   return { backlog: count };
 }
 
