@@ -15,8 +15,13 @@ export type OfferAction =
   | { action: 'reject'; by: string; reason?: string };
 
 export type BusMessage =
-  /** Deliver `event` to every subscribed connection of these users (except one connection). */
-  | { kind: 'deliver'; users: string[]; event: ServerEvent; exceptConnection?: string }
+  /**
+   * Deliver `event` to every subscribed connection of these users (except one connection). A
+   * message stored where nodes announce concurrently carries its place in its conversation
+   * (`order`: the id of the conversation's previous message), so receivers keep each
+   * conversation in order (src/server/sequencer.ts).
+   */
+  | { kind: 'deliver'; users: string[]; event: ServerEvent; exceptConnection?: string; order?: { conversation: string; prev: number } }
   /** A node's count of live connections for a user went from 0 to ≥1 (online) or back. */
   | { kind: 'presence'; node: string; user: string; online: boolean; at: number }
   /** Every user online through `node` now (after a join or an outage): replaces what others knew of it. */

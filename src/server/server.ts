@@ -19,7 +19,8 @@ import { punchRendezvous, type PunchPeer } from './punch.js';
 import type { Rendezvous } from './rendezvous.js';
 import { FailureThrottle } from './throttle.js';
 import { encodeJsonFrame } from '../protocol/frame.js';
-import type { Store } from '../store/store.js';
+import type { MessageOrder, Store } from '../store/store.js';
+import { Sequencer } from './sequencer.js';
 
 /** How long presence changes are gathered before they go out together (see #flushPresence). */
 const PRESENCE_FLUSH_MS = 50;
@@ -46,7 +47,7 @@ export interface ServerContext {
   log(line: string): void;
   now(): number;
   /** Pushes `event` to every listening connection of `users`, on every node. */
-  deliver(users: string[], event: ServerEvent, except?: Connection): Promise<void>;
+  deliver(users: string[], event: ServerEvent, except?: Connection, order?: MessageOrder): Promise<void>;
 }
 
 export class ChatServer implements ServerContext {
@@ -56,6 +57,8 @@ export class ChatServer implements ServerContext {
   readonly node: string;
   readonly registry = new Registry();
   readonly presence = new Presence();
+  /** Keeps each conversation's messages from the bus in order (nodes announce concurrently). */
+  readonly #sequencer = new Sequencer<Extract<BusMessage, { kind: 'deliver' }>>((m) => this.#deliverHere(m));
   readonly offers = new OfferBook();
   readonly relay: Relay;
   readonly punch: Rendezvous<PunchPeer>;
@@ -138,9 +141,9 @@ export class ChatServer implements ServerContext {
     return this.#tcp.address() as AddressInfo;
   }
 
-  async deliver(users: string[], event: ServerEvent, except?: Connection): Promise<void> {
+  async deliver(users: string[], event: ServerEvent, except?: Connection, order?: MessageOrder): Promise<void> {
     try {
-      await this.bus.publish({ kind: 'deliver', users: [...new Set(users)], event, exceptConnection: except?.id });
+      await this.bus.publish({ kind: 'deliver', users: [...new Set(users)], event, exceptConnection: except?.id, ...(order ? { order } : {}) });
     } catch (err) {
       // Stored already: once the bus is back, this node asks every node to refill its listeners.
       this.#unpublished = true;
@@ -246,15 +249,9 @@ export class ChatServer implements ServerContext {
 
   #onBus(message: BusMessage): void {
     switch (message.kind) {
-      case 'deliver': {
-        let encoded: Buffer | undefined; // once, however many connections get it
-        for (const user of message.users) {
-          for (const conn of this.registry.listenersOf(user)) {
-            if (conn.id !== message.exceptConnection) conn.push(message.event, (encoded ??= encodeJsonFrame(message.event)));
-          }
-        }
-        return;
-      }
+      case 'deliver':
+        if (message.order && message.event.event === 'message') return this.#sequencer.accept(message, message.event.data.id, message.order);
+        return this.#deliverHere(message);
       case 'presence':
         return this.#presenceChanged(message.node, message.user, message.online, message.at);
       case 'presence_all': {
@@ -293,6 +290,16 @@ export class ChatServer implements ServerContext {
       case 'refill':
         if (message.node !== this.node) this.log(`bus: ${message.node} stored messages it could not publish: refilling from the store`);
         return this.#refillListeners();
+    }
+  }
+
+  /** Pushes a delivery to this node's listeners of its users. */
+  #deliverHere(message: Extract<BusMessage, { kind: 'deliver' }>): void {
+    let encoded: Buffer | undefined; // once, however many connections get it
+    for (const user of message.users) {
+      for (const conn of this.registry.listenersOf(user)) {
+        if (conn.id !== message.exceptConnection) conn.push(message.event, (encoded ??= encodeJsonFrame(message.event)));
+      }
     }
   }
 

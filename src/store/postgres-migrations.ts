@@ -91,25 +91,29 @@ export const PG_MIGRATIONS: readonly string[] = [
      created_at bigint NOT NULL
    );`,
   // 3: per-conversation ordering instead of one lock for all messages (docs/cluster.md). Stores a
-  // conversation's queued messages in one call: takes the conversation's *session* advisory lock
-  // (the caller releases it after announcing them, so announcements follow id order within the
-  // conversation on every node), gets its transaction id before drawing the message ids (the
-  // settled-id watermark relies on it), and inserts the rows in order. The lock is taken before
-  // the ids are drawn and held past the commit: a conversation's ids increase in commit order.
-  `CREATE FUNCTION chat_add_messages(lock_ns integer, lock_key integer, conv text, senders text[],
-                                     recipients text[], bodies bytea[], ats bigint[], sessions bigint[])
-     RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+  // node's batch of messages (of any conversations) in one call: takes each conversation's
+  // transaction advisory lock, in one order on every node (no deadlock), before drawing any id,
+  // so a conversation's ids increase in commit order; gets the transaction id before drawing ids
+  // (the settled-id watermark relies on it); inserts the rows in the given order; and returns with
+  // each id the id of the conversation's previous message, with which nodes put the messages
+  // they receive from the bus back in order.
+  `CREATE FUNCTION chat_add_messages(lock_ns integer, convs text[], senders text[], recipients text[],
+                                     bodies bytea[], ats bigint[], sessions bigint[])
+     RETURNS TABLE (stored_id bigint, prev_id bigint) LANGUAGE plpgsql AS $$
    DECLARE
      i integer;
-     new_id bigint;
+     k integer;
    BEGIN
-     PERFORM pg_advisory_lock(lock_ns, lock_key);
+     FOR k IN SELECT DISTINCT hashtext('chat conversation ' || c) AS h FROM unnest(convs) AS c ORDER BY h LOOP
+       PERFORM pg_advisory_xact_lock(lock_ns, k);
+     END LOOP;
      PERFORM txid_current();
      FOR i IN 1 .. coalesce(array_length(senders, 1), 0) LOOP
+       prev_id := coalesce((SELECT max(m.id) FROM messages m WHERE m.pair = convs[i]), 0);
        INSERT INTO messages (sender, recipient, pair, body, at, from_session)
-         VALUES (senders[i], recipients[i], conv, bodies[i], ats[i], sessions[i])
-         RETURNING id INTO new_id;
-       RETURN NEXT new_id;
+         VALUES (senders[i], recipients[i], convs[i], bodies[i], ats[i], sessions[i])
+         RETURNING messages.id INTO stored_id;
+       RETURN NEXT;
      END LOOP;
    END $$;`,
 ];

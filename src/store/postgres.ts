@@ -3,21 +3,21 @@
 // and how it differs from SQLite's are described in postgres-migrations.ts.
 //
 // Transactions: one per logical write, as in SqliteStore (a single statement is its own).
-// Ordering is per conversation (a pair of users, or a group), not global: a message is inserted
-// under its conversation's advisory lock, taken before its id is drawn and released only after
-// it was committed and announced. So within a conversation ids increase in commit order and
-// announcements follow id order on every node, while unrelated conversations never wait on each
-// other. Across conversations ids may commit out of order; a delivery cursor therefore moves
-// only up to the settled-id watermark (postgres-settled.ts). Each node stores a conversation's
-// queued messages as one batch (one call, one commit); see docs/cluster.md.
+// Ordering is per conversation (a pair of users, or a group), not global: a batch of messages
+// takes each of its conversations' transaction advisory locks before drawing ids, so within a
+// conversation ids increase in commit order, while batches with no conversation in common never
+// wait on each other. Each stored message comes with the id of its conversation's previous one
+// (MessageOrder), with which the nodes receiving announcements from the bus put each
+// conversation back in order (src/server/sequencer.ts). Across conversations ids may commit out
+// of order; a delivery cursor therefore moves only up to the settled-id watermark
+// (postgres-settled.ts). See docs/cluster.md.
 // Read-then-write operations on a friendship take an advisory lock on the pair, so two nodes
 // handling crossed requests at once end as friends instead of one failing on a deadlock.
-import PQueue from 'p-queue';
 import pg from 'pg';
 import type { ChatMessage } from '../protocol/messages.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
 import { SettledIds, type Reading } from './postgres-settled.js';
-import type { FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, SessionRow, Store, UserRow } from './store.js';
+import type { FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, MessageOrder, NewMessage, SessionRow, Store, UserRow } from './store.js';
 
 export interface PostgresStoreOptions {
   /**
@@ -81,21 +81,18 @@ const MESSAGE_BATCH = 256;
 
 interface QueuedMessage {
   m: NewMessage;
-  announce: ((stored: ChatMessage) => Promise<void>) | undefined;
+  announce: ((stored: ChatMessage, order?: MessageOrder) => Promise<void>) | undefined;
   resolve: (stored: ChatMessage) => void;
   reject: (err: Error) => void;
 }
 
-/**
- * Inserts a conversation's messages in order, in one transaction, holding the conversation's
- * session advisory lock afterwards (chat_add_messages, migration 3): the caller releases it.
- */
-async function insertMessages(c: pg.PoolClient, conversation: string, messages: NewMessage[]): Promise<ChatMessage[]> {
-  const { rows } = await c.query<{ id: number }>(
-    `SELECT chat_add_messages(hashtext(coalesce(current_schema(), '')), hashtext($1), $2, $3, $4, $5, $6, $7) AS id`,
+/** Inserts messages in one transaction (chat_add_messages, migration 3), with their conversation order. */
+async function insertMessages(c: pg.PoolClient, messages: NewMessage[]): Promise<[ChatMessage, MessageOrder][]> {
+  const conversations = messages.map((m) => conversationOf(m.from, m.to));
+  const { rows } = await c.query<{ stored_id: number; prev_id: number }>(
+    `SELECT stored_id, prev_id FROM chat_add_messages(hashtext(coalesce(current_schema(), '')), $1, $2, $3, $4, $5, $6)`,
     [
-      `chat conversation ${conversation}`,
-      conversation,
+      conversations,
       messages.map((m) => m.from),
       messages.map((m) => m.to),
       messages.map((m) => utf8(m.text)),
@@ -104,7 +101,10 @@ async function insertMessages(c: pg.PoolClient, conversation: string, messages: 
     ],
   );
   if (rows.length !== messages.length) throw new Error(`stored ${rows.length} of ${messages.length} messages`);
-  return messages.map((m, i) => ({ id: rows[i]!.id, from: m.from, to: m.to, text: m.text, at: m.at }));
+  return messages.map((m, i) => [
+    { id: rows[i]!.stored_id, from: m.from, to: m.to, text: m.text, at: m.at },
+    { conversation: conversations[i]!, prev: rows[i]!.prev_id },
+  ]);
 }
 
 async function schemaVersionOf(client: pg.ClientBase): Promise<number> {
@@ -117,18 +117,18 @@ export class PostgresStore implements Store {
   readonly announceOrder = 'conversation' as const;
   readonly #pool: pg.Pool;
   #closing: Promise<void> | undefined;
-  /** Per conversation: messages waiting for its next batch (see addMessage). */
-  readonly #queued = new Map<string, QueuedMessage[]>();
-  /** Conversation batches in flight at once; the pool keeps connections for everything else. */
-  readonly #batches: PQueue;
+  /** Messages waiting for the next batch (see addMessage). */
+  #queued: QueuedMessage[] = [];
+  #batchesInFlight = 0;
+  /** Batches in flight at once: one may wait for a conversation another node is inserting into. */
+  readonly #maxBatches: number;
   #settled: SettledIds | undefined;
   readonly #ackSettleMs: number;
 
   private constructor(pool: pg.Pool, opts: PostgresStoreOptions) {
     this.#pool = pool;
     this.#ackSettleMs = opts.ackSettleMs ?? 2000;
-    const maxConnections = opts.maxConnections ?? 10;
-    this.#batches = new PQueue({ concurrency: Math.max(1, maxConnections - 2) });
+    this.#maxBatches = Math.max(1, Math.min(4, (opts.maxConnections ?? 10) - 2));
   }
 
   /** Connects to `url` (postgres://…) and brings the schema up to date. */
@@ -316,55 +316,50 @@ export class PostgresStore implements Store {
   // ---- messages --------------------------------------------------------------------------------
 
   /**
-   * A conversation's messages queued on this node while its previous batch is in flight go in its
-   * next batch: one call under the conversation's lock, one commit, each announced in id order
-   * before the lock is released. Batches of different conversations run side by side.
+   * Messages queued while this node's batches are in flight go in the next batch: one call, one
+   * commit, whatever their conversations. Each is then announced with its place in its
+   * conversation (MessageOrder): nodes announce concurrently, receivers restore the order.
    */
-  addMessage(m: NewMessage, announce?: (stored: ChatMessage) => Promise<void>): Promise<ChatMessage> {
-    const conversation = conversationOf(m.from, m.to);
+  addMessage(m: NewMessage, announce?: (stored: ChatMessage, order?: MessageOrder) => Promise<void>): Promise<ChatMessage> {
     return new Promise((resolve, reject) => {
-      const item = { m, announce, resolve, reject };
-      const queued = this.#queued.get(conversation);
-      if (queued) return void queued.push(item);
-      this.#queued.set(conversation, [item]);
-      void this.#batches.add(() => this.#storeNextBatch(conversation));
+      this.#queued.push({ m, announce, resolve, reject });
+      this.#startBatches();
     });
   }
 
-  async #storeNextBatch(conversation: string): Promise<void> {
-    const queued = this.#queued.get(conversation)!;
-    const batch = queued.splice(0, MESSAGE_BATCH);
-    try {
-      await this.#storeBatch(conversation, batch);
-    } catch (err) {
-      for (const b of batch) b.reject(err as Error);
+  #startBatches(): void {
+    while (this.#batchesInFlight < this.#maxBatches && this.#queued.length > 0) {
+      const batch = this.#queued.splice(0, MESSAGE_BATCH);
+      this.#batchesInFlight++;
+      void this.#storeBatch(batch)
+        .catch((err: Error) => batch.forEach((b) => b.reject(err)))
+        .finally(() => {
+          this.#batchesInFlight--;
+          this.#startBatches();
+        });
     }
-    if (queued.length > 0) void this.#batches.add(() => this.#storeNextBatch(conversation));
-    else this.#queued.delete(conversation);
   }
 
-  async #storeBatch(conversation: string, batch: QueuedMessage[]): Promise<void> {
+  async #storeBatch(batch: QueuedMessage[]): Promise<void> {
     const c = await this.#pool.connect();
-    let broken = false;
+    let stored: ([ChatMessage, MessageOrder] | Error)[];
     try {
       // One bad row must not fail the others: then each in its own transaction.
-      const stored = await insertMessages(c, conversation, batch.map((b) => b.m)).catch(() => null);
-      for (const [i, b] of batch.entries()) {
-        const message = stored ? stored[i]! : await insertMessages(c, conversation, [b.m]).then((one) => one[0]!, (err: Error) => err);
-        if (message instanceof Error) {
-          b.reject(message);
-          continue;
-        }
-        if (b.announce) await b.announce(message).catch(() => {});
-        b.resolve(message);
-      }
-    } finally {
-      // Session locks outlive transactions (and a retry takes the lock again): release them all.
-      await c.query('SELECT pg_advisory_unlock_all()').catch(() => {
-        broken = true; // closing the connection releases them
+      stored = await insertMessages(c, batch.map((b) => b.m)).catch(async () => {
+        const each: ([ChatMessage, MessageOrder] | Error)[] = [];
+        for (const b of batch) each.push(await insertMessages(c, [b.m]).then((one) => one[0]!, (err: Error) => err));
+        return each;
       });
-      c.release(broken);
+    } finally {
+      c.release();
     }
+    // Committed: announce them all at once (started in id order), each resolved after its own.
+    await Promise.all(batch.map(async (b, i) => {
+      const result = stored[i]!;
+      if (result instanceof Error) return b.reject(result);
+      if (b.announce) await b.announce(...result).catch(() => {});
+      b.resolve(result[0]);
+    }));
   }
 
   async pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]> {

@@ -27,6 +27,14 @@ export interface NewMessage {
   fromSession: number;
 }
 
+/** Where a stored message stands in its conversation: what a node needs to announce it in order. */
+export interface MessageOrder {
+  /** The conversation: the two user names sorted and joined by a space, or '#' + group name. */
+  conversation: string;
+  /** The id of the conversation's previous message (0: it is the first). */
+  prev: number;
+}
+
 export interface HistoryQuery {
   a: string;
   b: string;
@@ -61,8 +69,9 @@ export interface FriendRow {
 export interface Store {
   /**
    * The order in which addMessage's `announce` callbacks run: 'id' when in id order across all
-   * conversations (one writer: SQLite); 'conversation' when only within each conversation (a
-   * pair of users, or a group), as in PostgreSQL, whose nodes insert conversations concurrently.
+   * conversations (one writer: SQLite); 'conversation' when nodes announce concurrently, in any
+   * order, each message with its MessageOrder, from which receivers restore each conversation's
+   * order (PostgreSQL).
    */
   readonly announceOrder: 'id' | 'conversation';
   /** Creates a user; returns null if the name is taken (names are compared ignoring case). */
@@ -86,13 +95,12 @@ export interface Store {
   deleteSession(sessionId: number): Promise<void>;
   /**
    * Stores a message and returns it with its id; one transaction. Within a conversation ids
-   * increase in commit order. `announce`, if given, runs once the message is committed and
-   * before any later message's `announce` in the same conversation (on any node; with
-   * announceOrder 'id', in any conversation): the server publishes the message there, so
-   * recipients get each conversation's messages in id order (its errors are the caller's; they
-   * do not undo the message).
+   * increase in commit order. `announce`, if given, runs once the message is committed, before
+   * addMessage resolves: the server publishes the message there (its errors are the caller's;
+   * they do not undo the message). With announceOrder 'id' it runs before any later message's;
+   * with 'conversation' it gets the message's MessageOrder.
    */
-  addMessage(message: NewMessage, announce?: (stored: ChatMessage) => Promise<void>): Promise<ChatMessage>;
+  addMessage(message: NewMessage, announce?: (stored: ChatMessage, order?: MessageOrder) => Promise<void>): Promise<ChatMessage>;
   /**
    * Messages to or from `user` after `cursor`, oldest first, not sent by `exceptSession` (even to
    * itself), including messages of groups `user` belongs to posted after they joined.

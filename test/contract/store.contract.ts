@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/protocol/messages.js';
-import type { NewMessage, SessionRow, Store, UserRow } from '../../src/store/store.js';
+import type { MessageOrder, NewMessage, SessionRow, Store, UserRow } from '../../src/store/store.js';
 
 export interface StoreFixture {
   store: Store;
@@ -445,7 +445,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     });
 
     describe('concurrent writers on several nodes', () => {
-      it('keeps each conversation in id order, and a device following its cursor never skips a message', async () => {
+      it('keeps each conversation in id order, says where each message stands in it, and a device following its cursor never skips one', async () => {
         const nodes = fixture.node ? [store, await fixture.node(), await fixture.node()] : [store, store, store];
         const [a, b] = [await user('alice'), await user('bob')];
         await Promise.all(['carol', 'dave'].map((n) => user(n)));
@@ -455,7 +455,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         await store.addMember('ops', 'carol', T0);
         const conversations: [string, string][] = [['alice', 'bob'], ['carol', 'bob'], ['dave', 'bob'], ['bob', 'alice'], ['alice', '#ops'], ['carol', '#ops'], ['carol', 'dave']];
         const key = (from: string, to: string) => (to.startsWith('#') ? to : [from, to].sort().join(' '));
-        const announced = new Map<string, number[]>();
+        const announced: { id: number; order?: MessageOrder }[] = [];
 
         // bob's device: reads its backlog, acks it, and reads again from the cursor the store kept.
         const seen = new Set<number>();
@@ -470,9 +470,8 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
           Array.from({ length: 210 }, (_, i) => {
             const [from, to] = conversations[i % conversations.length]!;
             const m = { from, to, text: `m${i}`, at: T0 + i, fromSession: from === 'alice' ? sa.id : 0 };
-            return nodes[i % nodes.length]!.addMessage(m, async (stored) => {
-              const list = announced.get(key(from, to)) ?? [];
-              announced.set(key(from, to), [...list, stored.id]);
+            return nodes[i % nodes.length]!.addMessage(m, async (stored, order) => {
+              announced.push({ id: stored.id, order });
             });
           }),
         ).finally(() => {
@@ -487,9 +486,16 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
           const k = key(from, to);
           const stored = all.filter((m) => key(m.from, m.to) === k).map((m) => m.id);
           const history = to.startsWith('#') ? await store.groupHistory(to.slice(1), 500) : await store.history({ a: from, b: to, limit: 500 });
-          expect(announced.get(k), k).toEqual([...stored].sort((x, y) => x - y));
-          expect(ids(history), k).toEqual(announced.get(k));
+          const inOrder = [...stored].sort((x, y) => x - y);
+          expect(ids(history), k).toEqual(inOrder);
+          if (store.announceOrder === 'conversation') {
+            // Each message names its conversation's previous one: receivers can restore the order.
+            const orders = inOrder.map((id) => announced.find((x) => x.id === id)!.order);
+            expect(orders, k).toEqual(inOrder.map((_, j) => ({ conversation: k, prev: j === 0 ? 0 : inOrder[j - 1] })));
+          }
         }
+        if (store.announceOrder === 'id') expect(announced.map((x) => x.id)).toEqual(all.map((m) => m.id).sort((x, y) => x - y));
+        expect(announced.length).toBe(all.length);
         const forBob = all.filter((m) => m.to === 'bob' || m.from === 'bob' || m.to === '#ops').map((m) => m.id);
         expect([...forBob].filter((id) => !seen.has(id))).toEqual([]);
       });

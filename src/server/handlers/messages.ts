@@ -36,11 +36,11 @@ export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<
   }
   if (isGroupAddress(req.to)) return sendToGroup(ctx, conn, req.to, req.text);
   const to = await existingUser(ctx, req.to);
-  // Delivered from inside addMessage: announcements follow the store's id order within the
-  // conversation, across nodes too.
+  // Delivered from inside addMessage, with the message's place in its conversation: every node
+  // passes each conversation's messages on in id order (sequencer.ts).
   const message = await ctx.store.addMessage(
     { from: conn.user!, to, text: req.text, at: ctx.now(), fromSession: conn.sessionId },
-    (stored) => ctx.deliver([to, conn.user!], { type: 'event', event: 'message', data: stored }, conn),
+    (stored, order) => ctx.deliver([to, conn.user!], { type: 'event', event: 'message', data: stored }, conn, order),
   );
   return receipt(message);
 }
@@ -55,9 +55,9 @@ async function sendToGroup(ctx: ServerContext, conn: Connection, to: string, tex
   await requireMember(ctx, group, conn.user!);
   const message = await ctx.store.addMessage(
     { from: conn.user!, to: `#${group.name}`, text, at: ctx.now(), fromSession: conn.sessionId },
-    async (stored) => {
+    async (stored, order) => {
       const members = (await ctx.store.members(group.name)).map((m) => m.user);
-      await ctx.deliver(members, { type: 'event', event: 'message', data: stored }, conn);
+      await ctx.deliver(members, { type: 'event', event: 'message', data: stored }, conn, order);
     },
   );
   return receipt(message);
