@@ -1,8 +1,11 @@
 // RedisBus: the Bus across server nodes, on Redis pub/sub plus heartbeat keys.
 //
 // Two connections: `pub` runs commands (PUBLISH, heartbeats, node lists) and `sub` only listens.
-// Every message is the JSON of a BusMessage on one channel, `${prefix}:bus`. Redis sends it to
-// every subscribed connection, this node's included, in the order one connection published.
+// Every message is the JSON of a BusMessage on one channel, `${prefix}:bus`; what one node
+// publishes within one turn of its event loop goes as one PUBLISH of a JSON array of them (one
+// Redis command and one reply to parse per node for a whole batch of stored messages). Redis
+// sends it to every subscribed connection, this node's included, in the order one connection
+// published.
 //
 // Redis down: publish rejects at once instead of queueing (`enableOfflineQueue: false`, and
 // `maxRetriesPerRequest: 0` so a publish in flight when the connection drops rejects too). A
@@ -56,11 +59,16 @@ interface Member {
 const FORGET_AFTER_EXPIRIES = 10;
 
 /** Removes a name from the node set only if its key is gone, atomically: a node rejoining under the same name is kept. */
+/** Most messages one PUBLISH carries. */
+const PUBLISH_BATCH = 256;
+
 const PRUNE = `if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0`;
 
 export class RedisBus implements Bus {
   /** Messages from several nodes arrive in publish order per node, not in store id order. */
   readonly ordered = false;
+  /** Messages published during this turn of the event loop, sent together by #flush. */
+  #outbox: { json: string; resolve: () => void; reject: (err: Error) => void }[] = [];
   readonly #pub: Redis;
   readonly #sub: Redis;
   readonly #prefix: string;
@@ -149,7 +157,23 @@ export class RedisBus implements Bus {
 
   async publish(message: BusMessage): Promise<void> {
     if (this.#closing) throw new Error('RedisBus is closed');
-    await this.#pub.publish(this.#channel, JSON.stringify(message));
+    const json = JSON.stringify(message);
+    return new Promise((resolve, reject) => {
+      this.#outbox.push({ json, resolve, reject });
+      if (this.#outbox.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  /** Publishes what queued during this turn of the event loop, at most PUBLISH_BATCH per command. */
+  #flush(): void {
+    while (this.#outbox.length > 0) {
+      const batch = this.#outbox.splice(0, PUBLISH_BATCH);
+      const payload = batch.length === 1 ? batch[0]!.json : `[${batch.map((b) => b.json).join(',')}]`;
+      this.#pub.publish(this.#channel, payload).then(
+        () => batch.forEach((b) => b.resolve()),
+        (err: Error) => batch.forEach((b) => b.reject(err)),
+      );
+    }
   }
 
   subscribe(handler: BusHandler): () => void {
@@ -214,13 +238,14 @@ export class RedisBus implements Bus {
   // ---- messages ---------------------------------------------------------------------------------
 
   #receive(text: string): void {
-    let message: BusMessage;
+    let messages: BusMessage | BusMessage[];
     try {
-      message = JSON.parse(text) as BusMessage;
+      messages = JSON.parse(text) as BusMessage | BusMessage[];
     } catch {
       return this.#report(new Error(`unreadable message on ${this.#channel}: ${text.slice(0, 80)}`));
     }
-    this.#emit(message);
+    if (Array.isArray(messages)) for (const message of messages) this.#emit(message);
+    else this.#emit(messages);
   }
 
   /** Calls every handler; one that throws is reported and does not stop the others. */

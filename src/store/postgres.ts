@@ -78,6 +78,15 @@ async function advisoryLock(client: pg.ClientBase, name: string): Promise<void> 
 /** Most messages one transaction takes. */
 const MESSAGE_BATCH = 256;
 
+/** Longest a message waits for others to share its batch with when no batch is in flight. */
+const BATCH_LINGER_MS = 2;
+
+/** With this many queued, a batch starts without waiting. */
+const LINGER_BELOW = 64;
+
+/** A batch in flight longer than this lets another start beside it. */
+const BATCH_STALL_MS = 20;
+
 
 interface QueuedMessage {
   m: NewMessage;
@@ -119,8 +128,12 @@ export class PostgresStore implements Store {
   #closing: Promise<void> | undefined;
   /** Messages waiting for the next batch (see addMessage). */
   #queued: QueuedMessage[] = [];
-  #batchesInFlight = 0;
-  /** Batches in flight at once: one may wait for a conversation another node is inserting into. */
+  /** The batches in flight, by when they started. */
+  readonly #batchesInFlight = new Set<{ started: number }>();
+  /** When the oldest queued message was queued. */
+  #queuedAt = 0;
+  #lingering: NodeJS.Timeout | undefined;
+  /** Most batches in flight at once (see #startBatches). */
   readonly #maxBatches: number;
   #settled: SettledIds | undefined;
   readonly #ackSettleMs: number;
@@ -322,19 +335,38 @@ export class PostgresStore implements Store {
    */
   addMessage(m: NewMessage, announce?: (stored: ChatMessage, order?: MessageOrder) => Promise<void>): Promise<ChatMessage> {
     return new Promise((resolve, reject) => {
-      this.#queued.push({ m, announce, resolve, reject });
+      if (this.#queued.push({ m, announce, resolve, reject }) === 1) this.#queuedAt = Date.now();
       this.#startBatches();
     });
   }
 
+  /**
+   * One batch at a time, so that messages queued meanwhile make the next one large (a statement
+   * per batch is most of PostgreSQL's work); another starts beside a batch that is taking longer
+   * than BATCH_STALL_MS (e.g. waiting for a conversation another node is inserting into).
+   */
   #startBatches(): void {
-    while (this.#batchesInFlight < this.#maxBatches && this.#queued.length > 0) {
+    const now = Date.now();
+    if (this.#batchesInFlight.size === 0 && this.#queued.length < LINGER_BELOW && now - this.#queuedAt < BATCH_LINGER_MS) {
+      // Idle, few queued: wait a moment for more (each batch costs PostgreSQL a statement).
+      this.#lingering ??= setTimeout(() => {
+        this.#lingering = undefined;
+        this.#startBatches();
+      }, BATCH_LINGER_MS - (now - this.#queuedAt));
+      return;
+    }
+    let stalled = 0;
+    for (const b of this.#batchesInFlight) if (now - b.started >= BATCH_STALL_MS) stalled++;
+    const allowed = Math.min(this.#maxBatches, stalled + 1);
+    while (this.#batchesInFlight.size < allowed && this.#queued.length > 0) {
       const batch = this.#queued.splice(0, MESSAGE_BATCH);
-      this.#batchesInFlight++;
+      const inFlight = { started: now };
+      this.#batchesInFlight.add(inFlight);
+      setTimeout(() => this.#startBatches(), BATCH_STALL_MS).unref();
       void this.#storeBatch(batch)
         .catch((err: Error) => batch.forEach((b) => b.reject(err)))
         .finally(() => {
-          this.#batchesInFlight--;
+          this.#batchesInFlight.delete(inFlight);
           this.#startBatches();
         });
     }

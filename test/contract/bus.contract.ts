@@ -63,7 +63,7 @@ export function busContract(name: string, open: () => Promise<BusFixture>): void
 
     it('delivers every message to every subscriber of both nodes, the publisher included, in order per publisher', async () => {
       const subs = [recorder(a), recorder(a), recorder(b)];
-      const N = 200;
+      const N = 600; // more than one PUBLISH of RedisBus carries
       await Promise.all([
         ...Array.from({ length: N }, (_, i) => a.publish(presence('A', `u${i}`, i))),
         ...Array.from({ length: N }, (_, i) => b.publish(presence('B', `u${i}`, i))),
@@ -82,6 +82,10 @@ export function busContract(name: string, open: () => Promise<BusFixture>): void
       const { seen } = recorder(b);
       const sent: BusMessage[] = [
         { kind: 'deliver', users: ['bob', 'carol'], event: { type: 'event', event: 'shutdown', data: { reason: 'bye' } }, exceptConnection: 'c1' },
+        {
+          kind: 'deliver', users: ['bob'], event: { type: 'event', event: 'message', data: { id: 7, from: 'al', to: 'bob', text: 'hi', at: 1 } },
+          order: { conversation: 'al bob', prev: 5 },
+        },
         presence('n1', 'alice'),
         { kind: 'offer_end', node: 'n1', offer: 'o1' },
         { kind: 'offer_action', node: 'n2', owner: 'n1', offer: 'o1', action: 'reject', by: 'bob', reason: 'no' },

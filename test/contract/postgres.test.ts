@@ -116,23 +116,28 @@ function postgresTests(url: string): void {
       await expect(PostgresStore.open(url, { schema: 'x; DROP' })).rejects.toThrow(/invalid schema name/);
     });
 
-    it('a message in one conversation does not wait for another conversation\'s lock', async () => {
+    it('a batch waiting for a conversation another node is inserting into does not hold up the next one', async () => {
       const schema = await freshSchema();
       const store = await open(schema);
       const holder = await admin.connect();
       const key = [schema, 'chat conversation alice bob'];
       try {
-        await holder.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', key);
+        await holder.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', key); // "another node"
         let aliceStored = false;
         const alice = store.addMessage({ from: 'alice', to: 'bob', text: 'waits', at: 1, fromSession: 0 }).then((m) => {
           aliceStored = true;
           return m;
         });
+        // Until alice's batch is waiting for the lock (bounded).
+        for (let i = 0; i < 500; i++) {
+          const { rows } = await admin.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
+          if (rows.length > 0) break;
+        }
         const carol = await store.addMessage({ from: 'carol', to: 'dave', text: 'goes', at: 2, fromSession: 0 });
         expect(carol.text).toBe('goes');
         expect(aliceStored).toBe(false); // its conversation is still locked
         await holder.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', key);
-        expect((await alice).id).toBeGreaterThan(0);
+        expect((await alice).id).toBeGreaterThan(carol.id); // drawn only once it had its conversation's lock
       } finally {
         await holder.query('SELECT pg_advisory_unlock_all()');
         holder.release();
