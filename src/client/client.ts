@@ -52,7 +52,8 @@ export interface HelloResult {
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout };
 type Params<T extends Request['type']> = Omit<Extract<Request, { type: T }>, 'id' | 'type'>;
 
-const ACK_DELAY_MS = 50;
+/** Acknowledgements wait this long to be sent as one (each costs the server a few store queries). */
+const ACK_DELAY_MS = 250;
 
 export class ChatClient extends EventEmitter<ChatClientEvents> {
   readonly server: string;

@@ -341,6 +341,8 @@ export class ChatServer implements ServerContext {
   #nodeDown(node: string): void {
     if (node === this.node) return;
     this.log(`node ${node} is down`);
+    // It may have stored messages it died before publishing: its listeners' only way to them.
+    this.#refillListeners();
     for (const user of this.presence.usersOf(node)) this.#presenceChanged(node, user, false, this.now());
     for (const offer of this.offers.ownedBy(node)) {
       this.offers.remove(offer);

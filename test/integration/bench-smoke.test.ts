@@ -2,6 +2,7 @@
 // 127.0.0.1, 1 s steps, no ngircd) runs end to end against the built server, exits 0, delivers
 // messages and loses none. A correctness check of the harness only: no figure is asserted,
 // so a busy machine cannot fail it. Needs `npm run build` first.
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,4 +73,24 @@ it.skipIf(!services)('bench/relay.mjs --smoke --nodes 2 runs the same load on a 
   }
   expect(cluster.steps[0].nodes).toHaveLength(2);
   expect(cluster.nodeLogs.every((n: { notable: number }) => n.notable === 0)).toBe(true);
+}, 60_000);
+
+// The cluster under failure: a node killed, Redis restarted, clients reconnecting (a few seconds).
+const redisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+it.skipIf(!services || !redisServer)('bench/cluster-chaos.mjs --smoke: a node killed and Redis restarted mid-run lose no acknowledged message', async () => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
+  cleanup.push(() => rm(out, { recursive: true, force: true }));
+
+  const { code, stdout, stderr } = await runBench('cluster-chaos.mjs', ['--smoke', '--out', out], 50_000);
+
+  expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
+  const files = await readdir(out);
+  expect(files).toHaveLength(1);
+  const report = JSON.parse(await readFile(path.join(out, files[0]!), 'utf8'));
+  expect(report.acknowledged).toBeGreaterThan(0);
+  expect(report.lost).toBe(0);
+  expect(report.stranded).toBe(0);
+  expect(report.reconnected).toBeGreaterThan(0); // the dead node's clients moved
+  expect(report.events.map((e: { what: string }) => e.what)).toEqual(['SIGKILL n2', 'SIGKILL redis-server', 'redis-server started again']);
 }, 60_000);

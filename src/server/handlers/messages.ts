@@ -104,7 +104,9 @@ export async function gapFreeAck(ctx: ServerContext, conn: Connection, before: n
   const delivered = conn.delivered!;
   const covered = delivered.get(upTo) ?? Number.POSITIVE_INFINITY;
   let safe = upTo;
-  for (const m of await ctx.store.pendingMessages(conn.user!, before, conn.sessionId, ctx.limits.maxHistoryLimit)) {
+  // What it was sent, and one more: enough to find the first message it was not sent.
+  const limit = Math.min(delivered.size + 1, ctx.limits.maxHistoryLimit);
+  for (const m of await ctx.store.pendingMessages(conn.user!, before, conn.sessionId, limit)) {
     if (m.id > upTo) break;
     const sent = delivered.get(m.id);
     if (sent === undefined || sent > covered) {
@@ -117,11 +119,22 @@ export async function gapFreeAck(ctx: ServerContext, conn: Connection, before: n
   return safe;
 }
 
-/** Sends a connection what the store has for it that it was not sent (after the bus lost messages). */
+/**
+ * Sends a connection what the store has for it that it was not sent (after the bus lost messages,
+ * or a node died before publishing some). Live events wait meanwhile, so that each conversation
+ * still arrives in id order.
+ */
 export async function refill(ctx: ServerContext, conn: Connection): Promise<void> {
   if (!conn.delivered || conn.syncQueue || !conn.user) return;
-  const cursor = (await ctx.store.getSession(conn.sessionId))?.cursor ?? 0;
-  for (const m of await ctx.store.pendingMessages(conn.user, cursor, conn.sessionId, ctx.limits.maxHistoryLimit)) {
-    if (!conn.delivered.has(m.id)) conn.push({ type: 'event', event: 'message', data: m });
+  conn.syncQueue = [];
+  try {
+    const cursor = (await ctx.store.getSession(conn.sessionId))?.cursor ?? 0;
+    for (const m of await ctx.store.pendingMessages(conn.user, cursor, conn.sessionId, ctx.limits.maxHistoryLimit)) {
+      if (!conn.delivered.has(m.id)) conn.send({ type: 'event', event: 'message', data: m });
+    }
+  } finally {
+    const queued = conn.syncQueue ?? [];
+    conn.syncQueue = null;
+    for (const event of queued) conn.send(event); // messages it already has are dropped there
   }
 }
