@@ -69,6 +69,8 @@ export class RedisBus implements Bus {
   readonly ordered = false;
   /** Messages published during this turn of the event loop, sent together by #flush. */
   #outbox: { json: string; resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** PUBLISH commands not answered yet. */
+  readonly #sending = new Set<Promise<void>>();
   readonly #pub: Redis;
   readonly #sub: Redis;
   readonly #prefix: string;
@@ -169,10 +171,12 @@ export class RedisBus implements Bus {
     while (this.#outbox.length > 0) {
       const batch = this.#outbox.splice(0, PUBLISH_BATCH);
       const payload = batch.length === 1 ? batch[0]!.json : `[${batch.map((b) => b.json).join(',')}]`;
-      this.#pub.publish(this.#channel, payload).then(
+      const sent = this.#pub.publish(this.#channel, payload).then(
         () => batch.forEach((b) => b.resolve()),
         (err: Error) => batch.forEach((b) => b.reject(err)),
       );
+      this.#sending.add(sent);
+      void sent.finally(() => this.#sending.delete(sent));
     }
   }
 
@@ -229,6 +233,10 @@ export class RedisBus implements Bus {
 
   async #shutdown(clean: boolean): Promise<void> {
     clearInterval(this.#timer);
+    if (clean) {
+      this.#flush(); // what was published before close() goes out first
+      await Promise.all(this.#sending);
+    }
     if (clean && this.#member) await this.leave(this.#member.node).catch((err: Error) => this.#report(err));
     this.#handlers.clear();
     this.#pub.disconnect();
