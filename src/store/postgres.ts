@@ -87,7 +87,6 @@ const LINGER_BELOW = 64;
 /** A batch in flight longer than this lets another start beside it. */
 const BATCH_STALL_MS = 20;
 
-
 interface QueuedMessage {
   m: NewMessage;
   announce: ((stored: ChatMessage, order?: MessageOrder) => Promise<void>) | undefined;
@@ -344,9 +343,10 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One batch at a time, so that messages queued meanwhile make the next one large (a statement
-   * per batch is most of PostgreSQL's work); another starts beside a batch that is taking longer
-   * than BATCH_STALL_MS (e.g. waiting for a conversation another node is inserting into).
+   * One batch being inserted at a time, so that messages queued meanwhile make the next one large
+   * (a statement per batch is most of PostgreSQL's work); another starts beside a batch that is
+   * taking longer than BATCH_STALL_MS (e.g. waiting for a conversation another node is inserting
+   * into).
    */
   #startBatches(): void {
     const now = Date.now();
@@ -366,21 +366,22 @@ export class PostgresStore implements Store {
       const inFlight = { started: now };
       this.#batchesInFlight.add(inFlight);
       setTimeout(() => this.#startBatches(), BATCH_STALL_MS).unref();
-      void this.#storeBatch(batch)
-        .catch((err: Error) => batch.forEach((b) => b.reject(err)))
+      // The next batch may start once this one is committed; announcing goes on beside it.
+      void this.#insertBatch(batch)
         .finally(() => {
           this.#batchesInFlight.delete(inFlight);
           this.#startBatches();
-        });
+        })
+        .then((stored) => this.#announceBatch(batch, stored), (err: Error) => batch.forEach((b) => b.reject(err)));
     }
   }
 
-  async #storeBatch(batch: QueuedMessage[]): Promise<void> {
+  /** Stores a batch: each message's result, or its error. */
+  async #insertBatch(batch: QueuedMessage[]): Promise<([ChatMessage, MessageOrder] | Error)[]> {
     const c = await this.#pool.connect();
-    let stored: ([ChatMessage, MessageOrder] | Error)[];
     try {
       // One bad row must not fail the others: then each in its own transaction.
-      stored = await insertMessages(c, batch.map((b) => b.m)).catch(async () => {
+      return await insertMessages(c, batch.map((b) => b.m)).catch(async () => {
         const each: ([ChatMessage, MessageOrder] | Error)[] = [];
         for (const b of batch) each.push(await insertMessages(c, [b.m]).then((one) => one[0]!, (err: Error) => err));
         return each;
@@ -388,7 +389,10 @@ export class PostgresStore implements Store {
     } finally {
       c.release();
     }
-    // Committed: announce them all at once (started in id order), each resolved after its own.
+  }
+
+  /** Announces a committed batch, all at once (started in id order); each resolves after its own. */
+  async #announceBatch(batch: QueuedMessage[], stored: ([ChatMessage, MessageOrder] | Error)[]): Promise<void> {
     await Promise.all(batch.map(async (b, i) => {
       const result = stored[i]!;
       if (result instanceof Error) return b.reject(result);
