@@ -58,10 +58,10 @@ interface Member {
 /** How long a gone node's name stays in the node set, in expiry periods, so that every node sees it gone. */
 const FORGET_AFTER_EXPIRIES = 10;
 
-/** Removes a name from the node set only if its key is gone, atomically: a node rejoining under the same name is kept. */
 /** Most messages one PUBLISH carries. */
 const PUBLISH_BATCH = 256;
 
+/** Removes a name from the node set only if its key is gone, atomically: a node rejoining under the same name is kept. */
 const PRUNE = `if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0`;
 
 export class RedisBus implements Bus {
@@ -236,6 +236,8 @@ export class RedisBus implements Bus {
     if (clean) {
       this.#flush(); // what was published before close() goes out first
       await Promise.all(this.#sending);
+    } else {
+      for (const b of this.#outbox.splice(0)) b.reject(new Error('RedisBus is closed'));
     }
     if (clean && this.#member) await this.leave(this.#member.node).catch((err: Error) => this.#report(err));
     this.#handlers.clear();

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres-migrations.js';
+import type { MessageOrder } from '../../src/store/store.js';
 import { storeContract } from './store.contract.js';
 
 const PG_URL = process.env.CHAT_TEST_PG;
@@ -95,6 +96,37 @@ function postgresTests(url: string): void {
       // Ids keep increasing after a restart.
       const last = await open(schema);
       expect((await last.addMessage({ from: 'bob', to: 'alice', text: 'two', at: 3, fromSession: 0 })).id).toBeGreaterThan(m1.id);
+    });
+
+    it('upgrades a schema-2 database with messages in place: cursors, history and order go on from them', async () => {
+      const schema = await freshSchema();
+      // A database as the release before per-conversation ordering left it.
+      const c = await admin.connect();
+      try {
+        await c.query(`SET search_path = ${schema}`);
+        await c.query('CREATE TABLE chat_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+        for (let v = 0; v < 2; v++) {
+          await c.query(PG_MIGRATIONS[v]!);
+          await c.query('INSERT INTO chat_schema (version) VALUES ($1)', [v + 1]);
+        }
+        await c.query(`INSERT INTO users (name, salt, hash, created_at) VALUES ('alice', '\\x00', '\\x00', 1), ('bob', '\\x00', '\\x00', 1)`);
+        await c.query(`INSERT INTO sessions (user_id, token_hash, created_at) SELECT id, '\\x01', 1 FROM users WHERE name = 'bob'`);
+        await c.query(`INSERT INTO messages (sender, recipient, pair, body, at, from_session)
+                       VALUES ('alice', 'bob', 'alice bob', '\\x6f6c64', 1, 0), ('alice', 'bob', 'alice bob', '\\x6f6c6432', 2, 0)`);
+      } finally {
+        c.release();
+      }
+      const store = await open(schema);
+      expect(await appliedVersions(schema)).toEqual(allVersions);
+      const old = await store.history({ a: 'alice', b: 'bob', limit: 10 });
+      expect(old.map((m) => m.text)).toEqual(['old', 'old2']);
+      const orders: (MessageOrder | undefined)[] = [];
+      const next = await store.addMessage({ from: 'bob', to: 'alice', text: 'new', at: 3, fromSession: 0 }, async (_m, order) => void orders.push(order));
+      expect(orders).toEqual([{ conversation: 'alice bob', prev: old[1]!.id }]);
+      const session = (await store.getSessionByTokenHash(Buffer.from([1])))!;
+      expect((await store.pendingMessages('bob', session.cursor, session.id, 10)).map((m) => m.id)).toEqual([...old.map((m) => m.id), next.id]);
+      await store.ackMessages(session.id, next.id);
+      expect((await store.getSession(session.id))!.cursor).toBe(next.id);
     });
 
     it('lets several nodes open a fresh database at once: all succeed, migrations run once', async () => {

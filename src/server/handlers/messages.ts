@@ -103,10 +103,14 @@ export async function handleAck(ctx: ServerContext, conn: Connection, req: Req<'
 export async function gapFreeAck(ctx: ServerContext, conn: Connection, before: number, upTo: number): Promise<number> {
   const delivered = conn.delivered!;
   const covered = delivered.get(upTo) ?? Number.POSITIVE_INFINITY;
-  let safe = upTo;
-  // What it was sent, and one more: enough to find the first message it was not sent.
-  const limit = Math.min(delivered.size + 1, ctx.limits.maxHistoryLimit);
-  for (const m of await ctx.store.pendingMessages(conn.user!, before, conn.sessionId, limit)) {
+  // What it was sent after `before`, and one more: enough to find the first message it was not sent.
+  let limit = 1;
+  for (const id of delivered.keys()) if (id > before) limit++;
+  limit = Math.min(limit, ctx.limits.maxHistoryLimit);
+  const pending = await ctx.store.pendingMessages(conn.user!, before, conn.sessionId, limit);
+  // A full page may not reach upTo: then only as far as it was checked.
+  let safe = pending.length === limit ? Math.min(upTo, pending[pending.length - 1]!.id) : upTo;
+  for (const m of pending) {
     if (m.id > upTo) break;
     const sent = delivered.get(m.id);
     if (sent === undefined || sent > covered) {

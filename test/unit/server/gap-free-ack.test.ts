@@ -41,6 +41,15 @@ describe('gapFreeAck', () => {
     expect(conn.delivered!.size).toBe(0);
   });
 
+  it('moves no further than the pending messages it could read (a page of maxHistoryLimit)', async () => {
+    const { ctx, conn, send } = await setup();
+    (ctx.limits as { maxHistoryLimit: number }).maxHistoryLimit = 2;
+    const [a, b, c] = [await send('alice'), await send('carol'), await send('alice')];
+    conn.delivered!.set(a.id, 1).set(b.id, 2).set(c.id, 3);
+    expect(await gapFreeAck(ctx, conn, 0, c.id)).toBe(b.id); // c was not checked yet
+    expect(await gapFreeAck(ctx, conn, b.id, c.id)).toBe(c.id);
+  });
+
   it('stops before a stored message the connection was never sent', async () => {
     const { ctx, conn, send } = await setup();
     const [a, c] = [await send('alice'), await send('carol')];
