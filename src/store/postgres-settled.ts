@@ -27,6 +27,9 @@ interface Waiter {
 
 const TICK_MS = 4;
 
+/** Most readings waiting for their running transactions to end. */
+const MAX_CANDIDATES = 256;
+
 export class SettledIds {
   readonly #read: () => Promise<Reading>;
   #settled = 0;
@@ -99,7 +102,8 @@ export class SettledIds {
     });
     if (this.#previousLast !== undefined) {
       if (now.size === 0) this.#settled = Math.max(this.#settled, this.#previousLast);
-      else this.#candidates.push({ upTo: this.#previousLast, running: now });
+      // Bounded (a transaction running for hours): skipping one only delays the watermark.
+      else if (this.#candidates.length < MAX_CANDIDATES) this.#candidates.push({ upTo: this.#previousLast, running: now });
     }
     this.#previousLast = last;
     for (const w of this.#waiters) {
