@@ -123,7 +123,10 @@ async function schemaVersionOf(client: pg.ClientBase): Promise<number> {
 export class PostgresStore implements Store {
   /** Conversations are inserted concurrently: announcements follow id order only within each. */
   readonly announceOrder = 'conversation' as const;
+  /** Reads and the other writes. */
   readonly #pool: pg.Pool;
+  /** Message batches only, one connection per batch in flight: they never queue behind reads. */
+  readonly #writers: pg.Pool;
   #closing: Promise<void> | undefined;
   /** Messages waiting for the next batch (see addMessage). */
   #queued: QueuedMessage[] = [];
@@ -137,10 +140,11 @@ export class PostgresStore implements Store {
   #settled: SettledIds | undefined;
   readonly #ackSettleMs: number;
 
-  private constructor(pool: pg.Pool, opts: PostgresStoreOptions) {
+  private constructor(pool: pg.Pool, writers: pg.Pool, maxBatches: number, opts: PostgresStoreOptions) {
     this.#pool = pool;
+    this.#writers = writers;
+    this.#maxBatches = maxBatches;
     this.#ackSettleMs = opts.ackSettleMs ?? 2000;
-    this.#maxBatches = Math.max(1, Math.min(4, (opts.maxConnections ?? 10) - 2));
   }
 
   /** Connects to `url` (postgres://…) and brings the schema up to date. */
@@ -148,17 +152,23 @@ export class PostgresStore implements Store {
     if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) {
       throw new Error(`invalid schema name ${JSON.stringify(opts.schema)} (lower-case letters, digits, _)`);
     }
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: opts.maxConnections ?? 10,
-      // Keep idle connections: opening one costs PostgreSQL a process (~40 ms measured here), and
-      // a burst after a quiet spell would wait for it (the message batch included).
-      idleTimeoutMillis: 0,
-      types: BIGINT_AS_NUMBER,
-      ...(opts.schema !== undefined ? { options: `-c search_path=${opts.schema}` } : {}),
-    });
-    pool.on('error', opts.onError ?? ((err) => console.error(`postgres: idle connection failed: ${err.message}`)));
-    const store = new PostgresStore(pool, opts);
+    const poolOf = (max: number): pg.Pool => {
+      const pool = new pg.Pool({
+        connectionString: url,
+        max,
+        // Keep idle connections: opening one costs PostgreSQL a process (~40 ms measured here),
+        // and a burst after a quiet spell would wait for it.
+        idleTimeoutMillis: 0,
+        types: BIGINT_AS_NUMBER,
+        ...(opts.schema !== undefined ? { options: `-c search_path=${opts.schema}` } : {}),
+      });
+      pool.on('error', opts.onError ?? ((err) => console.error(`postgres: idle connection failed: ${err.message}`)));
+      return pool;
+    };
+    // maxConnections in all: up to 4 for message batches, the rest (at least 1) for the others.
+    const maxConnections = opts.maxConnections ?? 10;
+    const maxBatches = Math.max(1, Math.min(4, maxConnections - 2));
+    const store = new PostgresStore(poolOf(Math.max(1, maxConnections - maxBatches)), poolOf(maxBatches), maxBatches, opts);
     try {
       await store.#migrate();
       store.#settled = new SettledIds(await store.#settledReader(), opts.onError ?? ((err) => console.error(`postgres: ${err.message}`)));
@@ -378,7 +388,7 @@ export class PostgresStore implements Store {
 
   /** Stores a batch: each message's result, or its error. */
   async #insertBatch(batch: QueuedMessage[]): Promise<([ChatMessage, MessageOrder] | Error)[]> {
-    const c = await this.#pool.connect();
+    const c = await this.#writers.connect();
     try {
       // One bad row must not fail the others: then each in its own transaction.
       return await insertMessages(c, batch.map((b) => b.m)).catch(async () => {
@@ -613,7 +623,7 @@ export class PostgresStore implements Store {
   /** Ends the pool (waiting for queries in flight); calling it again is harmless. */
   async close(): Promise<void> {
     this.#settled?.stop();
-    this.#closing ??= this.#pool.end();
+    this.#closing ??= Promise.all([this.#pool.end(), this.#writers.end()]).then(() => {});
     return this.#closing;
   }
 }
