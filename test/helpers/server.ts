@@ -103,7 +103,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     stop,
     async cleanup() {
       await stop();
-      await rm(dataDir, { recursive: true, force: true });
+      // A store worker may still be removing its -wal/-shm files as stop() resolves (CI saw ENOTEMPTY once).
+      await rm(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
     },
   };
 }
