@@ -6,6 +6,8 @@ import { ClientError } from '../client/errors.js';
 import { CliError, processContext, type CliContext } from './context.js';
 import { defaultHome } from './sessions.js';
 
+export { cliHeap } from './heap.js';
+
 export async function main(argv: string[], ctx: CliContext = processContext()): Promise<void> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {

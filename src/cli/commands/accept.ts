@@ -10,6 +10,7 @@ import { connectSession, relayOf } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { interrupted, type Interrupt } from '../interrupt.js';
 import { formatBytes } from '../output.js';
+import { manyFilesHeap } from '../heap.js';
 import { TransferView, viewMode } from '../transfer-view.js';
 import { parseRate } from '../units.js';
 import { formatOffer, fullOffer, type FullOffer } from './offers.js';
@@ -126,6 +127,7 @@ async function waitForOffers(client: ChatClient, ctx: CliContext, interrupt: Int
 
 async function receive(client: ChatClient, offer: FullOffer, opts: AcceptOptions, ctx: CliContext, interrupt: Interrupt): Promise<void> {
   const { info, files } = offer;
+  manyFilesHeap(files.length);
   const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
   const keys = newKeyPair();
   const receiver = new Receiver({

@@ -13,6 +13,7 @@ import { connectSession, relayOf } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { interrupted, type Interrupt } from '../interrupt.js';
 import { formatBytes } from '../output.js';
+import { manyFilesHeap } from '../heap.js';
 import { TransferView, viewMode } from '../transfer-view.js';
 import { runSendToGroup } from './send-file-group.js';
 import { formatDuration, parseDuration, parseRate } from '../units.js';
@@ -84,6 +85,7 @@ function sendFileOptions(argv: Argvs): SendFileOptions {
 export async function runSendFile(opts: SendFileOptions, ctx: CliContext): Promise<void> {
   const files = await collectFiles(opts.paths).catch(asCliError);
   if (files.length === 0) throw new CliError('nothing to send: the directories are empty');
+  manyFilesHeap(files.length);
   if (opts.to.startsWith('#')) return runSendToGroup(opts, files, ctx);
   const client = await connectSession(opts);
   const interrupt = interrupted();
