@@ -6,7 +6,7 @@
 //   npm run bench:transfer               1 GiB: 5 pairs (socat, then ours), median of the per-pair
 //                                        ratios; 10,000 files of 10 KiB: 3 pairs (tar c | socat →
 //                                        socat | tar x, then ours); each path once (RSS); one 4 GiB run
-//   npm run bench:transfer -- --no-4g    the same without the 4 GiB run (also --no-files, --no-paths)
+//   npm run bench:transfer -- --no-4g    the same without the 4 GiB run (also --no-files, --no-paths, --no-1g)
 //   npm run bench:transfer -- --pairs N  N pairs of the 1 GiB run
 //   npm run bench:transfer -- --quick    256 MiB × 2 pairs, 2000 files × 1 pair, no paths, no 4 GiB
 //   node bench/transfer.mjs --smoke      4 MiB × 1 pair, 200 files × 1 pair, installs nothing;
@@ -43,6 +43,7 @@ const { values: argv } = parseArgs({
     'no-4g': { type: 'boolean', default: false },
     'no-files': { type: 'boolean', default: false },
     'no-paths': { type: 'boolean', default: false },
+    'no-1g': { type: 'boolean', default: false },
     pairs: { type: 'string' },
     out: { type: 'string' },
   },
@@ -51,12 +52,12 @@ const smoke = argv.smoke;
 const quick = argv.quick && !smoke;
 const MODE = smoke ? 'smoke' : quick ? 'quick' : 'full';
 const SIZE = smoke ? 4 * MiB : quick ? 256 * MiB : 1 * GiB;
-const PAIRS = argv.pairs ? Math.max(1, Number(argv.pairs)) : smoke ? 1 : quick ? 2 : 5;
+const PAIRS = argv['no-1g'] ? 0 : argv.pairs ? Math.max(1, Number(argv.pairs)) : smoke ? 1 : quick ? 2 : 5;
 const FILES = smoke ? 200 : quick ? 2000 : 10_000;
 const FILE_BYTES = 10 * 1024;
 const FILE_PAIRS = smoke || quick ? 1 : 3;
 const RUN_FILES = !argv['no-files'];
-const RUN_PATHS = MODE === 'full' && !argv['no-paths'];
+const RUN_PATHS = MODE === 'full' && !argv['no-paths'] && !argv['no-1g'];
 const BIG = 4 * GiB;
 const BIG_MIN_FREE = 10 * GiB;
 const RUN_BIG = MODE === 'full' && !argv['no-4g'];
@@ -303,12 +304,59 @@ function dropPreviousOutput() {
 }
 
 /**
- * dropPreviousOutput() for a tree of 10,000 files, then sync: deleting that many inodes leaves
- * ext4 journal work that would otherwise land in the next run's timing. (Both tools still get
- * slower from pair to pair on this VM, sync or not; see docs/benchmarks.md.)
+ * Where a 10,000-file run writes its tree: a fresh ext4 filesystem of its own (a loop device on
+ * a file in /dev/shm) when we are root and have mkfs.ext4, else a plain directory in the temp dir.
+ * Why: this VM's root ext4 has no journal, and without one ext4 checks each inode it allocates
+ * against recent deletions (`recently_deleted()`, fs/ext4/ialloc.c); once tens of thousands of
+ * files were created and deleted there, creating 10,000 more cost either tool 3–5 s of system
+ * time (perf), growing from run to run. A fresh filesystem gives every run the same start.
  */
+let treeFsWhy;
+function treeFs() {
+  if (treeFsWhy === undefined) {
+    if (smoke) treeFsWhy = '--smoke: a plain directory in the temp dir';
+    else if (process.getuid?.() !== 0) treeFsWhy = 'not root: a plain directory in the temp dir';
+    else if (!have('mkfs.ext4') || !have('losetup')) treeFsWhy = 'mkfs.ext4 or losetup missing: a plain directory in the temp dir';
+    else if (!existsSync('/dev/shm')) treeFsWhy = 'no /dev/shm: a plain directory in the temp dir';
+    else treeFsWhy = '';
+  }
+  return treeFsWhy === '';
+}
+
+const mounts = [];
+/** A directory for one tree output: the root of a fresh filesystem if possible (see treeFs). */
+function treeOutputDir(name) {
+  const dir = path.join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  if (!treeFs()) return dir;
+  const image = path.join('/dev/shm', `chat-bench-${process.pid}-${name}.img`);
+  writeFileSync(image, '');
+  const sh = (cmd, args) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
+  };
+  try {
+    sh('truncate', ['-s', '512M', image]);
+    sh('mkfs.ext4', ['-q', '-F', '-N', '65536', image]);
+    sh('mount', ['-o', 'loop', image, dir]);
+  } catch (err) {
+    rmSync(image, { force: true });
+    treeFsWhy = `could not mount a fresh ext4 (${err.message}): a plain directory in the temp dir`;
+    return dir;
+  }
+  mounts.push({ dir, image });
+  return dir;
+}
+
+function unmountTrees() {
+  for (const { dir, image } of mounts.splice(0)) {
+    spawnSync('umount', [dir]);
+    rmSync(image, { force: true });
+  }
+}
+
+/** Before a 10,000-file run: flush dirty pages so earlier writeback does not land in its time. */
 function dropTreeOutput() {
-  dropPreviousOutput();
   settle();
 }
 
@@ -402,8 +450,7 @@ const SOCAT = {
  * `socat TCP-LISTEN:… STDOUT | tar x -C OUT`. Timed like runCopy (sender start → receiver exit).
  */
 async function runTarSocat(srcDir, expectedDigest, n) {
-  const out = path.join(tmp, `tar-out-${n}`);
-  mkdirSync(out, { recursive: true });
+  const out = treeOutputDir(`tar-out-${n}`);
   const port = await freePort();
   const recv = start('sh', ['-c', `socat -b 131072 -u TCP-LISTEN:${port},reuseaddr STDOUT | tar x -C '${out}'`], { rssFile: path.join(tmp, `rss-tar-recv-${n}`) });
   await waitListening(port, recv);
@@ -414,7 +461,7 @@ async function runTarSocat(srcDir, expectedDigest, n) {
   const seconds = (r.at - t0) / 1000;
   if (s.code !== 0 || r.code !== 0) throw new Error(`tar | socat failed (sender ${s.code}, receiver ${r.code}): ${send.stderr}${recv.stderr}`);
   const digest = treeDigest(path.join(out, path.basename(srcDir)));
-  keepOutput(out);
+  unmountTrees();
   if (digest !== expectedDigest) throw new Error('tar | socat: received tree differs from the source');
   return { seconds, senderKb: send.peakKb(), receiverKb: recv.peakKb(), cpu: [send.cpuSeconds(), recv.cpuSeconds()] };
 }
@@ -485,7 +532,7 @@ async function register(user, server) {
 }
 
 async function runOurs(ctx, src, size, expectedSha, label, force = 'auto', tree = false) {
-  const outDir = path.join(tmp, `ours-out-${label}`);
+  const outDir = tree ? treeOutputDir(`ours-out-${label}`) : path.join(tmp, `ours-out-${label}`);
   mkdirSync(outDir, { recursive: true });
   const local = ['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only', '--via', force];
   const send = start(
@@ -515,7 +562,8 @@ async function runOurs(ctx, src, size, expectedSha, label, force = 'auto', tree 
   const sealed = !recv.stdout.includes('"message":"unencrypted"'); // accept warns when the sender does not encrypt (v1)
   const received = path.join(outDir, path.basename(src));
   const sha = tree ? treeDigest(received) : await sha256File(received);
-  keepOutput(outDir);
+  if (tree) unmountTrees();
+  else keepOutput(outDir);
   if (sha !== expectedSha) throw new Error(`ours: received file differs from the source (${sha} vs ${expectedSha})`);
   return {
     seconds,
@@ -608,12 +656,15 @@ async function main() {
   for (const [k, why] of Object.entries(notRun)) log(`${k}: not run: ${why}`);
 
   let t = performance.now();
-  await warmPageCache(3 * SIZE);
-  log(`page-cache warm-up: wrote and deleted ${(3 * SIZE) / MiB} MiB in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   const src = path.join(tmp, 'source.bin');
-  t = performance.now();
-  const sha = await generate(src, SIZE);
-  log(`generated ${src} (${SIZE / MiB} MiB, sha256 ${sha.slice(0, 16)}…) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  let sha;
+  if (PAIRS > 0) {
+    await warmPageCache(3 * SIZE);
+    log(`page-cache warm-up: wrote and deleted ${(3 * SIZE) / MiB} MiB in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    t = performance.now();
+    sha = await generate(src, SIZE);
+    log(`generated ${src} (${SIZE / MiB} MiB, sha256 ${sha.slice(0, 16)}…) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
 
   const { relay, server } = await startRelay();
   const ctx = { server, aliceHome: await register('alice', server), bobHome: await register('bob', server) };
@@ -655,7 +706,7 @@ async function main() {
     const treeDir = path.join(tmp, 'tree-src', 'photos');
     t = performance.now();
     const digest = generateTree(treeDir, FILES, FILE_BYTES);
-    log(`generated ${FILES} files of ${FILE_BYTES / 1024} KiB in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    log(`generated ${FILES} files of ${FILE_BYTES / 1024} KiB in ${((performance.now() - t) / 1000).toFixed(1)} s; each run writes to ${treeFs() ? 'a fresh ext4 (loop device on /dev/shm)' : treeFsWhy}`);
     const files = { scenario: 'files', bytes: filesBytes, files: FILES };
     for (let i = 0; i < FILE_PAIRS; i++) {
       const round = i + 1;
@@ -755,7 +806,7 @@ async function main() {
     command: `node bench/transfer.mjs ${process.argv.slice(2).join(' ')}`.trim(),
     tools,
     notRun,
-    config: { bytes: SIZE, pairs: PAIRS, files: RUN_FILES ? { count: FILES, bytes: FILE_BYTES, pairs: FILE_PAIRS } : null, bigBytes: RUN_BIG ? BIG : null, tls: true, peakRssFrom: TIME_BIN ? '/usr/bin/time -f %M' : 'VmHWM polling', mb: 1e6 },
+    config: { bytes: SIZE, pairs: PAIRS, files: RUN_FILES ? { count: FILES, bytes: FILE_BYTES, pairs: FILE_PAIRS, writtenTo: treeFs() ? 'a fresh ext4 per run (loop device on /dev/shm)' : treeFsWhy } : null, bigBytes: RUN_BIG ? BIG : null, tls: true, peakRssFrom: TIME_BIN ? '/usr/bin/time -f %M' : 'VmHWM polling', mb: 1e6 },
     runs: records,
     scenarios,
     targets,
@@ -783,6 +834,7 @@ async function bothExited(send, recv, what) {
 
 function cleanup() {
   for (const child of children) killGroup(child, 'SIGKILL');
+  unmountTrees();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }
 

@@ -74,6 +74,6 @@ it('bench/transfer.mjs --smoke moves the file intact and writes its JSON where t
   expect(tree.filter((r) => r.tool === 'ours')).toHaveLength(1);
   if (report.tools.socat && report.tools.tar) expect(tree.filter((r) => r.tool === 'tar+socat')).toHaveLength(1);
   for (const r of tree) expect(r).toMatchObject({ bytes: 200 * 10 * 1024, checksum: 'sha256 match' });
-  expect(report.config.files).toEqual({ count: 200, bytes: 10 * 1024, pairs: 1 });
+  expect(report.config.files).toMatchObject({ count: 200, bytes: 10 * 1024, pairs: 1, writtenTo: expect.stringMatching(/^--smoke: a plain directory/) });
   expect(stdout).toContain('raw results:');
 }, 60_000);
