@@ -1,13 +1,13 @@
 // Returns the memory of large Buffers that are garbage soon, instead of when V8 gets to them.
 //
 // discard() is what the transfer code calls. Preferred: a young-generation collection
-// (scavenge) after every 16 MiB discarded. Measured (docs/benchmarks.md, "Transfer"): freeing
+// (scavenge) after every 8 MiB discarded. Measured (docs/benchmarks.md, "Transfer"): freeing
 // each 512 KiB buffer on its own costs a MessagePort message and, as glibc hands the memory back
 // and takes it again, page faults on every reuse, ~3× the CPU of the whole transfer on this VM;
-// a scavenge per 16 MiB frees the same buffers in batches (their wrappers die young) for ~1 ms,
-// with peak RSS as low as freeing one by one. The scavenge needs V8's gc(), which a flag set at
-// run time exposes to new contexts only; where that is refused, freeBuffer() below is the
-// fallback.
+// a scavenge per 8 MiB frees the same buffers in batches (their wrappers die young) for ~1 ms,
+// with peak RSS as low as freeing one by one (per 16 MiB: 7–15 MB more RSS per side, for no
+// less CPU). The scavenge needs V8's gc(), which a flag set at run time exposes to new contexts
+// only; where that is refused, freeBuffer() below is the fallback.
 //
 // node:crypto allocates a fresh buffer for every cipher.update() (each sealed or opened chunk,
 // protocol.md §T9). V8 frees those only when it collects their wrappers, and it lets roughly
@@ -52,7 +52,7 @@ export function freeBuffer(buf: Buffer): void {
 }
 
 /** Bytes discarded between two scavenges. */
-const SCAVENGE_EVERY_BYTES = 16 * 1024 * 1024;
+const SCAVENGE_EVERY_BYTES = 8 * 1024 * 1024;
 
 type Gc = (options?: { type: 'minor' | 'major' }) => void;
 let gc: Gc | null | undefined;
