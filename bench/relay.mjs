@@ -14,7 +14,9 @@
 // Flags (defaults of the full run): --clients 1000,10000  --rates 5000,20000,50000  --no-max
 // --duration 10 (s per step)  --drain 15 (s)  --hold 5 (s idle)  --window 8 (in flight per
 // sender)  --max-inflight 8000 (in flight in total)  --size 64 (text bytes)  --login-sample 200
-// --connect-concurrency 8 (logins in flight; ngircd's listen backlog is 10)  --pairs auto|two-way|
+// --connect-concurrency 8 (logins in flight, shared by the generators; ngircd's listen backlog is
+// 10)  --generators 2 (load generator processes, each with its share of the pairs, the rate and
+// the in-flight bound; bench/relay/generators.mjs)  --pairs auto|two-way|
 // one-way (auto: two-way up to 2000 clients; one-way: half the clients send and only the
 // receivers subscribe, because S chat subscribers cost S(S+1)/2 presence events)  --no-ngircd
 // --no-inspircd (each anchor is installed from Debian when missing; --smoke and --nodes run neither)
@@ -53,7 +55,6 @@ import {
   rssMb,
   snapshotBuild,
   startChat,
-  startGenerator,
   startInspircd,
   startNgircd,
   stop,
@@ -62,6 +63,7 @@ import { backendCpu, clusterScratch, clusterServices, machineBusyPercent, machin
 import { clusterTable, table } from './relay/report.mjs';
 import { seedUsers, seedUsersPostgres } from './relay/seed.mjs';
 import { round } from './relay/stats.mjs';
+import { startGenerators } from './relay/generators.mjs';
 import { resultFile } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -95,6 +97,7 @@ function options() {
       size: { type: 'string', default: '64' },
       'login-sample': { type: 'string' },
       'connect-concurrency': { type: 'string', default: '8' },
+      generators: { type: 'string', default: '2' },
       pairs: { type: 'string', default: 'auto' },
       'no-max': { type: 'boolean', default: false },
       'no-ngircd': { type: 'boolean', default: false },
@@ -123,6 +126,7 @@ function options() {
     size: Number(values.size),
     loginSample: Number(pick('login-sample')),
     connectConcurrency: Number(values['connect-concurrency']),
+    generators: Number(values.generators),
     pairs: values.pairs,
     nodes: values.nodes === undefined ? [] : list(values.nodes),
     ngircd: !values['no-ngircd'] && !values.smoke && values.nodes === undefined,
@@ -134,6 +138,7 @@ function options() {
   for (const n of opts.clients) if (!Number.isInteger(n) || n < 2 || n % 2) throw new Error(`--clients: ${n} is not an even number ≥ 2`);
   for (const k of opts.nodes) if (!Number.isInteger(k) || k < 1 || k > 16) throw new Error(`--nodes: ${k} is not a node count 1..16`);
   if (values.nodes !== undefined && !opts.nodes.length) throw new Error('--nodes: give a node count, e.g. --nodes 3');
+  if (!Number.isInteger(opts.generators) || opts.generators < 1 || opts.generators > 8) throw new Error('--generators: 1..8 load generator processes');
   if (!['auto', 'two-way', 'one-way'].includes(opts.pairs)) throw new Error('--pairs: auto, two-way or one-way');
   if (opts.size < 40 || opts.size > 400) throw new Error('--size: 40..400 bytes (IRC lines are at most 512 bytes)');
   return opts;
@@ -182,22 +187,22 @@ function cpuWindow(server, samplers, extra) {
   const procs = procsOf(server);
   let start = null;
   let end = null;
-  const read = (genPid) => ({
+  const read = (gen) => ({
     t: performance.now(),
     mono: monoUs(),
     procs: procs.map((p) => cpuSeconds(p.pid)),
-    generator: cpuSeconds(genPid),
+    generator: gen.cpuSeconds(),
     machine: machineTicks(),
     postgres: extra?.backends?.window() ?? null,
     redis: extra ? extra.scratch.redisCpuSeconds().catch(() => null) : null,
   });
   return {
-    onMark(mark, genPid) {
+    onMark(mark, gen) {
       if (mark === 'send-start') {
         for (const s of samplers) s.reset();
-        start = read(genPid);
+        start = read(gen);
       } else if (mark === 'send-end') {
-        end = { ...read(genPid), rss: samplers.map((s) => s.max()), postgresSeconds: start.postgres?.end() ?? null };
+        end = { ...read(gen), rss: samplers.map((s) => s.max()), postgresSeconds: start.postgres?.end() ?? null };
       }
     },
     async result() {
@@ -229,13 +234,13 @@ function cpuWindow(server, samplers, extra) {
 const twoWay = (n, opts) => opts.pairs === 'two-way' || (opts.pairs === 'auto' && n <= 2000);
 
 /** CPU % of the server (all its processes) and the generator since `before` ({ t, server, generator }), and the wall time. */
-function cpuSince(before, server, genPid) {
+function cpuSince(before, server, gen) {
   const wall = (performance.now() - before.t) / 1000;
   const pct = (a, b) => (a === null || b === null ? null : round(((b - a) / wall) * 100));
   return {
     seconds: round(wall, 2),
     serverCpuPercent: pct(before.server, sumOver(server, cpuSeconds)),
-    generatorCpuPercent: pct(before.generator, cpuSeconds(genPid)),
+    generatorCpuPercent: pct(before.generator, gen.cpuSeconds()),
     monotonicUs: { from: before.mono, to: monoUs() },
   };
 }
@@ -247,7 +252,7 @@ function cpuSince(before, server, genPid) {
 async function drive(kind, server, n, opts, extra = null) {
   const samplers = procsOf(server).map((p) => rssSampler(p.pid));
   const marks = { window: null };
-  const gen = startGenerator(LOAD, (mark) => marks.window?.onMark(mark, gen.pid));
+  const gen = startGenerators(LOAD, opts.generators, (mark) => marks.window?.onMark(mark, gen));
   const run = { target: kind === 'chat' ? 'ours' : server.name, clients: n, pairs: twoWay(n, opts) ? 'two-way' : 'one-way', serverArgs: server.args, steps: [] };
   try {
     const perAddress = kind === 'chat' && !opts.flags.maxConnectionsPerAddress ? 60 : 1000;
@@ -267,7 +272,7 @@ async function drive(kind, server, n, opts, extra = null) {
   } finally {
     for (const s of samplers) s.stop();
     await gen.call('close').catch(() => {});
-    await stop(gen.child, 5000);
+    await Promise.all(gen.children.map((child) => stop(child, 5000)));
   }
   return run;
 }
@@ -277,7 +282,7 @@ const nodesRss = (server) => server.nodes?.map((node) => ({ id: node.id, rssMb: 
 
 /** Connects and logs in every client (chat: until every presence event arrived), then holds them idle. */
 async function loginPhase(kind, gen, server, run, opts) {
-  const before = { t: performance.now(), mono: monoUs(), server: sumOver(server, cpuSeconds), generator: cpuSeconds(gen.pid) };
+  const before = { t: performance.now(), mono: monoUs(), server: sumOver(server, cpuSeconds), generator: gen.cpuSeconds() };
   run.login = await gen.call('connect', { concurrency: server.connectConcurrency ?? opts.connectConcurrency }, opts.connectTimeoutMs);
   log(`  connected + logged in ${run.login.ok}/${run.clients}: ${run.login.perSecond}/s${run.login.errors ? `, errors: ${run.login.firstErrors.join('; ')}` : ''}`);
   if (kind === 'chat') {
@@ -287,7 +292,7 @@ async function loginPhase(kind, gen, server, run, opts) {
     run.presence = await gen.call('settle', settle, settle.timeoutMs + 60_000);
     log(`  presence: ${run.presence.presence}/${run.presence.expected} events, ${run.presence.settled ? 'settled' : 'NOT settled'} after ${run.presence.ms} ms`);
   }
-  run.loginCpu = cpuSince(before, server, gen.pid);
+  run.loginCpu = cpuSince(before, server, gen);
   log(`  login phase: ${run.loginCpu.seconds} s, server CPU ${run.loginCpu.serverCpuPercent}%, generator CPU ${run.loginCpu.generatorCpuPercent}%`);
   if (kind === 'irc' && server.relaxFlood) {
     run.relaxFlood = await gen.call('relaxFlood', { concurrency: 256, ...IRC_OPER }, 600_000);
@@ -496,6 +501,7 @@ async function main() {
       textBytes: opts.size,
       loginSample: opts.loginSample,
       connectConcurrency: opts.connectConcurrency,
+      generators: opts.generators,
       pairs: opts.pairs,
       chatServeFlags: opts.flags,
       dataParent: opts.dataParent,

@@ -12,7 +12,10 @@
 // loop, so a saturated server shows as a lower offered rate and a latency of about
 // in-flight / throughput, not as an ever-growing queue.
 //
-// Commands: setup, passwordLogins, connect, relaxFlood, settle, hold, step, finish, close. Each
+// Generator k of K (bench/relay/generators.mjs) holds only clients [from, to) of setup's range,
+// whole pairs; with `samples` a step also returns its raw latencies, for merging.
+//
+// Commands: setup, passwordLogins, connect, relaxFlood, settle, subscribers, hold, step, finish, status, close. Each
 // gets one reply { id, ok, result | error }; `step` also sends { mark: 'send-start' | 'send-end' }
 // so the parent can sample the server's CPU over exactly the sending window. A step's latency
 // counts what arrived before its drain ended; `finish` gives each step's final loss, counting
@@ -167,20 +170,20 @@ async function connect({ concurrency }) {
   conns = new Array(cfg.clients);
   const started = performance.now();
   const progress = every(10_000, () => `${conns.filter(Boolean).length}/${cfg.clients} connected, ${presence} presence events`);
-  const errors = await pool(0, cfg.clients, concurrency, async (i) => {
+  const errors = await pool(cfg.from, cfg.to, concurrency, async (i) => {
     const conn = await open(i);
     conns[i] = conn;
     await (cfg.kind === 'chat' ? conn.login(tokenFor(cfg.seed, i), isReceiver(i)) : conn.login());
   });
   clearInterval(progress);
-  return rateResult(cfg.clients, errors, performance.now() - started);
+  return rateResult(cfg.to - cfg.from, errors, performance.now() - started);
 }
 
 /** IRC only: OPER + MODE +F on every client. */
 async function relaxFlood({ concurrency, name, password }) {
   const started = performance.now();
-  const errors = await pool(0, cfg.clients, concurrency, (i) => conns[i].relaxFlood(name, password));
-  return rateResult(cfg.clients, errors, performance.now() - started);
+  const errors = await pool(cfg.from, cfg.to, concurrency, (i) => conns[i].relaxFlood(name, password));
+  return rateResult(cfg.to - cfg.from, errors, performance.now() - started);
 }
 
 const isReceiver = (i) => cfg.twoWay || i % 2 === 1;
@@ -199,7 +202,7 @@ function every(ms, line) {
  * subscribe, so a few more events are possible), also until none arrived for that long.
  */
 async function settle({ timeoutMs, quietMs = 0 }) {
-  const subscribers = conns.filter((c, i) => c && isReceiver(i)).length;
+  const { subscribers } = subscriberCount();
   const expected = (subscribers * (subscribers + 1)) / 2;
   const started = performance.now();
   const progress = every(10_000, () => `${presence}/${expected} presence events`);
@@ -213,6 +216,11 @@ async function settle({ timeoutMs, quietMs = 0 }) {
   }
   clearInterval(progress);
   return { subscribers, presence, expected, ms: Math.round(performance.now() - started), settled: presence >= expected };
+}
+
+/** Connected subscribers of this generator. */
+function subscriberCount() {
+  return { subscribers: conns.filter((c, i) => c && isReceiver(i)).length };
 }
 
 async function hold({ ms }) {
@@ -354,6 +362,7 @@ function stepResult(s, drained) {
     outOfOrder: s.outOfOrder,
     skippedWindowFull: s.windowFull,
     latencyMs: s.latency.summary(),
+    ...(cfg.samples && { latencySamples: s.latency.values() }),
     drain: drained,
     ...status(),
   };
@@ -386,11 +395,11 @@ async function finish({ timeoutMs }) {
 
 const commands = {
   setup: async (args) => {
-    cfg = args;
-    if (cfg.clients % 2 !== 0) throw new Error('clients must be even (pairs)');
+    cfg = { from: 0, to: args.clients, ...args };
+    if (cfg.clients % 2 !== 0 || cfg.from % 2 !== 0 || cfg.to % 2 !== 0) throw new Error('clients must be even (pairs)');
     if (cfg.kind === 'chat') cfg.version = await protocolVersion(cfg.root);
     names = Array.from({ length: cfg.clients }, (_, i) => userName(i));
-    senders = Array.from({ length: cfg.clients }, (_, i) => i).filter((i) => cfg.twoWay || i % 2 === 0);
+    senders = Array.from({ length: cfg.to - cfg.from }, (_, i) => cfg.from + i).filter((i) => cfg.twoWay || i % 2 === 0);
     unanswered = Array.from({ length: cfg.clients }, () => []);
     return { pid: process.pid };
   },
@@ -402,6 +411,7 @@ const commands = {
   step: runStep,
   finish,
   status: async () => status(),
+  subscribers: async () => subscriberCount(),
   close: async () => {
     for (const conn of conns) conn?.close();
     setImmediate(() => process.exit(0));

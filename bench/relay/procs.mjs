@@ -314,7 +314,8 @@ function drainOutput(child) {
 
 /** Starts bench/relay/load.mjs; call(cmd, args, timeoutMs) → result; marks go to onMark. */
 export function startGenerator(script, onMark) {
-  const child = spawnRaised(process.execPath, [script], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // 'advanced': a step's raw latencies (a Float64Array, bench/relay/generators.mjs) pass as is.
+  const child = spawnRaised(process.execPath, [script], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
   let nextId = 1;
   const waiting = new Map();
   child.on('message', (msg) => {

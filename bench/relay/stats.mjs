@@ -19,6 +19,11 @@ export class Samples {
     this.#values[this.#count++] = value;
   }
 
+  /** A copy of the samples. */
+  values() {
+    return this.#values.slice(0, this.#count);
+  }
+
   /** { p50, p99, max } in ms, or nulls without samples. */
   summary() {
     if (this.#count === 0) return { p50: null, p99: null, max: null };
