@@ -1,20 +1,24 @@
-// How a CLI process sizes V8's heap. A CLI transfer is many short-lived objects beside large
-// external buffers; left to its defaults V8 grows the young generation to 2 × 16 MB and lets
-// promoted garbage pile up in the old one, which took a 10,000-file transfer to 117 MB (sender)
-// and 128 MB (receiver) of RSS. Measured in docs/benchmarks.md ("Memory with 10,000 files").
-// Flags set at run time apply from then on; a flag this V8 lacks is ignored.
+// How a `chat` process sizes V8's heap. Left to its defaults V8 trades memory for GC time in
+// ways that cost us RSS: a 10,000-file transfer took 117 MB (sender) and 128 MB (receiver), a
+// server with 10,000 busy clients 353–367 MB (docs/benchmarks.md: "Memory with 10,000 files",
+// "Relay load"). These V8 flags are read as the heap grows, so setting them at run time, before
+// the heap is large, is enough (bin/chat; a transfer once it knows its file count).
 import { setFlagsFromString } from 'node:v8';
 
 /** Transfers of at least this many files favour memory over speed (see manyFilesHeap). */
 export const MANY_FILES = 1000;
 
 /**
- * For every command but `serve` (a server keeps V8's defaults, sized for throughput): the young
- * generation keeps its first size (1 MB semi-spaces) instead of doubling up to 16 MB. Neutral in
- * CPU for a 1 GiB transfer, whose large buffers live outside the V8 heap.
+ * `serve`: after each full collection V8 lets the old generation grow to up to 4 × what
+ * survived it, and under load most of what gets promoted is garbage (messages in flight for
+ * hundreds of ms); 1.3 × collects it sooner. bench:relay, 10,000 busy clients: RSS 353–367 →
+ * 215–229 MB; no measurable throughput change at 1000 or 10,000 clients.
+ * Every other command: the young generation keeps its first size (1 MB semi-spaces) instead of
+ * doubling up to 16 MB. Neutral in CPU for a 1 GiB transfer, whose large buffers live outside
+ * the V8 heap.
  */
 export function cliHeap(command: string | undefined): void {
-  if (command !== 'serve') setFlagsFromString('--semi-space-growth-factor=1');
+  setFlagsFromString(command === 'serve' ? '--heap-growing-percent=30' : '--semi-space-growth-factor=1');
 }
 
 /**
