@@ -73,7 +73,7 @@ let depth = 0;
 
 const escape = (s) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 // Ours (dist/) warm, dependencies green, Node's JS blue, native and GC grey.
-const colour = (name) => (name.includes(' dist/') ? '#e8a25c' : name.includes('node_modules/') ? '#8fc98f' : name.includes(' ') ? '#8fb4de' : '#c4c4c4');
+const colour = (name) => (name.includes(' dist/') ? '#e8a25c' : name.includes('node_modules/') ? '#8fc98f' : /:\d+$/.test(name) ? '#8fb4de' : '#c4c4c4');
 const scale = WIDTH / Math.max(1, root.count);
 const top = 40;
 const height = top + (depth + 1) * ROW + 10;
