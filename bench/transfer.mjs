@@ -350,7 +350,8 @@ function treeOutputDir(name) {
 
 function unmountTrees() {
   for (const { dir, image } of mounts.splice(0)) {
-    spawnSync('umount', [dir]);
+    // Lazily if still busy (a receiver killed mid-run): detached now, freed when the last user goes.
+    if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
     rmSync(image, { force: true });
   }
 }
