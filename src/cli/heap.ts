@@ -2,7 +2,9 @@
 // ways that cost us RSS: a 10,000-file transfer took 117 MB (sender) and 128 MB (receiver), a
 // server with 10,000 busy clients 353–367 MB (docs/benchmarks.md: "Memory with 10,000 files",
 // "Relay load"). These V8 flags are read as the heap grows, so setting them at run time, before
-// the heap is large, is enough (bin/chat; a transfer once it knows its file count).
+// the heap is large, is enough (bin/chat; a transfer once it knows its file count). Measured on
+// Node 20 (V8 11.3); newer V8s that raise the growth factor to at least 2 by an implication do so
+// silently (embedders run without --abort-on-contradictory-flags), so there it is a no-op.
 import { setFlagsFromString } from 'node:v8';
 
 /** Transfers of at least this many files favour memory over speed (see manyFilesHeap). */
