@@ -87,4 +87,19 @@ export const MIGRATIONS: readonly string[] = [
      expires_at INTEGER NOT NULL,
      created_at INTEGER NOT NULL
    );`,
+  // 5: messages keep one secondary index, (pair, id). A user's direct messages are found through
+  //    the conversations they take part in, and what they sent anywhere (their other devices get
+  //    it too) through the conversations they sent to, instead of through indexes on recipient
+  //    and sender: each index cost 7–10 µs of CPU and a dirty page per stored message
+  //    (bench/sqlite-indexes.mjs; docs/benchmarks.md "Where the server's time goes").
+  `CREATE TABLE conversations (
+     user TEXT NOT NULL,
+     pair TEXT NOT NULL,
+     PRIMARY KEY (user, pair)
+   ) WITHOUT ROWID;
+   INSERT OR IGNORE INTO conversations (user, pair) SELECT DISTINCT sender, pair FROM messages;
+   INSERT OR IGNORE INTO conversations (user, pair)
+     SELECT DISTINCT recipient, pair FROM messages WHERE recipient NOT LIKE '#%';
+   DROP INDEX messages_recipient;
+   DROP INDEX messages_sender;`,
 ];

@@ -27,11 +27,20 @@ db.pragma('wal_autocheckpoint = ' + workerData.autocheckpointPages);
 db.pragma('foreign_keys = ON');
 db.pragma('busy_timeout = 5000');
 const insert = db.prepare('INSERT INTO messages (sender, recipient, pair, text, at, from_session) VALUES (?, ?, ?, ?, ?, ?)');
+// Migration 5: the conversations a message's sender (and, for a direct message, its recipient)
+// takes part in; a lookup that finds the row writes nothing.
+const joinSender = db.prepare('INSERT OR IGNORE INTO conversations (user, pair) VALUES (?, ?)');
+const joinBoth = db.prepare('INSERT OR IGNORE INTO conversations (user, pair) VALUES (?, ?), (?, ?)');
 const newest = db.prepare('SELECT coalesce(max(id), 0) FROM messages').pluck();
 const ackSession = db.prepare('UPDATE sessions SET cursor = max(cursor, ?) WHERE id = ?');
 const ackUser = db.prepare('UPDATE users SET acked = max(acked, ?) WHERE id = (SELECT user_id FROM sessions WHERE id = ?)');
 function apply(w) {
-  if (w.op === 'insert') return Number(insert.run(w.from, w.to, w.pair, w.text, w.at, w.fromSession).lastInsertRowid);
+  if (w.op === 'insert') {
+    const id = Number(insert.run(w.from, w.to, w.pair, w.text, w.at, w.fromSession).lastInsertRowid);
+    if (w.to.startsWith('#')) joinSender.run(w.from, w.pair);
+    else joinBoth.run(w.from, w.pair, w.to, w.pair);
+    return id;
+  }
   // Never past the newest message: a cursor ahead of it would skip messages not yet sent.
   const to = Math.min(w.upTo, newest.get());
   ackSession.run(to, w.sessionId);

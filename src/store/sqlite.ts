@@ -289,13 +289,16 @@ export class SqliteStore implements Store {
 
   async pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]> {
     const rows = this.#prepare(
+        // Direct messages to or from the user, and what the user sent to groups (for their other
+        // devices, also after leaving), through the conversations table (migration 5); what the
+        // groups they are in received since they joined, through membership.
         `SELECT id, sender, recipient, text, at FROM (
-           SELECT * FROM messages WHERE recipient = @user AND id > @cursor
-             AND (sender != @user OR from_session != @exceptSession)
+           SELECT m.* FROM conversations c JOIN messages m ON m.pair = c.pair AND m.id > @cursor
+             WHERE c.user = @user
+               AND ((m.recipient = @user AND (m.sender != @user OR m.from_session != @exceptSession))
+                 OR (m.sender = @user AND m.from_session != @exceptSession))
            UNION
-           SELECT * FROM messages WHERE sender = @user AND id > @cursor AND from_session != @exceptSession
-           UNION
-           SELECT m.* FROM members g JOIN messages m ON m.recipient = '#' || g.grp AND m.id > max(@cursor, g.since)
+           SELECT m.* FROM members g JOIN messages m ON m.pair = '#' || g.grp AND m.id > max(@cursor, g.since)
              WHERE g.user = @user AND (m.sender != @user OR m.from_session != @exceptSession)
          ) ORDER BY id LIMIT @limit`,
       )
@@ -324,10 +327,11 @@ export class SqliteStore implements Store {
 
   async directMessagesTo(user: string, after: number, upTo: number, limit: number): Promise<ChatMessage[]> {
     const rows = this.#prepare(
-        `SELECT id, sender, recipient, text, at FROM messages
-         WHERE recipient = ? AND sender != ? AND id > ? AND id <= ? ORDER BY id DESC LIMIT ?`,
+        `SELECT m.id, m.sender, m.recipient, m.text, m.at FROM conversations c
+           JOIN messages m ON m.pair = c.pair AND m.id > @after AND m.id <= @upTo
+         WHERE c.user = @user AND m.recipient = @user AND m.sender != @user ORDER BY m.id DESC LIMIT @limit`,
       )
-      .all(user, user, after, upTo, limit) as MessageRecord[];
+      .all({ user, after, upTo, limit }) as MessageRecord[];
     return rows.reverse().map(toMessage);
   }
 
@@ -357,6 +361,7 @@ export class SqliteStore implements Store {
   async deleteGroup(name: string): Promise<void> {
     this.#db.transaction(() => {
       this.#prepare('DELETE FROM messages WHERE pair = ?').run(`#${name}`);
+      this.#prepare('DELETE FROM conversations WHERE pair = ?').run(`#${name}`);
       this.#prepare('DELETE FROM groups WHERE name = ?').run(name);
     })();
   }

@@ -96,6 +96,48 @@ describe('SqliteStore on disk', () => {
     }
   });
 
+  it('upgrades a schema-4 database with messages: conversations are filled in, offline delivery and receipts go on', async () => {
+    const dir = await tempDir();
+    // Schema 4 kept indexes on recipient and sender; migration 5 finds messages through conversations.
+    const db = new Database(path.join(dir, DB_FILE));
+    for (const sql of MIGRATIONS.slice(0, 4)) db.exec(sql);
+    db.pragma('user_version = 4');
+    const addUser = db.prepare('INSERT INTO users (id, name, salt, hash, created_at) VALUES (?, ?, ?, ?, 1)');
+    addUser.run(1, 'alice', randomBytes(16), randomBytes(64));
+    addUser.run(2, 'bob', randomBytes(16), randomBytes(64));
+    const addSession = db.prepare('INSERT INTO sessions (id, user_id, token_hash, created_at, cursor) VALUES (?, ?, ?, 1, 0)');
+    addSession.run(1, 1, randomBytes(32));
+    addSession.run(2, 1, randomBytes(32));
+    addSession.run(3, 2, randomBytes(32));
+    db.prepare("INSERT INTO groups (name, owner, private, created_at) VALUES ('ops', 'bob', 0, 1)").run();
+    db.prepare("INSERT INTO members (grp, user, since, joined_at) VALUES ('ops', 'bob', 0, 1)").run();
+    const addMessage = db.prepare('INSERT INTO messages (sender, recipient, pair, text, at, from_session) VALUES (?, ?, ?, ?, 1, ?)');
+    addMessage.run('alice', 'bob', 'alice bob', 'to bob', 1); // id 1
+    addMessage.run('bob', 'alice', 'alice bob', 'to alice', 3); // id 2
+    addMessage.run('alice', '#ops', '#ops', 'to the group', 1); // id 3 (alice has left since)
+    db.close();
+
+    const store = new SqliteStore(dir);
+    try {
+      expect(store.schemaVersion).toBe(MIGRATIONS.length);
+      const ids = (ms: { id: number }[]): number[] => ms.map((m) => m.id);
+      expect(ids(await store.pendingMessages('alice', 0, 2, 100))).toEqual([1, 2, 3]); // her other device
+      expect(ids(await store.pendingMessages('alice', 0, 1, 100))).toEqual([2]);
+      expect(ids(await store.pendingMessages('bob', 0, 3, 100))).toEqual([1, 3]);
+      expect(ids(await store.directMessagesTo('alice', 0, 3, 10))).toEqual([2]);
+      // New messages keep the table up to date; the two old indexes are gone.
+      const m4 = await store.addMessage({ from: 'bob', to: 'carol', text: 'hi', at: 2, fromSession: 3 });
+      expect(ids(await store.pendingMessages('carol', 0, 0, 100))).toEqual([m4.id]);
+      expect(ids(await store.pendingMessages('bob', 3, 0, 100))).toEqual([m4.id]);
+    } finally {
+      await store.close();
+    }
+    const check = new Database(path.join(dir, DB_FILE), { readonly: true });
+    const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'").pluck().all();
+    check.close();
+    expect(indexes).toEqual(['messages_pair']);
+  });
+
   it('refuses a database from a newer version of the program', async () => {
     const dir = await tempDir();
     const db = new Database(path.join(dir, DB_FILE));

@@ -239,6 +239,21 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect(page1[0]).toMatchObject({ from: 'bob', to: 'alice', text: 'm0' });
       });
 
+      it('gives a device what its user sent from another device, to people and to groups, also after leaving the group', async () => {
+        const [alice, bob] = [await user('alice'), await user('bob')];
+        const [a1, a2, b] = [await session(alice), await session(alice), await session(bob)];
+        await store.createGroup('ops', 'bob', false, T0);
+        await store.addMember('ops', 'alice', T0);
+        const dm = await msg('alice', 'bob', a1.id, 'to bob');
+        const reply = await msg('bob', 'alice', b.id, 'to alice');
+        const post = await msg('alice', '#ops', a1.id, 'to the group');
+        expect(await store.removeMember('ops', 'alice')).toBe(true);
+        await msg('bob', '#ops', b.id, 'after alice left');
+        expect(ids(await store.pendingMessages('alice', 0, a2.id, 100))).toEqual([dm.id, reply.id, post.id]);
+        expect(ids(await store.pendingMessages('alice', 0, a1.id, 100))).toEqual([reply.id]);
+        expect(ids(await store.pendingMessages('bob', 0, b.id, 100))).toEqual([dm.id, post.id]);
+      });
+
       it('gives a message to oneself to the other devices once, not back to the device that sent it', async () => {
         const alice = await user('alice');
         const [a1, a2] = [await session(alice), await session(alice)];
