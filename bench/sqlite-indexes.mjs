@@ -20,6 +20,7 @@ const VARIANTS = {
   'pair, recipient, sender (the schema)': ['pair', 'recipient', 'sender'],
   'pair, recipient': ['pair', 'recipient'],
   'pair only': ['pair'],
+  'pair, and conversations(user, pair)': ['pair'],
   'no index': [],
   'the three, integer keys': ['pair', 'recipient', 'sender'],
 };
@@ -35,8 +36,15 @@ function run(label, indexes) {
     pair ${t} NOT NULL, text TEXT NOT NULL, at INTEGER NOT NULL, from_session INTEGER NOT NULL DEFAULT 0)`);
   for (const column of indexes) db.exec(`CREATE INDEX messages_${column} ON messages(${column}, id)`);
   const insert = db.prepare('INSERT INTO messages (sender, recipient, pair, text, at, from_session) VALUES (?, ?, ?, ?, ?, 1)');
+  // Migration 5: a user's conversations in a table of their own, instead of indexes on messages.
+  const conversations = label.includes('conversations');
+  if (conversations) db.exec('CREATE TABLE conversations (user TEXT NOT NULL, pair TEXT NOT NULL, PRIMARY KEY (user, pair)) WITHOUT ROWID');
+  const member = conversations ? db.prepare('INSERT OR IGNORE INTO conversations (user, pair) VALUES (?, ?), (?, ?)') : null;
   const commit = db.transaction((rows) => {
-    for (const r of rows) insert.run(r[0], r[1], r[2], r[3], r[4]);
+    for (const r of rows) {
+      insert.run(r[0], r[1], r[2], r[3], r[4]);
+      member?.run(r[0], r[2], r[1], r[2]);
+    }
   });
   const name = (i) => (ints ? i : `user${String(i).padStart(5, '0')}`);
   const text = `1 2 3.456 ${'x'.repeat(54)}`;
