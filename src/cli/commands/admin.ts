@@ -58,7 +58,7 @@ export async function runInvite(opts: InviteOptions, ctx: CliContext): Promise<v
   } catch (err) {
     throw new CliError(`cannot open the server's data directory ${opts.data}: ${(err as Error).message}`);
   }
-  const code = randomBytes(15).toString('base64url');
+  const code = inviteCode();
   const now = Date.now();
   try {
     await store.addRegistrationCode(hashToken(code), opts.uses, now + opts.expiresMs, now);
@@ -67,6 +67,15 @@ export async function runInvite(opts: InviteOptions, ctx: CliContext): Promise<v
   }
   ctx.out(code);
   ctx.err(`chat: invite code for ${opts.uses === 1 ? 'one registration' : `${opts.uses} registrations`}, good for ${formatDuration(opts.expiresMs)}: chat register <name> --invite ${code}`);
+}
+
+/**
+ * 20 base64url characters (~119 random bits) that never start with '-': after `--invite` such a
+ * code was read as options (yargs: "Unknown arguments"; one code in 64, CI hit it).
+ */
+export function inviteCode(): string {
+  const code = randomBytes(15).toString('base64url');
+  return code.startsWith('-') ? `_${code.slice(1)}` : code;
 }
 
 export async function runNodes(busUrl: string | undefined, ctx: CliContext): Promise<void> {
