@@ -4,13 +4,7 @@
 // store); a message whose predecessor has not been passed on yet waits for it, at most `holdMs`
 // (its node may have died after storing it: then the waiting ones go on, and the predecessor, if
 // it comes later, goes on late). Nothing is dropped: a connection ignores what it already got.
-
-/** A message's place in its conversation (the store's MessageOrder). */
-export interface Order {
-  conversation: string;
-  /** The id of the conversation's previous message (0: none). */
-  prev: number;
-}
+import type { MessageOrder } from '../store/store.js';
 
 interface Held<T> {
   item: T;
@@ -45,7 +39,7 @@ export class Sequencer<T> {
   }
 
   /** Passes `item` (message `id`) on now, or once its predecessor has been; at once without `order`. */
-  accept(item: T, id: number, order?: Order): void {
+  accept(item: T, id: number, order?: MessageOrder): void {
     if (!order) return this.#pass(item);
     const { conversation, prev } = order;
     const last = this.#last.get(conversation);

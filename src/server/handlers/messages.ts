@@ -5,6 +5,7 @@ import { isGroupAddress, normalizeName } from '../../protocol/names.js';
 import type { Connection } from '../connection.js';
 import type { ServerContext } from '../server.js';
 import { existingGroup, requireMember } from './groups.js';
+import { flushQueue } from './presence.js';
 import { RateBucket } from '../throttle.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
@@ -123,6 +124,8 @@ export async function gapFreeAck(ctx: ServerContext, conn: Connection, before: n
   return safe;
 }
 
+const NO_OFFERS: ReadonlySet<string> = new Set();
+
 /**
  * Sends a connection what the store has for it that it was not sent (after the bus lost messages,
  * or a node died before publishing some). Live events wait meanwhile, so that each conversation
@@ -137,8 +140,8 @@ export async function refill(ctx: ServerContext, conn: Connection): Promise<void
       if (!conn.delivered.has(m.id)) conn.send({ type: 'event', event: 'message', data: m });
     }
   } finally {
-    const queued = conn.syncQueue ?? [];
-    conn.syncQueue = null;
-    for (const event of queued) conn.send(event); // messages it already has are dropped there
+    // In a cluster backlogUpTo is 0 (subscribe), so nothing is filtered by id: conn.send drops
+    // the messages this connection already has.
+    flushQueue(conn, 0, NO_OFFERS);
   }
 }

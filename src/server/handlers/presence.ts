@@ -56,8 +56,8 @@ function sendOpenOffers(ctx: ServerContext, conn: Connection): Set<string> {
   return sent;
 }
 
-// Live events that arrived during the backlog, minus what the backlog already carried.
-function flushQueue(conn: Connection, lastId: number, offered: Set<string>): void {
+/** Live events that arrived during the backlog (or a refill), minus what the backlog already carried. */
+export function flushQueue(conn: Connection, lastId: number, offered: ReadonlySet<string>): void {
   const queued: ServerEvent[] = conn.syncQueue ?? [];
   conn.syncQueue = null;
   conn.backlogUpTo = lastId;
