@@ -323,6 +323,9 @@ function treeFs() {
   return treeFsWhy === '';
 }
 
+/** Where the tree runs write, as logged and recorded in the JSON. */
+const treeFsWhere = () => (treeFs() ? 'a fresh ext4 per run (loop device on /dev/shm)' : treeFsWhy);
+
 const mounts = [];
 /** A directory for one tree output: the root of a fresh filesystem if possible (see treeFs). */
 function treeOutputDir(name) {
@@ -354,11 +357,6 @@ function unmountTrees() {
     if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
     rmSync(image, { force: true });
   }
-}
-
-/** Before a 10,000-file run: flush dirty pages so earlier writeback does not land in its time. */
-function dropTreeOutput() {
-  settle();
 }
 
 /** Flushes dirty pages so one run's writeback does not land in the next run's timing. */
@@ -455,7 +453,7 @@ async function runTarSocat(srcDir, expectedDigest, n) {
   const port = await freePort();
   const recv = start('sh', ['-c', `socat -b 131072 -u TCP-LISTEN:${port},reuseaddr STDOUT | tar x -C '${out}'`], { rssFile: path.join(tmp, `rss-tar-recv-${n}`) });
   await waitListening(port, recv);
-  dropTreeOutput();
+  settle(); // earlier writeback must not land in this run's time
   const t0 = performance.now();
   const send = start('sh', ['-c', `tar c -C '${path.dirname(srcDir)}' '${path.basename(srcDir)}' | socat -b 131072 -u STDIN TCP:127.0.0.1:${port}`], { rssFile: path.join(tmp, `rss-tar-send-${n}`) });
   const [s, r] = await bothExited(send, recv, 'tar | socat');
@@ -542,7 +540,7 @@ async function runOurs(ctx, src, size, expectedSha, label, force = 'auto', tree 
     { env: chatEnv(ctx.aliceHome, ctx.server), rssFile: path.join(tmp, `rss-ours-send-${label}`) },
   );
   await waitForLine(send, /"event":"offer"/, 'chat send-file');
-  if (tree) dropTreeOutput();
+  if (tree) settle(); // earlier writeback must not land in this run's time
   else dropPreviousOutput();
   const t0 = performance.now();
   const recv = start(process.execPath, [...PROFILE, CHAT_BIN, 'accept', '--dir', outDir, '--json', ...local], {
@@ -707,7 +705,7 @@ async function main() {
     const treeDir = path.join(tmp, 'tree-src', 'photos');
     t = performance.now();
     const digest = generateTree(treeDir, FILES, FILE_BYTES);
-    log(`generated ${FILES} files of ${FILE_BYTES / 1024} KiB in ${((performance.now() - t) / 1000).toFixed(1)} s; each run writes to ${treeFs() ? 'a fresh ext4 (loop device on /dev/shm)' : treeFsWhy}`);
+    log(`generated ${FILES} files of ${FILE_BYTES / 1024} KiB in ${((performance.now() - t) / 1000).toFixed(1)} s; tree runs write to ${treeFsWhere()}`);
     const files = { scenario: 'files', bytes: filesBytes, files: FILES };
     for (let i = 0; i < FILE_PAIRS; i++) {
       const round = i + 1;
@@ -807,7 +805,7 @@ async function main() {
     command: `node bench/transfer.mjs ${process.argv.slice(2).join(' ')}`.trim(),
     tools,
     notRun,
-    config: { bytes: SIZE, pairs: PAIRS, files: RUN_FILES ? { count: FILES, bytes: FILE_BYTES, pairs: FILE_PAIRS, writtenTo: treeFs() ? 'a fresh ext4 per run (loop device on /dev/shm)' : treeFsWhy } : null, bigBytes: RUN_BIG ? BIG : null, tls: true, peakRssFrom: TIME_BIN ? '/usr/bin/time -f %M' : 'VmHWM polling', mb: 1e6 },
+    config: { bytes: SIZE, pairs: PAIRS, files: RUN_FILES ? { count: FILES, bytes: FILE_BYTES, pairs: FILE_PAIRS, writtenTo: treeFsWhere() } : null, bigBytes: RUN_BIG ? BIG : null, tls: true, peakRssFrom: TIME_BIN ? '/usr/bin/time -f %M' : 'VmHWM polling', mb: 1e6 },
     runs: records,
     scenarios,
     targets,

@@ -22,7 +22,6 @@ export function startGenerators(script, k, onMark) {
   let ranges = null;
   const all = (cmd, args, timeoutMs) => Promise.all(gens.slice(0, ranges?.length ?? gens.length).map((g) => g.call(cmd, args, timeoutMs)));
   const group = {
-    count: k,
     children: gens.map((g) => g.child),
     /** CPU seconds of all generators together. */
     cpuSeconds() {
