@@ -8,6 +8,8 @@ export const KIND_CONTROL = 0x01;
 export const KIND_DATA = 0x02;
 /** Payload kind byte of a DATA chunk inside a sealed frame (v3): header without CRC, then file bytes. */
 export const KIND_SEALED_DATA = 0x03;
+/** Payload kind byte of a BUNDLE (v4, sealed frames only): several CONTROL or v3 DATA payloads (bundle.ts). */
+export const KIND_BUNDLE = 0x04;
 /** Bytes of a v1 DATA payload before the file bytes: kind u8, file u32, offset u64, crc32 u32. */
 export const DATA_HEADER_BYTES = 17;
 /** Bytes of a v3 DATA payload before the file bytes: kind u8, file u32, offset u64 (the AEAD tag checks the bytes). */

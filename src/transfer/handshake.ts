@@ -2,7 +2,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { MAX_CHUNK_BYTES, DATA_HEADER_BYTES } from './chunk.js';
 import { TransferError } from './errors.js';
-import type { ControlMessage } from './messages.js';
+import { TRANSFER_PROTOCOL_VERSION, type ControlMessage } from './messages.js';
 import { Wire } from './wire.js';
 import { connectionKeys, sharedSecret, type KeyPair } from './keys.js';
 import type { Candidate } from './offer.js';
@@ -11,7 +11,9 @@ import type { Candidate } from './offer.js';
 const LABELS = {
   1: { receiver: 'chat-transfer-v1 receiver', sender: 'chat-transfer-v1 sender' },
   3: { receiver: 'chat-transfer-v3 receiver', sender: 'chat-transfer-v3 sender' },
+  4: { receiver: 'chat-transfer-v4 receiver', sender: 'chat-transfer-v4 sender' },
 } as const;
+type Version = keyof typeof LABELS;
 /** Nonce length in bytes. */
 export const NONCE_BYTES = 32;
 
@@ -22,11 +24,13 @@ export interface PeerKeys {
   peer?: string;
 }
 
-/** The shared secret of one transfer; with `keys`, version 3 (encrypted) is required. */
+/** The shared secret of one transfer; with `keys`, an encrypted version (3 or 4) is required. */
 export interface TransferSecret {
   transferId: string;
   token: string;
   keys?: PeerKeys;
+  /** Highest encrypted version to speak (3 or 4, §T2.3); for compatibility tests. @default 4 */
+  maxVersion?: 3 | 4;
 }
 
 /** HMAC-SHA256(token, label ‖ transferId ‖ nonce [‖ public key]) as lowercase hex. */
@@ -50,9 +54,12 @@ function newNonce(): string {
   return randomBytes(NONCE_BYTES).toString('hex');
 }
 
-/** The encrypted version: the only one a peer with keys speaks (no downgrade, §T2.3). */
+/** The oldest encrypted version: a peer with keys speaks nothing older (no downgrade to plaintext, §T2.3). */
 export const SEALED_VERSION = 3;
-const versionOf = (secret: TransferSecret): 1 | 3 => (secret.keys ? SEALED_VERSION : 1);
+/** The highest version this side offers or accepts. */
+const versionOf = (secret: TransferSecret): Version => (secret.keys ? (secret.maxVersion ?? (TRANSFER_PROTOCOL_VERSION as Version)) : 1);
+/** Whether a sender whose highest version is `ours` speaks `theirs`. */
+const speaks = (ours: Version, theirs: number): theirs is Version => (ours === 1 ? theirs === 1 : theirs >= SEALED_VERSION && theirs <= ours);
 
 /** Why a sender refused a connection. */
 export type RefusalReason = 'bad_token' | 'timeout' | 'protocol' | 'version' | 'closed';
@@ -70,7 +77,7 @@ export class Refusal extends Error {
  */
 export function acceptHandshake(wire: Wire, secret: TransferSecret, timeoutMs: number): Promise<{ receiverKey?: string }> {
   const nonce = newNonce();
-  const v = versionOf(secret);
+  const highest = versionOf(secret);
   return new Promise((resolve, reject) => {
     const refuse = (reason: RefusalReason, message: string, tell?: ControlMessage): void => {
       clearTimeout(timer);
@@ -82,9 +89,11 @@ export function acceptHandshake(wire: Wire, secret: TransferSecret, timeoutMs: n
     wire.handlers = {
       control(msg) {
         if (msg.type !== 'auth') return refuse('protocol', `expected auth, got ${msg.type}`);
-        if (msg.v !== v) return refuse('version', `unsupported version ${msg.v}`, versionError(msg.v, v));
-        if (v === 3 && !msg.key) return refuse('protocol', 'auth without a public key', { type: 'error', code: 'protocol', message: 'auth needs a key' });
-        if (v === 3 && secret.keys!.peer && secret.keys!.peer !== msg.key) {
+        if (!speaks(highest, msg.v)) return refuse('version', `unsupported version ${msg.v}`, versionError(msg.v, highest));
+        const v = msg.v;
+        const sealed = v !== 1;
+        if (sealed && !msg.key) return refuse('protocol', 'auth without a public key', { type: 'error', code: 'protocol', message: 'auth needs a key' });
+        if (sealed && secret.keys!.peer && secret.keys!.peer !== msg.key) {
           return refuse('bad_token', 'a key other than the accepted one', { type: 'error', code: 'bad_token', message: 'wrong key' });
         }
         if (!proofMatches(proof(secret, LABELS[v].receiver, nonce, msg.key), msg.proof)) {
@@ -92,14 +101,14 @@ export function acceptHandshake(wire: Wire, secret: TransferSecret, timeoutMs: n
         }
         clearTimeout(timer);
         wire.handlers = { control() {}, data() {}, close() {} };
-        const ownKey = v === 3 ? secret.keys!.own.publicKey : undefined;
+        const ownKey = sealed ? secret.keys!.own.publicKey : undefined;
         wire.sendControl({ type: 'welcome', v, proof: proof(secret, LABELS[v].sender, msg.nonce, ownKey) });
-        if (v === 3) {
+        if (sealed) {
           try {
             const keys = connectionKeys(sharedSecret(secret.keys!.own, msg.key!), {
               transferId: secret.transferId, senderKey: ownKey!, receiverKey: msg.key!, senderNonce: nonce, receiverNonce: msg.nonce,
             });
-            wire.protect(keys.s2r, keys.r2s);
+            wire.protect(keys.s2r, keys.r2s, v);
           } catch (err) {
             return refuse('protocol', (err as Error).message);
           }
@@ -109,7 +118,7 @@ export function acceptHandshake(wire: Wire, secret: TransferSecret, timeoutMs: n
       data: () => refuse('protocol', 'DATA before the handshake'),
       close: (err) => refuse(err?.code === 'protocol' ? 'protocol' : 'closed', err?.message ?? 'closed during the handshake'),
     };
-    wire.sendControl({ type: 'hello', v, nonce });
+    wire.sendControl({ type: 'hello', v: highest, nonce });
   });
 }
 
@@ -125,31 +134,34 @@ export function answerHandshake(
   fail: (err: TransferError) => void,
 ): void {
   const myNonce = newNonce();
-  const want = versionOf(secret);
-  const ownKey = want === 3 ? secret.keys!.own.publicKey : undefined;
+  const highest = versionOf(secret);
+  const ownKey = highest !== 1 ? secret.keys!.own.publicKey : undefined;
+  let want: Version = highest;
   let senderNonce = '';
   wire.handlers = {
     control(msg) {
       if (msg.type === 'error') return fail(new TransferError(msg.code, `sender refused us: ${msg.message}`, { fromPeer: true }));
       if (msg.type === 'hello') {
-        // §T2.3: hello.v is the sender's highest version; with keys we insist on 3 (no downgrade).
-        if (msg.v < want) return fail(new TransferError('protocol', `the sender's chat speaks transfer protocol ${msg.v}; this one needs ${want}: upgrade the sender's chat`));
+        // §T2.3: hello.v is the sender's highest version; with keys we insist on 3 or newer (no downgrade).
+        const oldest = highest === 1 ? 1 : SEALED_VERSION;
+        if (msg.v < oldest) return fail(new TransferError('protocol', `the sender's chat speaks transfer protocol ${msg.v}; this one needs ${oldest}: upgrade the sender's chat`));
+        want = Math.min(msg.v, highest) as Version;
         senderNonce = msg.nonce;
         wire.sendControl({ type: 'auth', v: want, nonce: myNonce, proof: proof(secret, LABELS[want].receiver, msg.nonce, ownKey), key: ownKey });
         return;
       }
-      const expected = proof(secret, LABELS[want].sender, myNonce, want === 3 ? secret.keys!.peer : undefined);
+      const expected = proof(secret, LABELS[want].sender, myNonce, want !== 1 ? secret.keys!.peer : undefined);
       if (msg.type !== 'welcome' || msg.v !== want || !senderNonce || !proofMatches(expected, msg.proof)) {
         return fail(new TransferError('protocol', `${where} did not prove the token`));
       }
       wire.handlers = { control() {}, data() {}, close() {} };
       try {
         wire.acceptDataFrames(DATA_HEADER_BYTES + MAX_CHUNK_BYTES);
-        if (want === 3) {
+        if (want !== 1) {
           const keys = connectionKeys(sharedSecret(secret.keys!.own, secret.keys!.peer!), {
             transferId: secret.transferId, senderKey: secret.keys!.peer!, receiverKey: ownKey!, senderNonce, receiverNonce: myNonce,
           });
-          wire.protect(keys.r2s, keys.s2r);
+          wire.protect(keys.r2s, keys.s2r, want);
         }
       } catch (err) {
         return fail(err instanceof TransferError ? err : new TransferError('protocol', (err as Error).message));
@@ -220,10 +232,10 @@ function unreachable(where: string, why: string): TransferError {
   return new TransferError('unreachable', `cannot reach the sender at ${where} (${why})`);
 }
 
-function versionError(theirs: number, ours: number): ControlMessage {
+function versionError(theirs: number, ours: Version): ControlMessage {
   const message =
-    ours === SEALED_VERSION && theirs === 1 ? `this transfer is end-to-end encrypted (protocol ${ours}); the receiver offered plaintext (protocol 1)`
-    : theirs < ours ? `the receiver's chat speaks transfer protocol ${theirs}; this sender needs ${ours}: upgrade the receiver's chat`
+    ours !== 1 && theirs === 1 ? `this transfer is end-to-end encrypted (protocol ${ours}); the receiver offered plaintext (protocol 1)`
+    : ours !== 1 && theirs < SEALED_VERSION ? `the receiver's chat speaks transfer protocol ${theirs}; this sender needs ${SEALED_VERSION}: upgrade the receiver's chat`
     : `unsupported transfer protocol version ${theirs} (this sender speaks ${ours})`;
   return { type: 'error', code: 'protocol', message };
 }

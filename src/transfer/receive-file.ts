@@ -17,7 +17,7 @@ import { MAX_TAIL_BYTES } from './send-file.js';
 import { hashFilePrefix } from './prefix-hash.js';
 import { TailHasher } from './tail-hasher.js';
 import type { TokenBucket } from './token-bucket.js';
-import type { Wire } from './wire.js';
+import { BUNDLE_VERSION, type Wire } from './wire.js';
 
 /** A file to receive and where it goes. */
 export interface FileJob {
@@ -265,7 +265,8 @@ export class FileSink {
     }
     await this.#part!.finish(file.mode & 0o777, file.mtimeMs);
     const savedAs = await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES);
-    this.#maybeAck(true);
+    if (this.#hooks!.wire.version >= BUNDLE_VERSION) this.#hooks!.onWritten(index, this.#written); // v4: `verified` stands for the last ack
+    else this.#maybeAck(true);
     this.#hooks!.wire.sendControl({ type: 'verified', file: index, sha256 });
     this.#settled = true;
     this.#resolve({ savedAs, sha256 });

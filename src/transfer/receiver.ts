@@ -49,6 +49,8 @@ export interface ReceiverOptions {
   signal?: AbortSignal;
   /** Our key pair and the sender's public key from the offer: end-to-end encryption (§T9). */
   keys?: { own: KeyPair; peer: string };
+  /** Highest encrypted protocol version accepted (§T2.3); 3 only to test compatibility. @default 4 */
+  maxVersion?: 3 | 4;
   /** Paths we may use (§T8). @default all four */
   via?: Via[];
   /** The server's relay address (its chat address); no relay without it. */
@@ -73,9 +75,9 @@ export const RECEIVER_DEFAULTS = {
   ackIntervalMs: 100,
   via: ALL_PATHS,
   relayDelayMs: 2000,
-} satisfies Required<Omit<ReceiverOptions, 'transferId' | 'token' | 'candidates' | 'files' | 'dir' | 'signal' | 'keys' | 'relay' | 'listen'>>;
+} satisfies Required<Omit<ReceiverOptions, 'transferId' | 'token' | 'candidates' | 'files' | 'dir' | 'signal' | 'keys' | 'relay' | 'listen' | 'maxVersion'>>;
 
-type Optional = 'signal' | 'keys' | 'relay' | 'listen';
+type Optional = 'signal' | 'keys' | 'relay' | 'listen' | 'maxVersion';
 type Resolved = Required<Omit<ReceiverOptions, Optional>> & Pick<ReceiverOptions, Optional>;
 
 interface Slot {
@@ -105,9 +107,9 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     this.#progress = new ProgressTracker(opts.files.map((f) => f.size));
     this.#bucket = rateBucket(this.#opts.limitRate, MAX_CHUNK_BYTES);
     opts.signal?.addEventListener('abort', () => this.abort(), { once: true });
-    const { transferId, token, keys } = this.#opts;
+    const { transferId, token, keys, maxVersion } = this.#opts;
     this.#paths = new ReceiverPaths({
-      secret: { transferId, token, keys },
+      secret: { transferId, token, keys, maxVersion },
       candidates: this.#opts.candidates,
       via: this.#opts.via,
       relay: this.#opts.relay,
@@ -255,7 +257,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
       try {
         const { wire, path } = await this.#paths.connect(this.#abort.signal);
         this.#everConnected = true;
-        this.emit('connected', { remote: path === 'relay' ? 'the relay' : wire.remote, path });
+        this.emit('connected', { remote: path === 'relay' ? 'the relay' : wire.remote, path, version: wire.version });
         return new Channel(wire, this.#channelHooks());
       } catch (err) {
         const e = toTransferError(err);

@@ -35,8 +35,10 @@ export interface SenderOptions {
   parallel?: number;
   /** A queue shared with other Senders (e.g. one per group member) instead of `parallel`. */
   queue?: PQueue;
-  /** Our X25519 key pair: the transfer is then end-to-end encrypted (protocol v3, §T9). */
+  /** Our X25519 key pair: the transfer is then end-to-end encrypted (protocol v3 or v4, §T9). */
   keys?: KeyPair;
+  /** Highest encrypted protocol version offered (§T2.3); 3 only to test compatibility. @default 4 */
+  maxVersion?: 3 | 4;
   /** Paths we may use (§T8). @default all four */
   via?: Via[];
   /** The server's relay address (its chat address); no relay without it. */
@@ -66,7 +68,7 @@ export const SENDER_DEFAULTS = {
   peerTimeoutMs: 60_000,
   via: ALL_PATHS,
   relayDelayMs: 2000,
-} satisfies Required<Omit<SenderOptions, 'transferId' | 'token' | 'files' | 'queue' | 'keys' | 'relay'>>;
+} satisfies Required<Omit<SenderOptions, 'transferId' | 'token' | 'files' | 'queue' | 'keys' | 'relay' | 'maxVersion'>>;
 
 interface FileState {
   verified: boolean;
@@ -79,7 +81,7 @@ interface FileState {
 export class Sender extends EventEmitter<SenderEvents> {
   /** Resolves when every file is verified by the receiver; rejects with a TransferError. */
   readonly done: Promise<TransferResult>;
-  #opts: Required<Omit<SenderOptions, 'queue' | 'keys' | 'relay'>> & Pick<SenderOptions, 'keys' | 'relay'>;
+  #opts: Required<Omit<SenderOptions, 'queue' | 'keys' | 'relay' | 'maxVersion'>> & Pick<SenderOptions, 'keys' | 'relay' | 'maxVersion'>;
   /** The receiver's public key from the accept, once known. */
   #peerKey: string | undefined;
   #path: Via | undefined;
@@ -208,8 +210,8 @@ export class Sender extends EventEmitter<SenderEvents> {
     const remote = path === 'relay' ? 'the relay' : formatRemote(socket);
     const wire = new Wire(socket);
     this.#handshaking.add(wire);
-    const { transferId, token, keys } = this.#opts;
-    const secret = { transferId, token, keys: keys ? { own: keys, peer: this.#peerKey } : undefined };
+    const { transferId, token, keys, maxVersion } = this.#opts;
+    const secret = { transferId, token, maxVersion, keys: keys ? { own: keys, peer: this.#peerKey } : undefined };
     acceptHandshake(wire, secret, this.#opts.handshakeTimeoutMs)
       .finally(() => this.#handshaking.delete(wire))
       .then(
@@ -227,7 +229,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     if (!this.#everAdmitted) this.#startedAt = performance.now();
     this.#everAdmitted = true;
     this.#conns.add(new SenderConnection(wire, this.#hooks()));
-    this.emit('connected', { remote: path === 'relay' ? 'the relay' : wire.remote, path });
+    this.emit('connected', { remote: path === 'relay' ? 'the relay' : wire.remote, path, version: wire.version });
   }
 
   #hooks(): ConstructorParameters<typeof SenderConnection>[1] {
@@ -267,6 +269,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     }
     state.verified = true;
     this.#verified++;
+    this.emit('progress', this.#progress.update(index, this.#opts.files[index]!.size)); // v4 sends no last ack
     this.emit('file', this.#result(index));
     if (this.#verified === this.#states.length) this.#finish();
   }

@@ -46,7 +46,7 @@ export interface ProgressEvent {
 
 /** Events of a Sender. */
 export interface SenderEvents {
-  connected: [{ remote: string; path: Via }];
+  connected: [{ remote: string; path: Via; version: number }];
   refused: [{ remote: string; reason: string }];
   progress: [ProgressEvent];
   file: [FileResult];
@@ -55,7 +55,7 @@ export interface SenderEvents {
 
 /** Events of a Receiver. */
 export interface ReceiverEvents {
-  connected: [{ remote: string; path: Via }];
+  connected: [{ remote: string; path: Via; version: number }];
   progress: [ProgressEvent];
   file: [FileResult];
   retry: [{ attempt: number; delayMs: number; reason: string }];

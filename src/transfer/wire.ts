@@ -2,7 +2,8 @@
 // payloads, with backpressure helpers (habit 8) and reference-counted read pausing.
 import net, { type Socket } from 'node:net';
 import { FrameDecoder } from '../protocol/frame.js';
-import { KIND_CONTROL, KIND_DATA, KIND_SEALED_DATA, MAX_CONTROL_BYTES, dataBody, readDataHeader, type DataHeader } from './chunk.js';
+import { BundleBuilder, MAX_BUNDLED_PAYLOAD, decodeBundle } from './bundle.js';
+import { KIND_BUNDLE, KIND_CONTROL, KIND_DATA, KIND_SEALED_DATA, MAX_CONTROL_BYTES, dataBody, readDataHeader, type DataHeader } from './chunk.js';
 import { TransferError } from './errors.js';
 import { DirectFrameReader } from './direct-reader.js';
 import { discard } from './free-buffer.js';
@@ -19,6 +20,9 @@ export interface WireHandlers {
 }
 
 const NOOP = (): void => {};
+type WriteDone = (err?: Error | null) => void;
+/** The first transfer protocol version with BUNDLE frames (protocol.md §T9). */
+export const BUNDLE_VERSION = 4;
 const NOOP_HANDLERS: WireHandlers = { control() {}, data() {}, close() {} };
 
 // After end(): frames are ignored but the owner still learns about the close.
@@ -41,6 +45,9 @@ export class Wire {
   #error: TransferError | undefined;
   #sealer: Sealer | undefined;
   #opener: Opener | undefined;
+  #version = 1;
+  #outbox = new BundleBuilder();
+  #flushScheduled = false;
   #roomWaiter: { bytes: number; timer: NodeJS.Timeout; resolve(): void; reject(err: TransferError): void } | undefined;
 
   /**
@@ -104,11 +111,14 @@ export class Wire {
 
   /**
    * From now on every frame payload is sealed on the way out and opened on the way in (§T9).
-   * Called right after the handshake, between frames.
+   * From `version` 4 on, small payloads written in the same turn of the event loop are sealed
+   * together as one BUNDLE frame, and BUNDLE frames are accepted. Called right after the
+   * handshake, between frames.
    */
-  protect(sendKey: Buffer, receiveKey: Buffer): void {
+  protect(sendKey: Buffer, receiveKey: Buffer, version: number): void {
     this.#sealer = new Sealer(sendKey);
     this.#opener = new Opener(receiveKey);
+    this.#version = version;
     if (this.#direct) this.#direct.maxFrameBytes += TAG_BYTES;
     else if (this.#reader) this.#reader = new PooledFrameReader(this.#reader.maxFrameBytes + TAG_BYTES);
     else this.#decoder = new FrameDecoder({ maxFrameBytes: this.#decoder.maxFrameBytes + TAG_BYTES });
@@ -119,6 +129,16 @@ export class Wire {
     return this.#sealer !== undefined;
   }
 
+  /** The transfer protocol version agreed in the handshake (§T2.3); 1 until then. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** True once small payloads are sealed together (v4). */
+  get bundles(): boolean {
+    return this.#version >= BUNDLE_VERSION;
+  }
+
   /** Sends one control message; returns socket.write()'s verdict. */
   sendControl(msg: ControlMessage): boolean {
     if (this.closed || this.#ending) return false;
@@ -127,38 +147,71 @@ export class Wire {
     frame.writeUInt32BE(1 + json.length, 0);
     frame[4] = KIND_CONTROL;
     json.copy(frame, 5);
-    this.#cork();
-    if (this.#sealer) return this.#writeSealed(frame, this.#afterWrite);
-    return this.socket.write(frame, this.#afterWrite);
+    return this.#send(frame);
   }
 
   /**
    * Writes a ready-made frame; `done` runs once `frame` may be reused: when its bytes left (or
    * failed to leave) the process or, on a sealed connection, as soon as they were sealed.
    */
-  write(frame: Buffer, done?: (err?: Error | null) => void): boolean {
+  write(frame: Buffer, done?: WriteDone): boolean {
     if (this.closed || this.#ending) {
       if (done) queueMicrotask(() => done(new Error('connection closed')));
       return false;
     }
-    this.#cork();
-    if (this.#sealer) {
-      const ok = this.#writeSealed(frame, this.#afterWrite);
-      if (done) queueMicrotask(() => done()); // the ciphertext is a copy
-      return ok;
-    }
-    return this.socket.write(frame, (err) => {
-      done?.(err);
-      this.#afterWrite();
-    });
+    return this.#send(frame, done);
   }
 
-  // The frame's payload, sealed, under a new length prefix (which is the AAD). The ciphertext
-  // buffers are freed as soon as the socket is done with them (see free-buffer.ts).
-  #writeSealed(frame: Buffer, done: (err?: Error | null) => void): boolean {
+  #send(frame: Buffer, done?: WriteDone): boolean {
+    if (!this.#sealer) {
+      this.#cork();
+      if (!done) return this.socket.write(frame, this.#afterWrite);
+      return this.socket.write(frame, (err) => {
+        done(err);
+        this.#afterWrite();
+      });
+    }
+    const payload = frame.subarray(4);
+    if (this.bundles && payload.length <= MAX_BUNDLED_PAYLOAD) return this.#bundle(payload, done);
+    this.#flush(); // what was written before goes first
+    this.#cork();
+    const ok = this.#writeSealed(payload, this.#afterWrite);
+    if (done) queueMicrotask(() => done()); // the ciphertext is a copy
+    return ok;
+  }
+
+  // v4: queued until this turn of the event loop ends (or the bundle is full), then sealed as one
+  // frame: many files' control messages and small DATA chunks cost one seal and one write.
+  #bundle(payload: Buffer, done: WriteDone | undefined): boolean {
+    if (!this.#outbox.fits(payload)) this.#flush();
+    this.#outbox.add(payload);
+    if (done) queueMicrotask(() => done()); // copied into the bundle
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flushLater);
+    }
+    return this.socket.writableLength < this.socket.writableHighWaterMark;
+  }
+
+  #flushLater = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  // Seals and writes what the outbox holds (the ciphertext is a copy: the outbox is free again).
+  #flush(): void {
+    const payload = this.#outbox.take();
+    if (!payload || this.closed) return;
+    this.#cork();
+    this.#writeSealed(payload, this.#afterWrite);
+  }
+
+  // The payload, sealed, under a new length prefix (which is the AAD). The ciphertext buffers
+  // are freed as soon as the socket is done with them (see free-buffer.ts).
+  #writeSealed(payload: Buffer, done: WriteDone): boolean {
     const header = Buffer.allocUnsafe(4);
-    header.writeUInt32BE(frame.length - 4 + TAG_BYTES, 0);
-    const parts = this.#sealer!.seal([frame.subarray(4)], header);
+    header.writeUInt32BE(payload.length + TAG_BYTES, 0);
+    const parts = this.#sealer!.seal([payload], header);
     this.socket.write(header);
     for (let i = 0; i < parts.length - 1; i++) this.socket.write(parts[i]!);
     return this.socket.write(parts[parts.length - 1]!, (err) => {
@@ -230,6 +283,7 @@ export class Wire {
   end(last?: ControlMessage, lingerMs = 2000): void {
     if (this.closed || this.#ending) return;
     if (last) this.sendControl(last);
+    this.#flush();
     this.#ending = true;
     this.handlers = closeOnly(this.handlers);
     this.socket.end();
@@ -292,18 +346,36 @@ export class Wire {
 
   #dispatch(sealed: Buffer, release: () => void): void {
     if (this.closed || this.#ending) return release();
-    let payload = sealed;
-    if (this.#opener) {
-      const header = Buffer.allocUnsafe(4);
-      header.writeUInt32BE(sealed.length, 0);
-      try {
-        payload = this.#opener.open(sealed, header);
-      } finally {
-        release(); // the plaintext is a copy
-      }
-      const plain = payload;
-      release = () => discard(plain); // once its owner is done with it (see free-buffer.ts)
+    if (!this.#opener) return this.#dispatchPlain(sealed, release);
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(sealed.length, 0);
+    let plain: Buffer;
+    try {
+      plain = this.#opener.open(sealed, header);
+    } finally {
+      release(); // the plaintext is a copy
     }
+    if (plain[0] === KIND_BUNDLE && this.bundles) return this.#dispatchBundle(plain);
+    this.#dispatchPlain(plain, () => discard(plain)); // once its owner is done with it (see free-buffer.ts)
+  }
+
+  // Each entry is handed out as if it had come in a frame of its own; the bundle's memory is
+  // discarded once every entry was released.
+  #dispatchBundle(plain: Buffer): void {
+    const entries = decodeBundle(plain);
+    let held = entries.length;
+    for (const entry of entries) {
+      let released = false;
+      this.#dispatchPlain(entry, () => {
+        if (released) return;
+        released = true;
+        if (--held === 0) discard(plain);
+      });
+    }
+  }
+
+  #dispatchPlain(payload: Buffer, release: () => void): void {
+    if (this.closed || this.#ending) return release();
     const kind = payload[0];
     if (kind === KIND_DATA || kind === KIND_SEALED_DATA) {
       let header: DataHeader;

@@ -435,8 +435,8 @@ function mutateTransfer(rng: Rng, msg: Record<string, unknown>): Record<string, 
   return out;
 }
 
-/** One transfer-protocol payload (kind byte included): control, DATA, unknown kind, or noise. */
-export function transferPayload(rng: Rng): Buffer {
+/** One transfer-protocol payload (kind byte included): control, DATA, unknown kind, bundle, or noise. */
+export function transferPayload(rng: Rng, depth = 0): Buffer {
   const r = rng.float();
   if (r < 0.55) return Buffer.concat([Buffer.from([0x01]), Buffer.from(jsonText(transferControl(rng)), 'utf8')]);
   if (r < 0.65) return Buffer.concat([Buffer.from([0x01]), Buffer.from(jsonText(nastyValue(rng)), 'utf8')]);
@@ -445,6 +445,20 @@ export function transferPayload(rng: Rng): Buffer {
     const header = rng.bytes(rng.pick([0, 3, 16, 16, 16]));
     return Buffer.concat([Buffer.from([0x02]), header, rng.bytes(rng.size(3000))]);
   }
-  if (r < 0.9) return Buffer.concat([Buffer.from([rng.pick([0x00, 0x03, 0x7f, 0xff])]), rng.bytes(rng.size(100))]);
+  if (r < 0.85) return Buffer.concat([Buffer.from([rng.pick([0x00, 0x03, 0x7f, 0xff])]), rng.bytes(rng.size(100))]);
+  if (r < 0.93 && depth === 0) return fuzzBundle(rng);
   return rng.bytes(rng.range(1, 200));
+}
+
+/** A BUNDLE payload (protocol.md §T9.1) of fuzzed entries, sometimes with a wrong length or cut short. */
+function fuzzBundle(rng: Rng): Buffer {
+  const parts: Buffer[] = [Buffer.from([0x04])];
+  for (let n = rng.range(1, 5); n > 0; n--) {
+    const entry = transferPayload(rng, 1);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(rng.chance(0.15) ? rng.int(2 ** 32) : entry.length);
+    parts.push(length, entry);
+  }
+  const bundle = Buffer.concat(parts);
+  return rng.chance(0.1) ? bundle.subarray(0, rng.range(1, bundle.length)) : bundle;
 }

@@ -14,7 +14,7 @@ import { FrameDecoder, encodeJsonFrame } from '../../src/protocol/frame.js';
 import type { ChatMessage, RequestType } from '../../src/protocol/messages.js';
 import { REQUEST_TYPES } from '../../src/protocol/messages.js';
 import { relayRequest } from '../../src/protocol/relay.js';
-import { DATA_HEADER_BYTES, chunkCrc, writeDataHeader } from '../../src/transfer/chunk.js';
+import { chunkCrc, writeDataHeader } from '../../src/transfer/chunk.js';
 import { TRANSFER_ERROR_CODES, TransferError } from '../../src/transfer/errors.js';
 import { acceptHandshake, dial } from '../../src/transfer/handshake.js';
 import { newKeyPair } from '../../src/transfer/keys.js';
@@ -728,11 +728,12 @@ describe('fuzz: authenticated peers', () => {
     return d;
   }
 
-  /** A sealed DATA frame (the wire seals it) for `file` at `offset`, CRC right unless `badCrc`. */
-  function dataFrame(file: number, offset: number, data: Buffer, badCrc = false): Buffer {
-    const header = Buffer.allocUnsafe(4);
-    header.writeUInt32BE(DATA_HEADER_BYTES + data.length, 0);
-    return Buffer.concat([header, writeDataHeader({ file, offset, crc: (chunkCrc(data) + (badCrc ? 1 : 0)) >>> 0 }), data]);
+  /** A DATA frame for `file` at `offset` (the wire seals it); `v1`: a plaintext chunk with a CRC, wrong inside a sealed frame. */
+  function dataFrame(file: number, offset: number, data: Buffer, v1 = false): Buffer {
+    const header = writeDataHeader(v1 ? { file, offset, crc: chunkCrc(data) } : { file, offset });
+    const prefix = Buffer.allocUnsafe(4);
+    prefix.writeUInt32BE(header.length + data.length, 0);
+    return Buffer.concat([prefix, header, data]);
   }
 
   /** Files on disk under `root`, relative paths. */
@@ -778,7 +779,7 @@ describe('fuzz: authenticated peers', () => {
               const body = contents[file]!;
               wire.sendControl({ type: 'start', file, offset: 0, size: body.length });
               for (let o = 0; o < body.length; o += 65_536) wire.write(dataFrame(file, o, Buffer.from(body.subarray(o, o + 65_536))));
-              wire.sendControl({ type: 'end', file, sha256: rightHash ? sha[file]! : 'f'.repeat(64) });
+              wire.sendControl({ type: 'end', file, sha256: rightHash ? sha[file]! : 'f'.repeat(64), size: body.length });
             };
             const faults = rng.pick([0, 0.1, 0.4]);
             for (let n = rng.range(1, 12); n > 0 && !wire.closed; n--) {
@@ -803,7 +804,7 @@ describe('fuzz: authenticated peers', () => {
                   wire.write(dataFrame(file, at, Buffer.from(body.subarray(at, at + len)), rng.chance(0.2)));
                   break;
                 case 3:
-                  wire.sendControl({ type: 'end', file, sha256: rng.chance(0.5) ? (sha[file] ?? '0'.repeat(64)) : '0'.repeat(64) });
+                  wire.sendControl({ type: 'end', file, sha256: rng.chance(0.5) ? (sha[file] ?? '0'.repeat(64)) : '0'.repeat(64), ...(rng.chance(0.8) && { size: body.length }) });
                   break;
                 case 4:
                   wire.sendControl(transferControl(rng) as unknown as Parameters<Wire['sendControl']>[0]);
