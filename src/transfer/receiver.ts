@@ -10,6 +10,7 @@ import { TransferError, toTransferError } from './errors.js';
 import type { DialOptions } from './handshake.js';
 import type { Candidate, OfferFile } from './offer.js';
 import { FileSink, type FileJob } from './receive-file.js';
+import { SMALL_FILE_BYTES } from './part-file.js';
 import type { KeyPair } from './keys.js';
 import { ReceiverPaths, type ListenOptions } from './paths.js';
 import { relayAt, type RelayEndpoint } from './relay-dial.js';
@@ -214,8 +215,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
 
   // Connect first, then touch the disk: a refused or unreachable sender leaves no `.part` behind.
   async #fetch(sink: FileSink): Promise<{ savedAs: string; sha256: string }> {
-    const slot = await this.#pickSlot();
-    slot.load++;
+    const slot = await this.#pickSlot(sink.job.file.size);
     try {
       const channel = await this.#channelOf(slot);
       const get = await sink.prepare();
@@ -227,12 +227,16 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   }
 
   // The first connection decides the path; only direct connections are opened in parallel
-  // (a reverse or relayed one is made by the sender or the server, one at a time).
-  async #pickSlot(): Promise<Slot> {
+  // (a reverse or relayed one is made by the sender or the server, one at a time). Small files
+  // all share the first: more of them then go in each bundle (§T9.1), which costs less CPU per
+  // file than spreading them (10,000 files of 10 KiB: receiver 30 -> 23 CPU-s per GiB).
+  // The chosen slot's load counts this file at once, so files started together spread out.
+  async #pickSlot(size: number): Promise<Slot> {
     const first = this.#slots[0]!;
     if (!this.#paths.path) await this.#channelOf(first);
-    if (this.#paths.path !== 'direct') return first;
-    return this.#slots.reduce((a, b) => (b.load < a.load ? b : a));
+    const slot = this.#paths.path !== 'direct' || size <= SMALL_FILE_BYTES ? first : this.#slots.reduce((a, b) => (b.load < a.load ? b : a));
+    slot.load++;
+    return slot;
   }
 
   #channelOf(slot: Slot): Promise<Channel> {

@@ -36,6 +36,19 @@ describe('transfer: basic', () => {
     }
   });
 
+  it('spreads large files over parallel connections and keeps small ones on the first', async () => {
+    const [src, dst] = [await dir(), await dir()];
+    const sources = [await writeRandomFile(src, 'big1.bin', 2_000_000, 1), await writeRandomFile(src, 'big2.bin', 2_000_000, 2)];
+    for (let i = 0; i < 20; i++) sources.push(await writeRandomFile(src, `small${i}.bin`, 1000, i + 3));
+    const files = await collectFiles(sources);
+    const pair = await startPair(files, dst, {}, { parallel: 4 });
+    let connections = 0;
+    pair.sender.on('connected', () => connections++);
+    const { received } = await runPair(pair);
+    expect(received.files).toHaveLength(22);
+    expect(connections).toBe(2); // one per large file; the small ones ride on the first
+  });
+
   it('sends an empty file', async () => {
     const [src, dst] = [await dir(), await dir()];
     await writeFile(path.join(src, 'empty.txt'), '');
