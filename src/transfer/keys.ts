@@ -1,7 +1,7 @@
 // End-to-end keys of a transfer (protocol.md §T9): an X25519 key pair per side, exchanged
 // through the offer and the accept; per connection, HKDF turns the shared secret and both
 // handshake nonces into one AES-256-GCM key per direction.
-import { createHash, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { TransferError } from './errors.js';
 
 export interface KeyPair {
@@ -10,9 +10,24 @@ export interface KeyPair {
   privateKey: KeyObject;
 }
 
+/** PKCS#8 DER of an X25519 private key, up to its 32 raw bytes (RFC 8410). */
+const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+/**
+ * A fresh X25519 key pair: 32 random bytes are a private key (X25519 clamps them itself).
+ * Not generateKeyPair(Sync): on Node 20 a GC inside the JWK export of the public key can run
+ * the finalizer of the key generation job, which takes the mutex the export already holds,
+ * and the process hangs for good (seen in bench:transfer: `chat accept` stuck in a futex
+ * before its first byte; a loop of 20,000 generateKeyPairSync + export hangs every time here).
+ */
 export function newKeyPair(): KeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync('x25519');
-  return { publicKey: publicKey.export({ format: 'jwk' }).x!, privateKey };
+  return keyPairOf(randomBytes(32));
+}
+
+/** The X25519 key pair whose private key is these 32 bytes. */
+export function keyPairOf(privateBytes: Buffer): KeyPair {
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, privateBytes]), format: 'der', type: 'pkcs8' });
+  return { publicKey: createPublicKey(privateKey).export({ format: 'jwk' }).x!, privateKey };
 }
 
 /** X25519(own, peer); a malformed or low-order peer key is a protocol error. */

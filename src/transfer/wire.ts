@@ -19,10 +19,11 @@ export interface WireHandlers {
   close(err: TransferError | undefined): void;
 }
 
-const NOOP = (): void => {};
-type WriteDone = (err?: Error | null) => void;
-/** The first transfer protocol version with BUNDLE frames (protocol.md §T9). */
+/** The first transfer protocol version with BUNDLE frames (protocol.md §T9.1). */
 export const BUNDLE_VERSION = 4;
+
+type WriteDone = (err?: Error | null) => void;
+const NOOP = (): void => {};
 const NOOP_HANDLERS: WireHandlers = { control() {}, data() {}, close() {} };
 
 // After end(): frames are ignored but the owner still learns about the close.
@@ -152,7 +153,8 @@ export class Wire {
 
   /**
    * Writes a ready-made frame; `done` runs once `frame` may be reused: when its bytes left (or
-   * failed to leave) the process or, on a sealed connection, as soon as they were sealed.
+   * failed to leave) the process or, on a sealed connection, as soon as they were sealed or
+   * copied into a bundle.
    */
   write(frame: Buffer, done?: WriteDone): boolean {
     if (this.closed || this.#ending) {

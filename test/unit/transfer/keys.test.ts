@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { connectionKeys, newKeyPair, sharedSecret, verifyCode } from '../../../src/transfer/keys.js';
+import { connectionKeys, keyPairOf, newKeyPair, sharedSecret, verifyCode } from '../../../src/transfer/keys.js';
 import { Opener, Sealer, TAG_BYTES } from '../../../src/transfer/seal.js';
 
 const header = (n: number) => {
@@ -22,6 +22,15 @@ describe('transfer keys', () => {
     expect(atSender.s2r.equals(atSender.r2s)).toBe(false);
     const other = connectionKeys(sharedSecret(s, r.publicKey), { ...input, receiverNonce: 'cc'.repeat(32) });
     expect(other.s2r.equals(atSender.s2r)).toBe(false);
+  });
+
+  it('makes key pairs that match RFC 7748 §6.1 (public keys and shared secret)', () => {
+    const alice = keyPairOf(Buffer.from('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', 'hex'));
+    const bob = keyPairOf(Buffer.from('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb', 'hex'));
+    expect(Buffer.from(alice.publicKey, 'base64url').toString('hex')).toBe('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
+    expect(Buffer.from(bob.publicKey, 'base64url').toString('hex')).toBe('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f');
+    expect(sharedSecret(alice, bob.publicKey).toString('hex')).toBe('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
+    expect(newKeyPair().publicKey).not.toBe(newKeyPair().publicKey);
   });
 
   it('rejects malformed and low-order public keys', () => {
