@@ -1,7 +1,7 @@
 // What the bench scripts share: a plain text table, where the figures come from (machine, commit),
-// and the next free name for a raw result file in bench/results/.
+// the next free name for a raw result file in bench/results/, and fresh filesystems to write to.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -40,6 +40,34 @@ export function resultFile(dir, name, date) {
     const file = path.join(dir, `${name}-${date}${i === 1 ? '' : `-${i}`}.json`);
     if (!existsSync(file)) return file;
   }
+}
+
+/**
+ * Mounts a fresh ext4 (a 512 MiB image in /dev/shm on a loop device) on the existing directory
+ * `dir`; root only. Returns what unmountExt4 needs; throws naming the command that failed.
+ */
+export function mountFreshExt4(dir, tag) {
+  const image = path.join('/dev/shm', `chat-bench-${process.pid}-${tag}.img`);
+  writeFileSync(image, '');
+  const sh = (cmd, args) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
+  };
+  try {
+    sh('truncate', ['-s', '512M', image]);
+    sh('mkfs.ext4', ['-q', '-F', '-N', '65536', image]);
+    sh('mount', ['-o', 'loop', image, dir]);
+  } catch (err) {
+    rmSync(image, { force: true });
+    throw err;
+  }
+  return { dir, image };
+}
+
+/** Unmounts what mountFreshExt4 mounted (lazily if still busy: freed when its last user goes) and deletes the image. */
+export function unmountExt4({ dir, image }) {
+  if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
+  rmSync(image, { force: true });
 }
 
 /** Runs `main`, calling `cleanup` however it ends (including SIGINT/SIGTERM); exit code 1 on a throw. */

@@ -9,6 +9,7 @@
 //   node bench/small-files-floor.mjs [--files 10000] [--bytes 10240] [--rounds 3]
 import { spawnSync } from 'node:child_process';
 import { closeSync, constants, fchmodSync, futimesSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { mountFreshExt4, unmountExt4 } from './common.mjs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,20 +34,12 @@ const sh = (cmd, args) => {
 function freshFs(name) {
   const dir = path.join(tmp, name);
   mkdirSync(dir);
-  const image = path.join('/dev/shm', `chat-floor-${process.pid}-${name}.img`);
-  writeFileSync(image, '');
-  sh('truncate', ['-s', '512M', image]);
-  sh('mkfs.ext4', ['-q', '-F', '-N', '65536', image]);
-  sh('mount', ['-o', 'loop', image, dir]);
-  mounts.push({ dir, image });
+  mounts.push(mountFreshExt4(dir, `floor-${name}`));
   return dir;
 }
 
 function unmountAll() {
-  for (const { dir, image } of mounts.splice(0)) {
-    if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
-    rmSync(image, { force: true });
-  }
+  for (const mount of mounts.splice(0)) unmountExt4(mount);
 }
 
 const data = Buffer.alloc(BYTES, 0x61);

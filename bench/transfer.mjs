@@ -28,7 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { gitInfo, machineInfo, resultFile, runMain, table } from './common.mjs';
+import { gitInfo, machineInfo, mountFreshExt4, resultFile, runMain, table, unmountExt4 } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHAT_BIN = path.join(ROOT, 'bin', 'chat');
@@ -332,31 +332,16 @@ function treeOutputDir(name) {
   const dir = path.join(tmp, name);
   mkdirSync(dir, { recursive: true });
   if (!treeFs()) return dir;
-  const image = path.join('/dev/shm', `chat-bench-${process.pid}-${name}.img`);
-  writeFileSync(image, '');
-  const sh = (cmd, args) => {
-    const r = spawnSync(cmd, args, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
-  };
   try {
-    sh('truncate', ['-s', '512M', image]);
-    sh('mkfs.ext4', ['-q', '-F', '-N', '65536', image]);
-    sh('mount', ['-o', 'loop', image, dir]);
+    mounts.push(mountFreshExt4(dir, name));
   } catch (err) {
-    rmSync(image, { force: true });
     treeFsWhy = `could not mount a fresh ext4 (${err.message}): a plain directory in the temp dir`;
-    return dir;
   }
-  mounts.push({ dir, image });
   return dir;
 }
 
 function unmountTrees() {
-  for (const { dir, image } of mounts.splice(0)) {
-    // Lazily if still busy (a receiver killed mid-run): detached now, freed when the last user goes.
-    if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
-    rmSync(image, { force: true });
-  }
+  for (const mount of mounts.splice(0)) unmountExt4(mount); // lazily if a killed receiver still holds it
 }
 
 /** Flushes dirty pages so one run's writeback does not land in the next run's timing. */

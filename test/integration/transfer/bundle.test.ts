@@ -9,6 +9,8 @@ import { decodeBundle } from '../../../src/transfer/bundle.js';
 import { Opener, Sealer, TAG_BYTES } from '../../../src/transfer/seal.js';
 import type { TransferError } from '../../../src/transfer/errors.js';
 import { Wire } from '../../../src/transfer/wire.js';
+import type { ReceiverOptions } from '../../../src/transfer/receiver.js';
+import type { SenderOptions } from '../../../src/transfer/sender.js';
 import { collectFiles, runPair, scratchDirs, sha256File, startPair, writeRandomFile } from '../../helpers/transfer-files.js';
 
 const scratch = scratchDirs();
@@ -29,6 +31,15 @@ async function socketPair(): Promise<[net.Socket, net.Socket]> {
   server.close();
   sockets.push(client, accepted);
   return [client, accepted];
+}
+
+/** A Wire sealed at `version` on one end of a fresh TCP pair; the raw other end and the Wire's keys. */
+async function wireAndPeer(version: number): Promise<{ wire: Wire; peer: net.Socket; sendKey: Buffer; receiveKey: Buffer }> {
+  const [a, b] = await socketPair();
+  const [sendKey, receiveKey] = [randomBytes(32), randomBytes(32)];
+  const wire = new Wire(a);
+  wire.protect(sendKey, receiveKey, version);
+  return { wire, peer: b, sendKey, receiveKey };
 }
 
 /** The sealed frames a raw socket receives, opened with `key`. */
@@ -68,11 +79,8 @@ function closedWith(wire: Wire): Promise<TransferError | undefined> {
 
 describe('transfer v4: BUNDLE frames', () => {
   it('seals every control message of one turn of the event loop as one bundle, in order', async () => {
-    const [a, b] = await socketPair();
-    const [k1, k2] = [randomBytes(32), randomBytes(32)];
-    const wire = new Wire(a);
-    wire.protect(k1, k2, 4);
-    const raw = openedFrames(b, k1);
+    const { wire, peer, sendKey } = await wireAndPeer(4);
+    const raw = openedFrames(peer, sendKey);
     for (let i = 0; i < 100; i++) wire.sendControl({ type: 'ack', file: i, bytes: i });
     await raw.arrived(1);
     expect(raw.frames).toHaveLength(1);
@@ -83,11 +91,8 @@ describe('transfer v4: BUNDLE frames', () => {
   });
 
   it('sends a lone message as a plain sealed frame, and a big DATA chunk on its own after what came before', async () => {
-    const [a, b] = await socketPair();
-    const [k1, k2] = [randomBytes(32), randomBytes(32)];
-    const wire = new Wire(a);
-    wire.protect(k1, k2, 4);
-    const raw = openedFrames(b, k1);
+    const { wire, peer, sendKey } = await wireAndPeer(4);
+    const raw = openedFrames(peer, sendKey);
     wire.sendControl({ type: 'start', file: 0, offset: 0, size: 200_000 });
     const frame = Buffer.alloc(4 + 13 + 200_000, 7);
     frame.writeUInt32BE(13 + 200_000);
@@ -100,12 +105,9 @@ describe('transfer v4: BUNDLE frames', () => {
   });
 
   it('a v3 connection refuses a bundle as a protocol error', async () => {
-    const [a, b] = await socketPair();
-    const [k1, k2] = [randomBytes(32), randomBytes(32)];
-    const v4 = new Wire(a);
-    v4.protect(k1, k2, 4);
-    const v3 = new Wire(b);
-    v3.protect(k2, k1, 3);
+    const { wire: v4, peer, sendKey, receiveKey } = await wireAndPeer(4);
+    const v3 = new Wire(peer);
+    v3.protect(receiveKey, sendKey, 3);
     const closed = closedWith(v3);
     v4.sendControl({ type: 'ack', file: 0, bytes: 1 });
     v4.sendControl({ type: 'ack', file: 1, bytes: 1 });
@@ -116,50 +118,46 @@ describe('transfer v4: BUNDLE frames', () => {
     ['an entry that overruns the bundle', '04' + '00000009' + '017b7d'],
     ['a bundle inside a bundle', '04' + '00000007' + '04' + '00000002' + '017b'],
   ])('a v4 connection closes on %s (authenticated but malformed) with a protocol error', async (_what, hex) => {
-    const [a, b] = await socketPair();
-    const [k1, k2] = [randomBytes(32), randomBytes(32)];
-    const v4 = new Wire(b);
-    v4.protect(k2, k1, 4);
+    const { wire: v4, peer, receiveKey } = await wireAndPeer(4);
     const closed = closedWith(v4);
-    writeSealed(a, new Sealer(k1), Buffer.from(hex, 'hex'));
+    writeSealed(peer, new Sealer(receiveKey), Buffer.from(hex, 'hex'));
     expect(await closed).toMatchObject({ code: 'protocol' });
   });
 });
 
+/**
+ * Transfers `sources` and checks every file's SHA-256 and that the sender's progress reaches
+ * the total; returns the protocol versions both sides' connections agreed on.
+ */
+async function transferAll(sources: string[], senderOpts: Partial<SenderOptions>, receiverOpts: Partial<ReceiverOptions>): Promise<Set<number>> {
+  const files = await collectFiles(sources);
+  const pair = await startPair(files, await scratch.dir(), senderOpts, receiverOpts);
+  const versions = new Set<number>();
+  pair.sender.on('connected', (c) => versions.add(c.version));
+  pair.receiver.on('connected', (c) => versions.add(c.version));
+  let progress = 0;
+  pair.sender.on('progress', (p) => (progress = p.totalBytes));
+  const { received } = await runPair(pair);
+  for (const [i, f] of received.files.entries()) expect(f.sha256).toBe(await sha256File(files[i]!.source));
+  expect(progress).toBe(files.reduce((n, f) => n + f.size, 0));
+  return versions;
+}
+
 describe('transfer: v3 and v4 peers', () => {
   it.each([
-    ['a v4 sender and a v3 receiver', { maxVersion: 3 as const }, {}],
-    ['a v3 sender and a v4 receiver', {}, { maxVersion: 3 as const }],
-  ])('%s agree on v3 and transfer small and large files', async (_what, receiverOpts, senderOpts) => {
-    const [src, dst] = [await scratch.dir(), await scratch.dir()];
+    ['a v4 sender and a v3 receiver', {}, { maxVersion: 3 as const }],
+    ['a v3 sender and a v4 receiver', { maxVersion: 3 as const }, {}],
+  ])('%s agree on v3 and transfer small and large files', async (_what, senderOpts, receiverOpts) => {
+    const src = await scratch.dir();
     const sources = [await writeRandomFile(src, 'big.bin', 3_000_000, 1)];
     for (let i = 0; i < 40; i++) sources.push(await writeRandomFile(src, `s${i}.bin`, 100 + i * 997, i + 2));
-    const files = await collectFiles(sources);
-    const pair = await startPair(files, dst, senderOpts, receiverOpts);
-    const versions: number[] = [];
-    pair.sender.on('connected', (c) => versions.push(c.version));
-    pair.receiver.on('connected', (c) => versions.push(c.version));
-    const progress: number[] = [];
-    pair.sender.on('progress', (p) => progress.push(p.totalBytes));
-    const { received } = await runPair(pair);
-    expect(new Set(versions)).toEqual(new Set([3]));
-    for (const [i, f] of received.files.entries()) expect(f.sha256).toBe(await sha256File(files[i]!.source));
-    expect(progress.at(-1)).toBe(files.reduce((n, f) => n + f.size, 0));
+    expect(await transferAll(sources, senderOpts, receiverOpts)).toEqual(new Set([3]));
   });
 
   it('two v4 peers agree on v4, and the sender sees every byte verified without a last ack', async () => {
-    const [src, dst] = [await scratch.dir(), await scratch.dir()];
+    const src = await scratch.dir();
     const sources: string[] = [];
     for (let i = 0; i < 300; i++) sources.push(await writeRandomFile(src, `f${i}.bin`, (i * 131) % 5000, i + 1));
-    const files = await collectFiles(sources);
-    const pair = await startPair(files, dst);
-    const versions: number[] = [];
-    pair.sender.on('connected', (c) => versions.push(c.version));
-    const progress: number[] = [];
-    pair.sender.on('progress', (p) => progress.push(p.totalBytes));
-    const { received } = await runPair(pair);
-    expect(new Set(versions)).toEqual(new Set([4]));
-    for (const [i, f] of received.files.entries()) expect(f.sha256).toBe(await sha256File(files[i]!.source));
-    expect(progress.at(-1)).toBe(files.reduce((n, f) => n + f.size, 0));
+    expect(await transferAll(sources, {}, {})).toEqual(new Set([4]));
   });
 });
