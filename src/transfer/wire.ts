@@ -112,8 +112,8 @@ export class Wire {
 
   /**
    * From now on every frame payload is sealed on the way out and opened on the way in (§T9).
-   * From `version` 4 on, small payloads written in the same turn of the event loop are sealed
-   * together as one BUNDLE frame, and BUNDLE frames are accepted. Called right after the
+   * From `version` 4 on, small payloads written by one event (a read, a timer) and the promise
+   * continuations it sets off are sealed together as one BUNDLE frame, and BUNDLE frames are accepted. Called right after the
    * handshake, between frames.
    */
   protect(sendKey: Buffer, receiveKey: Buffer, version: number): void {
@@ -182,15 +182,18 @@ export class Wire {
     return ok;
   }
 
-  // v4: queued until this turn of the event loop ends (or the bundle is full), then sealed as one
-  // frame: many files' control messages and small DATA chunks cost one seal and one write.
+  // v4: queued until the current event and its promise continuations are done (a tick queued from
+  // a continuation runs once they all have), or until the bundle is full, then sealed as one frame:
+  // many files' control messages and small DATA chunks cost one seal and one write. A full bundle
+  // leaves at once (not corked until the continuations end), so the peer can start on it while
+  // we go on serving.
   #bundle(payload: Buffer, done: WriteDone | undefined): boolean {
     if (!this.#outbox.fits(payload)) this.#flush();
     this.#outbox.add(payload);
     if (done) queueMicrotask(() => done()); // copied into the bundle
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(this.#flushLater);
+      process.nextTick(this.#flushLater);
     }
     return this.socket.writableLength < this.socket.writableHighWaterMark;
   }
@@ -204,8 +207,9 @@ export class Wire {
   #flush(): void {
     const payload = this.#outbox.take();
     if (!payload || this.closed) return;
-    this.#cork();
+    this.socket.cork();
     this.#writeSealed(payload, this.#afterWrite);
+    this.socket.uncork();
   }
 
   // The payload, sealed, under a new length prefix (which is the AAD). The ciphertext buffers

@@ -78,7 +78,7 @@ function closedWith(wire: Wire): Promise<TransferError | undefined> {
 }
 
 describe('transfer v4: BUNDLE frames', () => {
-  it('seals every control message of one turn of the event loop as one bundle, in order', async () => {
+  it('seals every control message written in one go as one bundle, in order', async () => {
     const { wire, peer, sendKey } = await wireAndPeer(4);
     const raw = openedFrames(peer, sendKey);
     for (let i = 0; i < 100; i++) wire.sendControl({ type: 'ack', file: i, bytes: i });
