@@ -1,12 +1,12 @@
-// BUNDLE payloads (protocol.md §T9, v4): several small payloads sealed as one frame, so a batch
+// BUNDLE payloads (protocol.md §T9.1, v4): several small payloads sealed as one frame, so a batch
 // of control messages and small files costs one AES-GCM seal and one socket write. Pure: no I/O.
-import { KIND_BUNDLE, KIND_CONTROL, KIND_SEALED_DATA } from './chunk.js';
+import { KIND_BUNDLE, KIND_CONTROL, KIND_SEALED_DATA, MAX_CONTROL_BYTES } from './chunk.js';
 import { TransferError } from './errors.js';
 
 /** Bytes a bundle adds per entry (its u32 length). */
 export const BUNDLE_ENTRY_PREFIX_BYTES = 4;
-/** Largest bundle payload, kind byte included: within every direction's frame limit (§T2.1). */
-export const MAX_BUNDLE_BYTES = 1 << 16;
+/** Largest bundle payload, kind byte included: the smaller direction's frame limit (§T2.1), so it fits both. */
+export const MAX_BUNDLE_BYTES = MAX_CONTROL_BYTES;
 
 /** Largest payload that may join a bundle; larger ones (big DATA chunks) are sealed on their own. */
 export const MAX_BUNDLED_PAYLOAD = MAX_BUNDLE_BYTES - 1 - BUNDLE_ENTRY_PREFIX_BYTES;
@@ -20,11 +20,6 @@ export class BundleBuilder {
   #buf: Buffer | undefined;
   #bytes = 1;
   #count = 0;
-
-  /** Payloads added since the last take(). */
-  get count(): number {
-    return this.#count;
-  }
 
   /** True if `payload` fits in what is left of this bundle (take() first otherwise). */
   fits(payload: Buffer): boolean {
