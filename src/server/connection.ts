@@ -12,6 +12,11 @@ export type ConnectionState = 'hello' | 'login' | 'ready' | 'closed';
 export interface ConnectionHooks {
   /** Runs one request; resolves with the reply's result or throws (ProtocolError for wire errors). */
   handle(conn: Connection, request: Request): Promise<unknown>;
+  /**
+   * Whether the store commits messages in the order they are handed to it (SQLite's one writer):
+   * then a logged-in connection's consecutive `send`s are pipelined (see #drainRequests).
+   */
+  pipelineSends: boolean;
   closed(conn: Connection): void;
   log(line: string): void;
 }
@@ -47,6 +52,11 @@ export class Connection {
   readonly #decoder: FrameDecoder;
   #pending: Request[] = [];
   #running = false;
+  /** Pipelined sends not answered yet, and the promise of the last one's reply. */
+  #inPipeline = 0;
+  #replies: Promise<void> = Promise.resolve();
+  /** Resolves when the last pipelined send has reached the store, or failed before it (sendTurn). */
+  #storeTurn: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | null;
   #endAfterReply = false;
   #corked = false;
@@ -251,7 +261,7 @@ export class Connection {
       return;
     }
     for (const payload of payloads) this.#accept(payload);
-    if (this.#pending.length >= this.#limits.maxPendingRequests) this.#socket.pause();
+    if (this.#pending.length + this.#inPipeline >= this.#limits.maxPendingRequests) this.#socket.pause();
   }
 
   #accept(payload: Buffer): void {
@@ -268,30 +278,81 @@ export class Connection {
     if (!this.#running) void this.#drainRequests();
   }
 
+  /**
+   * Requests run in order, each after the one before it has been answered, except consecutive
+   * `send`s of a logged-in connection when the store commits in call order: each starts while
+   * the ones before it are still being stored, reaches the store after them (sendTurn), and is
+   * answered after them. So they share a commit, and their replies a write, instead of one
+   * commit and fsync per message per connection; any other request waits for them all.
+   */
   async #drainRequests(): Promise<void> {
     this.#running = true;
     while (this.#pending.length > 0 && this.state !== 'closed' && !this.#closing) {
       const request = this.#pending.shift()!;
-      await this.#run(request);
-      if (this.#pending.length < this.#limits.maxPendingRequests / 2) this.#socket.resume();
+      if (request.type === 'send' && this.state === 'ready' && this.#hooks.pipelineSends) this.#pipeline(request);
+      else {
+        await this.#replies;
+        await this.#run(request);
+      }
+      this.#maybeResume();
     }
     this.#running = false;
   }
 
+  #pipeline(request: Request): void {
+    this.#inPipeline++;
+    const outcome = this.#hooks.handle(this, request).then(
+      (result) => ({ result }),
+      (err: unknown) => ({ err }),
+    );
+    this.#replies = this.#replies
+      .then(() => outcome)
+      .then((o) => {
+        this.#inPipeline--;
+        this.#reply(request, o);
+        this.#maybeResume();
+      });
+  }
+
+  /**
+   * For a pipelined send: resolves once every earlier send of this connection has reached the
+   * store (or failed); call the returned `reached` right after handing the message to the store.
+   */
+  sendTurn(): { ready: Promise<void>; reached: () => void } {
+    const ready = this.#storeTurn;
+    let reached!: () => void;
+    const mine = new Promise<void>((resolve) => (reached = resolve));
+    // Also after the earlier ones: a send that fails before the store does not let a later one pass them.
+    this.#storeTurn = ready.then(() => mine);
+    return { ready, reached };
+  }
+
+  #maybeResume(): void {
+    if (this.#pending.length + this.#inPipeline < this.#limits.maxPendingRequests / 2) this.#socket.resume();
+  }
+
   async #run(request: Request): Promise<void> {
     try {
-      const result = await this.#hooks.handle(this, request);
-      this.send({ type: 'ok', id: request.id, result: result ?? {} });
-      if (this.#endAfterReply) this.close();
+      this.#reply(request, { result: await this.#hooks.handle(this, request) });
     } catch (err) {
-      if (err instanceof ProtocolError) {
-        if (err.fatal) this.fail(err, request.id);
-        else this.send({ type: 'error', id: request.id, code: err.code, message: err.message });
-        return;
-      }
-      this.#hooks.log(`conn ${this.id} ${request.type} failed: ${(err as Error).stack ?? err}`);
-      this.send({ type: 'error', id: request.id, code: 'internal', message: 'internal server error' });
+      this.#reply(request, { err });
     }
+  }
+
+  #reply(request: Request, outcome: { result?: unknown; err?: unknown }): void {
+    const { err } = outcome;
+    if (!('err' in outcome)) {
+      this.send({ type: 'ok', id: request.id, result: outcome.result ?? {} });
+      if (this.#endAfterReply) this.close();
+      return;
+    }
+    if (err instanceof ProtocolError) {
+      if (err.fatal) this.fail(err, request.id);
+      else this.send({ type: 'error', id: request.id, code: err.code, message: err.message });
+      return;
+    }
+    this.#hooks.log(`conn ${this.id} ${request.type} failed: ${(err as Error).stack ?? err}`);
+    this.send({ type: 'error', id: request.id, code: 'internal', message: 'internal server error' });
   }
 
   #onHandshakeTimeout(): void {

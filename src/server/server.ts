@@ -233,6 +233,7 @@ export class ChatServer implements ServerContext {
       },
       closed: (c) => this.#onClosed(c),
       log: (line) => this.log(line),
+      pipelineSends: this.store.commitsInCallOrder,
     });
     this.registry.all.add(conn);
     this.log(`conn ${conn.id} open from ${conn.remote}`);

@@ -123,6 +123,8 @@ async function schemaVersionOf(client: pg.ClientBase): Promise<number> {
 export class PostgresStore implements Store {
   /** Conversations are inserted concurrently: announcements follow id order only within each. */
   readonly announceOrder = 'conversation' as const;
+  /** A batch that stalls gets another beside it, which may commit first. */
+  readonly commitsInCallOrder = false;
   /** Reads and the other writes. */
   readonly #pool: pg.Pool;
   /** Message batches only, one connection per batch in flight: they never queue behind reads. */

@@ -67,6 +67,8 @@ const WRITES = [
 export class SqliteStore implements Store {
   /** One writer: messages commit, and are announced, in id order. */
   readonly announceOrder = 'id' as const;
+  /** One queue, one writer, batches in queue order. */
+  readonly commitsInCallOrder = true;
   readonly #db: Database.Database;
   readonly #walPath: string;
   #walFd: number | undefined;

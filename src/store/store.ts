@@ -74,6 +74,11 @@ export interface Store {
    * order (PostgreSQL).
    */
   readonly announceOrder: 'id' | 'conversation';
+  /**
+   * True when messages commit in the order addMessage was called (one writer, one queue): a
+   * connection may then hand the store its next message before the previous one resolved.
+   */
+  readonly commitsInCallOrder: boolean;
   /** Creates a user; returns null if the name is taken (names are compared ignoring case). */
   createUser(name: string, salt: Buffer, hash: Buffer, at: number): Promise<UserRow | null>;
   /**

@@ -664,6 +664,48 @@ describe('hostile input', () => {
       [6, 'ok'],
     ]);
   });
+
+  it('consecutive sends are stored and answered in request order, and the next other request sees them all', async () => {
+    const bob = await registered('bob');
+    const bobListening = await listening(bob.token);
+    const r = await raw();
+    r.request({ id: 1, type: 'hello', version: 2 });
+    r.request({ id: 2, type: 'register', user: 'alice', password: PASSWORD });
+    await r.frame({ id: 2 });
+    // More than maxPendingRequests (32) in one write: the server pauses reading and resumes.
+    const sends: Record<string, unknown>[] = [];
+    const expected: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      const id = 10 + i;
+      if (i % 50 === 7) sends.push({ id, type: 'send', to: 'nobody', text: 'x' });
+      else if (i % 50 === 8) sends.push({ id, type: 'send', to: 'bob', text: '' });
+      else if (i % 50 === 9) sends.push({ id, type: 'send', to: '#nogroup', text: 'x' });
+      else {
+        sends.push({ id, type: 'send', to: 'bob', text: `m${i}` });
+        expected.push(`m${i}`);
+      }
+    }
+    r.write(Buffer.concat([...sends, { id: 500, type: 'history', with: 'bob', limit: 500 }].map(encodeJsonFrame)));
+    const history = await r.frame({ id: 500 });
+    // One reply per request, in request order; the errors where the bad sends were.
+    expect(r.frames.slice(2).map((f) => f.id)).toEqual([...sends.map((s) => s.id), 500]);
+    const codes = r.frames.slice(2, -1).map((f) => (f.type === 'ok' ? 'ok' : f.code));
+    expect(codes.filter((c) => c !== 'ok')).toEqual([1, 2, 3].flatMap(() => ['no_such_user', 'bad_request', 'no_such_group']));
+    for (const [i, f] of r.frames.slice(2, -1).entries()) {
+      const s = sends[i]!;
+      expect(f.type === 'ok', `reply to ${JSON.stringify(s)}: ${JSON.stringify(f)}`).toBe(s.to === 'bob' && s.text !== '');
+    }
+    // Stored in request order: receipt ids increase with the requests.
+    const ids = r.frames.filter((f) => f.type === 'ok' && typeof f.id === 'number' && f.id >= 10 && f.id < 500).map((f) => (f.result as { id: number }).id);
+    expect(ids).toHaveLength(expected.length);
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    // The history request ran after every send before it was stored.
+    const stored = (history.result as { messages: ChatMessage[] }).messages;
+    expect(stored.map((m) => m.text)).toEqual(expected);
+    expect(stored.map((m) => m.id)).toEqual(ids);
+    await bobListening.inbox.untilMessages(expected.length);
+    expect(bobListening.inbox.texts).toEqual(expected);
+  });
 });
 
 describe('restart', () => {

@@ -24,6 +24,22 @@ export async function existingUser(ctx: ServerContext, raw: string): Promise<str
 }
 
 export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<'send'>) {
+  // Pipelined sends (Connection.#drainRequests) reach the store in request order.
+  const turn = conn.sendTurn();
+  try {
+    const { stored } = await admitSend(ctx, conn, req, turn.ready);
+    turn.reached();
+    return receipt(await stored);
+  } finally {
+    turn.reached();
+  }
+}
+
+/** The store's promise of a message, wrapped so that an async function does not wait for it. */
+type Admitted = { stored: Promise<ChatMessage> };
+
+/** Checks a send and hands it to the store (after `ready`). */
+async function admitSend(ctx: ServerContext, conn: Connection, req: Req<'send'>, ready: Promise<void>): Promise<Admitted> {
   conn.sendBucket ??= new RateBucket(ctx.limits.messageRate, ctx.limits.messageBurst, ctx.now());
   if (!conn.sendBucket.take(ctx.now())) {
     throw new ProtocolError('rate_limited', `slow down: at most ${ctx.limits.messageRate} messages per second`);
@@ -35,15 +51,16 @@ export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<
   if (bytes > ctx.limits.maxMessageBytes) {
     throw new ProtocolError('too_large', `message is ${bytes} bytes; the limit is ${ctx.limits.maxMessageBytes}`);
   }
-  if (isGroupAddress(req.to)) return sendToGroup(ctx, conn, req.to, req.text);
+  if (isGroupAddress(req.to)) return sendToGroup(ctx, conn, req.to, req.text, ready);
   const to = await existingUser(ctx, req.to);
+  await ready;
   // Delivered from inside addMessage, with the message's place in its conversation: every node
   // passes each conversation's messages on in id order (sequencer.ts).
-  const message = await ctx.store.addMessage(
+  const stored = ctx.store.addMessage(
     { from: conn.user!, to, text: req.text, at: ctx.now(), fromSession: conn.sessionId },
-    (stored, order) => ctx.deliver([to, conn.user!], { type: 'event', event: 'message', data: stored }, conn, order),
+    (message, order) => ctx.deliver([to, conn.user!], { type: 'event', event: 'message', data: message }, conn, order),
   );
-  return receipt(message);
+  return { stored };
 }
 
 /** The reply to `send`: the stored message without its text (the sender has it; §4.3). */
@@ -51,17 +68,18 @@ function receipt({ text: _text, ...rest }: ChatMessage): Omit<ChatMessage, 'text
   return rest;
 }
 
-async function sendToGroup(ctx: ServerContext, conn: Connection, to: string, text: string) {
+async function sendToGroup(ctx: ServerContext, conn: Connection, to: string, text: string, ready: Promise<void>): Promise<Admitted> {
   const group = await existingGroup(ctx, to);
   await requireMember(ctx, group, conn.user!);
-  const message = await ctx.store.addMessage(
+  await ready;
+  const stored = ctx.store.addMessage(
     { from: conn.user!, to: `#${group.name}`, text, at: ctx.now(), fromSession: conn.sessionId },
-    async (stored, order) => {
+    async (message, order) => {
       const members = (await ctx.store.members(group.name)).map((m) => m.user);
-      await ctx.deliver(members, { type: 'event', event: 'message', data: stored }, conn, order);
+      await ctx.deliver(members, { type: 'event', event: 'message', data: message }, conn, order);
     },
   );
-  return receipt(message);
+  return { stored };
 }
 
 export async function handleHistory(ctx: ServerContext, conn: Connection, req: Req<'history'>) {
