@@ -22,6 +22,10 @@
 // --no-inspircd (each anchor is installed from Debian when missing; --smoke and --nodes run neither)
 // --out DIR  --data-parent DIR (where the data dirs go; /dev/shm for tmpfs)  --profile DIR (the
 // chat server runs under node --cpu-prof; see bench/relay/profile-top.mjs).
+// --floor: after the anchors, the same load against bench/relay/floor-server.mjs, the least a
+// Node server must do for it, twice: messages in memory (floorMemory), and stored as ours
+// stores them, durably in SQLite before the reply (floorSqlite): how far ours is from what Node
+// itself allows on this machine.
 //
 // --nodes N[,M…] (cluster mode, docs/cluster.md; implies --no-ngircd): after the single node
 // (SQLite, in-process bus) of each client count, the same load against N `chat serve` nodes
@@ -55,6 +59,7 @@ import {
   rssMb,
   snapshotBuild,
   startChat,
+  startFloor,
   startInspircd,
   startNgircd,
   stop,
@@ -102,6 +107,7 @@ function options() {
       'no-max': { type: 'boolean', default: false },
       'no-ngircd': { type: 'boolean', default: false },
       'no-inspircd': { type: 'boolean', default: false },
+      floor: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       smoke: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -131,6 +137,7 @@ function options() {
     nodes: values.nodes === undefined ? [] : list(values.nodes),
     ngircd: !values['no-ngircd'] && !values.smoke && values.nodes === undefined,
     inspircd: !values['no-inspircd'] && !values.smoke && values.nodes === undefined,
+    floor: values.floor,
     out: values.out ?? path.join(ROOT, 'bench', 'results'),
     dataParent: values['data-parent'],
     profile: values.profile ? path.resolve(values.profile) : null,
@@ -253,7 +260,7 @@ async function drive(kind, server, n, opts, extra = null) {
   const samplers = procsOf(server).map((p) => rssSampler(p.pid));
   const marks = { window: null };
   const gen = startGenerators(LOAD, opts.generators, (mark) => marks.window?.onMark(mark, gen));
-  const run = { target: kind === 'chat' ? 'ours' : server.name, clients: n, pairs: twoWay(n, opts) ? 'two-way' : 'one-way', serverArgs: server.args, steps: [] };
+  const run = { target: server.name ?? 'ours', clients: n, pairs: twoWay(n, opts) ? 'two-way' : 'one-way', serverArgs: server.args, steps: [] };
   try {
     const perAddress = kind === 'chat' && !opts.flags.maxConnectionsPerAddress ? 60 : 1000;
     const { size, window, maxInflight, seed } = opts;
@@ -309,7 +316,7 @@ async function endPhase(kind, gen, server, run, opts) {
   log(`  lost (final, ${final.waitedMs} ms after the last step): ${run.steps.map((s) => s.lost).join(', ')}`);
   run.end = { ...(await gen.call('status')), serverRssMb: round(sumOver(server, rssMb)), ...(server.nodes ? { nodes: nodesRss(server) } : {}) };
   // Last: scrypt's 16 MiB per hash (on up to 4 threads) would otherwise inflate every RSS above.
-  if (kind === 'chat' && opts.loginSample > 0) {
+  if (kind === 'chat' && !server.floor && opts.loginSample > 0) {
     run.passwordLogin = await gen.call('passwordLogins', { count: opts.loginSample, concurrency: 16 }, 300_000);
     log(`  password logins (with ${run.clients} clients connected): ${run.passwordLogin.perSecond}/s (${run.passwordLogin.ok}/${run.passwordLogin.count} ok)`);
   }
@@ -341,6 +348,24 @@ async function runChat(n, opts, tmp) {
   } finally {
     await stop(server.child, 20_000);
     await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The Node floor (bench/relay/floor-server.mjs) with `store` memory or sqlite: the same load as
+ * ours, against the least a Node server must do for it.
+ */
+async function runFloor(store, n, opts, tmp) {
+  log(`floor-${store}, ${n} clients`);
+  const dir = path.join(tmp, `floor-${store}-${n}`);
+  mkdirSync(dir, { recursive: true });
+  const nodeArgs = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`, `--cpu-prof-name=floor-${store}-${n}-${Date.now()}.cpuprofile`] : [];
+  const started = await startFloor({ store, seed: opts.seed, users: n, dir, nodeArgs });
+  try {
+    return await drive('chat', { ...started, name: `floor-${store}`, floor: true }, n, opts);
+  } finally {
+    await stop(started.child);
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -465,9 +490,11 @@ async function main() {
       const ours = await runChat(n, opts, tmp);
       const ngircd = opts.bins.ngircd ? await runIrc('ngircd', n, opts, tmp) : null;
       const inspircd = opts.bins.inspircd ? await runIrc('inspircd', n, opts, tmp) : null;
+      const floorMemory = opts.floor ? await runFloor('memory', n, opts, tmp) : null;
+      const floorSqlite = opts.floor ? await runFloor('sqlite', n, opts, tmp) : null;
       const cluster = [];
       for (const count of opts.nodes) cluster.push(await runCluster(n, count, opts, tmp));
-      byClients.push({ clients: n, ours, ngircd, inspircd, ...(opts.nodes.length ? { cluster } : {}) });
+      byClients.push({ clients: n, ours, ngircd, inspircd, ...(opts.floor ? { floorMemory, floorSqlite } : {}), ...(opts.nodes.length ? { cluster } : {}) });
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });

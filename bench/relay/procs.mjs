@@ -170,6 +170,19 @@ export async function startChat({ chatBin, dataDir, flags, nodeArgs = [], extraA
   return { child, pid: child.pid, port: Number(m[2]), args };
 }
 
+/**
+ * bench/relay/floor-server.mjs (`store`: memory or sqlite, its database in `dir`) with the
+ * tokens of `users` users of run `seed`. Returns { child, pid, port, args }.
+ */
+export async function startFloor({ store, seed, users, dir, nodeArgs = [] }) {
+  const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'floor-server.mjs');
+  const args = ['--store', store, '--seed', seed, '--users', String(users), '--dir', dir];
+  const child = spawnRaised(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const m = await waitForOutput(child, /floor listening on ([^\s]+):(\d+)/, 30_000, 'floor server');
+  drainOutput(child);
+  return { child, pid: child.pid, port: Number(m[2]), args };
+}
+
 /** Calls onLine(line) for every line the child writes to stdout or stderr from now on. */
 function readLines(child, onLine) {
   for (const stream of [child.stdout, child.stderr]) {

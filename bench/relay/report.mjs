@@ -42,12 +42,13 @@ function rowsFor(ours, anchors) {
 
 const cell = (v) => (v === null || v === undefined ? '-' : typeof v === 'number' ? String(Math.round(v * 100) / 100) : String(v));
 
-/** The IRC anchors a bench may run, in column order. */
-const ANCHORS = ['ngircd', 'inspircd'];
+/** The anchors a bench may run, in column order: the IRC servers, and with --floor the Node floor. */
+const ALL_ANCHORS = ['ngircd', 'inspircd', 'floorMemory', 'floorSqlite'];
 
-/** The table as text lines. `byClients` is [{ clients, ours, ngircd, inspircd }]. */
+/** The table as text lines. `byClients` is [{ clients, ours, ngircd, inspircd, floorMemory?, floorSqlite? }]. */
 export function table(byClients) {
   const lines = [];
+  const ANCHORS = ALL_ANCHORS.filter((name) => byClients.some((entry) => entry[name]));
   for (const entry of byClients) {
     lines.push('', `clients = ${entry.clients}`);
     const rows = rowsFor(entry.ours, ANCHORS.map((name) => entry[name] ?? null));

@@ -1,5 +1,5 @@
-// Smoke test of the relay load benchmark: `node bench/relay.mjs --smoke` (20 clients on
-// 127.0.0.1, 1 s steps, no ngircd) runs end to end against the built server, exits 0, delivers
+// Smoke test of the relay load benchmark: `node bench/relay.mjs --smoke --floor` (20 clients on
+// 127.0.0.1, 1 s steps, no ngircd; ours, then the Node floor) runs end to end against the built server, exits 0, delivers
 // messages and loses none. A correctness check of the harness only: no figure is asserted,
 // so a busy machine cannot fail it. Needs `npm run build` first.
 import { spawnSync } from 'node:child_process';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { killBenches, runBench } from '../helpers/bench.js';
 
-const TIMEOUT_MS = 25_000;
+const TIMEOUT_MS = 45_000;
 
 const cleanup: (() => Promise<void> | void)[] = [];
 
@@ -18,11 +18,11 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-it('bench/relay.mjs --smoke delivers every accepted message and writes its JSON where told', async () => {
+it('bench/relay.mjs --smoke --floor delivers every accepted message, also through the Node floor, and writes its JSON where told', async () => {
   const out = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
   cleanup.push(() => rm(out, { recursive: true, force: true }));
 
-  const { code, stdout, stderr } = await runBench('relay.mjs', ['--smoke', '--out', out], TIMEOUT_MS);
+  const { code, stdout, stderr } = await runBench('relay.mjs', ['--smoke', '--floor', '--out', out], TIMEOUT_MS);
 
   expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
   const files = await readdir(out);
@@ -32,16 +32,18 @@ it('bench/relay.mjs --smoke delivers every accepted message and writes its JSON 
   const [run] = report.runs;
   expect(run.ngircd).toBeNull();
   expect(run.inspircd).toBeNull();
-  expect(run.ours.login.ok).toBe(run.clients);
-  expect(run.ours.steps.length).toBeGreaterThan(0);
-  for (const step of run.ours.steps) {
-    expect(step.delivered).toBeGreaterThan(0);
-    expect(step.lost).toBe(0);
-    expect(step.unanswered).toBe(0);
-    expect(step.duplicates).toBe(0);
+  for (const target of [run.ours, run.floorMemory, run.floorSqlite]) {
+    expect(target.login.ok).toBe(run.clients);
+    expect(target.steps.length).toBeGreaterThan(0);
+    for (const step of target.steps) {
+      expect(step.delivered).toBeGreaterThan(0);
+      expect(step.lost).toBe(0);
+      expect(step.unanswered).toBe(0);
+      expect(step.duplicates).toBe(0);
+    }
   }
   expect(stdout).toContain('lost');
-}, 30_000);
+}, 50_000);
 
 // The cluster path (--nodes): needs the test PostgreSQL and Redis (eval "$(.ci/services)");
 // skipped without them. Two nodes, each pair of clients on both; no figure asserted either.
