@@ -23,6 +23,9 @@ export interface ConnectionHooks {
 
 let nextId = 1;
 
+/** How a request ended: its reply's result, or what it threw. */
+type Outcome = { result: unknown; err?: undefined } | { err: unknown; result?: undefined };
+
 export class Connection {
   readonly id: string;
   readonly remote: string;
@@ -52,11 +55,14 @@ export class Connection {
   readonly #decoder: FrameDecoder;
   #pending: Request[] = [];
   #running = false;
-  /** Pipelined sends not answered yet, and the promise of the last one's reply. */
-  #inPipeline = 0;
-  #replies: Promise<void> = Promise.resolve();
+  /** Pipelined sends not answered yet, in request order, each with its outcome once known. */
+  #inPipeline: { request: Request; outcome?: Outcome }[] = [];
+  /** A request waiting for the pipeline to empty. */
+  #whenPipelineEmpty: (() => void) | null = null;
   /** Resolves when the last pipelined send has reached the store, or failed before it (sendTurn). */
   #storeTurn: Promise<void> = Promise.resolve();
+  /** Sends that took a turn and have not reached the store yet. */
+  #beforeStore = 0;
   #timer: NodeJS.Timeout | null;
   #endAfterReply = false;
   #corked = false;
@@ -261,7 +267,7 @@ export class Connection {
       return;
     }
     for (const payload of payloads) this.#accept(payload);
-    if (this.#pending.length + this.#inPipeline >= this.#limits.maxPendingRequests) this.#socket.pause();
+    if (this.#pending.length + this.#inPipeline.length >= this.#limits.maxPendingRequests) this.#socket.pause();
   }
 
   #accept(payload: Buffer): void {
@@ -291,7 +297,7 @@ export class Connection {
       const request = this.#pending.shift()!;
       if (request.type === 'send' && this.state === 'ready' && this.#hooks.pipelineSends) this.#pipeline(request);
       else {
-        await this.#replies;
+        if (this.#inPipeline.length > 0) await new Promise<void>((resolve) => (this.#whenPipelineEmpty = resolve));
         await this.#run(request);
       }
       this.#maybeResume();
@@ -300,35 +306,56 @@ export class Connection {
   }
 
   #pipeline(request: Request): void {
-    this.#inPipeline++;
-    const outcome = this.#hooks.handle(this, request).then(
-      (result) => ({ result }),
-      (err: unknown) => ({ err }),
+    const slot: { request: Request; outcome?: Outcome } = { request };
+    this.#inPipeline.push(slot);
+    this.#hooks.handle(this, request).then(
+      (result) => this.#settle(slot, { result }),
+      (err: unknown) => this.#settle(slot, { err }),
     );
-    this.#replies = this.#replies
-      .then(() => outcome)
-      .then((o) => {
-        this.#inPipeline--;
-        this.#reply(request, o);
-        this.#maybeResume();
-      });
+  }
+
+  /** Answers the pipelined sends at the head whose outcome is known. */
+  #settle(slot: { request: Request; outcome?: Outcome }, outcome: Outcome): void {
+    slot.outcome = outcome;
+    const queue = this.#inPipeline;
+    let answered = 0;
+    while (answered < queue.length && queue[answered]!.outcome) {
+      const { request, outcome: o } = queue[answered++]!;
+      this.#reply(request, o!);
+    }
+    if (answered === 0) return;
+    queue.splice(0, answered);
+    if (queue.length === 0 && this.#whenPipelineEmpty) {
+      this.#whenPipelineEmpty();
+      this.#whenPipelineEmpty = null;
+    }
+    this.#maybeResume();
   }
 
   /**
-   * For a pipelined send: resolves once every earlier send of this connection has reached the
-   * store (or failed); call the returned `reached` right after handing the message to the store.
+   * For a pipelined send: `ready` resolves once every earlier send of this connection has
+   * reached the store (or failed); null when none is still on its way. Call `reached` right
+   * after handing the message to the store (or on failure).
    */
-  sendTurn(): { ready: Promise<void>; reached: () => void } {
-    const ready = this.#storeTurn;
-    let reached!: () => void;
-    const mine = new Promise<void>((resolve) => (reached = resolve));
+  sendTurn(): { ready: Promise<void> | null; reached: () => void } {
+    const ready = this.#beforeStore > 0 ? this.#storeTurn : null;
+    this.#beforeStore++;
+    let done = false;
+    let resolveMine!: () => void;
+    const mine = new Promise<void>((resolve) => (resolveMine = resolve));
     // Also after the earlier ones: a send that fails before the store does not let a later one pass them.
-    this.#storeTurn = ready.then(() => mine);
+    this.#storeTurn = ready ? ready.then(() => mine) : mine;
+    const reached = (): void => {
+      if (done) return;
+      done = true;
+      this.#beforeStore--;
+      resolveMine();
+    };
     return { ready, reached };
   }
 
   #maybeResume(): void {
-    if (this.#pending.length + this.#inPipeline < this.#limits.maxPendingRequests / 2) this.#socket.resume();
+    if (this.#pending.length + this.#inPipeline.length < this.#limits.maxPendingRequests / 2) this.#socket.resume();
   }
 
   async #run(request: Request): Promise<void> {
@@ -339,7 +366,7 @@ export class Connection {
     }
   }
 
-  #reply(request: Request, outcome: { result?: unknown; err?: unknown }): void {
+  #reply(request: Request, outcome: Outcome): void {
     const { err } = outcome;
     if (!('err' in outcome)) {
       this.send({ type: 'ok', id: request.id, result: outcome.result ?? {} });

@@ -39,7 +39,7 @@ export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<
 type Admitted = { stored: Promise<ChatMessage> };
 
 /** Checks a send and hands it to the store (after `ready`). */
-async function admitSend(ctx: ServerContext, conn: Connection, req: Req<'send'>, ready: Promise<void>): Promise<Admitted> {
+async function admitSend(ctx: ServerContext, conn: Connection, req: Req<'send'>, ready: Promise<void> | null): Promise<Admitted> {
   conn.sendBucket ??= new RateBucket(ctx.limits.messageRate, ctx.limits.messageBurst, ctx.now());
   if (!conn.sendBucket.take(ctx.now())) {
     throw new ProtocolError('rate_limited', `slow down: at most ${ctx.limits.messageRate} messages per second`);
@@ -53,7 +53,7 @@ async function admitSend(ctx: ServerContext, conn: Connection, req: Req<'send'>,
   }
   if (isGroupAddress(req.to)) return sendToGroup(ctx, conn, req.to, req.text, ready);
   const to = await existingUser(ctx, req.to);
-  await ready;
+  if (ready) await ready;
   // Delivered from inside addMessage, with the message's place in its conversation: every node
   // passes each conversation's messages on in id order (sequencer.ts).
   const stored = ctx.store.addMessage(
@@ -68,10 +68,10 @@ function receipt({ text: _text, ...rest }: ChatMessage): Omit<ChatMessage, 'text
   return rest;
 }
 
-async function sendToGroup(ctx: ServerContext, conn: Connection, to: string, text: string, ready: Promise<void>): Promise<Admitted> {
+async function sendToGroup(ctx: ServerContext, conn: Connection, to: string, text: string, ready: Promise<void> | null): Promise<Admitted> {
   const group = await existingGroup(ctx, to);
   await requireMember(ctx, group, conn.user!);
-  await ready;
+  if (ready) await ready;
   const stored = ctx.store.addMessage(
     { from: conn.user!, to: `#${group.name}`, text, at: ctx.now(), fromSession: conn.sessionId },
     async (message, order) => {
