@@ -45,14 +45,14 @@ function frame(value) {
 
 // Every frame of one turn of the event loop to a socket in one writev, as ours does.
 const corked = [];
-function out(conn, value) {
+function out(conn, value, encoded = frame(value)) {
   if (conn.socket.destroyed) return;
   if (!conn.corked) {
     conn.corked = true;
     conn.socket.cork();
     if (corked.push(conn) === 1) process.nextTick(uncorkAll);
   }
-  conn.socket.write(frame(value));
+  conn.socket.write(encoded);
 }
 function uncorkAll() {
   for (const conn of corked.splice(0)) {
@@ -77,7 +77,8 @@ function onRequest(conn, req) {
   if (req.type === 'subscribe') {
     subscribers.add(conn);
     ok({ backlog: 0 });
-    for (const other of subscribers) out(other, { type: 'event', event: 'presence', data: { user: conn.user, online: true } });
+    const event = frame({ type: 'event', event: 'presence', data: { user: conn.user, online: true } }); // encoded once
+    for (const other of subscribers) out(other, null, event);
     return;
   }
   out(conn, { type: 'error', id: req.id, code: 'bad_request', message: `floor: no ${req.type}` });
