@@ -120,7 +120,11 @@ export function encodeFrame(payload: Buffer): Buffer {
 
 /** A JSON value as one frame. */
 export function encodeJsonFrame(value: unknown): Buffer {
-  const json = JSON.stringify(value);
+  return encodeJsonTextFrame(JSON.stringify(value));
+}
+
+/** JSON text (already serialized) as one frame. */
+export function encodeJsonTextFrame(json: string): Buffer {
   const length = Buffer.byteLength(json, 'utf8');
   const out = Buffer.allocUnsafe(HEADER_BYTES + length);
   out.writeUInt32BE(length, 0);

@@ -2,6 +2,7 @@
 // write replies and events with a bound on what may queue up for a client that does not read.
 import type { Socket } from 'node:net';
 import { ProtocolError } from '../protocol/errors.js';
+import { encodeEvent } from '../protocol/encode-event.js';
 import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
 import { parseRequest, requestIdOf, type Request, type ServerEvent, type ServerFrame } from '../protocol/messages.js';
 import type { ServerLimits } from './options.js';
@@ -142,7 +143,7 @@ export class Connection {
       if (id <= this.deliveredFloor || this.delivered.has(id)) return; // a refill and the bus both brought it
       this.delivered.set(id, ++this.#messagesSent);
     }
-    this.#write(encoded ?? encodeJsonFrame(frame));
+    this.#write(encoded ?? (frame.type === 'event' ? encodeEvent(frame) : encodeJsonFrame(frame)));
   }
 
   #write(bytes: Buffer): void {

@@ -18,6 +18,7 @@ import { Relay } from './relay.js';
 import { punchRendezvous, type PunchPeer } from './punch.js';
 import type { Rendezvous } from './rendezvous.js';
 import { FailureThrottle } from './throttle.js';
+import { encodeEvent } from '../protocol/encode-event.js';
 import { encodeJsonFrame } from '../protocol/frame.js';
 import type { MessageOrder, Store } from '../store/store.js';
 import { Sequencer } from './sequencer.js';
@@ -299,7 +300,7 @@ export class ChatServer implements ServerContext {
     let encoded: Buffer | undefined; // once, however many connections get it
     for (const user of message.users) {
       for (const conn of this.registry.listenersOf(user)) {
-        if (conn.id !== message.exceptConnection) conn.push(message.event, (encoded ??= encodeJsonFrame(message.event)));
+        if (conn.id !== message.exceptConnection) conn.push(message.event, (encoded ??= encodeEvent(message.event)));
       }
     }
   }
