@@ -27,6 +27,12 @@ let nextId = 1;
 /** How a request ended: its reply's result, or what it threw. */
 type Outcome = { result: unknown; err?: undefined } | { err: unknown; result?: undefined };
 
+/** A pipelined send, with its outcome once known. */
+interface Slot {
+  request: Request;
+  outcome?: Outcome;
+}
+
 export class Connection {
   readonly id: string;
   readonly remote: string;
@@ -57,7 +63,7 @@ export class Connection {
   #pending: Request[] = [];
   #running = false;
   /** Pipelined sends not answered yet, in request order, each with its outcome once known. */
-  #inPipeline: { request: Request; outcome?: Outcome }[] = [];
+  #inPipeline: Slot[] = [];
   /** A request waiting for the pipeline to empty. */
   #whenPipelineEmpty: (() => void) | null = null;
   /** Resolves when the last pipelined send has reached the store, or failed before it (sendTurn). */
@@ -298,7 +304,10 @@ export class Connection {
       const request = this.#pending.shift()!;
       if (request.type === 'send' && this.state === 'ready' && this.#hooks.pipelineSends) this.#pipeline(request);
       else {
-        if (this.#inPipeline.length > 0) await new Promise<void>((resolve) => (this.#whenPipelineEmpty = resolve));
+        if (this.#inPipeline.length > 0) {
+          await new Promise<void>((resolve) => (this.#whenPipelineEmpty = resolve));
+          if ((this.state as ConnectionState) === 'closed' || this.#closing) break; // gone while its sends were stored
+        }
         await this.#run(request);
       }
       this.#maybeResume();
@@ -307,7 +316,7 @@ export class Connection {
   }
 
   #pipeline(request: Request): void {
-    const slot: { request: Request; outcome?: Outcome } = { request };
+    const slot: Slot = { request };
     this.#inPipeline.push(slot);
     this.#hooks.handle(this, request).then(
       (result) => this.#settle(slot, { result }),
@@ -316,7 +325,7 @@ export class Connection {
   }
 
   /** Answers the pipelined sends at the head whose outcome is known. */
-  #settle(slot: { request: Request; outcome?: Outcome }, outcome: Outcome): void {
+  #settle(slot: Slot, outcome: Outcome): void {
     slot.outcome = outcome;
     const queue = this.#inPipeline;
     let answered = 0;
