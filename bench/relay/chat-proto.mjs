@@ -10,7 +10,8 @@ const PRESENCE = Buffer.from('{"type":"event","event":"presence"');
 const MESSAGE = Buffer.from('{"type":"event","event":"message"');
 const TEXT_KEY = '"text":"';
 
-function frame(value) {
+/** A JSON value as one length-prefixed frame (docs/protocol.md §2). */
+export function frame(value) {
   const body = Buffer.from(JSON.stringify(value));
   const out = Buffer.allocUnsafe(4 + body.length);
   out.writeUInt32BE(body.length, 0);

@@ -21,6 +21,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { frame } from './chat-proto.mjs';
 import { tokenFor, userName } from './seed.mjs';
 
 const { values } = parseArgs({ options: { store: { type: 'string', default: 'memory' }, seed: { type: 'string' }, users: { type: 'string' }, dir: { type: 'string' } } });
@@ -34,14 +35,6 @@ for (let i = 0; i < Number(values.users); i++) userByToken.set(tokenFor(values.s
 /** Connections by user (the bench logs each user in once). */
 const online = new Map();
 const subscribers = new Set();
-
-function frame(value) {
-  const body = Buffer.from(JSON.stringify(value));
-  const out = Buffer.allocUnsafe(4 + body.length);
-  out.writeUInt32BE(body.length, 0);
-  body.copy(out, 4);
-  return out;
-}
 
 // Every frame of one turn of the event loop to a socket in one writev, as ours does.
 const corked = [];
