@@ -14,6 +14,7 @@ import { selfSignedCertificate, type ServerCertificate } from '../../src/server/
 import { createServer, type ChatServer } from '../../src/server/server.js';
 import type { ServerLimits } from '../../src/server/options.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import { afterAll } from 'vitest';
 import { LineBuffer } from './lines.js';
 
 /** The repository root (where bin/chat lives). */
@@ -21,9 +22,19 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 /** The CLI entry point; it runs dist/, so build first. */
 export const CHAT_BIN = path.join(REPO_ROOT, 'bin', 'chat');
 
-/** A fresh empty directory under the OS temp dir. */
-export function tempDir(prefix = 'chat-test-'): Promise<string> {
-  return mkdtemp(path.join(tmpdir(), prefix));
+/** Every directory tempDir made in this test file: removed after its last test. */
+const made = new Set<string>();
+afterAll(async () => {
+  await Promise.all([...made].map((dir) => rm(dir, { recursive: true, force: true })));
+  made.clear();
+  certificate = undefined;
+});
+
+/** A fresh empty directory under the OS temp dir (removed after the test file, if not before). */
+export async function tempDir(prefix = 'chat-test-'): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  made.add(dir);
+  return dir;
 }
 
 /** Where a test connects: host, port, and what a client needs to trust the server (false: plaintext). */
