@@ -344,20 +344,17 @@ export class Connection {
 
   /**
    * For a pipelined send: `ready` resolves once every earlier send of this connection has
-   * reached the store (or failed); null when none is still on its way. Call `reached` right
-   * after handing the message to the store (or on failure).
+   * reached the store (or failed); null when none is still on its way. Call `reached` once,
+   * right after handing the message to the store (or on failure).
    */
   sendTurn(): { ready: Promise<void> | null; reached: () => void } {
     const ready = this.#beforeStore > 0 ? this.#storeTurn : null;
     this.#beforeStore++;
-    let done = false;
     let resolveMine!: () => void;
     const mine = new Promise<void>((resolve) => (resolveMine = resolve));
     // Also after the earlier ones: a send that fails before the store does not let a later one pass them.
     this.#storeTurn = ready ? ready.then(() => mine) : mine;
     const reached = (): void => {
-      if (done) return;
-      done = true;
       this.#beforeStore--;
       resolveMine();
     };

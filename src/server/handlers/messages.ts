@@ -26,13 +26,13 @@ export async function existingUser(ctx: ServerContext, raw: string): Promise<str
 export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<'send'>) {
   // Pipelined sends (Connection.#drainRequests) reach the store in request order.
   const turn = conn.sendTurn();
+  let admitted: Admitted;
   try {
-    const { stored } = await admitSend(ctx, conn, req, turn.ready);
-    turn.reached();
-    return receipt(await stored);
+    admitted = await admitSend(ctx, conn, req, turn.ready);
   } finally {
-    turn.reached();
+    turn.reached(); // handed to the store, or failed before it: the next send may go
   }
+  return receipt(await admitted.stored);
 }
 
 /** The store's promise of a message, wrapped so that an async function does not wait for it. */
