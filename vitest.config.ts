@@ -18,6 +18,15 @@ export default defineConfig({
           hookTimeout: 30_000,
         },
       },
+      {
+        // Attacks on a public server (issue 25): each case a real server and real sockets, bounded to seconds.
+        test: {
+          name: 'abuse',
+          include: ['test/abuse/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
     ],
   },
 });

@@ -229,7 +229,7 @@ describe('fuzz: the relay server', () => {
 
   beforeEach(async () => {
     logs = new LineBuffer();
-    // Abuse limits off: the fuzzer fails logins by the thousand and holds many connections (abuse.test.ts covers them).
+    // Abuse limits off: the fuzzer fails logins by the thousand and holds many connections (test/abuse/ covers them).
     const limits = { maxLoginDelayMs: 0, maxLoginFailures: 1e9, maxLoginFailuresPerAddress: 1e9, maxConnectionsPerAddress: 1e9 };
     ts = await startServer({ tls: false, limits, log: (line) => logs.push(`${line}\n`) });
   });
