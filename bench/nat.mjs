@@ -67,7 +67,7 @@ function chat(role, argv, env, until) {
 }
 
 async function startServer() {
-  const child = lab.spawn('inet', process.execPath, [CHAT, 'serve', '--host', '::', '--port', '0', '--data', path.join(work, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = lab.spawn('inet', process.execPath, [CHAT, 'serve', '--host', '::', '--port', '0', '--data', path.join(work, 'data'), '--registration', 'open'], { stdio: ['ignore', 'pipe', 'pipe'] });
   procs.add(child);
   const log = [];
   const port = await new Promise((resolve, reject) => {

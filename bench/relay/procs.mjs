@@ -132,6 +132,12 @@ export function snapshotBuild(root, dir) {
   return { root: dir, distSha256: hash.digest('hex') };
 }
 
+/** Abuse limits that a load from one address on loopback would hit; lifted for the benchmark. */
+const LIFTED_FLAGS = [
+  '--max-connections', '--message-bytes-rate', '--recipient-message-rate', '--max-backlog-messages', '--max-backlog-bytes',
+  '--max-hashes-per-address', '--max-login-failures-per-user-address',
+];
+
 /** Which of the optional `chat serve` flags this build has (from --help). */
 export function chatServeFlags(chatBin) {
   const help = spawnSync(process.execPath, [chatBin, 'serve', '--help'], { encoding: 'utf8' }).stdout ?? '';
@@ -141,6 +147,8 @@ export function chatServeFlags(chatBin) {
     messageRate: has('--message-rate'),
     messageBurst: has('--message-burst'),
     insecure: has('--insecure'),
+    // Newer abuse limits (issue 25), lifted the same way where this build has them.
+    lifted: LIFTED_FLAGS.filter((flag) => has(flag)),
   };
 }
 
@@ -159,6 +167,7 @@ export async function startChat({ chatBin, dataDir, flags, nodeArgs = [], extraA
   if (flags.messageRate) args.push('--message-rate', big);
   if (flags.messageBurst) args.push('--message-burst', big);
   if (flags.insecure) args.push('--insecure');
+  for (const flag of flags.lifted ?? []) args.push(flag, big);
   args.push(...extraArgs);
   const env = { ...process.env };
   delete env.CHAT_STORE;

@@ -6,7 +6,6 @@ import { encodeEvent } from '../protocol/encode-event.js';
 import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
 import { parseRequest, requestIdOf, type Request, type ServerEvent, type ServerFrame } from '../protocol/messages.js';
 import type { ServerLimits } from './options.js';
-import type { RateBucket } from './throttle.js';
 
 export type ConnectionState = 'hello' | 'login' | 'ready' | 'closed';
 
@@ -40,8 +39,6 @@ export class Connection {
   user: string | null = null;
   sessionId = 0;
   subscribed = false;
-  /** Messages this connection may still send (created on the first send). */
-  sendBucket: RateBucket | undefined;
   /**
    * Messages sent to this connection and not yet acknowledged (id → 1, 2, 3… in the order sent),
    * when they may be sent out of id order (a cluster): an ack then stops at the first message not

@@ -21,20 +21,56 @@ export interface ServerLimits {
   maxOfferFiles: number;
   /** Open offers one user may have at once. @default 32 */
   maxOffersPerUser: number;
-  /** Failed logins for one user before it is blocked. @default 10 */
+  /** Bytes one offer's file list may take (paths, types, ~128 bytes per entry). @default 33554432 */
+  maxOfferBytes: number;
+  /** Bytes the file lists of all of one user's offers may take. @default 67108864 */
+  maxOfferBytesPerUser: number;
+  /** Bytes all file lists on this server may take (at most a quarter of the heap limit). @default 268435456 */
+  maxOfferBytesTotal: number;
+  /** Time from `offer` to its last `offer_files` page, in ms; an unfinished offer is dropped. @default 60000 */
+  offerListTimeoutMs: number;
+  /** Failed logins for one user from networks it never logged in from, before they back off. @default 10 */
   maxLoginFailures: number;
-  /** Failed logins from one IP address before it is blocked (NAT: many users). @default 100 */
+  /** Failed logins for one user from one network (/24, /64), before it backs off. @default 5 */
+  maxLoginFailuresPerUserAddress: number;
+  /** Failed logins from one network (/24, /64) for any users, before it backs off (NAT: many users). @default 100 */
   maxLoginFailuresPerAddress: number;
   /** Longest delay before answering a failed login (it grows with each failure), in ms. @default 2000 */
   maxLoginDelayMs: number;
-  /** How long login failures count, and a block lasts, in ms. @default 900000 */
+  /** How long failed logins count, and the longest backoff, in ms. @default 900000 */
   loginBlockMs: number;
-  /** Connections open at once from one IP address. @default 64 */
+  /** The first wait past a login limit, in ms; it doubles with each further failure. @default 1000 */
+  loginBackoffMs: number;
+  /** Registrations from one network (/24, /64) per hour. @default 20 */
+  maxRegistrationsPerAddress: number;
+  /** Registrations on this server per hour. @default 500 */
+  maxRegistrationsPerHour: number;
+  /** Password hashes (scrypt) computed at once. @default 2 */
+  maxConcurrentHashes: number;
+  /** Password hashes one network may have running or waiting. @default 4 */
+  maxHashesPerAddress: number;
+  /** Password hashes waiting for a slot, in all. @default 64 */
+  maxQueuedHashes: number;
+  /** Connections open at once from one network (/24, /64). @default 64 */
   maxConnectionsPerAddress: number;
-  /** Messages a connection may send per second on average. @default 100 */
+  /** Connections open at once in all. @default 20000 */
+  maxConnections: number;
+  /** Messages one user may send per second on average, over all its connections. @default 100 */
   messageRate: number;
-  /** Messages a connection may send in a burst. @default 2000 */
+  /** Messages one user may send in a burst. @default 2000 */
   messageBurst: number;
+  /** Message text bytes one user may send per second on average. @default 524288 */
+  messageBytesRate: number;
+  /** Message text bytes one user may send in a burst. @default 8388608 */
+  messageBytesBurst: number;
+  /** Messages one user may send to one other user per second on average. @default 20 */
+  recipientMessageRate: number;
+  /** Messages one user may send to one other user in a burst. @default 500 */
+  recipientMessageBurst: number;
+  /** Direct messages stored for a user that none of its devices has received yet. @default 10000 */
+  maxBacklogMessages: number;
+  /** Bytes of those messages. @default 67108864 */
+  maxBacklogBytes: number;
   /** Whether this server relays transfers between peers that cannot connect directly. @default true */
   relay: boolean;
   /** Relayed connection pairs at once. @default 16 */
@@ -84,13 +120,31 @@ export const DEFAULT_LIMITS = {
   maxOfferTimeoutMs: 24 * 60 * 60 * 1000,
   maxOfferFiles: 100_000,
   maxOffersPerUser: 32,
+  maxOfferBytes: 32 * 1024 * 1024,
+  maxOfferBytesPerUser: 64 * 1024 * 1024,
+  maxOfferBytesTotal: 256 * 1024 * 1024,
+  offerListTimeoutMs: 60_000,
   maxLoginFailures: 10,
+  maxLoginFailuresPerUserAddress: 5,
   maxLoginFailuresPerAddress: 100,
   maxLoginDelayMs: 2000,
   loginBlockMs: 15 * 60 * 1000,
+  loginBackoffMs: 1000,
+  maxRegistrationsPerAddress: 20,
+  maxRegistrationsPerHour: 500,
+  maxConcurrentHashes: 2,
+  maxHashesPerAddress: 4,
+  maxQueuedHashes: 64,
   maxConnectionsPerAddress: 64,
+  maxConnections: 20_000,
   messageRate: 100,
   messageBurst: 2000,
+  messageBytesRate: 512 * 1024,
+  messageBytesBurst: 8 * 1024 * 1024,
+  recipientMessageRate: 20,
+  recipientMessageBurst: 500,
+  maxBacklogMessages: 10_000,
+  maxBacklogBytes: 64 * 1024 * 1024,
   relay: true,
   relayMax: 16,
   relayRate: 0,

@@ -17,7 +17,9 @@ import { Registry } from './registry.js';
 import { Relay } from './relay.js';
 import { punchRendezvous, type PunchPeer } from './punch.js';
 import type { Rendezvous } from './rendezvous.js';
-import { FailureThrottle } from './throttle.js';
+import { AccountGuard } from './account-guard.js';
+import { addressPrefix } from './address-prefix.js';
+import { SendLimits } from './send-limits.js';
 import { encodeEvent } from '../protocol/encode-event.js';
 import { encodeJsonFrame } from '../protocol/frame.js';
 import type { MessageOrder, Store } from '../store/store.js';
@@ -40,8 +42,10 @@ export interface ServerContext {
   readonly punch: Rendezvous<PunchPeer>;
   /** Where clients reach this node's relay, when it differs from the address they connected to (cluster). */
   readonly relayAddress?: { host: string; port: number };
-  /** Failed logins per user and per address (protocol.md §7). */
-  readonly loginFailures: { user: FailureThrottle; address: FailureThrottle };
+  /** Login and registration attempts and password hashing (docs/security.md). */
+  readonly accounts: AccountGuard;
+  /** Per-user message rates and recipients' backlog quotas. */
+  readonly sendLimits: SendLimits;
   /** Names known to exist (normalized → canonical): saves a store lookup per message. */
   readonly knownUsers: Map<string, string>;
   readonly shuttingDown: boolean;
@@ -60,11 +64,12 @@ export class ChatServer implements ServerContext {
   readonly presence = new Presence();
   /** Keeps each conversation's messages from the bus in order (nodes announce concurrently). */
   readonly #sequencer = new Sequencer<Extract<BusMessage, { kind: 'deliver' }>>((m) => this.#deliverHere(m));
-  readonly offers = new OfferBook();
+  readonly offers: OfferBook;
   readonly relay: Relay;
   readonly punch: Rendezvous<PunchPeer>;
   relayAddress?: { host: string; port: number };
-  readonly loginFailures: { user: FailureThrottle; address: FailureThrottle };
+  readonly accounts: AccountGuard;
+  readonly sendLimits: SendLimits;
   readonly knownUsers = new Map<string, string>();
   shuttingDown = false;
   /** Whether clients connect with TLS (protocol.md §1.1). */
@@ -74,8 +79,10 @@ export class ChatServer implements ServerContext {
   #presenceTimer: NodeJS.Timeout | null = null;
   /** A `deliver` failed to publish and no `refill` has gone out since. */
   #unpublished = false;
-  /** "address:port" of connections over the per-address limit, told so once they can be (after TLS). */
-  #refused = new Set<string>();
+  /** "address:port" of connections over a connection limit → why, told so once they can be (after TLS). */
+  #refused = new Map<string, string>();
+  /** Raw connections open (from the TCP connect, before TLS). */
+  #open = 0;
   /** "address:port" → deadline of a TLS handshake in progress (Node's own does not cover a silent peer). */
   #handshakes = new Map<string, NodeJS.Timeout>();
   readonly #tcp: TcpServer;
@@ -93,11 +100,9 @@ export class ChatServer implements ServerContext {
     this.relayAddress = options.relayAddress;
     this.relay = new Relay(this.limits, (line) => this.log(line));
     this.punch = punchRendezvous(this.limits.punchWaitMs, (line) => this.log(line));
-    const { maxLoginFailures, maxLoginFailuresPerAddress, loginBlockMs: windowMs, maxLoginDelayMs: maxDelayMs } = this.limits;
-    this.loginFailures = {
-      user: new FailureThrottle({ maxFailures: maxLoginFailures, windowMs, maxDelayMs }),
-      address: new FailureThrottle({ maxFailures: maxLoginFailuresPerAddress, windowMs, maxDelayMs }),
-    };
+    this.offers = new OfferBook(this.limits);
+    this.accounts = new AccountGuard(this.limits);
+    this.sendLimits = new SendLimits(this.limits, this.store);
     this.#unsubscribe = this.bus.subscribe((m) => this.#onBus(m));
     this.tls = Boolean(options.tls);
     this.#tcp = options.tls
@@ -185,9 +190,10 @@ export class ChatServer implements ServerContext {
     await this.bus.leave?.(this.node);
   }
 
-  /** Counts the raw connection against its address; marks it refused past the limit. */
+  /** Counts the raw connection against its network and the server; marks it refused past a limit. */
   #admit(socket: Socket): void {
     const address = socket.remoteAddress ?? '?';
+    const network = addressPrefix(address);
     const key = `${address}:${socket.remotePort}`;
     if (this.tls) {
       const timer = setTimeout(() => {
@@ -197,19 +203,24 @@ export class ChatServer implements ServerContext {
       timer.unref();
       this.#handshakes.set(key, timer);
     }
+    this.#open++;
     socket.once('close', () => {
+      this.#open--;
       clearTimeout(this.#handshakes.get(key));
       this.#handshakes.delete(key);
       this.#refused.delete(key);
-      const left = (this.#perAddress.get(address) ?? 1) - 1;
-      if (left > 0) this.#perAddress.set(address, left);
-      else this.#perAddress.delete(address);
+      const left = (this.#perAddress.get(network) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(network, left);
+      else this.#perAddress.delete(network);
     });
-    const open = this.#perAddress.get(address) ?? 0;
-    this.#perAddress.set(address, open + 1);
+    const open = this.#perAddress.get(network) ?? 0;
+    this.#perAddress.set(network, open + 1);
     if (open >= this.limits.maxConnectionsPerAddress) {
-      this.#refused.add(key);
-      this.log(`refused a connection from ${address}: ${open} already open`);
+      this.#refused.set(key, 'too many connections from your network');
+      this.log(`refused a connection from ${address}: ${open} already open from ${network}`);
+    } else if (this.#open > this.limits.maxConnections) {
+      this.#refused.set(key, 'the server is full; try again later');
+      this.log(`refused a connection from ${address}: ${this.#open - 1} connections open (--max-connections)`);
     }
   }
 
@@ -221,9 +232,10 @@ export class ChatServer implements ServerContext {
       socket.destroy();
       return;
     }
-    if (this.#refused.has(key)) {
+    const refused = this.#refused.get(key);
+    if (refused) {
       socket.on('error', () => {});
-      socket.end(encodeJsonFrame({ type: 'error', id: null, code: 'overloaded', message: 'too many connections from your address' }));
+      socket.end(encodeJsonFrame({ type: 'error', id: null, code: 'overloaded', message: refused }));
       return;
     }
     const conn = new Connection(socket, this.node, this.limits, {

@@ -1,49 +1,98 @@
-// Abuse limits kept in memory: failed logins per user and per address (a growing delay, then a
-// temporary block) and a token bucket per connection for messages.
+// Abuse limits kept in memory: attempts per key counted when they arrive (AttemptLimiter) and
+// token buckets (RateBucket, one per key in a BucketMap).
 
-export interface FailureLimits {
-  /** Failures that block the key. */
+export interface AttemptLimits {
+  /** Failures (finished or still in flight) a key may have before it must wait. */
   maxFailures: number;
-  /** Longest delay before answering a failure, in ms. */
-  maxDelayMs: number;
-  /** How long failures are remembered, and how long a block lasts, in ms. */
+  /** How long failures are remembered after the last one, and the longest wait, in ms. */
   windowMs: number;
+  /** The first wait past maxFailures, in ms; it doubles with each further failure. @default 1000 */
+  backoffMs?: number;
 }
 
-interface Failures {
-  count: number;
-  since: number;
-  blockedUntil: number;
+interface Attempts {
+  failures: number;
+  inFlight: number;
+  lastFailure: number;
+  /** No attempt before this (0: none set). */
+  nextAt: number;
 }
 
-/** Failed attempts per key ("user:alice", "addr:203.0.113.7"). */
-export class FailureThrottle {
-  #byKey = new Map<string, Failures>();
+/**
+ * Attempts per key ("alice@203.0.113.0/24"), counted when they ARRIVE: an attempt still in flight
+ * counts as a failure, so parallel guesses cannot all be evaluated before the first failure is
+ * recorded. Past maxFailures a key waits with exponential backoff (never a fixed lockout), and
+ * then only one attempt at a time is evaluated.
+ */
+export class AttemptLimiter {
+  #byKey = new Map<string, Attempts>();
+  readonly #backoffMs: number;
 
-  constructor(readonly limits: FailureLimits) {}
-
-  /** ms until `key` may try again (0: now). */
-  blockedFor(key: string, now: number): number {
-    const f = this.#byKey.get(key);
-    return f && f.blockedUntil > now ? f.blockedUntil - now : 0;
+  constructor(readonly limits: AttemptLimits) {
+    this.#backoffMs = limits.backoffMs ?? 1000;
   }
 
-  /** Records a failure; returns how long to delay the answer (doubles with each failure, up to maxDelayMs). */
-  fail(key: string, now: number): number {
-    let f = this.#byKey.get(key);
-    if (!f || now - f.since > this.limits.windowMs) this.#byKey.set(key, (f = { count: 0, since: now, blockedUntil: 0 }));
-    f.count++;
-    if (f.count >= this.limits.maxFailures) f.blockedUntil = now + this.limits.windowMs;
+  /** ms until `key` may try (0: now); does not count anything. */
+  waitFor(key: string, now: number): number {
+    const a = this.#live(key, now);
+    if (!a || a.failures + a.inFlight < this.limits.maxFailures) return 0;
+    if (a.nextAt > now) return a.nextAt - now;
+    return a.inFlight > 0 ? this.#backoffMs : 0;
+  }
+
+  /** Counts an attempt in flight; call exactly one of fail, succeed or release for it later. */
+  begin(key: string, now: number): void {
+    let a = this.#live(key, now);
+    if (!a) this.#byKey.set(key, (a = { failures: 0, inFlight: 0, lastFailure: now, nextAt: 0 }));
+    a.inFlight++;
     if (this.#byKey.size > 100_000) this.#prune(now);
-    return Math.min(100 * 2 ** (f.count - 1), this.limits.maxDelayMs);
   }
 
+  /** The attempt failed: it stays counted, and past the limit the key waits (doubling). */
+  fail(key: string, now: number): void {
+    const a = this.#end(key);
+    if (!a) return;
+    a.failures++;
+    a.lastFailure = now;
+    const over = a.failures - this.limits.maxFailures;
+    if (over >= 0) a.nextAt = now + Math.min(this.#backoffMs * 2 ** Math.min(over, 30), this.limits.windowMs);
+  }
+
+  /** The attempt succeeded: the key's failures are forgotten. */
   succeed(key: string): void {
-    this.#byKey.delete(key);
+    const a = this.#end(key);
+    if (a && a.inFlight === 0) this.#byKey.delete(key);
+    else if (a) a.failures = 0;
+  }
+
+  /** The attempt neither failed nor succeeded (e.g. an internal error): it stops counting. */
+  release(key: string): void {
+    const a = this.#end(key);
+    if (a && a.inFlight === 0 && a.failures === 0) this.#byKey.delete(key);
+  }
+
+  /** Failures recorded for `key` in its window. */
+  failures(key: string, now: number): number {
+    return this.#live(key, now)?.failures ?? 0;
+  }
+
+  #end(key: string): Attempts | undefined {
+    const a = this.#byKey.get(key);
+    if (a && a.inFlight > 0) a.inFlight--;
+    return a;
+  }
+
+  #live(key: string, now: number): Attempts | undefined {
+    const a = this.#byKey.get(key);
+    if (a && a.inFlight === 0 && now - a.lastFailure > this.limits.windowMs && a.nextAt <= now) {
+      this.#byKey.delete(key);
+      return undefined;
+    }
+    return a;
   }
 
   #prune(now: number): void {
-    for (const [key, f] of this.#byKey) if (now - f.since > this.limits.windowMs && f.blockedUntil <= now) this.#byKey.delete(key);
+    for (const key of [...this.#byKey.keys()]) this.#live(key, now);
   }
 }
 
@@ -57,12 +106,58 @@ export class RateBucket {
     this.#at = now;
   }
 
-  /** Takes one token; false if there is none. */
-  take(now: number): boolean {
-    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) * this.rate) / 1000);
-    this.#at = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+  /** Takes `n` tokens (default one); false, taking none, if there are fewer. */
+  take(now: number, n = 1): boolean {
+    this.#refill(now);
+    if (this.#tokens < n) return false;
+    this.#tokens -= n;
     return true;
+  }
+
+  /** True if the bucket is full at `now` (it can be forgotten: a new one starts full). */
+  full(now: number): boolean {
+    this.#refill(now);
+    return this.#tokens >= this.burst;
+  }
+
+  #refill(now: number): void {
+    this.#tokens = Math.min(this.burst, this.#tokens + (Math.max(0, now - this.#at) * this.rate) / 1000);
+    this.#at = now;
+  }
+}
+
+/**
+ * One token bucket per key (a user, a sender → recipient pair, a network). Buckets that refilled
+ * are forgotten when the map grows past `maxKeys`, so memory stays bounded while a key that is
+ * still limited keeps its state (a reconnect does not refill it).
+ */
+export class BucketMap {
+  #byKey = new Map<string, RateBucket>();
+
+  constructor(readonly rate: number, readonly burst: number, readonly maxKeys = 100_000) {}
+
+  /** Takes `n` tokens from `key`'s bucket; false if it has fewer. */
+  take(key: string, now: number, n = 1): boolean {
+    let bucket = this.#byKey.get(key);
+    if (!bucket) {
+      if (this.#byKey.size >= this.maxKeys) this.#prune(now);
+      this.#byKey.set(key, (bucket = new RateBucket(this.rate, this.burst, now)));
+    }
+    return bucket.take(now, n);
+  }
+
+  /** Keys held. */
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  #prune(now: number): void {
+    for (const [key, bucket] of this.#byKey) if (bucket.full(now)) this.#byKey.delete(key);
+    // Still full of limited keys: the oldest tenth goes (insertion order), so the map stays bounded.
+    let drop = this.#byKey.size >= this.maxKeys ? Math.ceil(this.maxKeys / 10) : 0;
+    for (const key of this.#byKey.keys()) {
+      if (drop-- <= 0) break;
+      this.#byKey.delete(key);
+    }
   }
 }

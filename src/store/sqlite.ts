@@ -312,6 +312,19 @@ export class SqliteStore implements Store {
     await this.#batched({ op: 'ack', sessionId, upTo });
   }
 
+  async backlog(user: string, limit: number): Promise<{ count: number; bytes: number }> {
+    const row = this.#prepare(
+        `SELECT count(*) AS count, coalesce(sum(length(CAST(text AS BLOB))), 0) AS bytes FROM (
+           SELECT m.text FROM users u
+             JOIN conversations c ON c.user = @user
+             JOIN messages m ON m.pair = c.pair AND m.id > u.acked
+           WHERE u.name = @user AND m.recipient = @user AND m.sender != @user
+           LIMIT @limit)`,
+      )
+      .get({ user, limit }) as { count: number; bytes: number };
+    return { count: row.count, bytes: row.bytes };
+  }
+
   async history(q: HistoryQuery): Promise<ChatMessage[]> {
     const rows = this.#prepare(
         `SELECT id, sender, recipient, text, at FROM messages

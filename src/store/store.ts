@@ -120,6 +120,11 @@ export interface Store {
   history(query: HistoryQuery): Promise<ChatMessage[]>;
   /** Messages to group `group` ("#" + name in `to`), oldest first, the newest `limit` before `before`. */
   groupHistory(group: string, limit: number, before?: number): Promise<ChatMessage[]>;
+  /**
+   * Direct messages to `user` from others that none of its devices has acknowledged yet (after
+   * the user's furthest ack): how many and their text bytes, counting at most `limit` messages.
+   */
+  backlog(user: string, limit: number): Promise<{ count: number; bytes: number }>;
   /** Direct messages to `user` with after < id ≤ upTo not sent by `user` (newest `limit`): what an ack confirms. */
   directMessagesTo(user: string, after: number, upTo: number, limit: number): Promise<ChatMessage[]>;
   /** Creates a group owned by `owner` (its first member); null if the name is taken (ignoring case). */

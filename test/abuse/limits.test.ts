@@ -71,7 +71,7 @@ describe('abuse limits', () => {
     const a = await client(ts);
     await client(ts);
     const refused = await firstFrame(ts, 5000);
-    expect(refused.frame).toMatchObject({ type: 'error', id: null, code: 'overloaded', message: 'too many connections from your address' });
+    expect(refused.frame).toMatchObject({ type: 'error', id: null, code: 'overloaded', message: 'too many connections from your network' });
     await a.close();
     // The server learns of the close asynchronously: a fresh connection is accepted once it has.
     let accepted: ChatClient | undefined;

@@ -67,7 +67,7 @@ describe.skipIf(skipReason !== undefined)('file transfer between NATed peers (NA
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'chat-nat-'));
-    server = chatIn('inet', ['serve', '--host', '::', '--port', '0', '--data', path.join(work, 'data')]);
+    server = chatIn('inet', ['serve', '--host', '::', '--port', '0', '--data', path.join(work, 'data'), '--registration', 'open']);
     const line = await server.output.waitFor(/chat server listening on \S+:\d+/, 5000);
     port = Number(/listening on \S+:(\d+)/.exec(line)![1]);
     for (const role of ['homeA', 'homeB', 'pub'] as const) {

@@ -158,7 +158,7 @@ describe.skipIf(skipReason !== undefined)('transfer across network namespaces', 
     work = await mkdtemp(path.join(tmpdir(), 'chat-netns-'));
     [alice, bob] = [path.join(work, 'alice'), path.join(work, 'bob')];
     for (const dir of [alice, bob]) await mkdir(dir);
-    server = chatIn(SERVER_NS, ['serve', '--host', '0.0.0.0', '--port', '0', '--data', path.join(work, 'data')]);
+    server = chatIn(SERVER_NS, ['serve', '--host', '0.0.0.0', '--port', '0', '--data', path.join(work, 'data'), '--registration', 'open']);
     const line = await server.output.waitFor(/chat server listening on \S+:\d+/, 5000);
     port = Number(/listening on \S+:(\d+)/.exec(line)![1]);
     expect(port).toBeGreaterThan(0);

@@ -28,21 +28,37 @@ export interface ServeOptions {
   nodeId?: string;
   /** "host[:port]" where clients reach this node's relay; port defaults to the listening one. */
   relayAddress?: string;
+  /** Who may register; undefined: open on a loopback address, invite on any other. */
+  registration?: ServerLimits['registration'];
   limits: Partial<ServerLimits>;
 }
 
 type Kind = 'count' | 'duration' | 'rate' | 'size';
 /** The limits `chat serve` exposes as flags (docs/security.md lists them with their defaults). */
 const LIMIT_FLAGS: { flag: string; key: keyof ServerLimits; kind: Kind; describe: string }[] = [
-  { flag: 'max-connections-per-address', key: 'maxConnectionsPerAddress', kind: 'count', describe: 'connections open at once from one IP address' },
+  { flag: 'max-connections', key: 'maxConnections', kind: 'count', describe: 'connections open at once in all' },
+  { flag: 'max-connections-per-address', key: 'maxConnectionsPerAddress', kind: 'count', describe: 'connections open at once from one network (/24, /64)' },
   { flag: 'handshake-timeout', key: 'handshakeTimeoutMs', kind: 'duration', describe: 'time to finish TLS, hello and login' },
   { flag: 'ping-interval', key: 'pingIntervalMs', kind: 'duration', describe: 'silence after which a client is pinged' },
   { flag: 'ping-timeout', key: 'pingTimeoutMs', kind: 'duration', describe: 'time a pinged client has to answer' },
-  { flag: 'message-rate', key: 'messageRate', kind: 'count', describe: 'messages per second per connection, on average' },
-  { flag: 'message-burst', key: 'messageBurst', kind: 'count', describe: 'messages a connection may send in a burst' },
-  { flag: 'max-login-failures', key: 'maxLoginFailures', kind: 'count', describe: 'failed logins for one user before it is blocked' },
-  { flag: 'max-login-failures-per-address', key: 'maxLoginFailuresPerAddress', kind: 'count', describe: 'failed logins from one address before it is blocked' },
-  { flag: 'login-block', key: 'loginBlockMs', kind: 'duration', describe: 'how long failed logins count and a block lasts' },
+  { flag: 'message-rate', key: 'messageRate', kind: 'count', describe: 'messages per second per user, on average' },
+  { flag: 'message-burst', key: 'messageBurst', kind: 'count', describe: 'messages a user may send in a burst' },
+  { flag: 'message-bytes-rate', key: 'messageBytesRate', kind: 'rate', describe: 'message bytes per second per user, e.g. 512K' },
+  { flag: 'recipient-message-rate', key: 'recipientMessageRate', kind: 'count', describe: 'messages per second from one user to another' },
+  { flag: 'max-backlog-messages', key: 'maxBacklogMessages', kind: 'count', describe: 'unread direct messages stored for one user' },
+  { flag: 'max-backlog-bytes', key: 'maxBacklogBytes', kind: 'size', describe: 'bytes of unread direct messages stored for one user' },
+  { flag: 'max-offer-bytes', key: 'maxOfferBytes', kind: 'size', describe: "bytes of one offer's file list" },
+  { flag: 'max-offer-bytes-per-user', key: 'maxOfferBytesPerUser', kind: 'size', describe: "bytes of all of one user's offers' file lists" },
+  { flag: 'max-offer-bytes-total', key: 'maxOfferBytesTotal', kind: 'size', describe: 'bytes of all file lists held (at most a quarter of the heap)' },
+  { flag: 'offer-list-timeout', key: 'offerListTimeoutMs', kind: 'duration', describe: "time to send an offer's whole file list" },
+  { flag: 'max-login-failures', key: 'maxLoginFailures', kind: 'count', describe: 'failed logins for one user from new networks before they back off' },
+  { flag: 'max-login-failures-per-user-address', key: 'maxLoginFailuresPerUserAddress', kind: 'count', describe: 'failed logins for one user from one network before it backs off' },
+  { flag: 'max-login-failures-per-address', key: 'maxLoginFailuresPerAddress', kind: 'count', describe: 'failed logins from one network before it backs off' },
+  { flag: 'login-block', key: 'loginBlockMs', kind: 'duration', describe: 'how long failed logins count, and the longest backoff' },
+  { flag: 'max-registrations-per-address', key: 'maxRegistrationsPerAddress', kind: 'count', describe: 'registrations per hour from one network' },
+  { flag: 'max-registrations-per-hour', key: 'maxRegistrationsPerHour', kind: 'count', describe: 'registrations per hour in all' },
+  { flag: 'max-concurrent-hashes', key: 'maxConcurrentHashes', kind: 'count', describe: 'password hashes computed at once' },
+  { flag: 'max-hashes-per-address', key: 'maxHashesPerAddress', kind: 'count', describe: 'password hashes one network may have running or waiting' },
   { flag: 'max-buffered', key: 'maxBufferedBytes', kind: 'size', describe: 'bytes queued for a client that does not read before it is cut off' },
   { flag: 'max-groups-per-user', key: 'maxGroupsPerUser', kind: 'count', describe: 'groups one user may belong to' },
   { flag: 'max-group-members', key: 'maxGroupMembers', kind: 'count', describe: 'members of one group' },
@@ -55,7 +71,7 @@ export const serveCommand = (ctx: CliContext) => ({
   describe: 'run the relay server',
   builder: (y: Argv) => {
     let b = y
-      .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on' })
+      .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0 or :: for every interface: a public server)' })
       .option('port', { type: 'number', default: 7070, describe: 'TCP port (0 picks a free one)' })
       .option('data', { type: 'string', default: './chat-data', describe: 'data directory (SQLite database, certificate)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'log errors only' })
@@ -65,7 +81,7 @@ export const serveCommand = (ctx: CliContext) => ({
       .option('bus', { type: 'string', describe: 'redis://… to share delivery and presence with other nodes (env CHAT_BUS)' })
       .option('node-id', { type: 'string', describe: "this node's name in a cluster (default random)" })
       .option('relay-address', { type: 'string', describe: "host[:port] where clients reach this node's relay, in a cluster behind a balancer" })
-      .option('registration', { type: 'string', choices: ['open', 'closed', 'invite'], default: 'open', describe: 'who may register (invite: with a code from "chat admin invite")' })
+      .option('registration', { type: 'string', choices: ['open', 'closed', 'invite'], describe: 'who may register (invite: with a code from "chat admin invite"); default open on a loopback address, invite on any other' })
       .option('relay', { type: 'string', choices: ['on', 'off'], default: 'on', describe: 'relay transfers between peers that cannot connect directly' });
     for (const f of LIMIT_FLAGS) {
       b = b.option(f.flag, { type: 'string', describe: `${f.describe} (default ${String(DEFAULT_LIMITS[f.key])}${f.kind === 'duration' ? ' ms' : ''})` });
@@ -87,7 +103,8 @@ export const serveCommand = (ctx: CliContext) => ({
         bus: (argv.bus as string | undefined) || ctx.env.CHAT_BUS || undefined,
         nodeId: argv.nodeId as string | undefined,
         relayAddress: argv.relayAddress as string | undefined,
-        limits: { ...limitsFrom(argv), relay: argv.relay !== 'off', registration: argv.registration as ServerLimits['registration'] },
+        registration: argv.registration as ServerLimits['registration'] | undefined,
+        limits: { ...limitsFrom(argv), relay: argv.relay !== 'off' },
       },
       ctx,
     ),
@@ -145,7 +162,8 @@ export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<voi
     certificate = await certificateFor(opts);
     opened.bus = await openBus(opts.bus, log ?? (() => {}));
     const { createServer } = await import('../../server/server.js');
-    server = createServer({ store: opened.store, bus: opened.bus, node, log, verbose: opts.verbose, tls: certificate, ...opts.limits });
+    const registration = opts.registration ?? (isLoopback(opts.host) ? 'open' : 'invite');
+    server = createServer({ store: opened.store, bus: opened.bus, node, log, verbose: opts.verbose, tls: certificate, ...opts.limits, registration });
     address = await server.listen(opts.port, opts.host);
   } catch (err) {
     await closeAll();
@@ -167,6 +185,8 @@ export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<voi
     ctx.err('chat: --insecure: plaintext, no TLS; anyone on the path can read passwords and messages');
   }
   ctx.out(`chat server listening on ${host}:${address.port} (data: ${opts.data})`);
+  const notice = registrationNotice(opts, `${host}:${address.port}`);
+  if (notice) ctx.err(notice);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.off('SIGINT', onInt);
@@ -188,4 +208,18 @@ function parseRelayAddress(text: string, port: number): { host: string; port: nu
   const p = m?.[2] === undefined ? port : Number(m[2]);
   if (!m || !m[1] || !Number.isInteger(p) || p < 1 || p > 65535) throw new CliError(`bad --relay-address "${text}": use host or host:port`, 2);
   return { host: m[1], port: p };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** On a non-loopback address, who may register is never left unsaid (docs/security.md). */
+function registrationNotice(opts: ServeOptions, where: string): string | null {
+  if (isLoopback(opts.host)) return null;
+  if (opts.registration === 'open') return `chat: registration is OPEN: anyone who can reach ${where} can create an account (--registration invite to require codes)`;
+  if (opts.registration === undefined) {
+    return `chat: registration by invitation (the default on a non-loopback address): make codes with "chat admin invite --data ${opts.data}", or pass --registration open`;
+  }
+  return null;
 }

@@ -3,6 +3,7 @@ import { ProtocolError } from '../../protocol/errors.js';
 import type { Request } from '../../protocol/messages.js';
 import { NAME_RULE, PASSWORD_MAX, PASSWORD_MIN, normalizeName } from '../../protocol/names.js';
 import { hashPassword, hashToken, newToken, verifyPassword } from '../auth.js';
+import type { UserRow } from '../../store/store.js';
 import type { Connection } from '../connection.js';
 import type { ServerContext } from '../server.js';
 
@@ -36,34 +37,41 @@ export async function handleRegister(ctx: ServerContext, conn: Connection, req: 
   if (mode === 'invite' && !req.invite) {
     throw new ProtocolError('registration_closed', 'this server registers by invitation only: ask its operator for an invite code');
   }
-  const { salt, hash } = await hashPassword(req.password);
+  // Counted on arrival, and a taken name is answered before any hashing (docs/security.md).
+  ctx.accounts.beginRegister(conn.remoteAddress, ctx.now());
+  if (await ctx.store.getUser(name)) throw new ProtocolError('name_taken', `the name ${name} is taken`);
+  const { salt, hash } = await ctx.accounts.hash(conn.remoteAddress, () => hashPassword(req.password));
   const user = mode === 'invite'
     ? await ctx.store.createUserWithCode(name, salt, hash, ctx.now(), hashToken(req.invite!))
     : ((await ctx.store.createUser(name, salt, hash, ctx.now())) ?? 'name_taken');
   if (user === 'invalid_code') throw new ProtocolError('invalid_invite', 'this invite code is unknown, used up or expired');
   if (user === 'name_taken') throw new ProtocolError('name_taken', `the name ${name} is taken`);
   ctx.log(`conn ${conn.id} registered ${name}`);
+  ctx.accounts.trust(name, conn.remoteAddress, ctx.now());
   return startSession(ctx, conn, user.id, name);
 }
 
 export async function handleLogin(ctx: ServerContext, conn: Connection, req: Req<'login'>) {
   const name = normalizeName(req.user);
-  const { user: byUser, address: byAddress } = ctx.loginFailures;
-  const userKey = name ?? '?';
-  const now = ctx.now();
-  const blocked = Math.max(byUser.blockedFor(userKey, now), byAddress.blockedFor(conn.remoteAddress, now));
-  if (blocked > 0) {
-    throw new ProtocolError('rate_limited', `too many failed logins; try again in ${Math.ceil(blocked / 60_000)} min`);
+  // Counted before the hash: guesses in flight count too, so a parallel burst is not all evaluated.
+  const attempt = ctx.accounts.beginLogin(name ?? '?', conn.remoteAddress, ctx.now());
+  let user: UserRow | null;
+  let ok: boolean;
+  try {
+    user = name ? await ctx.store.getUser(name) : null;
+    ok = await ctx.accounts.hash(conn.remoteAddress, () => verifyPassword(req.password, user ?? null));
+  } catch (err) {
+    attempt.release();
+    throw err;
   }
-  const user = name ? await ctx.store.getUser(name) : null;
-  if (!(await verifyPassword(req.password, user)) || !user) {
+  if (!ok || !user) {
     ctx.log(`conn ${conn.id} failed login as ${String(name ?? req.user).slice(0, 40)}`);
-    // A growing delay before the answer, then a block (blockedFor above).
-    const delay = Math.max(byUser.fail(userKey, ctx.now()), byAddress.fail(conn.remoteAddress, ctx.now()));
+    // A growing delay before the answer; past the limits the next attempts wait (beginLogin).
+    const delay = attempt.fail(ctx.now());
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay).unref());
     throw new ProtocolError('bad_credentials', 'wrong user name or password');
   }
-  byUser.succeed(userKey);
+  attempt.succeed(ctx.now());
   return startSession(ctx, conn, user.id, user.name);
 }
 
@@ -71,6 +79,7 @@ export async function handleAuth(ctx: ServerContext, conn: Connection, req: Req<
   const session = await ctx.store.getSessionByTokenHash(hashToken(req.token));
   if (!session) throw new ProtocolError('unauthorized', 'session expired or revoked: log in again');
   conn.authenticate(session.user, session.id);
+  ctx.accounts.trust(session.user, conn.remoteAddress, ctx.now());
   return { user: session.user };
 }
 

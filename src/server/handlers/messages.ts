@@ -6,7 +6,6 @@ import type { Connection } from '../connection.js';
 import type { ServerContext } from '../server.js';
 import { existingGroup, requireMember } from './groups.js';
 import { flushQueue } from './presence.js';
-import { RateBucket } from '../throttle.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
 
@@ -40,10 +39,6 @@ type Admitted = { stored: Promise<ChatMessage> };
 
 /** Checks a send and hands it to the store (after `ready`). */
 async function admitSend(ctx: ServerContext, conn: Connection, req: Req<'send'>, ready: Promise<void> | null): Promise<Admitted> {
-  conn.sendBucket ??= new RateBucket(ctx.limits.messageRate, ctx.limits.messageBurst, ctx.now());
-  if (!conn.sendBucket.take(ctx.now())) {
-    throw new ProtocolError('rate_limited', `slow down: at most ${ctx.limits.messageRate} messages per second`);
-  }
   const bytes = Buffer.byteLength(req.text, 'utf8');
   if (bytes === 0) throw new ProtocolError('bad_request', 'message is empty');
   // A lone surrogate can't be stored as UTF-8: history would differ from what was delivered.
@@ -51,8 +46,11 @@ async function admitSend(ctx: ServerContext, conn: Connection, req: Req<'send'>,
   if (bytes > ctx.limits.maxMessageBytes) {
     throw new ProtocolError('too_large', `message is ${bytes} bytes; the limit is ${ctx.limits.maxMessageBytes}`);
   }
+  // Per user, over all its connections (docs/security.md "Messages").
+  ctx.sendLimits.takeMessage(conn.user!, bytes, ctx.now());
   if (isGroupAddress(req.to)) return sendToGroup(ctx, conn, req.to, req.text, ready);
   const to = await existingUser(ctx, req.to);
+  await ctx.sendLimits.takeDirect(conn.user!, to, bytes, ctx.now());
   if (ready) await ready;
   // Delivered from inside addMessage, with the message's place in its conversation: every node
   // passes each conversation's messages on in id order (sequencer.ts).
@@ -105,6 +103,7 @@ export async function handleAck(ctx: ServerContext, conn: Connection, req: Req<'
   const upTo = conn.delivered ? await gapFreeAck(ctx, conn, before, req.upTo) : req.upTo;
   await ctx.store.ackMessages(conn.sessionId, upTo);
   if (upTo <= before) return {};
+  ctx.sendLimits.acked(conn.user!);
   // Receipts: tell each sender that their direct message reached one of this user's devices.
   const at = ctx.now();
   for (const m of await ctx.store.directMessagesTo(conn.user!, before, upTo, MAX_RECEIPTS)) {

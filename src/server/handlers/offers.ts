@@ -99,7 +99,10 @@ export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req
     observed: conn.remoteAddress, fileCount: req.fileCount, totalBytes: req.totalBytes, at, expiresAt: at + timeoutMs,
     key: req.key,
   };
-  const offer = ctx.offers.add(info, conn, ctx.node, (o) => closeOffer(ctx, o, 'expired', ''));
+  const offer = ctx.offers.add(info, conn, ctx.node, (o, what) =>
+    what === 'list'
+      ? closeOffer(ctx, o, 'expired', '', `the file list was not complete within ${Math.round(ctx.limits.offerListTimeoutMs / 1000)} s`)
+      : closeOffer(ctx, o, 'expired', ''));
   ctx.log(`offer ${offer.info.id} ${conn.user} -> ${to}: ${req.fileCount} files, ${req.totalBytes} bytes`);
   return { offer: offer.info.id, online: ctx.presence.isOnline(to), expiresAt: info.expiresAt };
 }
@@ -110,14 +113,14 @@ export async function handleOfferFiles(ctx: ServerContext, conn: Connection, req
   if (req.files.length > MAX_FILES_PAGE) throw bad(`at most ${MAX_FILES_PAGE} files per offer_files request`);
   const files = req.files.map(checkFile);
   if (offer.files.length + files.length > offer.info.fileCount) throw bad('more files than the offer announced');
-  offer.files.push(...files);
+  ctx.offers.addFiles(offer, files); // bounded in bytes per offer, per sender and in all (docs/security.md)
   if (!req.done) return { received: offer.files.length };
   const total = offer.files.reduce((sum, f) => sum + f.size, 0);
   if (offer.files.length !== offer.info.fileCount || total !== offer.info.totalBytes) {
     closeOffer(ctx, offer, 'withdrawn', conn.user!);
     throw bad('file list does not match the announced count and total size');
   }
-  offer.open = true;
+  ctx.offers.opened(offer);
   await ctx.bus.publish({ kind: 'offer_open', node: ctx.node, offer: offer.info, files: offer.files });
   await ctx.deliver([offer.info.to], { type: 'event', event: 'offer', data: offer.info });
   return { received: offer.files.length, online: ctx.presence.isOnline(offer.info.to) };
