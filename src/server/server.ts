@@ -29,6 +29,9 @@ import { Sequencer } from './sequencer.js';
 const PRESENCE_FLUSH_MS = 50;
 
 /** What handlers see of the server. */
+/** How long a refused connection may take to read its error before it is cut off. */
+const REFUSED_LINGER_MS = 2000;
+
 export interface ServerContext {
   readonly store: Store;
   readonly bus: Bus;
@@ -236,6 +239,10 @@ export class ChatServer implements ServerContext {
     if (refused) {
       socket.on('error', () => {});
       socket.end(encodeJsonFrame({ type: 'error', id: null, code: 'overloaded', message: refused }));
+      // Whatever it sends is discarded (a paused socket would never see the peer's close), and
+      // a peer that does not close is cut off: a refused connection must not linger.
+      socket.resume();
+      setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
       return;
     }
     const conn = new Connection(socket, this.node, this.limits, {
