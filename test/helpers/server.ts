@@ -139,6 +139,8 @@ export interface SpawnServerOptions {
   args?: string[];
   /** How long to wait for the "listening" line. @default 10000 */
   timeoutMs?: number;
+  /** Extra environment for the server (e.g. NODE_OPTIONS). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -155,7 +157,7 @@ export async function spawnServer(opts: SpawnServerOptions = {}): Promise<Spawne
   const child = spawn(
     process.execPath,
     [CHAT_BIN, 'serve', '--host', '127.0.0.1', '--port', String(opts.port ?? 0), '--data', dataDir, ...(opts.args ?? [])],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...opts.env } },
   );
   const output = new LineBuffer(child.stdout, child.stderr);
   const exited = exitOf(child);
