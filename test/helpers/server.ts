@@ -61,6 +61,15 @@ export function rawConnect(target: ServerTarget): Socket {
   return tlsConnect({ host: target.host, port: target.port, rejectUnauthorized: false });
 }
 
+/**
+ * The per-user message limits lifted, for tests that flood one recipient on purpose to test
+ * delivery (the limits themselves are tested in test/abuse/).
+ */
+export const FLOOD_LIMITS: Partial<ServerLimits> = {
+  messageRate: 1e9, messageBurst: 1e9, messageBytesRate: 1e12, messageBytesBurst: 1e12,
+  recipientMessageRate: 1e9, recipientMessageBurst: 1e9, maxBacklogMessages: 1e9, maxBacklogBytes: 1e12,
+};
+
 export interface TestServer extends ServerTarget {
   /** "127.0.0.1:PORT" */
   address: string;

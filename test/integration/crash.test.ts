@@ -12,7 +12,7 @@ import { FrameDecoder, encodeJsonFrame } from '../../src/protocol/frame.js';
 import type { ChatMessage } from '../../src/protocol/messages.js';
 import { DB_FILE } from '../../src/store/sqlite.js';
 import { LineBuffer } from '../helpers/lines.js';
-import { connectTo, rawConnect, spawnServer, startServer, type ServerTarget, type SpawnedServer } from '../helpers/server.js';
+import { connectTo, rawConnect, spawnServer, startServer, type ServerTarget, type SpawnedServer, FLOOD_LIMITS } from '../helpers/server.js';
 import type { Socket } from 'node:net';
 
 const PASSWORD = 'correct horse';
@@ -215,7 +215,8 @@ describe('crash safety: a client killed mid-delivery', () => {
   // (between pages the server waits for the socket to drain) and never acknowledged anything.
   it('a subscriber destroyed in the middle of a large backlog gets all of it, in order, on reconnect', async () => {
     const logs = new LineBuffer();
-    const ts = await startServer({ log: (line) => logs.push(`${line}\n`) });
+    // Floods one recipient on purpose: the per-recipient limits (test/abuse/) are lifted.
+    const ts = await startServer({ limits: FLOOD_LIMITS, log: (line) => logs.push(`${line}\n`) });
     try {
       const alice = await ChatClient.connect({ host: ts.host, port: ts.port, tls: ts.tls, timeoutMs: WAIT_MS });
       clients.push(alice);

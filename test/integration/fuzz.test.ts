@@ -28,7 +28,7 @@ import {
   type FrameDefect, type RequestContext, type Rng,
 } from '../helpers/fuzz.js';
 import { LineBuffer } from '../helpers/lines.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, type TestServer, FLOOD_LIMITS } from '../helpers/server.js';
 import { collectFiles, pseudoRandom, removeDirs, sha256File, tmpDir, writeRandomFile } from '../helpers/transfer-files.js';
 
 const PASSWORD = 'correct horse';
@@ -230,7 +230,10 @@ describe('fuzz: the relay server', () => {
   beforeEach(async () => {
     logs = new LineBuffer();
     // Abuse limits off: the fuzzer fails logins by the thousand and holds many connections (test/abuse/ covers them).
-    const limits = { maxLoginDelayMs: 0, maxLoginFailures: 1e9, maxLoginFailuresPerAddress: 1e9, maxConnectionsPerAddress: 1e9 };
+    const limits = {
+      ...FLOOD_LIMITS, maxLoginDelayMs: 0, maxLoginFailures: 1e9, maxLoginFailuresPerUserAddress: 1e9, maxLoginFailuresPerAddress: 1e9,
+      maxConnectionsPerAddress: 1e9, maxHashesPerAddress: 1e9, maxQueuedHashes: 1e9, maxRegistrationsPerAddress: 1e9, maxRegistrationsPerHour: 1e9,
+    };
     ts = await startServer({ tls: false, limits, log: (line) => logs.push(`${line}\n`) });
   });
 

@@ -203,7 +203,7 @@ function rssMiB(pid: number): number {
 
 describe('slow consumers', () => {
   it('disconnects a client that stops reading while others flood it; memory stays flat; it gets everything on reconnect', async () => {
-    const s = await spawnServer({ args: ['--max-buffered', '2M', '--message-rate', '1000000', '--message-burst', '1000000'] });
+    const s = await spawnServer({ args: ['--max-buffered', '2M', '--message-rate', '1000000', '--message-burst', '1000000', '--message-bytes-rate', '1G', '--recipient-message-rate', '1000000', '--max-backlog-messages', '1000000', '--max-backlog-bytes', '1G'] });
     spawned.push(s);
     const pid = s.child.pid!;
     const stalled = new Raw(s);

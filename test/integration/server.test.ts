@@ -12,7 +12,7 @@ import type { ChatMessage } from '../../src/protocol/messages.js';
 import { LineBuffer } from '../helpers/lines.js';
 import { createServer } from '../../src/server/server.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { rawConnect, startServer, testCertificate, tempDir, type TestServer } from '../helpers/server.js';
+import { rawConnect, startServer, testCertificate, tempDir, type TestServer, FLOOD_LIMITS } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse';
 const WAIT_MS = 5_000;
@@ -219,7 +219,8 @@ const raws: RawConn[] = [];
 
 beforeEach(async () => {
   logs = new LineBuffer();
-  ts = await startServer({ log: (line) => logs.push(`${line}\n`) });
+  // Some tests here flood one recipient on purpose: the per-recipient limits (test/abuse/) are lifted.
+  ts = await startServer({ limits: FLOOD_LIMITS, log: (line) => logs.push(`${line}\n`) });
 });
 
 afterEach(async () => {
