@@ -73,8 +73,10 @@ export class AccountGuard {
       succeed: (at) => {
         if (!end()) return;
         this.#userAtNetwork.succeed(keys[0]![1]);
-        this.#network.release(network); // a network's failures stay: an attacker's own account must not clear them
-        this.#user.succeed(user);
+        // The other keys' failures stay: an attacker's own account must not clear its network's,
+        // and the owner's login must not clear the guesses from elsewhere at its account.
+        this.#network.release(network);
+        if (keys.length > 2) this.#user.release(user);
         this.#trust(user, network, at);
       },
       release: () => {

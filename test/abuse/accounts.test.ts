@@ -62,6 +62,8 @@ describe('logins under attack', () => {
     // ...but its owner, on the network it registered from, logs in at once.
     const again = await client(ts);
     expect(await again.request('login', { user: 'alice', password: PASSWORD })).toMatchObject({ type: 'ok', result: { user: 'alice' } });
+    // The owner's login does not clear the guesses from elsewhere.
+    expect(await (await client(ts, '127.0.98.1')).request('login', { user: 'alice', password: 'yet another guess' })).toMatchObject({ code: 'rate_limited' });
   });
 
   it('keeps password hashing within its concurrency, refuses a network past its share at once, and still serves others', async () => {
