@@ -186,6 +186,12 @@ async function connectionFlood(port, until) {
   for (const c of held) c.close();
 }
 
+/** CPU seconds (user + system) the process `pid` has used. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 function percentile(sorted, p) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : 0;
 }
@@ -238,6 +244,8 @@ try {
   }, 200);
   const mallory = [];
   for (let i = 0; i < 10; i++) mallory.push(await account(port, 'mallory', '127.0.100.1'));
+  const cpu0 = cpuSeconds(child.pid);
+  const cpuSelf0 = process.cpuUsage();
   const until = Date.now() + SECONDS * 1000;
   const attacks = [
     ...[0, 1, 2, 3].map((n) => offerFlood(port, until, n)),
@@ -249,11 +257,14 @@ try {
   const probe = probes(port, until, result.token);
   const [{ latencies, failures }] = await Promise.all([probe, ...attacks]);
   clearInterval(rss);
+  const serverCpuPercent = Math.round(((cpuSeconds(child.pid) - cpu0) / SECONDS) * 100);
+  const used = process.cpuUsage(cpuSelf0);
+  const attackerCpuPercent = Math.round(((used.user + used.system) / 1e6 / SECONDS) * 100);
   const alive = child.exitCode === null;
   const sorted = [...latencies].sort((a, b) => a - b);
   const report = {
     date: new Date().toISOString(), machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`, seconds: SECONDS,
-    serverAlive: alive, serverPeakRssMiB: Math.round(peakRss),
+    serverAlive: alive, serverPeakRssMiB: Math.round(peakRss), serverCpuPercent, attackerCpuPercent, loadAverage: os.loadavg()[0],
     probes: latencies.length, probeFailures: failures.slice(0, 10), probeFailureCount: failures.length,
     latencyMs: { p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)), max: Math.round(sorted.at(-1) ?? 0) },
     attacks: tally,
