@@ -28,9 +28,10 @@ function shown(c: string): string {
 
 /**
  * One line, for names, MIME types, file names, ids, error and reason texts: every control,
- * bidi control and separator (newlines too) is shown as an escape.
+ * bidi control and separator (newlines too) is shown as an escape. Takes anything (a field from
+ * a peer may not be the string its type says).
  */
-export function printable(text: string): string {
+export function printable(text: unknown): string {
   return String(text).replace(UNSAFE, shown);
 }
 
@@ -39,7 +40,7 @@ export function printable(text: string): string {
  * that begins with `indent`, so no line of it can pass for a new message or log line; every
  * other control is shown as in printable() (a TAB stays).
  */
-export function printableText(text: string, indent = CONTINUATION): string {
+export function printableText(text: unknown, indent = CONTINUATION): string {
   return String(text)
     .split(/\r?\n/)
     .map((line) => line.replace(UNSAFE_IN_TEXT, shown))
