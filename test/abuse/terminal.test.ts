@@ -130,7 +130,7 @@ describe('terminal payloads from a hostile peer', () => {
 
   it('a reject reason: chat send-file prints it in its one error line', async () => {
     const m = await mallory();
-    m.on('offer', (o) => void m.request('reject', { offer: o.id, reason: PAYLOAD }));
+    m.on('offer', (o) => void m.request('reject', { offer: o.id, reason: PAYLOAD }).catch(() => {}));
     await m.subscribe();
     const file = path.join(work, 'report.txt');
     await writeFile(file, 'hello');
@@ -138,6 +138,7 @@ describe('terminal payloads from a hostile peer', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('mallory rejected the offer');
     expectHarmless(r.stdout + r.stderr);
+    await m.close(); // it would say no to later offers too
   });
 
   it("a peer's transfer error text: chat accept prints what the sender reports", async () => {
@@ -161,10 +162,12 @@ describe('terminal payloads from a hostile peer', () => {
     expectHarmless(r.stdout + r.stderr);
   });
 
-  it('the interactive client: a message, an offer notice, /offers and /history', async () => {
-    const cli = spawnChat([]);
+  it('the interactive client: a message, an offer notice, /offers, /history and a reject reason', async () => {
+    const cli = spawnChat(LOCAL);
     await cli.stdout.waitFor('* connected to');
     const m = await mallory();
+    m.on('offer', (o) => void m.request('reject', { offer: o.id, reason: PAYLOAD }).catch(() => {}));
+    await m.subscribe();
     await m.send('bob', PAYLOAD);
     await cli.stdout.waitFor('* 1 new from mallory');
     cli.write('/to mallory');
@@ -173,6 +176,10 @@ describe('terminal payloads from a hostile peer', () => {
     await cli.stdout.waitFor(/mallory offers 1 file/);
     cli.write('/offers');
     await cli.stdout.waitFor(/\(\/accept /);
+    const file = path.join(work, 'notes.txt');
+    await writeFile(file, 'hello');
+    cli.write(`/send ${file}`);
+    await cli.stdout.waitFor('mallory rejected it');
     cli.write('/history mallory 3');
     cli.write('/quit');
     expect(await cli.exited).toBe(0);
