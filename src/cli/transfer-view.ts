@@ -3,7 +3,7 @@
 import cliProgress from 'cli-progress';
 import type { FileResult, ProgressEvent, TransferResult } from '../transfer/types.js';
 import type { CliContext } from './context.js';
-import { printable } from '../protocol/printable.js';
+import { printable, printableJson } from '../protocol/printable.js';
 import { formatBytes } from './output.js';
 
 export type ViewMode = 'bars' | 'plain' | 'json';
@@ -55,7 +55,7 @@ export class TransferView {
   }
 
   #json(event: Record<string, unknown>): string {
-    return JSON.stringify(this.#label ? { ...event, to: this.#label } : event);
+    return printableJson(this.#label ? { ...event, to: this.#label } : event);
   }
 
   /** A status line: stderr for people, an event object on stdout with --json. */

@@ -46,3 +46,14 @@ export function printableText(text: unknown, indent = CONTINUATION): string {
     .map((line) => line.replace(UNSAFE_IN_TEXT, shown))
     .join(`\n${indent}`);
 }
+
+// What JSON.stringify leaves raw inside strings: DEL, C1 controls and INVISIBLE.
+const RAW_IN_JSON = new RegExp(`[\\u007f-\\u009f${INVISIBLE.source.slice(1, -1)}]`, 'g');
+
+/**
+ * JSON for a terminal (--json output): JSON.stringify escapes the C0 controls; this escapes DEL,
+ * the C1 controls and INVISIBLE as `\u009b` too: the same value once parsed.
+ */
+export function printableJson(value: unknown): string {
+  return JSON.stringify(value).replace(RAW_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

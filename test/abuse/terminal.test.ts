@@ -114,6 +114,23 @@ describe('terminal payloads from a hostile peer', () => {
     expectHarmless(r.stdout + r.stderr);
   });
 
+  it('message text and offers with --json: the same text, parsed back, and nothing raw', async () => {
+    const m = await mallory();
+    await m.send('bob', PAYLOAD);
+    await hostileOffer(m);
+    const history = await chat(['history', 'mallory', '--json']);
+    const offers = await chat(['offers', '--json']);
+    for (const r of [history, offers]) {
+      expect(r.code, r.stderr).toBe(0);
+      const unsafe = [...(r.stdout + r.stderr).matchAll(UNSAFE)].map((x) => x[0].charCodeAt(0).toString(16));
+      expect(unsafe).toEqual([]);
+    }
+    const texts = history.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { text: string }).text);
+    expect(texts).toContain(PAYLOAD);
+    const mimes = offers.stdout.split('\n').filter(Boolean).flatMap((l) => (JSON.parse(l) as { files: { mime: string }[] }).files.map((f) => f.mime));
+    expect(mimes).toContain(PAYLOAD);
+  });
+
   it('file name and MIME type of an offer: chat offers, and chat accept listing several offers', async () => {
     const m = await mallory();
     await hostileOffer(m);
@@ -169,7 +186,7 @@ describe('terminal payloads from a hostile peer', () => {
     m.on('offer', (o) => void m.request('reject', { offer: o.id, reason: PAYLOAD }).catch(() => {}));
     await m.subscribe();
     await m.send('bob', PAYLOAD);
-    await cli.stdout.waitFor('* 1 new from mallory');
+    await cli.stdout.waitFor(/^\* \d+ new from mallory/);
     cli.write('/to mallory');
     await cli.stdout.waitFor(/<mallory> pwn/);
     await hostileOffer(m);

@@ -1,7 +1,7 @@
 // chat send, who, history, listen.
 import type { Argv } from 'yargs';
 import type { ChatMessage } from '../../protocol/messages.js';
-import { printable } from '../../protocol/printable.js';
+import { printable, printableJson } from '../../protocol/printable.js';
 import { connectSession } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { clock, formatMessage, formatPresence, stamp } from '../output.js';
@@ -29,7 +29,7 @@ export async function runSend(opts: GlobalOptions & { to: string; text: string; 
   const client = await connectSession(opts);
   try {
     const message = await client.send(opts.to, opts.text);
-    ctx.out(opts.json ? JSON.stringify(message) : `sent to ${printable(message.to)} (id ${printable(String(message.id))})`);
+    ctx.out(opts.json ? printableJson(message) : `sent to ${printable(message.to)} (id ${printable(String(message.id))})`);
   } finally {
     await client.close();
   }
@@ -49,7 +49,7 @@ export async function runWho(opts: GlobalOptions & { json: boolean }, ctx: CliCo
     const friends = new Set(friendList.filter((f) => f.state === 'friend').map((f) => f.user));
     // Friends first, each part in name order.
     const users = [...online.filter((u) => friends.has(u)), ...online.filter((u) => !friends.has(u))];
-    if (opts.json) ctx.out(JSON.stringify({ users, friends: users.filter((u) => friends.has(u)) }));
+    if (opts.json) ctx.out(printableJson({ users, friends: users.filter((u) => friends.has(u)) }));
     else if (users.length === 0) ctx.out('nobody is online');
     else for (const user of users) ctx.out(`${printable(user)}${user === client.user ? ' (you)' : friends.has(user) ? ' (friend)' : ''}`);
   } finally {
@@ -76,7 +76,7 @@ export async function runHistory(opts: GlobalOptions & { with: string; limit: nu
   const client = await connectSession(opts);
   try {
     const page = await client.history(opts.with, { limit: opts.limit, before: opts.before });
-    for (const m of page.messages) ctx.out(opts.json ? JSON.stringify(m) : `${printable(String(m.id))} ${formatMessage(m, null, stamp)}`);
+    for (const m of page.messages) ctx.out(opts.json ? printableJson(m) : `${printable(String(m.id))} ${formatMessage(m, null, stamp)}`);
     if (page.more && !opts.json) ctx.err(`older messages: chat history ${printable(opts.with)} --before ${printable(String(page.messages[0]!.id))}`);
   } finally {
     await client.close();
@@ -93,7 +93,7 @@ export const listenCommand = (ctx: CliContext) => ({
 export async function runListen(opts: GlobalOptions & { json: boolean }, ctx: CliContext): Promise<void> {
   const client = await connectSession(opts);
   const print = (event: string, data: object, line: string): void => {
-    ctx.out(opts.json ? JSON.stringify({ event, ...data }) : line);
+    ctx.out(opts.json ? printableJson({ event, ...data }) : line);
   };
   client.on('message', (m: ChatMessage) => {
     print('message', m, formatMessage(m, client.user));

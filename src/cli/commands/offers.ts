@@ -4,7 +4,7 @@ import type { ChatClient } from '../../client/client.js';
 import type { OfferFileInfo, OfferInfo } from '../../protocol/messages.js';
 import { connectSession } from '../connect.js';
 import type { CliContext, GlobalOptions } from '../context.js';
-import { printable } from '../../protocol/printable.js';
+import { printable, printableJson } from '../../protocol/printable.js';
 import { formatBytes } from '../output.js';
 import { formatDuration } from '../units.js';
 
@@ -30,7 +30,7 @@ export function formatOffer({ info, files }: FullOffer, now = Date.now()): strin
 
 export function offerJson({ info, files }: FullOffer): string {
   const { token: _secret, ...visible } = info;
-  return JSON.stringify({ ...visible, files });
+  return printableJson({ ...visible, files });
 }
 
 export const offersCommand = (ctx: CliContext) => ({

@@ -4,7 +4,7 @@
 import cliProgress from 'cli-progress';
 import PQueue from 'p-queue';
 import type { ChatClient } from '../../client/client.js';
-import { printable } from '../../protocol/printable.js';
+import { printable, printableJson } from '../../protocol/printable.js';
 import type { LocalFile } from '../../transfer/index.js';
 import { connectSession } from '../connect.js';
 import { CliError, type CliContext } from '../context.js';
@@ -88,7 +88,7 @@ function report(members: string[], outcomes: PromiseSettledResult<unknown>[], ct
     const reason = o.status === 'rejected' ? (o.reason as Error).message : '';
     const declined = /rejected the offer|did not accept/.test(reason);
     if (o.status === 'rejected' && !declined) failed++;
-    if (json) ctx.out(JSON.stringify({ event: 'result', to: member, ok: o.status === 'fulfilled', error: reason || undefined }));
+    if (json) ctx.out(printableJson({ event: 'result', to: member, ok: o.status === 'fulfilled', error: reason || undefined }));
     else ctx.err(printable(o.status === 'fulfilled' ? `${member}: received everything` : `${member}: ${reason}`));
   });
   if (failed > 0) throw new CliError(`${failed} of ${members.length} transfer(s) failed`);

@@ -1,6 +1,6 @@
 // The one sanitizer for terminals and logs (docs/security.md, "What reaches your terminal").
 import { describe, expect, it } from 'vitest';
-import { CONTINUATION, INVISIBLE, printable, printableText } from '../../../src/protocol/printable.js';
+import { CONTINUATION, INVISIBLE, printable, printableJson, printableText } from '../../../src/protocol/printable.js';
 
 /** Every character printable() must never let through raw. */
 const UNSAFE_RE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
@@ -81,5 +81,23 @@ describe('INVISIBLE', () => {
   it('matches the bidi controls and separators, and not a control or a letter', () => {
     for (const c of '\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069') expect(INVISIBLE.test(c)).toBe(true);
     for (const c of 'a\x1b\u200d\u00e9') expect(INVISIBLE.test(c)).toBe(false);
+  });
+});
+
+describe('printableJson', () => {
+  const nasty = { text: 'a\x1b[2J\x7f\x9b\u0085\u202e\u2066\u2028\u2029\u200f\n\tb', n: 1 };
+
+  it('leaves no control, bidi control or separator raw', () => {
+    expect(UNSAFE_RE.test(printableJson(nasty))).toBe(false);
+    expect(printableJson({ s: '\u202e\x9b' })).toBe('{"s":"\\u202e\\u009b"}');
+  });
+
+  it('is the same value once parsed', () => {
+    expect(JSON.parse(printableJson(nasty))).toEqual(nasty);
+  });
+
+  it('is JSON.stringify for plain values', () => {
+    const plain = { user: 'bob', text: 'Grüße 😀', at: 5, ok: true, list: [1, 'x'] };
+    expect(printableJson(plain)).toBe(JSON.stringify(plain));
   });
 });
