@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import type { Argv } from 'yargs';
 import { ClientError } from '../client/errors.js';
+import { printable, printableText } from '../protocol/printable.js';
 import { CliError, processContext, type CliContext } from './context.js';
 import { defaultHome } from './sessions.js';
 
@@ -98,7 +99,7 @@ async function buildParser(argv: string[], ctx: CliContext) {
       global: true,
     })
     .middleware((argv) => {
-      argv.notice = (line: string) => ctx.err(`chat: ${line}`);
+      argv.notice = (line: string) => ctx.err(`chat: ${printable(line)}`);
     })
     .strict()
     .help()
@@ -111,19 +112,22 @@ async function buildParser(argv: string[], ctx: CliContext) {
   return parser;
 }
 
-/** Prints one line for `err` and returns the exit code. */
+/**
+ * Prints one line for `err` and returns the exit code. The message passes the sanitizer: it may
+ * carry a server's error text, a peer's reject reason or transfer error.
+ */
 export function reportError(err: unknown, ctx: CliContext, verbose: boolean): number {
   if (err instanceof CliError) {
-    ctx.err(`chat: ${err.message}`);
+    ctx.err(`chat: ${printable(err.message)}`);
     return err.exitCode;
   }
   if (err instanceof ClientError) {
-    ctx.err(`chat: ${err.message}`);
-    if (verbose) ctx.err(`(code ${err.code})`);
+    ctx.err(`chat: ${printable(err.message)}`);
+    if (verbose) ctx.err(`(code ${printable(err.code)})`);
     return 1;
   }
   const e = err as NodeJS.ErrnoException;
-  ctx.err(`chat: ${e?.message ?? String(err)}`);
-  if (verbose && e?.stack) ctx.err(e.stack);
+  ctx.err(`chat: ${printable(e?.message ?? String(err))}`);
+  if (verbose && e?.stack) ctx.err(printableText(e.stack, '    '));
   return 1;
 }

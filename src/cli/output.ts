@@ -1,5 +1,6 @@
 // How messages and events look on a terminal, one line each.
 import type { ChatMessage } from '../protocol/messages.js';
+import { printable, printableText } from '../protocol/printable.js';
 
 /** HH:MM:SS in local time. */
 export function clock(ms: number): string {
@@ -14,24 +15,24 @@ export function stamp(ms: number): string {
   return `${date} ${clock(ms)}`;
 }
 
-// Control characters from other people never reach the terminal raw (no escape-sequence tricks).
-export function printable(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
-/** `12:00:01 <alice> hi`, or `<alice → bob>` for what `me` sent from another device. */
+/**
+ * `12:00:01 <alice> hi`, or `<alice → bob>` for what `me` sent from another device; every field
+ * passes the sanitizer, and a text's further lines are indented (no line passes for a message).
+ */
 export function formatMessage(m: ChatMessage, me: string | null, time = clock): string {
-  if (m.to.startsWith('#')) return `${time(m.at)} ${m.to} <${m.from}> ${printable(m.text)}`;
+  const text = printableText(m.text);
+  if (m.to.startsWith('#')) return `${time(m.at)} ${printable(m.to)} <${printable(m.from)}> ${text}`;
   const who = m.from === me && m.to !== me ? `${m.from} → ${m.to}` : m.from;
-  return `${time(m.at)} <${who}> ${printable(m.text)}`;
+  return `${time(m.at)} <${printable(who)}> ${text}`;
 }
 
 export function formatPresence(p: { user: string; online: boolean; at: number }): string {
-  return `${clock(p.at)} * ${p.user} is ${p.online ? 'online' : 'offline'}`;
+  return `${clock(p.at)} * ${printable(p.user)} is ${p.online ? 'online' : 'offline'}`;
 }
 
 /** 1536 → "1.5 KiB". */
-export function formatBytes(n: number): string {
+export function formatBytes(size: number): string {
+  const n = Number(size); // a number from a peer may be anything
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = n;
   let i = 0;

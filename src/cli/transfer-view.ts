@@ -3,7 +3,8 @@
 import cliProgress from 'cli-progress';
 import type { FileResult, ProgressEvent, TransferResult } from '../transfer/types.js';
 import type { CliContext } from './context.js';
-import { formatBytes, printable } from './output.js';
+import { printable, printableJson } from '../protocol/printable.js';
+import { formatBytes } from './output.js';
 
 export type ViewMode = 'bars' | 'plain' | 'json';
 
@@ -48,12 +49,13 @@ export class TransferView {
     this.#label = label;
   }
 
+  /** Every line shown passes the sanitizer here: it names peers, paths and reasons. */
   #line(text: string): string {
-    return this.#label ? `${this.#label}: ${text}` : text;
+    return printable(this.#label ? `${this.#label}: ${text}` : text);
   }
 
   #json(event: Record<string, unknown>): string {
-    return JSON.stringify(this.#label ? { ...event, to: this.#label } : event);
+    return printableJson(this.#label ? { ...event, to: this.#label } : event);
   }
 
   /** A status line: stderr for people, an event object on stdout with --json. */

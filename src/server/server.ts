@@ -22,6 +22,7 @@ import { addressPrefix } from './address-prefix.js';
 import { SendLimits } from './send-limits.js';
 import { encodeEvent } from '../protocol/encode-event.js';
 import { encodeJsonFrame } from '../protocol/frame.js';
+import { printable } from '../protocol/printable.js';
 import type { MessageOrder, Store } from '../store/store.js';
 import { Sequencer } from './sequencer.js';
 
@@ -123,8 +124,9 @@ export class ChatServer implements ServerContext {
     this.#tcp.on('error', (err) => this.log(`server error: ${err.message}`));
   }
 
+  /** Every log line passes here: one line, controls escaped, so a name with `\n` forges no log line. */
   log(line: string): void {
-    this.#log(line);
+    this.#log(printable(line));
   }
 
   now(): number {

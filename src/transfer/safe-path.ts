@@ -1,9 +1,12 @@
 // Incoming file names are hostile (protocol.md §T6): sanitize, stay inside the target dir,
 // and never clobber. Pure: no I/O.
 import path from 'node:path';
+import { INVISIBLE } from '../protocol/printable.js';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
+// Bidi controls and invisible separators: `evil\u202etxt.exe` must not pass for a .txt.
+const INVISIBLE_CHARS = new RegExp(INVISIBLE.source, 'g');
 const WINDOWS_FORBIDDEN = /[<>:"|?*]/g;
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$/i;
 const MAX_COMPONENT_BYTES = 200; // leaves room for " (123)" and ".part" under the usual 255
@@ -11,7 +14,7 @@ const FALLBACK_NAME = 'file';
 
 /** Sanitizes one path component; returns '' when nothing usable remains. */
 export function sanitizeComponent(raw: string): string {
-  let name = raw.normalize('NFC').replace(CONTROL_CHARS, '').replace(WINDOWS_FORBIDDEN, '_');
+  let name = raw.normalize('NFC').replace(CONTROL_CHARS, '').replace(INVISIBLE_CHARS, '_').replace(WINDOWS_FORBIDDEN, '_');
   name = name.replace(/[. ]+$/, '').trim(); // Windows drops trailing dots and spaces
   if (name === '' || name === '.' || name === '..') return '';
   if (WINDOWS_RESERVED.test(name)) name = `_${name}`;

@@ -1,6 +1,7 @@
 // chat register, login, logout, whoami.
 import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
+import { printable } from '../../protocol/printable.js';
 import { connectClient, connectSession } from '../connect.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { readPassword } from '../password.js';
@@ -46,7 +47,7 @@ export async function runRegister(opts: LoginOptions, ctx: CliContext): Promise<
   const password = await readPassword(ctx, { passwordStdin: opts.passwordStdin, confirm: true });
   const result = await withClient(await connectClient(opts), (c) => c.register(opts.user, password, opts.invite));
   saveSession(opts.home, opts.server, result);
-  ctx.out(`registered ${result.user} on ${opts.server} and logged in`);
+  ctx.out(`registered ${printable(result.user)} on ${opts.server} and logged in`);
 }
 
 export const loginCommand = (ctx: CliContext) => ({
@@ -60,7 +61,7 @@ export async function runLogin(opts: LoginOptions, ctx: CliContext): Promise<voi
   const password = await readPassword(ctx, { passwordStdin: opts.passwordStdin });
   const result = await withClient(await connectClient(opts), (c) => c.login(opts.user, password));
   saveSession(opts.home, opts.server, result);
-  ctx.out(`logged in as ${result.user} on ${opts.server}`);
+  ctx.out(`logged in as ${printable(result.user)} on ${opts.server}`);
 }
 
 export const logoutCommand = (ctx: CliContext) => ({
@@ -74,7 +75,7 @@ export async function runLogout(opts: GlobalOptions, ctx: CliContext): Promise<v
   const user = client.user;
   await withClient(client, (c) => c.logout());
   forgetSession(opts.home, opts.server);
-  ctx.out(`logged out ${user} from ${opts.server}`);
+  ctx.out(`logged out ${printable(user)} from ${opts.server}`);
 }
 
 export const whoamiCommand = (ctx: CliContext) => ({
@@ -85,6 +86,6 @@ export const whoamiCommand = (ctx: CliContext) => ({
 
 export async function runWhoami(opts: GlobalOptions, ctx: CliContext): Promise<void> {
   const client = await connectSession(opts);
-  ctx.out(`${client.user} on ${opts.server}`);
+  ctx.out(`${printable(client.user)} on ${opts.server}`);
   await client.close();
 }

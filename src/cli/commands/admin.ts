@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { printable } from '../../protocol/printable.js';
 import { hashToken } from '../../server/auth.js';
 import { DB_FILE, SqliteStore } from '../../store/sqlite.js';
 import { openBus } from '../backends.js';
@@ -85,7 +86,7 @@ export async function runNodes(busUrl: string | undefined, ctx: CliContext): Pro
     const nodes = await bus.nodes();
     if (nodes.length === 0) ctx.out('no live nodes');
     for (const n of nodes) {
-      ctx.out(`${n.node}  ${n.connections} connection${n.connections === 1 ? '' : 's'}  up ${formatDuration(Math.max(0, n.seenAt - n.startedAt))}  seen ${formatDuration(Math.max(0, Date.now() - n.seenAt))} ago`);
+      ctx.out(`${printable(n.node)}  ${Number(n.connections)} connection${n.connections === 1 ? '' : 's'}  up ${formatDuration(Math.max(0, n.seenAt - n.startedAt))}  seen ${formatDuration(Math.max(0, Date.now() - n.seenAt))} ago`);
     }
   } finally {
     await bus.close();

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import type { FriendInfo } from '../../protocol/messages.js';
 import type { CliContext } from '../context.js';
-import { printable } from '../output.js';
+import { printable, printableJson } from '../../protocol/printable.js';
 import { sessionSubcommand, type Run } from '../subcommand.js';
 
 const sub = (command: string, describe: string, run: Run, ctx: CliContext) => sessionSubcommand(ctx, command, describe, run);
@@ -16,34 +16,34 @@ const STATE_WORDS: Record<FriendInfo['state'], string> = {
 /** `bob  online  "note"` */
 export function formatFriend(f: FriendInfo): string {
   const note = f.note ? `  "${printable(f.note)}"` : '';
-  return `${f.user}${f.state === 'friend' ? (f.online ? '  online' : '  offline') : ''}${STATE_WORDS[f.state]}${note}`;
+  return `${printable(f.user)}${f.state === 'friend' ? (f.online ? '  online' : '  offline') : ''}${STATE_WORDS[f.state] ?? ''}${note}`;
 }
 
 const SUBCOMMANDS = (ctx: CliContext) => [
   sub('add <user>', 'ask a user to be your friend', async (c, a, x) => {
     const r = await c.friendAdd(String(a.user));
-    x.out(a.json ? JSON.stringify(r) : r.state === 'friend' ? `you and ${r.user} are friends` : `friend request sent to ${r.user}`);
+    x.out(a.json ? printableJson(r) : r.state === 'friend' ? `you and ${printable(r.user)} are friends` : `friend request sent to ${printable(r.user)}`);
   }, ctx),
   sub('accept <user>', 'accept a friend request', async (c, a, x) => {
     await c.friendAccept(String(a.user));
-    x.out(a.json ? JSON.stringify({ user: a.user, state: 'friend' }) : `you and ${a.user} are friends`);
+    x.out(a.json ? printableJson({ user: a.user, state: 'friend' }) : `you and ${printable(String(a.user))} are friends`);
   }, ctx),
   sub('decline <user>', 'decline a friend request', async (c, a, x) => {
     await c.friendDecline(String(a.user));
-    x.out(a.json ? JSON.stringify({ user: a.user }) : `declined ${a.user}'s request`);
+    x.out(a.json ? printableJson({ user: a.user }) : `declined ${printable(String(a.user))}'s request`);
   }, ctx),
   sub('remove <user>', 'remove a friend (or cancel a request)', async (c, a, x) => {
     await c.friendRemove(String(a.user));
-    x.out(a.json ? JSON.stringify({ user: a.user }) : `removed ${a.user}`);
+    x.out(a.json ? printableJson({ user: a.user }) : `removed ${printable(String(a.user))}`);
   }, ctx),
   sub('note <user> <text..>', 'set your private note on a friend', async (c, a, x) => {
     const note = (a.text as unknown[]).map(String).join(' ');
     await c.friendNote(String(a.user), note);
-    x.out(a.json ? JSON.stringify({ user: a.user, note }) : `noted`);
+    x.out(a.json ? printableJson({ user: a.user, note }) : `noted`);
   }, ctx),
   sub('list', 'your friends with online status and notes, then requests', async (c, a, x) => {
     const friends = await c.friendList();
-    if (a.json) return x.out(JSON.stringify({ friends }));
+    if (a.json) return x.out(printableJson({ friends }));
     if (friends.length === 0) x.err('no friends yet: chat friend add <user>');
     for (const f of friends) x.out(formatFriend(f));
   }, ctx),
@@ -67,9 +67,9 @@ export const usersCommand = (ctx: CliContext) => ({
       .command(
         sub('search <prefix>', 'registered users whose name starts with prefix', async (c, a, x) => {
           const users = await c.searchUsers(String(a.prefix));
-          if (a.json) return x.out(JSON.stringify({ users }));
-          if (users.length === 0) x.err(`no user name starts with "${a.prefix}"`);
-          for (const u of users) x.out(u);
+          if (a.json) return x.out(printableJson({ users }));
+          if (users.length === 0) x.err(`no user name starts with "${printable(String(a.prefix))}"`);
+          for (const u of users) x.out(printable(u));
         }, ctx) as never,
       )
       .demandCommand(1),

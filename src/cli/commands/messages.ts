@@ -1,6 +1,7 @@
 // chat send, who, history, listen.
 import type { Argv } from 'yargs';
 import type { ChatMessage } from '../../protocol/messages.js';
+import { printable, printableJson } from '../../protocol/printable.js';
 import { connectSession } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { clock, formatMessage, formatPresence, stamp } from '../output.js';
@@ -28,7 +29,7 @@ export async function runSend(opts: GlobalOptions & { to: string; text: string; 
   const client = await connectSession(opts);
   try {
     const message = await client.send(opts.to, opts.text);
-    ctx.out(opts.json ? JSON.stringify(message) : `sent to ${message.to} (id ${message.id})`);
+    ctx.out(opts.json ? printableJson(message) : `sent to ${printable(message.to)} (id ${printable(String(message.id))})`);
   } finally {
     await client.close();
   }
@@ -48,9 +49,9 @@ export async function runWho(opts: GlobalOptions & { json: boolean }, ctx: CliCo
     const friends = new Set(friendList.filter((f) => f.state === 'friend').map((f) => f.user));
     // Friends first, each part in name order.
     const users = [...online.filter((u) => friends.has(u)), ...online.filter((u) => !friends.has(u))];
-    if (opts.json) ctx.out(JSON.stringify({ users, friends: users.filter((u) => friends.has(u)) }));
+    if (opts.json) ctx.out(printableJson({ users, friends: users.filter((u) => friends.has(u)) }));
     else if (users.length === 0) ctx.out('nobody is online');
-    else for (const user of users) ctx.out(user === client.user ? `${user} (you)` : friends.has(user) ? `${user} (friend)` : user);
+    else for (const user of users) ctx.out(`${printable(user)}${user === client.user ? ' (you)' : friends.has(user) ? ' (friend)' : ''}`);
   } finally {
     await client.close();
   }
@@ -75,8 +76,8 @@ export async function runHistory(opts: GlobalOptions & { with: string; limit: nu
   const client = await connectSession(opts);
   try {
     const page = await client.history(opts.with, { limit: opts.limit, before: opts.before });
-    for (const m of page.messages) ctx.out(opts.json ? JSON.stringify(m) : `${m.id} ${formatMessage(m, null, stamp)}`);
-    if (page.more && !opts.json) ctx.err(`older messages: chat history ${opts.with} --before ${page.messages[0]!.id}`);
+    for (const m of page.messages) ctx.out(opts.json ? printableJson(m) : `${printable(String(m.id))} ${formatMessage(m, null, stamp)}`);
+    if (page.more && !opts.json) ctx.err(`older messages: chat history ${printable(opts.with)} --before ${printable(String(page.messages[0]!.id))}`);
   } finally {
     await client.close();
   }
@@ -92,7 +93,7 @@ export const listenCommand = (ctx: CliContext) => ({
 export async function runListen(opts: GlobalOptions & { json: boolean }, ctx: CliContext): Promise<void> {
   const client = await connectSession(opts);
   const print = (event: string, data: object, line: string): void => {
-    ctx.out(opts.json ? JSON.stringify({ event, ...data }) : line);
+    ctx.out(opts.json ? printableJson({ event, ...data }) : line);
   };
   client.on('message', (m: ChatMessage) => {
     print('message', m, formatMessage(m, client.user));
@@ -100,9 +101,9 @@ export async function runListen(opts: GlobalOptions & { json: boolean }, ctx: Cl
   });
   client.on('presence', (p) => print('presence', p, formatPresence(p)));
   client.on('offer', (o) => print('offer', { id: o.id, from: o.from, fileCount: o.fileCount, totalBytes: o.totalBytes },
-    `* ${o.from} offers ${o.fileCount} file(s): chat accept ${o.id}`));
-  client.on('group', (e) => print('group', e, `${clock(e.at)} * #${e.group}: ${e.user} ${e.action}${e.by !== e.user ? ` by ${e.by}` : ''}`));
-  client.on('friend', (e) => print('friend', e, `${clock(e.at)} * ${e.user} ${FRIEND_WORDS[e.action]}`));
+    printable(`* ${o.from} offers ${o.fileCount} file(s): chat accept ${o.id}`)));
+  client.on('group', (e) => print('group', e, printable(`${clock(e.at)} * #${e.group}: ${e.user} ${e.action}${e.by !== e.user ? ` by ${e.by}` : ''}`)));
+  client.on('friend', (e) => print('friend', e, `${clock(e.at)} * ${printable(e.user)} ${FRIEND_WORDS[e.action] ?? printable(e.action)}`));
   const ended = new Promise<string | null>((resolve) => {
     client.on('shutdown', (s) => resolve(`server shut down: ${s.reason}`));
     client.on('close', (err) => resolve(err ? err.message : null));
@@ -110,7 +111,7 @@ export async function runListen(opts: GlobalOptions & { json: boolean }, ctx: Cl
     process.once('SIGTERM', () => resolve(null));
   });
   await client.subscribe();
-  ctx.err(`listening as ${client.user} on ${opts.server} (Ctrl-C to stop)`);
+  ctx.err(`listening as ${printable(client.user)} on ${opts.server} (Ctrl-C to stop)`);
   const reason = await ended;
   await client.close();
   if (reason) throw new CliError(reason);

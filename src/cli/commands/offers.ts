@@ -4,7 +4,8 @@ import type { ChatClient } from '../../client/client.js';
 import type { OfferFileInfo, OfferInfo } from '../../protocol/messages.js';
 import { connectSession } from '../connect.js';
 import type { CliContext, GlobalOptions } from '../context.js';
-import { formatBytes, printable } from '../output.js';
+import { printable, printableJson } from '../../protocol/printable.js';
+import { formatBytes } from '../output.js';
 import { formatDuration } from '../units.js';
 
 type Argvs = Record<string, unknown>;
@@ -19,16 +20,17 @@ export async function fullOffer(client: ChatClient, info: OfferInfo): Promise<Fu
   return { info, files: await client.offerFiles(info.id) };
 }
 
-/** The offer's header line, then every file: nothing hides in a big offer. */
+/** The offer's header line, then every file: nothing hides in a big offer (and no field adds a line). */
 export function formatOffer({ info, files }: FullOffer, now = Date.now()): string[] {
-  const types = [...new Set(files.map((f) => f.mime))].slice(0, 5).join(', ');
-  const head = `${info.id}  from ${info.from}  ${info.fileCount} file(s), ${formatBytes(info.totalBytes)}  (${types})  expires in ${formatDuration(Math.max(0, info.expiresAt - now))}`;
-  return [head, ...files.map((f) => `    ${printable(f.path)}  ${formatBytes(f.size)}  ${f.mime}`)];
+  const types = [...new Set(files.map((f) => printable(f.mime)))].slice(0, 5).join(', ');
+  const expires = formatDuration(Math.max(0, info.expiresAt - now));
+  const head = `${printable(info.id)}  from ${printable(info.from)}  ${Number(info.fileCount)} file(s), ${formatBytes(info.totalBytes)}  (${types})  expires in ${expires}`;
+  return [head, ...files.map((f) => `    ${printable(f.path)}  ${formatBytes(f.size)}  ${printable(f.mime)}`)];
 }
 
 export function offerJson({ info, files }: FullOffer): string {
   const { token: _secret, ...visible } = info;
-  return JSON.stringify({ ...visible, files });
+  return printableJson({ ...visible, files });
 }
 
 export const offersCommand = (ctx: CliContext) => ({
@@ -66,7 +68,7 @@ export async function runReject(opts: GlobalOptions & { id: string; reason?: str
   const client = await connectSession(opts);
   try {
     await client.request('reject', { offer: opts.id, reason: opts.reason });
-    ctx.out(`rejected offer ${opts.id}`);
+    ctx.out(`rejected offer ${printable(opts.id)}`);
   } finally {
     await client.close();
   }

@@ -4,6 +4,7 @@
 import cliProgress from 'cli-progress';
 import PQueue from 'p-queue';
 import type { ChatClient } from '../../client/client.js';
+import { printable, printableJson } from '../../protocol/printable.js';
 import type { LocalFile } from '../../transfer/index.js';
 import { connectSession } from '../connect.js';
 import { CliError, type CliContext } from '../context.js';
@@ -28,7 +29,7 @@ class MemberBars {
     let entry = this.#byMember.get(member);
     if (!entry) this.#byMember.set(member, (entry = { bar: this.#bars.create(size, 0), since: Date.now() }));
     const rate = formatRate(bytes, Date.now() - entry.since);
-    entry.bar.update(bytes, { name: member.padEnd(16), done: formatBytes(bytes), size: formatBytes(size), rate });
+    entry.bar.update(bytes, { name: printable(member).padEnd(16), done: formatBytes(bytes), size: formatBytes(size), rate });
   }
 
   log(line: string): void {
@@ -87,8 +88,8 @@ function report(members: string[], outcomes: PromiseSettledResult<unknown>[], ct
     const reason = o.status === 'rejected' ? (o.reason as Error).message : '';
     const declined = /rejected the offer|did not accept/.test(reason);
     if (o.status === 'rejected' && !declined) failed++;
-    if (json) ctx.out(JSON.stringify({ event: 'result', to: member, ok: o.status === 'fulfilled', error: reason || undefined }));
-    else ctx.err(o.status === 'fulfilled' ? `${member}: received everything` : `${member}: ${reason}`);
+    if (json) ctx.out(printableJson({ event: 'result', to: member, ok: o.status === 'fulfilled', error: reason || undefined }));
+    else ctx.err(printable(o.status === 'fulfilled' ? `${member}: received everything` : `${member}: ${reason}`));
   });
   if (failed > 0) throw new CliError(`${failed} of ${members.length} transfer(s) failed`);
   if (received === 0) throw new CliError('nobody accepted the offer');

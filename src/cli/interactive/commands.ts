@@ -6,7 +6,7 @@ import type { FriendInfo, OfferInfo } from '../../protocol/messages.js';
 import { normalizeGroup, normalizeName } from '../../protocol/names.js';
 import { formatOffer, fullOffer } from '../commands/offers.js';
 import { CliError } from '../context.js';
-import { printable } from '../output.js';
+import { printable } from '../../protocol/printable.js';
 import { FRIEND_ACTIONS, expandHome, splitWords, type ArgKind } from './completer.js';
 import { messageLine, type Palette } from './render.js';
 import { isGroup, type ChatState, type Directory } from './state.js';

@@ -1,12 +1,13 @@
 // How the interactive client looks: message lines, notices, the prompt and the transfer status
 // line. Pure string building; ANSI colors only through a Palette that may be switched off.
 import type { ChatMessage, OfferFileInfo, OfferInfo } from '../../protocol/messages.js';
-import { clock, formatBytes, printable, stamp } from '../output.js';
+import { printable, printableText } from '../../protocol/printable.js';
+import { clock, formatBytes, stamp } from '../output.js';
 import type { Mark, UnreadCount } from './state.js';
 
 export interface Palette {
   readonly enabled: boolean;
-  /** A user or group name, in a color of its own (the same name always gets the same color). */
+  /** A user or group name (sanitized), in a color of its own (the same name always gets the same color). */
   name(name: string, own?: boolean): string;
   dim(text: string): string;
   notice(text: string): string;
@@ -24,7 +25,7 @@ export function palette(enabled: boolean): Palette {
   const sgr = (code: string, text: string): string => (enabled ? `\x1b[${code}m${text}\x1b[0m` : text);
   return {
     enabled,
-    name: (name, own = false) => sgr(own ? '1' : String(NAME_COLORS[hash(name) % NAME_COLORS.length]), name),
+    name: (name, own = false) => sgr(own ? '1' : String(NAME_COLORS[hash(name) % NAME_COLORS.length]), printable(name)),
     dim: (text) => sgr('2', text),
     notice: (text) => sgr('33', text),
     mark: (text) => sgr('32', text),
@@ -33,7 +34,7 @@ export function palette(enabled: boolean): Palette {
 
 function hash(text: string): number {
   let h = 0;
-  for (const c of text) h = (h * 31 + c.codePointAt(0)!) >>> 0;
+  for (const c of String(text)) h = (h * 31 + c.codePointAt(0)!) >>> 0;
   return h;
 }
 
@@ -57,7 +58,10 @@ export interface LineView {
   now?: number;
 }
 
-/** `12:00:01 <alice> hi ✓`; `<alice → bob>` for an own message outside the current conversation. */
+/**
+ * `12:00:01 <alice> hi ✓`; `<alice → bob>` for an own message outside the current conversation.
+ * A text's further lines are indented, so none of them passes for a message.
+ */
 export function messageLine(m: ChatMessage, view: LineView): string {
   const p = view.palette;
   const own = m.from === view.me;
@@ -65,7 +69,7 @@ export function messageLine(m: ChatMessage, view: LineView): string {
   const who = elsewhere ? `${p.name(m.from, true)} → ${p.name(m.to)}` : p.name(m.from, own);
   const where = !own && m.to.startsWith('#') && m.to !== view.current ? `${p.name(m.to)} ` : '';
   const mark = own && view.mark ? ` ${p.mark(view.mark === 'delivered' ? '✓✓' : '✓')}` : '';
-  return `${p.dim(timeOf(m.at, view.now))} ${where}<${who}> ${printable(m.text)}${mark}`;
+  return `${p.dim(timeOf(m.at, view.now))} ${where}<${who}> ${printableText(m.text)}${mark}`;
 }
 
 function sameConversation(m: ChatMessage, conversation: string, me: string): boolean {
@@ -76,7 +80,7 @@ function sameConversation(m: ChatMessage, conversation: string, me: string): boo
 /** `* 2 new from alice (/to alice)` or `* 1 new in #ops from bob (/to #ops)`. */
 export function newNotice(conversation: string, count: number, p: Palette, from?: string): string {
   const where = conversation.startsWith('#') ? `in ${conversation}${from ? ` from ${from}` : ''}` : `from ${conversation}`;
-  return p.notice(`* ${count} new ${where} (/to ${conversation})`);
+  return p.notice(printable(`* ${count} new ${where} (/to ${conversation})`));
 }
 
 export function notice(text: string, p: Palette): string {
@@ -85,7 +89,7 @@ export function notice(text: string, p: Palette): string {
 
 /** `alice 2, #ops 1`, at most `max` conversations then `…`. */
 export function unreadList(unread: UnreadCount[], max = 3): string {
-  const shown = unread.slice(0, max).map((u) => `${u.conversation} ${u.count}`);
+  const shown = unread.slice(0, max).map((u) => `${printable(u.conversation)} ${u.count}`);
   if (unread.length > max) shown.push('…');
   return shown.join(', ');
 }
@@ -113,8 +117,9 @@ export function offerNotice(info: OfferInfo, files: OfferFileInfo[] | null, p: P
   const names = files ? files.slice(0, 3).map((f) => printable(f.path)) : [];
   if (files && files.length > 3) names.push(`+${files.length - 3} more`);
   const list = names.length > 0 ? `: ${names.join(', ')}` : '';
-  const count = `${info.fileCount} file${info.fileCount === 1 ? '' : 's'}`;
-  return notice(`${p.name(info.from)} offers ${count}, ${formatBytes(info.totalBytes)}${list} (/accept ${info.id} or /reject ${info.id})`, p);
+  const count = `${Number(info.fileCount)} file${info.fileCount === 1 ? '' : 's'}`;
+  const id = printable(info.id);
+  return notice(`${p.name(info.from)} offers ${count}, ${formatBytes(info.totalBytes)}${list} (/accept ${id} or /reject ${id})`, p);
 }
 
 /** One running transfer, as the status line shows it. */
@@ -132,7 +137,7 @@ export interface TransferStatus {
 
 /** `↑ bob 42% 1.2 MiB/3.0 MiB 2.1 MiB/s · ↓ alice waiting`, cut to `width` columns. */
 export function statusLine(transfers: TransferStatus[], width: number, now = Date.now()): string {
-  const text = transfers.map((t) => transferStatus(t, now)).join(' · ');
+  const text = printable(transfers.map((t) => transferStatus(t, now)).join(' · '));
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
 }
 

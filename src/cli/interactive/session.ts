@@ -2,6 +2,7 @@
 // the commands. The only part of the interactive client that knows about all the others.
 import type { ChatClient } from '../../client/client.js';
 import type { ChatMessage, FriendEvent, GroupEvent, OfferCloseReason, OfferInfo } from '../../protocol/messages.js';
+import { printable } from '../../protocol/printable.js';
 import { connectSession, relayOf } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { loadSession } from '../sessions.js';
@@ -115,8 +116,9 @@ export class Session implements Shell {
     return client;
   }
 
+  /** A notice line; it names peers and carries server and peer texts, so it passes the sanitizer. */
   say(text: string): void {
-    this.print(notice(text, this.palette));
+    this.print(notice(printable(text), this.palette));
   }
 
   print(...lines: string[]): void {
@@ -262,7 +264,7 @@ export class Session implements Shell {
     if (e.action === 'requested') this.directory.friends.set(e.user, 'incoming');
     else if (e.action === 'accepted') this.directory.friends.set(e.user, 'friend');
     else this.directory.friends.delete(e.user);
-    this.say(FRIEND_WORDS[e.action](e.user));
+    this.say(FRIEND_WORDS[e.action]?.(e.user) ?? `${e.user} ${e.action}`);
   }
 
   // Input.
@@ -321,7 +323,7 @@ export class Session implements Shell {
       await this.#link.close();
     }
     if (how !== 'failed') return 0;
-    this.#ctx.err(`chat: ${this.#failure?.message ?? 'cannot reconnect'}`);
+    this.#ctx.err(`chat: ${printable(this.#failure?.message ?? 'cannot reconnect')}`);
     return 1;
   }
 
@@ -360,14 +362,16 @@ export class Session implements Shell {
     }, wait);
   }
 
+  // readline lists candidates as they are: names and offer ids come from the server.
   #completion(): CompletionSource {
     const me = this.state.me;
+    const shown = (list: string[]): string[] => list.map(printable);
     return {
       commands: completionTable(),
-      names: () => this.directory.names(me, this.state.conversations()),
-      groups: () => [...this.directory.groups.keys()],
-      memberGroups: () => this.directory.memberOf(),
-      offers: () => [...this.offers.keys()],
+      names: () => shown(this.directory.names(me, this.state.conversations())),
+      groups: () => shown([...this.directory.groups.keys()]),
+      memberGroups: () => shown(this.directory.memberOf()),
+      offers: () => shown([...this.offers.keys()]),
       listDir: listDirectory,
     };
   }

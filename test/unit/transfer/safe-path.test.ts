@@ -30,6 +30,12 @@ describe('sanitizePath', () => {
     ['...', 'file'],
     ['.bashrc', '.bashrc'],
     ['e\u0301t\u00e9.txt', '\u00e9t\u00e9.txt'],
+    ['evil\u202etxt.exe', 'evil_txt.exe'],
+    ['\u2066a\u2067b\u2068c\u2069.txt', '_a_b_c_.txt'],
+    ['\u202a\u202b\u202c\u202d.txt', '____.txt'],
+    ['l\u200er\u200fa\u061c.txt', 'l_r_a_.txt'],
+    ['line\u2028para\u2029.txt', 'line_para_.txt'],
+    ['nel\u0085.txt', 'nel.txt'],
   ];
   it.each(table)('%j → %j', (input, expected) => {
     expect(sanitizePath(input)).toBe(expected);
