@@ -48,7 +48,7 @@ function firstFrame(ts: TestServer, ms: number): Promise<{ socket: Socket; frame
 
 describe('abuse limits', () => {
   it('blocks a user after repeated failed logins, with a clear error, also for the right password', async () => {
-    const ts = await server({ maxLoginFailures: 3, maxLoginDelayMs: 20 });
+    const ts = await server({ maxLoginFailuresPerUserAddress: 3, maxLoginDelayMs: 20 });
     await (await client(ts)).register('alice', PASSWORD);
     await (await client(ts)).register('bob', PASSWORD);
     const c = await client(ts);
@@ -81,7 +81,7 @@ describe('abuse limits', () => {
     expect(accepted?.hello.version).toBe(2);
   });
 
-  it('limits the message rate per connection', async () => {
+  it('limits the message rate per user', async () => {
     const ts = await server({ messageRate: 0.001, messageBurst: 3 });
     const c = await client(ts);
     await c.register('dave', PASSWORD);
