@@ -43,6 +43,7 @@ const LIMIT_FLAGS: { flag: string; key: keyof ServerLimits; kind: Kind; describe
   { flag: 'max-login-failures', key: 'maxLoginFailures', kind: 'count', describe: 'failed logins for one user before it is blocked' },
   { flag: 'max-login-failures-per-address', key: 'maxLoginFailuresPerAddress', kind: 'count', describe: 'failed logins from one address before it is blocked' },
   { flag: 'login-block', key: 'loginBlockMs', kind: 'duration', describe: 'how long failed logins count and a block lasts' },
+  { flag: 'session-idle', key: 'sessionIdleMs', kind: 'duration', describe: 'a session unused this long expires, e.g. 90d' },
   { flag: 'max-buffered', key: 'maxBufferedBytes', kind: 'size', describe: 'bytes queued for a client that does not read before it is cut off' },
   { flag: 'max-groups-per-user', key: 'maxGroupsPerUser', kind: 'count', describe: 'groups one user may belong to' },
   { flag: 'max-group-members', key: 'maxGroupMembers', kind: 'count', describe: 'members of one group' },
