@@ -53,9 +53,8 @@ export async function resumeSession(ctx: ServerContext, conn: Connection, token:
   }
   conn.authenticate(session.user, session.id);
   await ctx.sessions.confirm(conn, seen);
-  if (now - session.lastSeenAt >= SESSION_TOUCH_MS) {
-    void ctx.store.touchSession(session.id, now, conn.remoteAddress).catch((err: Error) => ctx.log(`sessions: ${err.message}`));
-  }
+  // At most once a minute per session: a write per resume would cost every reconnect an fsync.
+  if (now - session.lastSeenAt >= SESSION_TOUCH_MS) await ctx.store.touchSession(session.id, now, conn.remoteAddress);
   return { user: session.user };
 }
 
