@@ -54,7 +54,9 @@ export async function resumeSession(ctx: ServerContext, conn: Connection, token:
   conn.authenticate(session.user, session.id);
   await ctx.sessions.confirm(conn, seen);
   // At most once a minute per session: a write per resume would cost every reconnect an fsync.
-  if (now - session.lastSeenAt >= SESSION_TOUCH_MS) await ctx.store.touchSession(session.id, now, conn.remoteAddress);
+  if (now - session.lastSeenAt >= SESSION_TOUCH_MS) {
+    await ctx.store.touchSession(session.id, now, conn.remoteAddress).catch((err: Error) => ctx.log(`sessions: cannot record a use: ${err.message}`));
+  }
   return { user: session.user };
 }
 
