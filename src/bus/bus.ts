@@ -45,6 +45,11 @@ export type BusMessage =
    * (crashed or cut off), so they drop its users' presence and offers.
    */
   | { kind: 'node_down'; node: string }
+  /**
+   * Sessions of `user` were revoked (chat sessions revoke, chat passwd): every node closes that
+   * user's connections whose session is gone from the store (src/server/session-watch.ts).
+   */
+  | { kind: 'sessions_revoked'; node: string; user: string; reason: 'revoked' | 'password' | 'disabled' | 'deleted' | 'reset' }
   /** Emitted by a bus to its own subscribers after it lost and regained its backend: events may have been missed. */
   | { kind: 'reconnected' };
 

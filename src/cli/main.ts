@@ -34,6 +34,8 @@ const COMMANDS: { name: string; usage: string; describe: string; load: Loader }[
   { name: 'register', usage: 'register <user>', describe: 'create an account (and log in)', load: async () => (await import('./commands/accounts.js')).registerCommand },
   { name: 'login', usage: 'login <user>', describe: 'log in and save the session', load: async () => (await import('./commands/accounts.js')).loginCommand },
   { name: 'logout', usage: 'logout', describe: 'revoke this session on the server and forget it here', load: async () => (await import('./commands/accounts.js')).logoutCommand },
+  { name: 'sessions', usage: 'sessions [command]', describe: 'your sessions (devices): list, revoke <id>, revoke --all-others', load: async () => (await import('./commands/sessions.js')).sessionsCommand },
+  { name: 'passwd', usage: 'passwd', describe: 'change your password (every other session is logged out)', load: async () => (await import('./commands/passwd.js')).passwdCommand },
   { name: 'whoami', usage: 'whoami', describe: 'show who you are logged in as', load: async () => (await import('./commands/accounts.js')).whoamiCommand },
   { name: 'who', usage: 'who', describe: 'list online users', load: async () => (await import('./commands/messages.js')).whoCommand },
   { name: 'send', usage: 'send <user> <text..>', describe: 'send a direct message, or to a group with #name', load: async () => (await import('./commands/messages.js')).sendCommand },
@@ -47,7 +49,7 @@ const COMMANDS: { name: string; usage: string; describe: string; load: Loader }[
   { name: 'friend', usage: 'friend <command>', describe: 'contacts: add, accept, decline, remove, note, list', load: async () => (await import('./commands/friends.js')).friendCommand },
   { name: 'users', usage: 'users <command>', describe: 'find registered users: users search <prefix>', load: async () => (await import('./commands/friends.js')).usersCommand },
   { name: 'trust', usage: 'trust [target]', describe: "pin a server's current TLS certificate (after it changed)", load: async () => (await import('./commands/trust.js')).trustCommand },
-  { name: 'admin', usage: 'admin <command>', describe: 'operator commands, on the server host (invite, nodes)', load: async () => (await import('./commands/admin.js')).adminCommand },
+  { name: 'admin', usage: 'admin <command>', describe: 'operator commands, on the server host (invite, nodes, user)', load: async () => (await import('./commands/admin.js')).adminCommand },
   { name: '$0', usage: '$0', describe: 'interactive chat (/help inside for commands)', load: async () => (await import('./commands/interactive.js')).interactiveCommand },
 ];
 

@@ -9,7 +9,7 @@ export interface PasswordOptions {
 }
 
 /** Reads all of stdin (bounded) and strips one trailing newline. */
-async function readStdin(ctx: CliContext): Promise<string> {
+export async function readStdin(ctx: CliContext): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.stdin) {
@@ -21,7 +21,7 @@ async function readStdin(ctx: CliContext): Promise<string> {
 }
 
 /** Prompts without echo; Ctrl-C aborts. */
-function promptHidden(ctx: CliContext, question: string): Promise<string> {
+export function promptHidden(ctx: CliContext, question: string): Promise<string> {
   const { stdin, stderr } = ctx;
   return new Promise((resolve, reject) => {
     let value = '';

@@ -1,12 +1,12 @@
-// Human units on the command line: durations ("90s", "10m", "1h") and rates ("500K", "10M", "1G" per second).
+// Human units on the command line: durations ("90s", "10m", "1h", "90d") and rates ("500K", "10M", "1G" per second).
 import { CliError } from './context.js';
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 /** "10m" → 600000. A bare number means seconds. */
 export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
   const ms = m ? Number(m[1]) * DURATION_UNITS[m[2] ?? 's']! : NaN;
   if (!Number.isFinite(ms) || ms <= 0) throw new CliError(`bad ${flag} "${text}": use e.g. 90s, 10m or 1h`, 2);
   return Math.round(ms);

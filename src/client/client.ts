@@ -6,6 +6,7 @@ import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
 import type {
   Candidate,
   ChatMessage, FriendEvent, OfferAccepted, FriendInfo, GroupEvent, GroupInfo, GroupMember, OfferCloseReason, OfferFileInfo, OfferInfo, Request, ServerFrame,
+  SessionEntry,
 } from '../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { dialServer, type ClientTlsOptions } from './dial.js';
@@ -115,14 +116,19 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     });
   }
 
-  /** `invite`: a code from the server's operator, when it registers by invitation only. */
-  async register(user: string, password: string, invite?: string): Promise<{ user: string; token: string }> {
-    const params = invite === undefined ? { user, password } : { user, password, invite };
+  /**
+   * `invite`: a code from the server's operator, when it registers by invitation only.
+   * `device`: this device's name, shown in the account's session list.
+   */
+  async register(user: string, password: string, invite?: string, device?: string): Promise<{ user: string; token: string }> {
+    const params = { user, password, ...(invite === undefined ? {} : { invite }), ...(device === undefined ? {} : { device }) };
     return this.#loggedIn(await this.request<{ user: string; token: string }>('register', params));
   }
 
-  async login(user: string, password: string): Promise<{ user: string; token: string }> {
-    return this.#loggedIn(await this.request<{ user: string; token: string }>('login', { user, password }));
+  /** `device`: this device's name, shown in the account's session list. */
+  async login(user: string, password: string, device?: string): Promise<{ user: string; token: string }> {
+    const params = device === undefined ? { user, password } : { user, password, device };
+    return this.#loggedIn(await this.request<{ user: string; token: string }>('login', params));
   }
 
   /** Resumes a saved session. */
@@ -137,6 +143,26 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   logout(): Promise<unknown> {
     return this.request('logout', {});
+  }
+
+  /** This account's sessions (devices), most recently used first. */
+  async sessions(): Promise<SessionEntry[]> {
+    return (await this.request<{ sessions: SessionEntry[] }>('sessions', {})).sessions;
+  }
+
+  /** Revokes one of this account's other sessions: its token stops working, its connections close. */
+  async revokeSession(session: number): Promise<number> {
+    return (await this.request<{ revoked: number }>('revoke_session', { session })).revoked;
+  }
+
+  /** Revokes every session of this account but this one; resolves with how many. */
+  async revokeOtherSessions(): Promise<number> {
+    return (await this.request<{ revoked: number }>('revoke_session', { others: true })).revoked;
+  }
+
+  /** Changes the password (the current one is checked) and revokes every other session; resolves with how many. */
+  async changePassword(password: string, newPassword: string): Promise<number> {
+    return (await this.request<{ revoked: number }>('change_password', { password, newPassword })).revoked;
   }
 
   async who(): Promise<string[]> {

@@ -111,15 +111,31 @@ export interface FriendEvent {
   at: number;
 }
 
+/** One of the caller's sessions (devices), as `sessions` lists them (protocol.md §4.1). */
+export interface SessionEntry {
+  id: number;
+  /** The name the device gave at login (sanitized by the server; may be empty). */
+  device: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** The address of its latest login or resume. */
+  address: string;
+  /** True for the session of the connection asking. */
+  current: boolean;
+}
+
 type Base<T extends string> = { id: number; type: T };
 
 export type Request =
   | (Base<'hello'> & { version: number; client?: string })
-  | (Base<'register'> & { user: string; password: string; invite?: string })
-  | (Base<'login'> & { user: string; password: string })
+  | (Base<'register'> & { user: string; password: string; invite?: string; device?: string })
+  | (Base<'login'> & { user: string; password: string; device?: string })
   | (Base<'auth'> & { token: string })
   | Base<'logout'>
   | Base<'whoami'>
+  | Base<'sessions'>
+  | (Base<'revoke_session'> & { session?: number; others?: boolean })
+  | (Base<'change_password'> & { password: string; newPassword: string })
   | Base<'ping'>
   | Base<'who'>
   | Base<'subscribe'>
@@ -187,11 +203,14 @@ type Schema = Record<string, FieldKind | `${FieldKind}?`>;
 // protocol.md §4: every request type and its fields. `?` marks optional fields.
 const SCHEMAS: Record<RequestType, Schema> = {
   hello: { version: 'int', client: 'string?' },
-  register: { user: 'string', password: 'string', invite: 'string?' },
-  login: { user: 'string', password: 'string' },
+  register: { user: 'string', password: 'string', invite: 'string?', device: 'string?' },
+  login: { user: 'string', password: 'string', device: 'string?' },
   auth: { token: 'string' },
   logout: {},
   whoami: {},
+  sessions: {},
+  revoke_session: { session: 'int?', others: 'bool?' },
+  change_password: { password: 'string', newPassword: 'string' },
   ping: {},
   who: {},
   subscribe: {},

@@ -93,6 +93,10 @@ export interface ServerLimits {
   maxGroupsPerUser: number;
   /** Members of one group. @default 1000 */
   maxGroupMembers: number;
+  /** A session unused this long (no login, resume or live connection) expires; 0 = never, in ms. @default 7776000000 (90 days) */
+  sessionIdleMs: number;
+  /** How often the server reads the store's revocation log (chat admin, other nodes), in ms. @default 1000 */
+  revocationPollMs: number;
 }
 
 export interface ServerOptions extends Partial<ServerLimits> {
@@ -108,6 +112,8 @@ export interface ServerOptions extends Partial<ServerLimits> {
   relayAddress?: { host: string; port: number };
   /** Certificate and key (PEM) for TLS; plaintext without (protocol.md §1.1). */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** The clock for stored times and session expiry (tests move it). @default Date.now */
+  now?: () => number;
 }
 
 export const DEFAULT_LIMITS = {
@@ -156,4 +162,6 @@ export const DEFAULT_LIMITS = {
   pingTimeoutMs: 30_000,
   maxGroupsPerUser: 100,
   maxGroupMembers: 1000,
+  sessionIdleMs: 90 * 24 * 60 * 60 * 1000,
+  revocationPollMs: 1000,
 } satisfies ServerLimits;

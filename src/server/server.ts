@@ -25,6 +25,7 @@ import { encodeJsonFrame } from '../protocol/frame.js';
 import { printable } from '../protocol/printable.js';
 import type { MessageOrder, Store } from '../store/store.js';
 import { Sequencer } from './sequencer.js';
+import { SessionWatch } from './session-watch.js';
 
 /** How long presence changes are gathered before they go out together (see #flushPresence). */
 const PRESENCE_FLUSH_MS = 50;
@@ -52,6 +53,8 @@ export interface ServerContext {
   readonly sendLimits: SendLimits;
   /** Names known to exist (normalized → canonical): saves a store lookup per message. */
   readonly knownUsers: Map<string, string>;
+  /** Revocations, session expiry and last-seen times (session-watch.ts). */
+  readonly sessions: SessionWatch;
   readonly shuttingDown: boolean;
   log(line: string): void;
   now(): number;
@@ -75,6 +78,7 @@ export class ChatServer implements ServerContext {
   readonly accounts: AccountGuard;
   readonly sendLimits: SendLimits;
   readonly knownUsers = new Map<string, string>();
+  readonly sessions: SessionWatch = new SessionWatch(this);
   shuttingDown = false;
   /** Whether clients connect with TLS (protocol.md §1.1). */
   readonly tls: boolean;
@@ -93,6 +97,7 @@ export class ChatServer implements ServerContext {
   readonly #log: (line: string) => void;
   readonly #verbose: boolean;
   readonly #unsubscribe: () => void;
+  readonly #now: () => number;
 
   constructor(options: ServerOptions) {
     this.store = options.store;
@@ -101,6 +106,7 @@ export class ChatServer implements ServerContext {
     this.limits = { ...DEFAULT_LIMITS, ...definedOnly(options) };
     this.#log = options.log ?? (() => {});
     this.#verbose = options.verbose ?? false;
+    this.#now = options.now ?? Date.now;
     this.relayAddress = options.relayAddress;
     this.relay = new Relay(this.limits, (line) => this.log(line));
     this.punch = punchRendezvous(this.limits.punchWaitMs, (line) => this.log(line));
@@ -130,7 +136,7 @@ export class ChatServer implements ServerContext {
   }
 
   now(): number {
-    return Date.now();
+    return this.#now();
   }
 
   /** Starts listening and joins the bus; resolves with the bound address. Rejects on EADDRINUSE and the like. */
@@ -143,6 +149,7 @@ export class ChatServer implements ServerContext {
       });
     });
     await this.bus.join(this.node, () => ({ connections: this.registry.all.size }));
+    await this.sessions.start();
     // Other nodes answer with their online users and open offers.
     await this.bus.publish({ kind: 'sync', node: this.node });
     return this.address();
@@ -191,6 +198,7 @@ export class ChatServer implements ServerContext {
     this.offers.clear();
     this.relay.close();
     this.punch.close();
+    this.sessions.stop();
     this.#unsubscribe();
     await this.bus.leave?.(this.node);
   }
@@ -303,6 +311,8 @@ export class ChatServer implements ServerContext {
         return;
       case 'node_down':
         return this.#nodeDown(message.node);
+      case 'sessions_revoked':
+        return void this.sessions.apply(message.user, message.reason).catch((err: Error) => this.log(`sessions: ${err.message}`));
       case 'reconnected':
         // Something may have been missed while the bus was away: announce ourselves again, and
         // send every listener what the store has for it that it was not sent.

@@ -102,4 +102,22 @@ export const MIGRATIONS: readonly string[] = [
      SELECT DISTINCT recipient, pair FROM messages WHERE recipient NOT LIKE '#%';
    DROP INDEX messages_recipient;
    DROP INDEX messages_sender;`,
+  // 6: sessions expire when idle, are listed and revoked by their owner, and accounts can be
+  //    disabled or deleted by the operator (chat sessions, chat passwd, chat admin user).
+  //    Sessions from before count as seen at the upgrade, so none expires because of it. The
+  //    revocation log is how server nodes (and `chat admin` in another process) learn that
+  //    connections must close: each node polls it (src/server/session-watch.ts).
+  `ALTER TABLE users ADD COLUMN state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled', 'deleted'));
+   ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE sessions ADD COLUMN device TEXT NOT NULL DEFAULT '';
+   ALTER TABLE sessions ADD COLUMN address TEXT NOT NULL DEFAULT '';
+   UPDATE sessions SET last_seen_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+   CREATE INDEX sessions_user ON sessions(user_id);
+   CREATE INDEX sessions_last_seen ON sessions(last_seen_at);
+   CREATE TABLE revocations (
+     id     INTEGER PRIMARY KEY AUTOINCREMENT,
+     user   TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     at     INTEGER NOT NULL
+   );`,
 ];

@@ -116,4 +116,20 @@ export const PG_MIGRATIONS: readonly string[] = [
        RETURN NEXT;
      END LOOP;
    END $$;`,
+  // 4: sessions expire when idle, are listed and revoked by their owner, and accounts can be
+  //    disabled or deleted by the operator (as SQLite's migration 6). Each node polls the
+  //    revocation log to close the connections of revoked sessions (src/server/session-watch.ts).
+  `ALTER TABLE users ADD COLUMN state text COLLATE "C" NOT NULL DEFAULT 'active'
+     CHECK (state IN ('active', 'disabled', 'deleted'));
+   ALTER TABLE sessions ADD COLUMN last_seen_at bigint NOT NULL DEFAULT 0;
+   ALTER TABLE sessions ADD COLUMN device bytea NOT NULL DEFAULT '';   -- UTF-8
+   ALTER TABLE sessions ADD COLUMN address text COLLATE "C" NOT NULL DEFAULT '';
+   UPDATE sessions SET last_seen_at = (extract(epoch FROM now()) * 1000)::bigint;
+   CREATE INDEX sessions_last_seen ON sessions (last_seen_at);
+   CREATE TABLE revocations (
+     id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     username text COLLATE "C" NOT NULL,
+     reason text COLLATE "C" NOT NULL,
+     at     bigint NOT NULL
+   );`,
 ];

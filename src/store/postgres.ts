@@ -17,7 +17,13 @@ import pg from 'pg';
 import type { ChatMessage } from '../protocol/messages.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
 import { SettledIds, type Reading } from './postgres-settled.js';
-import type { FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, MessageOrder, NewMessage, SessionRow, Store, UserRow } from './store.js';
+import type {
+  FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, MessageOrder, NewMessage, NewSessionInfo, Revocation, RevocationReason, SessionInfo, SessionRow,
+  Store, UserRow, UserState,
+} from './store.js';
+
+/** How long revocation log rows are kept: far longer than any node takes to read them. */
+const REVOCATION_KEEP_MS = 24 * 3_600_000;
 
 export interface PostgresStoreOptions {
   /**
@@ -297,25 +303,30 @@ export class PostgresStore implements Store {
 
   async getUser(name: string): Promise<UserRow | null> {
     const rows = await this.#rows<UserRow>(
-      `SELECT id, name, salt, hash, created_at AS "createdAt" FROM users WHERE chat_nocase(name) = chat_nocase($1)`,
+      `SELECT id, name, salt, hash, created_at AS "createdAt" FROM users WHERE chat_nocase(name) = chat_nocase($1) AND state <> 'deleted'`,
       [name],
     );
     return rows[0] ?? null;
   }
 
-  async createSession(userId: number, tokenHash: Buffer, at: number): Promise<SessionRow> {
-    const rows = await this.#rows<SessionRow>(
-      `WITH created AS (
-         INSERT INTO sessions (user_id, token_hash, created_at, cursor)
-         SELECT id, $2, $3, acked FROM users WHERE id = $1
-         RETURNING id, user_id, cursor
+  async createSession(userId: number, tokenHash: Buffer, at: number, info: NewSessionInfo = {}): Promise<SessionRow | null> {
+    // FOR SHARE: waits for a concurrent disable/delete of the user to commit, then sees its state;
+    // a disable that comes second waits for this insert and then deletes the new session too.
+    const rows = await this.#rows<SessionRow & { active: boolean }>(
+      `WITH u AS (
+         SELECT id, name, acked, state = 'active' AS active FROM users WHERE id = $1 FOR SHARE
+       ), created AS (
+         INSERT INTO sessions (user_id, token_hash, created_at, cursor, last_seen_at, device, address)
+         SELECT id, $2, $3, acked, $3, $4, $5 FROM u WHERE active
+         RETURNING id, user_id, cursor, last_seen_at
        )
-       SELECT c.id, c.user_id AS "userId", u.name AS "user", c.cursor
-       FROM created c JOIN users u ON u.id = c.user_id`,
-      [userId, tokenHash, at],
+       SELECT c.id, u.id AS "userId", u.name AS "user", c.cursor, c.last_seen_at AS "lastSeenAt", u.active
+       FROM u LEFT JOIN created c ON c.user_id = u.id`,
+      [userId, tokenHash, at, utf8(info.device ?? ''), info.address ?? ''],
     );
     if (!rows[0]) throw new Error(`no user with id ${userId}`);
-    return rows[0];
+    const { active, ...session } = rows[0];
+    return active && session.id !== null ? session : null;
   }
 
   async getSessionByTokenHash(tokenHash: Buffer): Promise<SessionRow | null> {
@@ -328,7 +339,7 @@ export class PostgresStore implements Store {
 
   async #session(where: string, value: unknown): Promise<SessionRow | null> {
     const rows = await this.#rows<SessionRow>(
-      `SELECT s.id, s.user_id AS "userId", u.name AS "user", s.cursor
+      `SELECT s.id, s.user_id AS "userId", u.name AS "user", s.cursor, s.last_seen_at AS "lastSeenAt"
        FROM sessions s JOIN users u ON u.id = s.user_id
        WHERE ${where}`,
       [value],
@@ -338,6 +349,83 @@ export class PostgresStore implements Store {
 
   async deleteSession(sessionId: number): Promise<void> {
     await this.#changes('DELETE FROM sessions WHERE id = $1', [sessionId]);
+  }
+
+  async touchSession(sessionId: number, at: number, address?: string): Promise<void> {
+    await this.#changes(
+      'UPDATE sessions SET last_seen_at = greatest(last_seen_at, $2), address = coalesce($3, address) WHERE id = $1',
+      [sessionId, at, address ?? null],
+    );
+  }
+
+  async touchSessions(sessionIds: number[], at: number): Promise<void> {
+    await this.#changes('UPDATE sessions SET last_seen_at = greatest(last_seen_at, $2) WHERE id = ANY($1::bigint[])', [sessionIds, at]);
+  }
+
+  async deleteIdleSessions(before: number): Promise<number> {
+    return this.#changes('DELETE FROM sessions WHERE last_seen_at < $1', [before]);
+  }
+
+  async listSessions(userId: number, limit: number): Promise<SessionInfo[]> {
+    const rows = await this.#rows<Omit<SessionInfo, 'device'> & { device: Buffer }>(
+      `SELECT id, device, created_at AS "createdAt", last_seen_at AS "lastSeenAt", address FROM sessions
+       WHERE user_id = $1
+       ORDER BY last_seen_at DESC, id DESC
+       LIMIT $2`,
+      [userId, limit],
+    );
+    return rows.map((r) => ({ ...r, device: r.device.toString('utf8') }));
+  }
+
+  async revokeSessions(userId: number, which: number | { except: number }, reason: RevocationReason, at: number): Promise<number> {
+    return this.#transaction(async (c) => {
+      const deleted = typeof which === 'number'
+        ? await c.query('DELETE FROM sessions WHERE id = $1 AND user_id = $2', [which, userId])
+        : await c.query('DELETE FROM sessions WHERE user_id = $1 AND id <> $2', [userId, which.except]);
+      if ((deleted.rowCount ?? 0) > 0) await logRevocation(c, userId, reason, at);
+      return deleted.rowCount ?? 0;
+    });
+  }
+
+  async setPassword(userId: number, salt: Buffer, hash: Buffer, keepSession: number, reason: RevocationReason, at: number): Promise<number> {
+    return this.#transaction(async (c) => {
+      await c.query('UPDATE users SET salt = $2, hash = $3 WHERE id = $1', [userId, salt, hash]);
+      const deleted = await c.query('DELETE FROM sessions WHERE user_id = $1 AND id <> $2', [userId, keepSession]);
+      await logRevocation(c, userId, reason, at);
+      return deleted.rowCount ?? 0;
+    });
+  }
+
+  async setUserState(name: string, state: UserState, at: number): Promise<UserState | null> {
+    return this.#transaction(async (c) => {
+      const { rows } = await c.query<{ id: number; name: string; state: UserState }>(
+        'SELECT id, name, state FROM users WHERE chat_nocase(name) = chat_nocase($1) FOR UPDATE',
+        [name],
+      );
+      const user = rows[0];
+      if (!user) return null;
+      if (user.state === 'deleted' || user.state === state) return user.state;
+      await c.query('UPDATE users SET state = $2 WHERE id = $1', [user.id, state]);
+      if (state === 'active') return user.state;
+      await c.query('DELETE FROM sessions WHERE user_id = $1', [user.id]);
+      if (state === 'deleted') {
+        await c.query(`UPDATE users SET hash = decode(repeat('00', 64), 'hex') WHERE id = $1`, [user.id]);
+        await c.query('DELETE FROM friends WHERE username = $1 OR other = $1', [user.name]);
+        await c.query('DELETE FROM members WHERE username = $1', [user.name]);
+        await c.query('DELETE FROM invites WHERE username = $1', [user.name]);
+      }
+      await logRevocation(c, user.id, state, at);
+      return user.state;
+    });
+  }
+
+  async latestRevocation(): Promise<number> {
+    const rows = await this.#rows<{ id: number }>('SELECT coalesce(max(id), 0) AS id FROM revocations', []);
+    return rows[0]!.id;
+  }
+
+  async revocationsSince(after: number, limit: number): Promise<Revocation[]> {
+    return this.#rows<Revocation>('SELECT id, username AS "user", reason, at FROM revocations WHERE id > $1 ORDER BY id LIMIT $2', [after, limit]);
   }
 
   // ---- messages --------------------------------------------------------------------------------
@@ -651,6 +739,12 @@ async function insertMember(c: pg.ClientBase, group: string, user: string, at: n
   );
   await c.query('DELETE FROM invites WHERE grp = $1 AND username = $2', [group, user]);
   return (joined.rowCount ?? 0) > 0;
+}
+
+/** Appends to the revocation log, pruning rows older than REVOCATION_KEEP_MS; inside a transaction. */
+async function logRevocation(c: pg.ClientBase, userId: number, reason: RevocationReason, at: number): Promise<void> {
+  await c.query('DELETE FROM revocations WHERE at < $1', [at - REVOCATION_KEEP_MS]);
+  await c.query('INSERT INTO revocations (username, reason, at) SELECT name, $2, $3 FROM users WHERE id = $1', [userId, reason, at]);
 }
 
 async function friendState(c: pg.ClientBase, user: string, other: string): Promise<FriendRow['state'] | undefined> {

@@ -13,7 +13,10 @@ import { Checkpointer } from './checkpointer.js';
 import { SqliteWriter, type WriteOp, type WriteResult } from './sqlite-writer.js';
 import type { ChatMessage } from '../protocol/messages.js';
 import { MIGRATIONS } from './migrations.js';
-import type { FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, SessionRow, Store, UserRow } from './store.js';
+import type {
+  FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, NewSessionInfo, Revocation, RevocationReason, SessionInfo, SessionRow, Store, UserRow,
+  UserState,
+} from './store.js';
 
 const require = createRequire(import.meta.url);
 
@@ -62,7 +65,11 @@ interface Queued {
 const WRITES = [
   'createUser', 'createUserWithCode', 'addRegistrationCode', 'createSession', 'deleteSession', 'createGroup', 'deleteGroup',
   'addMember', 'removeMember', 'addInvite', 'requestFriend', 'acceptFriend', 'removeFriend', 'setFriendNote',
+  'touchSession', 'touchSessions', 'deleteIdleSessions', 'revokeSessions', 'setPassword', 'setUserState',
 ] as const;
+
+/** How long revocation log rows are kept: far longer than any node takes to read them. */
+export const REVOCATION_KEEP_MS = 24 * 3_600_000;
 
 export class SqliteStore implements Store {
   /** One writer: messages commit, and are announced, in id order. */
@@ -190,20 +197,23 @@ export class SqliteStore implements Store {
   }
 
   async getUser(name: string): Promise<UserRow | null> {
-    const row = this.#prepare('SELECT id, name, salt, hash, created_at AS createdAt FROM users WHERE name = ? COLLATE NOCASE').get(name);
+    const row = this.#prepare(
+        `SELECT id, name, salt, hash, created_at AS createdAt FROM users WHERE name = ? COLLATE NOCASE AND state != 'deleted'`,
+      )
+      .get(name);
     return (row as UserRow | undefined) ?? null;
   }
 
-  async createSession(userId: number, tokenHash: Buffer, at: number): Promise<SessionRow> {
+  async createSession(userId: number, tokenHash: Buffer, at: number, info: NewSessionInfo = {}): Promise<SessionRow | null> {
     const row = this.#prepare(
-        `INSERT INTO sessions (user_id, token_hash, created_at, cursor)
-         SELECT id, ?, ?, acked FROM users WHERE id = ?
-         RETURNING id, user_id AS userId, cursor`,
+        `INSERT INTO sessions (user_id, token_hash, created_at, cursor, last_seen_at, device, address)
+         SELECT id, ?, ?, acked, ?, ?, ? FROM users WHERE id = ? AND state = 'active'
+         RETURNING id, user_id AS userId, cursor, last_seen_at AS lastSeenAt`,
       )
-      .get(tokenHash, at, userId) as { id: number; userId: number; cursor: number } | undefined;
-    if (!row) throw new Error(`no user with id ${userId}`);
-    const user = this.#prepare('SELECT name FROM users WHERE id = ?').pluck().get(userId) as string;
-    return { ...row, user };
+      .get(tokenHash, at, at, info.device ?? '', info.address ?? '', userId) as Omit<SessionRow, 'user'> | undefined;
+    const user = this.#prepare('SELECT name FROM users WHERE id = ?').pluck().get(userId) as string | undefined;
+    if (user === undefined) throw new Error(`no user with id ${userId}`);
+    return row ? { ...row, user } : null;
   }
 
   async getSessionByTokenHash(tokenHash: Buffer): Promise<SessionRow | null> {
@@ -216,7 +226,7 @@ export class SqliteStore implements Store {
 
   #session(where: string, value: unknown): SessionRow | null {
     const row = this.#prepare(
-        `SELECT s.id, s.user_id AS userId, u.name AS user, s.cursor
+        `SELECT s.id, s.user_id AS userId, u.name AS user, s.cursor, s.last_seen_at AS lastSeenAt
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE ${where}`,
       )
       .get(value);
@@ -225,6 +235,81 @@ export class SqliteStore implements Store {
 
   async deleteSession(sessionId: number): Promise<void> {
     this.#prepare('DELETE FROM sessions WHERE id = ?').run(sessionId);
+  }
+
+  async touchSession(sessionId: number, at: number, address?: string): Promise<void> {
+    this.#prepare('UPDATE sessions SET last_seen_at = max(last_seen_at, ?), address = coalesce(?, address) WHERE id = ?')
+      .run(at, address ?? null, sessionId);
+  }
+
+  async touchSessions(sessionIds: number[], at: number): Promise<void> {
+    this.#prepare('UPDATE sessions SET last_seen_at = max(last_seen_at, ?) WHERE id IN (SELECT value FROM json_each(?))')
+      .run(at, JSON.stringify(sessionIds));
+  }
+
+  async deleteIdleSessions(before: number): Promise<number> {
+    return this.#prepare('DELETE FROM sessions WHERE last_seen_at < ?').run(before).changes;
+  }
+
+  async listSessions(userId: number, limit: number): Promise<SessionInfo[]> {
+    return this.#prepare(
+        `SELECT id, device, created_at AS createdAt, last_seen_at AS lastSeenAt, address FROM sessions
+         WHERE user_id = ? ORDER BY last_seen_at DESC, id DESC LIMIT ?`,
+      )
+      .all(userId, limit) as SessionInfo[];
+  }
+
+  async revokeSessions(userId: number, which: number | { except: number }, reason: RevocationReason, at: number): Promise<number> {
+    return this.#db.transaction(() => {
+      const deleted = typeof which === 'number'
+        ? this.#prepare('DELETE FROM sessions WHERE id = ? AND user_id = ?').run(which, userId).changes
+        : this.#prepare('DELETE FROM sessions WHERE user_id = ? AND id != ?').run(userId, which.except).changes;
+      if (deleted > 0) this.#logRevocation(userId, reason, at);
+      return deleted;
+    })();
+  }
+
+  async setPassword(userId: number, salt: Buffer, hash: Buffer, keepSession: number, reason: RevocationReason, at: number): Promise<number> {
+    return this.#db.transaction(() => {
+      this.#prepare('UPDATE users SET salt = ?, hash = ? WHERE id = ?').run(salt, hash, userId);
+      const deleted = this.#prepare('DELETE FROM sessions WHERE user_id = ? AND id != ?').run(userId, keepSession).changes;
+      this.#logRevocation(userId, reason, at);
+      return deleted;
+    })();
+  }
+
+  async setUserState(name: string, state: UserState, at: number): Promise<UserState | null> {
+    return this.#db.transaction((): UserState | null => {
+      const user = this.#prepare('SELECT id, name, state FROM users WHERE name = ? COLLATE NOCASE').get(name) as
+        { id: number; name: string; state: UserState } | undefined;
+      if (!user) return null;
+      if (user.state === 'deleted' || user.state === state) return user.state;
+      this.#prepare('UPDATE users SET state = ? WHERE id = ?').run(state, user.id);
+      if (state === 'active') return user.state;
+      this.#prepare('DELETE FROM sessions WHERE user_id = ?').run(user.id);
+      if (state === 'deleted') {
+        this.#prepare('UPDATE users SET hash = zeroblob(64) WHERE id = ?').run(user.id);
+        this.#prepare('DELETE FROM friends WHERE user = @name OR other = @name').run({ name: user.name });
+        this.#prepare('DELETE FROM members WHERE user = ?').run(user.name);
+        this.#prepare('DELETE FROM invites WHERE user = ?').run(user.name);
+      }
+      this.#logRevocation(user.id, state, at);
+      return user.state;
+    })();
+  }
+
+  /** Appends to the revocation log (pruning rows older than REVOCATION_KEEP_MS); inside a transaction. */
+  #logRevocation(userId: number, reason: RevocationReason, at: number): void {
+    this.#prepare('DELETE FROM revocations WHERE at < ?').run(at - REVOCATION_KEEP_MS);
+    this.#prepare('INSERT INTO revocations (user, reason, at) SELECT name, ?, ? FROM users WHERE id = ?').run(reason, at, userId);
+  }
+
+  async latestRevocation(): Promise<number> {
+    return (this.#prepare(`SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'revocations'`).pluck().get() as number) ?? 0;
+  }
+
+  async revocationsSince(after: number, limit: number): Promise<Revocation[]> {
+    return this.#prepare('SELECT id, user, reason, at FROM revocations WHERE id > ? ORDER BY id LIMIT ?').all(after, limit) as Revocation[];
   }
 
   #statements = new Map<string, Database.Statement>();

@@ -16,6 +16,43 @@ export interface SessionRow {
   user: string;
   /** Highest message id this device has acknowledged. */
   cursor: number;
+  /** When the session was last used (created, resumed, or kept by a live connection), ms. */
+  lastSeenAt: number;
+}
+
+/** What the client says about a new session's device, and where it logged in from. */
+export interface NewSessionInfo {
+  /** The device's name, already sanitized and bounded (the server's job). */
+  device?: string;
+  address?: string;
+}
+
+/** A session as its owner lists it (`chat sessions`). */
+export interface SessionInfo {
+  id: number;
+  device: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** The address of its latest login or resume. */
+  address: string;
+}
+
+/** An account's state: disabled accounts can't log in; deleted ones are gone but keep their name. */
+export type UserState = 'active' | 'disabled' | 'deleted';
+
+/** Why sessions were revoked (the text their connections are closed with depends on it). */
+export type RevocationReason = 'revoked' | 'password' | 'disabled' | 'deleted' | 'reset';
+
+/**
+ * A row of the revocation log: some of `user`'s sessions were deleted at `at`. Server nodes poll
+ * the log (revocationsSince) and close the connections of `user` whose session is gone, so a
+ * revocation made by another node or by `chat admin` in another process takes effect at once.
+ */
+export interface Revocation {
+  id: number;
+  user: string;
+  reason: RevocationReason;
+  at: number;
 }
 
 export interface NewMessage {
@@ -88,16 +125,46 @@ export interface Store {
   createUserWithCode(name: string, salt: Buffer, hash: Buffer, at: number, codeHash: Buffer): Promise<UserRow | 'name_taken' | 'invalid_code'>;
   /** Stores a registration code (its SHA-256) good for `uses` registrations until `expiresAt`. */
   addRegistrationCode(codeHash: Buffer, uses: number, expiresAt: number, at: number): Promise<void>;
-  /** The user whose name equals `name` ignoring case, or null. */
+  /** The user whose name equals `name` ignoring case, or null (also for a deleted user). */
   getUser(name: string): Promise<UserRow | null>;
   /**
    * New session for a device; its cursor starts at the user's most advanced session's cursor.
-   * Session ids are never reused, not even those of deleted sessions.
+   * Session ids are never reused, not even those of deleted sessions. Null if the user is
+   * disabled or deleted (checked in the same statement, so a login racing `disable` can't win).
+   * Throws for an unknown user id.
    */
-  createSession(userId: number, tokenHash: Buffer, at: number): Promise<SessionRow>;
+  createSession(userId: number, tokenHash: Buffer, at: number, info?: NewSessionInfo): Promise<SessionRow | null>;
   getSessionByTokenHash(tokenHash: Buffer): Promise<SessionRow | null>;
   getSession(sessionId: number): Promise<SessionRow | null>;
   deleteSession(sessionId: number): Promise<void>;
+  /** Records that a session was used at `at` from `address` (kept cheap by the caller: rarely). */
+  touchSession(sessionId: number, at: number, address?: string): Promise<void>;
+  /** Marks these sessions (of live connections) as used at `at`; ids that are gone are skipped. */
+  touchSessions(sessionIds: number[], at: number): Promise<void>;
+  /** Deletes sessions last used before `before` (idle-expired); returns how many. */
+  deleteIdleSessions(before: number): Promise<number>;
+  /** The user's sessions, most recently used first, at most `limit`. */
+  listSessions(userId: number, limit: number): Promise<SessionInfo[]>;
+  /**
+   * Revokes sessions of a user and logs it (a Revocation), in one transaction: `which` is one
+   * session id (false if it is not this user's), or `{ except }` for all but that one. Returns
+   * how many were deleted.
+   */
+  revokeSessions(userId: number, which: number | { except: number }, reason: RevocationReason, at: number): Promise<number>;
+  /** Sets a new password hash and revokes every session of the user but `keepSession` (0: all). */
+  setPassword(userId: number, salt: Buffer, hash: Buffer, keepSession: number, reason: RevocationReason, at: number): Promise<number>;
+  /**
+   * Disables, enables or deletes an account (`chat admin user`), by name ignoring case. Disabling
+   * and deleting revoke every session (logged); deleting also wipes the password hash, contacts,
+   * group memberships and invitations, and keeps the name so that no one can register it and
+   * inherit what refers to it (history, groups). A deleted account can't be enabled again.
+   * Returns the previous state, or null if there is no such user.
+   */
+  setUserState(name: string, state: UserState, at: number): Promise<UserState | null>;
+  /** The newest revocation id (0: none), where a starting node begins reading the log. */
+  latestRevocation(): Promise<number>;
+  /** Revocations with id > `after`, oldest first, at most `limit`. Old rows are pruned after a day. */
+  revocationsSince(after: number, limit: number): Promise<Revocation[]>;
   /**
    * Stores a message and returns it with its id; one transaction. Within a conversation ids
    * increase in commit order. `announce`, if given, runs once the message is committed, before

@@ -90,6 +90,7 @@ export function busContract(name: string, open: () => Promise<BusFixture>): void
         { kind: 'offer_end', node: 'n1', offer: 'o1' },
         { kind: 'offer_action', node: 'n2', owner: 'n1', offer: 'o1', action: 'reject', by: 'bob', reason: 'no' },
         { kind: 'sync', node: 'n2' },
+        { kind: 'sessions_revoked', node: 'n2', user: 'alice', reason: 'disabled' },
       ];
       for (const m of sent) await a.publish(m);
       await waitFor('all kinds', () => seen.length >= sent.length);

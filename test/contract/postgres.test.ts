@@ -181,7 +181,7 @@ function postgresTests(url: string): void {
       const store = await open(schema, { ackSettleMs: 100 });
       await store.createUser('alice', randomBytes(16), randomBytes(64), 1);
       const bob = (await store.createUser('bob', randomBytes(16), randomBytes(64), 1))!;
-      const session = await store.createSession(bob.id, randomBytes(32), 1);
+      const session = (await store.createSession(bob.id, randomBytes(32), 1))!;
       const slow = await admin.connect();
       try {
         // A node that drew id `late` for alice → bob and has not committed yet.
@@ -214,7 +214,7 @@ function postgresTests(url: string): void {
       const reader = await open(schema);
       await reader.createUser('alice', randomBytes(16), randomBytes(64), 1);
       const bob = (await reader.createUser('bob', randomBytes(16), randomBytes(64), 1))!;
-      const session = await reader.createSession(bob.id, randomBytes(32), 1);
+      const session = (await reader.createSession(bob.id, randomBytes(32), 1))!;
 
       const seen: number[] = [];
       let cursor = 0;

@@ -40,7 +40,7 @@ describe('SqliteStore on disk', () => {
     let store = new SqliteStore(dir);
     const alice = (await store.createUser('alice', randomBytes(16), randomBytes(64), 1))!;
     await store.createUser('bob', randomBytes(16), randomBytes(64), 2);
-    const s = await store.createSession(alice.id, tokenHash, 3);
+    const s = (await store.createSession(alice.id, tokenHash, 3))!;
     const m1 = await store.addMessage({ from: 'bob', to: 'alice', text: 'one', at: 4, fromSession: 0 });
     const m2 = await store.addMessage({ from: 'alice', to: 'bob', text: 'two', at: 5, fromSession: s.id });
     await store.ackMessages(s.id, m1.id);
@@ -49,7 +49,7 @@ describe('SqliteStore on disk', () => {
     store = new SqliteStore(dir);
     try {
       expect((await store.getUser('alice'))!.id).toBe(alice.id);
-      expect(await store.getSessionByTokenHash(tokenHash)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: m1.id });
+      expect(await store.getSessionByTokenHash(tokenHash)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: m1.id, lastSeenAt: 3 });
       expect(await store.history({ a: 'alice', b: 'bob', limit: 10 })).toEqual([m1, m2]);
       // Ids keep increasing after a restart.
       const m3 = await store.addMessage({ from: 'bob', to: 'alice', text: 'three', at: 6, fromSession: 0 });
@@ -88,8 +88,10 @@ describe('SqliteStore on disk', () => {
     const store = new SqliteStore(dir);
     try {
       expect(store.schemaVersion).toBe(MIGRATIONS.length);
-      expect(await store.getSession(7)).toEqual({ id: 7, userId: 1, user: 'alice', cursor: 3 });
-      const next = await store.createSession(1, randomBytes(32), 2);
+      expect(await store.getSession(7)).toMatchObject({ id: 7, userId: 1, user: 'alice', cursor: 3 });
+      // Sessions from before idle expiry count as seen at the upgrade (migration 6), so none expires because of it.
+      expect((await store.getSession(7))!.lastSeenAt).toBeGreaterThan(Date.now() - 60_000);
+      const next = (await store.createSession(1, randomBytes(32), 2))!;
       expect(next.id).toBeGreaterThan(9);
     } finally {
       await store.close();
@@ -155,7 +157,7 @@ describe('SqliteStore on disk', () => {
   it('runs its other writes between the writer thread\'s batches: none waits on a lock or fails', async () => {
     const store = new SqliteStore(await tempDir());
     const user = await store.createUser('alice', randomBytes(16), randomBytes(32), 1);
-    const session = await store.createSession(user!.id, randomBytes(32), 2);
+    const session = (await store.createSession(user!.id, randomBytes(32), 2))!;
     const send = (i: number) => store.addMessage({ from: 'bob', to: 'alice', text: `m${i}`, at: 3, fromSession: 0 });
     const sends = Array.from({ length: 150 }, (_, i) => send(i));
     await new Promise((resolve) => setImmediate(resolve)); // the batch above is now on the writer's connection

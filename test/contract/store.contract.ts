@@ -35,7 +35,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
 
     async function session(u: UserRow): Promise<SessionRow & { tokenHash: Buffer }> {
       const tokenHash = randomBytes(32);
-      return { ...(await store.createSession(u.id, tokenHash, T0)), tokenHash };
+      return { ...(await store.createSession(u.id, tokenHash, T0))!, tokenHash };
     }
 
     let clock = T0;
@@ -118,8 +118,8 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         const alice = await user('alice');
         const s = await session(alice);
         expect(s).toMatchObject({ userId: alice.id, user: 'alice', cursor: 0 });
-        expect(await store.getSession(s.id)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: 0 });
-        expect(await store.getSessionByTokenHash(s.tokenHash)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: 0 });
+        expect(await store.getSession(s.id)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: 0, lastSeenAt: T0 });
+        expect(await store.getSessionByTokenHash(s.tokenHash)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: 0, lastSeenAt: T0 });
       });
 
       it('returns null for an unknown session id or token hash', async () => {
@@ -159,6 +159,129 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         // What the deleted device sent is still owed to alice's new device.
         expect(ids(await store.pendingMessages('alice', fresh.cursor, fresh.id, 100))).toEqual([sent.id]);
         expect(bob.id).toBeGreaterThan(0);
+      });
+    });
+
+    describe('session management (idle expiry, listing, revocation, accounts)', () => {
+      const hashOf = async (name: string) => Buffer.from((await store.getUser(name))!.hash);
+
+      it('keeps a device name and address, and lists sessions most recently used first', async () => {
+        const alice = await user('alice');
+        const bob = await user('bob');
+        const laptop = (await store.createSession(alice.id, randomBytes(32), T0, { device: 'laptop ünï', address: '192.0.2.1' }))!;
+        const phone = (await store.createSession(alice.id, randomBytes(32), T0 + 1, { device: 'phone', address: '2001:db8::1' }))!;
+        await store.createSession(bob.id, randomBytes(32), T0);
+        expect(await store.listSessions(alice.id, 10)).toEqual([
+          { id: phone.id, device: 'phone', createdAt: T0 + 1, lastSeenAt: T0 + 1, address: '2001:db8::1' },
+          { id: laptop.id, device: 'laptop ünï', createdAt: T0, lastSeenAt: T0, address: '192.0.2.1' },
+        ]);
+        expect(await store.listSessions(alice.id, 1)).toHaveLength(1);
+      });
+
+      it('touches sessions forward only, one with its new address, many at once; unknown ids are skipped', async () => {
+        const alice = await user('alice');
+        const [s1, s2] = [await session(alice), await session(alice)];
+        await store.touchSession(s1.id, T0 + 100, '198.51.100.7');
+        await store.touchSession(s1.id, T0 + 50);
+        expect((await store.getSession(s1.id))!.lastSeenAt).toBe(T0 + 100);
+        expect((await store.listSessions(alice.id, 10)).find((r) => r.id === s1.id)!.address).toBe('198.51.100.7');
+        await store.touchSessions([s1.id, s2.id, 999_999], T0 + 200);
+        expect((await store.getSession(s1.id))!.lastSeenAt).toBe(T0 + 200);
+        expect((await store.getSession(s2.id))!.lastSeenAt).toBe(T0 + 200);
+        await expect(store.touchSessions([], T0 + 300)).resolves.toBeUndefined();
+      });
+
+      it('deletes only the sessions idle since before a time', async () => {
+        const alice = await user('alice');
+        const [old, fresh] = [await session(alice), await session(alice)];
+        await store.touchSession(fresh.id, T0 + 1000);
+        expect(await store.deleteIdleSessions(T0 + 500)).toBe(1);
+        expect(await store.getSession(old.id)).toBeNull();
+        expect(await store.getSession(fresh.id)).not.toBeNull();
+      });
+
+      it("revokes one of the user's sessions, or all but one, and logs each revocation", async () => {
+        const alice = await user('alice');
+        const bob = await user('bob');
+        const start = await store.latestRevocation();
+        const [a1, a2, a3] = [await session(alice), await session(alice), await session(alice)];
+        const b1 = await session(bob);
+        expect(await store.revokeSessions(alice.id, b1.id, 'revoked', T0 + 1)).toBe(0); // not hers
+        expect(await store.getSession(b1.id)).not.toBeNull();
+        expect(await store.revokeSessions(alice.id, a2.id, 'revoked', T0 + 2)).toBe(1);
+        expect(await store.getSession(a2.id)).toBeNull();
+        expect(await store.revokeSessions(alice.id, { except: a1.id }, 'revoked', T0 + 3)).toBe(1);
+        expect(await store.getSession(a3.id)).toBeNull();
+        expect(await store.getSession(a1.id)).not.toBeNull();
+        const log = await store.revocationsSince(start, 10);
+        expect(log.map(({ user, reason, at }) => ({ user, reason, at }))).toEqual([
+          { user: 'alice', reason: 'revoked', at: T0 + 2 },
+          { user: 'alice', reason: 'revoked', at: T0 + 3 },
+        ]);
+        expect(log[1]!.id).toBeGreaterThan(log[0]!.id);
+        expect(await store.latestRevocation()).toBe(log[1]!.id);
+        expect(await store.revocationsSince(log[0]!.id, 10)).toEqual([log[1]]);
+        expect(await store.revocationsSince(start, 1)).toEqual([log[0]]);
+      });
+
+      it('sets a new password and revokes every other session', async () => {
+        const alice = await user('alice');
+        const [keep, other] = [await session(alice), await session(alice)];
+        const salt = randomBytes(16);
+        const hash = randomBytes(64);
+        expect(await store.setPassword(alice.id, salt, hash, keep.id, 'password', T0 + 1)).toBe(1);
+        expect((await hashOf('alice')).equals(hash)).toBe(true);
+        expect(await store.getSession(other.id)).toBeNull();
+        expect(await store.getSession(keep.id)).not.toBeNull();
+        expect((await store.revocationsSince(0, 100)).at(-1)).toMatchObject({ user: 'alice', reason: 'password' });
+        // keepSession 0 (an operator's reset): none is kept.
+        expect(await store.setPassword(alice.id, salt, hash, 0, 'reset', T0 + 2)).toBe(1);
+        expect(await store.getSession(keep.id)).toBeNull();
+      });
+
+      it('disables an account: its sessions go, no new one can start, until it is enabled', async () => {
+        const alice = await user('alice');
+        const s = await session(alice);
+        expect(await store.setUserState('ALICE', 'disabled', T0 + 1)).toBe('active');
+        expect(await store.getSession(s.id)).toBeNull();
+        expect(await store.createSession(alice.id, randomBytes(32), T0 + 2)).toBeNull();
+        expect((await store.getUser('alice'))?.id).toBe(alice.id); // still there (login says why it fails)
+        expect((await store.revocationsSince(0, 100)).at(-1)).toMatchObject({ user: 'alice', reason: 'disabled' });
+        expect(await store.setUserState('alice', 'disabled', T0 + 3)).toBe('disabled');
+        expect(await store.setUserState('alice', 'active', T0 + 4)).toBe('disabled');
+        expect(await store.createSession(alice.id, randomBytes(32), T0 + 5)).not.toBeNull();
+        expect(await store.setUserState('nobody', 'disabled', T0)).toBeNull();
+      });
+
+      it('deletes an account: gone for login and lookups, its relations too, and its name stays taken for good', async () => {
+        const alice = await user('alice');
+        await user('bob');
+        const s = await session(alice);
+        await store.requestFriend('alice', 'bob', T0);
+        await store.createGroup('ops', 'bob', true, T0);
+        await store.addMember('ops', 'alice', T0);
+        await store.createGroup('dev', 'bob', true, T0);
+        await store.addInvite('dev', 'alice', 'bob', T0);
+        expect(await store.setUserState('alice', 'deleted', T0 + 1)).toBe('active');
+        expect(await store.getUser('alice')).toBeNull();
+        expect(await store.getSession(s.id)).toBeNull();
+        expect(await store.createSession(alice.id, randomBytes(32), T0 + 2)).toBeNull();
+        expect(await store.friends('bob')).toEqual([]);
+        expect(await store.isMember('ops', 'alice')).toBe(false);
+        expect(await store.hasInvite('dev', 'alice')).toBe(false);
+        expect(await store.createUser('Alice', randomBytes(16), randomBytes(64), T0 + 3)).toBeNull();
+        expect(await store.setUserState('alice', 'active', T0 + 4)).toBe('deleted');
+        expect(await store.getUser('alice')).toBeNull();
+        expect((await store.revocationsSince(0, 100)).at(-1)).toMatchObject({ user: 'alice', reason: 'deleted' });
+      });
+
+      it('prunes revocation log rows older than a day', async () => {
+        const alice = await user('alice');
+        await session(alice);
+        await store.revokeSessions(alice.id, { except: 0 }, 'revoked', T0);
+        await session(alice);
+        await store.revokeSessions(alice.id, { except: 0 }, 'revoked', T0 + 25 * 3_600_000);
+        expect((await store.revocationsSince(0, 100)).map((r) => r.at)).toEqual([T0 + 25 * 3_600_000]);
       });
     });
 

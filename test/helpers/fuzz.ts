@@ -255,11 +255,14 @@ export function validRequest(rng: Rng, type: RequestType, id: number, ctx: Reque
   const file = (): Record<string, unknown> => ({ path: `f${rng.int(100)}.bin`, size: rng.int(1000), mime: 'application/octet-stream', mode: 0o644, mtimeMs: 1 });
   const fields: Record<RequestType, () => Record<string, unknown>> = {
     hello: () => ({ version: 2, client: 'fuzz' }),
-    register: () => ({ user: `fz${rng.int(1e9)}`, password: 'correct horse' }),
-    login: () => ({ user: user(), password: 'correct horse' }),
+    register: () => ({ user: `fz${rng.int(1e9)}`, password: 'correct horse', device: rng.chance(0.5) ? nastyString(rng, 300) : undefined }),
+    login: () => ({ user: user(), password: 'correct horse', device: rng.chance(0.5) ? nastyString(rng, 300) : undefined }),
     auth: () => ({ token: ctx.tokens.length > 0 && rng.chance(0.5) ? rng.pick(ctx.tokens) : nastyString(rng, 60) }),
     logout: () => ({}),
     whoami: () => ({}),
+    sessions: () => ({}),
+    revoke_session: () => (rng.chance(0.5) ? { session: rng.int(1000) } : { others: rng.chance(0.5) }),
+    change_password: () => ({ password: rng.chance(0.5) ? 'correct horse' : nastyString(rng, 40), newPassword: 'correct horse' }),
     ping: () => ({}),
     who: () => ({}),
     subscribe: () => ({}),

@@ -89,6 +89,8 @@ export interface StartServerOptions {
   log?: (line: string) => void;
   /** TLS (the default) or plaintext. @default true */
   tls?: boolean;
+  /** The server's clock (tests move it instead of sleeping). @default Date.now */
+  now?: () => number;
 }
 
 /** The library server, in-process, on 127.0.0.1 port 0 over SQLite in `dataDir`. */
@@ -96,7 +98,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   const dataDir = opts.dataDir ?? (await tempDir('chat-server-'));
   const cert = opts.tls === false ? undefined : await testCertificate();
   const store = new SqliteStore(dataDir);
-  const server = createServer({ store, ...opts.limits, log: opts.log, tls: cert });
+  const server = createServer({ store, ...opts.limits, log: opts.log, tls: cert, now: opts.now });
   try {
     await server.listen(0, '127.0.0.1');
   } catch (err) {

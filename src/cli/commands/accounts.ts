@@ -1,4 +1,5 @@
 // chat register, login, logout, whoami.
+import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
 import { printable } from '../../protocol/printable.js';
@@ -12,6 +13,8 @@ export interface LoginOptions extends GlobalOptions {
   passwordStdin: boolean;
   /** Invite code, for a server that registers by invitation (register only). */
   invite?: string;
+  /** This device's name in the account's session list (chat sessions). */
+  device?: string;
 }
 
 function loginOptions(argv: Record<string, unknown>): LoginOptions {
@@ -20,13 +23,15 @@ function loginOptions(argv: Record<string, unknown>): LoginOptions {
     user: String(argv.user),
     passwordStdin: Boolean(argv['password-stdin']),
     invite: argv.invite as string | undefined,
+    device: argv.device as string | undefined,
   };
 }
 
 const userBuilder = (y: Argv) =>
   y
     .positional('user', { type: 'string', demandOption: true, describe: 'user name' })
-    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from stdin' });
+    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from stdin' })
+    .option('device', { type: 'string', describe: 'name of this device in "chat sessions" (default: the host name)' });
 
 async function withClient<T>(client: ChatClient, work: (c: ChatClient) => Promise<T>): Promise<T> {
   try {
@@ -45,7 +50,7 @@ export const registerCommand = (ctx: CliContext) => ({
 
 export async function runRegister(opts: LoginOptions, ctx: CliContext): Promise<void> {
   const password = await readPassword(ctx, { passwordStdin: opts.passwordStdin, confirm: true });
-  const result = await withClient(await connectClient(opts), (c) => c.register(opts.user, password, opts.invite));
+  const result = await withClient(await connectClient(opts), (c) => c.register(opts.user, password, opts.invite, opts.device ?? hostname()));
   saveSession(opts.home, opts.server, result);
   ctx.out(`registered ${printable(result.user)} on ${opts.server} and logged in`);
 }
@@ -59,7 +64,7 @@ export const loginCommand = (ctx: CliContext) => ({
 
 export async function runLogin(opts: LoginOptions, ctx: CliContext): Promise<void> {
   const password = await readPassword(ctx, { passwordStdin: opts.passwordStdin });
-  const result = await withClient(await connectClient(opts), (c) => c.login(opts.user, password));
+  const result = await withClient(await connectClient(opts), (c) => c.login(opts.user, password, opts.device ?? hostname()));
   saveSession(opts.home, opts.server, result);
   ctx.out(`logged in as ${printable(result.user)} on ${opts.server}`);
 }

@@ -8,6 +8,7 @@ import { printable } from '../../protocol/printable.js';
 import { hashToken } from '../../server/auth.js';
 import { DB_FILE, SqliteStore } from '../../store/sqlite.js';
 import { openBus } from '../backends.js';
+import { adminUserCommand } from './admin-user.js';
 import { CliError, type CliContext } from '../context.js';
 import { formatDuration, parseDuration } from '../units.js';
 
@@ -19,7 +20,7 @@ export interface InviteOptions {
 
 export const adminCommand = (ctx: CliContext) => ({
   command: 'admin <command>',
-  describe: 'operator commands, on the server host (invite, nodes)',
+  describe: 'operator commands, on the server host (invite, nodes, user)',
   builder: (y: Argv) =>
     y
       .command({
@@ -39,6 +40,7 @@ export const adminCommand = (ctx: CliContext) => ({
         builder: (b: Argv) => b.option('bus', { type: 'string', describe: 'the redis://… the nodes share (env CHAT_BUS)' }),
         handler: (argv: Record<string, unknown>) => runNodes((argv.bus as string | undefined) || ctx.env.CHAT_BUS, ctx),
       })
+      .command(adminUserCommand(ctx))
       .demandCommand(1, 'which admin command? (see chat admin --help)'),
   handler: () => {},
 });

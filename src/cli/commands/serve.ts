@@ -59,6 +59,7 @@ const LIMIT_FLAGS: { flag: string; key: keyof ServerLimits; kind: Kind; describe
   { flag: 'max-registrations-per-hour', key: 'maxRegistrationsPerHour', kind: 'count', describe: 'registrations per hour in all' },
   { flag: 'max-concurrent-hashes', key: 'maxConcurrentHashes', kind: 'count', describe: 'password hashes computed at once' },
   { flag: 'max-hashes-per-address', key: 'maxHashesPerAddress', kind: 'count', describe: 'password hashes one network may have running or waiting' },
+  { flag: 'session-idle', key: 'sessionIdleMs', kind: 'duration', describe: 'a session unused this long expires, e.g. 90d' },
   { flag: 'max-buffered', key: 'maxBufferedBytes', kind: 'size', describe: 'bytes queued for a client that does not read before it is cut off' },
   { flag: 'max-groups-per-user', key: 'maxGroupsPerUser', kind: 'count', describe: 'groups one user may belong to' },
   { flag: 'max-group-members', key: 'maxGroupMembers', kind: 'count', describe: 'members of one group' },

@@ -2,10 +2,11 @@
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Request } from '../../protocol/messages.js';
 import { NAME_RULE, PASSWORD_MAX, PASSWORD_MIN, normalizeName } from '../../protocol/names.js';
-import { hashPassword, hashToken, newToken, verifyPassword } from '../auth.js';
+import { hashPassword, hashToken, verifyPassword } from '../auth.js';
 import type { UserRow } from '../../store/store.js';
 import type { Connection } from '../connection.js';
 import type { ServerContext } from '../server.js';
+import { openSession, resumeSession } from './sessions.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
 
@@ -19,14 +20,6 @@ function checkPassword(password: string): void {
   if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
     throw new ProtocolError('invalid_password', `password must be ${PASSWORD_MIN}-${PASSWORD_MAX} characters`);
   }
-}
-
-async function startSession(ctx: ServerContext, conn: Connection, userId: number, name: string) {
-  const { token, tokenHash } = newToken();
-  const session = await ctx.store.createSession(userId, tokenHash, ctx.now());
-  conn.authenticate(name, session.id);
-  ctx.log(`conn ${conn.id} logged in as ${name} (session ${session.id})`);
-  return { user: name, token };
 }
 
 export async function handleRegister(ctx: ServerContext, conn: Connection, req: Req<'register'>) {
@@ -48,7 +41,7 @@ export async function handleRegister(ctx: ServerContext, conn: Connection, req: 
   if (user === 'name_taken') throw new ProtocolError('name_taken', `the name ${name} is taken`);
   ctx.log(`conn ${conn.id} registered ${name}`);
   ctx.accounts.trust(name, conn.remoteAddress, ctx.now());
-  return startSession(ctx, conn, user.id, name);
+  return openSession(ctx, conn, user.id, name, req.device);
 }
 
 export async function handleLogin(ctx: ServerContext, conn: Connection, req: Req<'login'>) {
@@ -72,15 +65,13 @@ export async function handleLogin(ctx: ServerContext, conn: Connection, req: Req
     throw new ProtocolError('bad_credentials', 'wrong user name or password');
   }
   attempt.succeed(ctx.now());
-  return startSession(ctx, conn, user.id, user.name);
+  return openSession(ctx, conn, user.id, user.name, req.device);
 }
 
 export async function handleAuth(ctx: ServerContext, conn: Connection, req: Req<'auth'>) {
-  const session = await ctx.store.getSessionByTokenHash(hashToken(req.token));
-  if (!session) throw new ProtocolError('unauthorized', 'session expired or revoked: log in again');
-  conn.authenticate(session.user, session.id);
-  ctx.accounts.trust(session.user, conn.remoteAddress, ctx.now());
-  return { user: session.user };
+  const resumed = await resumeSession(ctx, conn, req.token);
+  ctx.accounts.trust(resumed.user, conn.remoteAddress, ctx.now());
+  return resumed;
 }
 
 export async function handleLogout(ctx: ServerContext, conn: Connection) {

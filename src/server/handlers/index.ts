@@ -10,6 +10,7 @@ import { handleAccept, handleOffer, handleOfferFiles, handleOfferList, handleOff
 import { handleSubscribe, handleWho } from './presence.js';
 import { handlePunch } from './punch.js';
 import { handleRelay } from './relay.js';
+import { handleChangePassword, handleRevokeSession, handleSessions } from './sessions.js';
 import { handleFriendAccept, handleFriendAdd, handleFriendDecline, handleFriendList, handleFriendNote, handleFriendRemove, handleUsersSearch } from './friends.js';
 import {
   handleGroupCreate, handleGroupDelete, handleGroupInvite, handleGroupJoin, handleGroupKick, handleGroupLeave, handleGroupList, handleGroupMembers,
@@ -40,6 +41,9 @@ export async function handle(ctx: ServerContext, conn: Connection, req: Request)
     case 'auth': return handleAuth(ctx, conn, req);
     case 'logout': return handleLogout(ctx, conn);
     case 'whoami': return handleWhoami(conn);
+    case 'sessions': return handleSessions(ctx, conn);
+    case 'revoke_session': return handleRevokeSession(ctx, conn, req);
+    case 'change_password': return handleChangePassword(ctx, conn, req);
     case 'ping': return {};
     case 'who': return handleWho(ctx);
     case 'subscribe': return handleSubscribe(ctx, conn);

@@ -11,7 +11,8 @@ describe('command-line units', () => {
     expect(parseDuration('1h', '--timeout')).toBe(3_600_000);
     expect(parseDuration('250ms', '--timeout')).toBe(250);
     expect(parseDuration('5', '--timeout')).toBe(5000);
-    for (const bad of ['', 'soon', '-1m', '0', '1d']) expect(() => parseDuration(bad, '--timeout')).toThrow(CliError);
+    expect(parseDuration('90d', '--session-idle')).toBe(90 * 86_400_000);
+    for (const bad of ['', 'soon', '-1m', '0', '1w']) expect(() => parseDuration(bad, '--timeout')).toThrow(CliError);
   });
 
   it('parses rates in bytes per second with binary suffixes', () => {

@@ -20,12 +20,15 @@ describe('parseRequest', () => {
   it('parses a well-formed request of every type', () => {
     const samples: Record<string, Record<string, unknown>> = {
       hello: { version: 2, client: 'x' },
-      register: { user: 'alice', password: 'password1' },
-      login: { user: 'alice', password: 'password1' },
+      register: { user: 'alice', password: 'password1', device: 'laptop' },
+      login: { user: 'alice', password: 'password1', device: 'phone' },
       auth: { token: 't' },
       logout: {},
       ping: {},
       whoami: {},
+      sessions: {},
+      revoke_session: { session: 3 },
+      change_password: { password: 'password1', newPassword: 'password2' },
       who: {},
       subscribe: {},
       send: { to: 'bob', text: 'hi' },

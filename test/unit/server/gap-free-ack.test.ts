@@ -23,7 +23,7 @@ describe('gapFreeAck', () => {
     store = new SqliteStore(dir);
     for (const name of ['alice', 'bob', 'carol']) await store.createUser(name, randomBytes(16), randomBytes(64), 1);
     const bob = (await store.getUser('bob'))!;
-    const session = await store.createSession(bob.id, randomBytes(32), 1);
+    const session = (await store.createSession(bob.id, randomBytes(32), 1))!;
     const send = (from: string) => store!.addMessage({ from, to: 'bob', text: from, at: 1, fromSession: 0 });
     const ctx = { store, limits: { maxHistoryLimit: 500 } } as unknown as ServerContext;
     const conn = { user: 'bob', sessionId: session.id, delivered: new Map<number, number>(), deliveredFloor: 0 } as unknown as Connection;
