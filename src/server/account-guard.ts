@@ -15,6 +15,8 @@ const TRUSTED_MS = 30 * 24 * HOUR_MS;
 
 /** A login counted on arrival; exactly one of its methods ends it. */
 export interface LoginAttempt {
+  /** From a network where the user proved to be the owner: its hash goes first. */
+  readonly trusted: boolean;
   /** Wrong password: stays counted; resolves after the delay to answer with. */
   fail(now: number): number;
   succeed(now: number): void;
@@ -57,13 +59,15 @@ export class AccountGuard {
   beginLogin(user: string, address: string, now: number): LoginAttempt {
     const network = addressPrefix(address);
     const keys: [AttemptLimiter, string][] = [[this.#userAtNetwork, `${user}@${network}`], [this.#network, network]];
-    if (!this.#isTrusted(user, network, now)) keys.push([this.#user, user]);
+    const trusted = this.#isTrusted(user, network, now);
+    if (!trusted) keys.push([this.#user, user]);
     const wait = Math.max(...keys.map(([limiter, key]) => limiter.waitFor(key, now)));
     if (wait > 0) throw new ProtocolError('rate_limited', `too many failed logins; try again in ${humanWait(wait)}`);
     for (const [limiter, key] of keys) limiter.begin(key, now);
     let ended = false;
     const end = (): boolean => !ended && (ended = true);
     return {
+      trusted,
       fail: (at) => {
         if (!end()) return 0;
         for (const [limiter, key] of keys) limiter.fail(key, at);
@@ -104,9 +108,9 @@ export class AccountGuard {
     }
   }
 
-  /** Runs a password hash for a client at `address` through the gate. */
-  hash<T>(address: string, work: () => Promise<T>): Promise<T> {
-    return this.hashes.run(addressPrefix(address), work);
+  /** Runs a password hash for a client at `address` through the gate (`urgent`: before the others). */
+  hash<T>(address: string, work: () => Promise<T>, urgent = false): Promise<T> {
+    return this.hashes.run(addressPrefix(address), work, urgent);
   }
 
   #isTrusted(user: string, network: string, now: number): boolean {

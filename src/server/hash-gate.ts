@@ -1,8 +1,8 @@
 // Password hashing (scrypt, ~50 ms of a core and 16 MiB each) is the server's most expensive
 // work that a stranger can ask for. The gate runs at most `concurrency` at once, lets one network
-// hold at most `perKey` of them (running or queued), and refuses when `maxQueued` wait: a flood
-// from a few networks then delays the logins of others by a bounded amount instead of saturating
-// every core.
+// hold at most `perKey` of them (running or queued), and refuses when `maxQueued` wait. Urgent
+// work (an owner's login from a network it has used) goes before the rest, so a flood of
+// registrations or guesses delays it by at most the hashes already running.
 import { ProtocolError } from '../protocol/errors.js';
 
 export interface HashGateLimits {
@@ -19,22 +19,26 @@ export class HashGate {
   #peak = 0;
   #computed = 0;
   #queue: (() => void)[] = [];
+  #urgent: (() => void)[] = [];
   #byKey = new Map<string, number>();
 
   constructor(readonly limits: HashGateLimits) {}
 
-  /** Runs `work` for `key` when a slot is free; throws rate_limited / overloaded at once when over a bound. */
-  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` for `key` when a slot is free (`urgent` work first); throws rate_limited /
+   * overloaded at once when over a bound.
+   */
+  async run<T>(key: string, work: () => Promise<T>, urgent = false): Promise<T> {
     const held = this.#byKey.get(key) ?? 0;
     if (held >= this.limits.perKey) {
       throw new ProtocolError('rate_limited', 'too many logins or registrations at once from your network; try again in a moment');
     }
-    if (this.#running >= this.limits.concurrency && this.#queue.length >= this.limits.maxQueued) {
+    if (this.#running >= this.limits.concurrency && this.#queue.length + this.#urgent.length >= this.limits.maxQueued) {
       throw new ProtocolError('overloaded', 'the server is busy checking passwords; try again in a moment');
     }
     this.#byKey.set(key, held + 1);
     try {
-      await this.#slot();
+      await this.#slot(urgent);
       try {
         return await work();
       } finally {
@@ -52,11 +56,11 @@ export class HashGate {
     return { running: this.#running, peak: this.#peak, computed: this.#computed };
   }
 
-  async #slot(): Promise<void> {
+  async #slot(urgent: boolean): Promise<void> {
     if (this.#running < this.limits.concurrency) {
       this.#running++;
     } else {
-      await new Promise<void>((resolve) => this.#queue.push(resolve));
+      await new Promise<void>((resolve) => (urgent ? this.#urgent : this.#queue).push(resolve));
     }
     this.#peak = Math.max(this.#peak, this.#running);
     this.#computed++;
@@ -64,7 +68,7 @@ export class HashGate {
 
   // The slot passes straight to the next waiter, or frees up.
   #next(): void {
-    const waiter = this.#queue.shift();
+    const waiter = this.#urgent.shift() ?? this.#queue.shift();
     if (waiter) waiter();
     else this.#running--;
   }

@@ -52,7 +52,8 @@ export async function handleLogin(ctx: ServerContext, conn: Connection, req: Req
   let ok: boolean;
   try {
     user = name ? await ctx.store.getUser(name) : null;
-    ok = await ctx.accounts.hash(conn.remoteAddress, () => verifyPassword(req.password, user ?? null));
+    // An owner on a network it has used goes before a flood of registrations and guesses.
+    ok = await ctx.accounts.hash(conn.remoteAddress, () => verifyPassword(req.password, user ?? null), attempt.trusted);
   } catch (err) {
     attempt.release();
     throw err;

@@ -103,12 +103,12 @@ export async function handleChangePassword(ctx: ServerContext, conn: Connection,
   ctx.sessions.countPasswordAttempt(conn.sessionId);
   const me = await ownSession(ctx, conn);
   const user = await ctx.store.getUser(me.user);
-  if (!(await ctx.accounts.hash(conn.remoteAddress, () => verifyPassword(req.password, user))) || !user) {
+  if (!(await ctx.accounts.hash(conn.remoteAddress, () => verifyPassword(req.password, user), true)) || !user) {
     ctx.log(`conn ${conn.id} ${me.user}: change_password with a wrong current password`);
     throw new ProtocolError('bad_credentials', 'the current password is wrong');
   }
   ctx.sessions.passwordAccepted(conn.sessionId);
-  const { salt, hash } = await ctx.accounts.hash(conn.remoteAddress, () => hashPassword(req.newPassword));
+  const { salt, hash } = await ctx.accounts.hash(conn.remoteAddress, () => hashPassword(req.newPassword), true);
   const revoked = await ctx.store.setPassword(user.id, salt, hash, conn.sessionId, 'password', ctx.now());
   ctx.log(`conn ${conn.id} ${me.user} changed the password; ${revoked} other sessions revoked`);
   await announce(ctx, me.user, 'password');
