@@ -10,6 +10,7 @@ import type { Store } from '../../store/store.js';
 import { openBus, openStore, redact } from '../backends.js';
 import { CliError, type CliContext } from '../context.js';
 import { clock } from '../output.js';
+import { privateDataDir } from '../private-data.js';
 import { parseDuration, parseRate } from '../units.js';
 
 export interface ServeOptions {
@@ -140,6 +141,7 @@ export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<voi
   let server;
   let address;
   let certificate: ServerCertificate | undefined;
+  privateDataDir(opts.data, ctx);
   try {
     opened.store = await openStore(opts.store, opts.data);
     certificate = await certificateFor(opts);
