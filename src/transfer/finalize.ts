@@ -5,6 +5,14 @@ import path from 'node:path';
 import { fsError } from './errors.js';
 import { numberedName } from './safe-path.js';
 
+/**
+ * The mode a received file gets: the offered permission bits masked by our umask, never group- or
+ * world-writable, never setuid/setgid/sticky (an offer may name 0777 or 04755).
+ */
+export function receivedMode(offered: number, umask = process.umask()): number {
+  return offered & 0o777 & ~umask & ~0o022;
+}
+
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK']);
 const MAX_NUMBER = 10_000;
 

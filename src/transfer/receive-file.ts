@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chunkCrc, type DataHeader } from './chunk.js';
 import { TransferError, fsError } from './errors.js';
-import { placeWithoutClobber } from './finalize.js';
+import { placeWithoutClobber, receivedMode } from './finalize.js';
 import { SMALL_FILE_BYTES, openPart, type PartFile } from './part-file.js';
 import type { EndMessage, GetMessage, StartMessage } from './messages.js';
 import type { OfferFile } from './offer.js';
@@ -263,7 +263,7 @@ export class FileSink {
     if (sha256 !== end.sha256) {
       throw new TransferError('checksum_mismatch', `SHA-256 of ${file.path} does not match the sender's; data kept in ${partPath}`, { file: index });
     }
-    await this.#part!.finish(file.mode & 0o777, file.mtimeMs);
+    await this.#part!.finish(receivedMode(file.mode), file.mtimeMs);
     const savedAs = await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES);
     if (this.#hooks!.wire.version >= BUNDLE_VERSION) this.#hooks!.onWritten(index, this.#written); // v4: `verified` stands for the last ack
     else this.#maybeAck(true);
