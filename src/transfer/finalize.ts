@@ -19,12 +19,13 @@ const MAX_NUMBER = 10_000;
 /**
  * Links `part` to `finalPath`, or `name (1).ext`, `name (2).ext`…, then removes `part`; returns
  * the name used. `sync`: direct syscalls instead of the thread pool (small files, see part-file.ts).
+ * `first`: the number tried first (that of the `.part`'s own name, part-owner.ts).
  */
-export async function placeWithoutClobber(part: string, finalPath: string, sync = false): Promise<string> {
+export async function placeWithoutClobber(part: string, finalPath: string, sync = false, first = 0): Promise<string> {
   const dir = path.dirname(finalPath);
   const base = path.basename(finalPath);
   let useLinks = true;
-  for (let n = 0; n < MAX_NUMBER; n++) {
+  for (let n = first; n < first + MAX_NUMBER; n++) {
     const target = path.join(dir, numberedName(base, n));
     try {
       if (sync) (useLinks ? linkThenUnlinkSync : reserveThenRenameSync)(part, target);

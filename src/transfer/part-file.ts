@@ -12,6 +12,8 @@ export const SMALL_FILE_BYTES = 256 * 1024;
 export interface PartFile {
   /** True if this open created the file (so it is empty). */
   readonly created: boolean;
+  /** "dev:ino" of the open file: what its sidecar names (part-owner.ts). */
+  readonly id: string;
   size(): Promise<number>;
   /** Reads up to buf.length bytes at `position`; resolves the count. */
   read(buf: Buffer, position: number): Promise<number>;
@@ -24,25 +26,33 @@ export interface PartFile {
 }
 
 const { O_RDWR, O_CREAT, O_EXCL } = constants;
+/** Never through a symlink at the last component (0 where the platform has no such flag). */
+export const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
-/** Opens `path` read-write, creating it if needed (mode 0600). */
-export async function openPart(path: string, small: boolean): Promise<PartFile> {
-  return small ? openSyncPart(path) : openPooledPart(path);
+/**
+ * Opens `path` read-write without following a symlink: `create` makes it (mode 0600) and fails
+ * with EEXIST if anything is there; otherwise it must exist and be a regular file.
+ */
+export async function openPart(path: string, small: boolean, create: boolean): Promise<PartFile> {
+  const flags = create ? O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW : O_RDWR | O_NOFOLLOW;
+  return small ? openSyncPart(path, flags, create) : openPooledPart(path, flags, create);
 }
 
-function openSyncPart(path: string): PartFile {
-  let created = true;
-  let fd: number;
-  try {
-    fd = openSync(path, O_RDWR | O_CREAT | O_EXCL, 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    fd = openSync(path, O_RDWR | O_CREAT, 0o600);
-    created = false;
+function notRegular(path: string): Error {
+  return Object.assign(new Error(`${path} is not a regular file`), { code: 'EEXIST' });
+}
+
+function openSyncPart(path: string, flags: number, created: boolean): PartFile {
+  const fd = openSync(path, flags, 0o600);
+  const st = fstatSync(fd, { bigint: true });
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw notRegular(path);
   }
   let open = true;
   return {
     created,
+    id: `${st.dev}:${st.ino}`,
     size: async () => fstatSync(fd).size,
     read: async (buf, position) => readSync(fd, buf, 0, buf.length, position),
     write: async (buffers, position) => {
@@ -66,18 +76,16 @@ function openSyncPart(path: string): PartFile {
   };
 }
 
-async function openPooledPart(path: string): Promise<PartFile> {
-  let created = true;
-  let fh: FileHandle;
-  try {
-    fh = await open(path, O_RDWR | O_CREAT | O_EXCL, 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    fh = await open(path, O_RDWR | O_CREAT, 0o600);
-    created = false;
+async function openPooledPart(path: string, flags: number, created: boolean): Promise<PartFile> {
+  const fh: FileHandle = await open(path, flags, 0o600);
+  const st = await fh.stat({ bigint: true });
+  if (!st.isFile()) {
+    await fh.close();
+    throw notRegular(path);
   }
   return {
     created,
+    id: `${st.dev}:${st.ino}`,
     size: async () => (await fh.stat()).size,
     read: async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead,
     write: (buffers, position) => writeAll(fh.fd, buffers, position),

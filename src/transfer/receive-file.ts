@@ -5,12 +5,12 @@
 // hashes to the sender's `prefixSha256`; on a plaintext (v1) one, by CRC-32 per chunk and our own
 // whole-file SHA-256.
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chunkCrc, type DataHeader } from './chunk.js';
 import { TransferError, fsError } from './errors.js';
 import { placeWithoutClobber, receivedMode } from './finalize.js';
-import { SMALL_FILE_BYTES, openPart, type PartFile } from './part-file.js';
+import { SMALL_FILE_BYTES, type PartFile } from './part-file.js';
+import { SIDECAR_SUFFIX, claimPart, removeSidecar, reopenPart } from './part-owner.js';
 import type { EndMessage, GetMessage, StartMessage } from './messages.js';
 import type { OfferFile } from './offer.js';
 import { MAX_TAIL_BYTES } from './send-file.js';
@@ -25,17 +25,29 @@ export interface FileJob {
   file: OfferFile;
   /** Absolute final path (before ` (n)` numbering). */
   finalPath: string;
-  /** Absolute path of the `.part` file. */
+  /** Absolute path of the `.part` file: `finalPath.part` until claimed, then the one claimed (part-owner.ts). */
   partPath: string;
+  /** True once the `.part` is claimed; `number` is the ` (n)` of its name, where final names are tried from. */
+  claimed?: boolean;
+  number?: number;
+  /** What the files of one receiver share. */
+  target: ReceiveTarget;
   /** Offset of the first accepted `start` (bytes kept from an earlier session). */
   resumedFrom?: number;
   startedAt?: number;
-  /** Creates a directory (recursively); lets a receiver create each directory once. */
-  ensureDir?: (dir: string) => Promise<void>;
   /** Bytes of the `.part` kept from before this session (set by the first attempt; 0 once refused). */
   priorBytes?: number;
   /** SHA-256 of those bytes, hashed off the main thread once the sender agreed to resume (v3). */
   priorSha256?: Promise<string>;
+}
+
+/** The receiver's side of a FileJob. */
+export interface ReceiveTarget {
+  transferId: string;
+  /** `.part` paths (lower case) taken by this receiver's files. */
+  claimed: Set<string>;
+  /** Creates a directory inside the target directory, each once, never through a symlink. */
+  ensureDir(dir: string): Promise<void>;
 }
 
 /** What a sink needs from its channel and receiver. */
@@ -104,9 +116,8 @@ export class FileSink {
   async prepare(): Promise<GetMessage> {
     const { index, file, partPath } = this.job;
     try {
-      const dir = path.dirname(partPath);
-      await (this.job.ensureDir ? this.job.ensureDir(dir) : mkdir(dir, { recursive: true }));
-      const part = await openPart(partPath, file.size <= SMALL_FILE_BYTES);
+      await this.job.target.ensureDir(path.dirname(partPath));
+      const part = await this.#openPart();
       this.#part = part;
       this.#have = part.created ? 0 : await part.size();
       if (this.#have > file.size) {
@@ -121,6 +132,20 @@ export class FileSink {
       await this.#part?.close().catch(() => {});
       throw fsError(err, partPath, index);
     }
+  }
+
+  // The first attempt claims a `.part` of ours (or a new name); later ones reopen it.
+  async #openPart(): Promise<PartFile> {
+    const { job } = this;
+    const small = job.file.size <= SMALL_FILE_BYTES;
+    if (job.claimed) {
+      const part = await reopenPart(job.partPath, small);
+      if (!part) throw new TransferError('io_error', `${job.partPath} was replaced or its ${SIDECAR_SUFFIX} file removed during the transfer`, { file: job.index });
+      return part;
+    }
+    const claim = await claimPart(job.finalPath, { transferId: job.target.transferId, size: job.file.size }, small, job.target.claimed);
+    Object.assign(job, { partPath: claim.partPath, number: claim.number, claimed: true });
+    return claim.part;
   }
 
   async #tailProof(): Promise<{ length: number; sha256: string }> {
@@ -264,7 +289,8 @@ export class FileSink {
       throw new TransferError('checksum_mismatch', `SHA-256 of ${file.path} does not match the sender's; data kept in ${partPath}`, { file: index });
     }
     await this.#part!.finish(receivedMode(file.mode), file.mtimeMs);
-    const savedAs = await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES);
+    const savedAs = await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES, this.job.number);
+    removeSidecar(partPath);
     if (this.#hooks!.wire.version >= BUNDLE_VERSION) this.#hooks!.onWritten(index, this.#written); // v4: `verified` stands for the last ack
     else this.#maybeAck(true);
     this.#hooks!.wire.sendControl({ type: 'verified', file: index, sha256 });
