@@ -1,7 +1,7 @@
 // Files only their owner may read: the server's data directory (database, WAL, TLS key) and the
 // client's CHAT_HOME (sessions, pinned certificates). Directories 0700, files 0600, checked and
 // fixed on use, because a directory an operator made beforehand (`mkdir /var/lib/chat`) is 0755.
-import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 
 const DIR_MODE = 0o700;
@@ -15,14 +15,14 @@ export interface ModeFix {
 }
 
 /**
- * Makes `dir` 0700 and the regular files directly in it 0600 (only `names` when given); returns
- * the changes. Symlinks inside are left alone (chmod would follow them); `dir` itself may be one.
- * Throws if a mode cannot be changed (fail closed).
+ * Makes `dir` 0700 and its regular files `names` 0600; returns the changes. A symlink among them
+ * is left alone (chmod would follow it); `dir` itself may be one. Throws if a mode cannot be
+ * changed (fail closed).
  */
-export function makePrivate(dir: string, names?: string[]): ModeFix[] {
+export function makePrivate(dir: string, names: string[]): ModeFix[] {
   const fixes: ModeFix[] = [];
   fix(dir, statSync(dir), fixes);
-  fixFiles(dir, names ?? readdirSync(dir), fixes);
+  fixFiles(dir, names, fixes);
   return fixes;
 }
 
