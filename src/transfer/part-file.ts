@@ -3,7 +3,7 @@
 // per call costs more than the call itself (measured, docs/benchmarks.md: 10,000 files of 10 KiB
 // spent most of their time in open/fstat/close hops). A small file's calls each touch at most
 // SMALL_FILE_BYTES, so the event loop is never held for long.
-import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, writev, writevSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, writev, writevSync, type BigIntStats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /** Files up to this size are read and written with synchronous calls (on both sides). */
@@ -12,8 +12,8 @@ export const SMALL_FILE_BYTES = 256 * 1024;
 export interface PartFile {
   /** True if this open created the file (so it is empty). */
   readonly created: boolean;
-  /** "dev:ino" of the open file: what its sidecar names (part-owner.ts). */
-  readonly id: string;
+  /** "dev:ino" of the file (what its sidecar names, part-owner.ts); asked of the open file once. */
+  identity(): Promise<string>;
   size(): Promise<number>;
   /** Reads up to buf.length bytes at `position`; resolves the count. */
   read(buf: Buffer, position: number): Promise<number>;
@@ -38,21 +38,28 @@ export async function openPart(path: string, small: boolean, create: boolean): P
   return small ? openSyncPart(path, flags, create) : openPooledPart(path, flags, create);
 }
 
-function notRegular(path: string): Error {
-  return Object.assign(new Error(`${path} is not a regular file`), { code: 'EEXIST' });
+// An existing file must be a regular one (O_EXCL already ensures it for a new one).
+function checkRegular(st: BigIntStats, path: string): string {
+  if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EEXIST' });
+  return `${st.dev}:${st.ino}`;
 }
 
 function openSyncPart(path: string, flags: number, created: boolean): PartFile {
   const fd = openSync(path, flags, 0o600);
-  const st = fstatSync(fd, { bigint: true });
-  if (!st.isFile()) {
+  let id: string | undefined;
+  try {
+    if (!created) id = checkRegular(fstatSync(fd, { bigint: true }), path);
+  } catch (err) {
     closeSync(fd);
-    throw notRegular(path);
+    throw err;
   }
   let open = true;
   return {
     created,
-    id: `${st.dev}:${st.ino}`,
+    identity: async () => {
+      if (id === undefined && !open) throw new Error(`${path} is closed`); // its fd number may name another file by now
+      return (id ??= checkRegular(fstatSync(fd, { bigint: true }), path));
+    },
     size: async () => fstatSync(fd).size,
     read: async (buf, position) => readSync(fd, buf, 0, buf.length, position),
     write: async (buffers, position) => {
@@ -78,14 +85,16 @@ function openSyncPart(path: string, flags: number, created: boolean): PartFile {
 
 async function openPooledPart(path: string, flags: number, created: boolean): Promise<PartFile> {
   const fh: FileHandle = await open(path, flags, 0o600);
-  const st = await fh.stat({ bigint: true });
-  if (!st.isFile()) {
+  let id: string | undefined;
+  try {
+    if (!created) id = checkRegular(await fh.stat({ bigint: true }), path);
+  } catch (err) {
     await fh.close();
-    throw notRegular(path);
+    throw err;
   }
   return {
     created,
-    id: `${st.dev}:${st.ino}`,
+    identity: async () => (id ??= checkRegular(await fh.stat({ bigint: true }), path)),
     size: async () => (await fh.stat()).size,
     read: async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead,
     write: (buffers, position) => writeAll(fh.fd, buffers, position),

@@ -1,8 +1,11 @@
-// Which `.part` files are ours (protocol.md §T5): a `.part` this program creates gets a sidecar
+// Which `.part` files are ours (protocol.md §T5): a `.part` this program made has a sidecar
 // `NAME.part.chat` (mode 0600) naming the transfer, the offered size and the `.part`'s device and
 // inode. A `.part` is resumed only when its sidecar is ours and names that very file; anything
 // else named `NAME.part` (a user's file, another program's download, a symlink) is never opened,
 // and the download takes the next name, `NAME (1)`, as safe-path.ts numbers duplicates.
+// A large file's sidecar is written with its `.part` (a crash must not cost the resume); a small
+// file's only when its `.part` is left behind by a failure: one more file created and removed
+// per file would cost ~70 % more than writing a 10 KiB file (docs/benchmarks.md, "Small files").
 // Sidecars are a few dozen bytes: read and written with direct syscalls (see part-file.ts).
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -28,11 +31,12 @@ interface Sidecar extends PartOwner {
   id: string;
 }
 
-/** A claimed `.part`: its path, the ` (n)` of its name, and the open file. */
+/** A claimed `.part`: its path, the ` (n)` of its name, the open file, and whether its sidecar is written. */
 export interface ClaimedPart {
   partPath: string;
   number: number;
   part: PartFile;
+  marked: boolean;
 }
 
 export function sidecarOf(partPath: string): string {
@@ -40,10 +44,10 @@ export function sidecarOf(partPath: string): string {
 }
 
 /**
- * The `.part` for `finalPath`: `NAME.part` if free (created with its sidecar) or ours (reopened),
- * else `NAME (1).part`, …. `claimed` holds the `.part` paths other files of this receiver use.
+ * The `.part` for `finalPath`: `NAME.part` if free (created; with its sidecar when `mark`) or ours
+ * (reopened), else `NAME (1).part`, …. `claimed` holds the `.part` paths of this receiver's files.
  */
-export async function claimPart(finalPath: string, owner: PartOwner, small: boolean, claimed: Set<string>): Promise<ClaimedPart> {
+export async function claimPart(finalPath: string, owner: PartOwner, small: boolean, mark: boolean, claimed: Set<string>): Promise<ClaimedPart> {
   const dir = path.dirname(finalPath);
   const base = path.basename(finalPath);
   for (let n = 0; n < MAX_NUMBER; n++) {
@@ -51,22 +55,28 @@ export async function claimPart(finalPath: string, owner: PartOwner, small: bool
     const key = partPath.toLowerCase(); // one name on a case-insensitive disk
     if (claimed.has(key)) continue;
     claimed.add(key);
-    const part = (await createPart(partPath, owner, small)) ?? (await reopenPart(partPath, small));
-    if (part) return { partPath, number: n, part };
+    const created = await createPart(partPath, owner, small, mark);
+    if (created) return { partPath, number: n, part: created, marked: mark };
+    const kept = await reopenPart(partPath, small);
+    if (kept) return { partPath, number: n, part: kept, marked: true };
   }
   throw fsError(Object.assign(new Error('too many files with this name'), { code: 'EEXIST' }), finalPath);
 }
 
-/** Opens a `.part` this program made (its sidecar names it); null if it is not ours. */
-export async function reopenPart(partPath: string, small: boolean): Promise<PartFile | null> {
-  const sidecar = readSidecar(partPath);
-  if (!sidecar) return null;
+/** Opens a `.part` this program made: the file `id` names, else the one its sidecar names; null if not ours. */
+export async function reopenPart(partPath: string, small: boolean, id = readSidecar(partPath)?.id): Promise<PartFile | null> {
+  if (!id) return null;
   const st = lstatSync(partPath, { bigint: true, throwIfNoEntry: false });
-  if (!st?.isFile() || `${st.dev}:${st.ino}` !== sidecar.id) return null; // checked before opening: no FIFO or device is ever opened
+  if (!st?.isFile() || `${st.dev}:${st.ino}` !== id) return null; // checked before opening: no FIFO or device is ever opened
   const part = await openPart(partPath, small, false);
-  if (part.id === sidecar.id) return part;
+  if ((await part.identity()) === id) return part;
   await part.close(); // replaced in between
   return null;
+}
+
+/** Writes the sidecar of our `.part` (left behind by a failure); false if that name holds someone else's file. */
+export function markPart(partPath: string, owner: PartOwner, id: string): boolean {
+  return writeSidecar(partPath, { magic: MAGIC, ...owner, id });
 }
 
 /** Records an existing `.part` as ours, so a later receiver resumes it (tests; a tool moving a download). */
@@ -74,16 +84,20 @@ export function adoptPart(partPath: string, owner: PartOwner): void {
   const st = lstatSync(partPath, { bigint: true });
   if (!st.isFile()) throw Object.assign(new Error(`${partPath} is not a regular file`), { code: 'EINVAL' });
   rmSync(sidecarOf(partPath), { force: true });
-  if (!writeSidecar(partPath, { magic: MAGIC, ...owner, id: `${st.dev}:${st.ino}` })) throw new Error(`cannot write ${sidecarOf(partPath)}`);
+  if (!markPart(partPath, owner, `${st.dev}:${st.ino}`)) throw new Error(`cannot write ${sidecarOf(partPath)}`);
 }
 
 /** Removes the sidecar of a `.part` that was placed under its final name. */
 export function removeSidecar(partPath: string): void {
-  rmSync(sidecarOf(partPath), { force: true });
+  try {
+    unlinkSync(sidecarOf(partPath));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
 
-// Creates the `.part` and its sidecar; null if the name is taken (then nothing is touched).
-async function createPart(partPath: string, owner: PartOwner, small: boolean): Promise<PartFile | null> {
+// Creates the `.part` (and, if `mark`, its sidecar); null if the name is taken (nothing is touched).
+async function createPart(partPath: string, owner: PartOwner, small: boolean, mark: boolean): Promise<PartFile | null> {
   let part: PartFile;
   try {
     part = await openPart(partPath, small, true);
@@ -92,8 +106,8 @@ async function createPart(partPath: string, owner: PartOwner, small: boolean): P
     throw err;
   }
   try {
-    if (writeSidecar(partPath, { magic: MAGIC, ...owner, id: part.id })) return part;
-    await discard(part, partPath);
+    if (!mark || markPart(partPath, owner, await part.identity())) return part;
+    await discard(part, partPath); // the sidecar's name is someone else's: try the next name
     return null;
   } catch (err) {
     await discard(part, partPath).catch(() => {});
@@ -106,8 +120,7 @@ async function discard(part: PartFile, partPath: string): Promise<void> {
   unlinkSync(partPath);
 }
 
-// A sidecar already there is replaced only if it is ours (left by a `.part` that is gone); false
-// if it is someone else's file.
+// A sidecar already there is replaced only if it is ours (left by a `.part` that is gone).
 function writeSidecar(partPath: string, sidecar: Sidecar): boolean {
   const file = sidecarOf(partPath);
   const text = `${JSON.stringify(sidecar)}\n`;

@@ -10,7 +10,7 @@ import { chunkCrc, type DataHeader } from './chunk.js';
 import { TransferError, fsError } from './errors.js';
 import { placeWithoutClobber, receivedMode } from './finalize.js';
 import { SMALL_FILE_BYTES, type PartFile } from './part-file.js';
-import { SIDECAR_SUFFIX, claimPart, removeSidecar, reopenPart } from './part-owner.js';
+import { SIDECAR_SUFFIX, claimPart, markPart, removeSidecar, reopenPart, type PartOwner } from './part-owner.js';
 import type { EndMessage, GetMessage, StartMessage } from './messages.js';
 import type { OfferFile } from './offer.js';
 import { MAX_TAIL_BYTES } from './send-file.js';
@@ -30,6 +30,9 @@ export interface FileJob {
   /** True once the `.part` is claimed; `number` is the ` (n)` of its name, where final names are tried from. */
   claimed?: boolean;
   number?: number;
+  /** "dev:ino" of the claimed `.part`, once known; `marked`: its sidecar is written (part-owner.ts). */
+  partId?: string;
+  marked?: boolean;
   /** What the files of one receiver share. */
   target: ReceiveTarget;
   /** Offset of the first accepted `start` (bytes kept from an earlier session). */
@@ -44,6 +47,8 @@ export interface FileJob {
 /** The receiver's side of a FileJob. */
 export interface ReceiveTarget {
   transferId: string;
+  /** The process umask, read once (each read is two syscalls). */
+  umask: number;
   /** `.part` paths (lower case) taken by this receiver's files. */
   claimed: Set<string>;
   /** Creates a directory inside the target directory, each once, never through a symlink. */
@@ -129,23 +134,38 @@ export class FileSink {
       const prior = this.job.priorBytes;
       return { type: 'get', file: index, offset: this.#have, tail: await this.#tailProof(), ...(prior > 0 && { prefix: prior }) };
     } catch (err) {
+      await this.#keepPart().catch(() => {});
       await this.#part?.close().catch(() => {});
       throw fsError(err, partPath, index);
     }
   }
 
-  // The first attempt claims a `.part` of ours (or a new name); later ones reopen it.
+  // The first attempt claims a `.part` of ours (or a new name); later ones reopen that very file.
   async #openPart(): Promise<PartFile> {
     const { job } = this;
     const small = job.file.size <= SMALL_FILE_BYTES;
     if (job.claimed) {
-      const part = await reopenPart(job.partPath, small);
+      const part = await reopenPart(job.partPath, small, job.partId);
       if (!part) throw new TransferError('io_error', `${job.partPath} was replaced or its ${SIDECAR_SUFFIX} file removed during the transfer`, { file: job.index });
       return part;
     }
-    const claim = await claimPart(job.finalPath, { transferId: job.target.transferId, size: job.file.size }, small, job.target.claimed);
-    Object.assign(job, { partPath: claim.partPath, number: claim.number, claimed: true });
+    const claim = await claimPart(job.finalPath, this.#owner(), small, !small, job.target.claimed);
+    const partId = claim.marked ? await claim.part.identity() : undefined;
+    Object.assign(job, { partPath: claim.partPath, number: claim.number, claimed: true, marked: claim.marked, partId });
     return claim.part;
+  }
+
+  #owner(): PartOwner {
+    return { transferId: this.job.target.transferId, size: this.job.file.size };
+  }
+
+  // A `.part` left behind is marked as ours (a small file's sidecar is written only now), so a
+  // retry or a later receiver resumes it.
+  async #keepPart(): Promise<void> {
+    const { job } = this;
+    if (!this.#part || !job.claimed) return;
+    job.partId ??= await this.#part.identity();
+    if (!job.marked) job.marked = markPart(job.partPath, this.#owner(), job.partId);
   }
 
   async #tailProof(): Promise<{ length: number; sha256: string }> {
@@ -288,9 +308,9 @@ export class FileSink {
     if (sha256 !== end.sha256) {
       throw new TransferError('checksum_mismatch', `SHA-256 of ${file.path} does not match the sender's; data kept in ${partPath}`, { file: index });
     }
-    await this.#part!.finish(receivedMode(file.mode), file.mtimeMs);
+    await this.#part!.finish(receivedMode(file.mode, this.job.target.umask), file.mtimeMs);
     const savedAs = await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES, this.job.number);
-    removeSidecar(partPath);
+    if (this.job.marked) removeSidecar(partPath);
     if (this.#hooks!.wire.version >= BUNDLE_VERSION) this.#hooks!.onWritten(index, this.#written); // v4: `verified` stands for the last ack
     else this.#maybeAck(true);
     this.#hooks!.wire.sendControl({ type: 'verified', file: index, sha256 });
@@ -317,6 +337,7 @@ export class FileSink {
   async #settle(): Promise<void> {
     if (this.#settled) return;
     this.#settled = true;
+    await this.#keepPart().catch(() => {});
     await this.#part?.close().catch(() => {});
     this.#reject(this.#failure!);
   }

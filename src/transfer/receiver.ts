@@ -175,7 +175,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
 
   #plan(): FileJob[] {
     const names = uniquePaths(this.#opts.files.map((f) => sanitizePath(f.path)));
-    const target = { transferId: this.#opts.transferId, claimed: new Set<string>(), ensureDir: (dir: string) => this.#ensureDir(dir) };
+    const target = { transferId: this.#opts.transferId, umask: process.umask(), claimed: new Set<string>(), ensureDir: (dir: string) => this.#ensureDir(dir) };
     return this.#opts.files.map((file, index) => {
       const finalPath = resolveInside(this.#opts.dir, names[index]!);
       return { index, file, finalPath, partPath: `${finalPath}.part`, target };

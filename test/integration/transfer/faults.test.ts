@@ -174,6 +174,21 @@ describe('transfer: faults', () => {
     expect((failed.receiver as Error).message).toMatch(/log\.txt .* while it was being sent/);
   });
 
+  it("marks a small file's .part left by a failure as ours (its sidecar is written only then), so the next receiver reuses that name", async () => {
+    const [src, dst] = [await dir(), await dir()];
+    const source = await writeRandomFile(src, 'small.txt', 1000, 3);
+    const files = await collectFiles([source]);
+    await unlink(source);
+    const failed = await failures(await startPair(files, dst));
+    expect(failed.receiver).toMatchObject({ code: 'not_found', fromPeer: true });
+    expect((await readdir(dst)).sort()).toEqual(['small.txt.part', 'small.txt.part.chat']);
+
+    const again = await collectFiles([await writeRandomFile(src, 'small.txt', 1000, 3)]); // a new offer of it
+    const { received } = await runPair(await startPair(again, dst));
+    expect(received.files[0]!.savedAs).toBe(path.join(dst, 'small.txt')); // not 'small (1).txt'
+    expect(await readdir(dst)).toEqual(['small.txt']);
+  });
+
   it('reports not_found on both sides when an offered file is deleted before it is sent', async () => {
     const [src, dst] = [await dir(), await dir()];
     const files = await collectFiles([await writeRandomFile(src, 'gone.txt', 1000)]);
