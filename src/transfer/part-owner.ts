@@ -52,7 +52,7 @@ export async function claimPart(finalPath: string, owner: PartOwner, small: bool
   const base = path.basename(finalPath);
   for (let n = 0; n < MAX_NUMBER; n++) {
     const partPath = path.join(dir, `${numberedName(base, n)}.part`);
-    const key = partPath.toLowerCase(); // one name on a case-insensitive disk
+    const key = claimKey(partPath);
     if (claimed.has(key)) continue;
     claimed.add(key);
     const created = await createPart(partPath, owner, small, mark);
@@ -61,6 +61,15 @@ export async function claimPart(finalPath: string, owner: PartOwner, small: bool
     if (kept) return { partPath, number: n, part: kept, marked: true };
   }
   throw fsError(Object.assign(new Error('too many files with this name'), { code: 'EEXIST' }), finalPath);
+}
+
+/** Gives back the name of a `.part` that is gone (its file placed), so `claimed` stays small. */
+export function releasePart(claimed: Set<string>, partPath: string): void {
+  claimed.delete(claimKey(partPath));
+}
+
+function claimKey(partPath: string): string {
+  return partPath.toLowerCase(); // one name on a case-insensitive disk
 }
 
 /** Opens a `.part` this program made: the file `id` names, else the one its sidecar names; null if not ours. */

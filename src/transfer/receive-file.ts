@@ -10,7 +10,7 @@ import { chunkCrc, type DataHeader } from './chunk.js';
 import { TransferError, fsError } from './errors.js';
 import { placeWithoutClobber, receivedMode } from './finalize.js';
 import { SMALL_FILE_BYTES, type PartFile } from './part-file.js';
-import { SIDECAR_SUFFIX, claimPart, markPart, removeSidecar, reopenPart, type PartOwner } from './part-owner.js';
+import { SIDECAR_SUFFIX, claimPart, markPart, releasePart, removeSidecar, reopenPart, type PartOwner } from './part-owner.js';
 import type { EndMessage, GetMessage, StartMessage } from './messages.js';
 import type { OfferFile } from './offer.js';
 import { MAX_TAIL_BYTES } from './send-file.js';
@@ -311,6 +311,7 @@ export class FileSink {
     await this.#part!.finish(receivedMode(file.mode, this.job.target.umask), file.mtimeMs);
     const savedAs = await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES, this.job.number);
     if (this.job.marked) removeSidecar(partPath);
+    releasePart(this.job.target.claimed, partPath);
     if (this.#hooks!.wire.version >= BUNDLE_VERSION) this.#hooks!.onWritten(index, this.#written); // v4: `verified` stands for the last ack
     else this.#maybeAck(true);
     this.#hooks!.wire.sendControl({ type: 'verified', file: index, sha256 });
