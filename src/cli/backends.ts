@@ -55,7 +55,7 @@ export function busOptions(url: string): { url: string; options: { prefix?: stri
   return { url: parsed.toString(), options };
 }
 
-/** The URL without its password, for messages and logs. */
+/** The URL without its password (user:PASSWORD@ or ?password=), for messages and logs. */
 export function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+  return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
 }

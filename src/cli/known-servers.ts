@@ -1,14 +1,16 @@
 // Pinned server certificates, like SSH's known_hosts: CHAT_HOME/known_servers, one
-// "host:port SHA-256-fingerprint" per line (mode 0600, written atomically).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// "host:port SHA-256-fingerprint" per line (mode 0600 in a 0700 CHAT_HOME, written atomically).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError } from './context.js';
+import { keepPrivate, writePrivateFile } from './private-files.js';
 
 export const KNOWN_SERVERS_FILE = 'known_servers';
 
 function readAll(home: string): Map<string, string> {
   const file = join(home, KNOWN_SERVERS_FILE);
   let text: string;
+  keepPrivate(home, [KNOWN_SERVERS_FILE]);
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
@@ -33,10 +35,6 @@ export function pinServer(home: string, server: string, fingerprint: string): st
   const pins = readAll(home);
   const old = pins.get(server);
   pins.set(server, fingerprint);
-  mkdirSync(home, { recursive: true, mode: 0o700 });
-  const tmp = join(home, `${KNOWN_SERVERS_FILE}.${process.pid}.tmp`);
-  const text = [...pins].map(([s, f]) => `${s} ${f}\n`).join('');
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, join(home, KNOWN_SERVERS_FILE));
+  writePrivateFile(home, KNOWN_SERVERS_FILE, [...pins].map(([s, f]) => `${s} ${f}\n`).join(''));
   return old;
 }

@@ -1,8 +1,9 @@
-// Saved logins, one per server, in CHAT_HOME/sessions.json (mode 0600, written atomically).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// Saved logins, one per server, in CHAT_HOME/sessions.json (mode 0600 in a 0700 CHAT_HOME, written atomically).
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError } from './context.js';
+import { keepPrivate, writePrivateFile } from './private-files.js';
 
 export interface SavedSession {
   user: string;
@@ -19,6 +20,7 @@ export function defaultHome(env: NodeJS.ProcessEnv): string {
 
 function readAll(home: string): Record<string, SavedSession> {
   let text: string;
+  keepPrivate(home, [FILE]);
   try {
     text = readFileSync(join(home, FILE), 'utf8');
   } catch (err) {
@@ -33,10 +35,7 @@ function readAll(home: string): Record<string, SavedSession> {
 }
 
 function writeAll(home: string, all: Record<string, SavedSession>): void {
-  mkdirSync(home, { recursive: true, mode: 0o700 });
-  const tmp = join(home, `${FILE}.${process.pid}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, join(home, FILE));
+  writePrivateFile(home, FILE, `${JSON.stringify(all, null, 2)}\n`);
 }
 
 export function loadSession(home: string, server: string): SavedSession | null {

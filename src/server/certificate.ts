@@ -46,7 +46,7 @@ export async function selfSignedCertificate(dir: string): Promise<ServerCertific
   mkdirSync(dir, { recursive: true });
   // The key first, then the certificate: a crash in between leaves no certificate, so the next start makes both again.
   writeAtomic(keyFile, pems.private, 0o600);
-  writeAtomic(certFile, pems.cert, 0o644);
+  writeAtomic(certFile, pems.cert, 0o600); // public, but the data directory stays private throughout
   return { cert: pems.cert, key: pems.private, fingerprint: fingerprintOf(pems.cert, certFile), created: true };
 }
 

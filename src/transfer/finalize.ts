@@ -5,18 +5,27 @@ import path from 'node:path';
 import { fsError } from './errors.js';
 import { numberedName } from './safe-path.js';
 
+/**
+ * The mode a received file gets: the offered permission bits masked by our umask, never group- or
+ * world-writable, never setuid/setgid/sticky (an offer may name 0777 or 04755).
+ */
+export function receivedMode(offered: number, umask = process.umask()): number {
+  return offered & 0o777 & ~umask & ~0o022;
+}
+
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK']);
 const MAX_NUMBER = 10_000;
 
 /**
  * Links `part` to `finalPath`, or `name (1).ext`, `name (2).ext`…, then removes `part`; returns
  * the name used. `sync`: direct syscalls instead of the thread pool (small files, see part-file.ts).
+ * `first`: the number tried first (that of the `.part`'s own name, part-owner.ts).
  */
-export async function placeWithoutClobber(part: string, finalPath: string, sync = false): Promise<string> {
+export async function placeWithoutClobber(part: string, finalPath: string, sync = false, first = 0): Promise<string> {
   const dir = path.dirname(finalPath);
   const base = path.basename(finalPath);
   let useLinks = true;
-  for (let n = 0; n < MAX_NUMBER; n++) {
+  for (let n = first; n < first + MAX_NUMBER; n++) {
     const target = path.join(dir, numberedName(base, n));
     try {
       if (sync) (useLinks ? linkThenUnlinkSync : reserveThenRenameSync)(part, target);

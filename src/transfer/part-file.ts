@@ -3,7 +3,7 @@
 // per call costs more than the call itself (measured, docs/benchmarks.md: 10,000 files of 10 KiB
 // spent most of their time in open/fstat/close hops). A small file's calls each touch at most
 // SMALL_FILE_BYTES, so the event loop is never held for long.
-import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, writev, writevSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, writev, writevSync, type BigIntStats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /** Files up to this size are read and written with synchronous calls (on both sides). */
@@ -12,6 +12,8 @@ export const SMALL_FILE_BYTES = 256 * 1024;
 export interface PartFile {
   /** True if this open created the file (so it is empty). */
   readonly created: boolean;
+  /** "dev:ino" of the file (what its sidecar names, part-owner.ts); asked of the open file once. */
+  identity(): Promise<string>;
   size(): Promise<number>;
   /** Reads up to buf.length bytes at `position`; resolves the count. */
   read(buf: Buffer, position: number): Promise<number>;
@@ -24,25 +26,40 @@ export interface PartFile {
 }
 
 const { O_RDWR, O_CREAT, O_EXCL } = constants;
+/** Never through a symlink at the last component (0 where the platform has no such flag). */
+export const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
-/** Opens `path` read-write, creating it if needed (mode 0600). */
-export async function openPart(path: string, small: boolean): Promise<PartFile> {
-  return small ? openSyncPart(path) : openPooledPart(path);
+/**
+ * Opens `path` read-write without following a symlink: `create` makes it (mode 0600) and fails
+ * with EEXIST if anything is there; otherwise it must exist and be a regular file.
+ */
+export async function openPart(path: string, small: boolean, create: boolean): Promise<PartFile> {
+  const flags = create ? O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW : O_RDWR | O_NOFOLLOW;
+  return small ? openSyncPart(path, flags, create) : openPooledPart(path, flags, create);
 }
 
-function openSyncPart(path: string): PartFile {
-  let created = true;
-  let fd: number;
+// An existing file must be a regular one (O_EXCL already ensures it for a new one).
+function checkRegular(st: BigIntStats, path: string): string {
+  if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EEXIST' });
+  return `${st.dev}:${st.ino}`;
+}
+
+function openSyncPart(path: string, flags: number, created: boolean): PartFile {
+  const fd = openSync(path, flags, 0o600);
+  let id: string | undefined;
   try {
-    fd = openSync(path, O_RDWR | O_CREAT | O_EXCL, 0o600);
+    if (!created) id = checkRegular(fstatSync(fd, { bigint: true }), path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    fd = openSync(path, O_RDWR | O_CREAT, 0o600);
-    created = false;
+    closeSync(fd);
+    throw err;
   }
   let open = true;
   return {
     created,
+    identity: async () => {
+      if (id === undefined && !open) throw new Error(`${path} is closed`); // its fd number may name another file by now
+      return (id ??= checkRegular(fstatSync(fd, { bigint: true }), path));
+    },
     size: async () => fstatSync(fd).size,
     read: async (buf, position) => readSync(fd, buf, 0, buf.length, position),
     write: async (buffers, position) => {
@@ -66,18 +83,18 @@ function openSyncPart(path: string): PartFile {
   };
 }
 
-async function openPooledPart(path: string): Promise<PartFile> {
-  let created = true;
-  let fh: FileHandle;
+async function openPooledPart(path: string, flags: number, created: boolean): Promise<PartFile> {
+  const fh: FileHandle = await open(path, flags, 0o600);
+  let id: string | undefined;
   try {
-    fh = await open(path, O_RDWR | O_CREAT | O_EXCL, 0o600);
+    if (!created) id = checkRegular(await fh.stat({ bigint: true }), path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    fh = await open(path, O_RDWR | O_CREAT, 0o600);
-    created = false;
+    await fh.close();
+    throw err;
   }
   return {
     created,
+    identity: async () => (id ??= checkRegular(await fh.stat({ bigint: true }), path)),
     size: async () => (await fh.stat()).size,
     read: async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead,
     write: (buffers, position) => writeAll(fh.fd, buffers, position),

@@ -6,12 +6,12 @@ import { Worker } from 'node:worker_threads';
 
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { openSync, readSync, closeSync } = require('node:fs');
+const { openSync, readSync, closeSync, constants } = require('node:fs');
 const { createHash } = require('node:crypto');
 const { path, length } = workerData;
 const hash = createHash('sha256');
 const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20) || 1);
-const fd = openSync(path, 'r');
+const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW || 0)); // never through a symlink
 try {
   for (let at = 0; at < length; ) {
     const n = readSync(fd, buf, 0, Math.min(buf.length, length - at), at);

@@ -5,12 +5,12 @@
 // hashes to the sender's `prefixSha256`; on a plaintext (v1) one, by CRC-32 per chunk and our own
 // whole-file SHA-256.
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chunkCrc, type DataHeader } from './chunk.js';
 import { TransferError, fsError } from './errors.js';
-import { placeWithoutClobber } from './finalize.js';
-import { SMALL_FILE_BYTES, openPart, type PartFile } from './part-file.js';
+import { placeWithoutClobber, receivedMode } from './finalize.js';
+import { SMALL_FILE_BYTES, type PartFile } from './part-file.js';
+import { SIDECAR_SUFFIX, claimPart, markPart, releasePart, removeSidecar, reopenPart, type PartOwner } from './part-owner.js';
 import type { EndMessage, GetMessage, StartMessage } from './messages.js';
 import type { OfferFile } from './offer.js';
 import { MAX_TAIL_BYTES } from './send-file.js';
@@ -25,17 +25,34 @@ export interface FileJob {
   file: OfferFile;
   /** Absolute final path (before ` (n)` numbering). */
   finalPath: string;
-  /** Absolute path of the `.part` file. */
+  /** Absolute path of the `.part` file: `finalPath.part` until claimed, then the one claimed (part-owner.ts). */
   partPath: string;
+  /** True once the `.part` is claimed; `number` is the ` (n)` of its name, where final names are tried from. */
+  claimed?: boolean;
+  number?: number;
+  /** "dev:ino" of the claimed `.part`, once known; `marked`: its sidecar is written (part-owner.ts). */
+  partId?: string;
+  marked?: boolean;
+  /** What the files of one receiver share. */
+  target: ReceiveTarget;
   /** Offset of the first accepted `start` (bytes kept from an earlier session). */
   resumedFrom?: number;
   startedAt?: number;
-  /** Creates a directory (recursively); lets a receiver create each directory once. */
-  ensureDir?: (dir: string) => Promise<void>;
   /** Bytes of the `.part` kept from before this session (set by the first attempt; 0 once refused). */
   priorBytes?: number;
   /** SHA-256 of those bytes, hashed off the main thread once the sender agreed to resume (v3). */
   priorSha256?: Promise<string>;
+}
+
+/** The receiver's side of a FileJob. */
+export interface ReceiveTarget {
+  transferId: string;
+  /** The process umask, read once (each read is two syscalls). */
+  umask: number;
+  /** `.part` paths (lower case) taken by this receiver's files. */
+  claimed: Set<string>;
+  /** Creates a directory inside the target directory, each once, never through a symlink. */
+  ensureDir(dir: string): Promise<void>;
 }
 
 /** What a sink needs from its channel and receiver. */
@@ -104,9 +121,8 @@ export class FileSink {
   async prepare(): Promise<GetMessage> {
     const { index, file, partPath } = this.job;
     try {
-      const dir = path.dirname(partPath);
-      await (this.job.ensureDir ? this.job.ensureDir(dir) : mkdir(dir, { recursive: true }));
-      const part = await openPart(partPath, file.size <= SMALL_FILE_BYTES);
+      await this.job.target.ensureDir(path.dirname(partPath));
+      const part = await this.#openPart();
       this.#part = part;
       this.#have = part.created ? 0 : await part.size();
       if (this.#have > file.size) {
@@ -118,9 +134,38 @@ export class FileSink {
       const prior = this.job.priorBytes;
       return { type: 'get', file: index, offset: this.#have, tail: await this.#tailProof(), ...(prior > 0 && { prefix: prior }) };
     } catch (err) {
+      await this.#keepPart().catch(() => {});
       await this.#part?.close().catch(() => {});
       throw fsError(err, partPath, index);
     }
+  }
+
+  // The first attempt claims a `.part` of ours (or a new name); later ones reopen that very file.
+  async #openPart(): Promise<PartFile> {
+    const { job } = this;
+    const small = job.file.size <= SMALL_FILE_BYTES;
+    if (job.claimed) {
+      const part = await reopenPart(job.partPath, small, job.partId);
+      if (!part) throw new TransferError('io_error', `${job.partPath} was replaced or its ${SIDECAR_SUFFIX} file removed during the transfer`, { file: job.index });
+      return part;
+    }
+    const claim = await claimPart(job.finalPath, this.#owner(), small, !small, job.target.claimed);
+    const partId = claim.marked ? await claim.part.identity() : undefined;
+    Object.assign(job, { partPath: claim.partPath, number: claim.number, claimed: true, marked: claim.marked, partId });
+    return claim.part;
+  }
+
+  #owner(): PartOwner {
+    return { transferId: this.job.target.transferId, size: this.job.file.size };
+  }
+
+  // A `.part` left behind is marked as ours (a small file's sidecar is written only now), so a
+  // retry or a later receiver resumes it.
+  async #keepPart(): Promise<void> {
+    const { job } = this;
+    if (!this.#part || !job.claimed) return;
+    job.partId ??= await this.#part.identity();
+    if (!job.marked) job.marked = markPart(job.partPath, this.#owner(), job.partId);
   }
 
   async #tailProof(): Promise<{ length: number; sha256: string }> {
@@ -263,8 +308,10 @@ export class FileSink {
     if (sha256 !== end.sha256) {
       throw new TransferError('checksum_mismatch', `SHA-256 of ${file.path} does not match the sender's; data kept in ${partPath}`, { file: index });
     }
-    await this.#part!.finish(file.mode & 0o777, file.mtimeMs);
-    const savedAs = await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES);
+    await this.#part!.finish(receivedMode(file.mode, this.job.target.umask), file.mtimeMs);
+    const savedAs = await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES, this.job.number);
+    if (this.job.marked) removeSidecar(partPath);
+    releasePart(this.job.target.claimed, partPath);
     if (this.#hooks!.wire.version >= BUNDLE_VERSION) this.#hooks!.onWritten(index, this.#written); // v4: `verified` stands for the last ack
     else this.#maybeAck(true);
     this.#hooks!.wire.sendControl({ type: 'verified', file: index, sha256 });
@@ -291,6 +338,7 @@ export class FileSink {
   async #settle(): Promise<void> {
     if (this.#settled) return;
     this.#settled = true;
+    await this.#keepPart().catch(() => {});
     await this.#part?.close().catch(() => {});
     this.#reject(this.#failure!);
   }

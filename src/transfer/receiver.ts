@@ -1,7 +1,6 @@
 // The receiving side: races every candidate, then fetches the offered files through a bounded
 // queue over a few authenticated connections, reconnecting and resuming when one drops.
 import { EventEmitter } from 'node:events';
-import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { Channel } from './channel.js';
@@ -15,6 +14,7 @@ import type { KeyPair } from './keys.js';
 import { ReceiverPaths, type ListenOptions } from './paths.js';
 import { relayAt, type RelayEndpoint } from './relay-dial.js';
 import { resolveInside, sanitizePath, uniquePaths } from './safe-path.js';
+import { makeDirInside } from './target-dir.js';
 import { rateBucket, type TokenBucket } from './token-bucket.js';
 import { ALL_PATHS, ProgressTracker, type FileResult, type ReceiverEvents, type TransferResult, type Via } from './types.js';
 
@@ -175,17 +175,17 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
 
   #plan(): FileJob[] {
     const names = uniquePaths(this.#opts.files.map((f) => sanitizePath(f.path)));
-    const ensureDir = (dir: string): Promise<void> => this.#ensureDir(dir);
+    const target = { transferId: this.#opts.transferId, umask: process.umask(), claimed: new Set<string>(), ensureDir: (dir: string) => this.#ensureDir(dir) };
     return this.#opts.files.map((file, index) => {
       const finalPath = resolveInside(this.#opts.dir, names[index]!);
-      return { index, file, finalPath, partPath: `${finalPath}.part`, ensureDir };
+      return { index, file, finalPath, partPath: `${finalPath}.part`, target };
     });
   }
 
   #ensureDir(dir: string): Promise<void> {
     let made = this.#dirs.get(dir);
     if (!made) {
-      made = mkdir(dir, { recursive: true }).then(() => undefined);
+      made = makeDirInside(this.#opts.dir, dir);
       made.catch(() => this.#dirs.delete(dir)); // retried by the next file
       this.#dirs.set(dir, made);
     }

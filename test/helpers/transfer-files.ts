@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { newKeyPair } from '../../src/transfer/keys.js';
+import { adoptPart } from '../../src/transfer/part-owner.js';
 import { collectFiles, newTransferSecret, type LocalFile } from '../../src/transfer/offer.js';
 import { Receiver, type ReceiverOptions } from '../../src/transfer/receiver.js';
 import { Sender, type SenderOptions } from '../../src/transfer/sender.js';
@@ -44,6 +45,17 @@ export async function writeRandomFile(dir: string, name: string, size: number, s
   const file = path.join(dir, name);
   await writeFile(file, pseudoRandom(size, seed));
   return file;
+}
+
+/**
+ * Writes `dir/name.part` as a receiver of this program left it (with its sidecar, part-owner.ts),
+ * so the next receiver resumes it; returns its path. `size`: the offered size it is part of.
+ */
+export async function writeKeptPart(dir: string, name: string, bytes: Buffer, size: number): Promise<string> {
+  const part = path.join(dir, `${name}.part`);
+  await writeFile(part, bytes);
+  adoptPart(part, { transferId: 'earlier', size });
+  return part;
 }
 
 /** SHA-256 of a file, hex. */

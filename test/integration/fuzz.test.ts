@@ -843,12 +843,12 @@ describe('fuzz: authenticated peers', () => {
         }
         server.close();
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-        // Only verified files under their final names (inside dst), `.part` files for the rest.
+        // Only verified files under their final names (inside dst), `.part` files (and their sidecars) for the rest.
         const safe = ['a.bin', 'sub/empty', 'escape.txt'];
         for (const f of await listFiles(dst)) {
-          const i = safe.indexOf(f.replace(/( \(\d+\))?(\.part)?$/, ''));
+          const i = safe.indexOf(f.replace(/( \(\d+\))?(\.part(\.chat)?)?$/, ''));
           expect(i, `unexpected file ${f}`).toBeGreaterThanOrEqual(0);
-          if (!f.endsWith('.part')) expect((await readFile(path.join(dst, f))).equals(contents[i]!), `${f} placed with wrong contents`).toBe(true);
+          if (!/\.part(\.chat)?$/.test(f)) expect((await readFile(path.join(dst, f))).equals(contents[i]!), `${f} placed with wrong contents`).toBe(true);
         }
       }),
     );

@@ -129,15 +129,15 @@ describe('registration', () => {
     expect(made.code, made.stderr).toBe(0);
     const code = made.stdout.trim();
     expect(code).toMatch(/^[A-Za-z0-9_-]{20}$/);
-    expect(made.stderr).toContain(`chat register <name> --invite ${code}`);
+    expect(made.stderr).toContain(`CHAT_INVITE=${code} chat register <name>`);
 
-    const bad = await runCli(['register', 'alice', '--invite', 'nope'], { home: h, server: s.address, env });
+    const bad = await runCli(['register', 'alice'], { home: h, server: s.address, env: { ...env, CHAT_INVITE: 'nope' } });
     expect(bad).toMatchObject({ code: 1, stderr: 'chat: this invite code is unknown, used up or expired\n' });
     for (const user of ['alice', 'bob']) {
-      const r = await runCli(['register', user, '--invite', code], { home: await tempHome(), server: s.address, env });
+      const r = await runCli(['register', user], { home: await tempHome(), server: s.address, env: { ...env, CHAT_INVITE: code } });
       expect(r.code, r.stderr).toBe(0);
     }
-    const third = await runCli(['register', 'carol', '--invite', code], { home: h, server: s.address, env });
+    const third = await runCli(['register', 'carol'], { home: h, server: s.address, env: { ...env, CHAT_INVITE: code } });
     expect(third.stderr).toBe('chat: this invite code is unknown, used up or expired\n');
     const noData = await runCli(['admin', 'invite', '--data', `${s.dataDir}-typo`], { home: h });
     expect(noData).toMatchObject({ code: 1, stderr: `chat: no chat database in ${s.dataDir}-typo: give the server's --data\n` });

@@ -4,8 +4,9 @@ import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
 import { printable } from '../../protocol/printable.js';
 import { connectClient, connectSession } from '../connect.js';
-import type { CliContext, GlobalOptions } from '../context.js';
+import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { readPassword } from '../password.js';
+import { INVITE_SECRET, SecretReader, secretHelp } from '../secrets.js';
 import { forgetSession, saveSession } from '../sessions.js';
 
 export interface LoginOptions extends GlobalOptions {
@@ -22,9 +23,17 @@ function loginOptions(argv: Record<string, unknown>): LoginOptions {
     ...(argv as unknown as GlobalOptions),
     user: String(argv.user),
     passwordStdin: Boolean(argv['password-stdin']),
-    invite: argv.invite as string | undefined,
     device: argv.device as string | undefined,
   };
+}
+
+// The invite code from --invite, --invite-file, --invite - or CHAT_INVITE (secrets.ts).
+async function registerOptions(argv: Record<string, unknown>, ctx: CliContext): Promise<LoginOptions> {
+  const secrets = new SecretReader(ctx);
+  if (argv.invite === '-' && argv['password-stdin']) {
+    throw new CliError('--password-stdin and --invite - both read stdin: give the invite code by --invite-file PATH or CHAT_INVITE', 2);
+  }
+  return { ...loginOptions(argv), invite: await secrets.read(argv, INVITE_SECRET) };
 }
 
 const userBuilder = (y: Argv) =>
@@ -44,8 +53,11 @@ async function withClient<T>(client: ChatClient, work: (c: ChatClient) => Promis
 export const registerCommand = (ctx: CliContext) => ({
   command: 'register <user>',
   describe: 'create an account (and log in)',
-  builder: (y: Argv) => userBuilder(y).option('invite', { type: 'string', describe: 'invite code (servers that register by invitation)' }),
-  handler: (argv: Record<string, unknown>) => runRegister(loginOptions(argv), ctx),
+  builder: (y: Argv) =>
+    userBuilder(y)
+      .option('invite', { type: 'string', nargs: 1, describe: `invite code (servers that register by invitation); ${secretHelp(INVITE_SECRET)}` })
+      .option('invite-file', { type: 'string', describe: 'read the invite code from this file' }),
+  handler: async (argv: Record<string, unknown>) => runRegister(await registerOptions(argv, ctx), ctx),
 });
 
 export async function runRegister(opts: LoginOptions, ctx: CliContext): Promise<void> {

@@ -10,6 +10,7 @@ import { DB_FILE, SqliteStore } from '../../store/sqlite.js';
 import { openBus } from '../backends.js';
 import { adminUserCommand } from './admin-user.js';
 import { CliError, type CliContext } from '../context.js';
+import { BUS_SECRET, SecretReader, secretHelp } from '../secrets.js';
 import { formatDuration, parseDuration } from '../units.js';
 
 export interface InviteOptions {
@@ -37,8 +38,11 @@ export const adminCommand = (ctx: CliContext) => ({
       .command({
         command: 'nodes',
         describe: "list a cluster's live nodes and their connections",
-        builder: (b: Argv) => b.option('bus', { type: 'string', describe: 'the redis://… the nodes share (env CHAT_BUS)' }),
-        handler: (argv: Record<string, unknown>) => runNodes((argv.bus as string | undefined) || ctx.env.CHAT_BUS, ctx),
+        builder: (b: Argv) =>
+          b
+            .option('bus', { type: 'string', nargs: 1, describe: `the redis://… the nodes share; ${secretHelp(BUS_SECRET)}` })
+            .option('bus-file', { type: 'string', describe: 'read the --bus URL from this file' }),
+        handler: async (argv: Record<string, unknown>) => runNodes(await new SecretReader(ctx).read(argv, BUS_SECRET), ctx),
       })
       .command(adminUserCommand(ctx))
       .demandCommand(1, 'which admin command? (see chat admin --help)'),
@@ -69,7 +73,7 @@ export async function runInvite(opts: InviteOptions, ctx: CliContext): Promise<v
     await store.close();
   }
   ctx.out(code);
-  ctx.err(`chat: invite code for ${opts.uses === 1 ? 'one registration' : `${opts.uses} registrations`}, good for ${formatDuration(opts.expiresMs)}: chat register <name> --invite ${code}`);
+  ctx.err(`chat: invite code for ${opts.uses === 1 ? 'one registration' : `${opts.uses} registrations`}, good for ${formatDuration(opts.expiresMs)}: CHAT_INVITE=${code} chat register <name>`);
 }
 
 /**

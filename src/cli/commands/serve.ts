@@ -10,6 +10,8 @@ import type { Store } from '../../store/store.js';
 import { openBus, openStore, redact } from '../backends.js';
 import { CliError, type CliContext } from '../context.js';
 import { clock } from '../output.js';
+import { privateDataDir } from '../private-data.js';
+import { BUS_SECRET, STORE_SECRET, SecretReader, secretHelp } from '../secrets.js';
 import { parseDuration, parseRate } from '../units.js';
 
 export interface ServeOptions {
@@ -78,8 +80,10 @@ export const serveCommand = (ctx: CliContext) => ({
       .option('quiet', { type: 'boolean', default: false, describe: 'log errors only' })
       .option('tls-cert', { type: 'string', describe: 'TLS certificate (PEM); default: a self-signed one kept in --data' })
       .option('tls-key', { type: 'string', describe: 'TLS private key (PEM), with --tls-cert' })
-      .option('store', { type: 'string', describe: 'postgres://… to share state with other nodes (env CHAT_STORE; default SQLite in --data)' })
-      .option('bus', { type: 'string', describe: 'redis://… to share delivery and presence with other nodes (env CHAT_BUS)' })
+      .option('store', { type: 'string', nargs: 1, describe: `postgres://… to share state with other nodes (default SQLite in --data); ${secretHelp(STORE_SECRET)}` })
+      .option('store-file', { type: 'string', describe: 'read the --store URL from this file' })
+      .option('bus', { type: 'string', nargs: 1, describe: `redis://… to share delivery and presence with other nodes; ${secretHelp(BUS_SECRET)}` })
+      .option('bus-file', { type: 'string', describe: 'read the --bus URL from this file' })
       .option('node-id', { type: 'string', describe: "this node's name in a cluster (default random)" })
       .option('relay-address', { type: 'string', describe: "host[:port] where clients reach this node's relay, in a cluster behind a balancer" })
       .option('registration', { type: 'string', choices: ['open', 'closed', 'invite'], describe: 'who may register (invite: with a code from "chat admin invite"); default open on a loopback address, invite on any other' })
@@ -89,8 +93,11 @@ export const serveCommand = (ctx: CliContext) => ({
     }
     return b;
   },
-  handler: (argv: Record<string, unknown>) =>
-    runServe(
+  handler: async (argv: Record<string, unknown>) => {
+    const secrets = new SecretReader(ctx);
+    const store = await secrets.read(argv, STORE_SECRET);
+    const bus = await secrets.read(argv, BUS_SECRET);
+    return runServe(
       {
         host: argv.host as string,
         port: argv.port as number,
@@ -100,15 +107,16 @@ export const serveCommand = (ctx: CliContext) => ({
         insecure: argv.insecure as boolean,
         tlsCert: argv.tlsCert as string | undefined,
         tlsKey: argv.tlsKey as string | undefined,
-        store: (argv.store as string | undefined) || ctx.env.CHAT_STORE || undefined,
-        bus: (argv.bus as string | undefined) || ctx.env.CHAT_BUS || undefined,
+        store,
+        bus,
         nodeId: argv.nodeId as string | undefined,
         relayAddress: argv.relayAddress as string | undefined,
         registration: argv.registration as ServerLimits['registration'] | undefined,
         limits: { ...limitsFrom(argv), relay: argv.relay !== 'off' },
       },
       ctx,
-    ),
+    );
+  },
 });
 
 function limitsFrom(argv: Record<string, unknown>): Partial<ServerLimits> {
@@ -158,6 +166,7 @@ export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<voi
   let server;
   let address;
   let certificate: ServerCertificate | undefined;
+  privateDataDir(opts.data, ctx);
   try {
     opened.store = await openStore(opts.store, opts.data);
     certificate = await certificateFor(opts);

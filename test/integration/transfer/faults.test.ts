@@ -1,9 +1,9 @@
-import { appendFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Receiver } from '../../../src/transfer/receiver.js';
 import { TransferError } from '../../../src/transfer/errors.js';
-import { collectFiles, failures, pseudoRandom, runPair, sha256File, scratchDirs, startPair, writeRandomFile } from '../../helpers/transfer-files.js';
+import { collectFiles, failures, pseudoRandom, runPair, sha256File, scratchDirs, startPair, writeKeptPart, writeRandomFile } from '../../helpers/transfer-files.js';
 import { startProxy, type Proxy } from '../../helpers/transfer-proxy.js';
 
 const MiB = 1024 * 1024;
@@ -27,7 +27,7 @@ describe('transfer: faults', () => {
     expect(r).toMatchObject({ status: 'rejected', reason: { code: 'checksum_mismatch' } });
     expect(s).toMatchObject({ status: 'rejected', reason: { code: 'checksum_mismatch', fromPeer: true } });
     expect((r as PromiseRejectedResult).reason.message).toMatch(/CRC-32/);
-    expect(await readdir(dst)).toEqual(['data.bin.part']);
+    expect((await readdir(dst)).sort()).toEqual(['data.bin.part', 'data.bin.part.chat']); // the .part and its sidecar
   });
 
   it('sealed (v3): a corrupted frame fails its tag, the connection is dropped and the file resumes and arrives intact', async () => {
@@ -93,7 +93,7 @@ describe('transfer: faults', () => {
     const size = 24 * MiB;
     const source = await writeRandomFile(src, 'movie.mkv', size, 11);
     const files = await collectFiles([source]);
-    await writeFile(path.join(dst, 'movie.mkv.part'), pseudoRandom(size, 11).subarray(0, 5 * MiB)); // kept from before
+    await writeKeptPart(dst, 'movie.mkv', pseudoRandom(size, 11).subarray(0, 5 * MiB), size); // kept from before
     const pair = await startPair(files, dst, {}, { parallel: 1 });
     const proxy = await startProxy(pair.port, { cutAfter: 6 * MiB }); // then drop: the next connection resumes past the kept part
     proxies.push(proxy);
@@ -114,13 +114,13 @@ describe('transfer: faults', () => {
     const files = await collectFiles([source]);
     const kept = Buffer.from(pseudoRandom(size, 12).subarray(0, 4 * MiB));
     kept[1000] ^= 0xff; // bit rot far from the 1 MiB tail the sender checks at the start
-    await writeFile(path.join(dst, 'disk.img.part'), kept);
+    await writeKeptPart(dst, 'disk.img', kept, size);
     const failed = await failures(await startPair(files, dst));
     expect(failed.receiver).toMatchObject({ code: 'checksum_mismatch' });
     expect((failed.receiver as Error).message).toMatch(/kept from an earlier transfer do not match/);
     expect(failed.sender).toMatchObject({ code: 'checksum_mismatch', fromPeer: true });
     expect((await stat(path.join(dst, 'disk.img.part'))).size).toBe(0); // never trusted again
-    expect(await readdir(dst)).toEqual(['disk.img.part']);
+    expect((await readdir(dst)).sort()).toEqual(['disk.img.part', 'disk.img.part.chat']);
 
     const { received } = await runPair(await startPair(files, dst));
     expect(received.files[0]!.resumedFrom).toBe(0);
@@ -133,8 +133,7 @@ describe('transfer: faults', () => {
       const size = 200 * 1024;
       const source = await writeRandomFile(src, 'note.pdf', size, 13);
       const files = await collectFiles([source]);
-      const part = path.join(dst, 'note.pdf.part');
-      await writeFile(part, pseudoRandom(size, 13).subarray(0, 100 * 1024));
+      await writeKeptPart(dst, 'note.pdf', pseudoRandom(size, 13).subarray(0, 100 * 1024), size);
       const { received, sent } = await runPair(await startPair(files, dst, {}, {}, { plaintext }));
       expect(received.files[0]).toMatchObject({ resumedFrom: 100 * 1024, sha256: await sha256File(source) });
       expect(sent.files[0]!.resumedFrom).toBe(100 * 1024);
@@ -144,7 +143,7 @@ describe('transfer: faults', () => {
       const rotten = Buffer.from(pseudoRandom(size, 13).subarray(0, 100 * 1024));
       rotten[10] ^= 0x01; // the tail the sender checks covers a small file's whole kept part
       await unlink(received.files[0]!.savedAs);
-      await writeFile(part, rotten);
+      await writeKeptPart(dst, 'note.pdf', rotten, size);
       const again = await runPair(await startPair(files, dst, {}, {}, { plaintext }));
       expect(again.received.files[0]!.resumedFrom).toBe(0);
       expect(await sha256File(again.received.files[0]!.savedAs)).toBe(await sha256File(source));
@@ -155,10 +154,11 @@ describe('transfer: faults', () => {
   it('restarts from 0 when the .part does not match the offered file', async () => {
     const [src, dst] = [await dir(), await dir()];
     const files = await collectFiles([await writeRandomFile(src, 'a.bin', 3 * MiB, 1)]);
-    await writeRandomFile(dst, 'a.bin.part', 2 * MiB, 2); // some other file's bytes
+    await writeKeptPart(dst, 'a.bin', pseudoRandom(2 * MiB, 2), 2 * MiB); // some other file's bytes
     const { received } = await runPair(await startPair(files, dst));
     expect(received.files[0]!.resumedFrom).toBe(0);
     expect(received.bytes).toBe(3 * MiB);
+    expect(received.files[0]!.savedAs).toBe(path.join(dst, 'a.bin')); // that .part was ours: reused, not avoided
     expect(await sha256File(received.files[0]!.savedAs)).toBe(await sha256File(files[0]!.source));
   });
 
@@ -172,6 +172,21 @@ describe('transfer: faults', () => {
     expect(failed.sender).toMatchObject({ code: 'source_changed', fromPeer: false });
     expect(failed.receiver).toMatchObject({ code: 'source_changed', fromPeer: true });
     expect((failed.receiver as Error).message).toMatch(/log\.txt .* while it was being sent/);
+  });
+
+  it("marks a small file's .part left by a failure as ours (its sidecar is written only then), so the next receiver reuses that name", async () => {
+    const [src, dst] = [await dir(), await dir()];
+    const source = await writeRandomFile(src, 'small.txt', 1000, 3);
+    const files = await collectFiles([source]);
+    await unlink(source);
+    const failed = await failures(await startPair(files, dst));
+    expect(failed.receiver).toMatchObject({ code: 'not_found', fromPeer: true });
+    expect((await readdir(dst)).sort()).toEqual(['small.txt.part', 'small.txt.part.chat']);
+
+    const again = await collectFiles([await writeRandomFile(src, 'small.txt', 1000, 3)]); // a new offer of it
+    const { received } = await runPair(await startPair(again, dst));
+    expect(received.files[0]!.savedAs).toBe(path.join(dst, 'small.txt')); // not 'small (1).txt'
+    expect(await readdir(dst)).toEqual(['small.txt']);
   });
 
   it('reports not_found on both sides when an offered file is deleted before it is sent', async () => {
