@@ -3,11 +3,14 @@
 // timeout; a transfer id cannot be taken over by another pair of users; a ticket pairs a few times.
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LocalBus } from '../../src/bus/local.js';
 import { ChatClient } from '../../src/client/client.js';
 import { relayRequest } from '../../src/protocol/relay.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../../src/server/options.js';
+import { createServer } from '../../src/server/server.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { closedWithin, drain, offer, readBytes, relayConn, type Transfer } from '../helpers/relay.js';
-import { connectTo, startServer, type TestServer } from '../helpers/server.js';
+import { connectTo, startServer, tempDir, testCertificate, type ServerTarget, type TestServer } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse';
 const servers: TestServer[] = [];
@@ -26,10 +29,10 @@ async function server(limits: Partial<ServerLimits>, log?: (line: string) => voi
   return ts;
 }
 
-async function user(ts: TestServer, name: string): Promise<ChatClient> {
+async function user(ts: ServerTarget, name: string, login = false): Promise<ChatClient> {
   const c = await connectTo(ts);
   clients.push(c);
-  await c.register(name, PASSWORD);
+  await (login ? c.login(name, PASSWORD) : c.register(name, PASSWORD));
   return c;
 }
 
@@ -181,5 +184,41 @@ describe('relay abuse', () => {
     expect(await ask(ts, t)).toMatchObject({
       type: 'error', code: 'limit_reached', message: 'this transfer was relayed 2 times already; offer it again',
     });
+  });
+
+  it('in a cluster, an offer of a taken transfer id made on another node cannot be accepted where the ticket is', async () => {
+    const store = new SqliteStore(await tempDir('chat-relay-cluster-'));
+    const bus = new LocalBus();
+    const tls = await testCertificate();
+    const nodes = [createServer({ store, bus, node: 'a', tls }), createServer({ store, bus, node: 'b', tls })];
+    try {
+      const [pa, pb] = await Promise.all(nodes.map(async (n) => (await n.listen(0, '127.0.0.1')).port));
+      const [a, b] = [pa!, pb!].map((port) => ({ host: '127.0.0.1', port, tls: { fingerprint: tls.fingerprint } }));
+      const alice = await user(a!, 'alice');
+      const bob = await user(b!, 'bob');
+      const mallory = await user(a!, 'mallory');
+      const malloryOnB = await user(b!, 'mallory', true);
+      // alice's offer lives on a; bob accepts its replica on b, so the ticket is b's.
+      const t = await offer(alice, 'bob');
+      await bob.request('accept', { offer: t.offer });
+      const waiting = relayConn(b!, relayRequest(t.token, 'sender', t.transfer), sockets);
+      // Node a no longer knows the id (the offer ended there), so mallory may offer it on a ...
+      const m = await offer(mallory, 'mallory', t.transfer);
+      // ... but not accept it on b, where it is alice's and bob's.
+      await expect(malloryOnB.request('accept', { offer: m.offer })).rejects.toMatchObject({
+        code: 'forbidden', message: expect.stringContaining('this transfer id is already used by another transfer'),
+      });
+      const r = await relayConn(b!, relayRequest(t.token, 'receiver', t.transfer), sockets);
+      const s = await waiting;
+      expect([s.reply, r.reply]).toMatchObject([{ type: 'ok' }, { type: 'ok' }]);
+      const arrived = readBytes(r.socket, 3);
+      s.socket.write('bob');
+      expect((await arrived).toString()).toBe('bob');
+    } finally {
+      for (const sock of sockets.splice(0)) sock.destroy();
+      await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+      await Promise.all(nodes.map((n) => n.close()));
+      await store.close();
+    }
   });
 });
