@@ -157,6 +157,12 @@ export class OfferBook {
     return n;
   }
 
+  /** True if an offer (or replica) of `transfer` is between users other than from → to (a scan, like countFrom). */
+  transferTakenBy(transfer: string, from: string, to: string): boolean {
+    for (const o of this.#byId.values()) if (o.info.transfer === transfer && (o.info.from !== from || o.info.to !== to)) return true;
+    return false;
+  }
+
   clear(): void {
     for (const offer of [...this.#byId.values()]) this.remove(offer);
   }

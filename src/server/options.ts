@@ -75,12 +75,26 @@ export interface ServerLimits {
   relay: boolean;
   /** Relayed connection pairs at once. @default 16 */
   relayMax: number;
-  /** Bytes per second per relayed pair, each way; 0 = unlimited. @default 0 */
+  /** Bytes per second per relayed pair, each way; 0 = unlimited. @default 8388608 */
   relayRate: number;
   /** How long a relay connection waits for its peer, in ms. @default 30000 */
   relayWaitMs: number;
-  /** How long after an accept its transfer may use the relay, in ms. @default 86400000 */
+  /** How long after an accept, and after its last use, its transfer may use the relay and punch, in ms. @default 3600000 */
   relayTicketMs: number;
+  /** Pairs the relay makes for one accepted transfer (the first and its resumes after a cut). @default 8 */
+  relayPairingsPerTicket: number;
+  /** Accepted transfers the relay holds tickets for at once. @default 10000 */
+  relayMaxTickets: number;
+  /** Tickets of one sender at once; a new one drops the sender's oldest unused one. @default 64 */
+  relayTicketsPerUser: number;
+  /** Relayed pairs of one sender's transfers open at once. @default 4 */
+  relayPairsPerUser: number;
+  /** Bytes the relay moves for one sender's transfers per relayBytesWindowMs; 0 = unlimited. @default 34359738368 */
+  relayBytesPerUser: number;
+  /** The window of relayBytesPerUser, in ms. @default 86400000 */
+  relayBytesWindowMs: number;
+  /** A relayed pair that moves no byte either way this long is closed, in ms; 0 = never. @default 60000 */
+  relayIdleMs: number;
   /** How long a punch request waits for the other peer (protocol.md §4.9), in ms. @default 10000 */
   punchWaitMs: number;
   /** Who may register: anyone, nobody, or holders of an invite code (protocol.md §4.1). @default 'open' */
@@ -153,9 +167,16 @@ export const DEFAULT_LIMITS = {
   maxBacklogBytes: 64 * 1024 * 1024,
   relay: true,
   relayMax: 16,
-  relayRate: 0,
+  relayRate: 8 * 1024 * 1024,
   relayWaitMs: 30_000,
-  relayTicketMs: 24 * 60 * 60 * 1000,
+  relayTicketMs: 60 * 60 * 1000,
+  relayPairingsPerTicket: 8,
+  relayMaxTickets: 10_000,
+  relayTicketsPerUser: 64,
+  relayPairsPerUser: 4,
+  relayBytesPerUser: 32 * 1024 * 1024 * 1024,
+  relayBytesWindowMs: 24 * 60 * 60 * 1000,
+  relayIdleMs: 60_000,
   punchWaitMs: 10_000,
   registration: 'open' as 'open' | 'closed' | 'invite',
   pingIntervalMs: 60_000,

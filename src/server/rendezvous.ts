@@ -17,7 +17,7 @@ export interface RendezvousOptions<P extends Waiter> {
   /** The error for a peer nobody came for. */
   late(): ProtocolError;
   crowded(): ProtocolError;
-  /** Called once per pair, by the second arrival, before either join() resolves. */
+  /** Called once per pair, by the second arrival, before either join() resolves; if it throws, both reject with that. */
   meet(key: string, waiting: P, arriving: P): void;
 }
 
@@ -25,6 +25,7 @@ interface Entry<P> {
   role: RelayRole;
   peer: P;
   resolve(): void;
+  reject(err: unknown): void;
   timer: NodeJS.Timeout;
 }
 
@@ -52,7 +53,12 @@ export class Rendezvous<P extends Waiter> {
         queue.splice(queue.indexOf(other), 1);
         clearTimeout(other.timer);
         this.#set(key, queue);
-        this.#o.meet(key, other.peer, peer);
+        try {
+          this.#o.meet(key, other.peer, peer);
+        } catch (err) {
+          other.reject(err);
+          return reject(err);
+        }
         other.resolve();
         resolve();
         return;
@@ -65,6 +71,7 @@ export class Rendezvous<P extends Waiter> {
         role,
         peer,
         resolve,
+        reject,
         timer: setTimeout(() => {
           this.#set(key, (this.#waiting.get(key) ?? []).filter((w) => w !== me));
           reject(this.#o.late());

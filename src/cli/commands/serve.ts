@@ -67,6 +67,11 @@ const LIMIT_FLAGS: { flag: string; key: keyof ServerLimits; kind: Kind; describe
   { flag: 'max-group-members', key: 'maxGroupMembers', kind: 'count', describe: 'members of one group' },
   { flag: 'relay-max', key: 'relayMax', kind: 'count', describe: 'relayed transfers at once' },
   { flag: 'relay-rate', key: 'relayRate', kind: 'rate', describe: 'bytes/s per relayed transfer and direction, e.g. 10M (0: unlimited)' },
+  { flag: 'relay-ticket', key: 'relayTicketMs', kind: 'duration', describe: 'how long after an accept and its last use a transfer may use the relay' },
+  { flag: 'relay-pairs-per-user', key: 'relayPairsPerUser', kind: 'count', describe: 'relayed transfers of one sender at once' },
+  { flag: 'relay-bytes-per-user', key: 'relayBytesPerUser', kind: 'size', describe: "bytes relayed for one sender's transfers per --relay-bytes-window, e.g. 32G (0: unlimited)" },
+  { flag: 'relay-bytes-window', key: 'relayBytesWindowMs', kind: 'duration', describe: 'the window of --relay-bytes-per-user' },
+  { flag: 'relay-idle', key: 'relayIdleMs', kind: 'duration', describe: 'a relayed transfer that moves no bytes this long is closed' },
 ];
 
 export const serveCommand = (ctx: CliContext) => ({

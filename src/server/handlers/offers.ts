@@ -4,6 +4,7 @@ import type { OfferAction } from '../../bus/bus.js';
 import type { Candidate, OfferCloseReason, OfferFileInfo, Request } from '../../protocol/messages.js';
 import type { Connection } from '../connection.js';
 import type { Offer } from '../offers.js';
+import { transferTaken } from '../relay-tickets.js';
 import type { ServerContext } from '../server.js';
 import { existingUser } from './messages.js';
 
@@ -93,6 +94,7 @@ export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req
   if (req.fileCount < 1 || req.fileCount > ctx.limits.maxOfferFiles) throw bad(`an offer holds 1-${ctx.limits.maxOfferFiles} files`);
   if (req.transfer.length > 128 || req.token.length > 256) throw bad('transfer id or token too long');
   if (req.key !== undefined && req.key.length > 64) throw bad('key too long');
+  claimTransfer(ctx, req.transfer, conn.user!, to);
   if (ctx.offers.countFrom(conn.user!) >= ctx.limits.maxOffersPerUser) {
     throw new ProtocolError('overloaded', `you already have ${ctx.limits.maxOffersPerUser} offers waiting`);
   }
@@ -109,6 +111,11 @@ export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req
       : closeOffer(ctx, o, 'expired', ''));
   ctx.log(`offer ${offer.info.id} ${conn.user} -> ${to}: ${req.fileCount} files, ${req.totalBytes} bytes`);
   return { offer: offer.info.id, online: ctx.presence.isOnline(to), expiresAt: info.expiresAt };
+}
+
+/** Refuses a transfer id another pair of users has (an open offer, or a relay ticket on this node): nobody takes over another's transfer. */
+function claimTransfer(ctx: ServerContext, transfer: string, from: string, to: string): void {
+  if (ctx.offers.transferTakenBy(transfer, from, to) || !ctx.relay.mayUse(transfer, from, to, ctx.now())) throw transferTaken();
 }
 
 export async function handleOfferFiles(ctx: ServerContext, conn: Connection, req: Req<'offer_files'>) {
@@ -146,8 +153,9 @@ export async function handleAccept(ctx: ServerContext, conn: Connection, req: Re
   const offer = offerFor(ctx, conn, req.offer);
   if (req.key !== undefined && req.key.length > 64) throw bad('key too long');
   const candidates = req.candidates ? checkCandidates(req.candidates) : undefined;
-  // Both peers use this node's relay (in a cluster the sender may be connected elsewhere).
-  ctx.relay.allow(offer.info.transfer, offer.info.token, ctx.now());
+  // Both peers use this node's relay (in a cluster the sender may be connected elsewhere); the
+  // ticket is bound to the offer's users (a replica carries them too), or refused if its id is another pair's.
+  ctx.relay.allow(offer.info.transfer, offer.info.token, offer.info.from, offer.info.to, ctx.now());
   const relay = ctx.relayAddress;
   const accepted = { by: conn.user!, observed: conn.remoteAddress, key: req.key, candidates, relay, connection: conn.id };
   if (offer.sender) acceptOffer(ctx, offer, accepted);
