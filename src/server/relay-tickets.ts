@@ -79,7 +79,7 @@ export class TicketBook {
     if (this.#byTransfer.size >= this.#limits.maxTickets) {
       throw new ProtocolError('overloaded', `the relay holds ${this.#limits.maxTickets} transfers already; try again later`);
     }
-    const ticket: Ticket = { transfer, token, from, to, expiresAt: now + this.#limits.ttlMs, pairings: 0, active: 0 };
+    const ticket: Ticket = { transfer, token, from, to, expiresAt: this.#expiry(now), pairings: 0, active: 0 };
     this.#byTransfer.set(transfer, ticket);
     if (own) own.add(transfer);
     else this.#byUser.set(from, new Set([transfer]));
@@ -89,7 +89,7 @@ export class TicketBook {
   /** Restarts `ticket`'s lifetime (a use: a pairing, a pair closing, a punch). */
   touch(ticket: Ticket, now: number): void {
     if (this.#byTransfer.get(ticket.transfer) !== ticket) return; // replaced or dropped meanwhile
-    ticket.expiresAt = now + this.#limits.ttlMs;
+    ticket.expiresAt = this.#expiry(now);
     this.#byTransfer.delete(ticket.transfer);
     this.#byTransfer.set(ticket.transfer, ticket);
   }
@@ -101,6 +101,11 @@ export class TicketBook {
       if (t.active > 0) this.touch(t, now);
       else this.#drop(t.transfer);
     }
+  }
+
+  // Always later than now, so prune() stops at a ticket it just kept alive.
+  #expiry(now: number): number {
+    return now + Math.max(1, this.#limits.ttlMs);
   }
 
   clear(): void {
