@@ -31,10 +31,12 @@ async function as(target: Parameters<typeof rawClient>[0], user: string, from = 
   return c;
 }
 
-/** An offer of 100,000 files to `to`, its list never finished. */
+let transfers = 0;
+
+/** An offer of 100,000 files to `to`, its list never finished (each with a transfer id of its own). */
 async function openOffer(c: RawClient, to: string, n: number): Promise<string> {
   const reply = await c.request('offer', {
-    to, transfer: `t${n}${'0'.repeat(20)}`, token: 'k'.repeat(43), candidates: [{ host: '127.0.0.1', port: 9 }],
+    to, transfer: `t${n}x${transfers++}${'0'.repeat(16)}`, token: 'k'.repeat(43), candidates: [{ host: '127.0.0.1', port: 9 }],
     timeoutMs: 3_600_000, fileCount: 100_000, totalBytes: 100_000,
   });
   expect(reply).toMatchObject({ type: 'ok' });
