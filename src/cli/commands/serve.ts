@@ -37,7 +37,7 @@ export interface ServeOptions {
 
 type Kind = 'count' | 'duration' | 'rate' | 'size';
 /** The limits `chat serve` exposes as flags (docs/security.md lists them with their defaults). */
-const LIMIT_FLAGS: { flag: string; key: keyof ServerLimits; kind: Kind; describe: string }[] = [
+export const LIMIT_FLAGS: { flag: string; key: keyof ServerLimits; kind: Kind; describe: string }[] = [
   { flag: 'max-connections', key: 'maxConnections', kind: 'count', describe: 'connections open at once in all' },
   { flag: 'max-connections-per-address', key: 'maxConnectionsPerAddress', kind: 'count', describe: 'connections open at once from one network (/24, /64)' },
   { flag: 'handshake-timeout', key: 'handshakeTimeoutMs', kind: 'duration', describe: 'time to finish TLS, hello and login' },
