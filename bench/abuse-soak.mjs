@@ -23,6 +23,8 @@ const PASSWORD = 'correct horse battery';
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '30' },
+    // The same probes first without any attack: the baseline the figures are compared with.
+    'baseline-seconds': { type: 'string', default: '10' },
     'max-latency-ms': { type: 'string', default: '1000' },
     json: { type: 'boolean', default: false },
     only: { type: 'string' },
@@ -34,6 +36,7 @@ const { values: args } = parseArgs({
   },
 });
 const SECONDS = Number(args.seconds);
+const BASELINE_SECONDS = Number(args['baseline-seconds']);
 const MAX_LATENCY_MS = Number(args['max-latency-ms']);
 
 /** A JSON-frame client over TLS from `localAddress`; every request resolves with its reply frame. */
@@ -240,8 +243,8 @@ if (args.probe) {
 }
 
 /** The probes in a child process; resolves with their latencies and failures. */
-function probeProcess(port, token) {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--probe', '--port', String(port), '--token', token, '--seconds', String(SECONDS)], {
+function probeProcess(port, token, seconds) {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--probe', '--port', String(port), '--token', token, '--seconds', String(seconds)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -272,6 +275,7 @@ try {
   }, 200);
   const mallory = [];
   for (let i = 0; i < 10; i++) mallory.push(await account(port, 'mallory', '127.0.100.1'));
+  const baseline = BASELINE_SECONDS > 0 ? await probeProcess(port, result.token, BASELINE_SECONDS) : { latencies: [], failures: [] };
   const cpu0 = cpuSeconds(child.pid);
   const cpuSelf0 = process.cpuUsage();
   const until = Date.now() + SECONDS * 1000;
@@ -285,15 +289,15 @@ try {
   // --only offers,guesses runs just those (to see which attack costs the probes what).
   const chosen = args.only ? args.only.split(',') : Object.keys(runs);
   const attacks = chosen.flatMap((name) => runs[name]());
-  const probe = probeProcess(port, result.token);
+  const probe = probeProcess(port, result.token, SECONDS);
   const [{ latencies, failures }] = await Promise.all([probe, ...attacks]);
   clearInterval(rss);
   const serverCpuPercent = Math.round(((cpuSeconds(child.pid) - cpu0) / SECONDS) * 100);
   const used = process.cpuUsage(cpuSelf0);
   const attackerCpuPercent = Math.round(((used.user + used.system) / 1e6 / SECONDS) * 100);
   const alive = child.exitCode === null;
-  const stats = (kind) => {
-    const sorted = latencies.filter(([k]) => !kind || k === kind).map(([, ms]) => ms).sort((a, b) => a - b);
+  const stats = (kind, from = latencies) => {
+    const sorted = from.filter(([k]) => !kind || k === kind).map(([, ms]) => ms).sort((a, b) => a - b);
     return { n: sorted.length, p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)), max: Math.round(sorted.at(-1) ?? 0) };
   };
   const all = stats();
@@ -304,6 +308,7 @@ try {
     latencyMs: all,
     // A message sent and history read on the user's device; a fresh TLS connection and password login.
     deviceLatencyMs: stats('device'), loginLatencyMs: stats('login'),
+    baseline: { seconds: BASELINE_SECONDS, deviceLatencyMs: stats('device', baseline.latencies), loginLatencyMs: stats('login', baseline.latencies), failures: baseline.failures.length },
     attacks: tally,
   };
   const ok = alive && failures.length === 0 && report.latencyMs.max <= MAX_LATENCY_MS && latencies.length > 0;

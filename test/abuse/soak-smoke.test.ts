@@ -6,7 +6,7 @@ import { expect, it } from 'vitest';
 import { killBenches, runBench } from '../helpers/bench.js';
 
 it('bench/abuse-soak.mjs: under every attack at once the server stays up and serves a normal user', async () => {
-  const { code, stdout, stderr } = await runBench('abuse-soak.mjs', ['--seconds', '3', '--max-latency-ms', '1000000', '--json'], 60_000);
+  const { code, stdout, stderr } = await runBench('abuse-soak.mjs', ['--seconds', '3', '--baseline-seconds', '1', '--max-latency-ms', '1000000', '--json'], 60_000);
   killBenches();
   expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
   const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
