@@ -2,31 +2,11 @@
 // arrive, guesses from other networks do not lock the owner out, password hashing is bounded,
 // registration is rate-limited, and connections are counted per network and in all.
 // 127.0.x.y stands for another network: each /24 of loopback counts as one (docs/security.md).
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ServerLimits } from '../../src/server/options.js';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { rawClient, type RawClient, type Reply } from './raw-client.js';
+import { describe, expect, it } from 'vitest';
+import { abuseHarness, type Reply } from './raw-client.js';
 
 const PASSWORD = 'correct horse';
-const servers: TestServer[] = [];
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const s of servers.splice(0)) await s.cleanup();
-});
-
-async function server(limits: Partial<ServerLimits>): Promise<TestServer> {
-  const ts = await startServer({ limits: { maxLoginDelayMs: 0, ...limits } });
-  servers.push(ts);
-  return ts;
-}
-
-async function client(ts: TestServer, from = '127.0.0.1'): Promise<RawClient> {
-  const c = await rawClient(ts, from);
-  clients.push(c);
-  return c;
-}
+const { server, client } = abuseHarness({ maxLoginDelayMs: 0 });
 
 const codes = (replies: Reply[]) => replies.map((r) => (r.type === 'ok' ? 'ok' : r.code));
 const count = (list: (string | undefined)[], code: string) => list.filter((c) => c === code).length;

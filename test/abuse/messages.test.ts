@@ -1,37 +1,14 @@
 // Message floods (issue 25, finding 4): rates belong to the user over all its connections and
 // survive reconnects, one sender cannot flood one recipient, and what waits unread for a
 // recipient has a quota, with a clear error to the sender.
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ServerLimits } from '../../src/server/options.js';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { rawClient, type RawClient, type Reply } from './raw-client.js';
+import { describe, expect, it } from 'vitest';
+import { startServer } from '../helpers/server.js';
+import { abuseHarness, type RawClient, type Reply } from './raw-client.js';
 
-const PASSWORD = 'correct horse';
-const servers: TestServer[] = [];
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const s of servers.splice(0)) await s.cleanup();
-});
-
-async function server(limits: Partial<ServerLimits>): Promise<TestServer> {
-  const ts = await startServer({ limits });
-  servers.push(ts);
-  return ts;
-}
-
-/** A logged-in raw connection of `user` (registered on first use). */
-async function as(ts: TestServer, user: string): Promise<RawClient> {
-  const c = await rawClient(ts);
-  clients.push(c);
-  const reply = await c.request('register', { user, password: PASSWORD });
-  if (reply.type !== 'ok') expect(await c.request('login', { user, password: PASSWORD })).toMatchObject({ type: 'ok' });
-  return c;
-}
+const { server, as, servers } = abuseHarness();
 
 const send = (c: RawClient, to: string, text: string) => c.request('send', { to, text });
-const codeOf = (r: Reply) => (r.type === 'ok' ? 'ok' : r.code);
+const codeOf = (r: Reply): string => (r.type === 'ok' ? 'ok' : (r.code ?? '?'));
 
 describe('message floods', () => {
   it('limits the message rate per user over all its connections, and a reconnect does not refill it', async () => {

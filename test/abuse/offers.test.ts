@@ -2,34 +2,14 @@
 // deadline to finish them; an unfinished offer is dropped with its sender and its bytes released.
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ServerLimits } from '../../src/server/options.js';
-import { spawnServer, startServer, type SpawnedServer, type TestServer } from '../helpers/server.js';
-import { rawClient, type RawClient, type Reply } from './raw-client.js';
+import { spawnServer, type SpawnedServer } from '../helpers/server.js';
+import { abuseHarness, type RawClient, type Reply } from './raw-client.js';
 
-const PASSWORD = 'correct horse';
-const servers: TestServer[] = [];
 const spawned: SpawnedServer[] = [];
-const clients: RawClient[] = [];
-
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const s of servers.splice(0)) await s.cleanup();
   for (const s of spawned.splice(0)) await s.stop();
 });
-
-async function server(limits: Partial<ServerLimits>): Promise<TestServer> {
-  const ts = await startServer({ limits });
-  servers.push(ts);
-  return ts;
-}
-
-async function as(target: Parameters<typeof rawClient>[0], user: string, from = '127.0.0.1'): Promise<RawClient> {
-  const c = await rawClient(target, from);
-  clients.push(c);
-  const reply = await c.request('register', { user, password: PASSWORD });
-  if (reply.type !== 'ok') expect(await c.request('login', { user, password: PASSWORD })).toMatchObject({ type: 'ok' });
-  return c;
-}
+const { server, as } = abuseHarness();
 
 let transfers = 0;
 
@@ -131,8 +111,7 @@ describe('offer file lists', () => {
   it("releases an unfinished offer's bytes when its sender disconnects", async () => {
     let gone: () => void = () => {};
     const senderGone = new Promise<void>((resolve) => (gone = resolve));
-    const ts = await startServer({ log: (line) => void (/^offer \S+ mallory -> victim sender_gone$/.test(line) && gone()) });
-    servers.push(ts);
+    const ts = await server({}, { log: (line) => void (/^offer \S+ mallory -> victim sender_gone$/.test(line) && gone()) });
     await as(ts, 'victim');
     const m = await as(ts, 'mallory');
     const offer = await openOffer(m, 'victim', 0);

@@ -1,8 +1,10 @@
 // A hand-written client for attacks: JSON frames over real TLS from a chosen local address
 // (127.0.x.y: another /24 on loopback stands for another network), requests pipelined at will.
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { afterEach, expect } from 'vitest';
 import { encodeJsonFrame, FrameDecoder } from '../../src/protocol/frame.js';
-import type { ServerTarget } from '../helpers/server.js';
+import type { ServerLimits } from '../../src/server/options.js';
+import { startServer, type ServerTarget, type StartServerOptions, type TestServer } from '../helpers/server.js';
 
 export interface Reply {
   type: string;
@@ -27,7 +29,9 @@ export interface RawClient {
 
 /** Connects from `localAddress` (default 127.0.0.1); resolves once the TLS handshake is done. */
 export async function rawClient(target: ServerTarget, localAddress = '127.0.0.1', timeoutMs = 10_000): Promise<RawClient> {
-  const socket = tlsConnect({ host: target.host, port: target.port, localAddress, rejectUnauthorized: false });
+  // localAddress reaches the underlying net.connect (missing from @types/node's TLS options).
+  const options: ConnectionOptions & { localAddress: string } = { host: target.host, port: target.port, localAddress, rejectUnauthorized: false };
+  const socket = tlsConnect(options);
   const decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
   const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   const waiters: { name: string; resolve: (r: Reply) => void }[] = [];
@@ -114,3 +118,39 @@ export async function rawClient(target: ServerTarget, localAddress = '127.0.0.1'
   }
   return client;
 }
+
+/**
+ * The servers and raw clients of one abuse test file, all closed after each test: `server`
+ * starts one with `limits`, `client` connects from an address, `as` logs a user in
+ * (registering it on first use).
+ */
+export function abuseHarness(defaults: Partial<ServerLimits> = {}) {
+  const servers: TestServer[] = [];
+  const clients: RawClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    for (const s of servers.splice(0)) await s.cleanup();
+  });
+  const client = async (target: ServerTarget, from = '127.0.0.1'): Promise<RawClient> => {
+    const c = await rawClient(target, from);
+    clients.push(c);
+    return c;
+  };
+  return {
+    servers,
+    async server(limits: Partial<ServerLimits> = {}, options: Omit<StartServerOptions, 'limits'> = {}): Promise<TestServer> {
+      const ts = await startServer({ ...options, limits: { ...defaults, ...limits } });
+      servers.push(ts);
+      return ts;
+    },
+    client,
+    async as(target: ServerTarget, user: string, from = '127.0.0.1'): Promise<RawClient> {
+      const c = await client(target, from);
+      const reply = await c.request('register', { user, password: ABUSE_PASSWORD });
+      if (reply.type !== 'ok') expect(await c.request('login', { user, password: ABUSE_PASSWORD })).toMatchObject({ type: 'ok' });
+      return c;
+    },
+  };
+}
+
+export const ABUSE_PASSWORD = 'correct horse';

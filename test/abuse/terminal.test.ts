@@ -8,7 +8,6 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/client.js';
-import { FrameDecoder } from '../../src/protocol/frame.js';
 import { newTransferSecret } from '../../src/transfer/offer.js';
 import { runCli, spawnCli, tempHome, type CliResult, type SpawnedCli } from '../helpers/cli.js';
 import { spawnServer, startServer, tempDir, type TestServer } from '../helpers/server.js';

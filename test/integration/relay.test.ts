@@ -4,10 +4,10 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/client.js';
-import { FrameDecoder, encodeJsonFrame } from '../../src/protocol/frame.js';
 import { punchRequest, relayRequest } from '../../src/protocol/relay.js';
 import type { ServerLimits } from '../../src/server/options.js';
-import { rawConnect, startServer, type TestServer } from '../helpers/server.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { relayConn as rawRelayConn } from '../helpers/relay.js';
 
 const PASSWORD = 'correct horse';
 const WAIT_MS = 5000;
@@ -49,24 +49,7 @@ async function acceptedOffer(ts: TestServer): Promise<{ transfer: string; token:
 
 /** A raw relay connection: sends `request`, resolves with its first reply frame. */
 function relayConn(ts: TestServer, request: Record<string, unknown>): Promise<{ socket: Socket; reply: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const socket = rawConnect(ts);
-    sockets.push(socket);
-    const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20 });
-    const timer = setTimeout(() => reject(new Error('no relay reply in time')), WAIT_MS);
-    const onData = (chunk: Buffer): void => {
-      const [frame] = decoder.push(chunk);
-      if (!frame) return;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      const rest = decoder.takeRest();
-      if (rest.length > 0) socket.unshift(rest);
-      resolve({ socket, reply: JSON.parse(frame.toString('utf8')) as Record<string, unknown> });
-    };
-    socket.on('data', onData);
-    socket.on('error', reject);
-    socket.on('connect', () => socket.write(encodeJsonFrame(request)));
-  });
+  return rawRelayConn(ts, request, sockets, WAIT_MS);
 }
 
 /** Reads exactly `n` bytes from `socket`. */
