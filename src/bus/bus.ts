@@ -1,12 +1,13 @@
 // The cluster seam: delivery, presence and offers between nodes go through a Bus. The server's
 // routing code publishes typed BusMessages; a backend only moves them (LocalBus in-process,
 // RedisBus across nodes). Every node, the publisher included, receives each published message.
-import type { OfferFileInfo, OfferInfo, ServerEvent } from '../protocol/messages.js';
+import type { OfferFileInfo, OfferInfo, ServerEvent, SignedIdentity } from '../protocol/messages.js';
 
 /** What the owner of an offer is asked to do by the node where its receiver answered. */
 export type OfferAction =
   | {
       action: 'accept'; by: string; observed: string; key?: string; candidates?: { host: string; port: number }[];
+      identity?: SignedIdentity; verify?: boolean;
       /** The relay both peers should use: the accepting node's. */
       relay?: { host: string; port: number };
       /** The accepting connection, which is not told that the offer closed. */

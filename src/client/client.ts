@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
 import type {
+  SignedIdentity,
   Candidate,
   ChatMessage, FriendEvent, OfferAccepted, FriendInfo, GroupEvent, GroupInfo, GroupMember, OfferCloseReason, OfferFileInfo, OfferInfo, Request, ServerFrame,
   SessionEntry,
@@ -120,20 +121,25 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
    * `invite`: a code from the server's operator, when it registers by invitation only.
    * `device`: this device's name, shown in the account's session list.
    */
-  async register(user: string, password: string, invite?: string, device?: string): Promise<{ user: string; token: string }> {
-    const params = { user, password, ...(invite === undefined ? {} : { invite }), ...(device === undefined ? {} : { device }) };
+  async register(user: string, password: string, invite?: string, device?: string, identity?: string): Promise<{ user: string; token: string }> {
+    const params = { user, password, ...(invite === undefined ? {} : { invite }), ...(device === undefined ? {} : { device }), ...(identity ? { identity } : {}) };
     return this.#loggedIn(await this.request<{ user: string; token: string }>('register', params));
   }
 
-  /** `device`: this device's name, shown in the account's session list. */
-  async login(user: string, password: string, device?: string): Promise<{ user: string; token: string }> {
-    const params = device === undefined ? { user, password } : { user, password, device };
+  /** `device`: this device's name, shown in the account's session list; `identity`: its Ed25519 key (§4.1). */
+  async login(user: string, password: string, device?: string, identity?: string): Promise<{ user: string; token: string }> {
+    const params = { user, password, ...(device === undefined ? {} : { device }), ...(identity ? { identity } : {}) };
     return this.#loggedIn(await this.request<{ user: string; token: string }>('login', params));
   }
 
-  /** Resumes a saved session. */
-  async auth(token: string): Promise<{ user: string }> {
-    return this.#loggedIn(await this.request<{ user: string }>('auth', { token }));
+  /** Resumes a saved session; `identity` (re)registers this device's Ed25519 key (§4.1). */
+  async auth(token: string, identity?: string): Promise<{ user: string }> {
+    return this.#loggedIn(await this.request<{ user: string }>('auth', identity ? { token, identity } : { token }));
+  }
+
+  /** The identity keys a user's devices registered, as the server says (§4.1): pin, never trust. */
+  async deviceKeys(user: string): Promise<{ user: string; keys: { device: string; key: string }[] }> {
+    return this.request('device_keys', { user });
   }
 
   #loggedIn<T extends { user: string }>(result: T): T {
@@ -268,7 +274,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
    */
   async offer(
     to: string,
-    secret: { transfer: string; token: string; candidates: Candidate[]; timeoutMs: number; key?: string },
+    secret: { transfer: string; token: string; candidates: Candidate[]; timeoutMs: number; key?: string; identity?: SignedIdentity; verify?: boolean },
     files: OfferFileInfo[],
   ): Promise<{ offer: string; online: boolean; expiresAt: number }> {
     const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
@@ -284,7 +290,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   /** Accepts an offer, with this side's public key and reverse-connection candidates (§T8, §T9). */
   /** Accepts an offer; `relay` names the relay to use when it is not this server's address (a cluster node's). */
-  accept(offer: string, extra: { key?: string; candidates?: Candidate[] } = {}): Promise<{ offer: OfferInfo; relay?: Candidate }> {
+  accept(offer: string, extra: { key?: string; candidates?: Candidate[]; identity?: SignedIdentity; verify?: boolean } = {}): Promise<{ offer: OfferInfo; relay?: Candidate }> {
     return this.request<{ offer: OfferInfo; relay?: Candidate }>('accept', { offer, ...extra });
   }
 

@@ -43,6 +43,20 @@ export interface OfferInfo {
   expiresAt: number;
   /** The sender's X25519 public key (base64url), for end-to-end encryption (§T9). */
   key?: string;
+  /** The sender's signed identity (§T10): absent from chats older than transfer protocol 5. */
+  identity?: SignedIdentity;
+  /** The sender asks both sides to compare a code before any data (§T10.4). */
+  verify?: boolean;
+}
+
+/** A device identity and its signature over an offer or an accept (protocol.md §T10). */
+export interface SignedIdentity {
+  /** The device's Ed25519 public key, 32 bytes base64url. */
+  key: string;
+  /** The device's name, as it says (at most 64 characters). */
+  device: string;
+  /** Ed25519 signature of the bytes §T10.2 lists, 64 bytes base64url. */
+  sig: string;
 }
 
 /** What the sender learns when its offer is accepted (protocol.md §4.4). */
@@ -55,6 +69,10 @@ export interface OfferAccepted {
   key?: string;
   /** Where the receiver listens for a reverse connection (§T8). */
   candidates?: Candidate[];
+  /** The receiver's signed identity (§T10). */
+  identity?: SignedIdentity;
+  /** The receiver asks both sides to compare a code before any data (§T10.4). */
+  verify?: boolean;
   /** The relay to use for this transfer (a cluster node's own address, §4.8); the server's when absent. */
   relay?: Candidate;
 }
@@ -128,12 +146,13 @@ type Base<T extends string> = { id: number; type: T };
 
 export type Request =
   | (Base<'hello'> & { version: number; client?: string })
-  | (Base<'register'> & { user: string; password: string; invite?: string; device?: string })
-  | (Base<'login'> & { user: string; password: string; device?: string })
-  | (Base<'auth'> & { token: string })
+  | (Base<'register'> & { user: string; password: string; invite?: string; device?: string; identity?: string })
+  | (Base<'login'> & { user: string; password: string; device?: string; identity?: string })
+  | (Base<'auth'> & { token: string; identity?: string })
   | Base<'logout'>
   | Base<'whoami'>
   | Base<'sessions'>
+  | (Base<'device_keys'> & { user: string })
   | (Base<'revoke_session'> & { session?: number; others?: boolean })
   | (Base<'change_password'> & { password: string; newPassword: string })
   | Base<'ping'>
@@ -151,11 +170,13 @@ export type Request =
       totalBytes: number;
       timeoutMs: number;
       key?: string;
+      identity?: SignedIdentity;
+      verify?: boolean;
     })
   | (Base<'offer_files'> & { offer: string; files: OfferFileInfo[]; done: boolean })
   | (Base<'offer_list'> & { offer: string; start?: number; limit?: number })
   | Base<'offers'>
-  | (Base<'accept'> & { offer: string; key?: string; candidates?: Candidate[] })
+  | (Base<'accept'> & { offer: string; key?: string; candidates?: Candidate[]; identity?: SignedIdentity; verify?: boolean })
   | (Base<'reject'> & { offer: string; reason?: string })
   | (Base<'withdraw'> & { offer: string; reason?: string })
   | (Base<'group_create'> & { group: string; private?: boolean })
@@ -203,12 +224,13 @@ type Schema = Record<string, FieldKind | `${FieldKind}?`>;
 // protocol.md §4: every request type and its fields. `?` marks optional fields.
 const SCHEMAS: Record<RequestType, Schema> = {
   hello: { version: 'int', client: 'string?' },
-  register: { user: 'string', password: 'string', invite: 'string?', device: 'string?' },
-  login: { user: 'string', password: 'string', device: 'string?' },
-  auth: { token: 'string' },
+  register: { user: 'string', password: 'string', invite: 'string?', device: 'string?', identity: 'string?' },
+  login: { user: 'string', password: 'string', device: 'string?', identity: 'string?' },
+  auth: { token: 'string', identity: 'string?' },
   logout: {},
   whoami: {},
   sessions: {},
+  device_keys: { user: 'string' },
   revoke_session: { session: 'int?', others: 'bool?' },
   change_password: { password: 'string', newPassword: 'string' },
   ping: {},
@@ -226,11 +248,13 @@ const SCHEMAS: Record<RequestType, Schema> = {
     totalBytes: 'int',
     timeoutMs: 'int',
     key: 'string?',
+    identity: 'object?',
+    verify: 'bool?',
   },
   offer_files: { offer: 'string', files: 'array', done: 'bool' },
   offer_list: { offer: 'string', start: 'int?', limit: 'int?' },
   offers: {},
-  accept: { offer: 'string', key: 'string?', candidates: 'array?' },
+  accept: { offer: 'string', key: 'string?', candidates: 'array?', identity: 'object?', verify: 'bool?' },
   reject: { offer: 'string', reason: 'string?' },
   withdraw: { offer: 'string', reason: 'string?' },
   group_create: { group: 'string', private: 'bool?' },

@@ -120,4 +120,7 @@ export const MIGRATIONS: readonly string[] = [
      reason TEXT NOT NULL,
      at     INTEGER NOT NULL
    );`,
+  // 7: device identity keys (issue 26): each session (device) may register the Ed25519 public key
+  //    of its CHAT_HOME; the server publishes them (device_keys) but cannot forge a signature.
+  `ALTER TABLE sessions ADD COLUMN identity_key TEXT NOT NULL DEFAULT '';`,
 ];

@@ -132,4 +132,6 @@ export const PG_MIGRATIONS: readonly string[] = [
      reason text COLLATE "C" NOT NULL,
      at     bigint NOT NULL
    );`,
+  // 5: device identity keys (as SQLite's migration 7).
+  `ALTER TABLE sessions ADD COLUMN identity_key text COLLATE "C" NOT NULL DEFAULT '';`,
 ];

@@ -18,7 +18,7 @@ import type { ChatMessage } from '../protocol/messages.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
 import { SettledIds, type Reading } from './postgres-settled.js';
 import type {
-  FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, MessageOrder, NewMessage, NewSessionInfo, Revocation, RevocationReason, SessionInfo, SessionRow,
+  FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, MessageOrder, NewMessage, NewSessionInfo, Revocation, RevocationReason, SessionInfo, SessionRow, DeviceKey,
   Store, UserRow, UserState,
 } from './store.js';
 
@@ -318,9 +318,9 @@ export class PostgresStore implements Store {
        ), created AS (
          INSERT INTO sessions (user_id, token_hash, created_at, cursor, last_seen_at, device, address)
          SELECT id, $2, $3, acked, $3, $4, $5 FROM u WHERE active
-         RETURNING id, user_id, cursor, last_seen_at
+         RETURNING id, user_id, cursor, last_seen_at, identity_key
        )
-       SELECT c.id, u.id AS "userId", u.name AS "user", c.cursor, c.last_seen_at AS "lastSeenAt", u.active
+       SELECT c.id, u.id AS "userId", u.name AS "user", c.cursor, c.last_seen_at AS "lastSeenAt", c.identity_key AS "identityKey", u.active
        FROM u LEFT JOIN created c ON c.user_id = u.id`,
       [userId, tokenHash, at, utf8(info.device ?? ''), info.address ?? ''],
     );
@@ -339,7 +339,7 @@ export class PostgresStore implements Store {
 
   async #session(where: string, value: unknown): Promise<SessionRow | null> {
     const rows = await this.#rows<SessionRow>(
-      `SELECT s.id, s.user_id AS "userId", u.name AS "user", s.cursor, s.last_seen_at AS "lastSeenAt"
+      `SELECT s.id, s.user_id AS "userId", u.name AS "user", s.cursor, s.last_seen_at AS "lastSeenAt", s.identity_key AS "identityKey"
        FROM sessions s JOIN users u ON u.id = s.user_id
        WHERE ${where}`,
       [value],
@@ -364,6 +364,19 @@ export class PostgresStore implements Store {
 
   async deleteIdleSessions(before: number): Promise<number> {
     return this.#changes('DELETE FROM sessions WHERE last_seen_at < $1', [before]);
+  }
+
+  async setSessionIdentity(sessionId: number, key: string): Promise<void> {
+    await this.#changes('UPDATE sessions SET identity_key = $2 WHERE id = $1', [sessionId, key]);
+  }
+
+  async deviceKeys(userId: number, limit: number): Promise<DeviceKey[]> {
+    const rows = await this.#rows<Omit<DeviceKey, 'device' | 'session'> & { device: Buffer; session: string | number }>(
+      `SELECT id AS session, device, identity_key AS key FROM sessions
+       WHERE user_id = $1 AND identity_key <> '' ORDER BY id LIMIT $2`,
+      [userId, limit],
+    );
+    return rows.map((r) => ({ ...r, session: Number(r.session), device: r.device.toString('utf8') }));
   }
 
   async listSessions(userId: number, limit: number): Promise<SessionInfo[]> {

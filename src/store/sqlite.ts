@@ -14,7 +14,7 @@ import { SqliteWriter, type WriteOp, type WriteResult } from './sqlite-writer.js
 import type { ChatMessage } from '../protocol/messages.js';
 import { MIGRATIONS } from './migrations.js';
 import type {
-  FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, NewSessionInfo, Revocation, RevocationReason, SessionInfo, SessionRow, Store, UserRow,
+  FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, NewSessionInfo, Revocation, RevocationReason, SessionInfo, SessionRow, Store, UserRow, DeviceKey,
   UserState,
 } from './store.js';
 
@@ -65,7 +65,7 @@ interface Queued {
 const WRITES = [
   'createUser', 'createUserWithCode', 'addRegistrationCode', 'createSession', 'deleteSession', 'createGroup', 'deleteGroup',
   'addMember', 'removeMember', 'addInvite', 'requestFriend', 'acceptFriend', 'removeFriend', 'setFriendNote',
-  'touchSession', 'touchSessions', 'deleteIdleSessions', 'revokeSessions', 'setPassword', 'setUserState',
+  'touchSession', 'touchSessions', 'setSessionIdentity', 'deleteIdleSessions', 'revokeSessions', 'setPassword', 'setUserState',
 ] as const;
 
 /** How long revocation log rows are kept: far longer than any node takes to read them. */
@@ -208,7 +208,7 @@ export class SqliteStore implements Store {
     const row = this.#prepare(
         `INSERT INTO sessions (user_id, token_hash, created_at, cursor, last_seen_at, device, address)
          SELECT id, ?, ?, acked, ?, ?, ? FROM users WHERE id = ? AND state = 'active'
-         RETURNING id, user_id AS userId, cursor, last_seen_at AS lastSeenAt`,
+         RETURNING id, user_id AS userId, cursor, last_seen_at AS lastSeenAt, identity_key AS identityKey`,
       )
       .get(tokenHash, at, at, info.device ?? '', info.address ?? '', userId) as Omit<SessionRow, 'user'> | undefined;
     const user = this.#prepare('SELECT name FROM users WHERE id = ?').pluck().get(userId) as string | undefined;
@@ -226,7 +226,7 @@ export class SqliteStore implements Store {
 
   #session(where: string, value: unknown): SessionRow | null {
     const row = this.#prepare(
-        `SELECT s.id, s.user_id AS userId, u.name AS user, s.cursor, s.last_seen_at AS lastSeenAt
+        `SELECT s.id, s.user_id AS userId, u.name AS user, s.cursor, s.last_seen_at AS lastSeenAt, s.identity_key AS identityKey
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE ${where}`,
       )
       .get(value);
@@ -249,6 +249,18 @@ export class SqliteStore implements Store {
 
   async deleteIdleSessions(before: number): Promise<number> {
     return this.#prepare('DELETE FROM sessions WHERE last_seen_at < ?').run(before).changes;
+  }
+
+  async setSessionIdentity(sessionId: number, key: string): Promise<void> {
+    this.#prepare('UPDATE sessions SET identity_key = ? WHERE id = ?').run(key, sessionId);
+  }
+
+  async deviceKeys(userId: number, limit: number): Promise<DeviceKey[]> {
+    return this.#prepare(
+        `SELECT id AS session, device, identity_key AS key FROM sessions
+         WHERE user_id = ? AND identity_key != '' ORDER BY id LIMIT ?`,
+      )
+      .all(userId, limit) as DeviceKey[];
   }
 
   async listSessions(userId: number, limit: number): Promise<SessionInfo[]> {

@@ -18,6 +18,8 @@ export interface SessionRow {
   cursor: number;
   /** When the session was last used (created, resumed, or kept by a live connection), ms. */
   lastSeenAt: number;
+  /** The Ed25519 identity key its device registered (base64url), '' if none. */
+  identityKey: string;
 }
 
 /** What the client says about a new session's device, and where it logged in from. */
@@ -25,6 +27,15 @@ export interface NewSessionInfo {
   /** The device's name, already sanitized and bounded (the server's job). */
   device?: string;
   address?: string;
+}
+
+/** A device's published identity key (protocol.md §4.1 device_keys). */
+export interface DeviceKey {
+  session: number;
+  /** The device name given at login (may be empty). */
+  device: string;
+  /** Ed25519 public key, 32 bytes base64url. */
+  key: string;
 }
 
 /** A session as its owner lists it (`chat sessions`). */
@@ -143,6 +154,10 @@ export interface Store {
   touchSessions(sessionIds: number[], at: number): Promise<void>;
   /** Deletes sessions last used before `before` (idle-expired); returns how many. */
   deleteIdleSessions(before: number): Promise<number>;
+  /** Records the Ed25519 identity key (base64url) a session's device registered (issue 26). */
+  setSessionIdentity(sessionId: number, key: string): Promise<void>;
+  /** The registered identity keys of a user's sessions, oldest session first, at most `limit`. */
+  deviceKeys(userId: number, limit: number): Promise<DeviceKey[]>;
   /** The user's sessions, most recently used first, at most `limit`. */
   listSessions(userId: number, limit: number): Promise<SessionInfo[]>;
   /**

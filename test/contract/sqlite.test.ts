@@ -49,7 +49,7 @@ describe('SqliteStore on disk', () => {
     store = new SqliteStore(dir);
     try {
       expect((await store.getUser('alice'))!.id).toBe(alice.id);
-      expect(await store.getSessionByTokenHash(tokenHash)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: m1.id, lastSeenAt: 3 });
+      expect(await store.getSessionByTokenHash(tokenHash)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: m1.id, lastSeenAt: 3, identityKey: '' });
       expect(await store.history({ a: 'alice', b: 'bob', limit: 10 })).toEqual([m1, m2]);
       // Ids keep increasing after a restart.
       const m3 = await store.addMessage({ from: 'bob', to: 'alice', text: 'three', at: 6, fromSession: 0 });

@@ -118,8 +118,8 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         const alice = await user('alice');
         const s = await session(alice);
         expect(s).toMatchObject({ userId: alice.id, user: 'alice', cursor: 0 });
-        expect(await store.getSession(s.id)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: 0, lastSeenAt: T0 });
-        expect(await store.getSessionByTokenHash(s.tokenHash)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: 0, lastSeenAt: T0 });
+        expect(await store.getSession(s.id)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: 0, lastSeenAt: T0, identityKey: '' });
+        expect(await store.getSessionByTokenHash(s.tokenHash)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: 0, lastSeenAt: T0, identityKey: '' });
       });
 
       it('returns null for an unknown session id or token hash', async () => {
@@ -176,6 +176,26 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
           { id: laptop.id, device: 'laptop ünï', createdAt: T0, lastSeenAt: T0, address: '192.0.2.1' },
         ]);
         expect(await store.listSessions(alice.id, 1)).toHaveLength(1);
+      });
+
+      it('keeps the identity key a device registered and lists the keys of a user\'s devices, oldest first', async () => {
+        const alice = await user('alice');
+        const bob = await user('bob');
+        const laptop = (await store.createSession(alice.id, randomBytes(32), T0, { device: 'laptop ünï' }))!;
+        const phone = (await store.createSession(alice.id, randomBytes(32), T0 + 1, { device: 'phone' }))!;
+        await store.createSession(alice.id, randomBytes(32), T0 + 2, { device: 'no key yet' });
+        const bobs = (await store.createSession(bob.id, randomBytes(32), T0))!;
+        await store.setSessionIdentity(phone.id, 'P'.repeat(43));
+        await store.setSessionIdentity(laptop.id, 'L'.repeat(43));
+        await store.setSessionIdentity(bobs.id, 'B'.repeat(43));
+        await store.setSessionIdentity(laptop.id, 'M'.repeat(43));
+        expect(await store.deviceKeys(alice.id, 10)).toEqual([
+          { session: laptop.id, device: 'laptop ünï', key: 'M'.repeat(43) },
+          { session: phone.id, device: 'phone', key: 'P'.repeat(43) },
+        ]);
+        expect(await store.deviceKeys(alice.id, 1)).toHaveLength(1);
+        await store.deleteSession(phone.id);
+        expect((await store.deviceKeys(alice.id, 10)).map((k) => k.device)).toEqual(['laptop ünï']);
       });
 
       it('touches sessions forward only, one with its new address, many at once; unknown ids are skipped', async () => {

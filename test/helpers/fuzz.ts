@@ -261,6 +261,7 @@ export function validRequest(rng: Rng, type: RequestType, id: number, ctx: Reque
     logout: () => ({}),
     whoami: () => ({}),
     sessions: () => ({}),
+    device_keys: () => ({ user: nastyString(rng) }),
     revoke_session: () => (rng.chance(0.5) ? { session: rng.int(1000) } : { others: rng.chance(0.5) }),
     change_password: () => ({ password: rng.chance(0.5) ? 'correct horse' : nastyString(rng, 40), newPassword: 'correct horse' }),
     ping: () => ({}),

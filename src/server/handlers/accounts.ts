@@ -7,6 +7,8 @@ import type { UserRow } from '../../store/store.js';
 import type { Connection } from '../connection.js';
 import type { ServerContext } from '../server.js';
 import { openSession, resumeSession } from './sessions.js';
+import { checkIdentityKey } from '../identity.js';
+import { existingUser } from './messages.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
 
@@ -24,6 +26,7 @@ function checkPassword(password: string): void {
 
 export async function handleRegister(ctx: ServerContext, conn: Connection, req: Req<'register'>) {
   const name = checkName(req.user);
+  if (req.identity !== undefined) checkIdentityKey(req.identity);
   checkPassword(req.password);
   const mode = ctx.limits.registration;
   if (mode === 'closed') throw new ProtocolError('registration_closed', 'registration is closed on this server: ask its operator for an account');
@@ -41,12 +44,13 @@ export async function handleRegister(ctx: ServerContext, conn: Connection, req: 
   if (user === 'name_taken') throw new ProtocolError('name_taken', `the name ${name} is taken`);
   ctx.log(`conn ${conn.id} registered ${name}`);
   ctx.accounts.trust(name, conn.remoteAddress, ctx.now());
-  return openSession(ctx, conn, user.id, name, req.device);
+  return openSession(ctx, conn, user.id, name, req.device, req.identity);
 }
 
 export async function handleLogin(ctx: ServerContext, conn: Connection, req: Req<'login'>) {
   const name = normalizeName(req.user);
   // Counted before the hash: guesses in flight count too, so a parallel burst is not all evaluated.
+  if (req.identity !== undefined) checkIdentityKey(req.identity);
   const attempt = ctx.accounts.beginLogin(name ?? '?', conn.remoteAddress, ctx.now());
   let user: UserRow | null;
   let ok: boolean;
@@ -66,11 +70,12 @@ export async function handleLogin(ctx: ServerContext, conn: Connection, req: Req
     throw new ProtocolError('bad_credentials', 'wrong user name or password');
   }
   attempt.succeed(ctx.now());
-  return openSession(ctx, conn, user.id, user.name, req.device);
+  return openSession(ctx, conn, user.id, user.name, req.device, req.identity);
 }
 
 export async function handleAuth(ctx: ServerContext, conn: Connection, req: Req<'auth'>) {
-  const resumed = await resumeSession(ctx, conn, req.token);
+  if (req.identity !== undefined) checkIdentityKey(req.identity);
+  const resumed = await resumeSession(ctx, conn, req.token, req.identity);
   ctx.accounts.trust(resumed.user, conn.remoteAddress, ctx.now());
   return resumed;
 }
@@ -86,6 +91,17 @@ export async function handleLogout(ctx: ServerContext, conn: Connection) {
   ctx.log(`conn ${conn.id} ${conn.user} logged out (session ${conn.sessionId} revoked)`);
   conn.endAfterReply();
   return {};
+}
+
+/** Most device keys device_keys returns. */
+const DEVICE_KEYS_LISTED = 100;
+
+/** device_keys: the identity keys a user's devices registered (§4.1); the peers pin them, not the server. */
+export async function handleDeviceKeys(ctx: ServerContext, req: Req<'device_keys'>) {
+  const name = await existingUser(ctx, req.user);
+  const user = (await ctx.store.getUser(name))!;
+  const keys = await ctx.store.deviceKeys(user.id, DEVICE_KEYS_LISTED);
+  return { user: name, keys: keys.map(({ device, key }) => ({ device, key })) };
 }
 
 export async function handleWhoami(conn: Connection) {

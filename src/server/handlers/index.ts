@@ -3,7 +3,7 @@ import { ProtocolError } from '../../protocol/errors.js';
 import type { Request } from '../../protocol/messages.js';
 import type { Connection } from '../connection.js';
 import type { ServerContext } from '../server.js';
-import { handleAuth, handleLogin, handleLogout, handleRegister, handleWhoami } from './accounts.js';
+import { handleAuth, handleDeviceKeys, handleLogin, handleLogout, handleRegister, handleWhoami } from './accounts.js';
 import { handleHello } from './hello.js';
 import { handleAck, handleHistory, handleSend } from './messages.js';
 import { handleAccept, handleOffer, handleOfferFiles, handleOfferList, handleOffers, handleReject, handleWithdraw } from './offers.js';
@@ -42,6 +42,7 @@ export async function handle(ctx: ServerContext, conn: Connection, req: Request)
     case 'logout': return handleLogout(ctx, conn);
     case 'whoami': return handleWhoami(conn);
     case 'sessions': return handleSessions(ctx, conn);
+    case 'device_keys': return handleDeviceKeys(ctx, req);
     case 'revoke_session': return handleRevokeSession(ctx, conn, req);
     case 'change_password': return handleChangePassword(ctx, conn, req);
     case 'ping': return {};

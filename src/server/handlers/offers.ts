@@ -7,6 +7,7 @@ import type { Offer } from '../offers.js';
 import { transferTaken } from '../relay-tickets.js';
 import type { ServerContext } from '../server.js';
 import { existingUser } from './messages.js';
+import { checkSignedIdentity } from '../identity.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
 
@@ -103,7 +104,7 @@ export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req
   const info = {
     transfer: req.transfer, from: conn.user!, to, token: req.token, candidates,
     observed: conn.remoteAddress, fileCount: req.fileCount, totalBytes: req.totalBytes, at, expiresAt: at + timeoutMs,
-    key: req.key,
+    key: req.key, identity: checkSignedIdentity(req.identity), verify: req.verify,
   };
   const offer = ctx.offers.add(info, conn, ctx.node, (o, what) =>
     what === 'list'
@@ -157,7 +158,8 @@ export async function handleAccept(ctx: ServerContext, conn: Connection, req: Re
   // ticket is bound to the offer's users (a replica carries them too), or refused if its id is another pair's.
   ctx.relay.allow(offer.info.transfer, offer.info.token, offer.info.from, offer.info.to, ctx.now());
   const relay = ctx.relayAddress;
-  const accepted = { by: conn.user!, observed: conn.remoteAddress, key: req.key, candidates, relay, connection: conn.id };
+  const identity = checkSignedIdentity(req.identity);
+  const accepted = { by: conn.user!, observed: conn.remoteAddress, key: req.key, candidates, relay, connection: conn.id, identity, verify: req.verify };
   if (offer.sender) acceptOffer(ctx, offer, accepted);
   else {
     await ctx.bus.publish({ kind: 'offer_action', node: ctx.node, owner: offer.node, offer: offer.info.id, action: 'accept', ...accepted });

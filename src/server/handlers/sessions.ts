@@ -28,11 +28,12 @@ export function deviceName(raw: string | undefined): string {
 }
 
 /** Starts a new session (a device) for a user who proved their password. */
-export async function openSession(ctx: ServerContext, conn: Connection, userId: number, name: string, device?: string) {
+export async function openSession(ctx: ServerContext, conn: Connection, userId: number, name: string, device?: string, identity?: string) {
   const { token, tokenHash } = newToken();
   const seen = ctx.sessions.applied;
   const session = await ctx.store.createSession(userId, tokenHash, ctx.now(), { device: deviceName(device), address: conn.remoteAddress });
   if (!session) throw new ProtocolError('account_disabled', "this account is disabled: ask the server's operator");
+  if (identity) await ctx.store.setSessionIdentity(session.id, identity);
   conn.authenticate(name, session.id);
   await ctx.sessions.confirm(conn, seen);
   ctx.log(`conn ${conn.id} logged in as ${name} (session ${session.id})`);
@@ -40,7 +41,7 @@ export async function openSession(ctx: ServerContext, conn: Connection, userId: 
 }
 
 /** Resumes a saved session (`auth`); a session idle past sessionIdleMs is deleted instead. */
-export async function resumeSession(ctx: ServerContext, conn: Connection, token: string) {
+export async function resumeSession(ctx: ServerContext, conn: Connection, token: string, identity?: string) {
   const seen = ctx.sessions.applied;
   const session = await ctx.store.getSessionByTokenHash(hashToken(token));
   if (!session) throw new ProtocolError('unauthorized', 'session expired or revoked: log in again');
@@ -51,6 +52,7 @@ export async function resumeSession(ctx: ServerContext, conn: Connection, token:
     ctx.log(`conn ${conn.id} ${session.user}: session ${session.id} expired (unused for ${Math.round((now - session.lastSeenAt) / 86_400_000)} days)`);
     throw new ProtocolError('unauthorized', 'session expired or revoked: log in again');
   }
+  if (identity && identity !== session.identityKey) await ctx.store.setSessionIdentity(session.id, identity);
   conn.authenticate(session.user, session.id);
   await ctx.sessions.confirm(conn, seen);
   // At most once a minute per session: a write per resume would cost every reconnect an fsync.

@@ -27,6 +27,7 @@ describe('parseRequest', () => {
       ping: {},
       whoami: {},
       sessions: {},
+      device_keys: { user: 'bob' },
       revoke_session: { session: 3 },
       change_password: { password: 'password1', newPassword: 'password2' },
       who: {},
