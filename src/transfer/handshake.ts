@@ -93,7 +93,8 @@ export function acceptHandshake(wire: Wire, secret: TransferSecret, timeoutMs: n
         const v = msg.v;
         const sealed = v !== 1;
         if (sealed && !msg.key) return refuse('protocol', 'auth without a public key', { type: 'error', code: 'protocol', message: 'auth needs a key' });
-        if (sealed && secret.keys!.peer && secret.keys!.peer !== msg.key) {
+        // §T10.5: only the key of the accept is admitted; before the accept, none is.
+        if (sealed && secret.keys!.peer !== msg.key) {
           return refuse('bad_token', 'a key other than the accepted one', { type: 'error', code: 'bad_token', message: 'wrong key' });
         }
         if (!proofMatches(proof(secret, LABELS[v].receiver, nonce, msg.key), msg.proof)) {

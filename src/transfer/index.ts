@@ -11,3 +11,4 @@ export { ALL_PATHS } from './types.js';
 export { punch, type PunchOptions } from './punch.js';
 export type { ListenOptions } from './paths.js';
 export { relayAt, type RelayEndpoint } from './relay-dial.js';
+export { newIdentity, identityOf, signWith, signatureValid, filesDigest, offerSigned, acceptSigned, transferCode, safetyNumber, keyLabel, type Identity, type SignedFile } from './identity.js';

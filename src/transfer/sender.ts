@@ -84,11 +84,14 @@ export class Sender extends EventEmitter<SenderEvents> {
   #opts: Required<Omit<SenderOptions, 'queue' | 'keys' | 'relay' | 'maxVersion'>> & Pick<SenderOptions, 'keys' | 'relay' | 'maxVersion'>;
   /** The receiver's public key from the accept, once known. */
   #peerKey: string | undefined;
+  #accepted = false;
   #path: Via | undefined;
   #dialer = new AbortController();
   #server: net.Server | undefined;
   #conns = new Set<SenderConnection>();
   #handshaking = new Set<Wire>();
+  /** Connections that arrived before the accept: no hello until we know the accepted key (§T10.5). */
+  #held = new Map<net.Socket, { path: Via; timer: NodeJS.Timeout }>();
   #states: FileState[];
   #progress: ProgressTracker;
   #bucket: TokenBucket | undefined;
@@ -140,6 +143,12 @@ export class Sender extends EventEmitter<SenderEvents> {
    */
   accepted(info: { key?: string; candidates?: Candidate[]; observed?: string; relay?: Candidate }): void {
     this.#peerKey = info.key;
+    this.#accepted = true;
+    for (const [socket, { path, timer }] of this.#held) {
+      clearTimeout(timer);
+      this.#held.delete(socket);
+      this.#onSocket(socket, path);
+    }
     this.#opts.relay = relayAt(this.#opts.relay, info.relay);
     const via = this.#opts.via;
     const signal = this.#dialer.signal;
@@ -207,6 +216,7 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   #onSocket(socket: net.Socket, path: Via): void {
     if (this.#finished) return void socket.destroy();
+    if (!this.#accepted && this.#opts.keys) return this.#hold(socket, path);
     const remote = path === 'relay' ? 'the relay' : formatRemote(socket);
     const wire = new Wire(socket);
     this.#handshaking.add(wire);
@@ -220,6 +230,20 @@ export class Sender extends EventEmitter<SenderEvents> {
           if (!this.#finished) this.emit('refused', { remote, reason: err.reason });
         },
       );
+  }
+
+  // §T10.5: before the accept nobody can prove the accepted key, so a connection waits, unanswered.
+  #hold(socket: net.Socket, path: Via): void {
+    const timer = setTimeout(() => {
+      this.#held.delete(socket);
+      socket.destroy();
+    }, this.#opts.handshakeTimeoutMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.#held.delete(socket);
+    });
+    socket.on('error', () => {});
+    this.#held.set(socket, { path, timer });
   }
 
   #admit(wire: Wire, path: Via): void {
@@ -300,6 +324,11 @@ export class Sender extends EventEmitter<SenderEvents> {
     const tell = err && !err.fromPeer ? ({ type: 'error', code: err.code, message: err.message, file: err.file } as const) : undefined;
     for (const conn of this.#conns) conn.wire.end(tell);
     for (const wire of this.#handshaking) wire.destroy();
+    for (const [socket, { timer }] of this.#held) {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+    this.#held.clear();
     this.#conns.clear();
     if (!err) {
       const files = this.#states.map((_, i) => this.#result(i));

@@ -102,6 +102,8 @@ export async function startPair(
     retryDelayMs: 10,
     ...receiverOpts,
   };
+  // The accept (§T10.5): the sender admits only the receiver key it names, and nobody before it.
+  if (senderOpts.keys) sender.accepted({ key: receiverOptions.keys?.own.publicKey });
   return { sender, receiver: new Receiver(receiverOptions), port, receiverOptions };
 }
 

@@ -43,6 +43,7 @@ describe('transfer: handshake', () => {
     const files = await collectFiles([await writeRandomFile(src, 'a.bin', 1000)]);
     const stranger = new Sender({ ...newTransferSecret(), files, host: '127.0.0.1', keys: newKeyPair() });
     const strangerPort = await stranger.listen();
+    stranger.accepted({ key: newKeyPair().publicKey }); // it accepted someone else
     const strangerRefused = once(stranger, 'refused');
     const pair = await startPair(files, dst);
     const receiver = new Receiver({
@@ -104,6 +105,7 @@ describe('transfer: protocol versions', () => {
   it('a sender refuses an old (protocol 2) receiver with a one-line error that says to upgrade', async () => {
     const sender = new Sender({ ...newTransferSecret(), files: [{ ...offered, source: '/nonexistent' }], host: '127.0.0.1', keys: newKeyPair() });
     const port = await sender.listen();
+    sender.accepted({ key: newKeyPair().publicKey });
     const refused = once(sender, 'refused');
     const old = net.connect({ host: '127.0.0.1', port });
     const seen = controlsOf(old);
