@@ -7,6 +7,7 @@ import type { RelayEndpoint } from '../transfer/relay-dial.js';
 import { CliError, type GlobalOptions } from './context.js';
 import { KNOWN_SERVERS_FILE, pinServer, pinnedFingerprint } from './known-servers.js';
 import { loadSession } from './sessions.js';
+import { deviceIdentity } from './identity-file.js';
 
 export const CLIENT_NAME = 'chat-cli/0.1.0';
 
@@ -90,7 +91,7 @@ export async function connectSession(g: GlobalOptions): Promise<ChatClient> {
   if (!saved) throw new CliError(`not logged in to ${g.server}: run "chat login <user>" (or "chat register <user>") first`);
   const client = await connectClient(g);
   try {
-    await client.auth(saved.token);
+    await client.auth(saved.token, deviceIdentity(g.home, g.server).publicKey);
   } catch (err) {
     await client.close();
     if (err instanceof ClientError && err.code === 'unauthorized') {

@@ -2,6 +2,7 @@
 // forced with --via, and found automatically when the direct or both peer directions are blocked.
 // "Blocked" here: a peer listens on ::1 but offers 127.0.0.1, so connections to it are refused.
 // A recording proxy in front of the server shows what the relay carries.
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import path from 'node:path';
@@ -192,12 +193,22 @@ describe('transfer paths', () => {
     }
   });
 
-  it('--verify shows the same code on both sides', async () => {
+  it('--verify shows the same code on both sides before any data, and runs once each side typed the other\'s code', async () => {
     const file = await markerFile('verify.txt', 1000);
-    const r = await transfer({ file, senderArgs: [...LOCAL_SENDER, '--verify'], receiverArgs: [...LOCAL_RECEIVER, '--verify'] });
-    expect(r.receiver.code, r.receiver.stderr).toBe(0);
-    const mine = r.events.find((e) => e.event === 'verify')?.code;
+    const out = path.join(work, 'out-verify');
+    const sender = spawnCli(['send-file', 'bob', file, '--json', ...LOCAL_SENDER, '--verify'], { insecure: true, home: alice, server: server.address, timeoutMs: 60_000 });
+    await sender.stdout.waitFor('"event":"offer"', 15_000);
+    const receiver = spawnCli(['accept', '--json', '--dir', out, ...LOCAL_RECEIVER, '--verify'], { insecure: true, home: bob, server: server.address, timeoutMs: 60_000 });
+    const codeOf = (line: string) => (JSON.parse(line) as { code: string }).code;
+    const theirs = codeOf(await receiver.stdout.waitFor('"event":"verify"', 15_000));
+    const mine = codeOf(await sender.stdout.waitFor('"event":"verify"', 15_000));
     expect(mine).toMatch(/^\d{3} \d{3} \d{3}$/);
-    expect(r.sender.stdout.lines.some((l) => l.includes(`"code":"${String(mine)}"`))).toBe(true);
+    expect(theirs).toBe(mine);
+    expect(existsSync(path.join(out, 'verify.txt'))).toBe(false); // nothing before the confirmation
+    sender.write(theirs);
+    receiver.write(mine);
+    expect(await receiver.exited).toBe(0);
+    expect(await sender.exited).toBe(0);
+    expect(await sha256File(path.join(out, 'verify.txt'))).toBe(await sha256File(file));
   });
 });

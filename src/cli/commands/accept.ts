@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
 import type { OfferInfo } from '../../protocol/messages.js';
-import { Receiver, newKeyPair, verifyCode, withObserved, type Via } from '../../transfer/index.js';
+import { Receiver, newKeyPair, withObserved, type Via } from '../../transfer/index.js';
 import { VIA_OPTION, parseVia } from '../via.js';
 import { connectSession, relayOf } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
@@ -14,7 +14,10 @@ import { manyFilesHeap } from '../heap.js';
 import { TransferView, viewMode } from '../transfer-view.js';
 import { parseRate } from '../units.js';
 import { formatOffer, fullOffer, type FullOffer } from './offers.js';
-import { asCliError } from './send-file.js';
+import { INSECURE_PEER_OPTION, VERIFY_CODE_OPTION, VERIFY_OPTION, asCliError, verifyOptions } from './send-file.js';
+import { deviceIdentity } from '../identity-file.js';
+import { checkOffer } from '../transfer-auth.js';
+import { confirmCode } from '../confirm-code.js';
 
 export interface AcceptOptions extends GlobalOptions {
   id?: string;
@@ -26,6 +29,8 @@ export interface AcceptOptions extends GlobalOptions {
   json: boolean;
   via: Via[];
   verify: boolean;
+  verifyCode?: string;
+  insecurePeer: boolean;
   bind?: string;
   advertise: string[];
   advertiseOnly: boolean;
@@ -46,7 +51,9 @@ export const acceptCommand = (ctx: CliContext) => ({
       .option('limit-rate', { type: 'string', default: '0', describe: 'bandwidth cap in bytes/s, e.g. 500K or 10M (0: none)' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
       .option('via', VIA_OPTION)
-      .option('verify', { type: 'boolean', default: false, describe: 'show a code to compare with the sender (rules out a swapped key)' })
+      .option('verify', VERIFY_OPTION)
+      .option('verify-code', VERIFY_CODE_OPTION)
+      .option('insecure-peer', INSECURE_PEER_OPTION)
       .option('bind', { type: 'string', describe: 'local address for reverse connections (default: all interfaces)' })
       .option('advertise', { type: 'string', array: true, nargs: 1, default: [], describe: 'another host/IP the sender may reach us at (repeatable)' })
       .option('advertise-only', { type: 'boolean', default: false, describe: "offer only the --advertise hosts, not this machine's addresses" }),
@@ -66,7 +73,7 @@ function acceptOptions(argv: Argvs): AcceptOptions {
     limitRate: parseRate(String(argv.limitRate), '--limit-rate'),
     json: Boolean(argv.json),
     via: parseVia(argv.via),
-    verify: Boolean(argv.verify),
+    ...verifyOptions(argv),
     bind: argv.bind === undefined ? undefined : String(argv.bind),
     advertise: (argv.advertise as unknown[]).map(String),
     advertiseOnly: Boolean(argv.advertiseOnly),
@@ -125,11 +132,25 @@ async function waitForOffers(client: ChatClient, ctx: CliContext, interrupt: Int
   return seen.slice(0, 1);
 }
 
+/** §T10.4: the code is shown and confirmed before the Receiver connects (a "no" aborts: no byte moved). */
+async function confirmBeforeData(view: TransferView, code: string, confirm: () => Promise<void>, receiver: Receiver): Promise<void> {
+  view.info(`verification code: ${code} (the sender must see the same; nothing is received until you confirm)`, { event: 'verify', code });
+  await confirm().catch((err: unknown) => {
+    receiver.abort();
+    throw err;
+  });
+}
+
 async function receive(client: ChatClient, offer: FullOffer, opts: AcceptOptions, ctx: CliContext, interrupt: Interrupt): Promise<void> {
   const { info, files } = offer;
   manyFilesHeap(files.length);
   const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
   const keys = newKeyPair();
+  // §T10: the offer's signature and the pins are checked, and --verify's code confirmed, before the accept.
+  const { identity, code } = await checkOffer(view, { ...opts, confirm: (code) => confirmCode(ctx, code, opts.verifyCode) }, deviceIdentity(opts.home, opts.server), info, files, keys.publicKey).catch(async (err: unknown) => {
+    await client.request('reject', { offer: info.id, reason: 'refused: the transfer could not be authenticated' }).catch(() => {});
+    throw err;
+  });
   const receiver = new Receiver({
     transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed),
     files, dir: opts.dir, parallel: opts.parallel, limitRate: opts.limitRate,
@@ -140,19 +161,15 @@ async function receive(client: ChatClient, offer: FullOffer, opts: AcceptOptions
   const candidates = await receiver.prepare().catch((err: Error) => {
     throw new CliError(`cannot listen for a reverse connection: ${err.message}`);
   });
-  const { relay } = await client.accept(info.id, { key: keys.publicKey, candidates }).catch((err: unknown) => {
+  const { relay } = await client.accept(info.id, { key: keys.publicKey, candidates, identity, verify: opts.verify }).catch((err: unknown) => {
     receiver.abort(); // closes the reverse listener
     throw err;
   });
   receiver.useRelay(relay);
+  if (code) await confirmBeforeData(view, code, () => confirmCode(ctx, code, opts.verifyCode), receiver);
   view.info(`receiving ${info.fileCount} file(s), ${formatBytes(info.totalBytes)} from ${info.from} into ${opts.dir}`, {
     event: 'accepted', offer: info.id, from: info.from, files: info.fileCount, totalBytes: info.totalBytes, dir: opts.dir,
   });
-  if (opts.verify && info.key) {
-    const code = verifyCode(info.key, keys.publicKey);
-    view.info(`verification code: ${code} (the sender must see the same)`, { event: 'verify', code });
-  }
-  if (!info.key) view.info('warning: the sender does not encrypt; the data is not end-to-end encrypted', { event: 'warning', message: 'unencrypted' });
   let connected = false;
   receiver.on('connected', ({ remote, path }) => {
     if (!connected) view.info(`connected to ${info.from} (${path}, ${remote})`, { event: 'connected', remote, path });

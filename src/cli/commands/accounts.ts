@@ -8,6 +8,7 @@ import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { readPassword } from '../password.js';
 import { INVITE_SECRET, SecretReader, secretHelp } from '../secrets.js';
 import { forgetSession, saveSession } from '../sessions.js';
+import { deviceIdentity } from '../identity-file.js';
 
 export interface LoginOptions extends GlobalOptions {
   user: string;
@@ -62,7 +63,7 @@ export const registerCommand = (ctx: CliContext) => ({
 
 export async function runRegister(opts: LoginOptions, ctx: CliContext): Promise<void> {
   const password = await readPassword(ctx, { passwordStdin: opts.passwordStdin, confirm: true });
-  const result = await withClient(await connectClient(opts), (c) => c.register(opts.user, password, opts.invite, opts.device ?? hostname()));
+  const result = await withClient(await connectClient(opts), (c) => c.register(opts.user, password, opts.invite, opts.device ?? hostname(), deviceIdentity(opts.home, opts.server, opts.device ?? hostname()).publicKey));
   saveSession(opts.home, opts.server, result);
   ctx.out(`registered ${printable(result.user)} on ${opts.server} and logged in`);
 }
@@ -76,7 +77,7 @@ export const loginCommand = (ctx: CliContext) => ({
 
 export async function runLogin(opts: LoginOptions, ctx: CliContext): Promise<void> {
   const password = await readPassword(ctx, { passwordStdin: opts.passwordStdin });
-  const result = await withClient(await connectClient(opts), (c) => c.login(opts.user, password, opts.device ?? hostname()));
+  const result = await withClient(await connectClient(opts), (c) => c.login(opts.user, password, opts.device ?? hostname(), deviceIdentity(opts.home, opts.server, opts.device ?? hostname()).publicKey));
   saveSession(opts.home, opts.server, result);
   ctx.out(`logged in as ${printable(result.user)} on ${opts.server}`);
 }

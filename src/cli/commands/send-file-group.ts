@@ -66,7 +66,7 @@ export async function runSendToGroup(opts: SendFileOptions, files: LocalFile[], 
         const view = new TransferView(lineCtx, opts.json ? 'json' : 'plain', files, member);
         if (bars) view.onProgress = (ev) => bars.update(member, ev.totalBytes, ev.totalSize);
         // Offers go out at once; file streams of all members share one bounded queue.
-        return sendTo(client, answers, { ...opts, to: member }, files, view, interrupt, queue);
+        return sendTo(client, answers, { ...opts, to: member }, files, view, interrupt, ctx, queue);
       }),
     );
     bars?.stop();

@@ -4,9 +4,13 @@ import type PQueue from 'p-queue';
 import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
 import { ClientError } from '../../client/errors.js';
-import type { OfferAccepted, OfferCloseReason } from '../../protocol/messages.js';
+import type { OfferAccepted, OfferCloseReason, SignedIdentity } from '../../protocol/messages.js';
+import { printable } from '../../protocol/printable.js';
+import { deviceIdentity } from '../identity-file.js';
+import { checkAccept, signOffer } from '../transfer-auth.js';
+import { confirmCode } from '../confirm-code.js';
 import {
-  Sender, TransferError, collectFiles, localCandidates, newKeyPair, newTransferSecret, verifyCode, type LocalFile, type TransferResult, type Via,
+  Sender, TransferError, collectFiles, localCandidates, newKeyPair, newTransferSecret, type LocalFile, type TransferResult, type Via,
 } from '../../transfer/index.js';
 import { VIA_OPTION, parseVia } from '../via.js';
 import { connectSession, relayOf } from '../connect.js';
@@ -31,6 +35,10 @@ export interface SendFileOptions extends GlobalOptions {
   json: boolean;
   via: Via[];
   verify: boolean;
+  /** The code the receiver shows, for scripts (--verify-code). */
+  verifyCode?: string;
+  /** Accept a receiver that does not sign or encrypt (--insecure-peer). */
+  insecurePeer: boolean;
 }
 
 type Argvs = Record<string, unknown>;
@@ -54,7 +62,9 @@ export const sendFileCommand = (ctx: CliContext) => ({
       .option('limit-rate', { type: 'string', default: '0', describe: 'bandwidth cap in bytes/s, e.g. 500K or 10M (0: none)' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
       .option('via', VIA_OPTION)
-      .option('verify', { type: 'boolean', default: false, describe: 'show a code to compare with the receiver (rules out a swapped key)' }),
+      .option('verify', VERIFY_OPTION)
+      .option('verify-code', VERIFY_CODE_OPTION)
+      .option('insecure-peer', INSECURE_PEER_OPTION),
   handler: (argv: Argvs) => runSendFile(sendFileOptions(argv), ctx),
 });
 
@@ -78,8 +88,18 @@ function sendFileOptions(argv: Argvs): SendFileOptions {
     limitRate: parseRate(String(argv.limitRate), '--limit-rate'),
     json: Boolean(argv.json),
     via: parseVia(argv.via),
-    verify: Boolean(argv.verify),
+    ...verifyOptions(argv),
   };
+}
+
+/** --verify, --verify-code and --insecure-peer, as send-file and accept take them. */
+export const VERIFY_OPTION = { type: 'boolean', default: false, describe: 'compare a code with the other side before any data flows (not needed with a contact verified by chat verify)' } as const;
+export const VERIFY_CODE_OPTION = { type: 'string', describe: 'the code the other side shows (for scripts; implies --verify; a mismatch aborts)' } as const;
+export const INSECURE_PEER_OPTION = { type: 'boolean', default: false, describe: 'accept a peer that does not sign or encrypt (an older chat): not authenticated' } as const;
+
+export function verifyOptions(argv: Argvs): { verify: boolean; verifyCode?: string; insecurePeer: boolean } {
+  const verifyCode = argv.verifyCode === undefined ? undefined : String(argv.verifyCode);
+  return { verify: Boolean(argv.verify) || verifyCode !== undefined, verifyCode, insecurePeer: Boolean(argv.insecurePeer) };
 }
 
 export async function runSendFile(opts: SendFileOptions, ctx: CliContext): Promise<void> {
@@ -91,7 +111,7 @@ export async function runSendFile(opts: SendFileOptions, ctx: CliContext): Promi
   const interrupt = interrupted();
   try {
     const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
-    await sendTo(client, new OfferAnswers(client), opts, files, view, interrupt);
+    await sendTo(client, new OfferAnswers(client), opts, files, view, interrupt, ctx);
   } finally {
     interrupt.dispose();
     await client.close();
@@ -106,10 +126,13 @@ export async function sendTo(
   files: LocalFile[],
   view: TransferView,
   interrupt: Interrupt,
+  ctx: CliContext,
   queue?: PQueue,
 ): Promise<TransferResult> {
   const { transferId, token } = newTransferSecret();
   const keys = newKeyPair();
+  const identity = deviceIdentity(opts.home, opts.server);
+  const offer = { transferId, from: client.user!, to: opts.to, senderKey: keys.publicKey, files, verify: opts.verify };
   const sender = new Sender({
     transferId, token, files, host: opts.bind, port: opts.port, limitRate: opts.limitRate, parallel: opts.parallel, queue,
     keys, via: opts.via, relay: relayOf(client, opts),
@@ -119,15 +142,13 @@ export async function sendTo(
     const port = await sender.listen().catch((err: Error) => {
       throw new CliError(`cannot listen on port ${opts.port}: ${err.message}`);
     });
-    const offerId = await makeOffer(client, opts, files, { transferId, token, port, key: keys.publicKey }, view);
+    const signed = { key: keys.publicKey, identity: signOffer(identity, offer), verify: opts.verify };
+    const offerId = await makeOffer(client, opts, files, { transferId, token, port, ...signed }, view);
     const accepted = await answers.wait(client, offerId, opts, interrupt);
+    view.info(`${printable(accepted.by)} accepted`, { event: 'accepted', offer: offerId, by: accepted.by });
+    await checkAccept(view, { ...opts, confirm: (code) => confirmCode(ctx, code, opts.verifyCode) }, identity, offer, accepted); // §T10: before the Sender admits anyone
     sender.accepted(accepted);
-    view.info(`${accepted.by} accepted; connecting (${opts.via.join(', ')})`, { event: 'accepted', offer: offerId, by: accepted.by });
-    if (opts.verify && accepted.key) {
-      const code = verifyCode(keys.publicKey, accepted.key);
-      view.info(`verification code: ${code} (the receiver must see the same)`, { event: 'verify', code });
-    }
-    if (!accepted.key) view.info('warning: the receiver does not encrypt; the data is not end-to-end encrypted', { event: 'warning', message: 'unencrypted' });
+    view.info(`connecting (${opts.via.join(', ')})`, { event: 'connecting', offer: offerId });
     return await stream(sender, interrupt, accepted.by, connected, view);
   } catch (err) {
     sender.close();
@@ -140,14 +161,14 @@ async function makeOffer(
   client: ChatClient,
   opts: SendFileOptions,
   files: LocalFile[],
-  secret: { transferId: string; token: string; port: number; key: string },
+  secret: { transferId: string; token: string; port: number; key: string; identity: SignedIdentity; verify: boolean },
   view: TransferView,
 ): Promise<string> {
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
   const candidates = secret.port > 0 ? localCandidates(secret.port, opts.advertise, opts.advertiseOnly) : [];
   const created = await client.offer(
     opts.to,
-    { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: opts.timeoutMs, key: secret.key },
+    { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: opts.timeoutMs, key: secret.key, identity: secret.identity, verify: secret.verify },
     files,
   );
   const what = `${files.length} file(s), ${formatBytes(totalBytes)}`;

@@ -70,7 +70,7 @@ export class Session implements Shell {
     this.#link = new Link({ connect: () => this.#connect(), fatal: (err) => err instanceof CliError });
     this.#screen = new Screen(ctx, (line) => complete(line, this.#completion()));
     this.transfers = new Transfers({
-      link: this.#link, network: opts.network, relay: () => relayOf(this.client(), opts), say: (text) => this.say(text), changed: () => this.#statusChanged(),
+      link: this.#link, network: opts.network, relay: () => relayOf(this.client(), opts), home: opts.home, server: opts.server, say: (text) => this.say(text), changed: () => this.#statusChanged(),
     });
     this.#listen();
   }

@@ -3,7 +3,9 @@
 // the user keeps chatting; their progress feeds one status line, and each prints one line when it
 // starts and one when it ends.
 import type { ChatClient } from '../../client/client.js';
-import type { OfferAccepted, OfferFileInfo, OfferInfo } from '../../protocol/messages.js';
+import type { OfferAccepted, OfferFileInfo, OfferInfo, SignedIdentity } from '../../protocol/messages.js';
+import { deviceIdentity, type DeviceIdentity } from '../identity-file.js';
+import { checkAccept, checkOffer, signOffer, type Notices, type OfferSide, type TransferAuthOptions } from '../transfer-auth.js';
 import {
   Receiver,
   Sender,
@@ -37,6 +39,9 @@ export interface TransferDeps {
   network: NetworkOptions;
   /** The relay of the server we are connected to now (its address, TLS as the chat connection). */
   relay(): RelayEndpoint;
+  /** CHAT_HOME and the server: this device's identity and its pins (§T10). */
+  home: string;
+  server: string;
   /** Prints one line (already a notice). */
   say(text: string): void;
   /** A status changed (progress); the caller redraws at its own pace. */
@@ -78,16 +83,18 @@ export class Transfers {
     if (files.length === 0) throw new CliError('nothing to send: the directories are empty');
     const { transferId, token } = newTransferSecret();
     const keys = newKeyPair();
+    const identity = deviceIdentity(this.#deps.home, this.#deps.server);
+    const signed = { transferId, from: client.user!, to, senderKey: keys.publicKey, files, verify: false };
     const sender = new Sender({ transferId, token, files, host: this.#deps.network.bind, port: 0, keys, relay: this.#deps.relay() });
     try {
       const port = await sender.listen();
-      const offer = await this.#offer(client, to, files, { transferId, token, port, key: keys.publicKey });
+      const offer = await this.#offer(client, to, files, { transferId, token, port, key: keys.publicKey, identity: signOffer(identity, signed) });
       const total = files.reduce((sum, f) => sum + f.size, 0);
       const what = `${plural(files.length, 'file')}, ${formatBytes(total)}`;
       const waiting = offer.online ? `waiting for ${to} to accept` : `${to} is offline: the offer waits ${formatDuration(OFFER_TIMEOUT_MS)}`;
       this.#deps.say(`offered ${what} to ${to} (offer ${offer.id}); ${waiting}`);
       this.#track({ id: offer.id, direction: 'send', peer: to, phase: 'waiting', bytes: 0, total, startedAt: Date.now() }, (status) =>
-        this.#runSender(sender, offer.id, status),
+        this.#runSender(sender, offer.id, status, () => ({ identity, offer: signed })),
       );
     } catch (err) {
       sender.close();
@@ -98,6 +105,8 @@ export class Transfers {
   /** Accepts offer `info` into `dir`; resolves once accepted (the files arrive in the background). */
   async accept(client: ChatClient, info: OfferInfo, files: OfferFileInfo[], dir: string): Promise<void> {
     const keys = newKeyPair();
+    const { identity, code } = await checkOffer(this.#notices(), this.#policy(), deviceIdentity(this.#deps.home, this.#deps.server), info, files, keys.publicKey);
+    if (code) await this.#policy().confirm(code);
     const { bind, advertise, advertiseOnly } = this.#deps.network;
     const receiver = new Receiver({
       transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed), files, dir,
@@ -105,7 +114,7 @@ export class Transfers {
       listen: { host: bind, advertise, advertiseOnly },
     });
     const candidates = await receiver.prepare();
-    const { relay } = await client.accept(info.id, { key: keys.publicKey, candidates }).catch((err: unknown) => {
+    const { relay } = await client.accept(info.id, { key: keys.publicKey, candidates, identity }).catch((err: unknown) => {
       receiver.abort(); // closes the reverse listener
       throw err;
     });
@@ -116,6 +125,19 @@ export class Transfers {
       s.cancelled = true;
       receiver.abort();
     });
+  }
+
+  #notices(): Notices {
+    return { info: (line) => this.#deps.say(line) };
+  }
+
+  // The interactive client keeps the default policy: no unauthenticated peer; a code to compare
+  // is confirmed with chat send-file/accept --verify, not here (its input line is the chat's).
+  #policy(): TransferAuthOptions {
+    return {
+      home: this.#deps.home, server: this.#deps.server, verify: false, insecurePeer: false,
+      confirm: () => Promise.reject(new CliError('the other side asks to compare a verification code: use chat send-file/accept --verify, or verify the contact with /verify')),
+    };
   }
 
   /** Cancels every transfer (withdrawing offers still waiting) and waits for them to end. */
@@ -144,11 +166,13 @@ export class Transfers {
       });
   }
 
-  async #runSender(sender: Sender, offerId: string, status: Running): Promise<void> {
+  async #runSender(sender: Sender, offerId: string, status: Running, signed: () => { identity: DeviceIdentity; offer: OfferSide }): Promise<void> {
     let connected = false;
     let connectTimer: NodeJS.Timeout | undefined;
     try {
       const accepted = await this.#answer(offerId, status, sender);
+      const { identity, offer } = signed();
+      await checkAccept(this.#notices(), this.#policy(), identity, offer, accepted); // §T10: before any byte
       sender.accepted(accepted);
       const by = accepted.by;
       this.#deps.say(`${by} accepted offer ${offerId}; sending`);
@@ -245,12 +269,12 @@ export class Transfers {
   }
 
   /** The two-step offer of protocol.md §4.4, as chat send-file makes it. */
-  async #offer(client: ChatClient, to: string, files: LocalFile[], secret: { transferId: string; token: string; port: number; key: string }) {
+  async #offer(client: ChatClient, to: string, files: LocalFile[], secret: { transferId: string; token: string; port: number; key: string; identity: SignedIdentity }) {
     const { advertise, advertiseOnly } = this.#deps.network;
     const candidates = localCandidates(secret.port, advertise, advertiseOnly);
     const created = await client.offer(
       to,
-      { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: OFFER_TIMEOUT_MS, key: secret.key },
+      { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: OFFER_TIMEOUT_MS, key: secret.key, identity: secret.identity },
       files,
     );
     return { id: created.offer, online: created.online };

@@ -1,0 +1,38 @@
+// Confirming a verification code before any file byte (protocol.md §T10.4): `--verify-code`
+// for scripts (a mismatch aborts), y/N on a terminal, and a refusal with neither.
+import { createInterface } from 'node:readline/promises';
+import { CliError, type CliContext } from './context.js';
+
+const digits = (s: string): string => s.replace(/\D/g, '');
+
+// Without a terminal, the code the other side shows is read as one line from stdin.
+async function confirmFromStdin(ctx: CliContext, code: string): Promise<void> {
+  ctx.err('type the code the other side shows (one line on stdin), or pass --verify-code CODE');
+  const rl = createInterface({ input: ctx.stdin });
+  try {
+    const line = await new Promise<string | undefined>((resolve) => {
+      rl.once('line', resolve);
+      rl.once('close', () => resolve(undefined));
+    });
+    if (line === undefined) throw new CliError('--verify: no code on stdin and no terminal to confirm it: aborted, no data sent');
+    if (digits(line) !== digits(code)) throw new CliError(`verification code mismatch: this side computed ${code}, not ${line.trim().slice(0, 40)}; someone may be intercepting: aborted, no data sent`);
+  } finally {
+    rl.close();
+  }
+}
+
+/** Resolves when the user confirmed `code`; throws a CliError (the transfer aborts) otherwise. */
+export async function confirmCode(ctx: CliContext, code: string, given: string | undefined): Promise<void> {
+  if (given !== undefined) {
+    if (digits(given) !== digits(code)) throw new CliError(`verification code mismatch: this side computed ${code}, not ${given}; someone may be intercepting: aborted, no data sent`);
+    return;
+  }
+  if (!ctx.stdin.isTTY) return confirmFromStdin(ctx, code);
+  const rl = createInterface({ input: ctx.stdin, output: ctx.stderr });
+  try {
+    const answer = await rl.question('Does the other side show the same code? [y/N] ');
+    if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('the codes were not confirmed: aborted, no data sent');
+  } finally {
+    rl.close();
+  }
+}
