@@ -21,6 +21,17 @@ async function confirmFromStdin(ctx: CliContext, code: string): Promise<void> {
   }
 }
 
+/** On a terminal, asks `question` and resolves whether the answer was yes; false without one. */
+export async function yesOnTty(ctx: CliContext, question: string): Promise<boolean> {
+  if (!ctx.stdin.isTTY) return false;
+  const rl = createInterface({ input: ctx.stdin, output: ctx.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
 /** Resolves when the user confirmed `code`; throws a CliError (the transfer aborts) otherwise. */
 export async function confirmCode(ctx: CliContext, code: string, given: string | undefined): Promise<void> {
   if (given !== undefined) {
@@ -28,11 +39,5 @@ export async function confirmCode(ctx: CliContext, code: string, given: string |
     return;
   }
   if (!ctx.stdin.isTTY) return confirmFromStdin(ctx, code);
-  const rl = createInterface({ input: ctx.stdin, output: ctx.stderr });
-  try {
-    const answer = await rl.question('Does the other side show the same code? [y/N] ');
-    if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('the codes were not confirmed: aborted, no data sent');
-  } finally {
-    rl.close();
-  }
+  if (!(await yesOnTty(ctx, 'Does the other side show the same code? [y/N] '))) throw new CliError('the codes were not confirmed: aborted, no data sent');
 }

@@ -48,6 +48,7 @@ const COMMANDS: { name: string; usage: string; describe: string; load: Loader }[
   { name: 'group', usage: 'group <command>', describe: 'groups: create, join, leave, members, list, invite, kick, delete', load: async () => (await import('./commands/groups.js')).groupCommand },
   { name: 'friend', usage: 'friend <command>', describe: 'contacts: add, accept, decline, remove, note, list', load: async () => (await import('./commands/friends.js')).friendCommand },
   { name: 'users', usage: 'users <command>', describe: 'find registered users: users search <prefix>', load: async () => (await import('./commands/friends.js')).usersCommand },
+  { name: 'verify', usage: 'verify <user>', describe: "compare safety numbers with a user's devices and mark them verified", load: async () => (await import('./commands/verify.js')).verifyCommand },
   { name: 'trust', usage: 'trust [target]', describe: "pin a server's current TLS certificate (after it changed)", load: async () => (await import('./commands/trust.js')).trustCommand },
   { name: 'admin', usage: 'admin <command>', describe: 'operator commands, on the server host (invite, nodes, user)', load: async () => (await import('./commands/admin.js')).adminCommand },
   { name: '$0', usage: '$0', describe: 'interactive chat (/help inside for commands)', load: async () => (await import('./commands/interactive.js')).interactiveCommand },

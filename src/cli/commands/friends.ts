@@ -1,5 +1,6 @@
 // chat friend add|accept|decline|remove|note|list, and chat users search (protocol.md §4.7).
 import type { Argv } from 'yargs';
+import { verifiedUsers } from '../known-peers.js';
 import type { FriendInfo } from '../../protocol/messages.js';
 import type { CliContext } from '../context.js';
 import { printable, printableJson } from '../../protocol/printable.js';
@@ -42,10 +43,11 @@ const SUBCOMMANDS = (ctx: CliContext) => [
     x.out(a.json ? printableJson({ user: a.user, note }) : `noted`);
   }, ctx),
   sub('list', 'your friends with online status and notes, then requests', async (c, a, x) => {
-    const friends = await c.friendList();
+    const verified = verifiedUsers(String(a.home), String(a.server));
+    const friends = (await c.friendList()).map((f) => ({ ...f, verified: verified.has(f.user) }));
     if (a.json) return x.out(printableJson({ friends }));
     if (friends.length === 0) x.err('no friends yet: chat friend add <user>');
-    for (const f of friends) x.out(formatFriend(f));
+    for (const f of friends) x.out(`${formatFriend(f)}${f.verified ? '  verified' : ''}`);
   }, ctx),
 ];
 

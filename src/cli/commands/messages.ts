@@ -5,6 +5,7 @@ import { printable, printableJson } from '../../protocol/printable.js';
 import { connectSession } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { clock, formatMessage, formatPresence, stamp } from '../output.js';
+import { verifiedUsers } from '../known-peers.js';
 
 const FRIEND_WORDS = {
   requested: 'wants to be your friend (chat friend accept)',
@@ -42,6 +43,11 @@ export const whoCommand = (ctx: CliContext) => ({
   handler: (argv: Argvs) => runWho({ ...g(argv), json: Boolean(argv.json) }, ctx),
 });
 
+function tags(friend: boolean, verified: boolean): string {
+  const words = [friend ? 'friend' : '', verified ? 'verified' : ''].filter(Boolean);
+  return words.length > 0 ? ` (${words.join(', ')})` : '';
+}
+
 export async function runWho(opts: GlobalOptions & { json: boolean }, ctx: CliContext) {
   const client = await connectSession(opts);
   try {
@@ -49,9 +55,10 @@ export async function runWho(opts: GlobalOptions & { json: boolean }, ctx: CliCo
     const friends = new Set(friendList.filter((f) => f.state === 'friend').map((f) => f.user));
     // Friends first, each part in name order.
     const users = [...online.filter((u) => friends.has(u)), ...online.filter((u) => !friends.has(u))];
-    if (opts.json) ctx.out(printableJson({ users, friends: users.filter((u) => friends.has(u)) }));
+    const verified = verifiedUsers(opts.home, opts.server);
+    if (opts.json) ctx.out(printableJson({ users, friends: users.filter((u) => friends.has(u)), verified: users.filter((u) => verified.has(u)) }));
     else if (users.length === 0) ctx.out('nobody is online');
-    else for (const user of users) ctx.out(`${printable(user)}${user === client.user ? ' (you)' : friends.has(user) ? ' (friend)' : ''}`);
+    else for (const user of users) ctx.out(`${printable(user)}${user === client.user ? ' (you)' : tags(friends.has(user), verified.has(user))}`);
   } finally {
     await client.close();
   }

@@ -5,10 +5,16 @@ import { dialServer, sameFingerprint, type ServerCertificate } from '../../clien
 import { parseServer, serverKey, serverList } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { pinServer } from '../known-servers.js';
+import { connectSession } from '../connect.js';
+import { peerPins, pinPeer } from '../known-peers.js';
+import { printable } from '../../protocol/printable.js';
+import { keyLabel } from '../../transfer/index.js';
 
 export interface TrustOptions extends GlobalOptions {
   target?: string;
   fingerprint?: string;
+  /** With a user as target: pin this device's current identity key (issue 26). */
+  device?: string;
 }
 
 export const trustCommand = (ctx: CliContext) => ({
@@ -17,12 +23,17 @@ export const trustCommand = (ctx: CliContext) => ({
   builder: (y: Argv) =>
     y
       .positional('target', { type: 'string', describe: 'host:port (default: --server)' })
-      .option('fingerprint', { type: 'string', describe: 'refuse unless the certificate has this SHA-256 fingerprint' }),
+      .option('fingerprint', { type: 'string', describe: 'refuse unless the certificate has this SHA-256 fingerprint' })
+      .option('device', { type: 'string', describe: "with a user as target: pin that device's current identity key (after it changed)" }),
   handler: (argv: Record<string, unknown>) =>
-    runTrust({ ...(argv as unknown as GlobalOptions), target: argv.target as string | undefined, fingerprint: argv.fingerprint as string | undefined }, ctx),
+    runTrust({
+      ...(argv as unknown as GlobalOptions), target: argv.target as string | undefined, fingerprint: argv.fingerprint as string | undefined,
+      device: argv.device === undefined ? undefined : String(argv.device),
+    }, ctx),
 });
 
 export async function runTrust(opts: TrustOptions, ctx: CliContext): Promise<void> {
+  if (opts.device !== undefined) return trustDevice(opts, ctx);
   if (opts.insecure) throw new CliError('--insecure: there is no certificate to trust', 2);
   for (const server of serverList(opts.target ?? opts.server)) await trustOne(server, opts, ctx);
 }
@@ -42,4 +53,22 @@ async function trustOne(server: string, opts: TrustOptions, ctx: CliContext): Pr
   const old = pinServer(opts.home, key, presented.fingerprint);
   const replaced = old && !sameFingerprint(old, presented.fingerprint) ? ` (replaces ${old})` : '';
   ctx.out(`${key}: trusting certificate SHA-256 ${presented.fingerprint}${replaced}`);
+}
+
+// chat trust USER --device NAME: pins the key the server publishes now for that device, unverified
+// (a deliberate choice after a refusal; chat verify compares it out of band instead).
+async function trustDevice(opts: TrustOptions, ctx: CliContext): Promise<void> {
+  if (!opts.target) throw new CliError('chat trust --device needs a user: chat trust USER --device NAME', 2);
+  const client = await connectSession(opts);
+  try {
+    const { user, keys } = await client.deviceKeys(opts.target);
+    const found = keys.find((k) => k.device === opts.device);
+    if (!found) throw new CliError(`${printable(user)} has no device "${printable(opts.device)}"`);
+    const old = peerPins(opts.home, opts.server, user).find((p) => p.device === found.device);
+    pinPeer(opts.home, { server: opts.server, user, device: found.device, key: found.key, verified: false });
+    const replaced = old && old.key !== found.key ? ` (replaces ${keyLabel(old.key)})` : '';
+    ctx.out(`${printable(user)} device "${printable(found.device)}": trusting key ${keyLabel(found.key)}${replaced}; not verified: chat verify ${printable(user)} compares it`);
+  } finally {
+    await client.close();
+  }
 }

@@ -5,7 +5,10 @@ import type { ChatClient } from '../../client/client.js';
 import type { FriendInfo, OfferInfo } from '../../protocol/messages.js';
 import { normalizeGroup, normalizeName } from '../../protocol/names.js';
 import { formatOffer, fullOffer } from '../commands/offers.js';
-import { CliError } from '../context.js';
+import { CliError, type GlobalOptions } from '../context.js';
+import { safetyNumbers } from '../commands/verify.js';
+import { pinPeer, verifiedUsers } from '../known-peers.js';
+import { keyLabel } from '../../transfer/index.js';
 import { printable } from '../../protocol/printable.js';
 import { FRIEND_ACTIONS, expandHome, splitWords, type ArgKind } from './completer.js';
 import { messageLine, type Palette } from './render.js';
@@ -29,6 +32,8 @@ export interface Shell {
   switchTo(name: string | null): void;
   /** Open offers known to the session, by id. */
   readonly offers: Map<string, OfferInfo>;
+  /** CHAT_HOME, --server and the other global options (identity and pins, /verify). */
+  readonly where: GlobalOptions;
   /** Reloads online users, friends and groups (for completion and notices). */
   reloadDirectory(): Promise<void>;
 }
@@ -95,6 +100,7 @@ export const COMMANDS = new Map<string, Command>([
   ['/who', { usage: '/who', help: 'who is online', args: [], run: who }],
   ['/friends', { usage: '/friends', help: 'your friends and friend requests', args: [], run: friends }],
   ['/friend', { usage: '/friend <add|accept|decline|remove|note> <user>', help: 'manage contacts (note: /friend note <user> <text>)', args: ['friend-action', 'name', 'text'], run: friend }],
+  ['/verify', { usage: '/verify <user> [number|yes]', help: 'safety numbers with a user\'s devices; with the number (or yes) marks them verified', args: ['name', 'text'], run: verify }],
   ['/groups', { usage: '/groups', help: 'public groups and yours', args: [], run: groups }],
   ['/join', { usage: '/join <#group>', help: 'join a group and talk there', args: ['group'], run: join }],
   ['/leave', { usage: '/leave [#group]', help: 'leave a group (default: the current one)', args: ['member-group'], run: leave }],
@@ -149,8 +155,25 @@ async function who(shell: Shell): Promise<void> {
   const users = await shell.client().who();
   shell.directory.setOnline(users);
   const me = shell.state.me;
-  const label = (u: string): string => (u === me ? `${u} (you)` : shell.directory.isFriend(u) ? `${u} (friend)` : u);
+  const verified = verifiedUsers(shell.where.home, shell.where.server);
+  const tag = (u: string): string => [shell.directory.isFriend(u) ? 'friend' : '', verified.has(u) ? 'verified' : ''].filter(Boolean).join(', ');
+  const label = (u: string): string => (u === me ? `${u} (you)` : tag(u) ? `${u} (${tag(u)})` : u);
   shell.say(`online: ${users.map(label).join(', ') || 'nobody'}`);
+}
+
+// /verify bob: the numbers; /verify bob 12345 … (all 60 digits) or /verify bob yes: marks verified.
+async function verify(shell: Shell, args: string[], raw: string): Promise<void> {
+  const user = parseTarget(args[0]);
+  if (isGroup(user)) throw new CliError('/verify takes a user, not a group');
+  const numbers = await safetyNumbers(shell.client(), shell.where, user);
+  const answer = textAfter(raw, 1);
+  for (const n of numbers) shell.say(`${user} device "${printable(n.device)}", key ${keyLabel(n.key)}: safety number ${n.number}`);
+  const digits = answer.replace(/\D/g, '');
+  const chosen = answer.toLowerCase() === 'yes' ? numbers : digits ? numbers.filter((n) => n.number.replace(/\D/g, '') === digits) : [];
+  if (digits && chosen.length === 0) throw new CliError('that safety number matches none of these devices: not verified (someone may be intercepting)');
+  if (chosen.length === 0) return shell.say(`compare with ${user} out of band, then: /verify ${user} yes`);
+  for (const n of chosen) pinPeer(shell.where.home, { server: shell.where.server, user, device: n.device, key: n.key, verified: true });
+  shell.say(`${user} is now verified (${chosen.length} device${chosen.length === 1 ? '' : 's'})`);
 }
 
 async function friends(shell: Shell): Promise<void> {

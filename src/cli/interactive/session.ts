@@ -48,6 +48,11 @@ export class Session implements Shell {
   readonly transfers: Transfers;
   readonly palette: Palette;
   readonly offers = new Map<string, OfferInfo>();
+
+  /** CHAT_HOME and --server: this device's identity and its pins (/verify). */
+  get where(): GlobalOptions {
+    return this.#opts;
+  }
   readonly #ctx: CliContext;
   readonly #opts: InteractiveOptions;
   readonly #link: Link;
