@@ -12,6 +12,7 @@ const LABELS = {
   1: { receiver: 'chat-transfer-v1 receiver', sender: 'chat-transfer-v1 sender' },
   3: { receiver: 'chat-transfer-v3 receiver', sender: 'chat-transfer-v3 sender' },
   4: { receiver: 'chat-transfer-v4 receiver', sender: 'chat-transfer-v4 sender' },
+  5: { receiver: 'chat-transfer-v5 receiver', sender: 'chat-transfer-v5 sender' },
 } as const;
 type Version = keyof typeof LABELS;
 /** Nonce length in bytes. */
@@ -30,7 +31,7 @@ export interface TransferSecret {
   token: string;
   keys?: PeerKeys;
   /** Highest encrypted version to speak (3 or 4, §T2.3); for compatibility tests. @default 4 */
-  maxVersion?: 3 | 4;
+  maxVersion?: 3 | 4 | 5;
 }
 
 /** HMAC-SHA256(token, label ‖ transferId ‖ nonce [‖ public key]) as lowercase hex. */

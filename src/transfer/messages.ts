@@ -2,11 +2,12 @@
 import { TransferError, isTransferErrorCode, type TransferErrorCode } from './errors.js';
 
 /**
- * Highest protocol version: 4 is 3 plus BUNDLE frames (§T9.1); 3 is end-to-end encrypted (§T9),
+ * Highest protocol version: 5 is 4 with identity-signed offers and accepts and a sender that
+ * admits only the accepted key, after the accept (§T10); 4 is 3 plus BUNDLE frames (§T9.1); 3 is end-to-end encrypted (§T9),
  * its frames authenticated instead of CRC-checked and hashed on both sides; 1 is plaintext (no
  * keys). 2 (encrypted, with CRC-32 and SHA-256 on both sides) is no longer spoken.
  */
-export const TRANSFER_PROTOCOL_VERSION = 4;
+export const TRANSFER_PROTOCOL_VERSION = 5;
 
 /** Sender → receiver, first frame after accept. */
 export interface HelloMessage { type: 'hello'; v: number; nonce: string }

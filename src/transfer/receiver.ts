@@ -51,7 +51,7 @@ export interface ReceiverOptions {
   /** Our key pair and the sender's public key from the offer: end-to-end encryption (§T9). */
   keys?: { own: KeyPair; peer: string };
   /** Highest encrypted protocol version accepted (§T2.3); 3 only to test compatibility. @default 4 */
-  maxVersion?: 3 | 4;
+  maxVersion?: 3 | 4 | 5;
   /** Paths we may use (§T8). @default all four */
   via?: Via[];
   /** The server's relay address (its chat address); no relay without it. */

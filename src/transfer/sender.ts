@@ -38,7 +38,7 @@ export interface SenderOptions {
   /** Our X25519 key pair: the transfer is then end-to-end encrypted (protocol v3 or v4, §T9). */
   keys?: KeyPair;
   /** Highest encrypted protocol version offered (§T2.3); 3 only to test compatibility. @default 4 */
-  maxVersion?: 3 | 4;
+  maxVersion?: 3 | 4 | 5;
   /** Paths we may use (§T8). @default all four */
   via?: Via[];
   /** The server's relay address (its chat address); no relay without it. */

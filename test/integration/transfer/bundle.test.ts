@@ -158,6 +158,13 @@ describe('transfer: v3 and v4 peers', () => {
     const src = await scratch.dir();
     const sources: string[] = [];
     for (let i = 0; i < 300; i++) sources.push(await writeRandomFile(src, `f${i}.bin`, (i * 131) % 5000, i + 1));
-    expect(await transferAll(sources, {}, {})).toEqual(new Set([4]));
+    expect(await transferAll(sources, { maxVersion: 4 as const }, { maxVersion: 4 as const })).toEqual(new Set([4]));
+  });
+
+  it('two current peers agree on v5 (v4 framing), and a v4 peer still speaks v4 with them on the wire', async () => {
+    const src = await scratch.dir();
+    const sources = [await writeRandomFile(src, 'a.bin', 10_000, 1)];
+    expect(await transferAll(sources, {}, {})).toEqual(new Set([5]));
+    expect(await transferAll(sources, {}, { maxVersion: 4 as const })).toEqual(new Set([4]));
   });
 });

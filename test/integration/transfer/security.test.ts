@@ -111,7 +111,7 @@ describe('transfer: protocol versions', () => {
     const seen = controlsOf(old);
     old.once('data', () => sendControl(old, { type: 'auth', v: 2, nonce: 'ab'.repeat(32), proof: 'cd'.repeat(32), key: newKeyPair().publicKey }));
     await seen.closed;
-    expect(seen.messages[0]).toMatchObject({ type: 'hello', v: 4 });
+    expect(seen.messages[0]).toMatchObject({ type: 'hello', v: 5 });
     expect(seen.messages[1]).toEqual({
       type: 'error', code: 'protocol', message: "the receiver's chat speaks transfer protocol 2; this sender needs 3: upgrade the receiver's chat",
     });
