@@ -1,7 +1,8 @@
 // Issue 26: a malicious server (a front end with the server's own TLS key, so every certificate
 // pin matches) that rewrites the keys in offers and accepts, and re-signs with an identity of its
 // own. Built CLIs as child processes, real TCP, the real server on port 0. The server also holds
-// each offer's token: it tries to fetch the files with it, and must get nothing.
+// each offer's token: it tries to fetch the files with it, and must get nothing. The tests run in
+// order: the first one's clean transfer pins alice and bob for the later 'pinned' ones.
 import { existsSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -144,6 +145,31 @@ describe('a malicious server', () => {
     const stolen = await stealing;
     expect(stolen.bytes).toBe(0);
     expect(existsSync(path.join(dst, 'first-contact.bin'))).toBe(false);
+  });
+
+  it('the interactive client refuses as the CLI does: a re-signed accept from a pinned contact, and the token alone gets nothing', async () => {
+    const file = await writeRandomFile(work, 'interactive.bin', 100_000);
+    const alice = spawnCli(['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only'], { home: homes.alice!, server: mitm.address, timeoutMs: 30_000 });
+    try {
+      await alice.stdout.waitFor(`connected to ${mitm.address} as alice`, 15_000);
+      alice.write('/to bob');
+      alice.write(`/send ${file}`);
+      await alice.stdout.waitFor(/offered 1 file/, 15_000);
+      const before = await steal(await fresh('i-before'));
+      expect(before.bytes).toBe(0);
+      mitm.mode.accept = 'identities';
+      const dst = await fresh('i-dst');
+      const receiver = accept('bob', dst);
+      await alice.stdout.waitFor(/failed: the identity key of bob's device ".*" has CHANGED/, 15_000);
+      const after = await steal(await fresh('i-after'));
+      expect(after.bytes).toBe(0);
+      expect(await receiver.exited).not.toBe(0);
+      expect(existsSync(path.join(dst, 'interactive.bin'))).toBe(false);
+      alice.write('/quit');
+      expect(await alice.exited).toBe(0);
+    } finally {
+      alice.child.kill();
+    }
   });
 
   it('a connection with the token but not the accepted key gets nothing, before or after the accept', async () => {
