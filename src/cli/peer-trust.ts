@@ -19,7 +19,9 @@ export interface PeerTrust {
  * Checks `identity` (from an offer or accept of `user`) signs `signed`, then applies the pins of
  * `home` for `server`. Throws a CliError (the transfer is refused) on any mismatch.
  */
-export function checkPeer(home: string, server: string, user: string, identity: SignedIdentity | undefined, signed: Buffer): PeerTrust {
+export async function checkPeer(
+  home: string, server: string, user: string, identity: SignedIdentity | undefined, signed: Buffer, ask?: (question: string) => Promise<boolean>,
+): Promise<PeerTrust> {
   const who = printable(user);
   if (!identity) {
     throw new CliError(`${who}'s chat does not sign its transfers (an older version): refused; upgrade it, or use --insecure-peer to accept an unauthenticated peer`);
@@ -37,6 +39,11 @@ export function checkPeer(home: string, server: string, user: string, identity: 
     throw new CliError(`the identity key of ${who}'s device "${device}" has CHANGED (pinned ${keyLabel(pinned.key)}, now ${keyLabel(identity.key)}): someone may be intercepting; refused; ${deliberately}`);
   }
   if (pins.some((p) => p.verified)) {
+    // Asked only on a terminal (rule 3): a yes pins the device, unverified.
+    if (ask && (await ask(`${who} is a verified contact, but this is a new device (${shown}); send to / receive from it? [y/N] `))) {
+      pinPeer(home, { server, user, device: identity.device, key: identity.key, verified: false });
+      return { verified: false, notice: `pinned a new device of ${who} (${shown}); compare safety numbers with: chat verify ${who}` };
+    }
     throw new CliError(`${who} is a verified contact, but this is a new device (${shown}): refused; ${deliberately}`);
   }
   pinPeer(home, { server, user, device: identity.device, key: identity.key, verified: false });

@@ -18,6 +18,8 @@ export interface TransferAuthOptions {
   verify: boolean;
   /** Resolves when the user confirmed the code both sides show; throws to abort. */
   confirm(code: string): Promise<void>;
+  /** On a terminal: asks a yes/no question (a new device of a verified contact); none elsewhere. */
+  ask?: (question: string) => Promise<boolean>;
   /** Accept a peer without signatures or encryption (an older chat). */
   insecurePeer: boolean;
 }
@@ -52,7 +54,7 @@ export async function checkAccept(
   if (!unauthenticatedOk(view, opts, accepted.by, accepted.key, accepted.identity)) return;
   const to = normalizeName(offer.to) ?? offer.to;
   const signed = acceptSigned({ ...bindingOf(offer), to, verify: accepted.verify === true, senderIdentity: identity.publicKey, receiverKey: accepted.key! });
-  const trust = checkPeer(opts.home, opts.server, accepted.by, accepted.identity, signed);
+  const trust = await checkPeer(opts.home, opts.server, accepted.by, accepted.identity, signed, opts.ask);
   if (trust.notice) view.info(trust.notice, { event: 'pinned', user: accepted.by, device: accepted.identity!.device });
   if (!(opts.verify || accepted.verify) || trust.verified) return;
   const code = transferCode({
@@ -72,7 +74,7 @@ export async function checkOffer(
 ): Promise<{ identity?: SignedIdentity; code?: string }> {
   if (!unauthenticatedOk(view, opts, info.from, info.key, info.identity)) return {};
   const offer = { transferId: info.transfer, from: info.from, to: info.to, senderKey: info.key!, files, verify: info.verify === true };
-  const trust = checkPeer(opts.home, opts.server, info.from, info.identity, offerSigned(bindingOf(offer)));
+  const trust = await checkPeer(opts.home, opts.server, info.from, info.identity, offerSigned(bindingOf(offer)), opts.ask);
   if (trust.notice) view.info(trust.notice, { event: 'pinned', user: info.from, device: info.identity!.device });
   const sig = signWith(identity, acceptSigned({ ...bindingOf(offer), verify: opts.verify, senderIdentity: info.identity!.key, receiverKey }));
   const signedIdentity = { key: identity.publicKey, device: identity.device, sig };

@@ -17,7 +17,7 @@ import { formatOffer, fullOffer, type FullOffer } from './offers.js';
 import { INSECURE_PEER_OPTION, VERIFY_CODE_OPTION, VERIFY_OPTION, asCliError, verifyOptions } from './send-file.js';
 import { deviceIdentity } from '../identity-file.js';
 import { checkOffer } from '../transfer-auth.js';
-import { confirmCode } from '../confirm-code.js';
+import { confirmCode, yesOnTty } from '../confirm-code.js';
 
 export interface AcceptOptions extends GlobalOptions {
   id?: string;
@@ -147,7 +147,7 @@ async function receive(client: ChatClient, offer: FullOffer, opts: AcceptOptions
   const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
   const keys = newKeyPair();
   // §T10: the offer's signature and the pins are checked, and --verify's code confirmed, before the accept.
-  const { identity, code } = await checkOffer(view, { ...opts, confirm: (code) => confirmCode(ctx, code, opts.verifyCode) }, deviceIdentity(opts.home, opts.server), info, files, keys.publicKey).catch(async (err: unknown) => {
+  const { identity, code } = await checkOffer(view, { ...opts, confirm: (code) => confirmCode(ctx, code, opts.verifyCode), ask: (q) => yesOnTty(ctx, q) }, deviceIdentity(opts.home, opts.server), info, files, keys.publicKey).catch(async (err: unknown) => {
     await client.request('reject', { offer: info.id, reason: 'refused: the transfer could not be authenticated' }).catch(() => {});
     throw err;
   });

@@ -8,7 +8,7 @@ import type { OfferAccepted, OfferCloseReason, SignedIdentity } from '../../prot
 import { printable } from '../../protocol/printable.js';
 import { deviceIdentity } from '../identity-file.js';
 import { checkAccept, signOffer } from '../transfer-auth.js';
-import { confirmCode } from '../confirm-code.js';
+import { confirmCode, yesOnTty } from '../confirm-code.js';
 import {
   Sender, TransferError, collectFiles, localCandidates, newKeyPair, newTransferSecret, type LocalFile, type TransferResult, type Via,
 } from '../../transfer/index.js';
@@ -146,7 +146,7 @@ export async function sendTo(
     const offerId = await makeOffer(client, opts, files, { transferId, token, port, ...signed }, view);
     const accepted = await answers.wait(client, offerId, opts, interrupt);
     view.info(`${printable(accepted.by)} accepted`, { event: 'accepted', offer: offerId, by: accepted.by });
-    await checkAccept(view, { ...opts, confirm: (code) => confirmCode(ctx, code, opts.verifyCode) }, identity, offer, accepted); // §T10: before the Sender admits anyone
+    await checkAccept(view, { ...opts, confirm: (code) => confirmCode(ctx, code, opts.verifyCode), ask: (q) => yesOnTty(ctx, q) }, identity, offer, accepted); // §T10: before the Sender admits anyone
     sender.accepted(accepted);
     view.info(`connecting (${opts.via.join(', ')})`, { event: 'connecting', offer: offerId });
     return await stream(sender, interrupt, accepted.by, connected, view);
