@@ -55,6 +55,18 @@ describe('chat verify', () => {
     expect(await readFile(pins, 'utf8')).toMatch(/^127\.0\.0\.1:\d+ bob desk [A-Za-z0-9_-]{43} verified$/m);
     expect((await stat(pins)).mode & 0o777).toBe(0o600);
 
+    // Verified both ways: --verify needs no per-transfer code (stdin stays empty, nobody is asked).
+    expect((await cli(bob, ['verify', 'alice', '--code', numberOf(a.stdout)])).code).toBe(0);
+    const verifiedFile = await writeRandomFile(work, 'v.bin', 3000);
+    const vdst = path.join(work, 'vdst');
+    const vsend = spawnCli(['send-file', 'alice', verifiedFile, ...LOCAL, '--verify'], { home: bob, server: server.address, timeoutMs: 30_000 });
+    await vsend.stderr.waitFor(/^offered /, 15_000);
+    const vrecv = await cli(alice, ['accept', '--dir', vdst, ...LOCAL, '--verify']);
+    expect(vrecv.code, vrecv.stderr).toBe(0);
+    expect(await vsend.exited).toBe(0);
+    expect(vrecv.stderr + vsend.stderr.lines.join('\n')).not.toContain('verification code');
+    expect(await sha256File(path.join(vdst, 'v.bin'))).toBe(await sha256File(verifiedFile));
+
     // bob logs in on a second device: alice refuses it until she trusts (or verifies) it.
     const phone = await device('bob', 'phone', 'login');
     const file = await writeRandomFile(work, 'x.bin', 5000);
