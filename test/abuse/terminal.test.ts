@@ -172,7 +172,11 @@ describe('terminal payloads from a hostile peer', () => {
     await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
     const m = await mallory();
     const id = await hostileOffer(m, [{ host: '127.0.0.1', port: (fake.address() as AddressInfo).port }]);
-    const r = await chat(['accept', id, '--via', 'direct', '--dir', await tempDir('chat-terminal-dst-'), ...LOCAL]);
+    // An unsigned, unencrypted offer is refused by default (protocol.md §T10.3); --insecure-peer lets it reach the sender's text.
+    const refused = await chat(['accept', id, '--via', 'direct', '--dir', await tempDir('chat-terminal-dst-'), ...LOCAL]);
+    expect(refused.stderr).toMatch(/^chat: mallory's chat does not encrypt \(an older version\): refused; --insecure-peer accepts it anyway$/m);
+    const id2 = await hostileOffer(m, [{ host: '127.0.0.1', port: (fake.address() as AddressInfo).port }]);
+    const r = await chat(['accept', id2, '--via', 'direct', '--insecure-peer', '--dir', await tempDir('chat-terminal-dst-'), ...LOCAL]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('the other side reports');
     expectHarmless(r.stdout + r.stderr);

@@ -120,7 +120,7 @@ describe('messages', () => {
     await json.stderr.waitFor(`listening as bob on ${srv.address}`);
 
     expect(ok(await chat(['who'], aliceHome))).toEqual(['bob']);
-    expect(ok(await chat(['who', '--json'], bobHome))).toEqual([JSON.stringify({ users: ['bob'], friends: [] })]);
+    expect(ok(await chat(['who', '--json'], bobHome))).toEqual([JSON.stringify({ users: ['bob'], friends: [], verified: [] })]);
 
     const sent = ok(await chat(['send', 'bob', 'hi', 'there'], aliceHome));
     expect(sent).toHaveLength(1);
