@@ -55,6 +55,10 @@ describe('chat verify', () => {
     expect(await readFile(pins, 'utf8')).toMatch(/^127\.0\.0\.1:\d+ bob desk [A-Za-z0-9_-]{43} verified$/m);
     expect((await stat(pins)).mode & 0o777).toBe(0o600);
 
+    expect((await cli(alice, ['friend', 'add', 'bob'])).code).toBe(0);
+    expect((await cli(bob, ['friend', 'accept', 'alice'])).code).toBe(0);
+    expect((await cli(alice, ['friend', 'list'])).stdout).toMatch(/^bob .*  verified$/m);
+
     // Verified both ways: --verify needs no per-transfer code (stdin stays empty, nobody is asked).
     expect((await cli(bob, ['verify', 'alice', '--code', numberOf(a.stdout)])).code).toBe(0);
     const verifiedFile = await writeRandomFile(work, 'v.bin', 3000);
