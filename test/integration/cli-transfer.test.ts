@@ -4,9 +4,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { runCli, spawnCli, tempHome, type SpawnedCli } from '../helpers/cli.js';
-import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+import { startLyingSender } from '../helpers/lying-sender.js';
+import { connectTo, startServer, tempDir, type TestServer } from '../helpers/server.js';
 import { sha256File, writeRandomFile } from '../helpers/transfer-files.js';
+import { newKeyPair } from '../../src/transfer/keys.js';
+import { newTransferSecret } from '../../src/transfer/offer.js';
 
 const PASSWORD = 'correct horse battery';
 const LOCAL = ['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only'];
@@ -294,5 +298,39 @@ describe('chat send-file when things break', () => {
     expect(result.sha256).toBe(await sha256File(file));
     expect(await sha256File(path.join(out, 'resume.bin'))).toBe(await sha256File(file));
     expect(existsSync(path.join(out, 'resume.bin.part'))).toBe(false);
+  });
+
+  it('accept fails, exit 1, when the sender streams other bytes than it hashes: nothing placed, the lying hash never shown', async () => {
+    const good = Buffer.from('GOOD CONTENT');
+    const evil = Buffer.from('EVIL CONTENT');
+    const hex = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    const secret = newTransferSecret();
+    const keys = newKeyPair();
+    const liar = await startLyingSender({ ...secret, keys }, [{ content: evil, claimedSha256: hex(good) }]);
+    const client = await connectTo(server);
+    try {
+      await client.login('alice', PASSWORD);
+      const candidates = [{ host: '127.0.0.1', port: liar.port }];
+      await client.offer('bob', { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: 60_000, key: keys.publicKey }, [
+        { path: 'payroll.csv', size: evil.length, mime: 'text/csv', mode: 0o644, mtimeMs: Date.now() },
+      ]);
+      const out = await newDir('out-liar');
+      for (const json of [true, false]) {
+        const r = await cli(bob, ['accept', ...(json ? ['--json'] : []), '--dir', out]);
+        expect(r.code, r.stdout).toBe(1);
+        const errors = r.stderr.trim().split('\n').filter((l) => l.startsWith('chat: '));
+        expect(errors).toEqual([`chat: SHA-256 of payroll.csv computed here (${hex(evil)}) does not match the sender's (${hex(good)}): not saved, the received bytes were discarded`]);
+        const rest = (r.stdout + r.stderr).replace(errors[0]!, '');
+        expect(rest).not.toContain(hex(good)); // the claim is only ever named as the sender's
+        expect(r.stdout).not.toContain('"event":"file"');
+        expect(await readdir(out)).not.toContain('payroll.csv');
+        if (json) await client.offer('bob', { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: 60_000, key: keys.publicKey }, [
+          { path: 'payroll.csv', size: evil.length, mime: 'text/csv', mode: 0o644, mtimeMs: Date.now() },
+        ]);
+      }
+    } finally {
+      await client.close();
+      await liar.close();
+    }
   });
 });
