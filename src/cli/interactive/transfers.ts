@@ -49,6 +49,8 @@ const OFFER_TIMEOUT_MS = 10 * 60_000;
 const CONNECT_WAIT_MS = 60_000;
 /** Offer file-list pages stay well under the server's frame limit (as in chat send-file). */
 const RESUME_LATER = '; partial files stay as .part and resume next time';
+/** Up to this many received files get a line each (name, size, SHA-256). */
+const MAX_FILE_LINES = 5;
 
 interface Running extends TransferStatus {
   cancel(): void;
@@ -218,6 +220,8 @@ export class Transfers {
 
   async #runReceiver(receiver: Receiver, info: OfferInfo, dir: string, status: Running): Promise<void> {
     receiver.on('connected', () => this.#moving(status));
+    // The SHA-256 is the receiver's own, of the bytes it saved (protocol.md §T4); a few files get a line each.
+    if (info.fileCount <= MAX_FILE_LINES) receiver.on('file', (r) => this.#deps.say(`${r.path}: ${formatBytes(r.size)}, sha256 ${r.sha256}`));
     receiver.on('progress', (ev) => this.#progress(status, ev.totalBytes));
     try {
       this.#done(await receiver.start(), `received from ${info.from} into ${dir}`);
