@@ -3,7 +3,7 @@
 // Every wait is for an output line (or screen text) with a bound; run `npm run build` first.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/client.js';
@@ -171,6 +171,28 @@ describe('chat (interactive), piped', () => {
     } finally {
       await liar.close();
     }
+  });
+
+  it('/send DIR skips a symbolic link out of DIR and lists it, as chat send-file does', async () => {
+    const base = path.join(work, 'links');
+    const dir = path.join(base, 'share');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(base, 'secret.txt'), 'SECRET');
+    await writeFile(path.join(dir, 'ok.txt'), 'ok');
+    await symlink(path.join(base, 'secret.txt'), path.join(dir, 'leak.txt'));
+    const alice = await open('alice', LOCAL);
+    alice.write('/to bob');
+    await alice.stdout.waitFor('* talking to bob');
+    alice.write(`/send ${dir}`);
+    await alice.stdout.waitFor(`* skipped share/leak.txt: a symbolic link to ${path.join(base, 'secret.txt')}, which points outside the directory (--follow-symlinks sends it)`);
+    const offered = await alice.stdout.waitFor(/^\* offered 1 file, 2 B to bob \(offer [a-z0-9]+\); /);
+    const sent = /\(offer ([a-z0-9]+)\)/.exec(offered)![1]!;
+    const bobIn = path.join(work, 'bob-links');
+    const accepted = await runCli(['accept', sent, '--dir', bobIn], { home: homes.bob!, server: server.address, timeoutMs: 20_000 });
+    expect(accepted.code, accepted.stderr).toBe(0);
+    await alice.stdout.waitFor(/^\* sent to bob: 1 file, 2 B verified in .*; skipped 1 symbolic link: share\/leak\.txt$/);
+    expect(await readdir(path.join(bobIn, 'share'))).toEqual(['ok.txt']);
+    await quit(alice);
   });
 
   it('end of input waits for a running transfer; SIGTERM cancels one and withdraws its offer', async () => {
