@@ -60,27 +60,32 @@ describe('transfer: a sender that lies about the SHA-256', () => {
     });
   }
 
-  it('reports its own hash when the sender tells the truth', async () => {
-    const dst = await scratch.dir();
-    const good = pseudoRandom(2 * MiB + 5, 3);
-    const { receiver } = await receiveFrom({ content: good, claimedSha256: sha256(good) }, 'ok.bin', dst);
-    const result = await receiver.start();
-    expect(result.files[0]!.sha256).toBe(sha256(good));
-    expect((await readFile(path.join(dst, 'ok.bin'))).equals(good)).toBe(true);
-  });
+  for (const size of [100 * 1024, 2 * MiB + 5]) {
+    it(`reports its own hash when the sender tells the truth (${size} bytes, half kept from before)`, async () => {
+      const dst = await scratch.dir();
+      const good = pseudoRandom(size, 3);
+      const kept = Math.floor(size / 2);
+      await writeKeptPart(dst, 'ok.bin', good.subarray(0, kept), size);
+      const { receiver } = await receiveFrom({ content: good, claimedSha256: sha256(good) }, 'ok.bin', dst);
+      const result = await receiver.start();
+      expect(result.files[0]).toMatchObject({ sha256: sha256(good), resumedFrom: kept });
+      expect((await readFile(path.join(dst, 'ok.bin'))).equals(good)).toBe(true);
+    });
+  }
 
-  it('fails a resumed file whose kept prefix is not what the claimed hash covers, even when the prefix proof matches', async () => {
-    const dst = await scratch.dir();
-    const size = 4 * MiB;
-    const good = pseudoRandom(size, 4);
-    const evilPrefix = pseudoRandom(2 * MiB, 5); // what this sender streamed in an earlier session
-    await writeKeptPart(dst, 'disk.img', evilPrefix, size);
-    const held = Buffer.concat([evilPrefix, good.subarray(2 * MiB)]);
-    const { receiver, shown } = await receiveFrom({ content: held, claimedSha256: sha256(good) }, 'disk.img', dst);
-    const err = await receiver.start().catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'checksum_mismatch' });
-    expect((err as Error).message).toContain(sha256(held));
-    expect(shown).toEqual([]);
-    expect(await readdir(dst)).not.toContain('disk.img');
-  });
+  for (const size of [200 * 1024, 4 * MiB]) {
+    it(`fails a resumed file (${size} bytes) whose kept prefix is not what the claimed hash covers, even when the prefix proof matches`, async () => {
+      const dst = await scratch.dir();
+      const good = pseudoRandom(size, 4);
+      const evilPrefix = pseudoRandom(size / 2, 5); // what this sender streamed in an earlier session
+      await writeKeptPart(dst, 'disk.img', evilPrefix, size);
+      const held = Buffer.concat([evilPrefix, good.subarray(size / 2)]);
+      const { receiver, shown } = await receiveFrom({ content: held, claimedSha256: sha256(good) }, 'disk.img', dst);
+      const err = await receiver.start().catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'checksum_mismatch' });
+      expect((err as Error).message).toContain(sha256(held));
+      expect(shown).toEqual([]);
+      expect(await readdir(dst)).not.toContain('disk.img');
+    });
+  }
 });
