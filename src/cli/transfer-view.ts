@@ -1,6 +1,7 @@
 // How a transfer looks: cli-progress bars on a terminal, one summary line per file otherwise,
 // or one JSON object per line with --json. Both sides show the receiver's confirmed progress.
 import cliProgress from 'cli-progress';
+import type { SkippedLink } from '../transfer/offer.js';
 import type { FileResult, ProgressEvent, TransferResult } from '../transfer/types.js';
 import type { CliContext } from './context.js';
 import { printable, printableJson } from '../protocol/printable.js';
@@ -22,6 +23,17 @@ export function formatRate(bytes: number, ms: number): string {
   return `${formatBytes(ms > 0 ? Math.round((bytes * 1000) / ms) : 0)}/s`;
 }
 
+const SKIPPED_BECAUSE: Record<SkippedLink['reason'], string> = {
+  outside: 'points outside the directory (--follow-symlinks sends it)',
+  loop: 'loops back into a directory being sent',
+  broken: 'points nowhere',
+};
+
+/** One line for a symbolic link that was not sent (issue 26, point 7). */
+export function skippedLine(s: SkippedLink): string {
+  return `skipped ${s.path}: a symbolic link to ${s.target}, which ${SKIPPED_BECAUSE[s.reason]}`;
+}
+
 /** One line for a verified file: name, size, time, rate, sha256 and where it resumed. */
 export function fileSummary(r: FileResult): string {
   const moved = r.size - r.resumedFrom;
@@ -41,6 +53,7 @@ export class TransferView {
   #bars = new Map<number, { bar: cliProgress.SingleBar; startedAt: number }>();
   #lastJson = 0;
   #pending: ProgressEvent | undefined;
+  #skipped: SkippedLink[] = [];
 
   constructor(ctx: CliContext, mode: ViewMode, files: { path: string }[], label?: string) {
     this.#ctx = ctx;
@@ -64,6 +77,12 @@ export class TransferView {
       if (event) this.#ctx.out(this.#json(event));
     } else if (this.#multibar) this.#multibar.log(`${this.#line(line)}\n`);
     else this.#ctx.err(this.#line(line));
+  }
+
+  /** Lists the symbolic links left out of the offer, now and again in the summary (done). */
+  skipped(list: SkippedLink[]): void {
+    this.#skipped = list;
+    for (const s of list) this.info(skippedLine(s), { event: 'skipped', ...s });
   }
 
   /** Also told of every progress event (a group send draws one bar per member). */
@@ -92,10 +111,13 @@ export class TransferView {
   /** The end: verified, with totals. */
   done(result: TransferResult, what: string): void {
     this.stop();
-    const line = `${what}: ${result.files.length} file(s), ${formatBytes(totalSize(result))} verified in ${(result.elapsedMs / 1000).toFixed(1)}s (${formatRate(result.bytes, result.elapsedMs)})`;
+    const skipped = this.#skipped;
+    const also = skipped.length > 0 ? `; skipped ${skipped.length} symbolic link(s): ${skipped.map((s) => s.path).join(', ')}` : '';
+    const line = `${what}: ${result.files.length} file(s), ${formatBytes(totalSize(result))} verified in ${(result.elapsedMs / 1000).toFixed(1)}s (${formatRate(result.bytes, result.elapsedMs)})${also}`;
     if (this.#mode === 'json') {
       this.#ctx.out(this.#json({
         event: 'done', files: result.files.length, size: totalSize(result), bytes: result.bytes, elapsedMs: result.elapsedMs, path: result.path, via: result.path,
+        ...(skipped.length > 0 && { skipped }),
       }));
     } else this.#ctx.err(this.#line(line));
   }

@@ -6,7 +6,7 @@ import type { ChatClient } from '../../client/client.js';
 import { ClientError } from '../../client/errors.js';
 import type { OfferAccepted, OfferCloseReason } from '../../protocol/messages.js';
 import {
-  Sender, TransferError, collectFiles, localCandidates, newKeyPair, newTransferSecret, verifyCode, type LocalFile, type TransferResult, type Via,
+  Sender, TransferError, collectOffer, localCandidates, newKeyPair, newTransferSecret, verifyCode, type LocalFile, type TransferResult, type Via,
 } from '../../transfer/index.js';
 import { VIA_OPTION, parseVia } from '../via.js';
 import { connectSession, relayOf } from '../connect.js';
@@ -31,6 +31,8 @@ export interface SendFileOptions extends GlobalOptions {
   json: boolean;
   via: Via[];
   verify: boolean;
+  /** Also send symbolic links whose target lies outside the named directory. */
+  followSymlinks: boolean;
 }
 
 type Argvs = Record<string, unknown>;
@@ -54,7 +56,8 @@ export const sendFileCommand = (ctx: CliContext) => ({
       .option('limit-rate', { type: 'string', default: '0', describe: 'bandwidth cap in bytes/s, e.g. 500K or 10M (0: none)' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
       .option('via', VIA_OPTION)
-      .option('verify', { type: 'boolean', default: false, describe: 'show a code to compare with the receiver (rules out a swapped key)' }),
+      .option('verify', { type: 'boolean', default: false, describe: 'show a code to compare with the receiver (rules out a swapped key)' })
+      .option('follow-symlinks', { type: 'boolean', default: false, describe: 'also send what symbolic links in a directory point to outside it' }),
   handler: (argv: Argvs) => runSendFile(sendFileOptions(argv), ctx),
 });
 
@@ -79,18 +82,20 @@ function sendFileOptions(argv: Argvs): SendFileOptions {
     json: Boolean(argv.json),
     via: parseVia(argv.via),
     verify: Boolean(argv.verify),
+    followSymlinks: Boolean(argv.followSymlinks),
   };
 }
 
 export async function runSendFile(opts: SendFileOptions, ctx: CliContext): Promise<void> {
-  const files = await collectFiles(opts.paths).catch(asCliError);
-  if (files.length === 0) throw new CliError('nothing to send: the directories are empty');
+  const { files, skipped } = await collectOffer(opts.paths, { followSymlinks: opts.followSymlinks }).catch(asCliError);
+  const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
+  view.skipped(skipped);
+  if (files.length === 0) throw new CliError(`nothing to send: ${skipped.length > 0 ? 'no file left once the symbolic links were skipped' : 'the directories are empty'}`);
   manyFilesHeap(files.length);
   if (opts.to.startsWith('#')) return runSendToGroup(opts, files, ctx);
   const client = await connectSession(opts);
   const interrupt = interrupted();
   try {
-    const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
     await sendTo(client, new OfferAnswers(client), opts, files, view, interrupt);
   } finally {
     interrupt.dispose();

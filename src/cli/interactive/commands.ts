@@ -104,7 +104,7 @@ export const COMMANDS = new Map<string, Command>([
   ['/kick', { usage: '/kick <#group> <user>', help: 'remove a member (owner only)', args: ['member-group', 'name'], run: kick }],
   ['/delete', { usage: '/delete <#group>', help: 'delete a group and its history (owner only)', args: ['member-group'], run: remove }],
   ['/history', { usage: '/history [user|#group] [n]', help: 'the last n messages (default: current, 20)', args: ['name', 'text'], run: history }],
-  ['/send', { usage: '/send <path...>', help: 'offer files to the current user (sent directly)', args: ['path'], run: send }],
+  ['/send', { usage: '/send [--follow-symlinks] <path...>', help: 'offer files to the current user (sent directly)', args: ['path'], run: send }],
   ['/offers', { usage: '/offers', help: 'file offers waiting for you', args: [], run: offers }],
   ['/accept', { usage: '/accept [id] [dir]', help: 'receive an offer (into the current directory)', args: ['offer', 'path'], run: accept }],
   ['/reject', { usage: '/reject <id> [reason]', help: 'decline an offer', args: ['offer', 'text'], run: reject }],
@@ -274,8 +274,10 @@ async function history(shell: Shell, args: string[]): Promise<void> {
 async function send(shell: Shell, args: string[]): Promise<void> {
   const to = shell.state.current;
   if (!to || isGroup(to)) throw new CliError('files go to one user: /to <user> first, then /send <path...>');
-  if (args.length === 0) throw new CliError('what? /send <path...>');
-  await shell.transfers.send(shell.client(), to, args.map(expandHome));
+  const follow = args[0] === '--follow-symlinks';
+  const paths = follow ? args.slice(1) : args;
+  if (paths.length === 0) throw new CliError('what? /send [--follow-symlinks] <path...>');
+  await shell.transfers.send(shell.client(), to, paths.map(expandHome), { followSymlinks: follow });
 }
 
 async function offers(shell: Shell): Promise<void> {
