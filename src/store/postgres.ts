@@ -522,8 +522,8 @@ export class PostgresStore implements Store {
 
   async backlog(user: string, limit: number): Promise<{ count: number; bytes: number }> {
     const { rows } = await this.#pool.query(
-      `SELECT count(*)::int AS count, coalesce(sum(octet_length(text)), 0)::bigint AS bytes FROM (
-         SELECT m.text FROM users u JOIN messages m ON m.recipient = u.name AND m.id > u.acked
+      `SELECT count(*)::int AS count, coalesce(sum(octet_length(body)), 0)::bigint AS bytes FROM (
+         SELECT m.body FROM users u JOIN messages m ON m.recipient = u.name AND m.id > u.acked
          WHERE u.name = $1 AND m.sender <> $1
          LIMIT $2) AS waiting`,
       [user, limit],
