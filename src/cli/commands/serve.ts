@@ -177,7 +177,7 @@ export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<voi
     certificate = await certificateFor(opts);
     opened.bus = await openBus(opts.bus, log ?? (() => {}));
     const { createServer } = await import('../../server/server.js');
-    const registration = opts.registration ?? (isLoopback(opts.host) ? 'open' : 'invite');
+    const registration = registrationFor(opts);
     server = createServer({ store: opened.store, bus: opened.bus, node, log, verbose: opts.verbose, tls: certificate, ...opts.limits, registration });
     address = await server.listen(opts.port, opts.host);
   } catch (err) {
@@ -225,12 +225,17 @@ function parseRelayAddress(text: string, port: number): { host: string; port: nu
   return { host: m[1], port: p };
 }
 
+/** Who may register: as given, else open on a loopback address and by invitation on any other. */
+export function registrationFor(opts: Pick<ServeOptions, 'host' | 'registration'>): ServerLimits['registration'] {
+  return opts.registration ?? (isLoopback(opts.host) ? 'open' : 'invite');
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** On a non-loopback address, who may register is never left unsaid (docs/security.md). */
-function registrationNotice(opts: ServeOptions, where: string): string | null {
+export function registrationNotice(opts: Pick<ServeOptions, 'host' | 'registration' | 'data'>, where: string): string | null {
   if (isLoopback(opts.host)) return null;
   if (opts.registration === 'open') return `chat: registration is OPEN: anyone who can reach ${where} can create an account (--registration invite to require codes)`;
   if (opts.registration === undefined) {
