@@ -201,6 +201,19 @@ describe('chat send-file and chat accept', () => {
     expect(await readFile(path.join(out, 'report.pdf'), 'utf8')).toBe('mine');
     expect(await sha256File(path.join(out, 'report (1).pdf'))).toBe(await sha256File(file));
   });
+
+  it('receives files whose names start with ".." (legal names inside --dir, issue 28)', async () => {
+    const src = await newDir('src-dots');
+    const hidden = await writeRandomFile(src, '..hidden', 1000, 21);
+    const dotted = await writeRandomFile(src, '...and more.txt', 500, 22);
+    const out = await newDir('out-dots');
+    const { sender } = await offer([hidden, dotted]);
+    const r = await cli(bob, ['accept', '--dir', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await sender.exited).toBe(0);
+    expect(await sha256File(path.join(out, '..hidden'))).toBe(await sha256File(hidden));
+    expect(await sha256File(path.join(out, '...and more.txt'))).toBe(await sha256File(dotted));
+  });
 });
 
 describe('chat send-file to a group', () => {
