@@ -5,6 +5,7 @@ import type { Argv } from 'yargs';
 import { ClientError } from '../client/errors.js';
 import { printable, printableText } from '../protocol/printable.js';
 import { CliError, processContext, type CliContext } from './context.js';
+import { markOperands, unmarkAll } from './operands.js';
 import { defaultHome } from './sessions.js';
 
 export { cliHeap } from './heap.js';
@@ -12,7 +13,7 @@ export { cliHeap } from './heap.js';
 export async function main(argv: string[], ctx: CliContext = processContext()): Promise<void> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
-    await (await buildParser(argv, ctx)).parseAsync();
+    await (await buildParser(markOperands(argv), ctx)).parseAsync();
   } catch (err) {
     process.exitCode = reportError(err, ctx, verbose);
   }
@@ -100,6 +101,7 @@ async function buildParser(argv: string[], ctx: CliContext) {
       describe: 'plaintext, no TLS: only with a server that runs --insecure too (env CHAT_INSECURE=1)',
       global: true,
     })
+    .middleware((argv) => unmarkAll(argv), true)
     .middleware((argv) => {
       argv.notice = (line: string) => ctx.err(`chat: ${printable(line)}`);
     })

@@ -145,6 +145,18 @@ describe('messages', () => {
     expect(await json.exited).toBe(0);
   });
 
+  it('sends texts that start with "-" and everything after "--" as text (POSIX), keeping option checks before it', async () => {
+    const [gina, hank] = [await registeredHome('gina'), await registeredHome('hank')];
+    ok(await chat(['send', 'hank', '-5 degrees'], gina));
+    ok(await chat(['send', 'hank', '--', '--not-a-flag', '-x'], gina));
+    ok(await chat(['send', '--json', 'hank', '--', 'after', '--json'], gina));
+    const texts = ok(await chat(['history', 'gina', '--json'], hank)).map((l) => (JSON.parse(l) as ChatMessage).text);
+    expect(texts).toEqual(['-5 degrees', '--not-a-flag -x', 'after --json']);
+    const typo = await chat(['send', 'hank', 'hi', '--jsn'], gina);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/Unknown argument: jsn/);
+  });
+
   it('history prints the conversation oldest first; --json one object per line; --limit/--before page back', async () => {
     const [erinHome, frankHome] = [await home(), await home()];
     await Promise.all([
