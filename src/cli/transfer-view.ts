@@ -125,6 +125,9 @@ export class TransferView {
   /** Removes the bars (before an error line or on exit). */
   stop(): void {
     this.#flushJson();
+    // cli-progress prints log() lines at its next redraw, and stop() does not redraw: without
+    // this the last file's summary line never appeared on a terminal (issue 27, item 1).
+    this.#multibar?.update();
     this.#multibar?.stop();
     this.#multibar = undefined;
   }
