@@ -159,11 +159,14 @@ function describe(source: string, rel: string, st: Stats): LocalFile {
 }
 
 /** Non-internal interface addresses with `port`; `advertise` hosts first (or only, with `replace`). */
-export function localCandidates(port: number, advertise: string[] = [], replace = false): Candidate[] {
+export function localCandidates(port: number, advertise: string[] = [], replace = false, bind?: string): Candidate[] {
   const hosts = [...advertise];
-  if (!replace) hosts.push(...interfaceAddresses());
+  // Listening on one address (--bind): that is the only one where anything answers.
+  if (!replace) hosts.push(...(bind && !WILDCARDS.has(bind) ? [bind] : interfaceAddresses()));
   return [...new Set(hosts)].map((host) => ({ host, port }));
 }
+
+const WILDCARDS = new Set(['', '0.0.0.0', '::', '::0']);
 
 function interfaceAddresses(): string[] {
   const external: string[] = [];

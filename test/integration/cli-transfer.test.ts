@@ -202,6 +202,19 @@ describe('chat send-file and chat accept', () => {
     expect(await sha256File(path.join(out, 'report (1).pdf'))).toBe(await sha256File(file));
   });
 
+  it('with --bind and nothing advertised offers only the bound address, and the transfer works (issue 27, item 6)', async () => {
+    const src = await newDir('src-bind');
+    const file = await writeRandomFile(src, 'bound.bin', 2000, 23);
+    const sender = spawn(alice, ['send-file', '--json', '--bind', '127.0.0.1', 'bob', file]);
+    const offerLine = await sender.stdout.waitFor(/"event":"offer"/);
+    expect((JSON.parse(offerLine) as { candidates: unknown[] }).candidates).toEqual([{ host: '127.0.0.1', port: expect.any(Number) }]);
+    const out = await newDir('out-bind');
+    const r = await cli(bob, ['accept', '--dir', out, '--bind', '127.0.0.1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await sender.exited).toBe(0);
+    expect(await sha256File(path.join(out, 'bound.bin'))).toBe(await sha256File(file));
+  });
+
   it('receives files whose names start with ".." (legal names inside --dir, issue 28)', async () => {
     const src = await newDir('src-dots');
     const hidden = await writeRandomFile(src, '..hidden', 1000, 21);

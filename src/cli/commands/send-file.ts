@@ -149,7 +149,7 @@ async function makeOffer(
   view: TransferView,
 ): Promise<string> {
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
-  const candidates = secret.port > 0 ? localCandidates(secret.port, opts.advertise, opts.advertiseOnly) : [];
+  const candidates = secret.port > 0 ? localCandidates(secret.port, opts.advertise, opts.advertiseOnly, opts.bind) : [];
   const created = await client.offer(
     opts.to,
     { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: opts.timeoutMs, key: secret.key },

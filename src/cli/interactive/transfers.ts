@@ -252,8 +252,8 @@ export class Transfers {
 
   /** The two-step offer of protocol.md §4.4, as chat send-file makes it. */
   async #offer(client: ChatClient, to: string, files: LocalFile[], secret: { transferId: string; token: string; port: number; key: string }) {
-    const { advertise, advertiseOnly } = this.#deps.network;
-    const candidates = localCandidates(secret.port, advertise, advertiseOnly);
+    const { advertise, advertiseOnly, bind } = this.#deps.network;
+    const candidates = localCandidates(secret.port, advertise, advertiseOnly, bind);
     const created = await client.offer(
       to,
       { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: OFFER_TIMEOUT_MS, key: secret.key },

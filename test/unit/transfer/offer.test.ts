@@ -34,6 +34,13 @@ describe('localCandidates', () => {
     ]);
   });
 
+  it('with --bind to one address lists that address (after the advertised ones), not the other interfaces', () => {
+    expect(localCandidates(7, [], false, '127.0.0.1')).toEqual([{ host: '127.0.0.1', port: 7 }]);
+    expect(localCandidates(7, ['pub.example'], false, '::1')).toEqual([{ host: 'pub.example', port: 7 }, { host: '::1', port: 7 }]);
+    expect(localCandidates(7, ['pub.example'], true, '::1')).toEqual([{ host: 'pub.example', port: 7 }]);
+    expect(localCandidates(7, [], false, '0.0.0.0')).toEqual(localCandidates(7));
+  });
+
   it('never lists link-local IPv6 addresses', () => {
     expect(localCandidates(1).some((c) => c.host.toLowerCase().startsWith('fe80'))).toBe(false);
   });
