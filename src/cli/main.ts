@@ -76,8 +76,40 @@ function unknown(word: string): never {
   throw new CliError(`unknown command "${word.slice(0, 40)}" (see chat --help)`, 2);
 }
 
+/** The first word that is neither an option nor an option's value: what the user meant as a command. */
+function firstWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (VALUE_OPTIONS.has(word)) i++;
+    else if (!word.startsWith('-')) return word;
+  }
+  return undefined;
+}
+
+/** "unknown command" with the closest command (at most 2 edits away), as git does. */
+function unknownCommand(word: string): CliError {
+  const close = COMMANDS.filter((c) => c.name !== '$0').map((c) => ({ name: c.name, d: editDistance(word, c.name) }))
+    .filter((c) => c.d <= 2).sort((a, b) => a.d - b.d)[0];
+  const hint = close ? `; did you mean "${close.name}"?` : '';
+  return new CliError(`unknown command "${word.slice(0, 40)}"${hint} (see chat --help)`, 2);
+}
+
+/** Levenshtein distance (short words only). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
 async function buildParser(argv: string[], ctx: CliContext) {
   const wanted = commandOf(argv);
+  const word = wanted === '$0' ? firstWord(argv) : undefined;
+  // The interactive client takes no words: a word there is a mistyped command.
+  if (word !== undefined && !word.startsWith('\u0000')) throw unknownCommand(word);
   const helpOnly = wanted === '$0' && (argv.includes('--help') || argv.includes('-h') || argv.includes('--version'));
   const commands: object[] = [];
   for (const entry of COMMANDS) {

@@ -145,6 +145,17 @@ describe('messages', () => {
     expect(await json.exited).toBe(0);
   });
 
+  it('a mistyped command gets one line naming the closest command, exit 2', async () => {
+    const h = await home();
+    for (const [typed, meant] of [['sned', 'send'], ['histroy', 'history'], ['sendfile', 'send-file']]) {
+      const r = await chat([typed!, 'bob', 'hi'], h);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`chat: unknown command "${typed}"; did you mean "${meant}"? (see chat --help)\n`);
+    }
+    const far = await chat(['xyzzy'], h);
+    expect(far.stderr).toBe('chat: unknown command "xyzzy" (see chat --help)\n');
+  });
+
   it('sends texts that start with "-" and everything after "--" as text (POSIX), keeping option checks before it', async () => {
     const [gina, hank] = [await registeredHome('gina'), await registeredHome('hank')];
     ok(await chat(['send', 'hank', '-5 degrees'], gina));
