@@ -137,7 +137,7 @@ export class TransferView {
       this.#multibar = new cliProgress.MultiBar(
         {
           stream: this.#ctx.stderr,
-          format: '{name} |{bar}| {percentage}% {done}/{size} {rate} ETA {eta_formatted}',
+          format: '{name} |{bar}| {percentage}% {done}/{size} {rate} ETA {eta}',
           hideCursor: true,
           clearOnComplete: true,
           autopadding: true,
@@ -157,7 +157,8 @@ export class TransferView {
   }
 
   #payload(name: string, bytes: number, size: number, since: number) {
-    return { name, done: formatBytes(bytes), size: formatBytes(size), rate: formatRate(bytes, Date.now() - since) };
+    const elapsed = Date.now() - since;
+    return { name, done: formatBytes(bytes), size: formatBytes(size), rate: formatRate(bytes, elapsed), eta: formatEta(bytes, size, elapsed) };
   }
 
   #jsonProgress(ev: ProgressEvent): void {
@@ -174,6 +175,15 @@ export class TransferView {
     this.#pending = undefined;
     this.#ctx.out(this.#json({ event: 'progress', file: ev.index, bytes: ev.bytes, size: ev.size, totalBytes: ev.totalBytes, totalSize: ev.totalSize }));
   }
+}
+
+/** Time left at the rate so far: "--" before anything moved (cli-progress printed "NULL" cut to "LLs"). */
+export function formatEta(bytes: number, size: number, elapsedMs: number): string {
+  if (bytes <= 0 || elapsedMs <= 0) return '--';
+  const s = Math.ceil(((size - bytes) * elapsedMs) / bytes / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 function totalSize(result: TransferResult): number {

@@ -4,7 +4,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { CliContext } from '../../../src/cli/context.js';
-import { TransferView } from '../../../src/cli/transfer-view.js';
+import { formatEta, TransferView } from '../../../src/cli/transfer-view.js';
 import type { FileResult } from '../../../src/transfer/types.js';
 
 function terminal(): { ctx: CliContext; text: () => string } {
@@ -35,5 +35,19 @@ describe('TransferView with bars', () => {
     const out = text();
     for (let i = 0; i < n; i++) expect(out).toContain(`sha256 ${String(i).repeat(64)}`);
     expect(out).toContain(`received: ${n} file(s)`);
+    expect(out).not.toMatch(/NULL|LLs/);
+  });
+});
+
+describe('formatEta', () => {
+  it.each([
+    [0, 1000, 0, '--'],
+    [0, 1000, 5000, '--'],
+    [500, 1000, 1000, '1s'],
+    [100, 1000, 1000, '9s'],
+    [1, 1000, 1000, '16m39s'],
+    [1, 100_000, 1000, '27h46m'],
+  ])('%i of %i bytes after %i ms: %s', (bytes, size, elapsed, expected) => {
+    expect(formatEta(bytes, size, elapsed)).toBe(expected);
   });
 });
