@@ -253,7 +253,12 @@ describe('chat (interactive), piped', () => {
     alice.write('/leave #ops');
     await alice.stdout.waitFor('* you own #ops: delete it instead of leaving');
     alice.write('/join #nowhere');
-    await alice.stdout.waitFor('* no such group: #nowhere');
+    await alice.stdout.waitFor('* created group #nowhere (public: anyone may /join; you own it)');
+    await alice.stdout.waitFor('* talking to #nowhere');
+    alice.write('/to nobody');
+    await alice.stdout.waitFor('* no such user: nobody: not switched');
+    alice.write('/to #nothing');
+    await alice.stdout.waitFor('* no such group: #nothing: not switched');
     alice.write('/history #ops 2');
     await alice.stdout.waitFor(line('<alice> rolling back'));
     await alice.stdout.waitFor(line('<bob> second thoughts'));

@@ -2,6 +2,7 @@
 // offers them) and prints through it; the table also drives /help and Tab completion.
 import path from 'node:path';
 import type { ChatClient } from '../../client/client.js';
+import type { ClientError } from '../../client/errors.js';
 import type { FriendInfo, OfferInfo } from '../../protocol/messages.js';
 import { normalizeGroup, normalizeName } from '../../protocol/names.js';
 import { formatOffer, fullOffer } from '../commands/offers.js';
@@ -130,12 +131,32 @@ export function completionTable(): Map<string, readonly ArgKind[]> {
   return new Map([...COMMANDS.entries()].map(([name, c]) => [name, c.args]));
 }
 
-function to(shell: Shell, args: string[]): void {
+async function to(shell: Shell, args: string[]): Promise<void> {
   if (args.length === 0) {
     shell.say(shell.state.current ? `talking to ${shell.state.current}` : 'no conversation selected: /to <user|#group>');
     return;
   }
-  shell.switchTo(parseTarget(args[0]));
+  const target = parseTarget(args[0]);
+  await mustExist(shell, target);
+  shell.switchTo(target);
+}
+
+/** Refuses a user or group the server does not know (a typo would otherwise become the conversation). */
+async function mustExist(shell: Shell, target: string): Promise<void> {
+  if (target === shell.state.me || shell.directory.groups.has(target)) return;
+  let client: ChatClient;
+  try {
+    client = shell.client();
+  } catch {
+    return; // reconnecting: cannot ask; a send will say if it does not exist
+  }
+  try {
+    await client.history(target, { limit: 1 });
+  } catch (err) {
+    const code = (err as ClientError).code;
+    if (code === 'no_such_user' || code === 'no_such_group') throw new CliError(`${(err as Error).message}: not switched`);
+    if (code !== 'not_member') throw err; // a private group: it exists
+  }
 }
 
 async function msg(shell: Shell, args: string[], raw: string): Promise<void> {
@@ -203,7 +224,15 @@ async function groups(shell: Shell): Promise<void> {
 }
 
 async function join(shell: Shell, args: string[]): Promise<void> {
-  const r = await shell.client().groupJoin(groupName(args[0]));
+  const name = groupName(args[0]);
+  const client = shell.client();
+  // As on IRC, joining a group that does not exist creates it (public, owned by you).
+  const r = await client.groupJoin(name).catch(async (err: ClientError) => {
+    if (err.code !== 'no_such_group') throw err;
+    const created = await client.groupCreate(name);
+    shell.say(`created group #${created.group} (public: anyone may /join; you own it)`);
+    return created;
+  });
   shell.directory.groups.set(`#${r.group}`, true);
   shell.say(`joined #${r.group}`);
   shell.switchTo(`#${r.group}`);
