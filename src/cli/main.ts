@@ -76,11 +76,14 @@ function unknown(word: string): never {
   throw new CliError(`unknown command "${word.slice(0, 40)}" (see chat --help)`, 2);
 }
 
+/** Options of the interactive client ($0) that take a value. */
+const INTERACTIVE_VALUE_OPTIONS = new Set(['--bind', '--advertise']);
+
 /** The first word that is neither an option nor an option's value: what the user meant as a command. */
 function firstWord(argv: string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
-    if (VALUE_OPTIONS.has(word)) i++;
+    if (VALUE_OPTIONS.has(word) || INTERACTIVE_VALUE_OPTIONS.has(word)) i++;
     else if (!word.startsWith('-')) return word;
   }
   return undefined;
