@@ -654,6 +654,16 @@ export class PostgresStore implements Store {
     return (await this.#rows('SELECT 1 FROM invites WHERE grp = $1 AND username = $2', [group, user])).length > 0;
   }
 
+  async pendingInvites(user: string): Promise<{ group: string; by: string; at: number }[]> {
+    const rows = await this.#rows(
+      `SELECT i.grp AS "group", i.invited_by AS by, i.at FROM invites i
+       WHERE i.username = $1 AND NOT EXISTS (SELECT 1 FROM members m WHERE m.grp = i.grp AND m.username = i.username)
+       ORDER BY i.at, i.grp LIMIT 200`,
+      [user],
+    );
+    return rows.map((r) => ({ group: String(r.group), by: String(r.by), at: Number(r.at) }));
+  }
+
   // ---- contacts --------------------------------------------------------------------------------
 
   async requestFriend(user: string, other: string, at: number): Promise<'outgoing' | 'friend' | 'unchanged'> {

@@ -508,6 +508,21 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect(ids(await store.pendingMessages('bob', own.id, sb.id, 100))).toEqual([]);
       });
 
+      it('lists the pending invitations of a user, oldest first, until it joins', async () => {
+        await user('alice');
+        await store.createGroup('secret', 'alice', true, T0);
+        await store.createGroup('club', 'alice', true, T0);
+        expect(await store.pendingInvites('bob')).toEqual([]);
+        await store.addInvite('club', 'bob', 'alice', T0 + 2);
+        await store.addInvite('secret', 'bob', 'carol', T0 + 1);
+        expect(await store.pendingInvites('bob')).toEqual([
+          { group: 'secret', by: 'carol', at: T0 + 1 },
+          { group: 'club', by: 'alice', at: T0 + 2 },
+        ]);
+        await store.addMember('secret', 'bob', T0 + 3);
+        expect(await store.pendingInvites('bob')).toEqual([{ group: 'club', by: 'alice', at: T0 + 2 }]);
+      });
+
       it('consumes an invitation on join and deletes everything of a deleted group', async () => {
         const a = await user('alice');
         const sa = await session(a);

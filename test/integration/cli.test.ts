@@ -145,6 +145,23 @@ describe('messages', () => {
     expect(await json.exited).toBe(0);
   });
 
+  it('chat group invites and group list show an invitation made while offline; join takes it up', async () => {
+    const [ivyHome] = [await registeredHome('ivy'), await registeredHome('jack')];
+    const jack = await libClient('jack');
+    try {
+      await jack.groupCreate('hideout', { private: true });
+      await jack.groupInvite('hideout', 'ivy');
+    } finally {
+      await jack.close();
+    }
+    expect(ok(await chat(['group', 'invites'], ivyHome))).toEqual(['#hideout  invited by jack  private  (chat group join hideout)']);
+    expect(ok(await chat(['group', 'list'], ivyHome))).toEqual(['#hideout  1 member(s)  owner jack  private  invited by jack: chat group join hideout']);
+    ok(await chat(['group', 'join', 'hideout'], ivyHome));
+    const none = await chat(['group', 'invites'], ivyHome);
+    expect(ok(none)).toEqual([]);
+    expect(none.stderr).toBe('no invitations\n');
+  });
+
   it('a mistyped command gets one line naming the closest command, exit 2', async () => {
     const h = await home();
     for (const [typed, meant] of [['sned', 'send'], ['histroy', 'history'], ['sendfile', 'send-file']]) {
