@@ -283,6 +283,45 @@ describe('errors and lifecycle', () => {
     expect(await extra.exited).toBe(0);
   });
 
+  it('listen waits for a server that is down and survives a restart, printing each message once (issue 27, item 8)', async () => {
+    let own = await spawnServer();
+    const { port, dataDir } = own;
+    try {
+      const [kim, lee] = [await home(), await home()];
+      for (const [h, u] of [[kim, 'kim'], [lee, 'lee']] as const) {
+        const r = await runCli(['register', u], { home: h, server: own.address, env: { CHAT_PASSWORD: PASSWORD } });
+        expect(r.code, r.stderr).toBe(0);
+      }
+      const listenTo = (h: string) => {
+        const c = spawnCli(['listen'], { home: h, server: own.address, timeoutMs: 60_000 });
+        running.push(c);
+        return c;
+      };
+      const sendAs = async (text: string) => expect((await runCli(['send', 'kim', text], { home: lee, server: own.address })).code).toBe(0);
+      const listener = listenTo(kim);
+      await listener.stderr.waitFor('listening as kim');
+      await sendAs('before');
+      await listener.stdout.waitFor(/<lee> before$/);
+
+      expect(await own.stop()).toBe(0);
+      await listener.stderr.waitFor(`chat: lost the connection to 127.0.0.1:${port}; reconnecting…`);
+      const late = listenTo(kim); // started while the server is down
+      await late.stderr.waitFor(/waiting for the server…$/);
+      own = await spawnServer({ port, dataDir });
+      await listener.stderr.waitFor(`chat: reconnected to 127.0.0.1:${port}`);
+      await late.stderr.waitFor('listening as kim');
+      await sendAs('after the restart');
+      await listener.stdout.waitFor(/<lee> after the restart$/);
+      await late.stdout.waitFor(/<lee> after the restart$/);
+      expect(listener.stdout.lines.filter((l) => l.endsWith('<lee> before'))).toHaveLength(1);
+      for (const c of [listener, late]) c.kill('SIGTERM');
+      expect(await listener.exited).toBe(0);
+      expect(await late.exited).toBe(0);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('an unreachable server is one line on stderr, no stack trace, non-zero exit', async () => {
     // A port that was free a moment ago and has no listener now.
     const probe = createTcpServer();
