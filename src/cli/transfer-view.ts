@@ -1,5 +1,6 @@
 // How a transfer looks: cli-progress bars on a terminal, one summary line per file otherwise,
 // or one JSON object per line with --json. Both sides show the receiver's confirmed progress.
+import { basename } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { SkippedLink } from '../transfer/offer.js';
 import type { FileResult, ProgressEvent, TransferResult } from '../transfer/types.js';
@@ -38,7 +39,9 @@ export function skippedLine(s: SkippedLink): string {
 export function fileSummary(r: FileResult): string {
   const moved = r.size - r.resumedFrom;
   const resumed = r.resumedFrom > 0 ? `  resumed from ${formatBytes(r.resumedFrom)}` : '';
-  return `${printable(r.path)}  ${formatBytes(r.size)}  ${(r.elapsedMs / 1000).toFixed(1)}s  ${formatRate(moved, r.elapsedMs)}  sha256 ${r.sha256}${resumed}`;
+  // A receiver that had to pick another name (never clobber) says where the file went.
+  const renamed = r.savedAs && basename(r.savedAs) !== basename(r.path) ? `  saved as ${printable(r.savedAs)}` : '';
+  return `${printable(r.path)}  ${formatBytes(r.size)}  ${(r.elapsedMs / 1000).toFixed(1)}s  ${formatRate(moved, r.elapsedMs)}  sha256 ${r.sha256}${resumed}${renamed}`;
 }
 
 export class TransferView {

@@ -200,6 +200,8 @@ describe('chat send-file and chat accept', () => {
     expect(await sender.exited).toBe(0);
     expect(await readFile(path.join(out, 'report.pdf'), 'utf8')).toBe('mine');
     expect(await sha256File(path.join(out, 'report (1).pdf'))).toBe(await sha256File(file));
+    // The text output names where it went (issue 27, item 14).
+    expect(r.stdout).toContain(`saved as ${path.join(out, 'report (1).pdf')}`);
   });
 
   it('with --bind and nothing advertised offers only the bound address, and the transfer works (issue 27, item 6)', async () => {
