@@ -79,6 +79,14 @@ export const serveCommand = (ctx: CliContext) => ({
   describe: 'run the relay server',
   builder: (y: Argv) => {
     let b = y
+      // The client's global options mean nothing to a server (issue 27, item 18).
+      .hide('server')
+      .hide('home')
+      .option('insecure', {
+        type: 'boolean',
+        default: ['1', 'true', 'yes'].includes(ctx.env.CHAT_INSECURE ?? ''),
+        describe: 'plaintext, no TLS: clients must use --insecure too, only on a trusted network (env CHAT_INSECURE=1)',
+      })
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0 or :: for every interface: a public server)' })
       .option('port', { type: 'number', default: 7070, describe: 'TCP port (0 picks a free one)' })
       .option('data', { type: 'string', default: './chat-data', describe: 'data directory (SQLite database, certificate)' })

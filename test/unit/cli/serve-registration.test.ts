@@ -25,3 +25,14 @@ describe('chat serve registration', () => {
     expect(registrationNotice({ host: '0.0.0.0', registration: 'invite', data: 'd' }, 'x')).toBeNull();
   });
 });
+
+describe('chat serve --help', () => {
+  it('lists server options only, not the client ones (--server, --home)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { CHAT_BIN } = await import('../../helpers/server.js');
+    const help = spawnSync(process.execPath, [CHAT_BIN, 'serve', '--help'], { encoding: 'utf8' }).stdout;
+    expect(help).toMatch(/--registration/);
+    expect(help).toMatch(/--insecure +plaintext, no TLS: clients must use/);
+    expect(help).not.toMatch(/--server|--home/);
+  });
+});
