@@ -162,6 +162,29 @@ describe('messages', () => {
     expect(none.stderr).toBe('no invitations\n');
   });
 
+  it('send reads the text from stdin ("-" or no text), refuses a blank one; listen does not show our own "online"', async () => {
+    const [mia, ned] = [await registeredHome('mia'), await registeredHome('ned')];
+    const listener = spawnChat(['listen'], ned);
+    await listener.stderr.waitFor('listening as ned');
+    ok(await chat(['send', 'ned', '-'], mia, { input: 'from a pipe\nsecond line\n' }));
+    ok(await chat(['send', 'ned'], mia, { input: 'no text given\n' }));
+    await listener.stdout.waitFor(/<mia> no text given$/);
+    const blank = await chat(['send', 'ned', '   '], mia);
+    expect(blank.code).toBe(1);
+    expect(blank.stderr).toBe('chat: message is empty\n');
+    const texts = ok(await chat(['history', 'mia', '--json'], ned)).map((l) => (JSON.parse(l) as ChatMessage).text);
+    expect(texts).toEqual(['from a pipe\nsecond line', 'no text given']);
+    expect(listener.stdout.lines.some((l) => /\* ned is online/.test(l))).toBe(false);
+    listener.kill('SIGTERM');
+    expect(await listener.exited).toBe(0);
+  });
+
+  it('register checks the password rule before asking again or connecting', async () => {
+    const r = await runCli(['register', 'zoe'], { home: await home(), server: '127.0.0.1:1', env: { CHAT_PASSWORD: 'short' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('chat: password must be 8-1024 characters\n');
+  });
+
   it('a mistyped command gets one line naming the closest command, exit 2', async () => {
     const h = await home();
     for (const [typed, meant] of [['sned', 'send'], ['histroy', 'history'], ['sendfile', 'send-file']]) {

@@ -6,6 +6,7 @@ import type { ChatClient } from '../../client/client.js';
 import { ClientError } from '../../client/errors.js';
 import { connectSession } from '../connect.js';
 import { backoffDelay, Link } from '../interactive/reconnect.js';
+import { readStdin } from '../password.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { clock, formatMessage, formatPresence, stamp } from '../output.js';
 
@@ -21,12 +22,19 @@ const g = (argv: Argvs) => argv as unknown as GlobalOptions;
 const jsonOption = (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' });
 
 export const sendCommand = (ctx: CliContext) => ({
-  command: 'send <user> <text..>',
-  describe: 'send a direct message, or to a group with #name',
+  command: 'send <user> [text..]',
+  describe: 'send a direct message, or to a group with #name (text "-" or none: read from stdin)',
   builder: (y: Argv) => jsonOption(y.positional('user', { type: 'string' }).positional('text', { type: 'string', array: true })),
-  handler: (argv: Argvs) =>
-    runSend({ ...g(argv), to: String(argv.user), text: (argv.text as string[]).join(' '), json: Boolean(argv.json) }, ctx),
+  handler: async (argv: Argvs) =>
+    runSend({ ...g(argv), to: String(argv.user), text: await textOf((argv.text as string[] | undefined) ?? [], ctx), json: Boolean(argv.json) }, ctx),
 });
+
+/** The words given, or stdin for "-" or no words when stdin is not a terminal (as `git commit -F -`). */
+async function textOf(words: string[], ctx: CliContext): Promise<string> {
+  if (words.length > 0 && !(words.length === 1 && words[0] === '-')) return words.join(' ');
+  if (words.length === 0 && ctx.stdin.isTTY) throw new CliError('nothing to send: chat send <user> <text>, or pipe the text in', 2);
+  return readStdin(ctx, 'message');
+}
 
 export async function runSend(opts: GlobalOptions & { to: string; text: string; json: boolean }, ctx: CliContext) {
   const client = await connectSession(opts);
@@ -107,7 +115,9 @@ export async function runListen(opts: GlobalOptions & { json: boolean }, ctx: Cl
     printed.add(m.id);
     print('message', m, formatMessage(m, link.client?.user ?? null));
   });
-  link.on('presence', (p) => print('presence', p, formatPresence(p)));
+  link.on('presence', (p) => {
+    if (p.user !== link.client?.user) print('presence', p, formatPresence(p)); // not our own "online"
+  });
   link.on('offer', (o) => print('offer', { id: o.id, from: o.from, fileCount: o.fileCount, totalBytes: o.totalBytes },
     printable(`* ${o.from} offers ${o.fileCount} file(s): chat accept ${o.id}`)));
   link.on('group', (e) => print('group', e, printable(`${clock(e.at)} * #${e.group}: ${e.user} ${e.action}${e.by !== e.user ? ` by ${e.by}` : ''}`)));
