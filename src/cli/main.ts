@@ -5,6 +5,7 @@ import type { Argv } from 'yargs';
 import { ClientError } from '../client/errors.js';
 import { printable, printableText } from '../protocol/printable.js';
 import { CliError, processContext, type CliContext } from './context.js';
+import { markOperands, unmarkAll } from './operands.js';
 import { defaultHome } from './sessions.js';
 
 export { cliHeap } from './heap.js';
@@ -12,7 +13,7 @@ export { cliHeap } from './heap.js';
 export async function main(argv: string[], ctx: CliContext = processContext()): Promise<void> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
-    await (await buildParser(argv, ctx)).parseAsync();
+    await (await buildParser(markOperands(argv), ctx)).parseAsync();
   } catch (err) {
     process.exitCode = reportError(err, ctx, verbose);
   }
@@ -76,8 +77,43 @@ function unknown(word: string): never {
   throw new CliError(`unknown command "${word.slice(0, 40)}" (see chat --help)`, 2);
 }
 
+/** Options of the interactive client ($0) that take a value. */
+const INTERACTIVE_VALUE_OPTIONS = new Set(['--bind', '--advertise']);
+
+/** The first word that is neither an option nor an option's value: what the user meant as a command. */
+function firstWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (VALUE_OPTIONS.has(word) || INTERACTIVE_VALUE_OPTIONS.has(word)) i++;
+    else if (!word.startsWith('-')) return word;
+  }
+  return undefined;
+}
+
+/** "unknown command" with the closest command (at most 2 edits away), as git does. */
+function unknownCommand(word: string): CliError {
+  const close = COMMANDS.filter((c) => c.name !== '$0').map((c) => ({ name: c.name, d: editDistance(word, c.name) }))
+    .filter((c) => c.d <= 2).sort((a, b) => a.d - b.d)[0];
+  const hint = close ? `; did you mean "${close.name}"?` : '';
+  return new CliError(`unknown command "${word.slice(0, 40)}"${hint} (see chat --help)`, 2);
+}
+
+/** Levenshtein distance (short words only). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
 async function buildParser(argv: string[], ctx: CliContext) {
   const wanted = commandOf(argv);
+  const word = wanted === '$0' ? firstWord(argv) : undefined;
+  // The interactive client takes no words: a word there is a mistyped command.
+  if (word !== undefined && !word.startsWith('\u0000')) throw unknownCommand(word);
   const helpOnly = wanted === '$0' && (argv.includes('--help') || argv.includes('-h') || argv.includes('--version'));
   const commands: object[] = [];
   for (const entry of COMMANDS) {
@@ -101,6 +137,7 @@ async function buildParser(argv: string[], ctx: CliContext) {
       describe: 'plaintext, no TLS: only with a server that runs --insecure too (env CHAT_INSECURE=1)',
       global: true,
     })
+    .middleware((argv) => unmarkAll(argv), true)
     .middleware((argv) => {
       argv.notice = (line: string) => ctx.err(`chat: ${printable(line)}`);
     })

@@ -1,4 +1,5 @@
 // Where a password comes from: --password-stdin, then CHAT_PASSWORD, then a hidden prompt on a TTY.
+import { PASSWORD_MAX, PASSWORD_MIN } from '../protocol/names.js';
 import type { CliContext } from './context.js';
 import { CliError } from './context.js';
 
@@ -9,12 +10,12 @@ export interface PasswordOptions {
 }
 
 /** Reads all of stdin (bounded) and strips one trailing newline. */
-export async function readStdin(ctx: CliContext): Promise<string> {
+export async function readStdin(ctx: CliContext, what = 'password'): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.stdin) {
     size += (chunk as Buffer).length;
-    if (size > 64 * 1024) throw new CliError('password on stdin is too long');
+    if (size > 64 * 1024) throw new CliError(`${what} on stdin is too long (64 KiB at most)`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
@@ -47,11 +48,23 @@ export function promptHidden(ctx: CliContext, question: string): Promise<string>
   });
 }
 
+/** The server's rule for a new password, checked here first: before the second prompt and before connecting. */
+export function checkNewPassword(password: string): void {
+  if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
+    throw new CliError(`password must be ${PASSWORD_MIN}-${PASSWORD_MAX} characters`, 2);
+  }
+}
+
 export async function readPassword(ctx: CliContext, options: PasswordOptions): Promise<string> {
-  if (options.passwordStdin) return readStdin(ctx);
-  if (ctx.env.CHAT_PASSWORD) return ctx.env.CHAT_PASSWORD;
+  const fresh = options.confirm === true; // a new password (registration)
+  const checked = (password: string): string => {
+    if (fresh) checkNewPassword(password);
+    return password;
+  };
+  if (options.passwordStdin) return checked(await readStdin(ctx));
+  if (ctx.env.CHAT_PASSWORD) return checked(ctx.env.CHAT_PASSWORD);
   if (!ctx.stdin.isTTY) throw new CliError('no password: use --password-stdin or set CHAT_PASSWORD', 2);
-  const password = await promptHidden(ctx, 'Password: ');
-  if (options.confirm && (await promptHidden(ctx, 'Again: ')) !== password) throw new CliError('passwords do not match');
+  const password = checked(await promptHidden(ctx, fresh ? `Password (${PASSWORD_MIN}+ characters): ` : 'Password: '));
+  if (fresh && (await promptHidden(ctx, 'Again: ')) !== password) throw new CliError('passwords do not match');
   return password;
 }

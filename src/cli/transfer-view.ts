@@ -1,6 +1,8 @@
 // How a transfer looks: cli-progress bars on a terminal, one summary line per file otherwise,
 // or one JSON object per line with --json. Both sides show the receiver's confirmed progress.
+import { basename } from 'node:path';
 import cliProgress from 'cli-progress';
+import type { SkippedLink } from '../transfer/offer.js';
 import type { FileResult, ProgressEvent, TransferResult } from '../transfer/types.js';
 import type { CliContext } from './context.js';
 import { printable, printableJson } from '../protocol/printable.js';
@@ -22,11 +24,24 @@ export function formatRate(bytes: number, ms: number): string {
   return `${formatBytes(ms > 0 ? Math.round((bytes * 1000) / ms) : 0)}/s`;
 }
 
+const SKIPPED_BECAUSE: Record<SkippedLink['reason'], string> = {
+  outside: 'points outside the directory (--follow-symlinks sends it)',
+  loop: 'loops back into a directory being sent',
+  broken: 'points nowhere',
+};
+
+/** One line for a symbolic link that was not sent (issue 26, point 7). */
+export function skippedLine(s: SkippedLink): string {
+  return `skipped ${s.path}: a symbolic link to ${s.target}, which ${SKIPPED_BECAUSE[s.reason]}`;
+}
+
 /** One line for a verified file: name, size, time, rate, sha256 and where it resumed. */
 export function fileSummary(r: FileResult): string {
   const moved = r.size - r.resumedFrom;
   const resumed = r.resumedFrom > 0 ? `  resumed from ${formatBytes(r.resumedFrom)}` : '';
-  return `${printable(r.path)}  ${formatBytes(r.size)}  ${(r.elapsedMs / 1000).toFixed(1)}s  ${formatRate(moved, r.elapsedMs)}  sha256 ${r.sha256}${resumed}`;
+  // A receiver that had to pick another name (never clobber) says where the file went.
+  const renamed = r.savedAs && basename(r.savedAs) !== basename(r.path) ? `  saved as ${printable(r.savedAs)}` : '';
+  return `${printable(r.path)}  ${formatBytes(r.size)}  ${(r.elapsedMs / 1000).toFixed(1)}s  ${formatRate(moved, r.elapsedMs)}  sha256 ${r.sha256}${resumed}${renamed}`;
 }
 
 export class TransferView {
@@ -41,6 +56,7 @@ export class TransferView {
   #bars = new Map<number, { bar: cliProgress.SingleBar; startedAt: number }>();
   #lastJson = 0;
   #pending: ProgressEvent | undefined;
+  #skipped: SkippedLink[] = [];
 
   constructor(ctx: CliContext, mode: ViewMode, files: { path: string }[], label?: string) {
     this.#ctx = ctx;
@@ -64,6 +80,12 @@ export class TransferView {
       if (event) this.#ctx.out(this.#json(event));
     } else if (this.#multibar) this.#multibar.log(`${this.#line(line)}\n`);
     else this.#ctx.err(this.#line(line));
+  }
+
+  /** Lists the symbolic links left out of the offer, now and again in the summary (done). */
+  skipped(list: SkippedLink[]): void {
+    this.#skipped = list;
+    for (const s of list) this.info(skippedLine(s), { event: 'skipped', ...s });
   }
 
   /** Also told of every progress event (a group send draws one bar per member). */
@@ -92,10 +114,13 @@ export class TransferView {
   /** The end: verified, with totals. */
   done(result: TransferResult, what: string): void {
     this.stop();
-    const line = `${what}: ${result.files.length} file(s), ${formatBytes(totalSize(result))} verified in ${(result.elapsedMs / 1000).toFixed(1)}s (${formatRate(result.bytes, result.elapsedMs)})`;
+    const skipped = this.#skipped;
+    const also = skipped.length > 0 ? `; skipped ${skipped.length} symbolic link(s): ${skipped.map((s) => s.path).join(', ')}` : '';
+    const line = `${what}: ${result.files.length} file(s), ${formatBytes(totalSize(result))} verified in ${(result.elapsedMs / 1000).toFixed(1)}s (${formatRate(result.bytes, result.elapsedMs)})${also}`;
     if (this.#mode === 'json') {
       this.#ctx.out(this.#json({
         event: 'done', files: result.files.length, size: totalSize(result), bytes: result.bytes, elapsedMs: result.elapsedMs, path: result.path, via: result.path,
+        ...(skipped.length > 0 && { skipped }),
       }));
     } else this.#ctx.err(this.#line(line));
   }
@@ -103,6 +128,9 @@ export class TransferView {
   /** Removes the bars (before an error line or on exit). */
   stop(): void {
     this.#flushJson();
+    // cli-progress prints log() lines at its next redraw, and stop() does not redraw: without
+    // this the last file's summary line never appeared on a terminal (issue 27, item 1).
+    this.#multibar?.update();
     this.#multibar?.stop();
     this.#multibar = undefined;
   }
@@ -112,7 +140,7 @@ export class TransferView {
       this.#multibar = new cliProgress.MultiBar(
         {
           stream: this.#ctx.stderr,
-          format: '{name} |{bar}| {percentage}% {done}/{size} {rate} ETA {eta_formatted}',
+          format: '{name} |{bar}| {percentage}% {done}/{size} {rate} ETA {eta}',
           hideCursor: true,
           clearOnComplete: true,
           autopadding: true,
@@ -132,7 +160,8 @@ export class TransferView {
   }
 
   #payload(name: string, bytes: number, size: number, since: number) {
-    return { name, done: formatBytes(bytes), size: formatBytes(size), rate: formatRate(bytes, Date.now() - since) };
+    const elapsed = Date.now() - since;
+    return { name, done: formatBytes(bytes), size: formatBytes(size), rate: formatRate(bytes, elapsed), eta: formatEta(bytes, size, elapsed) };
   }
 
   #jsonProgress(ev: ProgressEvent): void {
@@ -149,6 +178,15 @@ export class TransferView {
     this.#pending = undefined;
     this.#ctx.out(this.#json({ event: 'progress', file: ev.index, bytes: ev.bytes, size: ev.size, totalBytes: ev.totalBytes, totalSize: ev.totalSize }));
   }
+}
+
+/** Time left at the rate so far: "--" before anything moved (cli-progress printed "NULL" cut to "LLs"). */
+export function formatEta(bytes: number, size: number, elapsedMs: number): string {
+  if (bytes <= 0 || elapsedMs <= 0) return '--';
+  const s = Math.ceil(((size - bytes) * elapsedMs) / bytes / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 function totalSize(result: TransferResult): number {

@@ -96,6 +96,8 @@ export interface GroupInfo {
   members: number;
   /** True if the caller is a member. */
   member: boolean;
+  /** Who invited the caller, while it has not joined (it may join even if the group is private). */
+  invitedBy?: string;
 }
 
 export interface GroupMember {

@@ -535,8 +535,8 @@ export class PostgresStore implements Store {
 
   async backlog(user: string, limit: number): Promise<{ count: number; bytes: number }> {
     const { rows } = await this.#pool.query(
-      `SELECT count(*)::int AS count, coalesce(sum(octet_length(text)), 0)::bigint AS bytes FROM (
-         SELECT m.text FROM users u JOIN messages m ON m.recipient = u.name AND m.id > u.acked
+      `SELECT count(*)::int AS count, coalesce(sum(octet_length(body)), 0)::bigint AS bytes FROM (
+         SELECT m.body FROM users u JOIN messages m ON m.recipient = u.name AND m.id > u.acked
          WHERE u.name = $1 AND m.sender <> $1
          LIMIT $2) AS waiting`,
       [user, limit],
@@ -665,6 +665,16 @@ export class PostgresStore implements Store {
 
   async hasInvite(group: string, user: string): Promise<boolean> {
     return (await this.#rows('SELECT 1 FROM invites WHERE grp = $1 AND username = $2', [group, user])).length > 0;
+  }
+
+  async pendingInvites(user: string): Promise<{ group: string; by: string; at: number }[]> {
+    const rows = await this.#rows(
+      `SELECT i.grp AS "group", i.invited_by AS by, i.at FROM invites i
+       WHERE i.username = $1 AND NOT EXISTS (SELECT 1 FROM members m WHERE m.grp = i.grp AND m.username = i.username)
+       ORDER BY i.at, i.grp LIMIT 200`,
+      [user],
+    );
+    return rows.map((r) => ({ group: String(r.group), by: String(r.by), at: Number(r.at) }));
   }
 
   // ---- contacts --------------------------------------------------------------------------------

@@ -517,6 +517,15 @@ export class SqliteStore implements Store {
     return this.#prepare('SELECT 1 FROM invites WHERE grp = ? AND user = ?').get(group, user) !== undefined;
   }
 
+  async pendingInvites(user: string): Promise<{ group: string; by: string; at: number }[]> {
+    return this.#prepare(
+        `SELECT i.grp AS "group", i.by, i.at FROM invites i
+         WHERE i.user = ? AND NOT EXISTS (SELECT 1 FROM members m WHERE m.grp = i.grp AND m.user = i.user)
+         ORDER BY i.at, i.grp LIMIT 200`,
+      )
+      .all(user) as { group: string; by: string; at: number }[];
+  }
+
   #friendState(user: string, other: string): FriendRow['state'] | undefined {
     return this.#prepare('SELECT state FROM friends WHERE user = ? AND other = ?').pluck().get(user, other) as FriendRow['state'] | undefined;
   }

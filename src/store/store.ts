@@ -224,6 +224,8 @@ export interface Store {
   isMember(group: string, user: string): Promise<boolean>;
   addInvite(group: string, user: string, by: string, at: number): Promise<void>;
   hasInvite(group: string, user: string): Promise<boolean>;
+  /** Invitations of `user` to groups it has not joined, oldest first (at most 200). */
+  pendingInvites(user: string): Promise<{ group: string; by: string; at: number }[]>;
 
   /**
    * `user` asks `other` to be friends. Returns the new state from `user`'s side: 'outgoing', or

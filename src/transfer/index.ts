@@ -1,5 +1,5 @@
 // Public API of the peer-to-peer transfer engine.
-export { collectFiles, localCandidates, newTransferSecret, withObserved, type Candidate, type LocalFile, type OfferFile } from './offer.js';
+export { collectFiles, collectOffer, localCandidates, newTransferSecret, withObserved, type Candidate, type CollectedFiles, type LocalFile, type OfferFile, type SkippedLink } from './offer.js';
 export { Sender, SENDER_DEFAULTS, type SenderOptions } from './sender.js';
 export { Receiver, RECEIVER_DEFAULTS, type ReceiverOptions } from './receiver.js';
 export { TransferError, TRANSFER_ERROR_CODES, isTransferErrorCode, type TransferErrorCode } from './errors.js';

@@ -109,7 +109,7 @@ export class ReceiverPaths {
       return new Promise<number>((resolve) => server.listen(l.port ?? 0, '0.0.0.0', () => resolve((server.address() as net.AddressInfo).port)));
     });
     server.on('error', () => {});
-    return localCandidates(port, l.advertise ?? [], l.advertiseOnly ?? false);
+    return localCandidates(port, l.advertise ?? [], l.advertiseOnly ?? false, l.host);
   }
 
   #onSocket(socket: net.Socket): void {

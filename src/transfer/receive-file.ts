@@ -1,9 +1,11 @@
 // One file on the receiving side, for one request: `.part` file, resume proof, in-order writes
-// with bounded memory, verify, then place without clobbering. Verify: on a sealed (v3)
-// connection every byte was authenticated by its frame's tag, so the file is complete and intact
-// when `end` (itself sealed) says the size we reached, and a prefix kept from an earlier session
-// hashes to the sender's `prefixSha256`; on a plaintext (v1) one, by CRC-32 per chunk and our own
-// whole-file SHA-256.
+// with bounded memory, verify, then place without clobbering. Verify: the receiver hashes every
+// byte of the file it holds (a prefix kept from an earlier session read back from the `.part`,
+// the rest as it arrives) and compares its own SHA-256 with the sender's `end.sha256`; what it
+// shows and reports is its own value, never the sender's claim (a sender can lie about the hash
+// of what it streamed). On a sealed (v3) connection every byte was also authenticated by its
+// frame's tag and a kept prefix must hash to the sender's `prefixSha256`; on a plaintext (v1)
+// one each chunk has a CRC-32.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { chunkCrc, type DataHeader } from './chunk.js';
@@ -14,7 +16,6 @@ import { SIDECAR_SUFFIX, claimPart, markPart, releasePart, removeSidecar, reopen
 import type { EndMessage, GetMessage, StartMessage } from './messages.js';
 import type { OfferFile } from './offer.js';
 import { MAX_TAIL_BYTES } from './send-file.js';
-import { hashFilePrefix } from './prefix-hash.js';
 import { TailHasher } from './tail-hasher.js';
 import type { TokenBucket } from './token-bucket.js';
 import { BUNDLE_VERSION, type Wire } from './wire.js';
@@ -40,8 +41,8 @@ export interface FileJob {
   startedAt?: number;
   /** Bytes of the `.part` kept from before this session (set by the first attempt; 0 once refused). */
   priorBytes?: number;
-  /** SHA-256 of those bytes, hashed off the main thread once the sender agreed to resume (v3). */
-  priorSha256?: Promise<string>;
+  /** True once the re-check of those bytes was announced (once per session, not per connection). */
+  provingShown?: boolean;
 }
 
 /** The receiver's side of a FileJob. */
@@ -63,7 +64,7 @@ export interface SinkHooks {
   ackIntervalMs: number;
   onWritten(index: number, bytes: number): void;
   onBytes(n: number): void;
-  /** v3: the `bytes` kept from an earlier session are being re-hashed to prove them (off the main thread). */
+  /** v3: the `bytes` kept from an earlier session are being re-hashed to prove them. */
   onProvingPrefix?(index: number, bytes: number): void;
 }
 
@@ -85,8 +86,9 @@ export class FileSink {
   #have = 0;
   #pos = -1;
   #written = 0;
+  /** SHA-256 of the whole file as this receiver holds it (kept prefix read back, then live bytes). */
   #hasher: TailHasher | undefined;
-  /** The connection is sealed (v3): no CRC, no hashing of our own. */
+  /** The connection is sealed (v3): no CRC; a kept prefix is proven by `end.prefixSha256`. */
   #sealed = false;
   #chain: Promise<void> = Promise.resolve();
   #queued: Array<{ data: Buffer; release: () => void }> = [];
@@ -197,15 +199,15 @@ export class FileSink {
     this.#pos = msg.offset;
     this.#written = msg.offset;
     this.job.resumedFrom ??= msg.offset;
-    if (!this.#sealed) this.#hasher = new TailHasher((buf, at) => this.#part!.read(buf, at), msg.offset);
-    else if (prior > 0 && msg.offset > 0 && !this.job.priorSha256) this.#provePrior(prior);
+    // One pass over [0, size): bytes on disk are read back, the rest hashed as it arrives; the
+    // digest of the kept part [0, prior) comes from the same pass (v3, §T5).
+    const mark = this.#sealed && msg.offset > 0 ? prior : 0;
+    this.#hasher = new TailHasher((buf, at) => this.#part!.read(buf, at), msg.offset, mark);
+    if (mark > 0 && !this.job.provingShown) {
+      this.job.provingShown = true;
+      this.#hooks!.onProvingPrefix?.(this.job.index, mark);
+    }
     this.#hooks!.onWritten(this.job.index, msg.offset);
-  }
-
-  #provePrior(bytes: number): void {
-    this.job.priorSha256 = hashFilePrefix(this.job.partPath, bytes);
-    this.job.priorSha256.catch(() => {}); // awaited at the end; a failure then fails the file
-    this.#hooks!.onProvingPrefix?.(this.job.index, bytes);
   }
 
   /** One DATA chunk: checked (order, bounds; v1: CRC-32 and hashed), queued for writing; `release` once written. */
@@ -226,7 +228,7 @@ export class FileSink {
     this.#throttle(n);
   }
 
-  /** protocol §4 `end`: after the last write, compare SHA-256 values, then finalize. */
+  /** protocol §4 `end`: after the last write, compare our SHA-256 with the sender's, then finalize. */
   onEnd(msg: EndMessage): void {
     const { file, index } = this.job;
     if (this.#failure) return;
@@ -304,10 +306,9 @@ export class FileSink {
 
   async #finish(end: EndMessage): Promise<void> {
     const { file, index, partPath, finalPath } = this.job;
-    const sha256 = this.#sealed ? await this.#proven(end) : await this.#hasher!.digest();
-    if (sha256 !== end.sha256) {
-      throw new TransferError('checksum_mismatch', `SHA-256 of ${file.path} does not match the sender's; data kept in ${partPath}`, { file: index });
-    }
+    const sha256 = await this.#hasher!.digest(); // ours: of the bytes in the `.part`, never the sender's claim
+    if (this.#sealed) await this.#proveKept(end);
+    if (sha256 !== end.sha256) await this.#mismatch(sha256, end.sha256);
     await this.#part!.finish(receivedMode(file.mode, this.job.target.umask), file.mtimeMs);
     const savedAs = await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES, this.job.number);
     if (this.job.marked) removeSidecar(partPath);
@@ -320,19 +321,33 @@ export class FileSink {
   }
 
   /**
-   * v3: every byte this session wrote was authenticated; what was kept from before must hash to
-   * the sender's prefix. A kept part that does not is discarded (truncated), never trusted.
+   * v3: what was kept from before must hash to the sender's prefix. A kept part that does not is
+   * discarded (truncated), never trusted.
    */
-  async #proven(end: EndMessage): Promise<string> {
+  async #proveKept(end: EndMessage): Promise<void> {
     const { file, index } = this.job;
     const prior = this.job.priorBytes ?? 0;
-    if (prior === 0) return end.sha256;
-    const ours = await this.job.priorSha256!;
-    if (ours === end.prefixSha256) return end.sha256;
+    if (prior === 0 || this.#hasher!.markDigest === end.prefixSha256) return;
+    await this.#discard();
+    throw new TransferError('checksum_mismatch', `the ${prior} bytes of ${file.path} kept from an earlier transfer do not match the sender's file; discarded them, send it again`, { file: index });
+  }
+
+  /**
+   * The bytes we hold do not hash to what the sender says it sent: the file is never given its
+   * final name. v3: the `.part` is discarded (every byte of it came from this sender, or was
+   * proven against it); v1: kept, as a CRC-checked stream may have met a disk error.
+   */
+  async #mismatch(ours: string, theirs: string): Promise<never> {
+    const { file, index, partPath } = this.job;
+    const what = `SHA-256 of ${file.path} computed here (${ours}) does not match the sender's (${theirs})`;
+    if (!this.#sealed) throw new TransferError('checksum_mismatch', `${what}; data kept in ${partPath}`, { file: index });
+    await this.#discard();
+    throw new TransferError('checksum_mismatch', `${what}: not saved, the received bytes were discarded`, { file: index });
+  }
+
+  async #discard(): Promise<void> {
     await this.#part!.truncate(0);
     this.job.priorBytes = 0;
-    this.job.priorSha256 = undefined;
-    throw new TransferError('checksum_mismatch', `the ${prior} bytes of ${file.path} kept from an earlier transfer do not match the sender's file; discarded them, send it again`, { file: index });
   }
 
   async #settle(): Promise<void> {

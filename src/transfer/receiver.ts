@@ -141,9 +141,16 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     this.#started = true;
     const startedAt = performance.now();
     if (this.#opts.signal?.aborted) this.abort();
-    const files = await this.#runAll(this.#plan());
-    this.#closeAll(this.#fatal);
-    this.#paths.close();
+    let files: FileResult[] = [];
+    try {
+      files = await this.#runAll(this.#plan());
+    } catch (err) {
+      this.#fail(toTransferError(err)); // e.g. a name that cannot be placed: the sender is told
+    } finally {
+      // Whatever happened, nothing stays open: a listener left behind kept the process alive.
+      this.#closeAll(this.#fatal);
+      this.#paths.close();
+    }
     if (this.#fatal) throw this.#fatal;
     return { files, bytes: this.#bytes, elapsedMs: performance.now() - startedAt, path: this.#paths.path };
   }

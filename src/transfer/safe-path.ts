@@ -32,7 +32,8 @@ export function resolveInside(dir: string, safeRelative: string): string {
   const root = path.resolve(dir);
   const full = path.resolve(root, ...safeRelative.split('/'));
   const rel = path.relative(root, full);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+  // `..hidden` is a legal name inside; only `..` itself or `../…` leaves.
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
     throw new RangeError(`path ${JSON.stringify(safeRelative)} escapes ${root}`);
   }
   return full;

@@ -1,7 +1,7 @@
 // Streams one requested file over an authenticated connection (protocol.md §T4–5).
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { closeSync, fstatSync, openSync, read, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, read, readSync, type Stats } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chunkCrc, writeDataFrame } from './chunk.js';
 import { TransferError, fsError } from './errors.js';
@@ -15,6 +15,12 @@ import { peerGone, type Wire } from './wire.js';
 
 /** Largest tail a receiver may ask us to verify on resume (1 MiB). */
 export const MAX_TAIL_BYTES = 1 << 20;
+
+/**
+ * An offered file's `source` is a real path (offer.ts resolved any link once, checking where it
+ * points): a link put in its place after the offer is not followed.
+ */
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
 
 /** What sendFile needs from its connection and sender. */
 export interface SendContext {
@@ -46,15 +52,15 @@ interface Chunk {
 /** Serves one `get`: start, DATA chunks from the agreed offset, end with the whole-file SHA-256. */
 export async function sendFile(index: number, file: LocalFile, req: GetMessage, ctx: SendContext): Promise<Served> {
   if (file.size <= SMALL_FILE_BYTES && file.size <= ctx.pool.slotBytes - SLOT_HEADER_BYTES) return sendSmallFile(index, file, req, ctx);
-  const fh = await open(file.source, 'r').catch((err: unknown) => {
+  const fh = await open(file.source, READ_FLAGS).catch((err: unknown) => {
     throw fsError(err, file.path, index);
   });
   try {
     checkUnchanged(index, file, await fh.stat());
     const offset = await agreeOffset(fh, file, req);
     ctx.wire.sendControl({ type: 'start', file: index, offset, size: file.size });
-    // v3: the receiver does not hash what it receives; it needs our SHA-256 of the bytes it kept
-    // from an earlier session (`prefix`), taken from the same pass as the whole file's.
+    // v3: the receiver proves the bytes it kept from an earlier session (`prefix`) against our
+    // SHA-256 of them, taken from the same pass as the whole file's.
     const sealed = ctx.wire.protected;
     const prefix = sealed && req.prefix !== undefined && req.prefix > 0 && req.prefix <= offset ? req.prefix : 0;
     const hasher = new TailHasher(readerOf(fh), offset, prefix);
@@ -79,7 +85,7 @@ export async function sendFile(index: number, file: LocalFile, req: GetMessage, 
 async function sendSmallFile(index: number, file: LocalFile, req: GetMessage, ctx: SendContext): Promise<Served> {
   let fd: number;
   try {
-    fd = openSync(file.source, 'r');
+    fd = openSync(file.source, READ_FLAGS);
   } catch (err) {
     throw fsError(err, file.path, index);
   }

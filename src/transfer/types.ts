@@ -59,7 +59,7 @@ export interface ReceiverEvents {
   progress: [ProgressEvent];
   file: [FileResult];
   retry: [{ attempt: number; delayMs: number; reason: string }];
-  /** The `bytes` of file `index` kept from an earlier session are being re-hashed (off the main thread) to prove them. */
+  /** The `bytes` of file `index` kept from an earlier session are being re-hashed (while the rest streams in) to prove them. */
   proving: [{ index: number; path: string; bytes: number }];
 }
 

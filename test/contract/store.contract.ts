@@ -528,6 +528,21 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect(ids(await store.pendingMessages('bob', own.id, sb.id, 100))).toEqual([]);
       });
 
+      it('lists the pending invitations of a user, oldest first, until it joins', async () => {
+        await user('alice');
+        await store.createGroup('secret', 'alice', true, T0);
+        await store.createGroup('club', 'alice', true, T0);
+        expect(await store.pendingInvites('bob')).toEqual([]);
+        await store.addInvite('club', 'bob', 'alice', T0 + 2);
+        await store.addInvite('secret', 'bob', 'carol', T0 + 1);
+        expect(await store.pendingInvites('bob')).toEqual([
+          { group: 'secret', by: 'carol', at: T0 + 1 },
+          { group: 'club', by: 'alice', at: T0 + 2 },
+        ]);
+        await store.addMember('secret', 'bob', T0 + 3);
+        expect(await store.pendingInvites('bob')).toEqual([{ group: 'club', by: 'alice', at: T0 + 2 }]);
+      });
+
       it('consumes an invitation on join and deletes everything of a deleted group', async () => {
         const a = await user('alice');
         const sa = await session(a);
@@ -599,6 +614,22 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         const m4 = await msg('alice', 'bob', sa.id);
         expect(ids(await store.directMessagesTo('bob', 0, m4.id, 10))).toEqual([m1.id, m4.id]);
         expect(ids(await store.directMessagesTo('bob', m1.id, m4.id, 10))).toEqual([m4.id]);
+      });
+
+      it('backlog counts the direct messages from others after the furthest ack, and their bytes', async () => {
+        const [a, b] = [await user('alice'), await user('bob')];
+        const [sa, sb] = [await session(a), await session(b)];
+        await store.createGroup('ops', 'alice', false, T0);
+        await store.addMember('ops', 'bob', T0);
+        expect(await store.backlog('bob', 100)).toEqual({ count: 0, bytes: 0 });
+        const m1 = await store.addMessage({ from: 'alice', to: 'bob', text: 'héllo', at: T0, fromSession: sa.id });
+        await store.addMessage({ from: 'alice', to: '#ops', text: 'to the group', at: T0, fromSession: sa.id });
+        await store.addMessage({ from: 'bob', to: 'bob', text: 'a note to self', at: T0, fromSession: sb.id });
+        await store.addMessage({ from: 'alice', to: 'bob', text: 'again', at: T0, fromSession: sa.id });
+        expect(await store.backlog('bob', 100)).toEqual({ count: 2, bytes: 6 + 5 });
+        expect((await store.backlog('bob', 1)).count).toBe(1);
+        await store.ackMessages(sb.id, m1.id);
+        expect(await store.backlog('bob', 100)).toEqual({ count: 1, bytes: 5 });
       });
     });
 

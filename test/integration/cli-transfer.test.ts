@@ -1,12 +1,16 @@
 // chat send-file / offers / accept / reject end to end: the real server on port 0, two users'
 // built CLIs as child processes, real files on disk. The sender only listens on and offers 127.0.0.1.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { runCli, spawnCli, tempHome, type SpawnedCli } from '../helpers/cli.js';
-import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+import { offerFromLiar, startLyingSender } from '../helpers/lying-sender.js';
+import { connectTo, startServer, tempDir, type TestServer } from '../helpers/server.js';
 import { sha256File, writeRandomFile } from '../helpers/transfer-files.js';
+import { newKeyPair } from '../../src/transfer/keys.js';
+import { newTransferSecret } from '../../src/transfer/offer.js';
 
 const PASSWORD = 'correct horse battery';
 const LOCAL = ['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only'];
@@ -196,6 +200,34 @@ describe('chat send-file and chat accept', () => {
     expect(await sender.exited).toBe(0);
     expect(await readFile(path.join(out, 'report.pdf'), 'utf8')).toBe('mine');
     expect(await sha256File(path.join(out, 'report (1).pdf'))).toBe(await sha256File(file));
+    // The text output names where it went (issue 27, item 14).
+    expect(r.stdout).toContain(`saved as ${path.join(out, 'report (1).pdf')}`);
+  });
+
+  it('with --bind and nothing advertised offers only the bound address, and the transfer works (issue 27, item 6)', async () => {
+    const src = await newDir('src-bind');
+    const file = await writeRandomFile(src, 'bound.bin', 2000, 23);
+    const sender = spawn(alice, ['send-file', '--json', '--bind', '127.0.0.1', 'bob', file]);
+    const offerLine = await sender.stdout.waitFor(/"event":"offer"/);
+    expect((JSON.parse(offerLine) as { candidates: unknown[] }).candidates).toEqual([{ host: '127.0.0.1', port: expect.any(Number) }]);
+    const out = await newDir('out-bind');
+    const r = await cli(bob, ['accept', '--dir', out, '--bind', '127.0.0.1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await sender.exited).toBe(0);
+    expect(await sha256File(path.join(out, 'bound.bin'))).toBe(await sha256File(file));
+  });
+
+  it('receives files whose names start with ".." (legal names inside --dir, issue 28)', async () => {
+    const src = await newDir('src-dots');
+    const hidden = await writeRandomFile(src, '..hidden', 1000, 21);
+    const dotted = await writeRandomFile(src, '...and more.txt', 500, 22);
+    const out = await newDir('out-dots');
+    const { sender } = await offer([hidden, dotted]);
+    const r = await cli(bob, ['accept', '--dir', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await sender.exited).toBe(0);
+    expect(await sha256File(path.join(out, '..hidden'))).toBe(await sha256File(hidden));
+    expect(await sha256File(path.join(out, '...and more.txt'))).toBe(await sha256File(dotted));
   });
 });
 
@@ -294,5 +326,89 @@ describe('chat send-file when things break', () => {
     expect(result.sha256).toBe(await sha256File(file));
     expect(await sha256File(path.join(out, 'resume.bin'))).toBe(await sha256File(file));
     expect(existsSync(path.join(out, 'resume.bin.part'))).toBe(false);
+  });
+
+  it('accept fails, exit 1, when the sender streams other bytes than it hashes: nothing placed, the lying hash never shown', async () => {
+    const good = Buffer.from('GOOD CONTENT');
+    const evil = Buffer.from('EVIL CONTENT');
+    const hex = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    const secret = newTransferSecret();
+    const keys = newKeyPair();
+    const liar = await startLyingSender({ ...secret, keys }, [{ content: evil, claimedSha256: hex(good) }]);
+    const client = await connectTo(server);
+    try {
+      await client.login('alice', PASSWORD);
+      const candidates = [{ host: '127.0.0.1', port: liar.port }];
+      const files = [{ path: 'payroll.csv', size: evil.length, mime: 'text/csv', mode: 0o644, mtimeMs: Date.now() }];
+      await offerFromLiar(client, 'bob', liar, { ...secret, keys }, candidates, files);
+      const out = await newDir('out-liar');
+      for (const json of [true, false]) {
+        const r = await cli(bob, ['accept', ...(json ? ['--json'] : []), '--dir', out]);
+        expect(r.code, r.stdout).toBe(1);
+        const errors = r.stderr.trim().split('\n').filter((l) => l.startsWith('chat: '));
+        expect(errors).toEqual([`chat: SHA-256 of payroll.csv computed here (${hex(evil)}) does not match the sender's (${hex(good)}): not saved, the received bytes were discarded`]);
+        const rest = (r.stdout + r.stderr).replace(errors[0]!, '');
+        expect(rest).not.toContain(hex(good)); // the claim is only ever named as the sender's
+        expect(r.stdout).not.toContain('"event":"file"');
+        expect(await readdir(out)).not.toContain('payroll.csv');
+        if (json) await offerFromLiar(client, 'bob', liar, { ...secret, keys }, candidates, files);
+      }
+    } finally {
+      await client.close();
+      await liar.close();
+    }
+  });
+});
+
+describe('chat send-file DIR and symbolic links (issue 26, point 7)', () => {
+  /** base/secret.txt outside; base/share with sub/real.txt, a link out, a link in, a loop. */
+  async function linkedTree(name: string): Promise<{ base: string; dir: string }> {
+    const base = await newDir(name);
+    const dir = path.join(base, 'share');
+    await mkdir(path.join(dir, 'sub'), { recursive: true });
+    await writeFile(path.join(base, 'secret.txt'), 'SECRET');
+    await writeFile(path.join(dir, 'sub', 'real.txt'), 'real content');
+    await symlink(path.join(base, 'secret.txt'), path.join(dir, 'leak.txt'));
+    await symlink('sub/real.txt', path.join(dir, 'alias.txt'));
+    await symlink(dir, path.join(dir, 'sub', 'loop'));
+    return { base, dir };
+  }
+
+  it('skips a link out of DIR and lists it (text), sends a link inside DIR as its target, and a loop does not hang', async () => {
+    const { base, dir } = await linkedTree('links1');
+    const { sender } = await offer([dir]);
+    expect(sender.stderr.text).toContain(`skipped share/leak.txt: a symbolic link to ${path.join(base, 'secret.txt')}, which points outside the directory (--follow-symlinks sends it)`);
+    expect(sender.stderr.text).toContain(`skipped share/sub/loop: a symbolic link to ${dir}, which loops back into a directory being sent`);
+    const out = await newDir('links1-out');
+    const r = await cli(bob, ['accept', '--dir', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await sender.exited).toBe(0);
+    expect(await readFile(path.join(out, 'share', 'alias.txt'), 'utf8')).toBe('real content');
+    expect((await readdir(path.join(out, 'share'))).sort()).toEqual(['alias.txt', 'sub']);
+    expect(await readdir(path.join(out, 'share', 'sub'))).toEqual(['real.txt']);
+    expect(sender.stderr.text).toMatch(/^sent to bob via direct: 2 file\(s\), .* verified in .*; skipped 2 symbolic link\(s\): share\/leak\.txt, share\/sub\/loop$/m);
+  });
+
+  it('lists the skipped links in --json (events and the done summary); --follow-symlinks sends the one out of DIR', async () => {
+    const { base, dir } = await linkedTree('links2');
+    const sender = spawn(alice, ['send-file', '--json', ...LOCAL, 'bob', dir]);
+    await sender.stdout.waitFor(/"event":"offer"/);
+    const out = await newDir('links2-out');
+    expect((await cli(bob, ['accept', '--dir', out])).code).toBe(0);
+    expect(await sender.exited).toBe(0);
+    const events = jsonLines(sender.stdout.text);
+    const leak = { path: 'share/leak.txt', target: path.join(base, 'secret.txt'), reason: 'outside' };
+    const loop = { path: 'share/sub/loop', target: dir, reason: 'loop' };
+    expect(events.filter((e) => e.event === 'skipped')).toEqual([{ event: 'skipped', ...leak }, { event: 'skipped', ...loop }]);
+    expect(events.find((e) => e.event === 'done')).toMatchObject({ files: 2, skipped: [leak, loop] });
+    expect(existsSync(path.join(out, 'share', 'leak.txt'))).toBe(false);
+
+    const { sender: following } = await offer(['--follow-symlinks', dir]);
+    const out2 = await newDir('links2-follow');
+    expect((await cli(bob, ['accept', '--dir', out2])).code).toBe(0);
+    expect(await following.exited).toBe(0);
+    expect(await readFile(path.join(out2, 'share', 'leak.txt'), 'utf8')).toBe('SECRET');
+    expect(following.stderr.text).not.toContain('skipped share/leak.txt');
+    expect(following.stderr.text).toContain('skipped share/sub/loop');
   });
 });

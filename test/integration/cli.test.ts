@@ -145,6 +145,69 @@ describe('messages', () => {
     expect(await json.exited).toBe(0);
   });
 
+  it('chat group invites and group list show an invitation made while offline; join takes it up', async () => {
+    const [ivyHome] = [await registeredHome('ivy'), await registeredHome('jack')];
+    const jack = await libClient('jack');
+    try {
+      await jack.groupCreate('hideout', { private: true });
+      await jack.groupInvite('hideout', 'ivy');
+    } finally {
+      await jack.close();
+    }
+    expect(ok(await chat(['group', 'invites'], ivyHome))).toEqual(['#hideout  invited by jack  private  (chat group join hideout)']);
+    expect(ok(await chat(['group', 'list'], ivyHome))).toEqual(['#hideout  1 member(s)  owner jack  private  invited by jack: chat group join hideout']);
+    ok(await chat(['group', 'join', 'hideout'], ivyHome));
+    const none = await chat(['group', 'invites'], ivyHome);
+    expect(ok(none)).toEqual([]);
+    expect(none.stderr).toBe('no invitations\n');
+  });
+
+  it('send reads the text from stdin ("-" or no text), refuses a blank one; listen does not show our own "online"', async () => {
+    const [mia, ned] = [await registeredHome('mia'), await registeredHome('ned')];
+    const listener = spawnChat(['listen'], ned);
+    await listener.stderr.waitFor('listening as ned');
+    ok(await chat(['send', 'ned', '-'], mia, { input: 'from a pipe\nsecond line\n' }));
+    ok(await chat(['send', 'ned'], mia, { input: 'no text given\n' }));
+    await listener.stdout.waitFor(/<mia> no text given$/);
+    const blank = await chat(['send', 'ned', '   '], mia);
+    expect(blank.code).toBe(1);
+    expect(blank.stderr).toBe('chat: message is empty\n');
+    const texts = ok(await chat(['history', 'mia', '--json'], ned)).map((l) => (JSON.parse(l) as ChatMessage).text);
+    expect(texts).toEqual(['from a pipe\nsecond line', 'no text given']);
+    expect(listener.stdout.lines.some((l) => /\* ned is online/.test(l))).toBe(false);
+    listener.kill('SIGTERM');
+    expect(await listener.exited).toBe(0);
+  });
+
+  it('register checks the password rule before asking again or connecting', async () => {
+    const r = await runCli(['register', 'zoe'], { home: await home(), server: '127.0.0.1:1', env: { CHAT_PASSWORD: 'short' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('chat: password must be 8-1024 characters\n');
+  });
+
+  it('a mistyped command gets one line naming the closest command, exit 2', async () => {
+    const h = await home();
+    for (const [typed, meant] of [['sned', 'send'], ['histroy', 'history'], ['sendfile', 'send-file']]) {
+      const r = await chat([typed!, 'bob', 'hi'], h);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`chat: unknown command "${typed}"; did you mean "${meant}"? (see chat --help)\n`);
+    }
+    const far = await chat(['xyzzy'], h);
+    expect(far.stderr).toBe('chat: unknown command "xyzzy" (see chat --help)\n');
+  });
+
+  it('sends texts that start with "-" and everything after "--" as text (POSIX), keeping option checks before it', async () => {
+    const [gina, hank] = [await registeredHome('gina'), await registeredHome('hank')];
+    ok(await chat(['send', 'hank', '-5 degrees'], gina));
+    ok(await chat(['send', 'hank', '--', '--not-a-flag', '-x'], gina));
+    ok(await chat(['send', '--json', 'hank', '--', 'after', '--json'], gina));
+    const texts = ok(await chat(['history', 'gina', '--json'], hank)).map((l) => (JSON.parse(l) as ChatMessage).text);
+    expect(texts).toEqual(['-5 degrees', '--not-a-flag -x', 'after --json']);
+    const typo = await chat(['send', 'hank', 'hi', '--jsn'], gina);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/Unknown argument: jsn/);
+  });
+
   it('history prints the conversation oldest first; --json one object per line; --limit/--before page back', async () => {
     const [erinHome, frankHome] = [await home(), await home()];
     await Promise.all([
@@ -241,6 +304,45 @@ describe('errors and lifecycle', () => {
     extra.kill('SIGTERM');
     expect(await listener.exited).toBe(0);
     expect(await extra.exited).toBe(0);
+  });
+
+  it('listen waits for a server that is down and survives a restart, printing each message once (issue 27, item 8)', async () => {
+    let own = await spawnServer();
+    const { port, dataDir } = own;
+    try {
+      const [kim, lee] = [await home(), await home()];
+      for (const [h, u] of [[kim, 'kim'], [lee, 'lee']] as const) {
+        const r = await runCli(['register', u], { home: h, server: own.address, env: { CHAT_PASSWORD: PASSWORD } });
+        expect(r.code, r.stderr).toBe(0);
+      }
+      const listenTo = (h: string) => {
+        const c = spawnCli(['listen'], { home: h, server: own.address, timeoutMs: 60_000 });
+        running.push(c);
+        return c;
+      };
+      const sendAs = async (text: string) => expect((await runCli(['send', 'kim', text], { home: lee, server: own.address })).code).toBe(0);
+      const listener = listenTo(kim);
+      await listener.stderr.waitFor('listening as kim');
+      await sendAs('before');
+      await listener.stdout.waitFor(/<lee> before$/);
+
+      expect(await own.stop()).toBe(0);
+      await listener.stderr.waitFor(`chat: lost the connection to 127.0.0.1:${port}; reconnecting…`);
+      const late = listenTo(kim); // started while the server is down
+      await late.stderr.waitFor(/waiting for the server…$/);
+      own = await spawnServer({ port, dataDir });
+      await listener.stderr.waitFor(`chat: reconnected to 127.0.0.1:${port}`);
+      await late.stderr.waitFor('listening as kim');
+      await sendAs('after the restart');
+      await listener.stdout.waitFor(/<lee> after the restart$/);
+      await late.stdout.waitFor(/<lee> after the restart$/);
+      expect(listener.stdout.lines.filter((l) => l.endsWith('<lee> before'))).toHaveLength(1);
+      for (const c of [listener, late]) c.kill('SIGTERM');
+      expect(await listener.exited).toBe(0);
+      expect(await late.exited).toBe(0);
+    } finally {
+      await own.stop();
+    }
   });
 
   it('an unreachable server is one line on stderr, no stack trace, non-zero exit', async () => {

@@ -149,6 +149,23 @@ describe('groups', () => {
     ]);
   });
 
+  it('someone invited while offline is told on connect, sees the invitation in group_list until joining (issue 27, item 3)', async () => {
+    const alice = await user('alice');
+    const carol = await user('carol');
+    await carol.client.close();
+    await alice.client.groupCreate('secret', { private: true });
+    await alice.client.groupInvite('secret', 'carol');
+    const back = await resume(carol.token);
+    expect(await back.events.next('group', { action: 'invited', user: 'carol' })).toMatchObject({ group: 'secret', by: 'alice' });
+    expect(await back.client.groupList()).toEqual([{ name: 'secret', private: true, owner: 'alice', members: 1, member: false, invitedBy: 'alice' }]);
+    await back.client.groupJoin('secret');
+    expect((await back.client.groupList())[0]).toEqual({ name: 'secret', private: true, owner: 'alice', members: 2, member: true });
+    // Joined: the next connection is not told again.
+    const again = await resume(carol.token);
+    await again.client.who(); // the subscribe's events came before this reply
+    expect(again.events.seen.filter((e) => e.event === 'group')).toEqual([]);
+  });
+
   it('owner-only kick and delete; members see join, leave, kick and delete events; clear errors', async () => {
     const alice = await user('alice');
     const bob = await user('bob');

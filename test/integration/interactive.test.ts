@@ -2,7 +2,8 @@
 // server on 127.0.0.1: stdin/stdout piped (no TTY), and once under a pseudo-terminal (script).
 // Every wait is for an output line (or screen text) with a bound; run `npm run build` first.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/client.js';
@@ -11,6 +12,9 @@ import { createServer } from '../../src/server/server.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { runCli, spawnCli, tempHome, type SpawnedCli } from '../helpers/cli.js';
 import { CHAT_BIN, REPO_ROOT, exitOf, startServer, tempDir, testCertificate, type TestServer } from '../helpers/server.js';
+import { offerFromLiar, startLyingSender } from '../helpers/lying-sender.js';
+import { newKeyPair } from '../../src/transfer/keys.js';
+import { newTransferSecret } from '../../src/transfer/offer.js';
 
 const PASSWORD = 'correct horse battery';
 const LOCAL = ['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only'];
@@ -124,6 +128,7 @@ describe('chat (interactive), piped', () => {
     const into = path.join(work, 'alice-in');
     alice.write(`/accept ${id} ${into}`);
     await alice.stdout.waitFor(`* receiving 1 file, 11 B from bob into ${into} (offer ${id})`);
+    await alice.stdout.waitFor(`* note.txt: 11 B, sha256 ${createHash('sha256').update('hello file\n').digest('hex')}`);
     await alice.stdout.waitFor(new RegExp(`^\\* received from bob into ${into}: 1 file, 11 B verified in `));
     expect(await readFile(path.join(into, 'note.txt'), 'utf8')).toBe('hello file\n');
     expect(await sender.exited).toBe(0);
@@ -140,6 +145,52 @@ describe('chat (interactive), piped', () => {
     await alice.stdout.waitFor(`* bob accepted offer ${sent}; sending`);
     await alice.stdout.waitFor(/^\* sent to bob: 1 file, 11 B verified in /);
     expect(await readFile(path.join(bobIn, 'note.txt'), 'utf8')).toBe('hello file\n');
+    await quit(alice);
+  });
+
+  it('/accept from a sender that streams other bytes than it hashes fails the transfer: nothing placed, the claim never shown as verified', async () => {
+    const hex = (text: string): string => createHash('sha256').update(text).digest('hex');
+    const secret = newTransferSecret();
+    const keys = newKeyPair();
+    const liar = await startLyingSender({ ...secret, keys }, [{ content: Buffer.from('EVIL CONTENT'), claimedSha256: hex('GOOD CONTENT') }]);
+    try {
+      const bob = await lib('bob');
+      const alice = await open('alice', LOCAL);
+      const candidates = [{ host: '127.0.0.1', port: liar.port }];
+      const files = [{ path: 'payroll.csv', size: 12, mime: 'text/csv', mode: 0o644, mtimeMs: Date.now() }];
+      const { offer } = await offerFromLiar(bob, 'alice', liar, { ...secret, keys }, candidates, files);
+      await alice.stdout.waitFor(new RegExp(`^\\* bob offers 1 file, 12 B: payroll\\.csv `));
+      const into = path.join(work, 'alice-liar');
+      alice.write(`/accept ${offer} ${into}`);
+      const failed = await alice.stdout.waitFor(new RegExp(`^\\* transfer ${offer} from bob failed: `));
+      expect(failed).toContain(`SHA-256 of payroll.csv computed here (${hex('EVIL CONTENT')}) does not match the sender's (${hex('GOOD CONTENT')})`);
+      expect(alice.stdout.text.replace(failed, '')).not.toContain(hex('GOOD CONTENT'));
+      expect(await readdir(into)).not.toContain('payroll.csv');
+      await quit(alice);
+    } finally {
+      await liar.close();
+    }
+  });
+
+  it('/send DIR skips a symbolic link out of DIR and lists it, as chat send-file does', async () => {
+    const base = path.join(work, 'links');
+    const dir = path.join(base, 'share');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(base, 'secret.txt'), 'SECRET');
+    await writeFile(path.join(dir, 'ok.txt'), 'ok');
+    await symlink(path.join(base, 'secret.txt'), path.join(dir, 'leak.txt'));
+    const alice = await open('alice', LOCAL);
+    alice.write('/to bob');
+    await alice.stdout.waitFor('* talking to bob');
+    alice.write(`/send ${dir}`);
+    await alice.stdout.waitFor(`* skipped share/leak.txt: a symbolic link to ${path.join(base, 'secret.txt')}, which points outside the directory (--follow-symlinks sends it)`);
+    const offered = await alice.stdout.waitFor(/^\* offered 1 file, 2 B to bob \(offer [a-z0-9]+\); /);
+    const sent = /\(offer ([a-z0-9]+)\)/.exec(offered)![1]!;
+    const bobIn = path.join(work, 'bob-links');
+    const accepted = await runCli(['accept', sent, '--dir', bobIn], { home: homes.bob!, server: server.address, timeoutMs: 20_000 });
+    expect(accepted.code, accepted.stderr).toBe(0);
+    await alice.stdout.waitFor(/^\* sent to bob: 1 file, 2 B verified in .*; skipped 1 symbolic link: share\/leak\.txt$/);
+    expect(await readdir(path.join(bobIn, 'share'))).toEqual(['ok.txt']);
     await quit(alice);
   });
 
@@ -201,7 +252,12 @@ describe('chat (interactive), piped', () => {
     alice.write('/leave #ops');
     await alice.stdout.waitFor('* you own #ops: delete it instead of leaving');
     alice.write('/join #nowhere');
-    await alice.stdout.waitFor('* no such group: #nowhere');
+    await alice.stdout.waitFor('* created group #nowhere (public: anyone may /join; you own it)');
+    await alice.stdout.waitFor('* talking to #nowhere');
+    alice.write('/to nobody');
+    await alice.stdout.waitFor('* no such user: nobody: not switched');
+    alice.write('/to #nothing');
+    await alice.stdout.waitFor('* no such group: #nothing: not switched');
     alice.write('/history #ops 2');
     await alice.stdout.waitFor(line('<alice> rolling back'));
     await alice.stdout.waitFor(line('<bob> second thoughts'));

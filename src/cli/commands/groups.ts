@@ -31,8 +31,15 @@ const SUBCOMMANDS = (ctx: CliContext) => [
     if (a.json) return x.out(printableJson({ groups }));
     if (groups.length === 0) x.err('no groups yet: chat group create <name>');
     for (const g of groups) {
-      x.out(`#${shown(g.name)}  ${Number(g.members)} member(s)  owner ${shown(g.owner)}${g.private ? '  private' : ''}${g.member ? '  (joined)' : ''}`);
+      const invited = g.invitedBy ? `  invited by ${shown(g.invitedBy)}: chat group join ${shown(g.name)}` : '';
+      x.out(`#${shown(g.name)}  ${Number(g.members)} member(s)  owner ${shown(g.owner)}${g.private ? '  private' : ''}${g.member ? '  (joined)' : ''}${invited}`);
     }
+  }),
+  sub(ctx, 'invites', 'invitations to groups you have not joined yet', async (c, a, x) => {
+    const invites = (await c.groupList()).filter((g) => g.invitedBy);
+    if (a.json) return x.out(printableJson({ invites: invites.map((g) => ({ group: g.name, by: g.invitedBy, private: g.private })) }));
+    if (invites.length === 0) x.err('no invitations');
+    for (const g of invites) x.out(`#${shown(g.name)}  invited by ${shown(g.invitedBy)}${g.private ? '  private' : ''}  (chat group join ${shown(g.name)})`);
   }),
   sub(ctx, 'invite <name> <user>', 'invite a user (needed to join a private group)', async (c, a, x) => {
     await c.groupInvite(bare(a.name), String(a.user));

@@ -2,7 +2,11 @@
 import type { Argv } from 'yargs';
 import type { ChatMessage } from '../../protocol/messages.js';
 import { printable, printableJson } from '../../protocol/printable.js';
+import type { ChatClient } from '../../client/client.js';
+import { ClientError } from '../../client/errors.js';
 import { connectSession } from '../connect.js';
+import { backoffDelay, Link } from '../interactive/reconnect.js';
+import { readStdin } from '../password.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { clock, formatMessage, formatPresence, stamp } from '../output.js';
 import { verifiedUsers } from '../known-peers.js';
@@ -19,12 +23,19 @@ const g = (argv: Argvs) => argv as unknown as GlobalOptions;
 const jsonOption = (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' });
 
 export const sendCommand = (ctx: CliContext) => ({
-  command: 'send <user> <text..>',
-  describe: 'send a direct message, or to a group with #name',
+  command: 'send <user> [text..]',
+  describe: 'send a direct message, or to a group with #name (text "-" or none: read from stdin)',
   builder: (y: Argv) => jsonOption(y.positional('user', { type: 'string' }).positional('text', { type: 'string', array: true })),
-  handler: (argv: Argvs) =>
-    runSend({ ...g(argv), to: String(argv.user), text: (argv.text as string[]).join(' '), json: Boolean(argv.json) }, ctx),
+  handler: async (argv: Argvs) =>
+    runSend({ ...g(argv), to: String(argv.user), text: await textOf((argv.text as string[] | undefined) ?? [], ctx), json: Boolean(argv.json) }, ctx),
 });
+
+/** The words given, or stdin for "-" or no words when stdin is not a terminal (as `git commit -F -`). */
+async function textOf(words: string[], ctx: CliContext): Promise<string> {
+  if (words.length > 0 && !(words.length === 1 && words[0] === '-')) return words.join(' ');
+  if (words.length === 0 && ctx.stdin.isTTY) throw new CliError('nothing to send: chat send <user> <text>, or pipe the text in', 2);
+  return readStdin(ctx, 'message');
+}
 
 export async function runSend(opts: GlobalOptions & { to: string; text: string; json: boolean }, ctx: CliContext) {
   const client = await connectSession(opts);
@@ -98,28 +109,60 @@ export const listenCommand = (ctx: CliContext) => ({
 });
 
 export async function runListen(opts: GlobalOptions & { json: boolean }, ctx: CliContext): Promise<void> {
-  const client = await connectSession(opts);
+  const link = new Link({ connect: () => connectSession(opts), fatal: (err) => err instanceof CliError });
   const print = (event: string, data: object, line: string): void => {
     ctx.out(opts.json ? printableJson({ event, ...data }) : line);
   };
-  client.on('message', (m: ChatMessage) => {
-    print('message', m, formatMessage(m, client.user));
-    client.acknowledge(m.id);
+  // After a reconnect the server replays what this device had not acknowledged yet: print once.
+  const printed = new Set<number>();
+  link.on('message', (m: ChatMessage) => {
+    link.client?.acknowledge(m.id);
+    if (printed.has(m.id)) return;
+    if (printed.size >= 10_000) printed.clear();
+    printed.add(m.id);
+    print('message', m, formatMessage(m, link.client?.user ?? null));
   });
-  client.on('presence', (p) => print('presence', p, formatPresence(p)));
-  client.on('offer', (o) => print('offer', { id: o.id, from: o.from, fileCount: o.fileCount, totalBytes: o.totalBytes },
+  link.on('presence', (p) => {
+    if (p.user !== link.client?.user) print('presence', p, formatPresence(p)); // not our own "online"
+  });
+  link.on('offer', (o) => print('offer', { id: o.id, from: o.from, fileCount: o.fileCount, totalBytes: o.totalBytes },
     printable(`* ${o.from} offers ${o.fileCount} file(s): chat accept ${o.id}`)));
-  client.on('group', (e) => print('group', e, printable(`${clock(e.at)} * #${e.group}: ${e.user} ${e.action}${e.by !== e.user ? ` by ${e.by}` : ''}`)));
-  client.on('friend', (e) => print('friend', e, `${clock(e.at)} * ${printable(e.user)} ${FRIEND_WORDS[e.action] ?? printable(e.action)}`));
-  const ended = new Promise<string | null>((resolve) => {
-    client.on('shutdown', (s) => resolve(`server shut down: ${s.reason}`));
-    client.on('close', (err) => resolve(err ? err.message : null));
+  link.on('group', (e) => print('group', e, printable(`${clock(e.at)} * #${e.group}: ${e.user} ${e.action}${e.by !== e.user ? ` by ${e.by}` : ''}`)));
+  link.on('friend', (e) => print('friend', e, `${clock(e.at)} * ${printable(e.user)} ${FRIEND_WORDS[e.action] ?? printable(e.action)}`));
+  // It waits for a server that is down or restarts, as IRC clients do; only Ctrl-C or a revoked session ends it.
+  link.on('lost', () => ctx.err(`chat: lost the connection to ${opts.server}; reconnecting…`));
+  // The banner says the subscription is in place (scripts wait for it).
+  link.on('subscribed', ({ reconnected }) => {
+    if (reconnected) ctx.err(`chat: reconnected to ${opts.server}`);
+    else ctx.err(`listening as ${printable(link.client?.user)} on ${opts.server} (Ctrl-C to stop)`);
+  });
+  const ended = new Promise<Error | null>((resolve) => {
+    link.on('failed', (err) => resolve(err));
     process.once('SIGINT', () => resolve(null));
     process.once('SIGTERM', () => resolve(null));
   });
-  await client.subscribe();
-  ctx.err(`listening as ${printable(client.user)} on ${opts.server} (Ctrl-C to stop)`);
-  const reason = await ended;
-  await client.close();
-  if (reason) throw new CliError(reason);
+  let failure: Error | null;
+  try {
+    await Promise.race([openWhenReachable(link, ctx, ended), ended]);
+    failure = await ended;
+  } finally {
+    await link.close();
+  }
+  if (failure) throw failure;
+}
+
+/** Opens the link, waiting (with backoff) while the server cannot be reached; null once `ended`. */
+async function openWhenReachable(link: Link, ctx: CliContext, ended: Promise<Error | null>): Promise<ChatClient | null> {
+  let stop = false;
+  void ended.then(() => (stop = true));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await link.open();
+    } catch (err) {
+      if (stop || !(err instanceof ClientError) || (err.code !== 'unreachable' && err.code !== 'closed')) throw err;
+      if (attempt === 0) ctx.err(`chat: ${printable(err.message)}; waiting for the server…`);
+      await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)));
+      if (stop) return null;
+    }
+  }
 }

@@ -10,7 +10,7 @@ import { deviceIdentity } from '../identity-file.js';
 import { checkAccept, signOffer } from '../transfer-auth.js';
 import { confirmCode, yesOnTty } from '../confirm-code.js';
 import {
-  Sender, TransferError, collectFiles, localCandidates, newKeyPair, newTransferSecret, type LocalFile, type TransferResult, type Via,
+  Sender, TransferError, collectOffer, localCandidates, newKeyPair, newTransferSecret, type LocalFile, type TransferResult, type Via,
 } from '../../transfer/index.js';
 import { VIA_OPTION, parseVia } from '../via.js';
 import { connectSession, relayOf } from '../connect.js';
@@ -39,6 +39,8 @@ export interface SendFileOptions extends GlobalOptions {
   verifyCode?: string;
   /** Accept a receiver that does not sign or encrypt (--insecure-peer). */
   insecurePeer: boolean;
+  /** Also send symbolic links whose target lies outside the named directory. */
+  followSymlinks: boolean;
 }
 
 type Argvs = Record<string, unknown>;
@@ -64,7 +66,8 @@ export const sendFileCommand = (ctx: CliContext) => ({
       .option('via', VIA_OPTION)
       .option('verify', VERIFY_OPTION)
       .option('verify-code', VERIFY_CODE_OPTION)
-      .option('insecure-peer', INSECURE_PEER_OPTION),
+      .option('insecure-peer', INSECURE_PEER_OPTION)
+      .option('follow-symlinks', { type: 'boolean', default: false, describe: 'also send what symbolic links in a directory point to outside it' }),
   handler: (argv: Argvs) => runSendFile(sendFileOptions(argv), ctx),
 });
 
@@ -89,6 +92,7 @@ function sendFileOptions(argv: Argvs): SendFileOptions {
     json: Boolean(argv.json),
     via: parseVia(argv.via),
     ...verifyOptions(argv),
+    followSymlinks: Boolean(argv.followSymlinks),
   };
 }
 
@@ -103,14 +107,15 @@ export function verifyOptions(argv: Argvs): { verify: boolean; verifyCode?: stri
 }
 
 export async function runSendFile(opts: SendFileOptions, ctx: CliContext): Promise<void> {
-  const files = await collectFiles(opts.paths).catch(asCliError);
-  if (files.length === 0) throw new CliError('nothing to send: the directories are empty');
+  const { files, skipped } = await collectOffer(opts.paths, { followSymlinks: opts.followSymlinks }).catch(asCliError);
+  const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
+  view.skipped(skipped);
+  if (files.length === 0) throw new CliError(`nothing to send: ${skipped.length > 0 ? 'no file left once the symbolic links were skipped' : 'the directories are empty'}`);
   manyFilesHeap(files.length);
   if (opts.to.startsWith('#')) return runSendToGroup(opts, files, ctx);
   const client = await connectSession(opts);
   const interrupt = interrupted();
   try {
-    const view = new TransferView(ctx, viewMode(ctx, opts.json), files);
     await sendTo(client, new OfferAnswers(client), opts, files, view, interrupt, ctx);
   } finally {
     interrupt.dispose();
@@ -165,7 +170,7 @@ async function makeOffer(
   view: TransferView,
 ): Promise<string> {
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
-  const candidates = secret.port > 0 ? localCandidates(secret.port, opts.advertise, opts.advertiseOnly) : [];
+  const candidates = secret.port > 0 ? localCandidates(secret.port, opts.advertise, opts.advertiseOnly, opts.bind) : [];
   const created = await client.offer(
     opts.to,
     { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: opts.timeoutMs, key: secret.key, identity: secret.identity, verify: secret.verify },

@@ -79,6 +79,14 @@ export const serveCommand = (ctx: CliContext) => ({
   describe: 'run the relay server',
   builder: (y: Argv) => {
     let b = y
+      // The client's global options mean nothing to a server (issue 27, item 18).
+      .hide('server')
+      .hide('home')
+      .option('insecure', {
+        type: 'boolean',
+        default: ['1', 'true', 'yes'].includes(ctx.env.CHAT_INSECURE ?? ''),
+        describe: 'plaintext, no TLS: clients must use --insecure too, only on a trusted network (env CHAT_INSECURE=1)',
+      })
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0 or :: for every interface: a public server)' })
       .option('port', { type: 'number', default: 7070, describe: 'TCP port (0 picks a free one)' })
       .option('data', { type: 'string', default: './chat-data', describe: 'data directory (SQLite database, certificate)' })
@@ -177,7 +185,7 @@ export async function runServe(opts: ServeOptions, ctx: CliContext): Promise<voi
     certificate = await certificateFor(opts);
     opened.bus = await openBus(opts.bus, log ?? (() => {}));
     const { createServer } = await import('../../server/server.js');
-    const registration = opts.registration ?? (isLoopback(opts.host) ? 'open' : 'invite');
+    const registration = registrationFor(opts);
     server = createServer({ store: opened.store, bus: opened.bus, node, log, verbose: opts.verbose, tls: certificate, ...opts.limits, registration });
     address = await server.listen(opts.port, opts.host);
   } catch (err) {
@@ -225,12 +233,17 @@ function parseRelayAddress(text: string, port: number): { host: string; port: nu
   return { host: m[1], port: p };
 }
 
+/** Who may register: as given, else open on a loopback address and by invitation on any other. */
+export function registrationFor(opts: Pick<ServeOptions, 'host' | 'registration'>): ServerLimits['registration'] {
+  return opts.registration ?? (isLoopback(opts.host) ? 'open' : 'invite');
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** On a non-loopback address, who may register is never left unsaid (docs/security.md). */
-function registrationNotice(opts: ServeOptions, where: string): string | null {
+export function registrationNotice(opts: Pick<ServeOptions, 'host' | 'registration' | 'data'>, where: string): string | null {
   if (isLoopback(opts.host)) return null;
   if (opts.registration === 'open') return `chat: registration is OPEN: anyone who can reach ${where} can create an account (--registration invite to require codes)`;
   if (opts.registration === undefined) {

@@ -2,6 +2,7 @@
 // offers them) and prints through it; the table also drives /help and Tab completion.
 import path from 'node:path';
 import type { ChatClient } from '../../client/client.js';
+import type { ClientError } from '../../client/errors.js';
 import type { FriendInfo, OfferInfo } from '../../protocol/messages.js';
 import { normalizeGroup, normalizeName } from '../../protocol/names.js';
 import { formatOffer, fullOffer } from '../commands/offers.js';
@@ -110,7 +111,7 @@ export const COMMANDS = new Map<string, Command>([
   ['/kick', { usage: '/kick <#group> <user>', help: 'remove a member (owner only)', args: ['member-group', 'name'], run: kick }],
   ['/delete', { usage: '/delete <#group>', help: 'delete a group and its history (owner only)', args: ['member-group'], run: remove }],
   ['/history', { usage: '/history [user|#group] [n]', help: 'the last n messages (default: current, 20)', args: ['name', 'text'], run: history }],
-  ['/send', { usage: '/send <path...>', help: 'offer files to the current user (sent directly)', args: ['path'], run: send }],
+  ['/send', { usage: '/send [--follow-symlinks] <path...>', help: 'offer files to the current user (sent directly)', args: ['path'], run: send }],
   ['/offers', { usage: '/offers', help: 'file offers waiting for you', args: [], run: offers }],
   ['/accept', { usage: '/accept [id] [dir]', help: 'receive an offer (into the current directory)', args: ['offer', 'path'], run: accept }],
   ['/reject', { usage: '/reject <id> [reason]', help: 'decline an offer', args: ['offer', 'text'], run: reject }],
@@ -136,12 +137,32 @@ export function completionTable(): Map<string, readonly ArgKind[]> {
   return new Map([...COMMANDS.entries()].map(([name, c]) => [name, c.args]));
 }
 
-function to(shell: Shell, args: string[]): void {
+async function to(shell: Shell, args: string[]): Promise<void> {
   if (args.length === 0) {
     shell.say(shell.state.current ? `talking to ${shell.state.current}` : 'no conversation selected: /to <user|#group>');
     return;
   }
-  shell.switchTo(parseTarget(args[0]));
+  const target = parseTarget(args[0]);
+  await mustExist(shell, target);
+  shell.switchTo(target);
+}
+
+/** Refuses a user or group the server does not know (a typo would otherwise become the conversation). */
+async function mustExist(shell: Shell, target: string): Promise<void> {
+  if (target === shell.state.me || shell.directory.groups.has(target)) return;
+  let client: ChatClient;
+  try {
+    client = shell.client();
+  } catch {
+    return; // reconnecting: cannot ask; a send will say if it does not exist
+  }
+  try {
+    await client.history(target, { limit: 1 });
+  } catch (err) {
+    const code = (err as ClientError).code;
+    if (code === 'no_such_user' || code === 'no_such_group') throw new CliError(`${(err as Error).message}: not switched`);
+    if (code !== 'not_member') throw err; // a private group: it exists
+  }
 }
 
 async function msg(shell: Shell, args: string[], raw: string): Promise<void> {
@@ -226,7 +247,15 @@ async function groups(shell: Shell): Promise<void> {
 }
 
 async function join(shell: Shell, args: string[]): Promise<void> {
-  const r = await shell.client().groupJoin(groupName(args[0]));
+  const name = groupName(args[0]);
+  const client = shell.client();
+  // As on IRC, joining a group that does not exist creates it (public, owned by you).
+  const r = await client.groupJoin(name).catch(async (err: ClientError) => {
+    if (err.code !== 'no_such_group') throw err;
+    const created = await client.groupCreate(name);
+    shell.say(`created group #${created.group} (public: anyone may /join; you own it)`);
+    return created;
+  });
   shell.directory.groups.set(`#${r.group}`, true);
   shell.say(`joined #${r.group}`);
   shell.switchTo(`#${r.group}`);
@@ -297,8 +326,10 @@ async function history(shell: Shell, args: string[]): Promise<void> {
 async function send(shell: Shell, args: string[]): Promise<void> {
   const to = shell.state.current;
   if (!to || isGroup(to)) throw new CliError('files go to one user: /to <user> first, then /send <path...>');
-  if (args.length === 0) throw new CliError('what? /send <path...>');
-  await shell.transfers.send(shell.client(), to, args.map(expandHome));
+  const follow = args[0] === '--follow-symlinks';
+  const paths = follow ? args.slice(1) : args;
+  if (paths.length === 0) throw new CliError('what? /send [--follow-symlinks] <path...>');
+  await shell.transfers.send(shell.client(), to, paths.map(expandHome), { followSymlinks: follow });
 }
 
 async function offers(shell: Shell): Promise<void> {

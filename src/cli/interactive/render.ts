@@ -77,9 +77,13 @@ function sameConversation(m: ChatMessage, conversation: string, me: string): boo
   return (m.from === me ? m.to : m.from) === conversation;
 }
 
-/** `* 2 new from alice (/to alice)` or `* 1 new in #ops from bob (/to #ops)`. */
+/**
+ * `* 2 new from alice (/to alice)`, `* 1 new in #ops from bob (/to #ops)`, or with several
+ * `* 3 new in #ops, latest from bob`: `from` is only the newest one's sender.
+ */
 export function newNotice(conversation: string, count: number, p: Palette, from?: string): string {
-  const where = conversation.startsWith('#') ? `in ${conversation}${from ? ` from ${from}` : ''}` : `from ${conversation}`;
+  const by = from ? (count === 1 ? ` from ${from}` : `, latest from ${from}`) : '';
+  const where = conversation.startsWith('#') ? `in ${conversation}${by}` : `from ${conversation}`;
   return p.notice(printable(`* ${count} new ${where} (/to ${conversation})`));
 }
 

@@ -10,7 +10,7 @@ import {
   Receiver,
   Sender,
   TransferError,
-  collectFiles,
+  collectOffer,
   localCandidates,
   newKeyPair,
   newTransferSecret,
@@ -21,7 +21,7 @@ import {
 } from '../../transfer/index.js';
 import { CliError } from '../context.js';
 import { formatBytes } from '../output.js';
-import { formatRate } from '../transfer-view.js';
+import { formatRate, skippedLine } from '../transfer-view.js';
 import { formatDuration } from '../units.js';
 import type { TransferStatus } from './render.js';
 import type { Link } from './reconnect.js';
@@ -54,6 +54,8 @@ const OFFER_TIMEOUT_MS = 10 * 60_000;
 const CONNECT_WAIT_MS = 60_000;
 /** Offer file-list pages stay well under the server's frame limit (as in chat send-file). */
 const RESUME_LATER = '; partial files stay as .part and resume next time';
+/** Up to this many received files get a line each (name, size, SHA-256). */
+const MAX_FILE_LINES = 5;
 
 interface Running extends TransferStatus {
   cancel(): void;
@@ -78,9 +80,10 @@ export class Transfers {
   }
 
   /** Offers `paths` to `to`; resolves once the offer is made (the transfer goes on in the background). */
-  async send(client: ChatClient, to: string, paths: string[]): Promise<void> {
-    const files = await collectFiles(paths).catch(transferMessage);
-    if (files.length === 0) throw new CliError('nothing to send: the directories are empty');
+  async send(client: ChatClient, to: string, paths: string[], opts: { followSymlinks?: boolean } = {}): Promise<void> {
+    const { files, skipped } = await collectOffer(paths, opts).catch(transferMessage);
+    for (const s of skipped) this.#deps.say(skippedLine(s));
+    if (files.length === 0) throw new CliError(`nothing to send: ${skipped.length > 0 ? 'no file left once the symbolic links were skipped' : 'the directories are empty'}`);
     const { transferId, token } = newTransferSecret();
     const keys = newKeyPair();
     const identity = deviceIdentity(this.#deps.home, this.#deps.server);
@@ -93,8 +96,9 @@ export class Transfers {
       const what = `${plural(files.length, 'file')}, ${formatBytes(total)}`;
       const waiting = offer.online ? `waiting for ${to} to accept` : `${to} is offline: the offer waits ${formatDuration(OFFER_TIMEOUT_MS)}`;
       this.#deps.say(`offered ${what} to ${to} (offer ${offer.id}); ${waiting}`);
+      const also = skipped.length > 0 ? `; skipped ${plural(skipped.length, 'symbolic link')}: ${skipped.map((s) => s.path).join(', ')}` : '';
       this.#track({ id: offer.id, direction: 'send', peer: to, phase: 'waiting', bytes: 0, total, startedAt: Date.now() }, (status) =>
-        this.#runSender(sender, offer.id, status, () => ({ identity, offer: signed })),
+        this.#runSender(sender, offer.id, status, () => ({ identity, offer: signed }), also),
       );
     } catch (err) {
       sender.close();
@@ -166,7 +170,7 @@ export class Transfers {
       });
   }
 
-  async #runSender(sender: Sender, offerId: string, status: Running, signed: () => { identity: DeviceIdentity; offer: OfferSide }): Promise<void> {
+  async #runSender(sender: Sender, offerId: string, status: Running, signed: () => { identity: DeviceIdentity; offer: OfferSide }, also = ''): Promise<void> {
     let connected = false;
     let connectTimer: NodeJS.Timeout | undefined;
     try {
@@ -185,7 +189,7 @@ export class Transfers {
         this.#moving(status);
       });
       sender.on('progress', (ev) => this.#progress(status, ev.totalBytes));
-      this.#done(await sender.done, `sent to ${status.peer}`);
+      this.#done(await sender.done, `sent to ${status.peer}`, also);
     } catch (err) {
       sender.close();
       if (status.cancelled) throw new CliError('cancelled');
@@ -242,6 +246,8 @@ export class Transfers {
 
   async #runReceiver(receiver: Receiver, info: OfferInfo, dir: string, status: Running): Promise<void> {
     receiver.on('connected', () => this.#moving(status));
+    // The SHA-256 is the receiver's own, of the bytes it saved (protocol.md §T4); a few files get a line each.
+    if (info.fileCount <= MAX_FILE_LINES) receiver.on('file', (r) => this.#deps.say(`${r.path}: ${formatBytes(r.size)}, sha256 ${r.sha256}`));
     receiver.on('progress', (ev) => this.#progress(status, ev.totalBytes));
     try {
       this.#done(await receiver.start(), `received from ${info.from} into ${dir}`);
@@ -262,16 +268,16 @@ export class Transfers {
     this.#deps.changed();
   }
 
-  #done(result: TransferResult, what: string): void {
+  #done(result: TransferResult, what: string, also = ''): void {
     const size = result.files.reduce((sum, f) => sum + f.size, 0);
     const seconds = (result.elapsedMs / 1000).toFixed(1);
-    this.#deps.say(`${what}: ${plural(result.files.length, 'file')}, ${formatBytes(size)} verified in ${seconds}s (${formatRate(result.bytes, result.elapsedMs)})`);
+    this.#deps.say(`${what}: ${plural(result.files.length, 'file')}, ${formatBytes(size)} verified in ${seconds}s (${formatRate(result.bytes, result.elapsedMs)})${also}`);
   }
 
   /** The two-step offer of protocol.md §4.4, as chat send-file makes it. */
   async #offer(client: ChatClient, to: string, files: LocalFile[], secret: { transferId: string; token: string; port: number; key: string; identity: SignedIdentity }) {
-    const { advertise, advertiseOnly } = this.#deps.network;
-    const candidates = localCandidates(secret.port, advertise, advertiseOnly);
+    const { advertise, advertiseOnly, bind } = this.#deps.network;
+    const candidates = localCandidates(secret.port, advertise, advertiseOnly, bind);
     const created = await client.offer(
       to,
       { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: OFFER_TIMEOUT_MS, key: secret.key, identity: secret.identity },

@@ -88,8 +88,20 @@ export async function handleGroupList(ctx: ServerContext, conn: Connection) {
   const groups: GroupInfo[] = (await ctx.store.listGroups(conn.user!)).map((g) => ({
     name: g.name, private: g.private, owner: g.owner, members: g.members, member: g.member,
   }));
+  // Invitations not taken up yet, private groups included: the invitee learns what it may join.
+  for (const invite of await ctx.store.pendingInvites(conn.user!)) {
+    const listed = groups.find((g) => g.name === invite.group);
+    if (listed) listed.invitedBy = invite.by;
+    else {
+      const group = await ctx.store.getGroup(invite.group);
+      if (!group) continue;
+      const members = (await ctx.store.members(group.name)).length;
+      groups.push({ name: group.name, private: group.private, owner: group.owner, members, member: false, invitedBy: invite.by });
+    }
+  }
   return { groups };
 }
+
 
 export async function handleGroupInvite(ctx: ServerContext, conn: Connection, req: Req<'group_invite'>) {
   const group = await existingGroup(ctx, req.group);

@@ -40,7 +40,7 @@ type Admitted = { stored: Promise<ChatMessage> };
 /** Checks a send and hands it to the store (after `ready`). */
 async function admitSend(ctx: ServerContext, conn: Connection, req: Req<'send'>, ready: Promise<void> | null): Promise<Admitted> {
   const bytes = Buffer.byteLength(req.text, 'utf8');
-  if (bytes === 0) throw new ProtocolError('bad_request', 'message is empty');
+  if (req.text.trim() === '') throw new ProtocolError('bad_request', 'message is empty');
   // A lone surrogate can't be stored as UTF-8: history would differ from what was delivered.
   if (/\p{Surrogate}/u.test(req.text)) throw new ProtocolError('bad_request', 'message text is not well-formed Unicode (lone surrogate)');
   if (bytes > ctx.limits.maxMessageBytes) {

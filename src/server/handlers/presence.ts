@@ -22,6 +22,8 @@ export async function handleSubscribe(ctx: ServerContext, conn: Connection) {
   }
   const { count, lastId } = await sendBacklog(ctx, conn);
   const offered = sendOpenOffers(ctx, conn);
+  // Someone invited while offline learns of it now (and on every connect until it joins).
+  for (const event of await pendingInviteEvents(ctx, conn.user!)) conn.send(event);
   // Out of id order, a live message below the backlog's last id may not have been in it:
   // there `send` drops exactly what was already sent (conn.delivered), so no id filter.
   flushQueue(conn, conn.delivered ? 0 : lastId, offered);
@@ -45,6 +47,13 @@ async function sendBacklog(ctx: ServerContext, conn: Connection): Promise<{ coun
     if (page.length < BACKLOG_PAGE || conn.state === 'closed') return { count, lastId: cursor };
     await conn.drained();
   }
+}
+
+/** The group events of invitations not taken up yet, as they were sent live. */
+async function pendingInviteEvents(ctx: ServerContext, user: string): Promise<ServerEvent[]> {
+  return (await ctx.store.pendingInvites(user)).map((i) => ({
+    type: 'event', event: 'group', data: { group: i.group, action: 'invited', user, by: i.by, at: i.at },
+  }));
 }
 
 function sendOpenOffers(ctx: ServerContext, conn: Connection): Set<string> {

@@ -88,7 +88,7 @@ describe('transfer: faults', () => {
     expect(await readdir(dst)).toEqual(['movie.mkv']);
   });
 
-  it('sealed (v3): proves the kept part off the main thread, also across a reconnect later in the same session', async () => {
+  it('sealed (v3): proves the kept part while the rest streams in, also across a reconnect later in the same session', async () => {
     const [src, dst] = [await dir(), await dir()];
     const size = 24 * MiB;
     const source = await writeRandomFile(src, 'movie.mkv', size, 11);

@@ -50,7 +50,9 @@ describe('message lines', () => {
 describe('notices and the prompt', () => {
   it('new-message notices name the conversation and how to switch', () => {
     expect(newNotice('alice', 1, plain, 'alice')).toBe('* 1 new from alice (/to alice)');
-    expect(newNotice('#ops', 3, plain, 'bob')).toBe('* 3 new in #ops from bob (/to #ops)');
+    expect(newNotice('#ops', 1, plain, 'bob')).toBe('* 1 new in #ops from bob (/to #ops)');
+    // Several senders may be behind the count: only the newest is named, as the newest.
+    expect(newNotice('#ops', 3, plain, 'bob')).toBe('* 3 new in #ops, latest from bob (/to #ops)');
     expect(newNotice('#ops', 3, plain)).toBe('* 3 new in #ops (/to #ops)');
   });
 

@@ -35,7 +35,10 @@ describe('command-line units', () => {
 describe('transfer output', () => {
   it('summarizes a file with size, time, rate, sha256 and where it resumed', () => {
     const line = fileSummary({ index: 0, path: 'a\u001b[31m.bin', savedAs: '/x/a.bin', size: 2 * 1024 * 1024, sha256: 'ab'.repeat(32), resumedFrom: 1024 * 1024, elapsedMs: 1000 });
-    expect(line).toBe(`a\\x1b[31m.bin  2.0 MiB  1.0s  1.0 MiB/s  sha256 ${'ab'.repeat(32)}  resumed from 1.0 MiB`);
+    // The name was cleaned on the receiver: it says where the file went.
+    expect(line).toBe(`a\\x1b[31m.bin  2.0 MiB  1.0s  1.0 MiB/s  sha256 ${'ab'.repeat(32)}  resumed from 1.0 MiB  saved as /x/a.bin`);
+    const same = fileSummary({ index: 0, path: 'dir/b.bin', savedAs: '/x/dir/b.bin', size: 1, sha256: 'cd'.repeat(32), resumedFrom: 0, elapsedMs: 1000 });
+    expect(same).not.toContain('saved as');
   });
 
   it('adds the address the server observed for the sender on each offered port', () => {

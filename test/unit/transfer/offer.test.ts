@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collectFiles, localCandidates, newTransferSecret } from '../../../src/transfer/offer.js';
+import { collectFiles, collectOffer, isInside, localCandidates, newTransferSecret } from '../../../src/transfer/offer.js';
 
 const dirs: string[] = [];
 afterEach(async () => Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true }))));
@@ -32,6 +32,13 @@ describe('localCandidates', () => {
       { host: 'a', port: 1 },
       { host: 'b', port: 1 },
     ]);
+  });
+
+  it('with --bind to one address lists that address (after the advertised ones), not the other interfaces', () => {
+    expect(localCandidates(7, [], false, '127.0.0.1')).toEqual([{ host: '127.0.0.1', port: 7 }]);
+    expect(localCandidates(7, ['pub.example'], false, '::1')).toEqual([{ host: 'pub.example', port: 7 }, { host: '::1', port: 7 }]);
+    expect(localCandidates(7, ['pub.example'], true, '::1')).toEqual([{ host: 'pub.example', port: 7 }]);
+    expect(localCandidates(7, [], false, '0.0.0.0')).toEqual(localCandidates(7));
   });
 
   it('never lists link-local IPv6 addresses', () => {
@@ -73,5 +80,89 @@ describe('collectFiles', () => {
       code: 'not_found',
       message: 'no such file: /definitely/not/here.txt',
     });
+  });
+});
+
+describe('collectOffer: symbolic links under a named directory (issue 26, point 7)', () => {
+  /** root/outside.txt, and root/dir with a.txt, sub/b.txt and the links `make` adds. */
+  async function tree(make: (dir: string, root: string) => Promise<void>): Promise<{ root: string; dir: string }> {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'offer-links-'));
+    dirs.push(root);
+    const dir = path.join(root, 'dir');
+    await mkdir(path.join(dir, 'sub'), { recursive: true });
+    await writeFile(path.join(root, 'outside.txt'), 'secret');
+    await writeFile(path.join(dir, 'a.txt'), 'aaa');
+    await writeFile(path.join(dir, 'sub', 'b.txt'), 'bb');
+    await make(dir, root);
+    return { root, dir };
+  }
+
+  it('skips a link whose target lies outside the directory and lists it; --follow-symlinks sends it', async () => {
+    const { root, dir } = await tree(async (d, r) => {
+      await symlink(path.join(r, 'outside.txt'), path.join(d, 'out.txt'));
+      await symlink('../../outside.txt', path.join(d, 'sub', 'rel-out.txt'));
+      await symlink(r, path.join(d, 'up')); // a directory outside (it holds dir itself)
+    });
+    const { files, skipped } = await collectOffer([dir]);
+    expect(files.map((f) => f.path)).toEqual(['dir/a.txt', 'dir/sub/b.txt']);
+    expect(skipped).toEqual([
+      { path: 'dir/out.txt', target: path.join(root, 'outside.txt'), reason: 'outside' },
+      { path: 'dir/sub/rel-out.txt', target: path.join(root, 'outside.txt'), reason: 'outside' },
+      { path: 'dir/up', target: root, reason: 'outside' },
+    ]);
+
+    const followed = await collectOffer([dir], { followSymlinks: true });
+    expect(followed.files.map((f) => [f.path, f.size])).toContainEqual(['dir/out.txt', 6]);
+    expect(followed.files.find((f) => f.path === 'dir/out.txt')!.source).toBe(path.join(root, 'outside.txt'));
+    expect(followed.files.map((f) => f.path)).toContain('dir/up/outside.txt');
+    expect(followed.skipped).toEqual([{ path: 'dir/up/dir', target: dir, reason: 'loop' }]); // up/dir leads back to dir
+  });
+
+  it('sends a link to a file or directory inside the directory as what it points to', async () => {
+    const { dir } = await tree(async (d) => {
+      await symlink('sub/b.txt', path.join(d, 'b-link.txt'));
+      await symlink(path.join(d, 'sub'), path.join(d, 'sub-link'));
+    });
+    const { files, skipped } = await collectOffer([dir]);
+    expect(skipped).toEqual([]);
+    expect(files.map((f) => [f.path, f.size, f.source])).toEqual([
+      ['dir/a.txt', 3, path.join(dir, 'a.txt')],
+      ['dir/b-link.txt', 2, path.join(dir, 'sub', 'b.txt')],
+      ['dir/sub/b.txt', 2, path.join(dir, 'sub', 'b.txt')],
+      ['dir/sub-link/b.txt', 2, path.join(dir, 'sub', 'b.txt')],
+    ]);
+  });
+
+  it('does not hang on loops: a link to an enclosing directory, a link cycle, a dangling link', async () => {
+    const { dir } = await tree(async (d) => {
+      await symlink(d, path.join(d, 'sub', 'again'));
+      await symlink('y', path.join(d, 'x'));
+      await symlink('x', path.join(d, 'y'));
+      await symlink('nowhere', path.join(d, 'dangling'));
+    });
+    for (const followSymlinks of [false, true]) {
+      const { files, skipped } = await collectOffer([dir], { followSymlinks });
+      expect(files.map((f) => f.path)).toEqual(['dir/a.txt', 'dir/sub/b.txt']);
+      expect(skipped).toEqual([
+        { path: 'dir/dangling', target: 'nowhere', reason: 'broken' },
+        { path: 'dir/sub/again', target: dir, reason: 'loop' },
+        { path: 'dir/x', target: 'y', reason: 'loop' },
+        { path: 'dir/y', target: 'x', reason: 'loop' },
+      ].sort((a, b) => (a.path < b.path ? -1 : 1)));
+    }
+  });
+
+  it('a named link is followed: naming it is the user\'s choice', async () => {
+    const { root, dir } = await tree(async (d, r) => symlink(path.join(r, 'outside.txt'), path.join(d, 'out.txt')));
+    const { files, skipped } = await collectOffer([path.join(dir, 'out.txt')]);
+    expect(files.map((f) => [f.path, f.source])).toEqual([['out.txt', path.join(root, 'outside.txt')]]);
+    expect(skipped).toEqual([]);
+  });
+
+  it('isInside compares whole path components', () => {
+    expect(isInside('/a/b', '/a/b')).toBe(true);
+    expect(isInside('/a/b', '/a/b/c')).toBe(true);
+    expect(isInside('/a/b', '/a/bc')).toBe(false);
+    expect(isInside('/', '/etc')).toBe(true);
   });
 });

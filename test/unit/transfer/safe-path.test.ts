@@ -57,7 +57,12 @@ describe('resolveInside', () => {
 
   it('throws for a raw path that would escape', () => {
     expect(() => resolveInside(dir, '../x')).toThrow(/escapes/);
+    expect(() => resolveInside(dir, '..')).toThrow(/escapes/);
     expect(() => resolveInside(dir, '')).toThrow(/escapes/);
+  });
+
+  it.each(['..hidden', '...x', 'a/..b', '..'.concat('.txt')])('keeps the legal name %j as it is', (name) => {
+    expect(resolveInside(dir, name)).toBe(path.join(dir, ...name.split('/')));
   });
 });
 
