@@ -34,7 +34,7 @@ export async function checkPeer(
   const pinned = pins.find((p) => p.device === identity.device);
   if (pinned && pinned.key === identity.key) return { verified: pinned.verified };
   const shown = `device "${device}", key ${keyLabel(identity.key)}`;
-  const deliberately = `if ${who} really changed it, compare safety numbers with "chat verify ${who}", or accept it with "chat trust ${who} --device ${JSON.stringify(device)}"`;
+  const deliberately = `if ${who} really changed it, compare safety numbers (chat verify ${who}) or accept it: chat trust ${who} --device ${JSON.stringify(device)}`;
   if (pinned) {
     throw new CliError(`the identity key of ${who}'s device "${device}" has CHANGED (pinned ${keyLabel(pinned.key)}, now ${keyLabel(identity.key)}): someone may be intercepting; refused; ${deliberately}`);
   }
