@@ -1,12 +1,11 @@
 // This device's identity key per server (issue 26, protocol.md §T10): CHAT_HOME/identity.json,
 // { server: { seed, device } } (mode 0600 in a 0700 CHAT_HOME, written atomically). Made on
 // first login, register or resumed session; the public key is registered with the server.
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { identityOf, newIdentity, type Identity } from '../transfer/index.js';
 import { CliError } from './context.js';
-import { keepPrivate, writePrivateFile } from './private-files.js';
+import { readPrivateFile, writePrivateFile } from './private-files.js';
 
 export const IDENTITY_FILE = 'identity.json';
 
@@ -21,14 +20,8 @@ export interface DeviceIdentity extends Identity {
 }
 
 function readAll(home: string): Record<string, Saved> {
-  keepPrivate(home, [IDENTITY_FILE]);
-  let text: string;
-  try {
-    text = readFileSync(join(home, IDENTITY_FILE), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new CliError(`cannot read ${join(home, IDENTITY_FILE)}: ${(err as Error).message}`);
-  }
+  const text = readPrivateFile(home, IDENTITY_FILE);
+  if (text === null) return {};
   try {
     return JSON.parse(text) as Record<string, Saved>;
   } catch {

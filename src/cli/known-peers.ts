@@ -1,10 +1,9 @@
 // Pinned device keys of other users, like SSH's known_hosts (issue 26, protocol.md §T10.3):
 // CHAT_HOME/known_peers, one "server user device key state" per line, device percent-encoded
 // ("-" for no name), state "verified" or "pinned" (mode 0600 in a 0700 CHAT_HOME, atomic).
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError } from './context.js';
-import { keepPrivate, writePrivateFile } from './private-files.js';
+import { readPrivateFile, writePrivateFile } from './private-files.js';
 
 export const KNOWN_PEERS_FILE = 'known_peers';
 
@@ -22,14 +21,8 @@ const decodeDevice = (d: string): string => (d === '-' ? '' : decodeURIComponent
 
 function readAll(home: string): PeerPin[] {
   const file = join(home, KNOWN_PEERS_FILE);
-  keepPrivate(home, [KNOWN_PEERS_FILE]);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-  }
+  const text = readPrivateFile(home, KNOWN_PEERS_FILE);
+  if (text === null) return [];
   const pins: PeerPin[] = [];
   for (const line of text.split('\n')) {
     const [server, user, device, key, state] = line.trim().split(/\s+/);

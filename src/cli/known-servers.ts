@@ -1,22 +1,12 @@
 // Pinned server certificates, like SSH's known_hosts: CHAT_HOME/known_servers, one
 // "host:port SHA-256-fingerprint" per line (mode 0600 in a 0700 CHAT_HOME, written atomically).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { CliError } from './context.js';
-import { keepPrivate, writePrivateFile } from './private-files.js';
+import { readPrivateFile, writePrivateFile } from './private-files.js';
 
 export const KNOWN_SERVERS_FILE = 'known_servers';
 
 function readAll(home: string): Map<string, string> {
-  const file = join(home, KNOWN_SERVERS_FILE);
-  let text: string;
-  keepPrivate(home, [KNOWN_SERVERS_FILE]);
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-  }
+  const text = readPrivateFile(home, KNOWN_SERVERS_FILE);
+  if (text === null) return new Map();
   const pins = new Map<string, string>();
   for (const line of text.split('\n')) {
     const [server, fingerprint] = line.trim().split(/\s+/);

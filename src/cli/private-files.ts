@@ -1,8 +1,9 @@
 // Files only their owner may read: the server's data directory (database, WAL, TLS key) and the
 // client's CHAT_HOME (sessions, pinned certificates). Directories 0700, files 0600, checked and
 // fixed on use, because a directory an operator made beforehand (`mkdir /var/lib/chat`) is 0755.
-import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
+import { CliError } from './context.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -85,7 +86,7 @@ export function writePrivateFile(dir: string, name: string, text: string): void 
 }
 
 /** Before reading: like ensurePrivateDir, but a missing `dir` or a mode we may not change is left to the next write. */
-export function keepPrivate(dir: string, names: string[]): void {
+function keepPrivate(dir: string, names: string[]): void {
   const fixes: ModeFix[] = [];
   for (const step of [() => fixFiles(dir, names, fixes), () => fix(dir, statSync(dir), fixes)]) {
     try {
@@ -93,5 +94,17 @@ export function keepPrivate(dir: string, names: string[]): void {
     } catch {
       // ENOENT: nothing saved yet; EPERM: not ours to fix here
     }
+  }
+}
+
+/** The text of the private file `name` in `dir` (its modes kept private first); null if there is none. */
+export function readPrivateFile(dir: string, name: string): string | null {
+  keepPrivate(dir, [name]);
+  const file = path.join(dir, name);
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
   }
 }

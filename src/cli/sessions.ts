@@ -1,9 +1,8 @@
 // Saved logins, one per server, in CHAT_HOME/sessions.json (mode 0600 in a 0700 CHAT_HOME, written atomically).
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError } from './context.js';
-import { keepPrivate, writePrivateFile } from './private-files.js';
+import { readPrivateFile, writePrivateFile } from './private-files.js';
 
 export interface SavedSession {
   user: string;
@@ -19,14 +18,8 @@ export function defaultHome(env: NodeJS.ProcessEnv): string {
 }
 
 function readAll(home: string): Record<string, SavedSession> {
-  let text: string;
-  keepPrivate(home, [FILE]);
-  try {
-    text = readFileSync(join(home, FILE), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new CliError(`cannot read ${join(home, FILE)}: ${(err as Error).message}`);
-  }
+  const text = readPrivateFile(home, FILE);
+  if (text === null) return {};
   try {
     return JSON.parse(text) as Record<string, SavedSession>;
   } catch {
