@@ -8,6 +8,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import type { OfferFileInfo, OfferInfo } from '../protocol/messages.js';
 import type { Connection } from './connection.js';
 import type { ServerLimits } from './options.js';
+import { mib } from './units.js';
 
 /** What a file entry costs in memory beyond its strings' bytes (object, numbers, array slot). */
 const ENTRY_OVERHEAD = 128;
@@ -39,8 +40,36 @@ function shortId(): string {
   return [...randomBytes(8)].map((b) => ALPHABET[b % ALPHABET.length]).join('');
 }
 
+/** Offers grouped by a key (a user, a transfer id), each group in insertion order. */
+class Index {
+  #groups = new Map<string, Set<Offer>>();
+
+  add(key: string, offer: Offer): void {
+    const group = this.#groups.get(key);
+    if (group) group.add(offer);
+    else this.#groups.set(key, new Set([offer]));
+  }
+
+  delete(key: string, offer: Offer): void {
+    const group = this.#groups.get(key);
+    if (group?.delete(offer) && group.size === 0) this.#groups.delete(key);
+  }
+
+  get(key: string): ReadonlySet<Offer> {
+    return this.#groups.get(key) ?? EMPTY;
+  }
+
+}
+
+const EMPTY: ReadonlySet<Offer> = new Set();
+
 export class OfferBook {
   #byId = new Map<string, Offer>();
+  // Looked up on every offer, subscribe and connection close: no scan of all offers (a busy
+  // node holds many).
+  readonly #bySender = new Index();
+  readonly #byRecipient = new Index();
+  readonly #byTransfer = new Index();
   #bytesByUser = new Map<string, number>();
   #bytes = 0;
   readonly #limits: ServerLimits;
@@ -67,7 +96,7 @@ export class OfferBook {
     };
     offer.timer!.unref();
     offer.listTimer!.unref();
-    this.#byId.set(id, offer);
+    this.#index(offer);
     return offer;
   }
 
@@ -106,7 +135,14 @@ export class OfferBook {
     // Already checked by its owner; counted here so that this node's ceiling sees it.
     const bytes = files.reduce((sum, f) => sum + entryBytes(f), 0);
     this.#count(info.from, bytes);
-    this.#byId.set(info.id, { info, files, open: true, sender: null, node, timer: null, listTimer: null, bytes });
+    this.#index({ info, files, open: true, sender: null, node, timer: null, listTimer: null, bytes });
+  }
+
+  #index(offer: Offer): void {
+    this.#byId.set(offer.info.id, offer);
+    this.#bySender.add(offer.info.from, offer);
+    this.#byRecipient.add(offer.info.to, offer);
+    this.#byTransfer.add(offer.info.transfer, offer);
   }
 
   /** What all file lists held here are counted as. */
@@ -135,6 +171,9 @@ export class OfferBook {
     if (offer.timer) clearTimeout(offer.timer);
     if (offer.listTimer) clearTimeout(offer.listTimer);
     if (!this.#byId.delete(offer.info.id)) return false;
+    this.#bySender.delete(offer.info.from, offer);
+    this.#byRecipient.delete(offer.info.to, offer);
+    this.#byTransfer.delete(offer.info.transfer, offer);
     this.#count(offer.info.from, -offer.bytes);
     offer.files = []; // a reference kept elsewhere (a pending reply) must not keep the list alive
     return true;
@@ -142,32 +181,26 @@ export class OfferBook {
 
   /** Open offers addressed to `user`, oldest first. */
   openFor(user: string): Offer[] {
-    return [...this.#byId.values()].filter((o) => o.open && o.info.to === user);
+    return [...this.#byRecipient.get(user)].filter((o) => o.open);
   }
 
   /** Offers made over `conn` (withdrawn when it closes). */
   sentOver(conn: Connection): Offer[] {
-    return [...this.#byId.values()].filter((o) => o.sender === conn);
+    return conn.user ? [...this.#bySender.get(conn.user)].filter((o) => o.sender === conn) : [];
   }
 
   /** Offers made by `user` still pending. */
   countFrom(user: string): number {
-    let n = 0;
-    for (const o of this.#byId.values()) if (o.info.from === user) n++;
-    return n;
+    return this.#bySender.get(user).size;
   }
 
-  /** True if an offer (or replica) of `transfer` is between users other than from → to (a scan, like countFrom). */
+  /** True if an offer (or replica) of `transfer` is between users other than from → to. */
   transferTakenBy(transfer: string, from: string, to: string): boolean {
-    for (const o of this.#byId.values()) if (o.info.transfer === transfer && (o.info.from !== from || o.info.to !== to)) return true;
+    for (const o of this.#byTransfer.get(transfer)) if (o.info.from !== from || o.info.to !== to) return true;
     return false;
   }
 
   clear(): void {
     for (const offer of [...this.#byId.values()]) this.remove(offer);
   }
-}
-
-function mib(bytes: number): string {
-  return `${Math.round(bytes / 1048576)} MiB`;
 }

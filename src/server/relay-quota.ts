@@ -1,6 +1,7 @@
 // What one user may take of the relay (protocol.md §4.8): pairs open at once and bytes per
 // window, counted against the sender of the relayed transfer, whichever connection moves them.
 import { ProtocolError } from '../protocol/errors.js';
+import { duration, mib } from './units.js';
 
 export interface QuotaLimits {
   /** Relayed pairs of one user's transfers open at once. */
@@ -90,13 +91,4 @@ export class RelayQuota {
   prune(now: number): void {
     for (const [user, use] of this.#users) if (use.pairs <= 0 && now - use.windowStart >= this.#limits.windowMs) this.#users.delete(user);
   }
-}
-
-function duration(ms: number): string {
-  if (ms >= 3_600_000) return `${+(ms / 3_600_000).toFixed(1)} h`;
-  return ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`;
-}
-
-function mib(bytes: number): string {
-  return bytes >= 1 << 30 ? `${+(bytes / (1 << 30)).toFixed(1)} GiB` : `${+(bytes / (1 << 20)).toFixed(1)} MiB`;
 }

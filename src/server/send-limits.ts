@@ -6,6 +6,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import type { ServerLimits } from './options.js';
 import { BucketMap } from './throttle.js';
+import { mib } from './units.js';
 
 /** How long a recipient's counted backlog is trusted before it is read again (other nodes add to it too). */
 const BACKLOG_FRESH_MS = 30_000;
@@ -55,7 +56,7 @@ export class SendLimits {
     const waiting = await this.#read(to, now);
     const { maxBacklogMessages, maxBacklogBytes } = this.#limits;
     if (waiting.count + 1 > maxBacklogMessages || waiting.bytes + bytes > maxBacklogBytes) {
-      throw new ProtocolError('limit_reached', `${to} has too many unread messages waiting (at most ${maxBacklogMessages}, ${Math.round(maxBacklogBytes / 1048576)} MiB); try again once they have read them`);
+      throw new ProtocolError('limit_reached', `${to} has too many unread messages waiting (at most ${maxBacklogMessages}, ${mib(maxBacklogBytes)}); try again once they have read them`);
     }
     waiting.count++;
     waiting.bytes += bytes;

@@ -7,7 +7,7 @@ import { ChatClient } from '../../src/client/client.js';
 import { punchRequest, relayRequest } from '../../src/protocol/relay.js';
 import type { ServerLimits } from '../../src/server/options.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { relayConn as rawRelayConn } from '../helpers/relay.js';
+import { relayConn as rawRelayConn, readBytes } from '../helpers/relay.js';
 
 const PASSWORD = 'correct horse';
 const WAIT_MS = 5000;
@@ -50,24 +50,6 @@ async function acceptedOffer(ts: TestServer): Promise<{ transfer: string; token:
 /** A raw relay connection: sends `request`, resolves with its first reply frame. */
 function relayConn(ts: TestServer, request: Record<string, unknown>): Promise<{ socket: Socket; reply: Record<string, unknown> }> {
   return rawRelayConn(ts, request, sockets, WAIT_MS);
-}
-
-/** Reads exactly `n` bytes from `socket`. */
-function readBytes(socket: Socket, n: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let got = 0;
-    const timer = setTimeout(() => reject(new Error(`only ${got} of ${n} bytes arrived`)), 20_000);
-    const onData = (chunk: Buffer): void => {
-      parts.push(chunk);
-      got += chunk.length;
-      if (got < n) return;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      resolve(Buffer.concat(parts));
-    };
-    socket.on('data', onData);
-  });
 }
 
 function closed(socket: Socket): Promise<void> {

@@ -8,16 +8,13 @@ import { transferTaken } from '../relay-tickets.js';
 import type { ServerContext } from '../server.js';
 import { existingUser } from './messages.js';
 import { checkSignedIdentity } from '../identity.js';
+import { duration } from '../units.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
 
 const MAX_CANDIDATES = 16;
 const MAX_FILES_PAGE = 1000;
 const MIN_TIMEOUT_MS = 1000;
-
-function seconds(ms: number): string {
-  return ms < 10_000 ? `${ms / 1000} s` : `${Math.round(ms / 1000)} s`;
-}
 
 function bad(message: string): ProtocolError {
   return new ProtocolError('bad_request', message);
@@ -108,7 +105,7 @@ export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req
   };
   const offer = ctx.offers.add(info, conn, ctx.node, (o, what) =>
     what === 'list'
-      ? closeOffer(ctx, o, 'expired', '', `the file list was not complete within ${seconds(ctx.limits.offerListTimeoutMs)}`)
+      ? closeOffer(ctx, o, 'expired', '', `the file list was not complete within ${duration(ctx.limits.offerListTimeoutMs)}`)
       : closeOffer(ctx, o, 'expired', ''));
   ctx.log(`offer ${offer.info.id} ${conn.user} -> ${to}: ${req.fileCount} files, ${req.totalBytes} bytes`);
   return { offer: offer.info.id, online: ctx.presence.isOnline(to), expiresAt: info.expiresAt };
