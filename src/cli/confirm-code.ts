@@ -15,7 +15,7 @@ async function confirmFromStdin(ctx: CliContext, code: string): Promise<void> {
       rl.once('close', () => resolve(undefined));
     });
     if (line === undefined) throw new CliError('--verify: no code on stdin and no terminal to confirm it: aborted, no data sent');
-    if (digits(line) !== digits(code)) throw new CliError(`verification code mismatch: this side computed ${code}, not ${line.trim().slice(0, 40)}; someone may be intercepting: aborted, no data sent`);
+    compareCode(code, line);
   } finally {
     rl.close();
   }
@@ -32,12 +32,14 @@ export async function yesOnTty(ctx: CliContext, question: string): Promise<boole
   }
 }
 
+/** --verify-code: the code given must be the one computed here (digits compared); throws if not. */
+export function compareCode(code: string, given: string): void {
+  if (digits(given) !== digits(code)) throw new CliError(`verification code mismatch: this side computed ${code}, not ${given.trim().slice(0, 40)}; someone may be intercepting: aborted, no data sent`);
+}
+
 /** Resolves when the user confirmed `code`; throws a CliError (the transfer aborts) otherwise. */
 export async function confirmCode(ctx: CliContext, code: string, given: string | undefined): Promise<void> {
-  if (given !== undefined) {
-    if (digits(given) !== digits(code)) throw new CliError(`verification code mismatch: this side computed ${code}, not ${given}; someone may be intercepting: aborted, no data sent`);
-    return;
-  }
+  if (given !== undefined) return compareCode(code, given);
   if (!ctx.stdin.isTTY) return confirmFromStdin(ctx, code);
   if (!(await yesOnTty(ctx, 'Does the other side show the same code? [y/N] '))) throw new CliError('the codes were not confirmed: aborted, no data sent');
 }

@@ -4,16 +4,10 @@
 import type { SignedIdentity } from '../protocol/messages.js';
 import { printable } from '../protocol/printable.js';
 import { keyLabel, signatureValid } from '../transfer/index.js';
+import type { PeerTrust, TransferTrust } from '../client/transfer-auth.js';
 import { CliError } from './context.js';
+import { deviceIdentity } from './identity-file.js';
 import { pinPeer, peerPins } from './known-peers.js';
-
-/** What the checks decided about a peer. */
-export interface PeerTrust {
-  /** The peer's device is verified (safety number compared): no per-transfer code needed. */
-  verified: boolean;
-  /** A line to show once (first sight of this user or device). */
-  notice?: string;
-}
 
 /**
  * Checks `identity` (from an offer or accept of `user`) signs `signed`, then applies the pins of
@@ -49,4 +43,15 @@ export async function checkPeer(
   pinPeer(home, { server, user, device: identity.device, key: identity.key, verified: false });
   const first = pins.length === 0 ? `first transfer with ${who}` : `a new device of ${who}`;
   return { verified: false, notice: `${first} (${shown}); compare safety numbers with: chat verify ${who}` };
+}
+
+/** The CLI's TransferTrust: this device's identity and pins in `home`, and the front end's prompts. */
+export function pinnedTrust(
+  home: string, server: string, prompts: { confirm(code: string): Promise<void>; ask?: (question: string) => Promise<boolean> },
+): TransferTrust {
+  return {
+    identity: deviceIdentity(home, server),
+    checkPeer: (user, identity, signed) => checkPeer(home, server, user, identity, signed, prompts.ask),
+    confirm: (code) => prompts.confirm(code),
+  };
 }

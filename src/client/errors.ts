@@ -13,3 +13,30 @@ export class ClientError extends Error {
     this.code = code;
   }
 }
+
+/** Why a transfer session ended without its files. */
+export type TransferSessionCode =
+  /** The peer could not be authenticated (or is unencrypted and that was not allowed). */
+  | 'refused'
+  /** The other user said no, or did not answer in time. */
+  | 'rejected'
+  | 'expired'
+  /** The offer ended otherwise (withdrawn, accepted on another device). */
+  | 'closed'
+  /** The server connection dropped while the offer waited for its answer. */
+  | 'lost'
+  /** Accepted, but the receiver never reached us. */
+  | 'unreachable'
+  /** Cancelled on this side. */
+  | 'cancelled';
+
+/** A transfer session's end other than a TransferError from the stream itself. */
+export class TransferSessionError extends Error {
+  readonly code: TransferSessionCode;
+
+  constructor(code: TransferSessionCode, message: string) {
+    super(message);
+    this.name = 'TransferSessionError';
+    this.code = code;
+  }
+}

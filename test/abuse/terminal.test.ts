@@ -199,7 +199,7 @@ describe('terminal payloads from a hostile peer', () => {
     const file = path.join(work, 'notes.txt');
     await writeFile(file, 'hello');
     cli.write(`/send ${file}`);
-    await cli.stdout.waitFor('mallory rejected it');
+    await cli.stdout.waitFor('mallory rejected the offer');
     cli.write('/history mallory 3');
     cli.write('/quit');
     expect(await cli.exited).toBe(0);

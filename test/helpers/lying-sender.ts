@@ -11,7 +11,7 @@ import type { ControlMessage, GetMessage } from '../../src/transfer/messages.js'
 import { Wire } from '../../src/transfer/wire.js';
 import type { ChatClient } from '../../src/client/client.js';
 import type { OfferFileInfo } from '../../src/protocol/messages.js';
-import { signOffer } from '../../src/cli/transfer-auth.js';
+import { signOffer } from '../../src/client/transfer-auth.js';
 import { newIdentity, type Identity } from '../../src/transfer/identity.js';
 
 /** What the lying sender serves for file `index`. */

@@ -11,7 +11,8 @@ import { CliError, type CliContext } from '../context.js';
 import { interrupted } from '../interrupt.js';
 import { formatBytes } from '../output.js';
 import { TransferView, formatRate } from '../transfer-view.js';
-import { OfferAnswers, sendTo, type SendFileOptions } from './send-file.js';
+import { cliAnswers, cliErrorOf, declined, sendTo } from '../transfer-run.js';
+import type { SendFileOptions } from './send-file.js';
 
 /** One bar per member on a terminal; other lines are printed above the bars. */
 class MemberBars {
@@ -59,14 +60,14 @@ export async function runSendToGroup(opts: SendFileOptions, files: LocalFile[], 
   const lineCtx: CliContext = bars ? { ...ctx, out: (l) => bars.log(l), err: (l) => bars.log(l) } : ctx;
   try {
     const members = await recipients(client, group);
-    const answers = new OfferAnswers(client);
+    const answers = cliAnswers(client);
     const queue = new PQueue({ concurrency: opts.parallel });
     const outcomes = await Promise.allSettled(
       members.map(async (member) => {
         const view = new TransferView(lineCtx, opts.json ? 'json' : 'plain', files, member);
         if (bars) view.onProgress = (ev) => bars.update(member, ev.totalBytes, ev.totalSize);
         // Offers go out at once; file streams of all members share one bounded queue.
-        return sendTo(client, answers, { ...opts, to: member }, files, view, interrupt, ctx, queue);
+        return sendTo(client, answers, { opts, to: member, files, view, interrupt, ctx: lineCtx, queue });
       }),
     );
     bars?.stop();
@@ -85,12 +86,12 @@ function report(members: string[], outcomes: PromiseSettledResult<unknown>[], ct
   outcomes.forEach((o, i) => {
     const member = members[i]!;
     if (o.status === 'fulfilled') received++;
-    const reason = o.status === 'rejected' ? (o.reason as Error).message : '';
-    const declined = /rejected the offer|did not accept/.test(reason);
-    if (o.status === 'rejected' && !declined) failed++;
+    const reason = o.status === 'rejected' ? (cliErrorOf(o.reason) as Error).message : '';
+    if (o.status === 'rejected' && !declined(o.reason)) failed++;
     if (json) ctx.out(printableJson({ event: 'result', to: member, ok: o.status === 'fulfilled', error: reason || undefined }));
     else ctx.err(printable(o.status === 'fulfilled' ? `${member}: received everything` : `${member}: ${reason}`));
   });
   if (failed > 0) throw new CliError(`${failed} of ${members.length} transfer(s) failed`);
   if (received === 0) throw new CliError('nobody accepted the offer');
 }
+

@@ -14,7 +14,8 @@ import { printable } from '../../protocol/printable.js';
 import { FRIEND_ACTIONS, expandHome, splitWords, type ArgKind } from './completer.js';
 import { messageLine, type Palette } from './render.js';
 import { isGroup, type ChatState, type Directory } from './state.js';
-import type { Transfers } from './transfers.js';
+import type { NetworkOptions, Transfers } from './transfers.js';
+import { parseTransferFlags, transferSettings } from '../transfer-options.js';
 
 /** What commands may use: the session implements it. */
 export interface Shell {
@@ -35,6 +36,8 @@ export interface Shell {
   readonly offers: Map<string, OfferInfo>;
   /** CHAT_HOME, --server and the other global options (identity and pins, /verify). */
   readonly where: GlobalOptions;
+  /** chat's --bind, --advertise and --advertise-only, for /send and /accept. */
+  readonly network: NetworkOptions;
   /** Reloads online users, friends and groups (for completion and notices). */
   reloadDirectory(): Promise<void>;
 }
@@ -93,6 +96,13 @@ function textAfter(raw: string, n: number): string {
   return raw.replace(new RegExp(`^(?:\\S+\\s+){${n}}`), '').trim();
 }
 
+/** The options of /send and /accept: those of chat send-file and chat accept, minus the network ones (chat's). */
+const ACCEPT_FLAGS = ['verify', 'verify-code', 'via', 'limit-rate', 'parallel', 'insecure-peer'] as const;
+const SEND_FLAGS = [...ACCEPT_FLAGS, 'follow-symlinks'] as const;
+
+function flagList(flags: readonly string[]): string {
+  return flags.map((f) => `--${f}`).join(' ');
+}
 const OFFER_ID = /^[abcdefghjkmnpqrstuvwxyz23456789]{8}$/;
 
 export const COMMANDS = new Map<string, Command>([
@@ -111,10 +121,12 @@ export const COMMANDS = new Map<string, Command>([
   ['/kick', { usage: '/kick <#group> <user>', help: 'remove a member (owner only)', args: ['member-group', 'name'], run: kick }],
   ['/delete', { usage: '/delete <#group>', help: 'delete a group and its history (owner only)', args: ['member-group'], run: remove }],
   ['/history', { usage: '/history [user|#group] [n]', help: 'the last n messages (default: current, 20)', args: ['name', 'text'], run: history }],
-  ['/send', { usage: '/send [--follow-symlinks] <path...>', help: 'offer files to the current user (sent directly)', args: ['path'], run: send }],
+  ['/send', { usage: '/send [options] <path...>', help: `offer files to the current user (options: ${flagList(SEND_FLAGS)})`, args: ['path'], run: send }],
   ['/offers', { usage: '/offers', help: 'file offers waiting for you', args: [], run: offers }],
-  ['/accept', { usage: '/accept [id] [dir]', help: 'receive an offer (into the current directory)', args: ['offer', 'path'], run: accept }],
+  ['/accept', { usage: '/accept [options] [id] [dir]', help: `receive an offer, into the current directory (options: ${flagList(ACCEPT_FLAGS)})`, args: ['offer', 'path'], run: accept }],
   ['/reject', { usage: '/reject <id> [reason]', help: 'decline an offer', args: ['offer', 'text'], run: reject }],
+  ['/confirm', { usage: '/confirm [id]', help: 'yes to a transfer\'s question (the same code on both sides, a new device)', args: ['offer'], run: (shell, args) => answer(shell, args, true) }],
+  ['/deny', { usage: '/deny [id]', help: 'no to a transfer\'s question: it is aborted, no data sent', args: ['offer'], run: (shell, args) => answer(shell, args, false) }],
   ['/help', { usage: '/help', help: 'this help', args: ['command'], run: help }],
   ['/quit', { usage: '/quit', help: 'leave (running transfers are cancelled)', args: [], run: () => 'quit' }],
 ]);
@@ -326,10 +338,15 @@ async function history(shell: Shell, args: string[]): Promise<void> {
 async function send(shell: Shell, args: string[]): Promise<void> {
   const to = shell.state.current;
   if (!to || isGroup(to)) throw new CliError('files go to one user: /to <user> first, then /send <path...>');
-  const follow = args[0] === '--follow-symlinks';
-  const paths = follow ? args.slice(1) : args;
-  if (paths.length === 0) throw new CliError('what? /send [--follow-symlinks] <path...>');
-  await shell.transfers.send(shell.client(), to, paths.map(expandHome), { followSymlinks: follow });
+  const { options, rest: paths } = parseTransferFlags(args, SEND_FLAGS);
+  if (paths.length === 0) throw new CliError('what? /send [options] <path...>');
+  const settings = { ...transferSettings(options, shell.network), followSymlinks: Boolean(options.followSymlinks) };
+  await shell.transfers.send(shell.client(), to, paths.map(expandHome), settings);
+}
+
+function answer(shell: Shell, args: string[], yes: boolean): void {
+  const id = shell.transfers.questions.answer(args[0], yes);
+  shell.say(yes ? `confirmed for ${id}` : `denied for ${id}: aborting`);
 }
 
 async function offers(shell: Shell): Promise<void> {
@@ -345,7 +362,9 @@ async function offers(shell: Shell): Promise<void> {
   }
 }
 
-async function accept(shell: Shell, args: string[]): Promise<void> {
+async function accept(shell: Shell, words: string[]): Promise<void> {
+  const { options, rest: args } = parseTransferFlags(words, ACCEPT_FLAGS);
+  const settings = transferSettings(options, shell.network);
   const client = shell.client();
   const list = await client.offers();
   // `/accept ~/Downloads` with a single offer waiting: the argument is the directory.
@@ -359,7 +378,7 @@ async function accept(shell: Shell, args: string[]): Promise<void> {
   const dir = path.resolve(expandHome(dirArg ?? '.'));
   const files = await client.offerFiles(info.id);
   shell.offers.delete(info.id);
-  await shell.transfers.accept(client, info, files, dir);
+  shell.transfers.accept(client, info, files, dir, settings);
 }
 
 async function reject(shell: Shell, args: string[], raw: string): Promise<void> {

@@ -132,12 +132,14 @@ export interface TransferStatus {
   id: string;
   direction: 'send' | 'receive';
   peer: string;
-  /** 'waiting' until accepted (send), 'connecting' until bytes move. */
-  phase: 'waiting' | 'connecting' | 'moving';
+  /** 'waiting' until accepted (send), 'confirming' a code, 'connecting' until bytes move. */
+  phase: 'waiting' | 'confirming' | 'connecting' | 'moving';
   bytes: number;
   total: number;
   startedAt: number;
 }
+
+const PHASE_TEXT = { waiting: 'waiting for accept', confirming: 'waiting for /confirm', connecting: 'connecting' };
 
 /** `↑ bob 42% 1.2 MiB/3.0 MiB 2.1 MiB/s · ↓ alice waiting`, cut to `width` columns. */
 export function statusLine(transfers: TransferStatus[], width: number, now = Date.now()): string {
@@ -147,7 +149,7 @@ export function statusLine(transfers: TransferStatus[], width: number, now = Dat
 
 function transferStatus(t: TransferStatus, now: number): string {
   const arrow = t.direction === 'send' ? '↑' : '↓';
-  if (t.phase !== 'moving') return `${arrow} ${t.peer} ${t.id} ${t.phase === 'waiting' ? 'waiting for accept' : 'connecting'}`;
+  if (t.phase !== 'moving') return `${arrow} ${t.peer} ${t.id} ${PHASE_TEXT[t.phase]}`;
   const pct = t.total > 0 ? Math.floor((t.bytes * 100) / t.total) : 100;
   const ms = now - t.startedAt;
   const rate = ms > 0 ? formatBytes(Math.round((t.bytes * 1000) / ms)) : '0 B';

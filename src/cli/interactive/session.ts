@@ -53,6 +53,10 @@ export class Session implements Shell {
   get where(): GlobalOptions {
     return this.#opts;
   }
+
+  get network(): NetworkOptions {
+    return this.#opts.network;
+  }
   readonly #ctx: CliContext;
   readonly #opts: InteractiveOptions;
   readonly #link: Link;
@@ -75,7 +79,7 @@ export class Session implements Shell {
     this.#link = new Link({ connect: () => this.#connect(), fatal: (err) => err instanceof CliError });
     this.#screen = new Screen(ctx, (line) => complete(line, this.#completion()));
     this.transfers = new Transfers({
-      link: this.#link, network: opts.network, relay: () => relayOf(this.client(), opts), home: opts.home, server: opts.server, say: (text) => this.say(text), changed: () => this.#statusChanged(),
+      link: this.#link, relay: () => relayOf(this.client(), opts), home: opts.home, server: opts.server, say: (text) => this.say(text), changed: () => this.#statusChanged(),
     });
     this.#listen();
   }

@@ -1,28 +1,24 @@
-// File transfers started from the interactive client: /send runs the Sender flow of
-// `chat send-file`, /accept the Receiver flow of `chat accept`. They run in the background while
-// the user keeps chatting; their progress feeds one status line, and each prints one line when it
-// starts and one when it ends.
+// File transfers started from the interactive client: /send and /accept run the same transfer
+// session as chat send-file and chat accept (src/client/transfer-session.ts: signatures, pins,
+// --verify, plaintext refusal, --via, --limit-rate, --parallel). They run in the background while
+// the user keeps chatting; their progress feeds one status line, questions are answered with
+// /confirm or /deny, and each prints one line when it starts and one when it ends.
 import type { ChatClient } from '../../client/client.js';
-import type { OfferAccepted, OfferFileInfo, OfferInfo, SignedIdentity } from '../../protocol/messages.js';
-import { deviceIdentity, type DeviceIdentity } from '../identity-file.js';
-import { checkAccept, checkOffer, signOffer, type Notices, type OfferSide, type TransferAuthOptions } from '../transfer-auth.js';
-import {
-  Receiver,
-  Sender,
-  TransferError,
-  collectOffer,
-  localCandidates,
-  newKeyPair,
-  newTransferSecret,
-  withObserved,
-  type LocalFile,
-  type RelayEndpoint,
-  type TransferResult,
-} from '../../transfer/index.js';
+import { TransferSessionError } from '../../client/errors.js';
+import { OfferAnswers } from '../../client/offer-answers.js';
+import type { TransferTrust } from '../../client/transfer-auth.js';
+import { IncomingTransfer, OutgoingTransfer, type SessionNotice } from '../../client/transfer-session.js';
+import type { OfferFileInfo, OfferInfo } from '../../protocol/messages.js';
+import { TransferError, collectOffer, type RelayEndpoint, type TransferResult } from '../../transfer/index.js';
+import { compareCode } from '../confirm-code.js';
 import { CliError } from '../context.js';
 import { formatBytes } from '../output.js';
+import { pinnedTrust } from '../peer-trust.js';
+import { noticeLine } from '../transfer-notices.js';
+import type { CliTransferSettings } from '../transfer-options.js';
 import { formatRate, skippedLine } from '../transfer-view.js';
 import { formatDuration } from '../units.js';
+import { Questions } from './questions.js';
 import type { TransferStatus } from './render.js';
 import type { Link } from './reconnect.js';
 
@@ -36,7 +32,6 @@ export interface NetworkOptions {
 
 export interface TransferDeps {
   link: Link;
-  network: NetworkOptions;
   /** The relay of the server we are connected to now (its address, TLS as the chat connection). */
   relay(): RelayEndpoint;
   /** CHAT_HOME and the server: this device's identity and its pins (§T10). */
@@ -50,29 +45,32 @@ export interface TransferDeps {
 
 /** How long an offer made with /send waits for an answer. */
 const OFFER_TIMEOUT_MS = 10 * 60_000;
-/** Once accepted, how long the receiver has to reach our port. */
-const CONNECT_WAIT_MS = 60_000;
-/** Offer file-list pages stay well under the server's frame limit (as in chat send-file). */
 const RESUME_LATER = '; partial files stay as .part and resume next time';
 /** Up to this many received files get a line each (name, size, SHA-256). */
 const MAX_FILE_LINES = 5;
 
 interface Running extends TransferStatus {
   cancel(): void;
-  cancelled?: boolean;
   finished: Promise<void>;
 }
 
 export class Transfers {
   readonly #deps: TransferDeps;
+  readonly #answers: OfferAnswers;
+  readonly questions: Questions;
   #running = new Map<string, Running>();
 
   constructor(deps: TransferDeps) {
     this.#deps = deps;
+    this.questions = new Questions((text) => deps.say(text));
+    this.#answers = new OfferAnswers(deps.link);
+    // The server forgets the offers of a connection that dropped.
+    deps.link.on('lost', () => this.#answers.lost());
+    deps.link.on('subscribed', () => this.#answers.reconnected());
   }
 
   statuses(): TransferStatus[] {
-    return [...this.#running.values()].map(({ cancel: _c, cancelled: _x, finished: _f, ...status }) => status);
+    return [...this.#running.values()].map(({ cancel: _c, finished: _f, ...status }) => status);
   }
 
   get count(): number {
@@ -80,68 +78,46 @@ export class Transfers {
   }
 
   /** Offers `paths` to `to`; resolves once the offer is made (the transfer goes on in the background). */
-  async send(client: ChatClient, to: string, paths: string[], opts: { followSymlinks?: boolean } = {}): Promise<void> {
-    const { files, skipped } = await collectOffer(paths, opts).catch(transferMessage);
+  async send(client: ChatClient, to: string, paths: string[], settings: CliTransferSettings & { followSymlinks: boolean }): Promise<void> {
+    const { files, skipped } = await collectOffer(paths, settings).catch(transferMessage);
     for (const s of skipped) this.#deps.say(skippedLine(s));
     if (files.length === 0) throw new CliError(`nothing to send: ${skipped.length > 0 ? 'no file left once the symbolic links were skipped' : 'the directories are empty'}`);
-    const { transferId, token } = newTransferSecret();
-    const keys = newKeyPair();
-    const identity = deviceIdentity(this.#deps.home, this.#deps.server);
-    const signed = { transferId, from: client.user!, to, senderKey: keys.publicKey, files, verify: false };
-    const sender = new Sender({ transferId, token, files, host: this.#deps.network.bind, port: 0, keys, relay: this.#deps.relay() });
-    try {
-      const port = await sender.listen();
-      const offer = await this.#offer(client, to, files, { transferId, token, port, key: keys.publicKey, identity: signOffer(identity, signed) });
-      const total = files.reduce((sum, f) => sum + f.size, 0);
-      const what = `${plural(files.length, 'file')}, ${formatBytes(total)}`;
-      const waiting = offer.online ? `waiting for ${to} to accept` : `${to} is offline: the offer waits ${formatDuration(OFFER_TIMEOUT_MS)}`;
-      this.#deps.say(`offered ${what} to ${to} (offer ${offer.id}); ${waiting}`);
-      const also = skipped.length > 0 ? `; skipped ${plural(skipped.length, 'symbolic link')}: ${skipped.map((s) => s.path).join(', ')}` : '';
-      this.#track({ id: offer.id, direction: 'send', peer: to, phase: 'waiting', bytes: 0, total, startedAt: Date.now() }, (status) =>
-        this.#runSender(sender, offer.id, status, () => ({ identity, offer: signed }), also),
-      );
-    } catch (err) {
-      sender.close();
-      throw err;
-    }
+    let id = '';
+    const session = new OutgoingTransfer({ client, relay: this.#deps.relay(), trust: this.#trust(() => id, settings) }, to, files, {
+      ...settings, port: 0, timeoutMs: OFFER_TIMEOUT_MS, timeoutText: formatDuration(OFFER_TIMEOUT_MS),
+    });
+    await session.offer();
+    id = session.offerId;
+    const total = files.reduce((sum, f) => sum + f.size, 0);
+    const waiting = session.online ? `waiting for ${to} to accept` : `${to} is offline: the offer waits ${formatDuration(OFFER_TIMEOUT_MS)}`;
+    this.#deps.say(`offered ${plural(files.length, 'file')}, ${formatBytes(total)} to ${to} (offer ${id}); ${waiting}`);
+    const also = skipped.length > 0 ? `; skipped ${plural(skipped.length, 'symbolic link')}: ${skipped.map((s) => s.path).join(', ')}` : '';
+    const status: TransferStatus = { id, direction: 'send', peer: to, phase: 'waiting', bytes: 0, total, startedAt: Date.now() };
+    this.#track(status, session, async () => this.#done(await session.finish(this.#answers), `sent to ${to}`, also), () => void session.cancel());
   }
 
-  /** Accepts offer `info` into `dir`; resolves once accepted (the files arrive in the background). */
-  async accept(client: ChatClient, info: OfferInfo, files: OfferFileInfo[], dir: string): Promise<void> {
-    const keys = newKeyPair();
-    const { identity, code } = await checkOffer(this.#notices(), this.#policy(), deviceIdentity(this.#deps.home, this.#deps.server), info, files, keys.publicKey);
-    if (code) await this.#policy().confirm(code);
-    const { bind, advertise, advertiseOnly } = this.#deps.network;
-    const receiver = new Receiver({
-      transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed), files, dir,
-      keys: info.key ? { own: keys, peer: info.key } : undefined, relay: this.#deps.relay(),
-      listen: { host: bind, advertise, advertiseOnly },
-    });
-    const candidates = await receiver.prepare();
-    const { relay } = await client.accept(info.id, { key: keys.publicKey, candidates, identity }).catch((err: unknown) => {
-      receiver.abort(); // closes the reverse listener
-      throw err;
-    });
-    receiver.useRelay(relay);
-    this.#deps.say(`receiving ${plural(info.fileCount, 'file')}, ${formatBytes(info.totalBytes)} from ${info.from} into ${dir} (offer ${info.id})`);
+  /** Accepts offer `info` into `dir`; the checks, the accept and the files run in the background. */
+  accept(client: ChatClient, info: OfferInfo, files: OfferFileInfo[], dir: string, settings: CliTransferSettings): void {
+    const session = new IncomingTransfer({ client, relay: this.#deps.relay(), trust: this.#trust(() => info.id, settings) }, { info, files }, dir, settings);
+    // The SHA-256 is the receiver's own, of the bytes it saved (protocol.md §T4); a few files get a line each.
+    if (info.fileCount <= MAX_FILE_LINES) session.on('file', (r) => this.#deps.say(`${r.path}: ${formatBytes(r.size)}, sha256 ${r.sha256}`));
     const status: TransferStatus = { id: info.id, direction: 'receive', peer: info.from, phase: 'connecting', bytes: 0, total: info.totalBytes, startedAt: Date.now() };
-    this.#track(status, (s) => this.#runReceiver(receiver, info, dir, s), (s) => {
-      s.cancelled = true;
-      receiver.abort();
+    this.#track(status, session, async () => {
+      await session.accept();
+      this.#done(await session.finish(), `received from ${info.from} into ${dir}`);
+    }, () => session.cancel());
+  }
+
+  /** The pins of this CHAT_HOME; the code compared and new devices allowed by /confirm (or --verify-code). */
+  #trust(id: () => string, settings: CliTransferSettings): TransferTrust {
+    const questions = this.questions;
+    return pinnedTrust(this.#deps.home, this.#deps.server, {
+      confirm: async (code) => {
+        if (settings.verifyCode !== undefined) return compareCode(code, settings.verifyCode);
+        if (!(await questions.ask(id(), `offer ${id()}: does the other side show ${code}?`))) throw new CliError('the codes were not confirmed: aborted, no data sent');
+      },
+      ask: (question) => questions.ask(id(), question.replace(/\s*\[y\/N\]\s*$/, '').replace(/\?$/, '')),
     });
-  }
-
-  #notices(): Notices {
-    return { info: (line) => this.#deps.say(line) };
-  }
-
-  // The interactive client keeps the default policy: no unauthenticated peer; a code to compare
-  // is confirmed with chat send-file/accept --verify, not here (its input line is the chat's).
-  #policy(): TransferAuthOptions {
-    return {
-      home: this.#deps.home, server: this.#deps.server, verify: false, insecurePeer: false,
-      confirm: () => Promise.reject(new CliError('the other side asks to compare a verification code: use chat send-file/accept --verify, or verify the contact with /verify')),
-    };
   }
 
   /** Cancels every transfer (withdrawing offers still waiting) and waits for them to end. */
@@ -156,115 +132,55 @@ export class Transfers {
     while (this.#running.size > 0) await Promise.all([...this.#running.values()].map((t) => t.finished));
   }
 
-  #track(status: TransferStatus, run: (s: Running) => Promise<void>, cancel?: (s: Running) => void): void {
+  #track(status: TransferStatus, session: OutgoingTransfer | IncomingTransfer, run: () => Promise<void>, cancel: () => void): void {
     const running = status as Running;
-    running.cancel = () => cancel?.(running);
+    running.cancel = () => {
+      this.questions.withdraw(status.id);
+      cancel();
+    };
     this.#running.set(status.id, running);
+    session.on('notice', (n) => this.#notice(running, n));
+    session.on('progress', (ev) => {
+      running.bytes = ev.totalBytes;
+      this.#deps.changed();
+    });
     this.#deps.changed();
     const what = `transfer ${status.id} ${status.direction === 'send' ? 'to' : 'from'} ${status.peer}`;
-    running.finished = run(running)
-      .catch((err: unknown) => this.#deps.say(running.cancelled ? `${what} cancelled${status.direction === 'receive' ? RESUME_LATER : ''}` : `${what} failed: ${messageOf(err)}`))
+    running.finished = run()
+      .catch((err: unknown) => this.#deps.say(isCancel(err) ? `${what} cancelled${status.direction === 'receive' ? RESUME_LATER : ''}` : `${what} failed: ${messageOf(err, status.direction)}`))
       .finally(() => {
+        this.questions.withdraw(status.id);
         this.#running.delete(status.id);
         this.#deps.changed();
       });
   }
 
-  async #runSender(sender: Sender, offerId: string, status: Running, signed: () => { identity: DeviceIdentity; offer: OfferSide }, also = ''): Promise<void> {
-    let connected = false;
-    let connectTimer: NodeJS.Timeout | undefined;
-    try {
-      const accepted = await this.#answer(offerId, status, sender);
-      const { identity, offer } = signed();
-      await checkAccept(this.#notices(), this.#policy(), identity, offer, accepted); // §T10: before any byte
-      sender.accepted(accepted);
-      const by = accepted.by;
-      this.#deps.say(`${by} accepted offer ${offerId}; sending`);
-      status.phase = 'connecting';
-      this.#deps.changed();
-      connectTimer = setTimeout(() => sender.close(), CONNECT_WAIT_MS);
-      sender.on('connected', () => {
-        connected = true;
-        clearTimeout(connectTimer);
-        this.#moving(status);
-      });
-      sender.on('progress', (ev) => this.#progress(status, ev.totalBytes));
-      this.#done(await sender.done, `sent to ${status.peer}`, also);
-    } catch (err) {
-      sender.close();
-      if (status.cancelled) throw new CliError('cancelled');
-      if (!connected && err instanceof TransferError && err.code === 'aborted' && status.phase === 'connecting') {
-        throw new CliError(`${status.peer} could not connect within ${CONNECT_WAIT_MS / 1000}s`);
-      }
-      throw err;
-    } finally {
-      clearTimeout(connectTimer);
+  /** A session notice: the phase for the status line, and the lines worth a line here. */
+  #notice(status: Running, n: SessionNotice): void {
+    const say = (text: string): void => this.#deps.say(text);
+    switch (n.event) {
+      case 'accepted':
+        return say(`${n.by} accepted offer ${status.id}; sending`);
+      case 'receiving':
+        return say(`receiving ${plural(n.files, 'file')}, ${formatBytes(n.totalBytes)} from ${n.from} into ${n.dir} (offer ${n.offer})`);
+      case 'verify':
+        this.#phase(status, 'confirming');
+        return say(`offer ${status.id}: verification code ${n.code} (${n.side === 'sender' ? 'the receiver' : 'the sender'} must see the same; no data flows until you confirm)`);
+      case 'connecting':
+        return this.#phase(status, 'connecting');
+      case 'connected':
+        if (status.phase !== 'moving') status.startedAt = Date.now();
+        return this.#phase(status, 'moving');
+      case 'offer':
+      case 'waiting':
+        return; // said once the offer is made
+      default:
+        return say(noticeLine(n));
     }
   }
 
-  /** Waits for the receiver's answer to our offer; the name of who accepted. */
-  #answer(offerId: string, status: Running, sender: Sender): Promise<OfferAccepted> {
-    const link = this.#deps.link;
-    return new Promise<OfferAccepted>((resolve, reject) => {
-      const off = (): void => {
-        link.off('offer_accepted', onAccepted);
-        link.off('offer_closed', onClosed);
-        link.off('lost', onLost);
-      };
-      const onAccepted = (e: OfferAccepted): void => {
-        if (e.offer !== offerId) return;
-        off();
-        resolve(e);
-      };
-      const onClosed = (e: { offer: string; reason: string; by: string; message?: string }): void => {
-        if (e.offer !== offerId) return;
-        off();
-        reject(new CliError(e.reason === 'rejected' ? `${e.by} rejected it${e.message ? `: ${e.message}` : ''}` : `the offer ended (${e.reason})`));
-      };
-      // The server forgets the offers of a connection that dropped.
-      const onLost = (): void => {
-        off();
-        reject(new CliError('lost the server connection; the offer was withdrawn'));
-      };
-      link.on('offer_accepted', onAccepted);
-      link.on('offer_closed', onClosed);
-      link.on('lost', onLost);
-      status.cancel = () => {
-        status.cancelled = true;
-        off();
-        // The transfer ends once the server confirmed the withdrawal (so nobody accepts it after).
-        const withdrawn = status.phase === 'waiting' ? link.client?.request('withdraw', { offer: offerId, reason: 'cancelled by the sender' }) : undefined;
-        void Promise.resolve(withdrawn)
-          .catch(() => {})
-          .then(() => {
-            sender.close();
-            reject(new CliError('cancelled'));
-          });
-      };
-    });
-  }
-
-  async #runReceiver(receiver: Receiver, info: OfferInfo, dir: string, status: Running): Promise<void> {
-    receiver.on('connected', () => this.#moving(status));
-    // The SHA-256 is the receiver's own, of the bytes it saved (protocol.md §T4); a few files get a line each.
-    if (info.fileCount <= MAX_FILE_LINES) receiver.on('file', (r) => this.#deps.say(`${r.path}: ${formatBytes(r.size)}, sha256 ${r.sha256}`));
-    receiver.on('progress', (ev) => this.#progress(status, ev.totalBytes));
-    try {
-      this.#done(await receiver.start(), `received from ${info.from} into ${dir}`);
-    } catch (err) {
-      throw new CliError(`${messageOf(err)}${RESUME_LATER}`);
-    }
-  }
-
-  #moving(status: Running): void {
-    if (status.phase === 'moving') return;
-    status.phase = 'moving';
-    status.startedAt = Date.now();
-    this.#deps.changed();
-  }
-
-  #progress(status: Running, bytes: number): void {
-    status.bytes = bytes;
+  #phase(status: Running, phase: TransferStatus['phase']): void {
+    status.phase = phase;
     this.#deps.changed();
   }
 
@@ -273,29 +189,22 @@ export class Transfers {
     const seconds = (result.elapsedMs / 1000).toFixed(1);
     this.#deps.say(`${what}: ${plural(result.files.length, 'file')}, ${formatBytes(size)} verified in ${seconds}s (${formatRate(result.bytes, result.elapsedMs)})${also}`);
   }
-
-  /** The two-step offer of protocol.md §4.4, as chat send-file makes it. */
-  async #offer(client: ChatClient, to: string, files: LocalFile[], secret: { transferId: string; token: string; port: number; key: string; identity: SignedIdentity }) {
-    const { advertise, advertiseOnly, bind } = this.#deps.network;
-    const candidates = localCandidates(secret.port, advertise, advertiseOnly, bind);
-    const created = await client.offer(
-      to,
-      { transfer: secret.transferId, token: secret.token, candidates, timeoutMs: OFFER_TIMEOUT_MS, key: secret.key, identity: secret.identity },
-      files,
-    );
-    return { id: created.offer, online: created.online };
-  }
 }
 
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-function messageOf(err: unknown): string {
-  if (err instanceof TransferError && err.fromPeer) return `the other side reports: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
+function isCancel(err: unknown): boolean {
+  return (err instanceof TransferSessionError && err.code === 'cancelled') || (err instanceof TransferError && err.code === 'aborted' && !err.fromPeer);
+}
+
+function messageOf(err: unknown, direction: 'send' | 'receive'): string {
+  const resume = direction === 'receive' && err instanceof TransferError ? RESUME_LATER : '';
+  if (err instanceof TransferError && err.fromPeer) return `the other side reports: ${err.message}${resume}`;
+  return `${err instanceof Error ? err.message : String(err)}${resume}`;
 }
 
 function transferMessage(err: unknown): never {
-  throw new CliError(messageOf(err));
+  throw new CliError(messageOf(err, 'send'));
 }

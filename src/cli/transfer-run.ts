@@ -1,0 +1,83 @@
+// How chat send-file and chat accept run a transfer session: the trust of this CHAT_HOME with
+// y/N and --verify-code, notices shown by a TransferView, and errors turned into one line.
+import type PQueue from 'p-queue';
+import type { ChatClient } from '../client/client.js';
+import { TransferSessionError } from '../client/errors.js';
+import { OfferAnswers } from '../client/offer-answers.js';
+import type { TransferTrust } from '../client/transfer-auth.js';
+import { IncomingTransfer, OutgoingTransfer, type OfferSettings } from '../client/transfer-session.js';
+import { TransferError, type LocalFile, type TransferResult } from '../transfer/index.js';
+import { confirmCode, yesOnTty } from './confirm-code.js';
+import { relayOf } from './connect.js';
+import { CliError, type CliContext, type GlobalOptions } from './context.js';
+import type { Interrupt } from './interrupt.js';
+import { pinnedTrust } from './peer-trust.js';
+import { noticeJson, noticeLine } from './transfer-notices.js';
+import type { TransferView } from './transfer-view.js';
+
+/** The trust of send-file and accept: this CHAT_HOME's identity and pins, y/N and --verify-code. */
+export function cliTrust(opts: GlobalOptions & { verifyCode?: string }, ctx: CliContext): TransferTrust {
+  return pinnedTrust(opts.home, opts.server, { confirm: (code) => confirmCode(ctx, code, opts.verifyCode), ask: (q) => yesOnTty(ctx, q) });
+}
+
+/** Answers to this client's offers; a lost server connection ends every wait. */
+export function cliAnswers(client: ChatClient): OfferAnswers {
+  const answers = new OfferAnswers(client);
+  client.on('close', (err) => answers.lost(err ? `: ${err.message}` : ''));
+  return answers;
+}
+
+/** Shows a session's notices, progress and files in `view`. */
+export function showSession(session: OutgoingTransfer | IncomingTransfer, view: TransferView): void {
+  session.on('notice', (n) => view.info(noticeLine(n), noticeJson(n)));
+  session.on('progress', (ev) => view.progress(ev));
+  session.on('file', (r) => view.file(r));
+}
+
+/** One offer to `to` and, once accepted, the stream; resolves when the receiver verified all. */
+export async function sendTo(
+  client: ChatClient,
+  answers: OfferAnswers,
+  run: { opts: GlobalOptions & OfferSettings & { verifyCode?: string }; to: string; files: LocalFile[]; view: TransferView; interrupt: Interrupt; ctx: CliContext; queue?: PQueue },
+): Promise<TransferResult> {
+  const { opts, view } = run;
+  const session = new OutgoingTransfer({ client, relay: relayOf(client, opts), trust: cliTrust(opts, run.ctx), queue: run.queue }, run.to, run.files, opts);
+  showSession(session, view);
+  let by = run.to;
+  session.on('notice', (n) => {
+    if (n.event === 'accepted') by = n.by;
+  });
+  void run.interrupt.promise.then(() => session.cancel());
+  try {
+    await session.offer();
+    const result = await session.finish(answers);
+    view.done(result, `sent to ${by} via ${result.path ?? 'direct'}`);
+    return result;
+  } catch (err) {
+    view.stop();
+    throw err;
+  }
+}
+
+/** Transfer and session errors become one line, with Ctrl-C's exit code for a cancel. */
+export function asCliError(err: unknown): never {
+  throw cliErrorOf(err);
+}
+
+export function cliErrorOf(err: unknown): unknown {
+  if (err instanceof TransferError) {
+    const who = err.fromPeer ? 'the other side reports: ' : '';
+    return new CliError(`${who}${err.message}`, err.code === 'aborted' && !err.fromPeer ? 130 : 1);
+  }
+  if (err instanceof TransferSessionError) {
+    if (err.code === 'cancelled') return new CliError(err.message, 130);
+    const hint = err.code === 'unreachable' && err.message.includes('could not connect') ? '; are you reachable? (see --port and --advertise)' : '';
+    return new CliError(`${err.message}${hint}`);
+  }
+  return err;
+}
+
+/** A transfer that ended because the other user said no or did not answer: not a failure. */
+export function declined(err: unknown): boolean {
+  return err instanceof TransferSessionError && (err.code === 'rejected' || err.code === 'expired');
+}
