@@ -32,17 +32,18 @@ export async function checkPeer(
   if (pinned) {
     throw new CliError(`the identity key of ${who}'s device "${device}" has CHANGED (pinned ${keyLabel(pinned.key)}, now ${keyLabel(identity.key)}): someone may be intercepting; refused; ${deliberately}`);
   }
+  // A first or new device is pinned only once the transfer is authenticated (pin(): after a
+  // --verify code was confirmed), so a key the codes caught is never remembered.
+  const pin = (): void => pinPeer(home, { server, user, device: identity.device, key: identity.key, verified: false });
   if (pins.some((p) => p.verified)) {
     // Asked only on a terminal (rule 3): a yes pins the device, unverified.
     if (ask && (await ask(`${who} is a verified contact, but this is a new device (${shown}); send to / receive from it? [y/N] `))) {
-      pinPeer(home, { server, user, device: identity.device, key: identity.key, verified: false });
-      return { verified: false, notice: `pinned a new device of ${who} (${shown}); compare safety numbers with: chat verify ${who}` };
+      return { verified: false, pin, notice: `pinned a new device of ${who} (${shown}); compare safety numbers with: chat verify ${who}` };
     }
     throw new CliError(`${who} is a verified contact, but this is a new device (${shown}): refused; ${deliberately}`);
   }
-  pinPeer(home, { server, user, device: identity.device, key: identity.key, verified: false });
   const first = pins.length === 0 ? `first transfer with ${who}` : `a new device of ${who}`;
-  return { verified: false, notice: `${first} (${shown}); compare safety numbers with: chat verify ${who}` };
+  return { verified: false, pin, notice: `${first} (${shown}); compare safety numbers with: chat verify ${who}` };
 }
 
 /** The CLI's TransferTrust: this device's identity and pins in `home`, and the front end's prompts. */

@@ -21,6 +21,14 @@ export interface PeerTrust {
   verified: boolean;
   /** A line to show once (first sight of this user or device). */
   notice?: string;
+  /** Remembers a device seen for the first time: called once the transfer is authenticated. */
+  pin?: () => void;
+}
+
+/** What the checks decided: the code to confirm (if any), and the pin to keep once it is. */
+export interface AuthOutcome {
+  code?: string;
+  pin?: () => void;
 }
 
 /** Who we are and whom we trust: the front end's keys, pins and prompts. */
@@ -69,15 +77,16 @@ export function signOffer(identity: SigningIdentity, offer: OfferSide): SignedId
  */
 export async function checkAccept(
   notify: (n: AuthNotice) => void, settings: AuthSettings, trust: TransferTrust, offer: OfferSide, accepted: OfferAccepted,
-): Promise<string | undefined> {
-  if (!authenticated(notify, settings, accepted.by, accepted.key, accepted.identity)) return undefined;
+): Promise<AuthOutcome> {
+  if (!authenticated(notify, settings, accepted.by, accepted.key, accepted.identity)) return {};
   const signed = acceptSigned({ ...bindingOf(offer), verify: accepted.verify === true, senderIdentity: trust.identity.publicKey, receiverKey: accepted.key! });
   const peer = await trust.checkPeer(accepted.by, accepted.identity, signed);
   if (peer.notice) notify({ event: 'pinned', user: accepted.by, device: accepted.identity!.device, notice: peer.notice });
-  if (!(settings.verify || accepted.verify) || peer.verified) return undefined;
-  return transferCode({
+  if (!(settings.verify || accepted.verify) || peer.verified) return { pin: peer.pin };
+  const code = transferCode({
     transferId: offer.transferId, senderIdentity: trust.identity.publicKey, receiverIdentity: accepted.identity!.key, senderKey: offer.senderKey, receiverKey: accepted.key!,
   });
+  return { code, pin: peer.pin };
 }
 
 /**
@@ -87,7 +96,7 @@ export async function checkAccept(
  */
 export async function checkOffer(
   notify: (n: AuthNotice) => void, settings: AuthSettings, trust: TransferTrust, info: OfferInfo, files: readonly SignedFile[], receiverKey: string,
-): Promise<{ identity?: SignedIdentity; code?: string }> {
+): Promise<AuthOutcome & { identity?: SignedIdentity }> {
   if (!authenticated(notify, settings, info.from, info.key, info.identity)) return {};
   const offer = { transferId: info.transfer, from: info.from, to: info.to, senderKey: info.key!, files, verify: info.verify === true };
   const peer = await trust.checkPeer(info.from, info.identity, offerSigned(bindingOf(offer)));
@@ -95,9 +104,9 @@ export async function checkOffer(
   const own = trust.identity;
   const sig = signWith(own, acceptSigned({ ...bindingOf(offer), verify: settings.verify, senderIdentity: info.identity!.key, receiverKey }));
   const identity = { key: own.publicKey, device: own.device, sig };
-  if (!(settings.verify || offer.verify) || peer.verified) return { identity };
+  if (!(settings.verify || offer.verify) || peer.verified) return { identity, pin: peer.pin };
   const code = transferCode({ transferId: info.transfer, senderIdentity: info.identity!.key, receiverIdentity: own.publicKey, senderKey: info.key!, receiverKey });
-  return { identity, code };
+  return { identity, code, pin: peer.pin };
 }
 
 // A peer without a key or signature: refused unless --insecure-peer (never with --verify).

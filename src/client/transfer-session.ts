@@ -132,8 +132,9 @@ export class OutgoingTransfer extends EventEmitter<SessionEvents> {
     try {
       const accepted = await answers.wait(this.offerId, this.#to, this.#settings.timeoutText, this.#cancel.signal);
       this.#notice({ event: 'accepted', offer: this.offerId, by: accepted.by });
-      const code = await checkAccept((n) => this.#notice(n), this.#settings, this.#deps.trust, this.#side!, accepted);
+      const { code, pin } = await checkAccept((n) => this.#notice(n), this.#settings, this.#deps.trust, this.#side!, accepted);
       if (code) await this.#confirm(code, 'sender');
+      pin?.(); // authenticated: a first-seen device is remembered only now
       sender.accepted(accepted);
       this.#notice({ event: 'connecting', offer: this.offerId, via: this.#settings.via });
       return await this.#stream(sender, accepted.by);
@@ -203,7 +204,7 @@ export class IncomingTransfer extends EventEmitter<SessionEvents> {
   readonly #files: OfferFileInfo[];
   readonly #dir: string;
   #receiver: Receiver | undefined;
-  #code: string | undefined;
+  #auth: { code?: string; pin?: () => void } = {};
   #cancelled = false;
 
   constructor(deps: SessionDeps, offer: { info: OfferInfo; files: OfferFileInfo[] }, dir: string, settings: TransferSettings) {
@@ -228,11 +229,11 @@ export class IncomingTransfer extends EventEmitter<SessionEvents> {
     const info = this.#info;
     const s = this.#settings;
     const keys = newKeyPair();
-    const { identity, code } = await checkOffer((n) => this.#notice(n), s, trust, info, this.#files, keys.publicKey).catch(async (err: unknown) => {
+    const { identity, ...auth } = await checkOffer((n) => this.#notice(n), s, trust, info, this.#files, keys.publicKey).catch(async (err: unknown) => {
       await client.request('reject', { offer: info.id, reason: 'refused: the transfer could not be authenticated' }).catch(() => {});
       throw err;
     });
-    this.#code = code;
+    this.#auth = auth;
     const receiver = new Receiver({
       transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed),
       files: this.#files, dir: this.#dir, parallel: s.parallel, limitRate: s.limitRate,
@@ -255,11 +256,13 @@ export class IncomingTransfer extends EventEmitter<SessionEvents> {
     const receiver = this.#receiver!;
     const info = this.#info;
     try {
-      if (this.#code) {
-        this.#notice({ event: 'verify', code: this.#code, side: 'receiver' });
-        await this.#deps.trust.confirm(this.#code);
+      const { code, pin } = this.#auth;
+      if (code) {
+        this.#notice({ event: 'verify', code, side: 'receiver' });
+        await this.#deps.trust.confirm(code);
       }
       if (this.#cancelled) throw new TransferSessionError('cancelled', 'cancelled');
+      pin?.(); // authenticated: a first-seen device is remembered only now
       this.#notice({ event: 'receiving', offer: info.id, from: info.from, files: info.fileCount, totalBytes: info.totalBytes, dir: this.#dir });
       this.#forward(receiver);
       return await receiver.start();

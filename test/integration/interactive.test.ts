@@ -148,6 +148,30 @@ describe('chat (interactive), piped', () => {
     await quit(alice);
   });
 
+  it('/send and /accept take the options of chat send-file and chat accept: --via, --limit-rate, --parallel; bad ones get one line', async () => {
+    const file = path.join(work, 'options.bin');
+    await writeFile(file, Buffer.alloc(300_000, 7));
+    const alice = await open('alice', LOCAL);
+    alice.write('/to bob');
+    alice.write(`/send --bogus ${file}`);
+    await alice.stdout.waitFor(/^\* unknown option --bogus \(here: --verify, .*--follow-symlinks\)$/);
+    alice.write(`/send --parallel 0 ${file}`);
+    await alice.stdout.waitFor('* --parallel must be 1-64');
+    alice.write(`/send --via pigeon ${file}`);
+    await alice.stdout.waitFor(/^\* bad --via "pigeon"/);
+    alice.write(`/send --via relay --limit-rate 10M --parallel 2 ${file}`);
+    const sent = /\(offer ([a-z0-9]+)\)/.exec(await alice.stdout.waitFor(/^\* offered 1 file, 293\.0 KiB to bob/))![1]!;
+    const into = path.join(work, 'options-in');
+    const bob = await open('bob', LOCAL);
+    await bob.stdout.waitFor(new RegExp(`/accept ${sent}`));
+    bob.write(`/accept --via relay --parallel 3 ${sent} ${into}`);
+    await bob.stdout.waitFor(new RegExp(`^\\* received from alice into ${into}: 1 file, 293\\.0 KiB verified in .* via relay\\)$`));
+    await alice.stdout.waitFor(/^\* sent to bob: 1 file, 293\.0 KiB verified in .*, via relay\)$/);
+    expect(createHash('sha256').update(await readFile(path.join(into, 'options.bin'))).digest('hex')).toBe(createHash('sha256').update(Buffer.alloc(300_000, 7)).digest('hex'));
+    await quit(alice);
+    await quit(bob);
+  });
+
   it('/accept from a sender that streams other bytes than it hashes fails the transfer: nothing placed, the claim never shown as verified', async () => {
     const hex = (text: string): string => createHash('sha256').update(text).digest('hex');
     const secret = newTransferSecret();

@@ -3,7 +3,7 @@
 // own. Built CLIs as child processes, real TCP, the real server on port 0. The server also holds
 // each offer's token: it tries to fetch the files with it, and must get nothing. The tests run in
 // order: the first one's clean transfer pins alice and bob for the later 'pinned' ones.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,13 @@ async function steal(into: string): Promise<{ error: unknown; bytes: number }> {
   for (const name of await readdir(into).catch(() => [])) bytes += (await stat(path.join(into, name))).size;
   return { error, bytes };
 }
+
+function interactive(user: string): SpawnedCli {
+  return spawnCli(['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only'], { home: homes[user]!, server: mitm.address, timeoutMs: 60_000 });
+}
+
+const codeOf = (line: string) => /verification code:? (\d{3} \d{3} \d{3})/.exec(line)![1]!;
+const pinsIn = (home: string) => (existsSync(path.join(home, 'known_peers')) ? readFileSync(path.join(home, 'known_peers'), 'utf8') : '');
 
 let n = 0;
 const fresh = (name: string) => tempDir(`chat-mitm-${name}-${n++}-`);
@@ -131,7 +138,6 @@ describe('a malicious server', () => {
     const sender = send('dave', 'carol', file, ['--verify']);
     await sender.stderr.waitFor(/^offered /, 15_000);
     const receiver = accept('carol', dst, ['--verify']);
-    const codeOf = (line: string) => /verification code: (\d{3} \d{3} \d{3})/.exec(line)![1]!;
     const theirs = codeOf(await receiver.stderr.waitFor(/^verification code: /, 15_000));
     const mine = codeOf(await sender.stderr.waitFor(/^verification code: /, 15_000));
     expect(mine).not.toBe(theirs);
@@ -169,6 +175,88 @@ describe('a malicious server', () => {
       expect(await alice.exited).toBe(0);
     } finally {
       alice.child.kill();
+    }
+  });
+
+  it('the interactive client as receiver refuses a re-signed offer from a pinned contact before it accepts', async () => {
+    const file = await writeRandomFile(work, 'i-offer.bin', 1000);
+    const bob = interactive('bob');
+    try {
+      await bob.stdout.waitFor(`connected to ${mitm.address} as bob`, 15_000);
+      mitm.mode.offer = 'identities';
+      const sender = send('alice', 'bob', file);
+      const id = /\(offer ([a-z0-9]+)/.exec(await sender.stderr.waitFor(/^offered /, 15_000))![1]!;
+      await bob.stdout.waitFor(new RegExp(`/accept ${id}`), 15_000);
+      const dst = await fresh('i-offer-dst');
+      bob.write(`/accept ${id} ${dst}`);
+      await bob.stdout.waitFor(new RegExp(`^\\* transfer ${id} from alice failed: the identity key of alice's device ".*" has CHANGED`), 15_000);
+      expect(await sender.exited).toBe(1); // told: the receiver rejected the offer
+      expect(existsSync(path.join(dst, 'i-offer.bin'))).toBe(false);
+      bob.write('/quit');
+      expect(await bob.exited).toBe(0);
+    } finally {
+      bob.child.kill();
+    }
+  });
+
+  it('the interactive client on first contact with /send --verify: the codes differ, /deny aborts, no byte was sent and nothing was pinned', async () => {
+    await register('erin');
+    await register('frank');
+    const file = await writeRandomFile(work, 'i-verify.bin', 200_000);
+    mitm.mode.offer = 'identities';
+    mitm.mode.accept = 'identities';
+    const frank = interactive('frank');
+    try {
+      await frank.stdout.waitFor(`connected to ${mitm.address} as frank`, 15_000);
+      frank.write('/to erin');
+      frank.write(`/send --verify ${file}`);
+      const id = /\(offer ([a-z0-9]+)\)/.exec(await frank.stdout.waitFor(/offered 1 file/, 15_000))![1]!;
+      const dst = await fresh('i-verify-dst');
+      const erin = accept('erin', dst, ['--verify']);
+      const theirs = codeOf(await erin.stderr.waitFor(/^verification code: /, 15_000));
+      const mine = codeOf(await frank.stdout.waitFor(new RegExp(`offer ${id}: verification code `), 15_000));
+      await frank.stdout.waitFor(`/confirm ${id} or /deny ${id}`, 15_000);
+      expect(mine).not.toBe(theirs);
+      const stolen = await steal(await fresh('i-stolen')); // the server fetches while both wait
+      expect(stolen.bytes).toBe(0);
+      frank.write('/deny');
+      await frank.stdout.waitFor(`* transfer ${id} to erin failed: the codes were not confirmed: aborted, no data sent`, 15_000);
+      erin.write(mine);
+      expect(await erin.exited).toBe(1);
+      expect(erin.stderr.lines.join('\n')).toMatch(/verification code mismatch.*no data sent/);
+      expect(existsSync(path.join(dst, 'i-verify.bin'))).toBe(false);
+      // The keys the codes caught are not remembered on either side.
+      for (const home of [homes.frank!, homes.erin!]) expect(pinsIn(home)).not.toMatch(/ (erin|frank) /);
+      frank.write('/quit');
+      expect(await frank.exited).toBe(0);
+    } finally {
+      frank.child.kill();
+    }
+  });
+
+  it('the interactive client as receiver with /accept --verify: the same code on both sides, /confirm, the file arrives and the sender is pinned', async () => {
+    const file = await writeRandomFile(work, 'i-verified.bin', 150_000);
+    const frank = interactive('frank');
+    try {
+      await frank.stdout.waitFor(`connected to ${mitm.address} as frank`, 15_000);
+      const sender = send('erin', 'frank', file, ['--verify']);
+      const id = /\(offer ([a-z0-9]+)/.exec(await sender.stderr.waitFor(/^offered /, 15_000))![1]!;
+      await frank.stdout.waitFor(new RegExp(`/accept ${id}`), 15_000);
+      const dst = await fresh('i-verified-dst');
+      frank.write(`/accept --verify ${id} ${dst}`);
+      const mine = codeOf(await frank.stdout.waitFor(new RegExp(`offer ${id}: verification code `), 15_000));
+      const theirs = codeOf(await sender.stderr.waitFor(/^verification code: /, 15_000));
+      expect(mine).toBe(theirs);
+      frank.write(`/confirm ${id}`);
+      sender.write(mine);
+      await frank.stdout.waitFor(new RegExp(`^\\* received from erin into ${dst}: 1 file`), 30_000);
+      expect(await sender.exited).toBe(0);
+      expect(await sha256File(path.join(dst, 'i-verified.bin'))).toBe(await sha256File(file));
+      expect(pinsIn(homes.frank!)).toMatch(/ erin /);
+      frank.write('/quit');
+      expect(await frank.exited).toBe(0);
+    } finally {
+      frank.child.kill();
     }
   });
 

@@ -187,7 +187,8 @@ export class Transfers {
   #done(result: TransferResult, what: string, also = ''): void {
     const size = result.files.reduce((sum, f) => sum + f.size, 0);
     const seconds = (result.elapsedMs / 1000).toFixed(1);
-    this.#deps.say(`${what}: ${plural(result.files.length, 'file')}, ${formatBytes(size)} verified in ${seconds}s (${formatRate(result.bytes, result.elapsedMs)})${also}`);
+    const rate = formatRate(result.bytes, result.elapsedMs);
+    this.#deps.say(`${what}: ${plural(result.files.length, 'file')}, ${formatBytes(size)} verified in ${seconds}s (${rate}, via ${result.path ?? 'direct'})${also}`);
   }
 }
 

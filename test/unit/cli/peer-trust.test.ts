@@ -20,9 +20,13 @@ afterEach(async () => {
 });
 
 describe('checkPeer', () => {
-  it('pins on first sight and says so once, in a 0600 known_peers', async () => {
+  it('pins on first sight once the transfer is authenticated (pin), and says so once, in a 0600 known_peers', async () => {
     const bob = newIdentity();
+    // Not pinned until pin(): a transfer whose code did not match leaves no pin behind.
+    expect((await checkPeer(home, SERVER, 'bob', identityOf(newIdentity()), signed)).notice).toMatch(/^first transfer with bob/);
+    await expect(readFile(path.join(home, 'known_peers'), 'utf8')).rejects.toThrow(/ENOENT/);
     const first = await checkPeer(home, SERVER, 'bob', identityOf(bob), signed);
+    first.pin!();
     expect(first.notice).toMatch(/^first transfer with bob \(device "laptop", key [0-9A-F]{4} [0-9A-F]{4} [0-9A-F]{4} [0-9A-F]{4}…\); compare safety numbers with: chat verify bob$/);
     expect(await checkPeer(home, SERVER, 'bob', identityOf(bob), signed)).toEqual({ verified: false });
     expect(await readFile(path.join(home, 'known_peers'), 'utf8')).toBe(`${SERVER} bob laptop ${bob.publicKey} pinned\n`);
@@ -30,7 +34,7 @@ describe('checkPeer', () => {
   });
 
   it('refuses a changed key for a known device, naming both keys and the way out', async () => {
-    await checkPeer(home, SERVER, 'bob', identityOf(newIdentity()), signed);
+    (await checkPeer(home, SERVER, 'bob', identityOf(newIdentity()), signed)).pin!();
     await expect(checkPeer(home, SERVER, 'bob', identityOf(newIdentity()), signed)).rejects.toThrow(
       /identity key of bob's device "laptop" has CHANGED \(pinned .*, now .*\).*refused.*chat verify bob.*chat trust bob --device "laptop"/,
     );
@@ -49,7 +53,9 @@ describe('checkPeer', () => {
     const phone = identityOf(newIdentity(), 'my phone');
     await expect(checkPeer(home, SERVER, 'bob', phone, signed)).rejects.toThrow(/bob is a verified contact, but this is a new device \(device "my phone"/);
     await expect(checkPeer(home, SERVER, 'bob', phone, signed, async () => false)).rejects.toThrow(/new device/);
-    expect((await checkPeer(home, SERVER, 'bob', phone, signed, async () => true)).notice).toMatch(/^pinned a new device of bob/);
+    const yes = await checkPeer(home, SERVER, 'bob', phone, signed, async () => true);
+    expect(yes.notice).toMatch(/^pinned a new device of bob/);
+    yes.pin!();
     expect(await checkPeer(home, SERVER, 'bob', phone, signed)).toEqual({ verified: false });
     expect(await readFile(path.join(home, 'known_peers'), 'utf8')).toContain(' bob my%20phone ');
     // Another user's pins are their own.
