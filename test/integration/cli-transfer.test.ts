@@ -265,13 +265,48 @@ describe('chat send-file to a group', () => {
     }
   });
 
+  it('says which members were offline and not offered; --wait-all offers to them too and waits until they connect (issue 27, item 7)', async () => {
+    const dave = await tempHome();
+    try {
+      await register(dave, 'dave');
+      expect((await cli(alice, ['group', 'create', 'crew'])).code).toBe(0);
+      expect((await cli(bob, ['group', 'join', 'crew'])).code).toBe(0);
+      expect((await cli(dave, ['group', 'join', 'crew'])).code).toBe(0);
+      const src = await newDir('src-crew');
+      const file = await writeRandomFile(src, 'crew.bin', 50_000, 21);
+      const bobOut = await newDir('crew-bob');
+      const bobWaits = spawn(bob, ['accept', '--wait', '--dir', bobOut]);
+      await bobWaits.stderr.waitFor('waiting for an offer');
+      const sent = await cli(alice, ['send-file', '#crew', file, ...LOCAL]);
+      expect(sent.code, sent.stderr).toBe(0);
+      expect(sent.stderr).toContain('not offered to 1 offline member(s) of #crew: dave (--wait-all offers to them too)');
+      expect(sent.stderr).toContain('bob: received everything');
+      expect(sent.stderr).toContain('dave: offline, not offered (--wait-all waits for them)');
+      expect(await bobWaits.exited).toBe(0);
+
+      const daveOut = await newDir('crew-dave');
+      const bobAgain = spawn(bob, ['accept', '--wait', '--dir', await newDir('crew-bob2')]);
+      await bobAgain.stderr.waitFor('waiting for an offer');
+      const sender = spawn(alice, ['send-file', '#crew', '--wait-all', file, ...LOCAL]);
+      await sender.stderr.waitFor('dave: dave is offline: the offer waits up to 10m until they connect (Ctrl-C to cancel)');
+      const daveAccepts = await cli(dave, ['accept', '--wait', '--dir', daveOut]);
+      expect(daveAccepts.code, daveAccepts.stderr).toBe(0);
+      expect(await sender.exited).toBe(0);
+      expect(sender.stderr.lines).toEqual(expect.arrayContaining(['bob: received everything', 'dave: received everything']));
+      expect(await sha256File(path.join(daveOut, 'crew.bin'))).toBe(await sha256File(file));
+      expect(await bobAgain.exited).toBe(0);
+    } finally {
+      await rm(dave, { recursive: true, force: true });
+    }
+  });
+
   it('fails clearly when nobody else in the group is online', async () => {
     expect((await cli(alice, ['group', 'create', 'empty'])).code).toBe(0);
     const src = await newDir('src13');
     const file = await writeRandomFile(src, 'x.bin', 10, 16);
     const r = await cli(alice, ['send-file', '#empty', file, ...LOCAL]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('chat: nobody else in #empty is online\n');
+    expect(r.stderr).toBe('chat: nobody else is in #empty\n');
   });
 });
 
@@ -297,6 +332,20 @@ describe('chat send-file when things break', () => {
       await rm(a, { recursive: true, force: true });
       await rm(b, { recursive: true, force: true });
     }
+  });
+
+  it('when the sender cancels mid-transfer, the receiver says the partial file stays for resume (issue 27, item 21)', async () => {
+    const src = await newDir('src-cut');
+    const file = await writeRandomFile(src, 'cut.bin', 4 * MiB, 22);
+    const out = await newDir('out-cut');
+    const { sender } = await offer(['--limit-rate', '512K', file]);
+    const receiver = spawn(bob, ['accept', '--json', '--dir', out]);
+    await receiver.stdout.waitFor('"event":"progress"', 20_000);
+    sender.kill('SIGINT');
+    expect(await sender.exited).toBe(130);
+    expect(await receiver.exited).toBe(1);
+    expect(receiver.stderr.text).toMatch(/^chat: the other side reports: .*; partial files stay as \.part and resume next time$/m);
+    expect((await readdir(out)).some((name) => name.endsWith('.part'))).toBe(true);
   });
 
   it('resumes from the .part after the receiver is killed, moving fewer bytes the second time', async () => {

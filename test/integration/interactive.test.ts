@@ -98,7 +98,9 @@ describe('chat (interactive), piped', () => {
     await alice.stdout.waitFor(line('<bob> hello\\?'));
     const lines = alice.stdout.lines;
     const switched = lines.lastIndexOf('* talking to bob');
-    expect(lines.slice(switched + 1, switched + 3)).toEqual([
+    // The recent messages of the conversation first (issue 27, item 23), then the unread ones, once each.
+    expect(lines.slice(switched + 1, switched + 4)).toEqual([
+      expect.stringMatching(line('<alice> hello bob')),
       expect.stringMatching(line('<bob> are you there\\?')),
       expect.stringMatching(line('<bob> hello\\?')),
     ]);
@@ -170,6 +172,22 @@ describe('chat (interactive), piped', () => {
     expect(createHash('sha256').update(await readFile(path.join(into, 'options.bin'))).digest('hex')).toBe(createHash('sha256').update(Buffer.alloc(300_000, 7)).digest('hex'));
     await quit(alice);
     await quit(bob);
+  });
+
+  it('/reject says so once (not "rejected on another device"), and the sender is told', async () => {
+    const note = path.join(work, 'unwanted.txt');
+    await writeFile(note, 'no thanks\n');
+    const alice = await open('alice', LOCAL);
+    const sender = spawnCli(['send-file', 'alice', note, ...LOCAL], { home: homes.bob!, server: server.address, timeoutMs: 30_000 });
+    running.push(sender);
+    const id = /\(offer ([a-z0-9]+),/.exec(await sender.stderr.waitFor(/^offered /))![1]!;
+    await alice.stdout.waitFor(new RegExp(`/reject ${id}\\)$`));
+    alice.write(`/reject ${id} not today`);
+    await alice.stdout.waitFor(`* rejected offer ${id}`);
+    expect(await sender.exited).toBe(1);
+    expect(sender.stderr.lines).toContain('chat: alice rejected the offer: not today');
+    await quit(alice);
+    expect(alice.stdout.lines.filter((l) => l.includes(id))).not.toContainEqual(expect.stringContaining('another device'));
   });
 
   it('/accept from a sender that streams other bytes than it hashes fails the transfer: nothing placed, the claim never shown as verified', async () => {
@@ -335,7 +353,43 @@ describe('chat (interactive) when the server goes away', () => {
       for (const text of ['before', 'while you were away']) {
         expect(dave.stdout.lines.filter((l) => l.endsWith(`<erin> ${text}`))).toHaveLength(1);
       }
+
+      // Lines typed while reconnecting wait, and go out in order once the server is back.
+      await srv.stop();
+      await dave.stdout.waitFor('* lost connection to server; reconnecting…');
+      dave.write('typed while away');
+      await dave.stdout.waitFor('* not connected: sent to erin once reconnected (1 waiting)');
+      dave.write('and another');
+      await dave.stdout.waitFor('* not connected: sent to erin once reconnected (2 waiting)');
+      srv = await serverOn(srv.port, dataDir);
+      const erin3 = await lib('erin', srv.port);
+      const queued = [nextMessage(erin3, 'typed while away'), nextMessage(erin3, 'and another')];
+      await dave.stdout.waitFor('* reconnected');
+      const [first, second] = await Promise.all(queued);
+      expect(first!.id).toBeLessThan(second!.id);
+      // /to shows the last messages of the conversation.
+      dave.write('/to erin');
+      await dave.stdout.waitFor(line('<dave> and another'));
       await quit(dave);
+
+      // Started while the server is down: it waits for it instead of giving up.
+      await srv.stop();
+      const early = spawnCli([], { home: homes.dave!, server: address, env: { NO_COLOR: '' }, timeoutMs: 30_000 });
+      running.push(early);
+      await early.stdout.waitFor(new RegExp(`^\\* ${address.replace(/\./g, '\\.')} is not reachable \\(.*\\); waiting for it \\(Ctrl-C to quit\\)$`));
+      srv = await serverOn(srv.port, dataDir);
+      await early.stdout.waitFor(`* connected to ${address} as dave; /help for commands`);
+      await quit(early);
+
+      // Ctrl-C (a signal) while waiting leaves at once, without an error.
+      await srv.stop();
+      const givingUp = spawnCli([], { home: homes.dave!, server: address, env: { NO_COLOR: '' }, timeoutMs: 30_000 });
+      running.push(givingUp);
+      await givingUp.stdout.waitFor(/is not reachable/);
+      givingUp.kill('SIGINT');
+      expect(await givingUp.exited).toBe(130);
+      expect(givingUp.stderr.text).toBe('');
+      srv = await serverOn(srv.port, dataDir);
     } finally {
       await srv.stop();
       await rm(dataDir, { recursive: true, force: true });

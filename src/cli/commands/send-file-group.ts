@@ -42,12 +42,16 @@ class MemberBars {
   }
 }
 
-/** Online members other than the sender; a clear error when there is nobody to send to. */
-async function recipients(client: ChatClient, group: string): Promise<string[]> {
-  const members = await client.groupMembers(group);
-  const online = members.filter((m) => m.online && m.user !== client.user).map((m) => m.user);
-  if (online.length === 0) throw new CliError(`nobody else in #${group} is online`);
-  return online;
+/**
+ * The members to offer to: those online, or with --wait-all everyone (an offer to someone
+ * offline waits until they connect). A clear error when there is nobody to send to.
+ */
+async function recipients(client: ChatClient, group: string, waitAll: boolean): Promise<{ to: string[]; offline: string[] }> {
+  const others = (await client.groupMembers(group)).filter((m) => m.user !== client.user);
+  const offline = others.filter((m) => !m.online).map((m) => m.user);
+  const to = others.filter((m) => waitAll || m.online).map((m) => m.user);
+  if (to.length === 0) throw new CliError(others.length === 0 ? `nobody else is in #${group}` : `nobody else in #${group} is online (--wait-all offers to them and waits until they connect)`);
+  return { to, offline: waitAll ? [] : offline };
 }
 
 export async function runSendToGroup(opts: SendFileOptions, files: LocalFile[], ctx: CliContext): Promise<void> {
@@ -59,7 +63,12 @@ export async function runSendToGroup(opts: SendFileOptions, files: LocalFile[], 
   // While bars are drawn, every line goes above them.
   const lineCtx: CliContext = bars ? { ...ctx, out: (l) => bars.log(l), err: (l) => bars.log(l) } : ctx;
   try {
-    const members = await recipients(client, group);
+    const { to: members, offline } = await recipients(client, group, opts.waitAll);
+    if (offline.length > 0) {
+      const line = `not offered to ${offline.length} offline member(s) of #${group}: ${offline.join(', ')} (--wait-all offers to them too)`;
+      if (opts.json) ctx.out(printableJson({ event: 'offline', group, members: offline }));
+      else lineCtx.err(printable(line));
+    }
     const answers = cliAnswers(client);
     const queue = new PQueue({ concurrency: opts.parallel });
     const outcomes = await Promise.allSettled(
@@ -71,7 +80,7 @@ export async function runSendToGroup(opts: SendFileOptions, files: LocalFile[], 
       }),
     );
     bars?.stop();
-    report(members, outcomes, ctx, opts.json);
+    report(members, outcomes, ctx, opts.json, offline);
   } finally {
     bars?.stop();
     interrupt.dispose();
@@ -80,7 +89,7 @@ export async function runSendToGroup(opts: SendFileOptions, files: LocalFile[], 
 }
 
 /** One result line per member; exit 1 if any transfer failed (a rejection is not a failure). */
-function report(members: string[], outcomes: PromiseSettledResult<unknown>[], ctx: CliContext, json: boolean): void {
+function report(members: string[], outcomes: PromiseSettledResult<unknown>[], ctx: CliContext, json: boolean, offline: string[]): void {
   let failed = 0;
   let received = 0;
   outcomes.forEach((o, i) => {
@@ -91,6 +100,10 @@ function report(members: string[], outcomes: PromiseSettledResult<unknown>[], ct
     if (json) ctx.out(printableJson({ event: 'result', to: member, ok: o.status === 'fulfilled', error: reason || undefined }));
     else ctx.err(printable(o.status === 'fulfilled' ? `${member}: received everything` : `${member}: ${reason}`));
   });
+  for (const member of offline) {
+    if (json) ctx.out(printableJson({ event: 'result', to: member, ok: false, error: 'offline: not offered' }));
+    else ctx.err(printable(`${member}: offline, not offered (--wait-all waits for them)`));
+  }
   if (failed > 0) throw new CliError(`${failed} of ${members.length} transfer(s) failed`);
   if (received === 0) throw new CliError('nobody accepted the offer');
 }

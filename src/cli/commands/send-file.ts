@@ -20,6 +20,8 @@ export interface SendFileOptions extends GlobalOptions, CliTransferSettings, Off
   json: boolean;
   /** Also send symbolic links whose target lies outside the named directory. */
   followSymlinks: boolean;
+  /** To a group: offer to offline members too (each offer waits until they connect). */
+  waitAll: boolean;
 }
 
 type Argvs = Record<string, unknown>;
@@ -38,7 +40,8 @@ export const sendFileCommand = (ctx: CliContext) => ({
       .option('timeout', { type: 'string', default: '10m', describe: 'withdraw the offer if nobody accepts within this time' })
       .options(TRANSFER_OPTIONS)
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
-      .option('follow-symlinks', { type: 'boolean', default: false, describe: 'also send what symbolic links in a directory point to outside it' }),
+      .option('follow-symlinks', { type: 'boolean', default: false, describe: 'also send what symbolic links in a directory point to outside it' })
+      .option('wait-all', { type: 'boolean', default: false, describe: 'to a #group: offer to offline members too, and wait until they connect (up to --timeout)' }),
   handler: (argv: Argvs) => runSendFile(sendFileOptions(argv), ctx),
 });
 
@@ -58,6 +61,7 @@ function sendFileOptions(argv: Argvs): SendFileOptions {
     timeoutText: formatDuration(timeoutMs),
     json: Boolean(argv.json),
     followSymlinks: Boolean(argv.followSymlinks),
+    waitAll: Boolean(argv.waitAll),
   };
 }
 
@@ -68,6 +72,7 @@ export async function runSendFile(opts: SendFileOptions, ctx: CliContext): Promi
   if (files.length === 0) throw new CliError(`nothing to send: ${skipped.length > 0 ? 'no file left once the symbolic links were skipped' : 'the directories are empty'}`);
   manyFilesHeap(files.length);
   if (opts.to.startsWith('#')) return runSendToGroup(opts, files, ctx);
+  if (opts.waitAll) throw new CliError('--wait-all is for a #group: an offer to one user always waits for them', 2);
   const client = await connectSession(opts);
   const interrupt = interrupted();
   try {

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { ChatClient } from '../../client/client.js';
 import type { ClientError } from '../../client/errors.js';
-import type { FriendInfo, OfferInfo } from '../../protocol/messages.js';
+import type { ChatMessage, FriendInfo, OfferInfo } from '../../protocol/messages.js';
 import { normalizeGroup, normalizeName } from '../../protocol/names.js';
 import { formatOffer, fullOffer } from '../commands/offers.js';
 import { CliError, type GlobalOptions } from '../context.js';
@@ -30,8 +30,8 @@ export interface Shell {
   print(...lines: string[]): void;
   /** Sends `text` to a user or '#group' and shows it. */
   sendText(to: string, text: string): Promise<void>;
-  /** Makes `name` current and shows its unread messages. */
-  switchTo(name: string | null): void;
+  /** Makes `name` current and shows `recent` messages, then its unread ones. */
+  switchTo(name: string | null, recent?: ChatMessage[]): void;
   /** Open offers known to the session, by id. */
   readonly offers: Map<string, OfferInfo>;
   /** CHAT_HOME, --server and the other global options (identity and pins, /verify). */
@@ -149,31 +149,37 @@ export function completionTable(): Map<string, readonly ArgKind[]> {
   return new Map([...COMMANDS.entries()].map(([name, c]) => [name, c.args]));
 }
 
+/** Messages of a conversation shown on /to (as IRC clients show a channel's recent lines). */
+const RECENT_ON_SWITCH = 5;
+
 async function to(shell: Shell, args: string[]): Promise<void> {
   if (args.length === 0) {
     shell.say(shell.state.current ? `talking to ${shell.state.current}` : 'no conversation selected: /to <user|#group>');
     return;
   }
   const target = parseTarget(args[0]);
-  await mustExist(shell, target);
-  shell.switchTo(target);
+  shell.switchTo(target, await recentOf(shell, target));
 }
 
-/** Refuses a user or group the server does not know (a typo would otherwise become the conversation). */
-async function mustExist(shell: Shell, target: string): Promise<void> {
-  if (target === shell.state.me || shell.directory.groups.has(target)) return;
+/**
+ * The last messages with `target`, which also refuses a user or group the server does not know
+ * (a typo would otherwise become the conversation).
+ */
+async function recentOf(shell: Shell, target: string): Promise<ChatMessage[]> {
+  if (target === shell.state.me) return [];
   let client: ChatClient;
   try {
     client = shell.client();
   } catch {
-    return; // reconnecting: cannot ask; a send will say if it does not exist
+    return []; // reconnecting: cannot ask; a send will say if it does not exist
   }
   try {
-    await client.history(target, { limit: 1 });
+    return (await client.history(target, { limit: RECENT_ON_SWITCH })).messages;
   } catch (err) {
     const code = (err as ClientError).code;
     if (code === 'no_such_user' || code === 'no_such_group') throw new CliError(`${(err as Error).message}: not switched`);
     if (code !== 'not_member') throw err; // a private group: it exists
+    return [];
   }
 }
 
@@ -385,8 +391,16 @@ async function reject(shell: Shell, args: string[], raw: string): Promise<void> 
   const id = args[0];
   if (!id) throw new CliError('which offer? /reject <id> [reason]');
   const reason = textAfter(raw, 1);
-  await shell.client().request('reject', { offer: id, reason: reason || undefined });
+  // Forgotten first: the offer_closed event of our own reject may come before the reply, and
+  // must not read as "rejected on another device".
+  const info = shell.offers.get(id);
   shell.offers.delete(id);
+  try {
+    await shell.client().request('reject', { offer: id, reason: reason || undefined });
+  } catch (err) {
+    if (info) shell.offers.set(id, info);
+    throw err;
+  }
   shell.say(`rejected offer ${id}`);
 }
 

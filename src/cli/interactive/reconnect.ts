@@ -39,6 +39,8 @@ export interface LinkOptions {
   connect: () => Promise<ChatClient>;
   /** Errors that make retrying pointless. */
   fatal: (err: unknown) => boolean;
+  /** Errors of a first connection worth waiting out (the server is down or restarting). */
+  transient?: (err: unknown) => boolean;
   /** Backoff schedule. @default backoffDelay */
   delay?: (attempt: number) => number;
 }
@@ -60,16 +62,27 @@ export class Link extends EventEmitter<LinkEvents> {
     return this.#client;
   }
 
-  /** First connection: its errors go to the caller (there is nothing to reconnect to yet). */
-  async open(): Promise<ChatClient> {
-    const client = await this.#opts.connect();
-    try {
-      await this.#attach(client, false);
-    } catch (err) {
-      await client.close();
-      throw err;
+  /**
+   * First connection. With `waiting`, a transient failure (the server is down or restarting) is
+   * said once and retried with the backoff until it connects or close() is called; any other
+   * error goes to the caller.
+   */
+  async open(waiting?: (err: Error) => void): Promise<ChatClient> {
+    for (let attempt = 0; ; attempt++) {
+      let client: ChatClient | undefined;
+      try {
+        client = await this.#opts.connect();
+        await this.#attach(client, false);
+        return client;
+      } catch (err) {
+        if (client && client === this.#client) this.#client = null;
+        await client?.close().catch(() => {});
+        if (!waiting || this.#closed || this.#opts.fatal(err) || !this.#opts.transient?.(err)) throw err;
+        if (attempt === 0) waiting(err as Error);
+        await this.#sleep((this.#opts.delay ?? backoffDelay)(attempt));
+        if (this.#closed) throw err;
+      }
     }
-    return client;
   }
 
   /** Stops reconnecting and closes the connection (flushing acknowledgements). */

@@ -1,6 +1,7 @@
 // The interactive session: server events go through the state to the screen, input lines go to
 // the commands. The only part of the interactive client that knows about all the others.
 import type { ChatClient } from '../../client/client.js';
+import { ClientError } from '../../client/errors.js';
 import type { ChatMessage, FriendEvent, GroupEvent, OfferCloseReason, OfferInfo } from '../../protocol/messages.js';
 import { printable } from '../../protocol/printable.js';
 import { connectSession, relayOf } from '../connect.js';
@@ -26,6 +27,10 @@ type Ending = 'quit' | 'eof' | 'failed';
 const STATUS_EVERY_MS = 200;
 /** Own lines remembered for a later ✓✓ (older ones have scrolled away anyway). */
 const MAX_OWN_LINES = 50;
+/** Lines typed while reconnecting that wait to be sent. */
+const MAX_QUEUED_LINES = 100;
+/** A first connection failing with these waits for the server instead of giving up. */
+const SERVER_DOWN = new Set(['unreachable', 'closed', 'timeout', 'shutting_down', 'overloaded']);
 
 const FRIEND_WORDS: Record<FriendEvent['action'], (u: string) => string> = {
   requested: (u) => `${u} wants to be your friend (/friend accept ${u})`,
@@ -76,7 +81,11 @@ export class Session implements Shell {
     // The saved login names us before the first connection (whose backlog needs to know who we are).
     this.state = new ChatState(loadSession(opts.home, opts.server)?.user ?? '');
     this.palette = palette(colorsWanted(ctx.isTTY, ctx.env));
-    this.#link = new Link({ connect: () => this.#connect(), fatal: (err) => err instanceof CliError });
+    this.#link = new Link({
+      connect: () => this.#connect(),
+      fatal: (err) => err instanceof CliError,
+      transient: (err) => err instanceof ClientError && SERVER_DOWN.has(err.code),
+    });
     this.#screen = new Screen(ctx, (line) => complete(line, this.#completion()));
     this.transfers = new Transfers({
       link: this.#link, relay: () => relayOf(this.client(), opts), home: opts.home, server: opts.server, say: (text) => this.say(text), changed: () => this.#statusChanged(),
@@ -86,12 +95,7 @@ export class Session implements Shell {
 
   /** Connects, runs until /quit or end of input; the exit code. */
   async run(): Promise<number> {
-    try {
-      await this.#link.open();
-    } catch (err) {
-      this.#screen.close();
-      throw err;
-    }
+    if (!(await this.#open())) return 130;
     this.say(`connected to ${this.#opts.server} as ${this.state.me}; /help for commands`);
     this.#replaySummary();
     void this.reloadDirectory();
@@ -106,6 +110,30 @@ export class Session implements Shell {
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+    }
+  }
+
+  /** The first connection, waiting for a server that is down; false if the user gave up (Ctrl-C). */
+  async #open(): Promise<boolean> {
+    let gaveUp = false;
+    const giveUp = (): void => {
+      gaveUp = true;
+      void this.#link.close();
+    };
+    process.on('SIGINT', giveUp);
+    process.on('SIGTERM', giveUp);
+    this.#screen.rl.on('SIGINT', giveUp); // Ctrl-C on a terminal
+    try {
+      await this.#link.open((err) => this.say(`${this.#opts.server} is not reachable (${err.message}); waiting for it (Ctrl-C to quit)`));
+      return true;
+    } catch (err) {
+      this.#screen.close();
+      if (gaveUp) return false;
+      throw err;
+    } finally {
+      process.off('SIGINT', giveUp);
+      process.off('SIGTERM', giveUp);
+      this.#screen.rl.off('SIGINT', giveUp);
     }
   }
 
@@ -135,6 +163,7 @@ export class Session implements Shell {
   }
 
   async sendText(to: string, text: string): Promise<void> {
+    if (!this.#link.client) return this.#queue(to, text);
     let m: ChatMessage;
     try {
       m = await this.client().send(to, text);
@@ -147,11 +176,29 @@ export class Session implements Shell {
     if (handle) this.#rememberOwn(m, handle);
   }
 
-  switchTo(name: string | null): void {
+  switchTo(name: string | null, recent: ChatMessage[] = []): void {
     const unread = this.state.switchTo(name);
     if (name) this.say(`talking to ${name}`);
+    const unseen = new Set(unread.map((m) => m.id));
+    this.print(...recent.filter((m) => !unseen.has(m.id)).map((m) => this.#line(m)));
     this.print(...unread.map((m) => this.#line(m)));
     this.#refreshPrompt();
+  }
+
+  // Lines typed while reconnecting wait here (bounded) and go out, in order, once connected.
+  #queued: { to: string; text: string }[] = [];
+
+  #queue(to: string, text: string): void {
+    if (this.#queued.length >= MAX_QUEUED_LINES) throw new CliError(`not connected, and ${MAX_QUEUED_LINES} lines already wait: not sent to ${to}: ${text}`);
+    this.#queued.push({ to, text });
+    this.say(`not connected: sent to ${to} once reconnected (${this.#queued.length} waiting)`);
+  }
+
+  async #flushQueued(): Promise<void> {
+    while (this.#queued.length > 0 && this.#link.client) {
+      const { to, text } = this.#queued.shift()!;
+      await this.sendText(to, text).catch((err: Error) => this.say(err.message));
+    }
   }
 
   async reloadDirectory(): Promise<void> {
@@ -174,6 +221,7 @@ export class Session implements Shell {
       this.#refreshPrompt();
     });
     link.on('failed', (err) => {
+      if (this.#queued.length > 0) this.say(`${this.#queued.length} line(s) typed while reconnecting were not sent`);
       this.#failure = err;
       this.#end('failed');
     });
@@ -190,6 +238,7 @@ export class Session implements Shell {
     this.#replaying = false;
     if (!reconnected) return; // run() says hello first
     this.say('reconnected');
+    void this.#flushQueued();
     this.#replaySummary();
     void this.reloadDirectory();
     this.#refreshPrompt();
@@ -387,6 +436,7 @@ export class Session implements Shell {
 }
 
 /** `chat` with no command. */
+
 export async function runInteractive(opts: InteractiveOptions, ctx: CliContext): Promise<void> {
   const code = await new Session(ctx, opts).run();
   if (code !== 0) process.exitCode = code;
