@@ -71,6 +71,8 @@ export interface SessionEvents {
 
 /** Once accepted, how long the receiver has to reach the sender before it gives up. */
 export const CONNECT_WAIT_MS = 60_000;
+/** With a code to compare, how long a receiver that confirmed waits for the sender to confirm. */
+export const VERIFY_PATIENCE_MS = 10 * 60_000;
 
 /** The sending side: listen, offer, wait for the answer, check it, stream. */
 export class OutgoingTransfer extends EventEmitter<SessionEvents> {
@@ -239,6 +241,8 @@ export class IncomingTransfer extends EventEmitter<SessionEvents> {
       files: this.#files, dir: this.#dir, parallel: s.parallel, limitRate: s.limitRate,
       keys: info.key ? { own: keys, peer: info.key } : undefined, via: s.via, relay,
       listen: { host: s.bind, advertise: s.advertise, advertiseOnly: s.advertiseOnly },
+      // The sender may confirm the code long after we did: wait for it rather than give up.
+      patienceMs: auth.code ? VERIFY_PATIENCE_MS : 0,
     });
     this.#receiver = receiver;
     const candidates = await receiver.prepare().catch((err: Error) => {

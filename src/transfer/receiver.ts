@@ -60,6 +60,12 @@ export interface ReceiverOptions {
   relayDelayMs?: number;
   /** Where to listen for reverse connections; none without it. */
   listen?: ListenOptions;
+  /**
+   * Before the first connection, keep retrying this long whatever `retries` says: a sender still
+   * confirming a --verify code (§T10.4) holds our connections unanswered until it is done.
+   * @default 0
+   */
+  patienceMs?: number;
 }
 
 /** Defaults of the optional ReceiverOptions. */
@@ -76,6 +82,7 @@ export const RECEIVER_DEFAULTS = {
   ackIntervalMs: 100,
   via: ALL_PATHS,
   relayDelayMs: 2000,
+  patienceMs: 0,
 } satisfies Required<Omit<ReceiverOptions, 'transferId' | 'token' | 'candidates' | 'files' | 'dir' | 'signal' | 'keys' | 'relay' | 'listen' | 'maxVersion'>>;
 
 type Optional = 'signal' | 'keys' | 'relay' | 'listen' | 'maxVersion';
@@ -98,6 +105,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   #bytes = 0;
   #started = false;
   #everConnected = false;
+  #patientUntil = 0;
   #dirs = new Map<string, Promise<void>>();
   #paths: ReceiverPaths;
 
@@ -140,6 +148,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     if (this.#started) throw new Error('start() may be called once');
     this.#started = true;
     const startedAt = performance.now();
+    this.#patientUntil = startedAt + this.#opts.patienceMs;
     if (this.#opts.signal?.aborted) this.abort();
     let files: FileResult[] = [];
     try {
@@ -273,7 +282,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
       } catch (err) {
         const e = toTransferError(err);
         const retriable = e.code === 'unreachable' || e.code === 'timeout' || e.code === 'peer_gone';
-        if (!retriable || attempt >= this.#opts.retries || this.#fatal) throw this.#fail(this.#lost(e, retriable));
+        const patient = !this.#everConnected && performance.now() < this.#patientUntil;
+        if (!retriable || (attempt >= this.#opts.retries && !patient) || this.#fatal) throw this.#fail(this.#lost(e, retriable));
         const delayMs = Math.min(this.#opts.retryDelayMs * 2 ** attempt, this.#opts.maxRetryDelayMs);
         this.emit('retry', { attempt: attempt + 1, delayMs, reason: e.message });
         await sleep(delayMs, undefined, { signal: this.#abort.signal }).catch(() => {});
