@@ -47,6 +47,8 @@ export interface OfferInfo {
   identity?: SignedIdentity;
   /** The sender asks both sides to compare a code before any data (§T10.4). */
   verify?: boolean;
+  /** The only paths the sender uses (`--via`, Part II §T8); absent = all. Unknown names are ignored. */
+  via?: string[];
 }
 
 /** A device identity and its signature over an offer or an accept (protocol.md §T10). */
@@ -75,6 +77,8 @@ export interface OfferAccepted {
   verify?: boolean;
   /** The relay to use for this transfer (a cluster node's own address, §4.8); the server's when absent. */
   relay?: Candidate;
+  /** The only paths the receiver uses (`--via`, Part II §T8); absent = all. */
+  via?: string[];
 }
 
 /** The reply to `punch` (protocol.md §4.9): where the server saw each peer's punch port. */
@@ -174,11 +178,13 @@ export type Request =
       key?: string;
       identity?: SignedIdentity;
       verify?: boolean;
+      /** Part II §T8: the only paths the sender uses; absent = all. */
+      via?: string[];
     })
   | (Base<'offer_files'> & { offer: string; files: OfferFileInfo[]; done: boolean })
   | (Base<'offer_list'> & { offer: string; start?: number; limit?: number })
   | Base<'offers'>
-  | (Base<'accept'> & { offer: string; key?: string; candidates?: Candidate[]; identity?: SignedIdentity; verify?: boolean })
+  | (Base<'accept'> & { offer: string; key?: string; candidates?: Candidate[]; identity?: SignedIdentity; verify?: boolean; via?: string[] })
   | (Base<'reject'> & { offer: string; reason?: string })
   | (Base<'withdraw'> & { offer: string; reason?: string })
   | (Base<'group_create'> & { group: string; private?: boolean })
@@ -252,11 +258,12 @@ const SCHEMAS: Record<RequestType, Schema> = {
     key: 'string?',
     identity: 'object?',
     verify: 'bool?',
+    via: 'array?',
   },
   offer_files: { offer: 'string', files: 'array', done: 'bool' },
   offer_list: { offer: 'string', start: 'int?', limit: 'int?' },
   offers: {},
-  accept: { offer: 'string', key: 'string?', candidates: 'array?', identity: 'object?', verify: 'bool?' },
+  accept: { offer: 'string', key: 'string?', candidates: 'array?', identity: 'object?', verify: 'bool?', via: 'array?' },
   reject: { offer: 'string', reason: 'string?' },
   withdraw: { offer: 'string', reason: 'string?' },
   group_create: { group: 'string', private: 'bool?' },

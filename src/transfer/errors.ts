@@ -45,6 +45,26 @@ export class TransferError extends Error {
   }
 }
 
+/** Codes that, naming a file, fail only that file: the transfer goes on with the others (§T7). */
+export const FILE_ERROR_CODES: readonly TransferErrorCode[] = ['checksum_mismatch', 'disk_full', 'permission_denied', 'source_changed', 'not_found', 'io_error'];
+
+/** True if `err` fails only the file it names (§T7), not the connection or the transfer. */
+export function isFileFailure(err: TransferError): boolean {
+  return err.file !== undefined && FILE_ERROR_CODES.includes(err.code);
+}
+
+/**
+ * The outcome of a transfer in which some files failed (§T7): one failure is itself; several are
+ * summed up in one line that names the first few, with the first one's code.
+ */
+export function filesFailed(failures: readonly TransferError[], paths: readonly string[], total: number): TransferError {
+  if (failures.length === 1) return failures[0]!;
+  const first = failures[0]!;
+  const named = failures.slice(0, 3).map((f) => `${paths[f.file!] ?? `file ${f.file}`}: ${f.message}`).join('; ');
+  const more = failures.length > 3 ? `; and ${failures.length - 3} more` : '';
+  return new TransferError(first.code, `${failures.length} of ${total} files failed (${named}${more}); the others arrived`, { cause: first, fromPeer: first.fromPeer });
+}
+
 /** True if `code` is one of ours (used when decoding an error frame). */
 export function isTransferErrorCode(code: unknown): code is TransferErrorCode {
   return typeof code === 'string' && (TRANSFER_ERROR_CODES as readonly string[]).includes(code);
@@ -52,7 +72,11 @@ export function isTransferErrorCode(code: unknown): code is TransferErrorCode {
 
 /** Maps a filesystem error to a TransferError with a one-line message naming `path`. */
 export function fsError(err: unknown, path: string, file?: number): TransferError {
-  if (err instanceof TransferError) return err;
+  if (err instanceof TransferError) {
+    // A file's own failure (e.g. its directory is a symlink) names it, so it fails only that file (§T7).
+    if (err.file !== undefined || file === undefined || !FILE_ERROR_CODES.includes(err.code)) return err;
+    return new TransferError(err.code, err.message, { cause: err.cause, fromPeer: err.fromPeer, file });
+  }
   const code = (err as NodeJS.ErrnoException | null)?.code;
   const opts = { cause: err, file };
   switch (code) {

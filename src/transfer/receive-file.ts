@@ -96,6 +96,7 @@ export class FileSink {
   #failure: TransferError | undefined;
   #ackedBytes = 0;
   #ackedAt = 0;
+  #ended = false;
   #settled = false;
   #resolve!: (r: Received) => void;
   #reject!: (e: TransferError) => void;
@@ -112,6 +113,11 @@ export class FileSink {
   /** Bytes of the file on disk when this attempt began. */
   get initialBytes(): number {
     return this.#have;
+  }
+
+  /** True between this attempt's `start` and its `end`: the sender may still be streaming DATA for it. */
+  get streaming(): boolean {
+    return this.#pos >= 0 && !this.#ended;
   }
 
   /** Bytes written by this attempt so far, counted from 0. */
@@ -198,6 +204,7 @@ export class FileSink {
     if (msg.offset === 0) this.job.priorBytes = 0; // the kept part was refused: nothing to prove
     this.#pos = msg.offset;
     this.#written = msg.offset;
+    this.#ackedAt = performance.now(); // §T4: the first ack is due after ackBytes or ackIntervalMs, so a small file costs none (v4)
     this.job.resumedFrom ??= msg.offset;
     // One pass over [0, size): bytes on disk are read back, the rest hashed as it arrives; the
     // digest of the kept part [0, prior) comes from the same pass (v3, §T5).
@@ -231,6 +238,7 @@ export class FileSink {
   /** protocol §4 `end`: after the last write, compare our SHA-256 with the sender's, then finalize. */
   onEnd(msg: EndMessage): void {
     const { file, index } = this.job;
+    this.#ended = true;
     if (this.#failure) return;
     if (this.#pos !== file.size) {
       return this.fail(new TransferError('protocol', `end of ${file.path} at ${this.#pos} of ${file.size} bytes`, { file: index }));

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { Channel } from './channel.js';
 import { MAX_CHUNK_BYTES } from './chunk.js';
-import { TransferError, toTransferError } from './errors.js';
+import { TransferError, filesFailed, isFileFailure, toTransferError } from './errors.js';
 import type { DialOptions } from './handshake.js';
 import type { Candidate, OfferFile } from './offer.js';
 import { FileSink, type FileJob } from './receive-file.js';
@@ -16,7 +16,7 @@ import { relayAt, type RelayEndpoint } from './relay-dial.js';
 import { resolveInside, sanitizePath, uniquePaths } from './safe-path.js';
 import { makeDirInside } from './target-dir.js';
 import { rateBucket, type TokenBucket } from './token-bucket.js';
-import { ALL_PATHS, ProgressTracker, type FileResult, type ReceiverEvents, type TransferResult, type Via } from './types.js';
+import { ALL_PATHS, ProgressTracker, peerPaths, sharedPaths, signalOf, type FileResult, type ReceiverEvents, type TransferResult, type Via } from './types.js';
 
 /** Options of a Receiver. */
 export interface ReceiverOptions {
@@ -54,6 +54,8 @@ export interface ReceiverOptions {
   maxVersion?: 3 | 4 | 5;
   /** Paths we may use (§T8). @default all four */
   via?: Via[];
+  /** The paths the sender said it uses (the offer's `via`, §T8): we use only those of ours. */
+  peerVia?: unknown;
   /** The server's relay address (its chat address); no relay without it. */
   relay?: RelayEndpoint;
   /** Time before we also try the relay. @default 2000 */
@@ -83,9 +85,9 @@ export const RECEIVER_DEFAULTS = {
   via: ALL_PATHS,
   relayDelayMs: 2000,
   patienceMs: 0,
-} satisfies Required<Omit<ReceiverOptions, 'transferId' | 'token' | 'candidates' | 'files' | 'dir' | 'signal' | 'keys' | 'relay' | 'listen' | 'maxVersion'>>;
+} satisfies Required<Omit<ReceiverOptions, 'transferId' | 'token' | 'candidates' | 'files' | 'dir' | 'signal' | 'keys' | 'relay' | 'listen' | 'maxVersion' | 'peerVia'>>;
 
-type Optional = 'signal' | 'keys' | 'relay' | 'listen' | 'maxVersion';
+type Optional = 'signal' | 'keys' | 'relay' | 'listen' | 'maxVersion' | 'peerVia';
 type Resolved = Required<Omit<ReceiverOptions, Optional>> & Pick<ReceiverOptions, Optional>;
 
 interface Slot {
@@ -108,6 +110,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   #patientUntil = 0;
   #dirs = new Map<string, Promise<void>>();
   #paths: ReceiverPaths;
+  #jobs: FileJob[] | undefined;
+  #failures: TransferError[] = [];
 
   constructor(opts: ReceiverOptions) {
     super();
@@ -120,7 +124,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     this.#paths = new ReceiverPaths({
       secret: { transferId, token, keys, maxVersion },
       candidates: this.#opts.candidates,
-      via: this.#opts.via,
+      via: sharedPaths(this.#opts.via, opts.peerVia),
       relay: this.#opts.relay,
       relayDelayMs: this.#opts.relayDelayMs,
       listen: this.#opts.listen,
@@ -133,9 +137,40 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     this.#opts.relay = this.#paths.options.relay = relayAt(this.#opts.relay, at);
   }
 
-  /** Opens the reverse-connection listener; resolves the candidates for the accept (§T8). */
-  prepare(): Promise<Candidate[]> {
+  /**
+   * Checks that the offer can be received here (names, target directory, a path in common), then
+   * opens the reverse-connection listener; resolves the candidates for the accept (§T8). Call it
+   * before accepting: a rejection is a refusal of the offer (reject it, with the error's message).
+   */
+  async prepare(): Promise<Candidate[]> {
+    await this.#check();
     return this.#paths.listen();
+  }
+
+  /** What to put in the accept's `via` (§T8): the paths we use, unless all; undefined = no field. */
+  get signalVia(): Via[] | undefined {
+    return signalOf(this.#opts.via);
+  }
+
+  // Everything that can refuse the offer before a byte moves; idempotent.
+  async #check(): Promise<FileJob[]> {
+    if (this.#jobs) return this.#jobs;
+    if (this.#paths.options.via.length === 0) {
+      const theirs = peerPaths(this.#opts.peerVia)!.join(', ');
+      throw new TransferError('unreachable', `the sender uses only ${theirs} and this side only ${this.#opts.via.join(', ')}: no path in common (see --via)`);
+    }
+    let jobs: FileJob[];
+    try {
+      jobs = this.#plan();
+    } catch (err) {
+      throw new TransferError('permission_denied', `refusing the offer: ${(err as Error).message}`, { cause: err });
+    }
+    await makeDirInside(this.#opts.dir, this.#opts.dir).catch((err: unknown) => {
+      const e = toTransferError(err);
+      throw new TransferError(e.code, `cannot save into ${this.#opts.dir}: ${e.message}`, { cause: err });
+    });
+    this.#jobs = jobs;
+    return jobs;
   }
 
   /** The path of the first connection (§T8). */
@@ -152,16 +187,32 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     if (this.#opts.signal?.aborted) this.abort();
     let files: FileResult[] = [];
     try {
-      files = await this.#runAll(this.#plan());
+      const jobs = await this.#check().catch((err: unknown) => this.#refuse(toTransferError(err)));
+      files = await this.#runAll(jobs);
     } catch (err) {
-      this.#fail(toTransferError(err)); // e.g. a name that cannot be placed: the sender is told
+      this.#fail(toTransferError(err));
     } finally {
       // Whatever happened, nothing stays open: a listener left behind kept the process alive.
-      this.#closeAll(this.#fatal);
+      // Our last `verified` (or `error`) is flushed before we return (§T4).
+      await this.#closeAll(this.#fatal);
       this.#paths.close();
     }
     if (this.#fatal) throw this.#fatal;
+    if (this.#failures.length > 0) throw filesFailed(this.#failures, this.#opts.files.map((f) => f.path), files.length);
     return { files, bytes: this.#bytes, elapsedMs: performance.now() - startedAt, path: this.#paths.path };
+  }
+
+  /**
+   * A refusal after the accept (the offer cannot be saved here): the sender is waiting for us, so
+   * we connect once, say why (`error` without `file`, §T7) and close. Never resolves.
+   */
+  async #refuse(err: TransferError): Promise<never> {
+    const slot = this.#slots[0]!;
+    await this.#paths.connect(this.#abort.signal).then(
+      ({ wire }) => void (slot.channel = new Channel(wire, this.#channelHooks())),
+      () => {}, // unreachable: the sender's own timeout ends it
+    );
+    throw this.#fail(err);
   }
 
   /** Stops everything; the sender is told, `.part` files stay for a later resume. */
@@ -174,18 +225,20 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   async #runAll(jobs: FileJob[]): Promise<FileResult[]> {
     const concurrency = this.#slots.length * Math.max(1, this.#opts.pipeline);
     const queue = new PQueue({ concurrency });
-    const files: FileResult[] = new Array(jobs.length);
+    const files: FileResult[] = [];
+    const results: (FileResult | undefined)[] = new Array(jobs.length);
     for (const job of jobs) {
       await queue.onSizeLessThan(concurrency);
       if (this.#fatal) break;
       // The first failure becomes #fatal (#runJob already records it); the rest then fail fast
       // or are never added.
       void queue.add(() => this.#runJob(job)).then(
-        (r) => void (files[job.index] = r),
+        (r) => void (results[job.index] = r),
         (err: unknown) => void this.#fail(toTransferError(err)),
       );
     }
     await queue.onIdle();
+    for (const r of results) if (r) files.push(r); // the verified ones, in offer order
     return files;
   }
 
@@ -208,7 +261,14 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     return made;
   }
 
-  async #runJob(job: FileJob): Promise<FileResult> {
+  // §T7: this file failed (here, or the sender said so); its `.part` stays and the others go on.
+  #fileFailed(job: FileJob, err: TransferError): undefined {
+    this.#failures.push(err);
+    this.emit('fileFailed', { index: job.index, path: job.file.path, error: err });
+    return undefined;
+  }
+
+  async #runJob(job: FileJob): Promise<FileResult | undefined> {
     for (let failures = 0; ; ) {
       this.#throwIfFailed();
       const sink = new FileSink(job);
@@ -220,6 +280,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
         return result;
       } catch (err) {
         const e = toTransferError(err);
+        if (isFileFailure(e) && e.file === job.index && !this.#fatal) return this.#fileFailed(job, e);
         const progressed = sink.writtenBytes > sink.initialBytes;
         failures = progressed ? 1 : failures + 1;
         if (e.code !== 'peer_gone' || failures > this.#opts.retries || this.#fatal) throw this.#fail(e);
@@ -234,7 +295,11 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     const slot = await this.#pickSlot(sink.job.file.size);
     try {
       const channel = await this.#channelOf(slot);
-      const get = await sink.prepare();
+      const get = await sink.prepare().catch((err: unknown) => {
+        const e = toTransferError(err);
+        if (isFileFailure(e)) channel.reportFileFailure(e, false); // never asked for: nothing to drain
+        throw e;
+      });
       sink.job.startedAt ??= performance.now();
       return await channel.fetch(sink, get);
     } finally {
@@ -323,13 +388,14 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     if (this.#fatal) return this.#fatal;
     this.#fatal = err;
     this.#abort.abort();
-    this.#closeAll(err);
+    void this.#closeAll(err);
     return err;
   }
 
-  #closeAll(err: TransferError | undefined): void {
-    for (const slot of this.#slots) slot.channel?.close(err);
+  #closeAll(err: TransferError | undefined): Promise<unknown> {
+    const closing = this.#slots.map((slot) => slot.channel?.close(err));
     if (err) this.#paths.close();
+    return Promise.all(closing);
   }
 }
 

@@ -5,7 +5,7 @@ import net from 'node:net';
 import PQueue from 'p-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_CHUNK_BYTES } from './chunk.js';
-import { TransferError, toTransferError } from './errors.js';
+import { TransferError, filesFailed, toTransferError } from './errors.js';
 import { acceptHandshake, Refusal } from './handshake.js';
 import { withObserved, type Candidate, type LocalFile } from './offer.js';
 import type { KeyPair } from './keys.js';
@@ -15,7 +15,7 @@ import type { Via } from './types.js';
 import { SenderConnection } from './sender-connection.js';
 import type { Served } from './send-file.js';
 import { rateBucket, type TokenBucket } from './token-bucket.js';
-import { ALL_PATHS, ProgressTracker, type FileResult, type SenderEvents, type TransferResult } from './types.js';
+import { ALL_PATHS, ProgressTracker, peerPaths, sharedPaths, signalOf, type FileResult, type SenderEvents, type TransferResult } from './types.js';
 import { Wire, formatRemote } from './wire.js';
 
 /** Options of a Sender. */
@@ -51,6 +51,10 @@ export interface SenderOptions {
   drainTimeoutMs?: number;
   /** Time without any connection, once one existed, before failing with peer_gone; 0 = forever. @default 60000 */
   peerTimeoutMs?: number;
+  /** Time after the accept for the receiver's first connection before failing with peer_gone; 0 = forever. @default 600000 */
+  firstPeerTimeoutMs?: number;
+  /** Silence from a receiver we wait on before its connection is dropped (§T4); 0 = never. @default 60000 */
+  idleTimeoutMs?: number;
 }
 
 /** How long the receiver's direct attempt runs before we also connect back to it (§T8). */
@@ -66,12 +70,15 @@ export const SENDER_DEFAULTS = {
   handshakeTimeoutMs: 10_000,
   drainTimeoutMs: 30_000,
   peerTimeoutMs: 60_000,
+  firstPeerTimeoutMs: 600_000,
+  idleTimeoutMs: 60_000,
   via: ALL_PATHS,
   relayDelayMs: 2000,
 } satisfies Required<Omit<SenderOptions, 'transferId' | 'token' | 'files' | 'queue' | 'keys' | 'relay' | 'maxVersion'>>;
 
 interface FileState {
   verified: boolean;
+  failed?: TransferError;
   sha256?: string;
   resumedFrom?: number;
   startedAt?: number;
@@ -98,6 +105,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   #streams: PQueue;
   #bytes = 0;
   #verified = 0;
+  #failures: TransferError[] = [];
   /** Reset when the first receiver connects, so waiting for an answer does not count. */
   #startedAt = performance.now();
   #everAdmitted = false;
@@ -132,6 +140,14 @@ export class Sender extends EventEmitter<SenderEvents> {
     return port;
   }
 
+  /**
+   * What to put in the offer's `via` (§T8): the paths this side uses, when it does not use all
+   * of them; undefined (no field) otherwise.
+   */
+  get signalVia(): Via[] | undefined {
+    return signalOf(this.#opts.via);
+  }
+
   /** The path of the first connection that carried data (§T8). */
   get path(): Via | undefined {
     return this.#path;
@@ -141,16 +157,22 @@ export class Sender extends EventEmitter<SenderEvents> {
    * The receiver accepted: remember its key, and reach it ourselves if it does not reach us —
    * a reverse connection to its candidates at once, a punched hole, the relay after relayDelayMs.
    */
-  accepted(info: { key?: string; candidates?: Candidate[]; observed?: string; relay?: Candidate }): void {
+  accepted(info: { key?: string; candidates?: Candidate[]; observed?: string; relay?: Candidate; via?: unknown }): void {
     this.#peerKey = info.key;
     this.#accepted = true;
+    this.#waitForFirstPeer();
     for (const [socket, { path, timer }] of this.#held) {
       clearTimeout(timer);
       this.#held.delete(socket);
       this.#onSocket(socket, path);
     }
     this.#opts.relay = relayAt(this.#opts.relay, info.relay);
-    const via = this.#opts.via;
+    // §T8: the receiver said which paths it uses (`via` in the accept): we go only there.
+    const via = sharedPaths(this.#opts.via, info.via);
+    if (via.length === 0) {
+      const theirs = peerPaths(info.via)!.join(', ');
+      return this.#finish(new TransferError('unreachable', `the receiver uses only ${theirs} and this side only ${this.#opts.via.join(', ')}: no path in common (see --via)`));
+    }
     const signal = this.#dialer.signal;
     if (via.includes('reverse')) {
       const targets = withObserved(info.candidates ?? [], info.observed ?? '');
@@ -261,6 +283,7 @@ export class Sender extends EventEmitter<SenderEvents> {
       files: this.#opts.files,
       chunkSize: this.#opts.chunkSize,
       drainTimeoutMs: this.#opts.drainTimeoutMs,
+      idleTimeoutMs: this.#opts.idleTimeoutMs,
       bucket: this.#bucket,
       streams: this.#streams,
       onServing: (i, offset) => this.#onServing(i, offset),
@@ -268,6 +291,7 @@ export class Sender extends EventEmitter<SenderEvents> {
       onBytes: (n) => (this.#bytes += n),
       onAck: (i, bytes) => this.emit('progress', this.#progress.update(i, bytes)),
       onVerified: (i, sha) => this.#onVerified(i, sha),
+      onFileFailed: (i, err) => this.#onFileFailed(i, err),
       onFatal: (err) => this.#finish(err),
       onClose: (conn) => this.#onClose(conn),
     };
@@ -287,7 +311,7 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   #onVerified(index: number, sha256: string): void {
     const state = this.#states[index]!;
-    if (state.verified) return;
+    if (state.verified || state.failed) return;
     if (state.sha256 !== sha256) {
       return this.#finish(new TransferError('checksum_mismatch', `receiver verified ${this.#opts.files[index]!.path} with a different SHA-256`));
     }
@@ -295,7 +319,35 @@ export class Sender extends EventEmitter<SenderEvents> {
     this.#verified++;
     this.emit('progress', this.#progress.update(index, this.#opts.files[index]!.size)); // v4 sends no last ack
     this.emit('file', this.#result(index));
-    if (this.#verified === this.#states.length) this.#finish();
+    this.#maybeDone();
+  }
+
+  // §T7: an error naming a file fails that file only; the others go on.
+  #onFileFailed(index: number, err: TransferError): void {
+    const state = this.#states[index]!;
+    if (state.verified || state.failed) return;
+    state.failed = err;
+    this.#failures.push(err);
+    this.emit('fileFailed', { index, path: this.#opts.files[index]!.path, error: err });
+    this.#maybeDone();
+  }
+
+  // Done once every file is verified or failed; failures make `done` reject (nothing more to tell the peer).
+  #maybeDone(): void {
+    if (this.#verified + this.#failures.length < this.#states.length) return;
+    if (this.#failures.length === 0) return this.#finish();
+    this.#finish(filesFailed(this.#failures, this.#opts.files.map((f) => f.path), this.#states.length), false);
+  }
+
+  // After the accept the receiver connects (or, refusing, connects to say so); one that never does is gone.
+  #waitForFirstPeer(): void {
+    const ms = this.#opts.firstPeerTimeoutMs;
+    if (ms <= 0 || this.#everAdmitted || this.#finished) return;
+    clearTimeout(this.#peerTimer);
+    this.#peerTimer = setTimeout(() => {
+      if (!this.#everAdmitted) this.#finish(new TransferError('peer_gone', `the receiver accepted but did not connect within ${ms} ms`));
+    }, ms);
+    this.#peerTimer.unref();
   }
 
   #result(index: number): FileResult {
@@ -315,13 +367,13 @@ export class Sender extends EventEmitter<SenderEvents> {
     this.#peerTimer.unref();
   }
 
-  #finish(err?: TransferError): void {
+  #finish(err?: TransferError, tellPeer = true): void {
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#peerTimer);
     this.#server?.close();
     this.#dialer.abort();
-    const tell = err && !err.fromPeer ? ({ type: 'error', code: err.code, message: err.message, file: err.file } as const) : undefined;
+    const tell = err && tellPeer && !err.fromPeer ? ({ type: 'error', code: err.code, message: err.message, file: err.file } as const) : undefined;
     for (const conn of this.#conns) conn.wire.end(tell);
     for (const wire of this.#handshaking) wire.destroy();
     for (const [socket, { timer }] of this.#held) {

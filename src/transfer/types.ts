@@ -25,6 +25,24 @@ export type Via = 'direct' | 'reverse' | 'punch' | 'relay';
 /** Every path, in the order they are raced (§T8). */
 export const ALL_PATHS: Via[] = ['direct', 'reverse', 'punch', 'relay'];
 
+/** The paths the peer said it uses (`via` in its offer or accept, §T8), if it said so validly. */
+export function peerPaths(via: unknown): Via[] | undefined {
+  if (!Array.isArray(via) || via.length === 0) return undefined;
+  const known = via.filter((v): v is Via => (ALL_PATHS as unknown[]).includes(v));
+  return known.length > 0 ? known : undefined;
+}
+
+/** Our paths that the peer also uses (all of ours when it did not say). */
+export function sharedPaths(ours: Via[], theirs: unknown): Via[] {
+  const peer = peerPaths(theirs);
+  return peer ? ours.filter((v) => peer.includes(v)) : ours;
+}
+
+/** `via` to signal (§T8): our paths unless they are all of them. */
+export function signalOf(via: Via[]): Via[] | undefined {
+  return ALL_PATHS.every((v) => via.includes(v)) ? undefined : [...via];
+}
+
 /** Outcome of a whole transfer. */
 export interface TransferResult {
   files: FileResult[];
@@ -50,6 +68,8 @@ export interface SenderEvents {
   refused: [{ remote: string; reason: string }];
   progress: [ProgressEvent];
   file: [FileResult];
+  /** One file failed (§T7): the transfer goes on with the others, and `done` rejects at the end. */
+  fileFailed: [{ index: number; path: string; error: TransferError }];
   error: [TransferError];
 }
 
@@ -59,6 +79,8 @@ export interface ReceiverEvents {
   progress: [ProgressEvent];
   file: [FileResult];
   retry: [{ attempt: number; delayMs: number; reason: string }];
+  /** One file failed (§T7): its `.part` stays, the others go on, and start() rejects at the end. */
+  fileFailed: [{ index: number; path: string; error: TransferError }];
   /** The `bytes` of file `index` kept from an earlier session are being re-hashed (while the rest streams in) to prove them. */
   proving: [{ index: number; path: string; bytes: number }];
 }

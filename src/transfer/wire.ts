@@ -286,15 +286,28 @@ export class Wire {
    * Sends an optional last control message, then half-closes. Incoming bytes are read and dropped
    * from now on, so closing never resets the connection (which could discard our last message).
    */
-  end(last?: ControlMessage, lingerMs = 2000): void {
-    if (this.closed || this.#ending) return;
+  end(last?: ControlMessage, lingerMs = 2000): Promise<void> {
+    if (this.closed || this.#ending) return Promise.resolve();
     if (last) this.sendControl(last);
     this.#flush();
     this.#ending = true;
     this.handlers = closeOnly(this.handlers);
+    // Resolves once everything written (our last `verified`, an `error`) was handed to the kernel
+    // and the FIN queued after it (§T4: a peer flushes before it closes), or the socket closed.
+    const flushed = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, lingerMs);
+      timer.unref();
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.socket.once('finish', done);
+      this.socket.once('close', done);
+    });
     this.socket.end();
     this.socket.resume();
     setTimeout(() => this.socket.destroy(), lingerMs).unref();
+    return flushed;
   }
 
   /** Closes at once; `err` is what the owner's close handler will see. */
