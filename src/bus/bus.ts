@@ -8,6 +8,8 @@ export type OfferAction =
   | {
       action: 'accept'; by: string; observed: string; key?: string; candidates?: { host: string; port: number }[];
       identity?: SignedIdentity; verify?: boolean;
+      /** The receiver's --via (Part II §T8). */
+      via?: string[];
       /** The relay both peers should use: the accepting node's. */
       relay?: { host: string; port: number };
       /** The accepting connection, which is not told that the offer closed. */

@@ -38,6 +38,8 @@ export function noticeLine(n: SessionNotice): string {
       return `refused a connection from ${n.remote}: ${n.reason}`;
     case 'retry':
       return `connection lost (${n.reason}); retrying (attempt ${n.attempt})`;
+    case 'file_failed':
+      return `${n.path}: FAILED (${n.message}); the other files go on`;
     case 'proving':
       return `${n.path}: re-checking the ${formatBytes(n.bytes)} kept from an earlier transfer (in the background)`;
   }

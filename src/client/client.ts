@@ -274,7 +274,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
    */
   async offer(
     to: string,
-    secret: { transfer: string; token: string; candidates: Candidate[]; timeoutMs: number; key?: string; identity?: SignedIdentity; verify?: boolean },
+    secret: { transfer: string; token: string; candidates: Candidate[]; timeoutMs: number; key?: string; identity?: SignedIdentity; verify?: boolean; via?: string[] },
     files: OfferFileInfo[],
   ): Promise<{ offer: string; online: boolean; expiresAt: number }> {
     const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
@@ -290,7 +290,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   /** Accepts an offer, with this side's public key and reverse-connection candidates (§T8, §T9). */
   /** Accepts an offer; `relay` names the relay to use when it is not this server's address (a cluster node's). */
-  accept(offer: string, extra: { key?: string; candidates?: Candidate[]; identity?: SignedIdentity; verify?: boolean } = {}): Promise<{ offer: OfferInfo; relay?: Candidate }> {
+  accept(offer: string, extra: { key?: string; candidates?: Candidate[]; identity?: SignedIdentity; verify?: boolean; via?: string[] } = {}): Promise<{ offer: OfferInfo; relay?: Candidate }> {
     return this.request<{ offer: OfferInfo; relay?: Candidate }>('accept', { offer, ...extra });
   }
 

@@ -55,13 +55,16 @@ export type SessionNotice =
   | AuthNotice
   | { event: 'offer'; offer: string; to: string; files: number; totalBytes: number; port: number; candidates: Candidate[] }
   | { event: 'waiting'; offer: string; to: string; online: boolean; timeoutMs: number }
-  | { event: 'accepted'; offer: string; by: string }
+  /** `via`: the only paths the receiver said it uses (absent: all). */
+  | { event: 'accepted'; offer: string; by: string; via?: string[] }
   | { event: 'connecting'; offer: string; via: Via[] }
   | { event: 'receiving'; offer: string; from: string; files: number; totalBytes: number; dir: string }
   | { event: 'connected'; peer: string; remote: string; path: Via }
   | { event: 'refused'; remote: string; reason: string }
   | { event: 'retry'; attempt: number; delayMs: number; reason: string }
-  | { event: 'proving'; index: number; path: string; bytes: number };
+  | { event: 'proving'; index: number; path: string; bytes: number }
+  /** One file failed (Part II §T7); the others go on, and the session fails at the end. */
+  | { event: 'file_failed'; index: number; path: string; code: string; message: string };
 
 export interface SessionEvents {
   notice: [SessionNotice];
@@ -112,7 +115,9 @@ export class OutgoingTransfer extends EventEmitter<SessionEvents> {
         throw new TransferSessionError('unreachable', `cannot listen on port ${s.port}: ${err.message}`);
       });
       const candidates = port > 0 ? localCandidates(port, s.advertise, s.advertiseOnly, s.bind) : [];
-      const secret = { transfer: transferId, token, candidates, timeoutMs: s.timeoutMs, key: keys.publicKey, identity: signOffer(trust.identity, this.#side), verify: s.verify };
+      const secret = {
+        transfer: transferId, token, candidates, timeoutMs: s.timeoutMs, key: keys.publicKey, identity: signOffer(trust.identity, this.#side), verify: s.verify, via: sender.signalVia,
+      };
       const created = await client.offer(this.#to, secret, this.#files);
       this.offerId = created.offer;
       this.online = created.online;
@@ -133,7 +138,7 @@ export class OutgoingTransfer extends EventEmitter<SessionEvents> {
     const sender = this.#sender!;
     try {
       const accepted = await answers.wait(this.offerId, this.#to, this.#settings.timeoutText, this.#cancel.signal);
-      this.#notice({ event: 'accepted', offer: this.offerId, by: accepted.by });
+      this.#notice({ event: 'accepted', offer: this.offerId, by: accepted.by, ...(accepted.via && { via: accepted.via }) });
       const { code, pin } = await checkAccept((n) => this.#notice(n), this.#settings, this.#deps.trust, this.#side!, accepted);
       if (code) await this.#confirm(code, 'sender');
       pin?.(); // authenticated: a first-seen device is remembered only now
@@ -191,6 +196,8 @@ export class OutgoingTransfer extends EventEmitter<SessionEvents> {
     sender.on('refused', ({ remote, reason }) => this.#notice({ event: 'refused', remote, reason }));
     sender.on('progress', (ev) => this.emit('progress', ev));
     sender.on('file', (r) => this.emit('file', r));
+    // With one file, the session's own error says it all.
+    if (this.#files.length > 1) sender.on('fileFailed', (f) => this.#notice(fileFailed(f)));
   }
 
   #notice(n: SessionNotice): void {
@@ -239,16 +246,19 @@ export class IncomingTransfer extends EventEmitter<SessionEvents> {
     const receiver = new Receiver({
       transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed),
       files: this.#files, dir: this.#dir, parallel: s.parallel, limitRate: s.limitRate,
-      keys: info.key ? { own: keys, peer: info.key } : undefined, via: s.via, relay,
+      keys: info.key ? { own: keys, peer: info.key } : undefined, via: s.via, peerVia: info.via, relay,
       listen: { host: s.bind, advertise: s.advertise, advertiseOnly: s.advertiseOnly },
       // The sender may confirm the code long after we did: wait for it rather than give up.
       patienceMs: auth.code ? VERIFY_PATIENCE_MS : 0,
     });
     this.#receiver = receiver;
-    const candidates = await receiver.prepare().catch((err: Error) => {
-      throw new TransferSessionError('unreachable', `cannot listen for a reverse connection: ${err.message}`);
+    // prepare() also refuses an offer this side cannot take (names, the directory, no common
+    // path): the offer is rejected at once, so the sender is told instead of waiting it out.
+    const candidates = await receiver.prepare().catch(async (err: Error) => {
+      await client.request('reject', { offer: info.id, reason: printable(err.message).slice(0, 500) }).catch(() => {});
+      throw err instanceof TransferError ? err : new TransferSessionError('unreachable', `cannot listen for a reverse connection: ${err.message}`);
     });
-    const accepted = await client.accept(info.id, { key: keys.publicKey, candidates, identity, verify: s.verify }).catch((err: unknown) => {
+    const accepted = await client.accept(info.id, { key: keys.publicKey, candidates, identity, verify: s.verify, via: receiver.signalVia }).catch((err: unknown) => {
       receiver.abort(); // closes the reverse listener
       throw err;
     });
@@ -291,11 +301,16 @@ export class IncomingTransfer extends EventEmitter<SessionEvents> {
     receiver.on('proving', (p) => this.#notice({ event: 'proving', ...p }));
     receiver.on('progress', (ev) => this.emit('progress', ev));
     receiver.on('file', (r) => this.emit('file', r));
+    if (this.#files.length > 1) receiver.on('fileFailed', (f) => this.#notice(fileFailed(f)));
   }
 
   #notice(n: SessionNotice): void {
     this.emit('notice', n);
   }
+}
+
+function fileFailed(f: { index: number; path: string; error: TransferError }): SessionNotice {
+  return { event: 'file_failed', index: f.index, path: f.path, code: f.error.code, message: f.error.message };
 }
 
 function aborted(signal: AbortSignal): Promise<never> {

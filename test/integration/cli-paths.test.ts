@@ -110,10 +110,12 @@ async function transfer(run: Run) {
   const at = run.serverAddress ?? server.address;
   const sender = spawnCli(['send-file', 'bob', run.file, '--json', ...run.senderArgs], { insecure: true, home: alice, server: at, timeoutMs: 60_000 });
   await sender.stdout.waitFor('"event":"offer"', 15_000);
+  const listed = await runCli(['offers', '--json'], { insecure: true, home: bob, server: at, timeoutMs: 15_000 });
+  const offered = JSON.parse(listed.stdout.trim().split('\n').at(-1)!) as { via?: string[] };
   const receiver = await runCli(['accept', '--json', '--dir', out, ...run.receiverArgs], { insecure: true, home: bob, server: at, timeoutMs: 60_000 });
   const senderCode = await sender.exited;
   const events = receiver.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { receiver, senderCode, sender, events, out };
+  return { receiver, senderCode, sender, events, out, offered };
 }
 
 const LOCAL_SENDER = ['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only'];
@@ -147,6 +149,25 @@ describe('transfer paths', () => {
     expect(r.events.some((e) => e.event === 'warning')).toBe(false);
     expect(await sha256File(path.join(r.out, `via-${via}.txt`))).toBe(await sha256File(file));
     expect(r.sender.stdout.lines.some((l) => l.includes(`"path":"${via}"`) && l.includes('"event":"done"'))).toBe(true);
+  });
+
+  it.each([
+    ['the sender', ['--via', 'relay'], []],
+    ['the receiver', [], ['--via', 'relay']],
+  ])('--via relay on %s only: it says so in its offer or accept (§T8), and the other side goes straight to the relay', async (_who, senderVia, receiverVia) => {
+    const file = await markerFile(`one-side-${senderVia.length}.txt`, 50_000);
+    const r = await transfer({ file, senderArgs: [...LOCAL_SENDER, ...senderVia], receiverArgs: [...LOCAL_RECEIVER, ...receiverVia] });
+    expect(r.receiver.code, r.receiver.stderr).toBe(0);
+    expect(r.senderCode).toBe(0);
+    // The first connection either side reports is the relay's: nobody tried another path first.
+    expect(r.events.find((e) => e.event === 'connected')).toMatchObject({ path: 'relay' });
+    expect(r.events.some((e) => e.event === 'retry')).toBe(false);
+    expect(r.sender.stdout.lines.find((l) => l.includes('"event":"connected"'))).toContain('"path":"relay"');
+    // What each side was told of the other's paths, through the server.
+    const accepted = JSON.parse(r.sender.stdout.lines.find((l) => l.includes('"event":"accepted"'))!) as { via?: string[] };
+    expect(accepted.via).toEqual(receiverVia.length > 0 ? ['relay'] : undefined);
+    expect(r.offered.via).toEqual(senderVia.length > 0 ? ['relay'] : undefined);
+    expect(await sha256File(path.join(r.out, path.basename(file)))).toBe(await sha256File(file));
   });
 
   // Since punching (§T8) joined the race, the sender reaches the receiver either by connecting

@@ -79,6 +79,17 @@ function findOffer(ctx: ServerContext, id: string): Offer {
   return offer;
 }
 
+const PATHS = new Set(['direct', 'reverse', 'punch', 'relay']);
+
+/** `via` (Part II §T8): up to four distinct path names, passed on as they are; absent stays absent. */
+function checkVia(via: unknown): string[] | undefined {
+  if (via === undefined) return undefined;
+  if (!Array.isArray(via) || via.length > PATHS.size || !via.every((p) => typeof p === 'string' && PATHS.has(p))) {
+    throw bad('via lists paths: direct, reverse, punch, relay');
+  }
+  return [...new Set(via as string[])];
+}
+
 /** An open offer addressed to this connection's user. */
 function offerFor(ctx: ServerContext, conn: Connection, id: string): Offer {
   const offer = findOffer(ctx, id);
@@ -101,7 +112,7 @@ export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req
   const info = {
     transfer: req.transfer, from: conn.user!, to, token: req.token, candidates,
     observed: conn.remoteAddress, fileCount: req.fileCount, totalBytes: req.totalBytes, at, expiresAt: at + timeoutMs,
-    key: req.key, identity: checkSignedIdentity(req.identity), verify: req.verify,
+    key: req.key, identity: checkSignedIdentity(req.identity), verify: req.verify, via: checkVia(req.via),
   };
   const offer = ctx.offers.add(info, conn, ctx.node, (o, what) =>
     what === 'list'
@@ -156,7 +167,7 @@ export async function handleAccept(ctx: ServerContext, conn: Connection, req: Re
   ctx.relay.allow(offer.info.transfer, offer.info.token, offer.info.from, offer.info.to, ctx.now());
   const relay = ctx.relayAddress;
   const identity = checkSignedIdentity(req.identity);
-  const accepted = { by: conn.user!, observed: conn.remoteAddress, key: req.key, candidates, relay, connection: conn.id, identity, verify: req.verify };
+  const accepted = { by: conn.user!, observed: conn.remoteAddress, key: req.key, candidates, relay, connection: conn.id, identity, verify: req.verify, via: checkVia(req.via) };
   if (offer.sender) acceptOffer(ctx, offer, accepted);
   else {
     await ctx.bus.publish({ kind: 'offer_action', node: ctx.node, owner: offer.node, offer: offer.info.id, action: 'accept', ...accepted });
