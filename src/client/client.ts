@@ -9,6 +9,8 @@ import type {
   ChatMessage, FriendEvent, OfferAccepted, FriendInfo, GroupEvent, GroupInfo, GroupMember, OfferCloseReason, OfferFileInfo, OfferInfo, Request, ServerFrame,
   SessionEntry,
 } from '../protocol/messages.js';
+import { isErrorCode } from '../protocol/errors.js';
+import { isServerEvent } from '../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { dialServer, type ClientTlsOptions } from './dial.js';
 import { ClientError } from './errors.js';
@@ -343,20 +345,24 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   #dispatch(frame: ServerFrame): void {
     if (frame.type === 'event') {
+      // Only the events of §4, with an object for data: a server frame named "close" or
+      // "error" must not pose as the client's own events (an "error" with no listener throws).
+      if (!isServerEvent(frame.event) || typeof frame.data !== 'object' || frame.data === null) return;
       // The server checks we are alive (protocol.md §3.4): any request answers.
       if (frame.event === 'ping') void this.request('ping', {}).catch(() => {});
       (this.emit as (event: string, data: unknown) => boolean)(frame.event, frame.data);
       return;
     }
-    const pending = frame.id === null ? undefined : this.#pending.get(frame.id);
+    const pending = typeof frame.id === 'number' ? this.#pending.get(frame.id) : undefined;
     if (!pending) {
-      if (frame.type === 'error') this.#fail(new ClientError(frame.code, frame.message));
+      if (frame.type === 'error') this.#fail(errorOf(frame));
       return;
     }
     this.#pending.delete(frame.id!);
     clearTimeout(pending.timer);
     if (frame.type === 'ok') pending.resolve(frame.result);
-    else pending.reject(new ClientError(frame.code, frame.message));
+    else if (frame.type === 'error') pending.reject(errorOf(frame));
+    else pending.reject(new ClientError('protocol', 'server sent a reply of an unknown type'));
   }
 
   #fail(err: ClientError): void {
@@ -374,6 +380,12 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.#pending.clear();
     this.emit('close', reason);
   }
+}
+
+/** A server error reply as a ClientError; a code the protocol does not define reads as `protocol`. */
+function errorOf(frame: { code: unknown; message: unknown }): ClientError {
+  const message = typeof frame.message === 'string' ? frame.message : 'the server sent an error without a message';
+  return isErrorCode(frame.code) ? new ClientError(frame.code, message) : new ClientError('protocol', `${message} (unknown error code)`);
 }
 
 const PAGE_FILES = 1000;

@@ -226,6 +226,19 @@ export type ServerEvent =
 
 export type ServerFrame = OkReply | ErrorReply | ServerEvent;
 
+/** Every event name of §4 a server may send; a client ignores any other. */
+export const SERVER_EVENTS = ['message', 'presence', 'offer', 'offer_closed', 'offer_accepted', 'shutdown', 'ping', 'group', 'friend', 'delivered'] as const satisfies readonly ServerEvent['event'][];
+
+// Fails to compile if an event is added to ServerEvent without its name above.
+type MissingEvent = Exclude<ServerEvent['event'], (typeof SERVER_EVENTS)[number]>;
+const everyEventNamed: MissingEvent extends never ? true : false = true;
+void everyEventNamed;
+
+/** True for an event name the protocol defines. */
+export function isServerEvent(name: unknown): name is ServerEvent['event'] {
+  return typeof name === 'string' && (SERVER_EVENTS as readonly string[]).includes(name);
+}
+
 type FieldKind = 'string' | 'int' | 'bool' | 'array' | 'object';
 type Schema = Record<string, FieldKind | `${FieldKind}?`>;
 

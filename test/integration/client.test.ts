@@ -83,3 +83,35 @@ describe('ChatClient.connect against a bad peer', () => {
     expect((err as Error).message).toContain(`cannot reach server at 127.0.0.1:${port}`);
   });
 });
+
+describe('ChatClient against a server that sends what the protocol does not define', () => {
+  it('ignores events named "error", "close" or unknown, and an event without data; an unknown error code reads as protocol', async () => {
+    const peer = await listener((socket) => {
+      const decoder = new FrameDecoder();
+      socket.on('data', (chunk) => {
+        for (const f of decoder.push(chunk)) {
+          const { id, type } = JSON.parse(f.toString('utf8')) as { id: number; type: string };
+          if (type === 'hello') {
+            // Hostile events first: none may crash the client or pose as its own close.
+            for (const event of ['error', 'close', 'newListener', 'no_such_event']) socket.write(encodeJsonFrame({ type: 'event', event, data: { x: 1 } }));
+            socket.write(encodeJsonFrame({ type: 'event', event: 'message', data: null }));
+            socket.write(encodeJsonFrame({ type: 'event', event: 'presence', data: { user: 'bob', online: true, at: 1 } }));
+            socket.write(encodeJsonFrame({ type: 'ok', id, result: { version: 1, server: 'fake', observed: '127.0.0.1' } }));
+          } else socket.write(encodeJsonFrame({ type: 'error', id, code: 'rm -rf', message: 'made up' }));
+        }
+      });
+    });
+    servers.push(peer.server);
+    const seen: string[] = [];
+    const client = await ChatClient.connect({ host: '127.0.0.1', port: peer.port, tls: false, timeoutMs: 3_000 });
+    client.on('presence', (p) => seen.push(`presence ${p.user}`));
+    client.on('message', () => seen.push('message'));
+    client.on('close', () => seen.push('close'));
+    const err = await client.request('who', {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientError);
+    expect(err).toMatchObject({ code: 'protocol', message: 'made up (unknown error code)' });
+    expect(seen).not.toContain('close');
+    expect(seen).not.toContain('message');
+    await client.close();
+  });
+});
