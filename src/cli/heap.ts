@@ -6,6 +6,8 @@
 // Node 20 (V8 11.3); newer V8s that raise the growth factor to at least 2 by an implication do so
 // silently (embedders run without --abort-on-contradictory-flags), so there it is a no-op.
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { useCollector, type Gc } from '../transfer/free-buffer.js';
 
 /** Transfers of at least this many files favour memory over speed (see manyFilesHeap). */
 export const MANY_FILES = 1000;
@@ -21,6 +23,23 @@ export const MANY_FILES = 1000;
  */
 export function cliHeap(command: string | undefined): void {
   setFlagsFromString(command === 'serve' ? '--heap-growing-percent=30' : '--semi-space-growth-factor=1');
+  if (command !== 'serve') exposeScavenge();
+}
+
+/**
+ * The transfer code returns the memory of the buffers it is done with by a young-generation
+ * collection per 8 MiB (src/transfer/free-buffer.ts); V8's gc() for it is exposed here, by the
+ * program, since the flag is process-wide. Where that is refused, the library frees buffers one
+ * by one instead.
+ */
+export function exposeScavenge(): void {
+  try {
+    setFlagsFromString('--expose-gc');
+    const fn = runInNewContext('gc') as unknown;
+    useCollector(typeof fn === 'function' ? (fn as Gc) : null);
+  } catch {
+    useCollector(null);
+  }
 }
 
 /**

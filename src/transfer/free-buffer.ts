@@ -6,8 +6,9 @@
 // and takes it again, page faults on every reuse, ~3× the CPU of the whole transfer on this VM;
 // a scavenge per 8 MiB frees the same buffers in batches (their wrappers die young) for ~1 ms,
 // with peak RSS as low as freeing one by one (per 16 MiB: 7–15 MB more RSS per side, for no
-// less CPU). The scavenge needs V8's gc(), which a flag set at run time exposes to new contexts
-// only; where that is refused, freeBuffer() below is the fallback.
+// less CPU). The scavenge needs V8's gc(): a library must not set process-wide V8 flags, so the
+// program that owns the process hands it over with useCollector() (the CLI does, src/cli/heap.ts);
+// without it, freeBuffer() below is the way.
 //
 // node:crypto allocates a fresh buffer for every cipher.update() (each sealed or opened chunk,
 // protocol.md §T9). V8 frees those only when it collects their wrappers, and it lets roughly
@@ -19,8 +20,6 @@
 // Only for buffers that own their whole ArrayBuffer (never a pooled Buffer.allocUnsafe slice),
 // and only once nothing, including a pending socket or file write, refers to the bytes: a freed
 // buffer reads as empty from then on.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { MessageChannel } from 'node:worker_threads';
 
 /** Smaller buffers are left to the garbage collector (and may share a pool). */
@@ -54,20 +53,18 @@ export function freeBuffer(buf: Buffer): void {
 /** Bytes discarded between two scavenges. */
 const SCAVENGE_EVERY_BYTES = 8 * 1024 * 1024;
 
-type Gc = (options?: { type: 'minor' | 'major' }) => void;
-let gc: Gc | null | undefined;
+/** V8's gc(), as `--expose-gc` exposes it. */
+export type Gc = (options?: { type: 'minor' | 'major' }) => void;
+let gc: Gc | null = null;
 let discarded = 0;
 let scavenges = 0;
 
+/** Lets discard() batch its work into young-generation collections with `collect`; null: one buffer at a time. */
+export function useCollector(collect: Gc | null): void {
+  gc = collect;
+}
+
 function collector(): Gc | null {
-  if (gc !== undefined) return gc;
-  try {
-    setFlagsFromString('--expose-gc');
-    const fn = runInNewContext('gc') as unknown;
-    gc = typeof fn === 'function' ? (fn as Gc) : null;
-  } catch {
-    gc = null;
-  }
   return gc;
 }
 

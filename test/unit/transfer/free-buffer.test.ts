@@ -1,6 +1,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { canFree, discard, freeBuffer, reclaimMode, scavengeCount } from '../../../src/transfer/free-buffer.js';
+import { canFree, discard, freeBuffer, reclaimMode, scavengeCount, useCollector } from '../../../src/transfer/free-buffer.js';
+import { exposeScavenge } from '../../../src/cli/heap.js';
 import { newKeyPair } from '../../../src/transfer/keys.js';
 import { collectFiles, removeDirs, runPair, sha256File, startPair, tmpDir, writeRandomFile } from '../../helpers/transfer-files.js';
 
@@ -30,7 +31,16 @@ describe('freeBuffer', () => {
 });
 
 describe('discard', () => {
-  it('batches: one scavenge per 8 MiB discarded on this Node (gc exposed at run time), never touching a buffer', () => {
+  it('frees one buffer at a time until a program hands it V8\'s gc (the library sets no V8 flag)', () => {
+    useCollector(null);
+    expect(reclaimMode()).toBe('free');
+    const big = Buffer.alloc(512 * 1024, 1);
+    discard(big);
+    expect(big.length).toBe(0); // freed at once
+  });
+
+  it('batches: one scavenge per 8 MiB discarded once the CLI exposed gc, never touching a buffer', () => {
+    exposeScavenge();
     expect(reclaimMode()).toBe('scavenge');
     const before = scavengeCount();
     const kept: Buffer[] = [];
