@@ -15,6 +15,9 @@ import { pinnedTrust } from './peer-trust.js';
 import { noticeJson, noticeLine } from './transfer-notices.js';
 import type { TransferView } from './transfer-view.js';
 
+/** What sending needs: the global options, the offer's settings, and --verify-code. */
+export type SendOptions = GlobalOptions & OfferSettings & { verifyCode?: string };
+
 /** The trust of send-file and accept: this CHAT_HOME's identity and pins, y/N and --verify-code. */
 export function cliTrust(opts: GlobalOptions & { verifyCode?: string }, ctx: CliContext): TransferTrust {
   return pinnedTrust(opts.home, opts.server, { confirm: (code) => confirmCode(ctx, code, opts.verifyCode), ask: (q) => yesOnTty(ctx, q) });
@@ -38,7 +41,7 @@ export function showSession(session: OutgoingTransfer | IncomingTransfer, view: 
 export async function sendTo(
   client: ChatClient,
   answers: OfferAnswers,
-  run: { opts: GlobalOptions & OfferSettings & { verifyCode?: string }; to: string; files: LocalFile[]; view: TransferView; interrupt: Interrupt; ctx: CliContext; queue?: PQueue },
+  run: { opts: SendOptions; to: string; files: LocalFile[]; view: TransferView; interrupt: Interrupt; ctx: CliContext; queue?: PQueue },
 ): Promise<TransferResult> {
   const { opts, view } = run;
   const session = new OutgoingTransfer({ client, relay: relayOf(client, opts), trust: cliTrust(opts, run.ctx), queue: run.queue }, run.to, run.files, opts);

@@ -11,8 +11,10 @@ import { CliError, type CliContext } from '../context.js';
 import { interrupted } from '../interrupt.js';
 import { formatBytes } from '../output.js';
 import { TransferView, formatRate } from '../transfer-view.js';
-import { cliAnswers, cliErrorOf, declined, sendTo } from '../transfer-run.js';
-import type { SendFileOptions } from './send-file.js';
+import { cliAnswers, cliErrorOf, declined, sendTo, type SendOptions } from '../transfer-run.js';
+
+/** What a send to a group needs of chat send-file's options. */
+export type GroupSendOptions = SendOptions & { to: string; json: boolean; waitAll: boolean };
 
 /** One bar per member on a terminal; other lines are printed above the bars. */
 class MemberBars {
@@ -54,7 +56,7 @@ async function recipients(client: ChatClient, group: string, waitAll: boolean): 
   return { to, offline: waitAll ? [] : offline };
 }
 
-export async function runSendToGroup(opts: SendFileOptions, files: LocalFile[], ctx: CliContext): Promise<void> {
+export async function runSendToGroup(opts: GroupSendOptions, files: LocalFile[], ctx: CliContext): Promise<void> {
   if (opts.port !== 0) throw new CliError('--port cannot be used with a group: each member gets its own port', 2);
   const group = opts.to.slice(1);
   const client = await connectSession(opts);
