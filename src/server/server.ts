@@ -26,41 +26,15 @@ import { printable } from '../protocol/printable.js';
 import type { MessageOrder, Store } from '../store/store.js';
 import { Sequencer } from './sequencer.js';
 import { SessionWatch } from './session-watch.js';
+import type { ServerContext } from './context.js';
+
+export type { ServerContext } from './context.js';
 
 /** How long presence changes are gathered before they go out together (see #flushPresence). */
 const PRESENCE_FLUSH_MS = 50;
 
-/** What handlers see of the server. */
 /** How long a refused connection may take to read its error before it is cut off. */
 const REFUSED_LINGER_MS = 2000;
-
-export interface ServerContext {
-  readonly store: Store;
-  readonly bus: Bus;
-  readonly limits: ServerLimits;
-  readonly node: string;
-  readonly registry: Registry;
-  readonly presence: Presence;
-  readonly offers: OfferBook;
-  readonly relay: Relay;
-  /** Peers of accepted transfers meeting to punch through their NATs (protocol.md §4.9). */
-  readonly punch: Rendezvous<PunchPeer>;
-  /** Where clients reach this node's relay, when it differs from the address they connected to (cluster). */
-  readonly relayAddress?: { host: string; port: number };
-  /** Login and registration attempts and password hashing (docs/security.md). */
-  readonly accounts: AccountGuard;
-  /** Per-user message rates and recipients' backlog quotas. */
-  readonly sendLimits: SendLimits;
-  /** Names known to exist (normalized → canonical): saves a store lookup per message. */
-  readonly knownUsers: Map<string, string>;
-  /** Revocations, session expiry and last-seen times (session-watch.ts). */
-  readonly sessions: SessionWatch;
-  readonly shuttingDown: boolean;
-  log(line: string): void;
-  now(): number;
-  /** Pushes `event` to every listening connection of `users`, on every node. */
-  deliver(users: string[], event: ServerEvent, except?: Connection, order?: MessageOrder): Promise<void>;
-}
 
 export class ChatServer implements ServerContext {
   readonly store: Store;

@@ -15,8 +15,18 @@
 // that is still valid (e.g. one logged in after the revocation).
 import { ProtocolError } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
-import type { ServerContext } from './server.js';
-import type { RevocationReason } from '../store/store.js';
+import type { ServerLimits } from './options.js';
+import type { Registry } from './registry.js';
+import type { RevocationReason, Store } from '../store/store.js';
+
+/** What the watch needs of the server (a ServerContext is one). */
+export interface SessionHost {
+  readonly store: Store;
+  readonly limits: ServerLimits;
+  readonly registry: Registry;
+  log(line: string): void;
+  now(): number;
+}
 
 /** How often a session in use has its last-seen time written: at most once a minute each. */
 export const SESSION_TOUCH_MS = 60_000;
@@ -45,7 +55,7 @@ export function revokedError(reason: RevocationReason): ProtocolError {
 }
 
 export class SessionWatch {
-  readonly #ctx: ServerContext;
+  readonly #ctx: SessionHost;
   /** Newest revocation id read, and the ids read above it minus the overlap. */
   #cursor = 0;
   #read = new Set<number>();
@@ -58,7 +68,7 @@ export class SessionWatch {
   /** Wrong current passwords per session in change_password (counted before the check). */
   readonly #passwordFailures = new Map<number, { count: number; since: number }>();
 
-  constructor(ctx: ServerContext) {
+  constructor(ctx: SessionHost) {
     this.#ctx = ctx;
   }
 

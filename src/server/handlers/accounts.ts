@@ -5,10 +5,10 @@ import { NAME_RULE, PASSWORD_MAX, PASSWORD_MIN, normalizeName } from '../../prot
 import { hashPassword, hashToken, verifyPassword } from '../auth.js';
 import type { UserRow } from '../../store/store.js';
 import type { Connection } from '../connection.js';
-import type { ServerContext } from '../server.js';
+import type { ServerContext } from '../context.js';
 import { openSession, resumeSession } from './sessions.js';
 import { checkIdentityKey } from '../identity.js';
-import { existingUser } from './messages.js';
+import { existingUser } from './lookups.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
 

@@ -3,8 +3,8 @@
 import { ProtocolError } from '../../protocol/errors.js';
 import type { FriendAction, FriendInfo, Request } from '../../protocol/messages.js';
 import type { Connection } from '../connection.js';
-import type { ServerContext } from '../server.js';
-import { existingUser } from './messages.js';
+import type { ServerContext } from '../context.js';
+import { existingUser } from './lookups.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
 

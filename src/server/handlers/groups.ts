@@ -5,25 +5,10 @@ import type { GroupAction, GroupInfo, GroupMember, Request } from '../../protoco
 import { NAME_RULE, normalizeGroup } from '../../protocol/names.js';
 import type { GroupRow } from '../../store/store.js';
 import type { Connection } from '../connection.js';
-import type { ServerContext } from '../server.js';
-import { existingUser } from './messages.js';
+import type { ServerContext } from '../context.js';
+import { existingGroup, existingUser, requireMember } from './lookups.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
-
-/** The group named `raw` ("#ops" or "ops"), or no_such_group. */
-export async function existingGroup(ctx: ServerContext, raw: string): Promise<GroupRow> {
-  const name = normalizeGroup(raw);
-  const group = name ? await ctx.store.getGroup(name) : null;
-  if (!group) throw new ProtocolError('no_such_group', `no such group: #${raw.replace(/^#/, '').slice(0, 64)}`);
-  return group;
-}
-
-/** Throws not_member unless `user` belongs to `group`. */
-export async function requireMember(ctx: ServerContext, group: GroupRow, user: string): Promise<void> {
-  if (!(await ctx.store.isMember(group.name, user))) {
-    throw new ProtocolError('not_member', `you are not a member of #${group.name}`);
-  }
-}
 
 function requireOwner(group: GroupRow, user: string, what: string): void {
   if (group.owner !== user) throw new ProtocolError('forbidden', `only the owner of #${group.name} (${group.owner}) can ${what}`);

@@ -2,7 +2,7 @@ import { ProtocolError } from '../../protocol/errors.js';
 import type { Request } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/version.js';
 import type { Connection } from '../connection.js';
-import type { ServerContext } from '../server.js';
+import type { ServerContext } from '../context.js';
 
 export const SERVER_SOFTWARE = 'chat/0.1.0';
 

@@ -2,7 +2,7 @@
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Request } from '../../protocol/messages.js';
 import type { Connection } from '../connection.js';
-import type { ServerContext } from '../server.js';
+import type { ServerContext } from '../context.js';
 import { handleAuth, handleDeviceKeys, handleLogin, handleLogout, handleRegister, handleWhoami } from './accounts.js';
 import { handleHello } from './hello.js';
 import { handleAck, handleHistory, handleSend } from './messages.js';

@@ -1,26 +1,13 @@
 // send, history, ack.
 import { ProtocolError } from '../../protocol/errors.js';
 import type { ChatMessage, Request } from '../../protocol/messages.js';
-import { isGroupAddress, normalizeName } from '../../protocol/names.js';
+import { isGroupAddress } from '../../protocol/names.js';
 import type { Connection } from '../connection.js';
-import type { ServerContext } from '../server.js';
-import { existingGroup, requireMember } from './groups.js';
+import type { ServerContext } from '../context.js';
+import { existingGroup, existingUser, requireMember } from './lookups.js';
 import { flushQueue } from './presence.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
-
-/** The canonical name of an existing user, or no_such_user. */
-export async function existingUser(ctx: ServerContext, raw: string): Promise<string> {
-  const name = normalizeName(raw);
-  const known = name ? ctx.knownUsers.get(name) : undefined;
-  if (known) return known;
-  const user = name ? await ctx.store.getUser(name) : null;
-  if (!user) throw new ProtocolError('no_such_user', `no such user: ${raw.slice(0, 64)}`);
-  // Accounts are never deleted, so a name found once stays valid (bounded: cleared when full).
-  if (ctx.knownUsers.size >= 100_000) ctx.knownUsers.clear();
-  ctx.knownUsers.set(name!, user.name);
-  return user.name;
-}
 
 export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<'send'>) {
   // Pipelined sends (Connection.#drainRequests) reach the store in request order.

@@ -5,8 +5,8 @@ import type { Candidate, OfferCloseReason, OfferFileInfo, Request } from '../../
 import type { Connection } from '../connection.js';
 import type { Offer } from '../offers.js';
 import { transferTaken } from '../relay-tickets.js';
-import type { ServerContext } from '../server.js';
-import { existingUser } from './messages.js';
+import type { ServerContext } from '../context.js';
+import { existingUser } from './lookups.js';
 import { checkSignedIdentity } from '../identity.js';
 import { duration } from '../units.js';
 

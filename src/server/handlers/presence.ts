@@ -1,7 +1,7 @@
 // who, and subscribe: start listening, then receive the backlog this device has not acknowledged.
 import type { ServerEvent } from '../../protocol/messages.js';
 import type { Connection } from '../connection.js';
-import type { ServerContext } from '../server.js';
+import type { ServerContext } from '../context.js';
 
 /** Messages per backlog page read from the store. */
 const BACKLOG_PAGE = 500;

@@ -3,7 +3,7 @@ import { ProtocolError } from '../../protocol/errors.js';
 import type { PunchMeeting, Request } from '../../protocol/messages.js';
 import { punchProof } from '../../protocol/relay.js';
 import type { Connection } from '../connection.js';
-import type { ServerContext } from '../server.js';
+import type { ServerContext } from '../context.js';
 
 export async function handlePunch(ctx: ServerContext, conn: Connection, req: Extract<Request, { type: 'punch' }>): Promise<PunchMeeting> {
   if (req.version !== 1) {

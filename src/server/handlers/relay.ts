@@ -2,7 +2,7 @@
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Request } from '../../protocol/messages.js';
 import type { Connection } from '../connection.js';
-import type { ServerContext } from '../server.js';
+import type { ServerContext } from '../context.js';
 
 export async function handleRelay(ctx: ServerContext, conn: Connection, req: Extract<Request, { type: 'relay' }>) {
   if (req.version !== 1) {

@@ -6,7 +6,7 @@ import { PASSWORD_MAX, PASSWORD_MIN } from '../../protocol/names.js';
 import type { RevocationReason, SessionRow } from '../../store/store.js';
 import { hashPassword, hashToken, newToken, verifyPassword } from '../auth.js';
 import type { Connection } from '../connection.js';
-import type { ServerContext } from '../server.js';
+import type { ServerContext } from '../context.js';
 import { SESSION_TOUCH_MS } from '../session-watch.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
