@@ -1,5 +1,6 @@
 // Opening a client connection for a command: parse --server, connect (TLS, pinned certificate),
 // resume the saved session.
+import { SOFTWARE_VERSION } from '../protocol/version.js';
 import { ChatClient } from '../client/client.js';
 import { dialServer, sameFingerprint, type ClientTlsOptions } from '../client/dial.js';
 import { ClientError } from '../client/errors.js';
@@ -9,7 +10,7 @@ import { KNOWN_SERVERS_FILE, pinServer, pinnedFingerprint } from './known-server
 import { loadSession } from './sessions.js';
 import { deviceIdentity } from './identity-file.js';
 
-export const CLIENT_NAME = 'chat-cli/0.1.0';
+export const CLIENT_NAME = `chat-cli/${SOFTWARE_VERSION}`;
 
 /** "host:port", "[::1]:port" or "host" (port 7070). */
 export function parseServer(server: string): { host: string; port: number } {

@@ -1,5 +1,6 @@
 // The CLI entry: yargs parses argv into a command's options; only here do errors become
 // one line on stderr and an exit code (a stack trace only with --verbose).
+import { SOFTWARE_VERSION } from '../protocol/version.js';
 import { createRequire } from 'node:module';
 import type { Argv } from 'yargs';
 import { ClientError } from '../client/errors.js';
@@ -143,7 +144,7 @@ async function buildParser(argv: string[], ctx: CliContext) {
     })
     .strict()
     .help()
-    .version('0.1.0')
+    .version(SOFTWARE_VERSION)
     .wrap(Math.min(100, ctx.stdout.columns || 80))
     .fail((msg, err) => {
       throw err ?? new CliError(`${msg} (see chat --help)`, 2);

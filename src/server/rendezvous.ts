@@ -37,13 +37,6 @@ export class Rendezvous<P extends Waiter> {
     this.#o = options;
   }
 
-  /** Peers waiting now, over all transfers. */
-  get waiting(): number {
-    let n = 0;
-    for (const list of this.#waiting.values()) n += list.length;
-    return n;
-  }
-
   /** Resolves once a peer of the other role joined `key` (and meet() ran); rejects after waitMs. */
   join(key: string, role: RelayRole, peer: P): Promise<void> {
     return new Promise((resolve, reject) => {

@@ -163,6 +163,7 @@ export class ChatServer implements ServerContext {
   async close(reason = 'server shutting down'): Promise<void> {
     this.shuttingDown = true;
     const closed = new Promise<void>((resolve) => this.#tcp.close(() => resolve()));
+    this.#sequencer.flush(); // what waited for an earlier message goes out before the goodbye
     for (const conn of this.registry.all) {
       conn.send({ type: 'event', event: 'shutdown', data: { reason } });
       conn.close();

@@ -1,10 +1,10 @@
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Request } from '../../protocol/messages.js';
-import { PROTOCOL_VERSION } from '../../protocol/version.js';
+import { PROTOCOL_VERSION, SOFTWARE_VERSION } from '../../protocol/version.js';
 import type { Connection } from '../connection.js';
 import type { ServerContext } from '../context.js';
 
-export const SERVER_SOFTWARE = 'chat/0.1.0';
+export const SERVER_SOFTWARE = `chat/${SOFTWARE_VERSION}`;
 
 /** protocol.md §3.1: version handshake. */
 export async function handleHello(ctx: ServerContext, conn: Connection, req: Extract<Request, { type: 'hello' }>) {
