@@ -6,8 +6,8 @@ import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
 import type {
   SignedIdentity,
   Candidate,
-  ChatMessage, FriendEvent, OfferAccepted, FriendInfo, GroupEvent, GroupInfo, GroupMember, OfferCloseReason, OfferFileInfo, OfferInfo, Request, ServerFrame,
-  SessionEntry,
+  ChatMessage, FriendInfo, GroupInfo, GroupMember, OfferFileInfo, OfferInfo, Request, ServerFrame,
+  SessionEntry, ServerEventMap,
 } from '../protocol/messages.js';
 import { isErrorCode } from '../protocol/errors.js';
 import { isServerEvent } from '../protocol/messages.js';
@@ -28,19 +28,8 @@ export interface ChatClientOptions {
   tls?: false | ClientTlsOptions;
 }
 
-export interface ChatClientEvents {
-  message: [ChatMessage];
-  presence: [{ user: string; online: boolean; at: number }];
-  offer: [OfferInfo];
-  offer_closed: [{ offer: string; reason: OfferCloseReason; by: string; message?: string }];
-  offer_accepted: [OfferAccepted];
-  shutdown: [{ reason: string }];
-  /** The server checked that this client is alive (answered automatically). */
-  ping: [{ at: number }];
-  group: [GroupEvent];
-  friend: [FriendEvent];
-  /** A direct message this user sent reached one of the recipient's devices. */
-  delivered: [{ id: number; to: string; at: number }];
+/** The server's events (protocol.md §4, declared once in src/protocol/messages.ts) and the client's own `close`. */
+export interface ChatClientEvents extends ServerEventMap {
   /** The connection ended; `error` says why when it was not our own close(). */
   close: [ClientError | undefined];
 }

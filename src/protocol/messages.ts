@@ -226,6 +226,12 @@ export type ServerEvent =
 
 export type ServerFrame = OkReply | ErrorReply | ServerEvent;
 
+/** The data of server event `E`. */
+export type EventData<E extends ServerEvent['event']> = Extract<ServerEvent, { event: E }>['data'];
+
+/** Server events as EventEmitter argument lists: `{ message: [ChatMessage], … }`. */
+export type ServerEventMap = { [E in ServerEvent['event']]: [EventData<E>] };
+
 /** Every event name of §4 a server may send; a client ignores any other. */
 export const SERVER_EVENTS = ['message', 'presence', 'offer', 'offer_closed', 'offer_accepted', 'shutdown', 'ping', 'group', 'friend', 'delivered'] as const satisfies readonly ServerEvent['event'][];
 

@@ -3,7 +3,7 @@
 // what this device missed; the caller de-duplicates by message id).
 import { EventEmitter } from 'node:events';
 import type { ChatClient } from '../../client/client.js';
-import type { ChatMessage, FriendEvent, GroupEvent, OfferAccepted, OfferCloseReason, OfferInfo } from '../../protocol/messages.js';
+import type { ServerEventMap } from '../../protocol/messages.js';
 
 export const BACKOFF_FIRST_MS = 500;
 export const BACKOFF_MAX_MS = 10_000;
@@ -13,15 +13,11 @@ export function backoffDelay(attempt: number): number {
   return Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(attempt, 30));
 }
 
-export interface LinkEvents {
-  message: [ChatMessage];
-  presence: [{ user: string; online: boolean; at: number }];
-  offer: [OfferInfo];
-  offer_closed: [{ offer: string; reason: OfferCloseReason; by: string; message?: string }];
-  offer_accepted: [OfferAccepted];
-  group: [GroupEvent];
-  friend: [FriendEvent];
-  delivered: [{ id: number; to: string; at: number }];
+/** Server events passed on from whichever client is current. */
+const FORWARDED = ['message', 'presence', 'offer', 'offer_closed', 'offer_accepted', 'group', 'friend', 'delivered'] as const;
+
+/** The forwarded server events (their types are the protocol's) and the link's own. */
+export interface LinkEvents extends Pick<ServerEventMap, (typeof FORWARDED)[number]> {
   /** subscribe is about to be sent: messages until 'subscribed' are the replayed backlog. */
   subscribing: [];
   subscribed: [{ backlog: number; reconnected: boolean }];
@@ -30,9 +26,6 @@ export interface LinkEvents {
   /** Reconnecting cannot work (e.g. the session was revoked); the link gives up. */
   failed: [Error];
 }
-
-/** Server events passed on from whichever client is current. */
-const FORWARDED = ['message', 'presence', 'offer', 'offer_closed', 'offer_accepted', 'group', 'friend', 'delivered'] as const;
 
 export interface LinkOptions {
   /** Opens a connection and logs in (with the saved session). */
