@@ -1,7 +1,8 @@
 // Files only their owner may read: the server's data directory (database, WAL, TLS key) and the
 // client's CHAT_HOME (sessions, pinned certificates). Directories 0700, files 0600, checked and
 // fixed on use, because a directory an operator made beforehand (`mkdir /var/lib/chat`) is 0755.
-import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-write.js';
 import path from 'node:path';
 import { CliError } from './context.js';
 
@@ -79,10 +80,7 @@ export function ensurePrivateDir(dir: string, names: string[]): void {
 /** Writes `name` in the private `dir` atomically, mode 0600 whatever the umask or a stale temp file. */
 export function writePrivateFile(dir: string, name: string, text: string): void {
   ensurePrivateDir(dir, [name]);
-  const tmp = path.join(dir, `${name}.${process.pid}.tmp`);
-  rmSync(tmp, { force: true }); // a leftover (or a planted symlink) is replaced, never written through
-  writeFileSync(tmp, text, { mode: FILE_MODE, flag: 'wx' });
-  renameSync(tmp, path.join(dir, name));
+  writeFileAtomic(path.join(dir, name), text, FILE_MODE);
 }
 
 /** Before reading: like ensurePrivateDir, but a missing `dir` or a mode we may not change is left to the next write. */

@@ -1,7 +1,8 @@
 // The server's TLS certificate: the operator's (--tls-cert/--tls-key), or a self-signed one made on
 // first start and kept in the data directory, so its fingerprint (what clients pin) never changes.
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-write.js';
 import { hostname } from 'node:os';
 import path from 'node:path';
 
@@ -45,8 +46,8 @@ export async function selfSignedCertificate(dir: string): Promise<ServerCertific
   });
   mkdirSync(dir, { recursive: true });
   // The key first, then the certificate: a crash in between leaves no certificate, so the next start makes both again.
-  writeAtomic(keyFile, pems.private, 0o600);
-  writeAtomic(certFile, pems.cert, 0o600); // public, but the data directory stays private throughout
+  writeFileAtomic(keyFile, pems.private, 0o600);
+  writeFileAtomic(certFile, pems.cert, 0o600); // public, but the data directory stays private throughout
   return { cert: pems.cert, key: pems.private, fingerprint: fingerprintOf(pems.cert, certFile), created: true };
 }
 
@@ -64,10 +65,4 @@ function fingerprintOf(pem: string, file: string): string {
   } catch {
     throw new Error(`${file} is not a PEM certificate`);
   }
-}
-
-function writeAtomic(file: string, data: string, mode: number): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data, { mode, flush: true });
-  renameSync(tmp, file);
 }

@@ -7,7 +7,8 @@
 // file's only when its `.part` is left behind by a failure: one more file created and removed
 // per file would cost ~70 % more than writing a 10 KiB file (docs/benchmarks.md, "Small files").
 // Sidecars are a few dozen bytes: read and written with direct syscalls (see part-file.ts).
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-write.js';
 import path from 'node:path';
 import { fsError } from './errors.js';
 import { O_NOFOLLOW, openPart, type PartFile } from './part-file.js';
@@ -145,10 +146,7 @@ function writeSidecar(partPath: string, sidecar: Sidecar): boolean {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   if (!readSidecar(partPath)) return false;
-  const tmp = `${file}.${process.pid}.tmp`;
-  rmSync(tmp, { force: true });
-  writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
-  renameSync(tmp, file); // replaces the name, never writes through it
+  writeFileAtomic(file, text, 0o600); // replaces the name, never writes through it
   return true;
 }
 

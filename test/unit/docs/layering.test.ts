@@ -10,13 +10,14 @@ const SRC = path.resolve(import.meta.dirname, '../../../src');
 
 /** Folder → the folders it may import (its own always). */
 const ALLOWED: Record<string, string[]> = {
-  protocol: [],
-  store: ['protocol'],
-  bus: ['protocol'],
-  server: ['protocol', 'store', 'bus'],
-  transfer: ['protocol'],
-  client: ['protocol', 'transfer'],
-  cli: ['protocol', 'store', 'bus', 'server', 'transfer', 'client'],
+  common: [],
+  protocol: ['common'],
+  store: ['common', 'protocol'],
+  bus: ['common', 'protocol'],
+  server: ['common', 'protocol', 'store', 'bus'],
+  transfer: ['common', 'protocol'],
+  client: ['common', 'protocol', 'transfer'],
+  cli: ['common', 'protocol', 'store', 'bus', 'server', 'transfer', 'client'],
 };
 
 function sources(dir: string): string[] {
