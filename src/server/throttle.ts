@@ -1,5 +1,6 @@
 // Abuse limits kept in memory: attempts per key counted when they arrive (AttemptLimiter) and
-// token buckets (RateBucket, one per key in a BucketMap).
+// token buckets (the common TokenBucket, one per key in a BucketMap).
+import { TokenBucket } from '../common/token-bucket.js';
 
 export interface AttemptLimits {
   /** Failures (finished or still in flight) a key may have before it must wait. */
@@ -96,43 +97,13 @@ export class AttemptLimiter {
   }
 }
 
-/** A token bucket: `rate` per second, `burst` at most. */
-export class RateBucket {
-  #tokens: number;
-  #at: number;
-
-  constructor(readonly rate: number, readonly burst: number, now: number) {
-    this.#tokens = burst;
-    this.#at = now;
-  }
-
-  /** Takes `n` tokens (default one); false, taking none, if there are fewer. */
-  take(now: number, n = 1): boolean {
-    this.#refill(now);
-    if (this.#tokens < n) return false;
-    this.#tokens -= n;
-    return true;
-  }
-
-  /** True if the bucket is full at `now` (it can be forgotten: a new one starts full). */
-  full(now: number): boolean {
-    this.#refill(now);
-    return this.#tokens >= this.burst;
-  }
-
-  #refill(now: number): void {
-    this.#tokens = Math.min(this.burst, this.#tokens + (Math.max(0, now - this.#at) * this.rate) / 1000);
-    this.#at = now;
-  }
-}
-
 /**
  * One token bucket per key (a user, a sender → recipient pair, a network). Buckets that refilled
  * are forgotten when the map grows past `maxKeys`, so memory stays bounded while a key that is
  * still limited keeps its state (a reconnect does not refill it).
  */
 export class BucketMap {
-  #byKey = new Map<string, RateBucket>();
+  #byKey = new Map<string, TokenBucket>();
 
   constructor(readonly rate: number, readonly burst: number, readonly maxKeys = 100_000) {}
 
@@ -141,9 +112,9 @@ export class BucketMap {
     let bucket = this.#byKey.get(key);
     if (!bucket) {
       if (this.#byKey.size >= this.maxKeys) this.#prune(now);
-      this.#byKey.set(key, (bucket = new RateBucket(this.rate, this.burst, now)));
+      this.#byKey.set(key, (bucket = new TokenBucket(this.rate, this.burst, () => now)));
     }
-    return bucket.take(now, n);
+    return bucket.tryTake(n, now);
   }
 
   /** Keys held. */
