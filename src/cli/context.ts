@@ -11,6 +11,11 @@ export interface GlobalOptions {
   insecure: boolean;
   /** Prints a notice on stderr (set by main for every command). */
   notice?: (line: string) => void;
+  /**
+   * Asks a yes/no question on the terminal (default no); set by main only when stdin is a
+   * terminal and the command may prompt (not the interactive client, which owns the terminal).
+   */
+  ask?: (question: string) => Promise<boolean>;
 }
 
 export interface CliContext {

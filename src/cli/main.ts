@@ -143,6 +143,10 @@ async function buildParser(argv: string[], ctx: CliContext) {
     .middleware((argv) => unmarkAll(argv), true)
     .middleware((argv) => {
       argv.notice = (line: string) => ctx.err(`chat: ${printable(line)}`);
+      // A question on the terminal (first-time certificate trust); the interactive client owns the terminal itself.
+      if (ctx.stdin.isTTY && wanted !== '$0') {
+        argv.ask = async (question: string) => (await import('./confirm-code.js')).yesOnTty(ctx, question);
+      }
     })
     .strict()
     .help()
