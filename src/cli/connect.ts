@@ -67,7 +67,7 @@ export async function confirmFirstTrust(g: GlobalOptions, server: string): Promi
     `chat: first connection to ${key}. Its certificate's SHA-256 fingerprint is\n  ${presented.fingerprint}\n` +
     `Compare it with the one "chat serve" printed (ask the server's operator). Trust this server? [y/N] `;
   if (!(await g.ask(question))) {
-    throw new CliError(`did not trust ${key}: nothing was pinned (when you have checked the fingerprint: chat trust ${key} --fingerprint FP)`);
+    throw new CliError(`did not trust ${key}: nothing was pinned (when you have checked the fingerprint: chat trust ${key} --fingerprint FP)`, 1, 'untrusted');
   }
   pinServer(g.home, key, presented.fingerprint);
   g.notice?.(`pinned the certificate of ${key} in ${g.home}/${KNOWN_SERVERS_FILE}`);
@@ -113,14 +113,14 @@ export function relayOf(client: ChatClient, g: GlobalOptions): RelayEndpoint {
 /** A connected client logged in with the session saved for this server. */
 export async function connectSession(g: GlobalOptions): Promise<ChatClient> {
   const saved = loadSession(g.home, g.server);
-  if (!saved) throw new CliError(`not logged in to ${g.server}: run "chat login <user>" (or "chat register <user>") first`);
+  if (!saved) throw new CliError(`not logged in to ${g.server}: run "chat login <user>" (or "chat register <user>") first`, 1, 'not_logged_in');
   const client = await connectClient(g);
   try {
     await client.auth(saved.token, deviceIdentity(g.home, g.server).publicKey);
   } catch (err) {
     await client.close();
     if (err instanceof ClientError && err.code === 'unauthorized') {
-      throw new CliError(`your session on ${g.server} has expired or was revoked: run "chat login ${saved.user}"`);
+      throw new CliError(`your session on ${g.server} has expired or was revoked: run "chat login ${saved.user}"`, 1, 'unauthorized');
     }
     throw err;
   }

@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import type { Argv } from 'yargs';
 import { ClientError } from '../client/errors.js';
-import { printable, printableText } from '../protocol/printable.js';
+import { printable, printableJson, printableText } from '../protocol/printable.js';
 import { CliError, processContext, type CliContext } from './context.js';
 import { markOperands, unmarkAll } from './operands.js';
 import { defaultHome } from './sessions.js';
@@ -11,11 +11,13 @@ import { defaultHome } from './sessions.js';
 export { cliHeap } from './heap.js';
 
 export async function main(argv: string[], ctx: CliContext = processContext()): Promise<void> {
-  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  const options = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  const verbose = options.includes('--verbose') || options.includes('-v');
+  const json = options.includes('--json');
   try {
     await (await buildParser(markOperands(argv), ctx)).parseAsync();
   } catch (err) {
-    process.exitCode = reportError(err, ctx, verbose);
+    process.exitCode = reportError(err, ctx, verbose, json);
   }
 }
 
@@ -140,6 +142,12 @@ async function buildParser(argv: string[], ctx: CliContext) {
       describe: 'plaintext, no TLS: only with a server that runs --insecure too (env CHAT_INSECURE=1)',
       global: true,
     })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'JSON output, one object per line on stdout; an error too: {"event":"error","code","message"}',
+      global: true,
+    })
     .middleware((argv) => unmarkAll(argv), true)
     .middleware((argv) => {
       argv.notice = (line: string) => ctx.err(`chat: ${printable(line)}`);
@@ -163,7 +171,8 @@ async function buildParser(argv: string[], ctx: CliContext) {
  * Prints one line for `err` and returns the exit code. The message passes the sanitizer: it may
  * carry a server's error text, a peer's reject reason or transfer error.
  */
-export function reportError(err: unknown, ctx: CliContext, verbose: boolean): number {
+export function reportError(err: unknown, ctx: CliContext, verbose: boolean, json = false): number {
+  if (json) return reportJsonError(err, ctx, verbose);
   if (err instanceof CliError) {
     ctx.err(`chat: ${printable(err.message)}`);
     return err.exitCode;
@@ -177,4 +186,17 @@ export function reportError(err: unknown, ctx: CliContext, verbose: boolean): nu
   ctx.err(`chat: ${printable(e?.message ?? String(err))}`);
   if (verbose && e?.stack) ctx.err(printableText(e.stack, '    '));
   return 1;
+}
+
+/**
+ * With --json: the error as one object on stdout, `{"event":"error","code","message"}`, with the
+ * exit code it has without --json. `code` is the server's or client's error code (no_such_user,
+ * unreachable, untrusted, …), or the CLI's: usage, cancelled, failed; internal for a bug.
+ */
+function reportJsonError(err: unknown, ctx: CliContext, verbose: boolean): number {
+  const e = err as NodeJS.ErrnoException;
+  const [code, exitCode] = err instanceof CliError ? [err.code, err.exitCode] : err instanceof ClientError ? [err.code, 1] : ['internal', 1];
+  ctx.out(printableJson({ event: 'error', code, message: e?.message ?? String(err) }));
+  if (verbose && !(err instanceof CliError) && !(err instanceof ClientError) && e?.stack) ctx.err(printableText(e.stack, '    '));
+  return exitCode;
 }
