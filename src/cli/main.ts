@@ -97,9 +97,8 @@ function firstWord(argv: string[]): string | undefined {
 
 /** "unknown command" with the closest command (at most 2 edits away), as git does. */
 function unknownCommand(word: string): CliError {
-  const close = COMMANDS.filter((c) => c.name !== '$0').map((c) => ({ name: c.name, d: editDistance(word, c.name) }))
-    .filter((c) => c.d <= 2).sort((a, b) => a.d - b.d)[0];
-  const hint = close ? `; did you mean "${close.name}"?` : '';
+  const close = closest(word, COMMANDS.filter((c) => c.name !== '$0').map((c) => c.name));
+  const hint = close ? `; did you mean "${close}"?` : '';
   return new CliError(`unknown command "${word.slice(0, 40)}"${hint} (see chat --help)`, 2);
 }
 
@@ -114,11 +113,62 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/**
+ * The subcommands of each command that has them (what `chat group --help` lists), for "did you
+ * mean" before yargs' own wording; test/unit/cli/subcommands.test.ts checks them against --help.
+ * `sessions` alone runs `sessions list`.
+ */
+export const SUBCOMMANDS: Record<string, { names: string[]; optional?: boolean }> = {
+  group: { names: ['create', 'join', 'leave', 'members', 'list', 'invites', 'invite', 'kick', 'delete'] },
+  friend: { names: ['add', 'accept', 'decline', 'remove', 'note', 'list'] },
+  users: { names: ['search'] },
+  sessions: { names: ['list', 'revoke'], optional: true },
+  admin: { names: ['invite', 'nodes', 'user'] },
+};
+
+/** Options before a subcommand that take a value. */
+const SUBCOMMAND_VALUE_OPTIONS = new Set([...VALUE_OPTIONS, '--data', '--bus', '--bus-file']);
+
+/** The word after command `name` in argv (its subcommand), skipping options; undefined if none. */
+function subcommandWord(argv: string[], name: string): string | undefined {
+  let seen = false;
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--' || word.startsWith('\u0000')) return undefined;
+    if (SUBCOMMAND_VALUE_OPTIONS.has(word)) i++;
+    else if (word.startsWith('-')) continue;
+    else if (seen) return word;
+    else if (word === name) seen = true;
+  }
+  return undefined;
+}
+
+/** A missing or mistyped subcommand, in one line with the closest name (as git says for `git stash pup`). */
+function checkSubcommand(argv: string[], name: string): void {
+  const sub = SUBCOMMANDS[name];
+  if (!sub || argv.some((a) => a === '--help' || a === '-h' || a === '--version')) return;
+  const word = subcommandWord(argv, name);
+  if (word === undefined) {
+    if (sub.optional) return;
+    throw new CliError(`which ${name} command? ${sub.names.join(', ')} (see chat ${name} --help)`, 2);
+  }
+  if (sub.names.includes(word)) return;
+  const close = closest(word, sub.names);
+  const hint = close ? `; did you mean "${close}"?` : '';
+  throw new CliError(`unknown ${name} command "${word.slice(0, 40)}"${hint} (see chat ${name} --help)`, 2);
+}
+
+/** The name closest to `word`, at most 2 edits away (ties: the first listed). */
+function closest(word: string, names: string[]): string | undefined {
+  return names.map((name) => ({ name, d: editDistance(word, name) })).filter((c) => c.d <= 2).sort((a, b) => a.d - b.d)[0]?.name;
+}
+
 async function buildParser(argv: string[], ctx: CliContext) {
   const wanted = commandOf(argv);
   const word = wanted === '$0' ? firstWord(argv) : undefined;
   // The interactive client takes no words: a word there is a mistyped command.
   if (word !== undefined && !word.startsWith('\u0000')) throw unknownCommand(word);
+  checkSubcommand(argv, wanted);
   const helpOnly = wanted === '$0' && (argv.includes('--help') || argv.includes('-h') || argv.includes('--version'));
   const commands: object[] = [];
   for (const entry of COMMANDS) {
