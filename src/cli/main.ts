@@ -158,6 +158,16 @@ function checkSubcommand(argv: string[], name: string): void {
   throw new CliError(`unknown ${name} command "${word.slice(0, 40)}"${hint} (see chat ${name} --help)`, 2);
 }
 
+/** yargs' "Unknown argument: jsn" gets "; did you mean --json?" when an option of the command is close. */
+function optionHint(msg: string | null, y: Argv): string {
+  const unknown = /^Unknown arguments?: ([^,\s]+)/.exec(msg ?? '')?.[1];
+  if (!unknown || unknown.length < 2) return '';
+  const options = (y as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions();
+  const keys = Object.keys(options.key).filter((k) => k.length > 1 && k !== '$0');
+  const close = closest(unknown, keys);
+  return close ? `; did you mean --${close}?` : '';
+}
+
 /** The name closest to `word`, at most 2 edits away (ties: the first listed). */
 function closest(word: string, names: string[]): string | undefined {
   return names.map((name) => ({ name, d: editDistance(word, name) })).filter((c) => c.d <= 2).sort((a, b) => a.d - b.d)[0]?.name;
@@ -211,7 +221,7 @@ async function buildParser(argv: string[], ctx: CliContext) {
     .version('0.1.0')
     .wrap(Math.min(100, ctx.stdout.columns || 80))
     .fail((msg, err) => {
-      throw err ?? new CliError(`${msg} (see chat --help)`, 2);
+      throw err ?? new CliError(`${msg}${optionHint(msg, parser)} (see chat --help)`, 2);
     });
   for (const command of commands) parser = parser.command(command as never);
   return parser;
