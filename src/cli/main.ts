@@ -250,12 +250,15 @@ export function reportError(err: unknown, ctx: CliContext, verbose: boolean, jso
 
 /**
  * With --json: the error as one object on stdout, `{"event":"error","code","message"}`, with the
- * exit code it has without --json. `code` is the server's or client's error code (no_such_user,
- * unreachable, untrusted, …), or the CLI's: usage, cancelled, failed; internal for a bug.
+ * exit code it has without --json. `code` is the server's, client's or transfer's error code
+ * (no_such_user, unreachable, untrusted, hash_mismatch, …), a system one (ENOENT, …), or the CLI's:
+ * usage, not_logged_in, unauthorized, cancelled, failed; internal for a bug.
  */
 function reportJsonError(err: unknown, ctx: CliContext, verbose: boolean): number {
   const e = err as NodeJS.ErrnoException;
-  const [code, exitCode] = err instanceof CliError ? [err.code, err.exitCode] : err instanceof ClientError ? [err.code, 1] : ['internal', 1];
+  // A transfer's TransferError and a system error (ENOENT, …) carry a code of their own.
+  const own = typeof e?.code === 'string' && e.code !== '' ? e.code : 'internal';
+  const [code, exitCode] = err instanceof CliError ? [err.code, err.exitCode] : [own, 1];
   ctx.out(printableJson({ event: 'error', code, message: e?.message ?? String(err) }));
   if (verbose && !(err instanceof CliError) && !(err instanceof ClientError) && e?.stack) ctx.err(printableText(e.stack, '    '));
   return exitCode;
