@@ -27,6 +27,16 @@ export default defineConfig({
           hookTimeout: 30_000,
         },
       },
+      {
+        // npm pack + npm install -g into a temp prefix (issue 27, item 5): minutes, so it skips
+        // unless CHAT_TEST_INSTALL=1 (`npm run test:install`, run by .ci/run after npm test).
+        test: {
+          name: 'install',
+          include: ['test/install/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });

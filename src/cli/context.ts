@@ -9,8 +9,15 @@ export interface GlobalOptions {
   verbose: boolean;
   /** Plaintext to the server (it must run with --insecure too). */
   insecure: boolean;
+  /** JSON output: one object per line on stdout, errors included (README "JSON output"). */
+  json?: boolean;
   /** Prints a notice on stderr (set by main for every command). */
   notice?: (line: string) => void;
+  /**
+   * Asks a yes/no question on the terminal (default no); set by main only when stdin is a
+   * terminal and the command may prompt (not the interactive client, which owns the terminal).
+   */
+  ask?: (question: string) => Promise<boolean>;
 }
 
 export interface CliContext {
@@ -37,13 +44,18 @@ export function processContext(): CliContext {
   };
 }
 
-/** An error meant for the user: printed as one line by main, with this exit code. */
+/**
+ * An error meant for the user: printed as one line by main, with this exit code. Its `code` is
+ * what --json prints: `usage` (exit 2: bad arguments), `cancelled` (130) or `failed`, unless given.
+ */
 export class CliError extends Error {
   readonly exitCode: number;
+  readonly code: string;
 
-  constructor(message: string, exitCode = 1) {
+  constructor(message: string, exitCode = 1, code?: string) {
     super(message);
     this.name = 'CliError';
     this.exitCode = exitCode;
+    this.code = code ?? (exitCode === 2 ? 'usage' : exitCode === 130 ? 'cancelled' : 'failed');
   }
 }

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
 import type {
+  BlockedUser,
   SignedIdentity,
   Candidate,
   ChatMessage, FriendInfo, GroupInfo, GroupMember, OfferFileInfo, OfferInfo, Request, ServerFrame,
@@ -253,6 +254,24 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   async friendList(): Promise<FriendInfo[]> {
     return (await this.request<{ friends: FriendInfo[] }>('friend_list', {})).friends;
+  }
+
+  /**
+   * Blocks `user` (protocol.md §4.7): the server drops their direct messages, offers, group
+   * invitations and friend requests to us without telling them. `added` is false if already blocked.
+   */
+  block(user: string): Promise<{ user: string; added: boolean }> {
+    return this.request('block', { user });
+  }
+
+  /** Stops blocking `user` (error bad_request if we did not). */
+  unblock(user: string): Promise<{ user: string }> {
+    return this.request('unblock', { user });
+  }
+
+  /** The users we block, by name, with when. */
+  async blocked(): Promise<BlockedUser[]> {
+    return (await this.request<{ users: BlockedUser[] }>('blocked', {})).users;
   }
 
   async searchUsers(prefix: string, limit?: number): Promise<string[]> {

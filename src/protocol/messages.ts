@@ -128,6 +128,12 @@ export interface FriendInfo {
   online: boolean;
 }
 
+/** A user the caller blocks (protocol.md §4.7), and since when. */
+export interface BlockedUser {
+  user: string;
+  at: number;
+}
+
 export type FriendAction = 'requested' | 'accepted' | 'declined' | 'removed';
 export interface FriendEvent {
   user: string;
@@ -201,6 +207,9 @@ export type Request =
   | (Base<'friend_remove'> & { user: string })
   | (Base<'friend_note'> & { user: string; note: string })
   | Base<'friend_list'>
+  | (Base<'block'> & { user: string })
+  | (Base<'unblock'> & { user: string })
+  | Base<'blocked'>
   | (Base<'users_search'> & { prefix: string; limit?: number })
   | (Base<'relay'> & { version: number; transfer: string; role: string; proof: string })
   | (Base<'punch'> & { version: number; transfer: string; role: string; proof: string });
@@ -299,6 +308,9 @@ const SCHEMAS: Record<RequestType, Schema> = {
   friend_remove: { user: 'string' },
   friend_note: { user: 'string', note: 'string' },
   friend_list: {},
+  block: { user: 'string' },
+  unblock: { user: 'string' },
+  blocked: {},
   users_search: { prefix: 'string', limit: 'int?' },
   relay: { version: 'int', transfer: 'string', role: 'string', proof: 'string' },
   punch: { version: 'int', transfer: 'string', role: 'string', proof: 'string' },

@@ -4,6 +4,7 @@ import type { Bus } from '../bus/bus.js';
 import type { ServerEvent } from '../protocol/messages.js';
 import type { MessageOrder, Store } from '../store/store.js';
 import type { AccountGuard } from './account-guard.js';
+import type { Blocks } from './blocks.js';
 import type { Connection } from './connection.js';
 import type { OfferBook } from './offers.js';
 import type { ServerLimits } from './options.js';
@@ -36,6 +37,8 @@ export interface ServerContext {
   readonly knownUsers: Map<string, string>;
   /** Revocations, session expiry and last-seen times (session-watch.ts). */
   readonly sessions: SessionWatch;
+  /** Who blocks whom, cached briefly (blocks.ts). */
+  readonly blocks: Blocks;
   readonly shuttingDown: boolean;
   log(line: string): void;
   now(): number;

@@ -32,6 +32,11 @@ export interface Offer {
   listTimer: NodeJS.Timeout | null;
   /** What its file list is counted as (entryBytes). */
   bytes: number;
+  /**
+   * Its recipient blocks its sender (protocol.md §4.7): it lives for the sender as any other
+   * (and expires), but is never shown, sent or published to anyone else.
+   */
+  hidden?: boolean;
 }
 
 // Short ids people can type: 8 characters of a-z and 2-9 minus look-alikes.
@@ -181,7 +186,7 @@ export class OfferBook {
 
   /** Open offers addressed to `user`, oldest first. */
   openFor(user: string): Offer[] {
-    return [...this.#byRecipient.get(user)].filter((o) => o.open);
+    return [...this.#byRecipient.get(user)].filter((o) => o.open && !o.hidden);
   }
 
   /** Offers made over `conn` (withdrawn when it closes). */

@@ -26,6 +26,7 @@ import { printable } from '../protocol/printable.js';
 import type { MessageOrder, Store } from '../store/store.js';
 import { Sequencer } from './sequencer.js';
 import { SessionWatch } from './session-watch.js';
+import { Blocks } from './blocks.js';
 import type { ServerContext } from './context.js';
 
 export type { ServerContext } from './context.js';
@@ -53,6 +54,7 @@ export class ChatServer implements ServerContext {
   readonly sendLimits: SendLimits;
   readonly knownUsers = new Map<string, string>();
   readonly sessions: SessionWatch = new SessionWatch(this);
+  readonly blocks: Blocks;
   shuttingDown = false;
   /** Whether clients connect with TLS (protocol.md §1.1). */
   readonly tls: boolean;
@@ -87,6 +89,7 @@ export class ChatServer implements ServerContext {
     this.offers = new OfferBook(this.limits);
     this.accounts = new AccountGuard(this.limits);
     this.sendLimits = new SendLimits(this.limits, this.store);
+    this.blocks = new Blocks(this.store, () => this.now());
     this.#unsubscribe = this.bus.subscribe((m) => this.#onBus(m));
     this.tls = Boolean(options.tls);
     this.#tcp = options.tls

@@ -123,4 +123,12 @@ export const MIGRATIONS: readonly string[] = [
   // 7: device identity keys (issue 26): each session (device) may register the Ed25519 public key
   //    of its CHAT_HOME; the server publishes them (device_keys) but cannot forge a signature.
   `ALTER TABLE sessions ADD COLUMN identity_key TEXT NOT NULL DEFAULT '';`,
+  // 8: users a user blocks (chat block): their direct messages, offers, group invitations and
+  //    friend requests to that user are dropped by the server (protocol.md §4.7).
+  `CREATE TABLE blocks (
+     user  TEXT NOT NULL,
+     other TEXT NOT NULL,
+     at    INTEGER NOT NULL,
+     PRIMARY KEY (user, other)
+   ) WITHOUT ROWID;`,
 ];

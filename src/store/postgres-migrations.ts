@@ -134,4 +134,11 @@ export const PG_MIGRATIONS: readonly string[] = [
    );`,
   // 5: device identity keys (as SQLite's migration 7).
   `ALTER TABLE sessions ADD COLUMN identity_key text COLLATE "C" NOT NULL DEFAULT '';`,
+  // 6: users a user blocks (as SQLite's migration 8).
+  `CREATE TABLE blocks (
+     username text COLLATE "C" NOT NULL,
+     other    text COLLATE "C" NOT NULL,
+     at       bigint NOT NULL,
+     PRIMARY KEY (username, other)
+   );`,
 ];

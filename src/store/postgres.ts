@@ -14,7 +14,7 @@
 // Read-then-write operations on a friendship take an advisory lock on the pair, so two nodes
 // handling crossed requests at once end as friends instead of one failing on a deadlock.
 import pg from 'pg';
-import type { ChatMessage } from '../protocol/messages.js';
+import type { BlockedUser, ChatMessage } from '../protocol/messages.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
 import { SettledIds, type Reading } from './postgres-settled.js';
 import type {
@@ -729,6 +729,19 @@ export class PostgresStore implements Store {
       [user],
     );
     return rows.map((r) => ({ user: r.user, state: r.state, note: r.note.toString('utf8') }));
+  }
+
+  async block(user: string, other: string, at: number): Promise<boolean> {
+    return (await this.#changes('INSERT INTO blocks (username, other, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [user, other, at])) > 0;
+  }
+
+  async unblock(user: string, other: string): Promise<boolean> {
+    return (await this.#changes('DELETE FROM blocks WHERE username = $1 AND other = $2', [user, other])) > 0;
+  }
+
+  async blocks(user: string): Promise<BlockedUser[]> {
+    const rows = await this.#rows<{ user: string; at: string }>('SELECT other AS "user", at FROM blocks WHERE username = $1 ORDER BY other', [user]);
+    return rows.map((r) => ({ user: r.user, at: Number(r.at) }));
   }
 
   async searchUsers(prefix: string, limit: number): Promise<string[]> {

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { Checkpointer } from './checkpointer.js';
 import { SqliteWriter, type WriteOp, type WriteResult } from './sqlite-writer.js';
-import type { ChatMessage } from '../protocol/messages.js';
+import type { BlockedUser, ChatMessage } from '../protocol/messages.js';
 import { MIGRATIONS } from './migrations.js';
 import type {
   FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, NewSessionInfo, Revocation, RevocationReason, SessionInfo, SessionRow, Store, UserRow, DeviceKey,
@@ -65,7 +65,7 @@ interface Queued {
 const WRITES = [
   'createUser', 'createUserWithCode', 'addRegistrationCode', 'createSession', 'deleteSession', 'createGroup', 'deleteGroup',
   'addMember', 'removeMember', 'addInvite', 'requestFriend', 'acceptFriend', 'removeFriend', 'setFriendNote',
-  'touchSession', 'touchSessions', 'setSessionIdentity', 'deleteIdleSessions', 'revokeSessions', 'setPassword', 'setUserState',
+  'block', 'unblock', 'touchSession', 'touchSessions', 'setSessionIdentity', 'deleteIdleSessions', 'revokeSessions', 'setPassword', 'setUserState',
 ] as const;
 
 /** How long revocation log rows are kept: far longer than any node takes to read them. */
@@ -571,6 +571,18 @@ export class SqliteStore implements Store {
   async friends(user: string): Promise<FriendRow[]> {
     return this.#prepare(`SELECT other AS user, state, note FROM friends WHERE user = ? ORDER BY state = 'friend' DESC, other`)
       .all(user) as FriendRow[];
+  }
+
+  async block(user: string, other: string, at: number): Promise<boolean> {
+    return this.#prepare('INSERT INTO blocks (user, other, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(user, other, at).changes > 0;
+  }
+
+  async unblock(user: string, other: string): Promise<boolean> {
+    return this.#prepare('DELETE FROM blocks WHERE user = ? AND other = ?').run(user, other).changes > 0;
+  }
+
+  async blocks(user: string): Promise<BlockedUser[]> {
+    return this.#prepare('SELECT other AS user, at FROM blocks WHERE user = ? ORDER BY other').all(user) as BlockedUser[];
   }
 
   async searchUsers(prefix: string, limit: number): Promise<string[]> {

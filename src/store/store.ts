@@ -1,6 +1,6 @@
 // The storage seam: the server sees only this interface. SQLite is the embedded default;
 // PostgreSQL (src/store/postgres.ts) passes the same contract suite (test/contract/).
-import type { ChatMessage } from '../protocol/messages.js';
+import type { BlockedUser, ChatMessage } from '../protocol/messages.js';
 
 export interface UserRow {
   id: number;
@@ -239,6 +239,12 @@ export interface Store {
   /** `user`'s private note on `other`; false if they have no relation. */
   setFriendNote(user: string, other: string, note: string): Promise<boolean>;
   friends(user: string): Promise<FriendRow[]>;
+  /** `user` blocks `other` (protocol.md §4.7); false if it already did (the first `at` stays). */
+  block(user: string, other: string, at: number): Promise<boolean>;
+  /** `user` stops blocking `other`; false if it did not. */
+  unblock(user: string, other: string): Promise<boolean>;
+  /** The users `user` blocks, by name. */
+  blocks(user: string): Promise<BlockedUser[]>;
   /** Registered names starting with `prefix` (ignoring case), by name. */
   searchUsers(prefix: string, limit: number): Promise<string[]>;
   close(): Promise<void>;

@@ -585,6 +585,18 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect(await store.removeFriend('bob', 'alice')).toBe(false);
       });
 
+      it('a block is one-way, listed by name with its first time, and undone by unblock', async () => {
+        expect(await store.blocks('alice')).toEqual([]);
+        expect(await store.block('alice', 'zed', T0)).toBe(true);
+        expect(await store.block('alice', 'bob', T0 + 1)).toBe(true);
+        expect(await store.block('alice', 'bob', T0 + 2)).toBe(false);
+        expect(await store.blocks('alice')).toEqual([{ user: 'bob', at: T0 + 1 }, { user: 'zed', at: T0 }]);
+        expect(await store.blocks('bob')).toEqual([]);
+        expect(await store.unblock('alice', 'bob')).toBe(true);
+        expect(await store.unblock('alice', 'bob')).toBe(false);
+        expect(await store.blocks('alice')).toEqual([{ user: 'zed', at: T0 }]);
+      });
+
       it('lists friends before pending requests', async () => {
         await store.requestFriend('alice', 'zed', T0);
         await store.requestFriend('alice', 'bob', T0);

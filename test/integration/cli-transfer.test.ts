@@ -394,9 +394,11 @@ describe('chat send-file when things break', () => {
       for (const json of [true, false]) {
         const r = await cli(bob, ['accept', ...(json ? ['--json'] : []), '--dir', out]);
         expect(r.code, r.stdout).toBe(1);
-        const errors = r.stderr.trim().split('\n').filter((l) => l.startsWith('chat: '));
+        // With --json the error is an object on stdout (issue 27, item 19), its message the same line.
+        const errorLines = json ? r.stdout.split('\n').filter((l) => l.includes('"event":"error"')) : r.stderr.trim().split('\n').filter((l) => l.startsWith('chat: '));
+        const errors = json ? errorLines.map((l) => `chat: ${(JSON.parse(l) as { message: string }).message}`) : errorLines;
         expect(errors).toEqual([`chat: SHA-256 of payroll.csv computed here (${hex(evil)}) does not match the sender's (${hex(good)}): not saved, the received bytes were discarded`]);
-        const rest = (r.stdout + r.stderr).replace(errors[0]!, '');
+        const rest = (r.stdout + r.stderr).replace(errorLines[0]!, '');
         expect(rest).not.toContain(hex(good)); // the claim is only ever named as the sender's
         expect(r.stdout).not.toContain('"event":"file"');
         expect(await readdir(out)).not.toContain('payroll.csv');

@@ -82,7 +82,8 @@ describe('accounts', () => {
     const taken = await chat(['register', 'carol'], laptop, { env: { CHAT_PASSWORD: PASSWORD } });
     expect(taken.code).not.toBe(0);
     // This home's first connection to the server pins its certificate, and says so.
-    const pinned = `chat: first connection to ${srv.address}: trusting its certificate, SHA-256 ${String((srv.tls as { fingerprint: string }).fingerprint)} (pinned in ${laptop}/known_servers)\n`;
+    const pinned = `chat: first connection to ${srv.address}: trusting its certificate, SHA-256 ${String((srv.tls as { fingerprint: string }).fingerprint)} (pinned in ${laptop}/known_servers); ` +
+      `to check it, compare it with the fingerprint "chat serve" printed, or run "chat trust ${srv.address} --fingerprint THAT" (it refuses if they differ)\n`;
     expect(taken.stderr).toBe(`${pinned}chat: the name carol is taken\n`);
     const wrong = await chat(['login', 'carol', '--password-stdin'], laptop, { input: 'not the password\n' });
     expect(wrong.code).not.toBe(0);

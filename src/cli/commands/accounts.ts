@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
-import { printable } from '../../protocol/printable.js';
+import { printable, printableJson } from '../../protocol/printable.js';
 import { connectClient, connectSession } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { readPassword } from '../password.js';
@@ -65,7 +65,7 @@ export async function runRegister(opts: LoginOptions, ctx: CliContext): Promise<
   const password = await readPassword(ctx, { passwordStdin: opts.passwordStdin, confirm: true });
   const result = await withClient(await connectClient(opts), (c) => c.register(opts.user, password, opts.invite, opts.device ?? hostname(), deviceIdentity(opts.home, opts.server, opts.device ?? hostname()).publicKey));
   saveSession(opts.home, opts.server, result);
-  ctx.out(`registered ${printable(result.user)} on ${opts.server} and logged in`);
+  ctx.out(opts.json ? printableJson({ user: result.user, server: opts.server }) : `registered ${printable(result.user)} on ${opts.server} and logged in`);
 }
 
 export const loginCommand = (ctx: CliContext) => ({
@@ -79,7 +79,7 @@ export async function runLogin(opts: LoginOptions, ctx: CliContext): Promise<voi
   const password = await readPassword(ctx, { passwordStdin: opts.passwordStdin });
   const result = await withClient(await connectClient(opts), (c) => c.login(opts.user, password, opts.device ?? hostname(), deviceIdentity(opts.home, opts.server, opts.device ?? hostname()).publicKey));
   saveSession(opts.home, opts.server, result);
-  ctx.out(`logged in as ${printable(result.user)} on ${opts.server}`);
+  ctx.out(opts.json ? printableJson({ user: result.user, server: opts.server }) : `logged in as ${printable(result.user)} on ${opts.server}`);
 }
 
 export const logoutCommand = (ctx: CliContext) => ({
@@ -93,7 +93,7 @@ export async function runLogout(opts: GlobalOptions, ctx: CliContext): Promise<v
   const user = client.user;
   await withClient(client, (c) => c.logout());
   forgetSession(opts.home, opts.server);
-  ctx.out(`logged out ${printable(user)} from ${opts.server}`);
+  ctx.out(opts.json ? printableJson({ user, server: opts.server }) : `logged out ${printable(user)} from ${opts.server}`);
 }
 
 export const whoamiCommand = (ctx: CliContext) => ({
@@ -104,6 +104,6 @@ export const whoamiCommand = (ctx: CliContext) => ({
 
 export async function runWhoami(opts: GlobalOptions, ctx: CliContext): Promise<void> {
   const client = await connectSession(opts);
-  ctx.out(`${printable(client.user)} on ${opts.server}`);
+  ctx.out(opts.json ? printableJson({ user: client.user, server: opts.server }) : `${printable(client.user)} on ${opts.server}`);
   await client.close();
 }

@@ -22,6 +22,7 @@ export interface AdminUserOptions {
   /** postgres://… (a cluster's store); SQLite in `data` when absent. */
   store?: string;
   passwordStdin: boolean;
+  json?: boolean;
 }
 
 export const adminUserCommand = (ctx: CliContext) => ({
@@ -40,6 +41,7 @@ export const adminUserCommand = (ctx: CliContext) => ({
       data: argv.data as string,
       store: ctx.env.CHAT_STORE || undefined,
       passwordStdin: Boolean(argv['password-stdin']),
+      json: Boolean(argv.json),
     }, ctx),
 });
 
@@ -57,7 +59,8 @@ export async function runAdminUser(opts: AdminUserOptions, ctx: CliContext): Pro
   const store = await openServerStore(opts);
   try {
     const action = opts.action;
-    ctx.out(action === 'reset-password' ? await resetPassword(store, name, password!) : await setState(store, name, action));
+    const message = action === 'reset-password' ? await resetPassword(store, name, password!) : await setState(store, name, action);
+    ctx.out(opts.json ? JSON.stringify({ user: name, action, message }) : message);
   } finally {
     await store.close();
   }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { printable } from '../../protocol/printable.js';
+import { printable, printableJson } from '../../protocol/printable.js';
 import { hashToken } from '../../server/auth.js';
 import { DB_FILE, SqliteStore } from '../../store/sqlite.js';
 import { openBus } from '../backends.js';
@@ -15,6 +15,7 @@ import { formatDuration, parseDuration } from '../units.js';
 
 export interface InviteOptions {
   data: string;
+  json?: boolean;
   uses: number;
   expiresMs: number;
 }
@@ -33,7 +34,7 @@ export const adminCommand = (ctx: CliContext) => ({
             .option('uses', { type: 'number', default: 1, describe: 'registrations the code allows' })
             .option('expires', { type: 'string', default: '7d', describe: 'how long the code is good, e.g. 12h or 7d' }),
         handler: (argv: Record<string, unknown>) =>
-          runInvite({ data: argv.data as string, uses: argv.uses as number, expiresMs: parseDays(String(argv.expires)) }, ctx),
+          runInvite({ data: argv.data as string, uses: argv.uses as number, expiresMs: parseDays(String(argv.expires)), json: Boolean(argv.json) }, ctx),
       })
       .command({
         command: 'nodes',
@@ -42,7 +43,7 @@ export const adminCommand = (ctx: CliContext) => ({
           b
             .option('bus', { type: 'string', nargs: 1, describe: `the redis://… the nodes share; ${secretHelp(BUS_SECRET)}` })
             .option('bus-file', { type: 'string', describe: 'read the --bus URL from this file' }),
-        handler: async (argv: Record<string, unknown>) => runNodes(await new SecretReader(ctx).read(argv, BUS_SECRET), ctx),
+        handler: async (argv: Record<string, unknown>) => runNodes(await new SecretReader(ctx).read(argv, BUS_SECRET), ctx, Boolean(argv.json)),
       })
       .command(adminUserCommand(ctx))
       .demandCommand(1, 'which admin command? (see chat admin --help)'),
@@ -72,6 +73,7 @@ export async function runInvite(opts: InviteOptions, ctx: CliContext): Promise<v
   } finally {
     await store.close();
   }
+  if (opts.json) return ctx.out(JSON.stringify({ code, uses: opts.uses, expiresAt: now + opts.expiresMs }));
   ctx.out(code);
   ctx.err(`chat: invite code for ${opts.uses === 1 ? 'one registration' : `${opts.uses} registrations`}, good for ${formatDuration(opts.expiresMs)}: CHAT_INVITE=${code} chat register <name>`);
 }
@@ -85,11 +87,12 @@ export function inviteCode(): string {
   return code.startsWith('-') ? `_${code.slice(1)}` : code;
 }
 
-export async function runNodes(busUrl: string | undefined, ctx: CliContext): Promise<void> {
+export async function runNodes(busUrl: string | undefined, ctx: CliContext, json = false): Promise<void> {
   if (!busUrl) throw new CliError('no cluster bus: give --bus redis://… (or CHAT_BUS); a single server has one node', 2);
   const bus = await openBus(busUrl, () => {});
   try {
     const nodes = await bus.nodes();
+    if (json) return ctx.out(printableJson({ nodes }));
     if (nodes.length === 0) ctx.out('no live nodes');
     for (const n of nodes) {
       ctx.out(`${printable(n.node)}  ${Number(n.connections)} connection${n.connections === 1 ? '' : 's'}  up ${formatDuration(Math.max(0, n.seenAt - n.startedAt))}  seen ${formatDuration(Math.max(0, Date.now() - n.seenAt))} ago`);

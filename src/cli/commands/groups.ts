@@ -28,7 +28,8 @@ const SUBCOMMANDS = (ctx: CliContext) => [
   }),
   sub(ctx, 'list', 'list public groups and yours', async (c, a, x) => {
     const groups = await c.groupList();
-    if (a.json) return x.out(printableJson({ groups }));
+    // One name per concept (README "JSON output"): a group's name is `group`, as in every other group command.
+    if (a.json) return x.out(printableJson({ groups: groups.map(({ name, ...rest }) => ({ group: name, ...rest })) }));
     if (groups.length === 0) x.err('no groups yet: chat group create <name>');
     for (const g of groups) {
       const invited = g.invitedBy ? `  invited by ${shown(g.invitedBy)}: chat group join ${shown(g.name)}` : '';

@@ -110,9 +110,19 @@ export const listenCommand = (ctx: CliContext) => ({
 
 export async function runListen(opts: GlobalOptions & { json: boolean }, ctx: CliContext): Promise<void> {
   const link = new Link({ connect: () => connectSession(opts), fatal: (err) => err instanceof CliError });
-  const print = (event: string, data: object, line: string): void => {
-    ctx.out(opts.json ? printableJson({ event, ...data }) : line);
+  // What the server replays while subscribing (the backlog) is held until the banner is out, so
+  // that it shows below "listening as …" (or "reconnected"), not above it.
+  let held: string[] | null = null;
+  const flush = (): void => {
+    for (const line of held ?? []) ctx.out(line);
+    held = null;
   };
+  const print = (event: string, data: object, line: string): void => {
+    const out = opts.json ? printableJson({ event, ...data }) : line;
+    if (held) held.push(out);
+    else ctx.out(out);
+  };
+  link.on('subscribing', () => (held ??= []));
   // After a reconnect the server replays what this device had not acknowledged yet: print once.
   const printed = new Set<number>();
   link.on('message', (m: ChatMessage) => {
@@ -130,11 +140,15 @@ export async function runListen(opts: GlobalOptions & { json: boolean }, ctx: Cl
   link.on('group', (e) => print('group', e, printable(`${clock(e.at)} * #${e.group}: ${e.user} ${e.action}${e.by !== e.user ? ` by ${e.by}` : ''}`)));
   link.on('friend', (e) => print('friend', e, `${clock(e.at)} * ${printable(e.user)} ${FRIEND_WORDS[e.action] ?? printable(e.action)}`));
   // It waits for a server that is down or restarts, as IRC clients do; only Ctrl-C or a revoked session ends it.
-  link.on('lost', () => ctx.err(`chat: lost the connection to ${opts.server}; reconnecting…`));
-  // The banner says the subscription is in place (scripts wait for it).
+  link.on('lost', () => {
+    flush();
+    ctx.err(`chat: lost the connection to ${opts.server}; reconnecting…`);
+  });
+  // The banner says the subscription is in place (scripts wait for it); the backlog follows it.
   link.on('subscribed', ({ reconnected }) => {
     if (reconnected) ctx.err(`chat: reconnected to ${opts.server}`);
     else ctx.err(`listening as ${printable(link.client?.user)} on ${opts.server} (Ctrl-C to stop)`);
+    flush();
   });
   const ended = new Promise<Error | null>((resolve) => {
     link.on('failed', (err) => resolve(err));
@@ -146,6 +160,7 @@ export async function runListen(opts: GlobalOptions & { json: boolean }, ctx: Cl
     await Promise.race([openWhenReachable(link, ctx, ended), ended]);
     failure = await ended;
   } finally {
+    flush();
     await link.close();
   }
   if (failure) throw failure;

@@ -68,7 +68,7 @@ export async function runReject(opts: GlobalOptions & { id: string; reason?: str
   const client = await connectSession(opts);
   try {
     await client.request('reject', { offer: opts.id, reason: opts.reason });
-    ctx.out(`rejected offer ${printable(opts.id)}`);
+    ctx.out(opts.json ? printableJson({ offer: opts.id }) : `rejected offer ${printable(opts.id)}`);
   } finally {
     await client.close();
   }

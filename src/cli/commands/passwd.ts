@@ -40,7 +40,8 @@ export async function runPasswd(opts: PasswdOptions, ctx: CliContext): Promise<v
       throw new CliError(`the new password must be ${PASSWORD_MIN}-${PASSWORD_MAX} characters`, 2);
     }
     const revoked = await client.changePassword(password, newPassword);
-    ctx.out(`password changed for ${client.user} on ${opts.server}; ${revoked} other session${revoked === 1 ? '' : 's'} logged out`);
+    ctx.out(opts.json ? JSON.stringify({ user: client.user, server: opts.server, revoked })
+      : `password changed for ${client.user} on ${opts.server}; ${revoked} other session${revoked === 1 ? '' : 's'} logged out`);
   } finally {
     await client.close();
   }

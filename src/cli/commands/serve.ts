@@ -82,6 +82,7 @@ export const serveCommand = (ctx: CliContext) => ({
       // The client's global options mean nothing to a server (issue 27, item 18).
       .hide('server')
       .hide('home')
+      .hide('json')
       .option('insecure', {
         type: 'boolean',
         default: ['1', 'true', 'yes'].includes(ctx.env.CHAT_INSECURE ?? ''),
@@ -107,6 +108,8 @@ export const serveCommand = (ctx: CliContext) => ({
     return b;
   },
   handler: async (argv: Record<string, unknown>) => {
+    // Its output is a log for people (and --quiet/--verbose); only an error becomes JSON.
+    if (argv.json) throw new CliError('chat serve has no --json output (its lines are a log for people)', 2);
     const secrets = new SecretReader(ctx);
     const store = await secrets.read(argv, STORE_SECRET);
     const bus = await secrets.read(argv, BUS_SECRET);

@@ -7,7 +7,7 @@ import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { pinServer } from '../known-servers.js';
 import { connectSession } from '../connect.js';
 import { peerPins, pinPeer } from '../known-peers.js';
-import { printable } from '../../protocol/printable.js';
+import { printable, printableJson } from '../../protocol/printable.js';
 import { keyLabel } from '../../transfer/index.js';
 
 export interface TrustOptions extends GlobalOptions {
@@ -44,7 +44,7 @@ async function trustOne(server: string, opts: TrustOptions, ctx: CliContext): Pr
   const socket = await dialServer({ ...parseServer(server), tls: { verify: (cert) => void (presented = cert) } });
   socket.destroy();
   if (!presented) {
-    ctx.out(`${key}: its certificate is signed by a trusted CA; nothing to pin`);
+    ctx.out(opts.json ? JSON.stringify({ server: key, ca: true }) : `${key}: its certificate is signed by a trusted CA; nothing to pin`);
     return;
   }
   if (opts.fingerprint !== undefined && !sameFingerprint(opts.fingerprint, presented.fingerprint)) {
@@ -52,7 +52,8 @@ async function trustOne(server: string, opts: TrustOptions, ctx: CliContext): Pr
   }
   const old = pinServer(opts.home, key, presented.fingerprint);
   const replaced = old && !sameFingerprint(old, presented.fingerprint) ? ` (replaces ${old})` : '';
-  ctx.out(`${key}: trusting certificate SHA-256 ${presented.fingerprint}${replaced}`);
+  ctx.out(opts.json ? JSON.stringify({ server: key, fingerprint: presented.fingerprint, replaced: replaced ? old : undefined })
+    : `${key}: trusting certificate SHA-256 ${presented.fingerprint}${replaced}`);
 }
 
 // chat trust USER --device NAME: pins the key the server publishes now for that device, unverified
@@ -67,7 +68,8 @@ async function trustDevice(opts: TrustOptions, ctx: CliContext): Promise<void> {
     const old = peerPins(opts.home, opts.server, user).find((p) => p.device === found.device);
     pinPeer(opts.home, { server: opts.server, user, device: found.device, key: found.key, verified: false });
     const replaced = old && old.key !== found.key ? ` (replaces ${keyLabel(old.key)})` : '';
-    ctx.out(`${printable(user)} device "${printable(found.device)}": trusting key ${keyLabel(found.key)}${replaced}; not verified: chat verify ${printable(user)} compares it`);
+    ctx.out(opts.json ? printableJson({ user, device: found.device, key: found.key, verified: false })
+      : `${printable(user)} device "${printable(found.device)}": trusting key ${keyLabel(found.key)}${replaced}; not verified: chat verify ${printable(user)} compares it`);
   } finally {
     await client.close();
   }

@@ -3,7 +3,7 @@
 // verified in known_peers and its transfers need no per-transfer code.
 import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
-import { printable } from '../../protocol/printable.js';
+import { printable, printableJson } from '../../protocol/printable.js';
 import { keyLabel, safetyNumber } from '../../transfer/index.js';
 import { connectSession } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
@@ -54,12 +54,14 @@ export async function runVerify(opts: VerifyOptions, ctx: CliContext): Promise<v
   try {
     const user = (await client.deviceKeys(opts.user)).user;
     const numbers = await safetyNumbers(client, opts, user, opts.device);
-    for (const n of numbers) showNumber(ctx, opts, user, n);
+    if (!opts.json) for (const n of numbers) showNumber(ctx, opts, user, n);
     const chosen = await choose(ctx, opts, numbers);
     for (const n of chosen) {
       pinPeer(opts.home, { server: opts.server, user, device: n.device, key: n.key, verified: true });
-      ctx.out(`${printable(user)} (device "${printable(n.device)}") is now verified`);
+      if (!opts.json) ctx.out(`${printable(user)} (device "${printable(n.device)}") is now verified`);
     }
+    // --json: one object per device, shown or verified.
+    if (opts.json) for (const n of numbers) ctx.out(printableJson({ user, device: n.device, key: n.key, number: n.number, verified: chosen.includes(n) }));
   } finally {
     await client.close();
   }

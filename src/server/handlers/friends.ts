@@ -24,6 +24,11 @@ function tell(ctx: ServerContext, to: string, from: string, action: FriendAction
 
 export async function handleFriendAdd(ctx: ServerContext, conn: Connection, req: Req<'friend_add'>) {
   const other = await otherUser(ctx, conn, req.user);
+  // protocol.md §4.7: a request to a user who blocks the caller is answered as sent, and dropped.
+  if (await ctx.blocks.has(other, conn.user!)) {
+    const state = (await ctx.store.friends(conn.user!)).find((f) => f.user === other)?.state;
+    return { user: other, state: state ?? 'outgoing' };
+  }
   const result = await ctx.store.requestFriend(conn.user!, other, ctx.now());
   if (result === 'outgoing') await tell(ctx, other, conn.user!, 'requested');
   if (result === 'friend') await tell(ctx, other, conn.user!, 'accepted');

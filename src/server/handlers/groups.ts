@@ -93,6 +93,8 @@ export async function handleGroupInvite(ctx: ServerContext, conn: Connection, re
   await requireMember(ctx, group, conn.user!);
   const user = await existingUser(ctx, req.user);
   if (await ctx.store.isMember(group.name, user)) throw new ProtocolError('bad_request', `${user} is already a member of #${group.name}`);
+  // protocol.md §4.7: the invitee blocks the inviter: the same reply, and nothing happens.
+  if (await ctx.blocks.has(user, conn.user!)) return { group: group.name, user };
   await ctx.store.addInvite(group.name, user, conn.user!, ctx.now());
   await announce(ctx, group.name, 'invited', user, conn.user!, [user]);
   return { group: group.name, user };

@@ -11,6 +11,7 @@ import { handleSubscribe, handleWho } from './presence.js';
 import { handlePunch } from './punch.js';
 import { handleRelay } from './relay.js';
 import { handleChangePassword, handleRevokeSession, handleSessions } from './sessions.js';
+import { handleBlock, handleBlocked, handleUnblock } from './blocks.js';
 import { handleFriendAccept, handleFriendAdd, handleFriendDecline, handleFriendList, handleFriendNote, handleFriendRemove, handleUsersSearch } from './friends.js';
 import {
   handleGroupCreate, handleGroupDelete, handleGroupInvite, handleGroupJoin, handleGroupKick, handleGroupLeave, handleGroupList, handleGroupMembers,
@@ -72,6 +73,9 @@ export async function handle(ctx: ServerContext, conn: Connection, req: Request)
     case 'friend_remove': return handleFriendRemove(ctx, conn, req);
     case 'friend_note': return handleFriendNote(ctx, conn, req);
     case 'friend_list': return handleFriendList(ctx, conn);
+    case 'block': return handleBlock(ctx, conn, req);
+    case 'unblock': return handleUnblock(ctx, conn, req);
+    case 'blocked': return handleBlocked(ctx, conn);
     case 'users_search': return handleUsersSearch(ctx, req);
     default: {
       const unreachable: never = req;

@@ -37,6 +37,9 @@ async function admitSend(ctx: ServerContext, conn: Connection, req: Req<'send'>,
   ctx.sendLimits.takeMessage(conn.user!, bytes, ctx.now());
   if (isGroupAddress(req.to)) return sendToGroup(ctx, conn, req.to, req.text, ready);
   const to = await existingUser(ctx, req.to);
+  // protocol.md §4.7: to a user who blocks the sender, nothing is stored or delivered, and the
+  // reply says nothing of it (id 0: no stored message has it; no `delivered` follows).
+  if (await ctx.blocks.has(to, conn.user!)) return { stored: Promise.resolve({ id: 0, from: conn.user!, to, text: req.text, at: ctx.now() }) };
   await ctx.sendLimits.takeDirect(conn.user!, to, bytes, ctx.now());
   if (ready) await ready;
   // Delivered from inside addMessage, with the message's place in its conversation: every node

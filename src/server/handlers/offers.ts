@@ -46,7 +46,7 @@ export function closeOffer(ctx: ServerContext, offer: Offer, reason: OfferCloseR
   if (!ctx.offers.remove(offer)) return;
   const event = { type: 'event', event: 'offer_closed', data: { offer: offer.info.id, reason, by, message } } as const;
   if (reason !== 'withdrawn' && reason !== 'sender_gone') offer.sender?.push(event);
-  if (offer.open) {
+  if (offer.open && !offer.hidden) {
     void ctx.deliver([offer.info.to], event);
     void ctx.bus.publish({ kind: 'offer_end', node: ctx.node, offer: offer.info.id }).catch(() => {});
   }
@@ -93,7 +93,7 @@ function checkVia(via: unknown): string[] | undefined {
 /** An open offer addressed to this connection's user. */
 function offerFor(ctx: ServerContext, conn: Connection, id: string): Offer {
   const offer = findOffer(ctx, id);
-  if (offer.info.to !== conn.user || !offer.open) throw new ProtocolError('no_such_offer', `no such offer: ${id.slice(0, 64)}`);
+  if (offer.info.to !== conn.user || !offer.open || offer.hidden) throw new ProtocolError('no_such_offer', `no such offer: ${id.slice(0, 64)}`);
   return offer;
 }
 
@@ -118,7 +118,10 @@ export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req
     what === 'list'
       ? closeOffer(ctx, o, 'expired', '', `the file list was not complete within ${duration(ctx.limits.offerListTimeoutMs)}`)
       : closeOffer(ctx, o, 'expired', ''));
-  ctx.log(`offer ${offer.info.id} ${conn.user} -> ${to}: ${req.fileCount} files, ${req.totalBytes} bytes`);
+  // protocol.md §4.7: an offer to a user who blocks the sender looks the same to the sender, and
+  // nobody else ever sees it.
+  if (await ctx.blocks.has(to, conn.user!)) offer.hidden = true;
+  ctx.log(`offer ${offer.info.id} ${conn.user} -> ${to}: ${req.fileCount} files, ${req.totalBytes} bytes${offer.hidden ? ' (blocked)' : ''}`);
   return { offer: offer.info.id, online: ctx.presence.isOnline(to), expiresAt: info.expiresAt };
 }
 
@@ -141,6 +144,7 @@ export async function handleOfferFiles(ctx: ServerContext, conn: Connection, req
     throw bad('file list does not match the announced count and total size');
   }
   ctx.offers.opened(offer);
+  if (offer.hidden) return { received: offer.files.length, online: ctx.presence.isOnline(offer.info.to) };
   await ctx.bus.publish({ kind: 'offer_open', node: ctx.node, offer: offer.info, files: offer.files });
   await ctx.deliver([offer.info.to], { type: 'event', event: 'offer', data: offer.info });
   return { received: offer.files.length, online: ctx.presence.isOnline(offer.info.to) };
@@ -148,7 +152,8 @@ export async function handleOfferFiles(ctx: ServerContext, conn: Connection, req
 
 export async function handleOfferList(ctx: ServerContext, conn: Connection, req: Req<'offer_list'>) {
   const offer = findOffer(ctx, req.offer);
-  if (offer.info.to !== conn.user && offer.info.from !== conn.user) throw new ProtocolError('no_such_offer', 'no such offer');
+  const sender = offer.info.from === conn.user;
+  if (!sender && (offer.info.to !== conn.user || offer.hidden)) throw new ProtocolError('no_such_offer', 'no such offer');
   const start = req.start ?? 0;
   const limit = Math.min(Math.max(req.limit ?? MAX_FILES_PAGE, 1), MAX_FILES_PAGE);
   return { files: offer.files.slice(start, start + limit), total: offer.files.length };
