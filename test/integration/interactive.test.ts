@@ -190,6 +190,25 @@ describe('chat (interactive), piped', () => {
     expect(alice.stdout.lines.filter((l) => l.includes(id))).not.toContainEqual(expect.stringContaining('another device'));
   });
 
+  it('/block refuses a user without telling them, /block lists, /unblock lets them back', async () => {
+    const alice = await open('alice');
+    const bob = await lib('bob');
+    alice.write('/block bob');
+    await alice.stdout.waitFor('* blocked bob: their messages, offers and invitations are refused, and they are not told');
+    const receipt = await bob.send('alice', 'can you hear me?');
+    expect(receipt.id).toBe(0); // looks sent to bob; stored nowhere
+    alice.write('/block');
+    await alice.stdout.waitFor('* blocked: bob');
+    alice.write('/unblock bob');
+    await alice.stdout.waitFor('* unblocked bob');
+    await bob.send('alice', 'and now?');
+    await alice.stdout.waitFor('* 1 new from bob (/to bob)');
+    alice.write('/to bob');
+    await alice.stdout.waitFor(line('<bob> and now\\?'));
+    expect(alice.stdout.text).not.toContain('can you hear me?');
+    await quit(alice);
+  });
+
   it('/accept from a sender that streams other bytes than it hashes fails the transfer: nothing placed, the claim never shown as verified', async () => {
     const hex = (text: string): string => createHash('sha256').update(text).digest('hex');
     const secret = newTransferSecret();

@@ -111,6 +111,8 @@ export const COMMANDS = new Map<string, Command>([
   ['/who', { usage: '/who', help: 'who is online', args: [], run: who }],
   ['/friends', { usage: '/friends', help: 'your friends and friend requests', args: [], run: friends }],
   ['/friend', { usage: '/friend <add|accept|decline|remove|note> <user>', help: 'manage contacts (note: /friend note <user> <text>)', args: ['friend-action', 'name', 'text'], run: friend }],
+  ['/block', { usage: '/block [user]', help: 'refuse a user\'s messages, offers and invitations (they are not told); no user: list', args: ['name'], run: block }],
+  ['/unblock', { usage: '/unblock <user>', help: 'accept that user again', args: ['name'], run: unblock }],
   ['/verify', { usage: '/verify <user> [number|yes]', help: 'safety numbers with a user\'s devices; with the number (or yes) marks them verified', args: ['name', 'text'], run: verify }],
   ['/groups', { usage: '/groups', help: 'public groups and yours', args: [], run: groups }],
   ['/join', { usage: '/join <#group>', help: 'join a group and talk there', args: ['group'], run: join }],
@@ -326,6 +328,21 @@ async function remove(shell: Shell, args: string[]): Promise<void> {
   shell.directory.groups.delete(`#${group}`);
   shell.state.leave(`#${group}`);
   shell.say(`deleted #${group}`);
+}
+
+async function block(shell: Shell, args: string[]): Promise<void> {
+  const client = shell.client();
+  if (args.length === 0) {
+    const list = await client.blocked();
+    return shell.say(list.length === 0 ? 'you block nobody' : `blocked: ${list.map((b) => b.user).join(', ')}`);
+  }
+  const { user, added } = await client.block(userArg(args[0]));
+  shell.say(added ? `blocked ${user}: their messages, offers and invitations are refused, and they are not told` : `${user} was already blocked`);
+}
+
+async function unblock(shell: Shell, args: string[]): Promise<void> {
+  const { user } = await shell.client().unblock(userArg(args[0]));
+  shell.say(`unblocked ${user}`);
 }
 
 async function history(shell: Shell, args: string[]): Promise<void> {
