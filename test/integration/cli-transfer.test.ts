@@ -344,7 +344,9 @@ describe('chat send-file when things break', () => {
     sender.kill('SIGINT');
     expect(await sender.exited).toBe(130);
     expect(await receiver.exited).toBe(1);
-    expect(receiver.stderr.text).toMatch(/^chat: the other side reports: .*; partial files stay as \.part and resume next time$/m);
+    // --json: the error is the last object on stdout (issue 27, item 19).
+    const error = JSON.parse(receiver.stdout.lines.filter((l) => l.includes('"event":"error"')).at(-1)!) as { code: string; message: string };
+    expect(error.message).toMatch(/^the other side reports: .*; partial files stay as \.part and resume next time$/);
     expect((await readdir(out)).some((name) => name.endsWith('.part'))).toBe(true);
   });
 
