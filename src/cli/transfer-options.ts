@@ -39,7 +39,7 @@ export function transferSettings(argv: Argvs, network: { bind?: string; advertis
 }
 
 const FLAGS: Record<string, 'boolean' | 'value'> = {
-  verify: 'boolean', 'insecure-peer': 'boolean', 'follow-symlinks': 'boolean',
+  verify: 'boolean', 'insecure-peer': 'boolean', 'follow-symlinks': 'boolean', 'force-copy': 'boolean',
   'verify-code': 'value', via: 'value', 'limit-rate': 'value', parallel: 'value',
 };
 

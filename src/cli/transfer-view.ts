@@ -41,6 +41,7 @@ export function fileSummary(r: FileResult): string {
   const resumed = r.resumedFrom > 0 ? `  resumed from ${formatBytes(r.resumedFrom)}` : '';
   // A receiver that had to pick another name (never clobber) says where the file went.
   const renamed = r.savedAs && basename(r.savedAs) !== basename(r.path) ? `  saved as ${printable(r.savedAs)}` : '';
+  if (r.identical) return `${printable(r.path)}  ${formatBytes(r.size)}  sha256 ${r.sha256}  already there, identical: kept, not saved again${renamed}`;
   return `${printable(r.path)}  ${formatBytes(r.size)}  ${(r.elapsedMs / 1000).toFixed(1)}s  ${formatRate(moved, r.elapsedMs)}  sha256 ${r.sha256}${resumed}${renamed}`;
 }
 

@@ -29,6 +29,8 @@ export interface TransferSettings extends AuthSettings {
   /** Other hosts the peer may reach us at; with advertiseOnly, only those. */
   advertise: string[];
   advertiseOnly: boolean;
+  /** Receiving: save a file again (as `name (1)`) even when the same bytes are already at its name. */
+  forceCopy?: boolean;
 }
 
 export interface OfferSettings extends TransferSettings {
@@ -250,6 +252,7 @@ export class IncomingTransfer extends EventEmitter<SessionEvents> {
       listen: { host: s.bind, advertise: s.advertise, advertiseOnly: s.advertiseOnly },
       // The sender may confirm the code long after we did: wait for it rather than give up.
       patienceMs: auth.code ? VERIFY_PATIENCE_MS : 0,
+      forceCopy: s.forceCopy,
     });
     this.#receiver = receiver;
     // prepare() also refuses an offer this side cannot take (names, the directory, no common

@@ -1,6 +1,8 @@
 // Moving a verified `.part` to its final name without ever overwriting (protocol.md §T6).
 import { closeSync, linkSync, openSync, renameSync, unlinkSync } from 'node:fs';
-import { link, open, rename, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { link, lstat, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fsError } from './errors.js';
 import { numberedName } from './safe-path.js';
@@ -66,4 +68,20 @@ function linkThenUnlinkSync(part: string, target: string): void {
 function reserveThenRenameSync(part: string, target: string): void {
   closeSync(openSync(target, 'wx'));
   renameSync(part, target);
+}
+
+/**
+ * True if a regular file (not a link) of `size` bytes and SHA-256 `sha256` is already at `file`:
+ * receiving the same file again then keeps that one instead of adding `name (1)`.
+ */
+export async function identicalAt(file: string, size: number, sha256: string): Promise<boolean> {
+  const st = await lstat(file).catch(() => null);
+  if (!st?.isFile() || st.size !== size) return false;
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  } catch {
+    return false; // unreadable: not known to be the same
+  }
+  return hash.digest('hex') === sha256;
 }

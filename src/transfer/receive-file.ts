@@ -7,10 +7,11 @@
 // frame's tag and a kept prefix must hash to the sender's `prefixSha256`; on a plaintext (v1)
 // one each chunk has a CRC-32.
 import { createHash } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { chunkCrc, type DataHeader } from './chunk.js';
 import { TransferError, fsError } from './errors.js';
-import { placeWithoutClobber, receivedMode } from './finalize.js';
+import { identicalAt, placeWithoutClobber, receivedMode } from './finalize.js';
 import { SMALL_FILE_BYTES, type PartFile } from './part-file.js';
 import { SIDECAR_SUFFIX, claimPart, markPart, releasePart, removeSidecar, reopenPart, type PartOwner } from './part-owner.js';
 import type { EndMessage, GetMessage, StartMessage } from './messages.js';
@@ -54,6 +55,8 @@ export interface ReceiveTarget {
   claimed: Set<string>;
   /** Creates a directory inside the target directory, each once, never through a symlink. */
   ensureDir(dir: string): Promise<void>;
+  /** Save a file again (as `name (1)`) even when an identical one is already at its name. */
+  forceCopy: boolean;
 }
 
 /** What a sink needs from its channel and receiver. */
@@ -72,6 +75,8 @@ export interface SinkHooks {
 export interface Received {
   savedAs: string;
   sha256: string;
+  /** An identical file was already at `savedAs`: kept, not saved again. */
+  identical?: true;
 }
 
 const MAX_PENDING_WRITES = 4;
@@ -318,14 +323,17 @@ export class FileSink {
     if (this.#sealed) await this.#proveKept(end);
     if (sha256 !== end.sha256) await this.#mismatch(sha256, end.sha256);
     await this.#part!.finish(receivedMode(file.mode, this.job.target.umask), file.mtimeMs);
-    const savedAs = await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES, this.job.number);
+    // The same bytes already under this name: keep that file, drop ours (issue 27, item 14).
+    const identical = !this.job.target.forceCopy && (await identicalAt(finalPath, file.size, sha256));
+    if (identical) await unlink(partPath);
+    const savedAs = identical ? finalPath : await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES, this.job.number);
     if (this.job.marked) removeSidecar(partPath);
     releasePart(this.job.target.claimed, partPath);
     if (this.#hooks!.wire.version >= BUNDLE_VERSION) this.#hooks!.onWritten(index, this.#written); // v4: `verified` stands for the last ack
     else this.#maybeAck(true);
     this.#hooks!.wire.sendControl({ type: 'verified', file: index, sha256 });
     this.#settled = true;
-    this.#resolve({ savedAs, sha256 });
+    this.#resolve({ savedAs, sha256, ...(identical && { identical: true as const }) });
   }
 
   /**

@@ -68,6 +68,8 @@ export interface ReceiverOptions {
    * @default 0
    */
   patienceMs?: number;
+  /** Save a file as `name (1)` even when the same bytes are already at its name. @default false */
+  forceCopy?: boolean;
 }
 
 /** Defaults of the optional ReceiverOptions. */
@@ -85,6 +87,7 @@ export const RECEIVER_DEFAULTS = {
   via: ALL_PATHS,
   relayDelayMs: 2000,
   patienceMs: 0,
+  forceCopy: false,
 } satisfies Required<Omit<ReceiverOptions, 'transferId' | 'token' | 'candidates' | 'files' | 'dir' | 'signal' | 'keys' | 'relay' | 'listen' | 'maxVersion' | 'peerVia'>>;
 
 type Optional = 'signal' | 'keys' | 'relay' | 'listen' | 'maxVersion' | 'peerVia';
@@ -244,7 +247,9 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
 
   #plan(): FileJob[] {
     const names = uniquePaths(this.#opts.files.map((f) => sanitizePath(f.path)));
-    const target = { transferId: this.#opts.transferId, umask: process.umask(), claimed: new Set<string>(), ensureDir: (dir: string) => this.#ensureDir(dir) };
+    const target = {
+      transferId: this.#opts.transferId, umask: process.umask(), claimed: new Set<string>(), ensureDir: (dir: string) => this.#ensureDir(dir), forceCopy: this.#opts.forceCopy === true,
+    };
     return this.#opts.files.map((file, index) => {
       const finalPath = resolveInside(this.#opts.dir, names[index]!);
       return { index, file, finalPath, partPath: `${finalPath}.part`, target };

@@ -9,6 +9,8 @@ export interface FileResult {
   path: string;
   /** Absolute path written on the receiver ('' on the sender). */
   savedAs: string;
+  /** Receiver: the same bytes were already at savedAs, which was kept (nothing written). */
+  identical?: true;
   /** Size in bytes. */
   size: number;
   /** Whole-file SHA-256, lowercase hex. */

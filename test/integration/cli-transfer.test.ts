@@ -204,6 +204,27 @@ describe('chat send-file and chat accept', () => {
     expect(r.stdout).toContain(`saved as ${path.join(out, 'report (1).pdf')}`);
   });
 
+  it('receiving the same file again keeps the one there (reported, no duplicate); --force-copy keeps both (issue 27, item 14)', async () => {
+    const src = await newDir('src-same');
+    const file = await writeRandomFile(src, 'same.bin', 70_000, 23);
+    const out = await newDir('out-same');
+    for (let round = 0; round < 2; round++) {
+      const { sender } = await offer([file]);
+      const r = await cli(bob, ['accept', '--dir', out]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await sender.exited).toBe(0);
+      if (round === 1) expect(r.stdout).toMatch(/^same\.bin {2}68\.4 KiB {2}sha256 [0-9a-f]{64} {2}already there, identical: kept, not saved again$/m);
+    }
+    expect(await readdir(out)).toEqual(['same.bin']);
+    const { sender } = await offer([file]);
+    const forced = await cli(bob, ['accept', '--json', '--force-copy', '--dir', out]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(await sender.exited).toBe(0);
+    expect(forced.stdout).not.toContain('"identical"');
+    expect((await readdir(out)).sort()).toEqual(['same (1).bin', 'same.bin']);
+    expect(await sha256File(path.join(out, 'same (1).bin'))).toBe(await sha256File(file));
+  });
+
   it('with --bind and nothing advertised offers only the bound address, and the transfer works (issue 27, item 6)', async () => {
     const src = await newDir('src-bind');
     const file = await writeRandomFile(src, 'bound.bin', 2000, 23);

@@ -36,6 +36,7 @@ export const acceptCommand = (ctx: CliContext) => ({
       .option('all', { type: 'boolean', default: false, describe: 'accept every waiting offer, one after another' })
       .option('wait', { type: 'boolean', default: false, describe: 'wait for an offer to arrive' })
       .options(TRANSFER_OPTIONS)
+      .option('force-copy', { type: 'boolean', default: false, describe: 'save a file as "name (1)" even when the same file is already there (default: keep that one)' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
       .option('bind', { type: 'string', describe: 'local address for reverse connections (default: all interfaces)' })
       .option('advertise', { type: 'string', array: true, nargs: 1, default: [], describe: 'another host/IP the sender may reach us at (repeatable)' })
@@ -53,6 +54,7 @@ function acceptOptions(argv: Argvs): AcceptOptions {
     all: Boolean(argv.all),
     wait: Boolean(argv.wait),
     json: Boolean(argv.json),
+    forceCopy: Boolean(argv.forceCopy),
   };
 }
 

@@ -97,8 +97,9 @@ function textAfter(raw: string, n: number): string {
 }
 
 /** The options of /send and /accept: those of chat send-file and chat accept, minus the network ones (chat's). */
-const ACCEPT_FLAGS = ['verify', 'verify-code', 'via', 'limit-rate', 'parallel', 'insecure-peer'] as const;
-const SEND_FLAGS = [...ACCEPT_FLAGS, 'follow-symlinks'] as const;
+const SHARED_FLAGS = ['verify', 'verify-code', 'via', 'limit-rate', 'parallel', 'insecure-peer'] as const;
+const ACCEPT_FLAGS = [...SHARED_FLAGS, 'force-copy'] as const;
+const SEND_FLAGS = [...SHARED_FLAGS, 'follow-symlinks'] as const;
 
 function flagList(flags: readonly string[]): string {
   return flags.map((f) => `--${f}`).join(' ');
@@ -387,7 +388,7 @@ async function offers(shell: Shell): Promise<void> {
 
 async function accept(shell: Shell, words: string[]): Promise<void> {
   const { options, rest: args } = parseTransferFlags(words, ACCEPT_FLAGS);
-  const settings = transferSettings(options, shell.network);
+  const settings = { ...transferSettings(options, shell.network), forceCopy: Boolean(options.forceCopy) };
   const client = shell.client();
   const list = await client.offers();
   // `/accept ~/Downloads` with a single offer waiting: the argument is the directory.

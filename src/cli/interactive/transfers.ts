@@ -100,7 +100,9 @@ export class Transfers {
   accept(client: ChatClient, info: OfferInfo, files: OfferFileInfo[], dir: string, settings: CliTransferSettings): void {
     const session = new IncomingTransfer({ client, relay: this.#deps.relay(), trust: this.#trust(() => info.id, settings) }, { info, files }, dir, settings);
     // The SHA-256 is the receiver's own, of the bytes it saved (protocol.md §T4); a few files get a line each.
-    if (info.fileCount <= MAX_FILE_LINES) session.on('file', (r) => this.#deps.say(`${r.path}: ${formatBytes(r.size)}, sha256 ${r.sha256}`));
+    if (info.fileCount <= MAX_FILE_LINES) {
+      session.on('file', (r) => this.#deps.say(`${r.path}: ${formatBytes(r.size)}, sha256 ${r.sha256}${r.identical ? ' (already there, identical: kept)' : ''}`));
+    }
     const status: TransferStatus = { id: info.id, direction: 'receive', peer: info.from, phase: 'connecting', bytes: 0, total: info.totalBytes, startedAt: Date.now() };
     this.#track(status, session, async () => {
       await session.accept();
