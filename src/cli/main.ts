@@ -1,5 +1,6 @@
 // The CLI entry: yargs parses argv into a command's options; only here do errors become
 // one line on stderr and an exit code (a stack trace only with --verbose).
+import { messageWithHint } from './hints.js';
 import { SOFTWARE_VERSION } from '../protocol/version.js';
 import { createRequire } from 'node:module';
 import type { Argv } from 'yargs';
@@ -239,12 +240,12 @@ export function reportError(err: unknown, ctx: CliContext, verbose: boolean, jso
     return err.exitCode;
   }
   if (err instanceof ClientError) {
-    ctx.err(`chat: ${printable(err.message)}`);
+    ctx.err(`chat: ${printable(messageWithHint(err))}`);
     if (verbose) ctx.err(`(code ${printable(err.code)})`);
     return 1;
   }
   const e = err as NodeJS.ErrnoException;
-  ctx.err(`chat: ${printable(e?.message ?? String(err))}`);
+  ctx.err(`chat: ${printable(messageWithHint(err))}`);
   if (verbose && e?.stack) ctx.err(printableText(e.stack, '    '));
   return 1;
 }
@@ -260,7 +261,7 @@ function reportJsonError(err: unknown, ctx: CliContext, verbose: boolean): numbe
   // A transfer's TransferError and a system error (ENOENT, …) carry a code of their own.
   const own = typeof e?.code === 'string' && e.code !== '' ? e.code : 'internal';
   const [code, exitCode] = err instanceof CliError ? [err.code, err.exitCode] : [own, 1];
-  ctx.out(printableJson({ event: 'error', code, message: e?.message ?? String(err) }));
+  ctx.out(printableJson({ event: 'error', code, message: messageWithHint(err) }));
   if (verbose && !(err instanceof CliError) && !(err instanceof ClientError) && e?.stack) ctx.err(printableText(e.stack, '    '));
   return exitCode;
 }

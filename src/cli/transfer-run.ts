@@ -10,6 +10,7 @@ import { TransferError, type LocalFile, type TransferResult } from '../transfer/
 import { confirmCode, yesOnTty } from './confirm-code.js';
 import { relayOf } from './connect.js';
 import { CliError, type CliContext, type GlobalOptions } from './context.js';
+import { messageWithHint } from './hints.js';
 import type { Interrupt } from './interrupt.js';
 import { pinnedTrust } from './peer-trust.js';
 import { noticeJson, noticeLine } from './transfer-notices.js';
@@ -70,12 +71,12 @@ export function asCliError(err: unknown): never {
 export function cliErrorOf(err: unknown): unknown {
   if (err instanceof TransferError) {
     const who = err.fromPeer ? 'the other side reports: ' : '';
-    return new CliError(`${who}${err.message}`, err.code === 'aborted' && !err.fromPeer ? 130 : 1);
+    const cancelled = err.code === 'aborted' && !err.fromPeer;
+    return cancelled ? new CliError(`${who}${err.message}`, 130) : new CliError(`${who}${messageWithHint(err)}`, 1, err.code);
   }
   if (err instanceof TransferSessionError) {
     if (err.code === 'cancelled') return new CliError(err.message, 130);
-    const hint = err.code === 'unreachable' && err.message.includes('could not connect') ? '; are you reachable? (see --port and --advertise)' : '';
-    return new CliError(`${err.message}${hint}`);
+    return new CliError(messageWithHint(err), 1, err.code);
   }
   return err;
 }

@@ -88,7 +88,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       client.#closing = true;
       socket.destroy();
       if (options.tls === false && err instanceof ClientError && err.code === 'closed') {
-        throw new ClientError('closed', `${client.server} closed the connection at hello; if it uses TLS (the default), drop --insecure`);
+        throw new ClientError('closed', `${client.server} closed the connection at hello`, 'tls_server');
       }
       throw err;
     }

@@ -61,7 +61,7 @@ export function dialServer(options: DialOptions): Promise<Socket> {
     if (tls !== false) socket.once('secureConnect', () => finish(checkCertificate(socket as TLSSocket, options.host, where, tls)));
     socket.once('error', (err: NodeJS.ErrnoException) => {
       if (connected) {
-        finish(new ClientError('unreachable', `TLS handshake with ${where} failed (${err.code ?? err.message}); if that server runs with --insecure, use --insecure too`));
+        finish(new ClientError('unreachable', `TLS handshake with ${where} failed (${err.code ?? err.message})`, 'plaintext_server'));
       } else finish(new ClientError('unreachable', `cannot reach server at ${where}${err.code ? ` (${err.code})` : ''}`));
     });
     socket.once('close', onClose);

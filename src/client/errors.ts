@@ -6,11 +6,14 @@ export type ClientErrorCode = ErrorCode | 'unreachable' | 'untrusted' | 'closed'
 /** A failed request or connection, with a stable code and a one-line message. */
 export class ClientError extends Error {
   readonly code: ClientErrorCode;
+  /** What the user can do about it, for a front end to word (`plaintext_server`, `tls_server`). */
+  readonly hint: string | undefined;
 
-  constructor(code: ClientErrorCode, message: string) {
+  constructor(code: ClientErrorCode, message: string, hint?: string) {
     super(message);
     this.name = 'ClientError';
     this.code = code;
+    this.hint = hint;
   }
 }
 
@@ -33,10 +36,13 @@ export type TransferSessionCode =
 /** A transfer session's end other than a TransferError from the stream itself. */
 export class TransferSessionError extends Error {
   readonly code: TransferSessionCode;
+  /** What the user can do about it, for a front end to word. */
+  readonly hint: string | undefined;
 
-  constructor(code: TransferSessionCode, message: string) {
+  constructor(code: TransferSessionCode, message: string, hint?: string) {
     super(message);
     this.name = 'TransferSessionError';
     this.code = code;
+    this.hint = hint;
   }
 }

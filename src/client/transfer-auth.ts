@@ -114,8 +114,7 @@ function authenticated(notify: (n: AuthNotice) => void, settings: AuthSettings, 
   if (key && identity) return true;
   const what = key ? 'does not sign its transfers' : 'does not encrypt';
   if (settings.verify || !settings.insecurePeer) {
-    const way = settings.verify ? ' (--verify needs an encrypting, signing peer)' : '; --insecure-peer accepts it anyway';
-    throw new TransferSessionError('refused', `${printable(user)}'s chat ${what} (an older version): refused${way}`);
+    throw new TransferSessionError('refused', `${printable(user)}'s chat ${what} (an older version): refused`, settings.verify ? 'verify_needs_keys' : 'insecure_peer');
   }
   notify({ event: 'warning', user, message: key ? 'unsigned' : 'unencrypted' });
   return false;

@@ -181,7 +181,7 @@ export class OutgoingTransfer extends EventEmitter<SessionEvents> {
       return await sender.done;
     } catch (err) {
       if (!connected && !this.#cancel.signal.aborted && err instanceof TransferError && err.code === 'aborted') {
-        throw new TransferSessionError('unreachable', `${printable(receiver)} could not connect within ${CONNECT_WAIT_MS / 1000}s`);
+        throw new TransferSessionError('unreachable', `${printable(receiver)} could not connect within ${CONNECT_WAIT_MS / 1000}s`, 'reachable');
       }
       throw err;
     } finally {

@@ -28,6 +28,8 @@ export interface TransferErrorOptions {
   fromPeer?: boolean;
   /** Index of the file concerned, if any. */
   file?: number;
+  /** What the user can do about it, for a front end to word (e.g. `paths`: allow other paths). */
+  hint?: string;
 }
 
 /** Every failure of the transfer engine: a stable `code` and a one-line message. */
@@ -35,6 +37,7 @@ export class TransferError extends Error {
   readonly code: TransferErrorCode;
   readonly fromPeer: boolean;
   readonly file: number | undefined;
+  readonly hint: string | undefined;
 
   constructor(code: TransferErrorCode, message: string, options: TransferErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -42,6 +45,7 @@ export class TransferError extends Error {
     this.code = code;
     this.fromPeer = options.fromPeer ?? false;
     this.file = options.file;
+    this.hint = options.hint;
   }
 }
 

@@ -126,7 +126,7 @@ export class ReceiverPaths {
   connect(signal: AbortSignal): Promise<{ wire: Wire; path: Via }> {
     const allowed = this.path ? [this.path] : this.#o.via;
     if (!allowed.some((via) => this.#available(via))) {
-      return Promise.reject(new TransferError('unreachable', 'no way to reach the sender (see --via)'));
+      return Promise.reject(new TransferError('unreachable', 'no way to reach the sender', { hint: 'paths' }));
     }
     return firstOf(
       (local) => {

@@ -160,7 +160,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     if (this.#jobs) return this.#jobs;
     if (this.#paths.options.via.length === 0) {
       const theirs = peerPaths(this.#opts.peerVia)!.join(', ');
-      throw new TransferError('unreachable', `the sender uses only ${theirs} and this side only ${this.#opts.via.join(', ')}: no path in common (see --via)`);
+      throw new TransferError('unreachable', `the sender uses only ${theirs} and this side only ${this.#opts.via.join(', ')}: no path in common`, { hint: 'paths' });
     }
     let jobs: FileJob[];
     try {

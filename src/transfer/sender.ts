@@ -171,7 +171,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     const via = sharedPaths(this.#opts.via, info.via);
     if (via.length === 0) {
       const theirs = peerPaths(info.via)!.join(', ');
-      return this.#finish(new TransferError('unreachable', `the receiver uses only ${theirs} and this side only ${this.#opts.via.join(', ')}: no path in common (see --via)`));
+      return this.#finish(new TransferError('unreachable', `the receiver uses only ${theirs} and this side only ${this.#opts.via.join(', ')}: no path in common`, { hint: 'paths' }));
     }
     const signal = this.#dialer.signal;
     if (via.includes('reverse')) {

@@ -6,6 +6,7 @@ import type { ChatMessage, FriendEvent, GroupEvent, OfferCloseReason, OfferInfo 
 import { printable } from '../../protocol/printable.js';
 import { connectSession, relayOf } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
+import { messageWithHint } from '../hints.js';
 import { loadSession } from '../sessions.js';
 import { parseInput, runInput, completionTable, type Input, type Outcome, type Shell } from './commands.js';
 import { complete, listDirectory, type CompletionSource } from './completer.js';
@@ -357,7 +358,7 @@ export class Session implements Shell {
     try {
       return await runInput(this, input);
     } catch (err) {
-      this.say((err as Error).message);
+      this.say(messageWithHint(err));
     } finally {
       this.#refreshPrompt(); // a command may have changed the conversation (/leave, /delete)
     }

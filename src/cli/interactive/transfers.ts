@@ -11,6 +11,7 @@ import { IncomingTransfer, OutgoingTransfer, type SessionNotice } from '../../cl
 import type { OfferFileInfo, OfferInfo } from '../../protocol/messages.js';
 import { TransferError, collectOffer, type RelayEndpoint, type TransferResult } from '../../transfer/index.js';
 import { compareCode } from '../confirm-code.js';
+import { messageWithHint } from '../hints.js';
 import { CliError } from '../context.js';
 import { formatBytes } from '../output.js';
 import { pinnedTrust } from '../peer-trust.js';
@@ -204,8 +205,8 @@ function isCancel(err: unknown): boolean {
 
 function messageOf(err: unknown, direction: 'send' | 'receive'): string {
   const resume = direction === 'receive' && err instanceof TransferError ? RESUME_LATER : '';
-  if (err instanceof TransferError && err.fromPeer) return `the other side reports: ${err.message}${resume}`;
-  return `${err instanceof Error ? err.message : String(err)}${resume}`;
+  if (err instanceof TransferError && err.fromPeer) return `the other side reports: ${messageWithHint(err)}${resume}`;
+  return `${messageWithHint(err)}${resume}`;
 }
 
 function transferMessage(err: unknown): never {
