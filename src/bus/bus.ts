@@ -75,7 +75,11 @@ export interface Bus {
   readonly ordered?: boolean;
   /** Sends to every node, this one included. Rejects if the backend can't take it now. */
   publish(message: BusMessage): Promise<void>;
-  /** Calls `handler` for every message published by any node; returns the unsubscribe. */
+  /**
+   * Calls `handler` for every message published by any node; returns the unsubscribe. A handler
+   * that throws is reported to the bus's `onError` and does not keep the message from the other
+   * handlers, nor fail the publish (every backend alike; the contract suite checks it).
+   */
   subscribe(handler: BusHandler): () => void;
   /**
    * Announces `node` until close(): a heartbeat carrying `stats()`. A node whose heartbeat stops

@@ -3,13 +3,30 @@
 // its LocalBus membership is reported as node_down to the others, as a dead node would be.
 import type { Bus, BusHandler, BusMessage, NodeInfo } from './bus.js';
 
+export interface LocalBusOptions {
+  /** A handler that threw (reported, and the others still get the message). Default: stderr. */
+  onError?: (err: Error) => void;
+}
+
 export class LocalBus implements Bus {
   readonly ordered = true;
   #handlers = new Set<BusHandler>();
   #nodes = new Map<string, { stats: () => { connections: number }; startedAt: number }>();
+  readonly #onError: (err: Error) => void;
 
+  constructor(options: LocalBusOptions = {}) {
+    this.#onError = options.onError ?? ((err) => console.error(`bus: ${err.message}`));
+  }
+
+  /** Calls every handler; one that throws is reported and does not stop the others (as RedisBus). */
   async publish(message: BusMessage): Promise<void> {
-    for (const handler of [...this.#handlers]) handler(message);
+    for (const handler of [...this.#handlers]) {
+      try {
+        handler(message);
+      } catch (err) {
+        this.#onError(err as Error);
+      }
+    }
   }
 
   subscribe(handler: BusHandler): () => void {

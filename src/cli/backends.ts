@@ -27,7 +27,7 @@ export async function openStore(url: string | undefined, dataDir: string): Promi
 
 /** Opens the bus: a redis:// URL, else in-process. */
 export async function openBus(url: string | undefined, log: (line: string) => void): Promise<Bus> {
-  if (!url) return new LocalBus();
+  if (!url) return new LocalBus({ onError: (err: Error) => log(`bus: ${err.message}`) });
   if (!/^rediss?:\/\//.test(url)) throw new CliError(`bad --bus "${redact(url)}": use redis://host:port`, 2);
   const { RedisBus } = await import('../bus/redis.js');
   const { url: plain, options } = busOptions(url);

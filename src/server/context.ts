@@ -1,6 +1,6 @@
 // What handlers see of the server: its parts and the one way out to other connections (deliver).
 // A file of its own so that handlers do not import server.ts, which imports them.
-import type { Bus } from '../bus/bus.js';
+import type { Bus, BusMessage } from '../bus/bus.js';
 import type { ServerEvent } from '../protocol/messages.js';
 import type { MessageOrder, Store } from '../store/store.js';
 import type { AccountGuard } from './account-guard.js';
@@ -42,6 +42,12 @@ export interface ServerContext {
   readonly shuttingDown: boolean;
   log(line: string): void;
   now(): number;
+  /**
+   * Tells the other nodes (and this one) of something already done here; never fails: a publish
+   * the bus cannot take now is logged, and the nodes catch up on their own (docs/cluster.md, "A
+   * failed publish"). A publish that is itself the request's effect is awaited on `bus` instead.
+   */
+  announce(message: BusMessage): Promise<void>;
   /** Pushes `event` to every listening connection of `users`, on every node. */
   deliver(users: string[], event: ServerEvent, except?: Connection, order?: MessageOrder): Promise<void>;
 }

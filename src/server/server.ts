@@ -163,6 +163,10 @@ export class ChatServer implements ServerContext {
   }
 
   /** Stops accepting, tells every client, waits (bounded) for them to go. Does not close the store. */
+  async announce(message: BusMessage): Promise<void> {
+    await this.bus.publish(message).catch((err: Error) => this.log(`bus: cannot publish ${message.kind} now (${err.message}); the nodes catch up when it is back`));
+  }
+
   async close(reason = 'server shutting down'): Promise<void> {
     this.shuttingDown = true;
     const closed = new Promise<void>((resolve) => this.#tcp.close(() => resolve()));
@@ -251,8 +255,7 @@ export class ChatServer implements ServerContext {
     this.log(`conn ${conn.id} closed${conn.user ? ` (${conn.user})` : ''}`);
     for (const offer of this.offers.sentOver(conn)) closeOffer(this, offer, 'sender_gone', conn.user ?? '');
     if (this.registry.remove(conn) && conn.user) {
-      void this.bus.publish({ kind: 'presence', node: this.node, user: conn.user, online: false, at: this.now() })
-        .catch((err: Error) => this.log(`bus: cannot publish presence (${err.message}); announced again on reconnect`));
+      void this.announce({ kind: 'presence', node: this.node, user: conn.user, online: false, at: this.now() });
     }
   }
 

@@ -8,6 +8,8 @@ import type { Bus, BusMessage } from '../../src/bus/bus.js';
 export interface BusFixture {
   /** Two buses on one backend, as seen by two nodes. */
   buses: [Bus, Bus];
+  /** What the buses reported to their onError. */
+  errors: Error[];
   /** How long a backend may take to report a node that left or died (ms). */
   nodeDownMs: number;
   /** Ends `node`'s membership cleanly (default: bus.close()). */
@@ -95,6 +97,18 @@ export function busContract(name: string, open: () => Promise<BusFixture>): void
       for (const m of sent) await a.publish(m);
       await waitFor('all kinds', () => seen.length >= sent.length);
       expect(seen).toEqual(sent);
+    });
+
+    it('a handler that throws is reported and keeps the message from no other handler, nor fails the publish', async () => {
+      const before = recorder(a);
+      a.subscribe(() => {
+        throw new Error('handler bug');
+      });
+      const after = recorder(a);
+      await b.publish(presence('B', 'first'));
+      await b.publish(presence('B', 'second'));
+      await waitFor('both messages past the throwing handler', () => before.seen.length === 2 && after.seen.length === 2);
+      await waitFor('the errors reported', () => fx.errors.filter((e) => e.message === 'handler bug').length === 2);
     });
 
     it('unsubscribe stops delivery to that handler only', async () => {

@@ -4,9 +4,11 @@ import { LocalBus } from '../../src/bus/local.js';
 import { busContract } from './bus.contract.js';
 
 busContract('LocalBus', async () => {
-  const bus = new LocalBus();
+  const errors: Error[] = [];
+  const bus = new LocalBus({ onError: (err) => errors.push(err) });
   return {
     buses: [bus, bus],
+    errors,
     nodeDownMs: 1000,
     leave: (_bus, node) => bus.leave(node),
     cleanup: () => bus.close(),

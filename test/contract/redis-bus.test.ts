@@ -78,9 +78,12 @@ function redisTests(url: string): void {
 
   busContract('RedisBus', async () => {
     const prefix = freshPrefix();
-    const buses: [Bus, Bus] = [await RedisBus.open(url, { prefix, heartbeatMs: HEARTBEAT_MS, expiryMs: EXPIRY_MS }), await RedisBus.open(url, { prefix, heartbeatMs: HEARTBEAT_MS, expiryMs: EXPIRY_MS })];
+    const errors: Error[] = [];
+    const options = { prefix, heartbeatMs: HEARTBEAT_MS, expiryMs: EXPIRY_MS, onError: (err: Error) => errors.push(err) };
+    const buses: [Bus, Bus] = [await RedisBus.open(url, options), await RedisBus.open(url, options)];
     return {
       buses,
+      errors,
       // A crash shows within EXPIRY_MS + HEARTBEAT_MS; the rest is slack for a loaded machine.
       nodeDownMs: EXPIRY_MS + HEARTBEAT_MS + 1000,
       kill: (bus) => (bus as RedisBus).disconnect(),

@@ -48,7 +48,7 @@ export function closeOffer(ctx: ServerContext, offer: Offer, reason: OfferCloseR
   if (reason !== 'withdrawn' && reason !== 'sender_gone') offer.sender?.push(event);
   if (offer.open && !offer.hidden) {
     void ctx.deliver([offer.info.to], event);
-    void ctx.bus.publish({ kind: 'offer_end', node: ctx.node, offer: offer.info.id }).catch(() => {});
+    void ctx.announce({ kind: 'offer_end', node: ctx.node, offer: offer.info.id });
   }
   ctx.log(`offer ${offer.info.id} ${offer.info.from} -> ${offer.info.to} ${reason}`);
 }
@@ -67,9 +67,9 @@ function acceptOffer(ctx: ServerContext, offer: Offer, accepted: Omit<Extract<Of
   const { connection, ...data } = accepted;
   offer.sender!.push({ type: 'event', event: 'offer_accepted', data: { offer: offer.info.id, ...data } });
   ctx.offers.remove(offer);
-  void ctx.bus.publish({ kind: 'offer_end', node: ctx.node, offer: offer.info.id }).catch(() => {});
+  void ctx.announce({ kind: 'offer_end', node: ctx.node, offer: offer.info.id });
   const closed = { type: 'event', event: 'offer_closed', data: { offer: offer.info.id, reason: 'accepted', by: accepted.by } } as const;
-  void ctx.bus.publish({ kind: 'deliver', users: [offer.info.to], event: closed, exceptConnection: connection }).catch(() => {});
+  void ctx.announce({ kind: 'deliver', users: [offer.info.to], event: closed, exceptConnection: connection });
   ctx.log(`offer ${offer.info.id} accepted by ${accepted.by}`);
 }
 

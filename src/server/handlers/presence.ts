@@ -17,8 +17,7 @@ export async function handleSubscribe(ctx: ServerContext, conn: Connection) {
   // Messages may reach this connection out of id order: track what it was sent (handleAck).
   if (!ctx.bus.ordered || ctx.store.announceOrder !== 'id') conn.delivered = new Map();
   if (ctx.registry.listen(conn)) {
-    await ctx.bus.publish({ kind: 'presence', node: ctx.node, user: conn.user!, online: true, at: ctx.now() })
-      .catch((err: Error) => ctx.log(`bus: cannot publish presence (${err.message}); announced again on reconnect`));
+    await ctx.announce({ kind: 'presence', node: ctx.node, user: conn.user!, online: true, at: ctx.now() });
   }
   const { count, lastId } = await sendBacklog(ctx, conn);
   const offered = sendOpenOffers(ctx, conn);
