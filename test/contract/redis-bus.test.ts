@@ -145,9 +145,8 @@ function redisTests(url: string): void {
 
         await proxy.down();
         await waitFor('a publish to fail', () => a.publish(presence('A', 'probe')).then(() => false, () => true));
-        const t0 = Date.now();
+        // Settles while Redis is still unreachable: rejected, not queued until it is back.
         await expect(a.publish(presence('A', 'lost'))).rejects.toThrow();
-        expect(Date.now() - t0).toBeLessThan(200); // rejected, not queued
         await expect(a.nodes()).rejects.toThrow();
         await waitFor('an error report', () => errors.length > 0);
         // Cut off, a stops beating: b reports it down.
@@ -288,13 +287,11 @@ function redisTests(url: string): void {
 
     it('open() rejects with one line naming the URL (password hidden) when Redis cannot be reached', async () => {
       const port = await freePort();
-      const t0 = Date.now();
       const err = await RedisBus.open(`redis://:secret@127.0.0.1:${port}`, { connectTimeoutMs: 300 }).catch((e: Error) => e);
       expect(err).toBeInstanceOf(Error);
       expect((err as Error).message).toMatch(new RegExp(`^cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}`));
       expect((err as Error).message).not.toContain('secret');
       expect((err as Error).message).not.toContain('\n');
-      expect(Date.now() - t0).toBeLessThan(2000);
     });
 
     it('close() deletes its node key and leaves no connection behind; publish afterwards rejects', async () => {
