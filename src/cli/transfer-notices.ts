@@ -48,6 +48,7 @@ export function noticeLine(n: SessionNotice): string {
 /** The --json object for `n`: the receiver's start keeps the event name it always had. */
 export function noticeJson(n: SessionNotice): { event: string } & Record<string, unknown> {
   if (n.event === 'receiving') return { ...n, event: 'accepted' };
+  if (n.event === 'connected') return { event: 'connected', peer: n.peer, remote: n.remote, via: n.path };
   if (n.event === 'pinned') return { event: 'pinned', user: n.user, device: n.device };
   return n;
 }

@@ -120,7 +120,7 @@ export class TransferView {
     const line = `${what}: ${result.files.length} file(s), ${formatBytes(totalSize(result))} verified in ${(result.elapsedMs / 1000).toFixed(1)}s (${formatRate(result.bytes, result.elapsedMs)})${also}`;
     if (this.#mode === 'json') {
       this.#ctx.out(this.#json({
-        event: 'done', files: result.files.length, size: totalSize(result), bytes: result.bytes, elapsedMs: result.elapsedMs, path: result.path, via: result.path,
+        event: 'done', files: result.files.length, totalBytes: totalSize(result), moved: result.bytes, elapsedMs: result.elapsedMs, via: result.path,
         ...(skipped.length > 0 && { skipped }),
       }));
     } else this.#ctx.err(this.#line(line));
@@ -177,7 +177,7 @@ export class TransferView {
     if (!this.#pending || this.#mode !== 'json') return;
     const ev = this.#pending;
     this.#pending = undefined;
-    this.#ctx.out(this.#json({ event: 'progress', file: ev.index, bytes: ev.bytes, size: ev.size, totalBytes: ev.totalBytes, totalSize: ev.totalSize }));
+    this.#ctx.out(this.#json({ event: 'progress', index: ev.index, bytes: ev.bytes, size: ev.size, totalDone: ev.totalBytes, totalBytes: ev.totalSize }));
   }
 }
 

@@ -144,11 +144,11 @@ describe('transfer paths', () => {
     const r = await transfer({ file, senderArgs: [...LOCAL_SENDER, '--via', via], receiverArgs: [...LOCAL_RECEIVER, '--via', via] });
     expect(r.receiver.code, r.receiver.stderr).toBe(0);
     expect(r.senderCode).toBe(0);
-    expect(r.events.find((e) => e.event === 'connected')).toMatchObject({ path: via });
-    expect(r.events.find((e) => e.event === 'done')).toMatchObject({ path: via, files: 1 });
+    expect(r.events.find((e) => e.event === 'connected')).toMatchObject({ via });
+    expect(r.events.find((e) => e.event === 'done')).toMatchObject({ via, files: 1 });
     expect(r.events.some((e) => e.event === 'warning')).toBe(false);
     expect(await sha256File(path.join(r.out, `via-${via}.txt`))).toBe(await sha256File(file));
-    expect(r.sender.stdout.lines.some((l) => l.includes(`"path":"${via}"`) && l.includes('"event":"done"'))).toBe(true);
+    expect(r.sender.stdout.lines.some((l) => l.includes(`"via":"${via}"`) && l.includes('"event":"done"'))).toBe(true);
   });
 
   it.each([
@@ -160,9 +160,9 @@ describe('transfer paths', () => {
     expect(r.receiver.code, r.receiver.stderr).toBe(0);
     expect(r.senderCode).toBe(0);
     // The first connection either side reports is the relay's: nobody tried another path first.
-    expect(r.events.find((e) => e.event === 'connected')).toMatchObject({ path: 'relay' });
+    expect(r.events.find((e) => e.event === 'connected')).toMatchObject({ via: 'relay' });
     expect(r.events.some((e) => e.event === 'retry')).toBe(false);
-    expect(r.sender.stdout.lines.find((l) => l.includes('"event":"connected"'))).toContain('"path":"relay"');
+    expect(r.sender.stdout.lines.find((l) => l.includes('"event":"connected"'))).toContain('"via":"relay"');
     // What each side was told of the other's paths, through the server.
     const accepted = JSON.parse(r.sender.stdout.lines.find((l) => l.includes('"event":"accepted"'))!) as { via?: string[] };
     expect(accepted.via).toEqual(receiverVia.length > 0 ? ['relay'] : undefined);
@@ -178,7 +178,7 @@ describe('transfer paths', () => {
     const r = await transfer({ file, senderArgs: BLOCKED, receiverArgs: LOCAL_RECEIVER });
     expect(r.receiver.code, r.receiver.stderr).toBe(0);
     const done = r.events.find((e) => e.event === 'done');
-    expect(['reverse', 'punch']).toContain(done?.path);
+    expect(['reverse', 'punch']).toContain(done?.via);
     expect(await sha256File(path.join(r.out, 'reverse.txt'))).toBe(await sha256File(file));
   });
 
@@ -188,7 +188,7 @@ describe('transfer paths', () => {
       const file = await markerFile('relayed.txt', 1_000_000);
       const r = await transfer({ file, senderArgs: BLOCKED, receiverArgs: BLOCKED, serverAddress: proxy.address });
       expect(r.receiver.code, r.receiver.stderr).toBe(0);
-      expect(r.events.find((e) => e.event === 'done')).toMatchObject({ path: 'relay' });
+      expect(r.events.find((e) => e.event === 'done')).toMatchObject({ via: 'relay' });
       expect(await readFile(path.join(r.out, 'relayed.txt'))).toEqual(await readFile(file));
       const carried = Buffer.concat(proxy.sent);
       expect(carried.length).toBeGreaterThan(1_000_000);

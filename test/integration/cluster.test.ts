@@ -182,7 +182,7 @@ describe.skipIf(why !== undefined)('cluster: three nodes on PostgreSQL and Redis
     const out = path.join(dir, 'out');
     const r = await runCli(['accept', '--via', 'relay', '--json', '--dir', out], { home: bob, server: n2.address, timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/"event":"done".*"path":"relay"/);
+    expect(r.stdout).toMatch(/"event":"done".*"via":"relay"/);
     expect(await sender.exited).toBe(0);
     expect(await sha256File(path.join(out, 'data.bin'))).toBe(await sha256File(file));
     expect(n2.output.lines.some((l) => /relay/.test(l) && /pair/.test(l))).toBe(true);

@@ -197,18 +197,18 @@ describe.skipIf(skipReason !== undefined)('transfer across network namespaces', 
     // The receiver: connected over reverse, from the sender's peer-link address, and done over reverse.
     const got = events(receiver.stdout.lines);
     const connected = got.find((e) => e.event === 'connected');
-    expect(connected).toMatchObject({ path: 'reverse' });
+    expect(connected).toMatchObject({ via: 'reverse' });
     expect(String(connected?.remote)).toContain(SENDER_IP);
-    expect(got.find((e) => e.event === 'done')).toMatchObject({ path: 'reverse', files: 1, size: 3 * 1024 * 1024 + 17 });
+    expect(got.find((e) => e.event === 'done')).toMatchObject({ via: 'reverse', files: 1, totalBytes: 3 * 1024 * 1024 + 17 });
     expect(got.filter((e) => e.event === 'connected')).toHaveLength(1);
     expect(got.some((e) => e.event === 'retry' || e.event === 'warning')).toBe(false);
 
     // The sender: it dialed the receiver's peer-link address, and says reverse too.
     const sent = events(sender.stdout.lines);
     const dialed = sent.find((e) => e.event === 'connected');
-    expect(dialed).toMatchObject({ path: 'reverse' });
+    expect(dialed).toMatchObject({ via: 'reverse' });
     expect(String(dialed?.remote)).toContain(RECEIVER_IP);
-    expect(sent.find((e) => e.event === 'done')).toMatchObject({ path: 'reverse', files: 1 });
+    expect(sent.find((e) => e.event === 'done')).toMatchObject({ via: 'reverse', files: 1 });
 
     // The file arrived intact.
     expect(await sha256File(path.join(out, 'payload.bin'))).toBe(await sha256File(file));
