@@ -1,5 +1,6 @@
 // Opening a client connection for a command: parse --server, connect (TLS, pinned certificate),
 // resume the saved session.
+import { hostPort, parseHostPort } from '../protocol/address.js';
 import { SOFTWARE_VERSION } from '../protocol/version.js';
 import { ChatClient } from '../client/client.js';
 import { dialServer, sameFingerprint, type ClientTlsOptions, type ServerCertificate } from '../client/dial.js';
@@ -14,18 +15,15 @@ export const CLIENT_NAME = `chat-cli/${SOFTWARE_VERSION}`;
 
 /** "host:port", "[::1]:port" or "host" (port 7070). */
 export function parseServer(server: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(server) ?? /^([^:]+)(?::(\d+))?$/.exec(server);
-  const port = m?.[2] === undefined ? 7070 : Number(m[2]);
-  if (!m || !m[1] || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new CliError(`bad --server "${server}": use host:port`, 2);
-  }
-  return { host: m[1], port };
+  const parsed = parseHostPort(server, 7070);
+  if (!parsed) throw new CliError(`bad --server "${server}": use host:port`, 2);
+  return parsed;
 }
 
 /** "host:port" as pinned in known_servers. */
 export function serverKey(server: string): string {
   const { host, port } = parseServer(server);
-  return `${host.includes(':') ? `[${host}]` : host.toLowerCase()}:${port}`;
+  return hostPort(host.includes(':') ? host : host.toLowerCase(), port);
 }
 
 /**
@@ -77,7 +75,7 @@ export async function confirmFirstTrust(g: GlobalOptions, server: string): Promi
 /** Opens raw connections (TLS unless --insecure, verified and pinned like the chat one) to a relay. */
 export function serverDialer(g: GlobalOptions): NonNullable<RelayEndpoint['open']> {
   return ({ host, port }, local) => {
-    const server = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const server = hostPort(host, port);
     return dialServer({ host, port, tls: tlsFor({ ...g, server }), local });
   };
 }

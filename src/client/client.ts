@@ -1,5 +1,6 @@
 // ChatClient: the library the CLI is built on. One TCP connection, requests matched to replies
 // by id, server pushes surfaced as typed events.
+import { hostPort } from '../protocol/address.js';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
@@ -65,7 +66,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   private constructor(socket: Socket, options: ChatClientOptions) {
     super();
-    this.server = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+    this.server = hostPort(options.host, options.port);
     this.#socket = socket;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes ?? 16 * 1024 * 1024 });

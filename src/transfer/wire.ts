@@ -1,5 +1,6 @@
 // One peer connection: length-prefixed frames (src/protocol/frame.ts) carrying control or DATA
 // payloads, with backpressure helpers (habit 8) and reference-counted read pausing.
+import { hostPort } from '../protocol/address.js';
 import net, { type Socket } from 'node:net';
 import { FrameDecoder } from '../protocol/frame.js';
 import { BundleBuilder, MAX_BUNDLED_PAYLOAD, decodeBundle } from './bundle.js';
@@ -441,5 +442,5 @@ export function peerGone(cause?: unknown): TransferError {
 export function formatRemote(socket: Socket): string {
   const raw = socket.remoteAddress ?? '?';
   const host = raw.startsWith('::ffff:') ? raw.slice(7) : raw; // an IPv4 peer on a dual-stack listener
-  return host.includes(':') ? `[${host}]:${socket.remotePort}` : `${host}:${socket.remotePort}`;
+  return hostPort(host, socket.remotePort ?? '?');
 }
