@@ -67,14 +67,12 @@ export class FrameDecoder {
 
   #readHeader(): void {
     const length = this.#consume(HEADER_BYTES).readUInt32BE(0);
-    if (length === 0 || length > this.maxFrameBytes) {
+    const problem = badFrameLength(length, this.maxFrameBytes);
+    if (problem) {
       this.#state = FAILED;
       this.#buffers = [];
       this.#buffered = 0;
-      if (length === 0) throw new ProtocolError('bad_frame', 'empty frame', { fatal: true });
-      throw new ProtocolError('too_large', `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`, {
-        fatal: true,
-      });
+      throw new ProtocolError(length === 0 ? 'bad_frame' : 'too_large', problem, { fatal: true });
     }
     this.#bodyLength = length;
     this.#state = READ_BODY;
@@ -130,4 +128,14 @@ export function encodeJsonTextFrame(json: string): Buffer {
   out.writeUInt32BE(length, 0);
   out.write(json, HEADER_BYTES, 'utf8');
   return out;
+}
+
+/**
+ * protocol.md §2 (and Part II §T2): why a frame's declared length is refused, checked before a
+ * single body byte is buffered; undefined if it is fine. Every frame reader asks this one.
+ */
+export function badFrameLength(length: number, maxFrameBytes: number): string | undefined {
+  if (length === 0) return 'empty frame';
+  if (length > maxFrameBytes) return `frame of ${length} bytes exceeds the limit of ${maxFrameBytes}`;
+  return undefined;
 }

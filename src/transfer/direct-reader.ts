@@ -6,6 +6,7 @@
 // Same framing and limits as src/protocol/frame.ts: a u32 length, then the payload; the length
 // is checked as soon as its 4 bytes are in, and a read never asks for more than the current
 // frame plus SLACK bytes, so an over-long frame costs at most that much memory.
+import { badFrameLength } from '../protocol/frame.js';
 import { TransferError } from './errors.js';
 import type { FrameHandler } from './frame-reader.js';
 
@@ -88,11 +89,11 @@ export class DirectFrameReader {
 
   // protocol.md §2: the declared length is checked before the body is buffered.
   #check(length: number): void {
-    if (length !== 0 && length <= this.#max) return;
+    const problem = badFrameLength(length, this.#max);
+    if (!problem) return;
     this.#failed = true;
     this.#fill = 0;
-    if (length === 0) throw new TransferError('protocol', 'empty frame');
-    throw new TransferError('protocol', `frame of ${length} bytes exceeds the limit of ${this.#max}`);
+    throw new TransferError('protocol', problem);
   }
 
   // Large buffers fit the largest frame plus the slack; smaller ones are dropped when it grows.
