@@ -544,7 +544,7 @@ async function runOurs(ctx, src, size, expectedSha, label, force = 'auto', tree 
   const transferSeconds = done ? JSON.parse(done).elapsedMs / 1000 : NaN;
   // Which path won the race (direct, reverse or relay; --via auto), when the CLI reports it.
   const connected = recv.stdout.split('\n').find((l) => l.includes('"event":"connected"'));
-  const via = connected ? (JSON.parse(connected).path ?? 'direct') : '?';
+  const via = connected ? (JSON.parse(connected).via ?? 'direct') : '?';
   const sealed = !recv.stdout.includes('"message":"unencrypted"'); // accept warns when the sender does not encrypt (v1)
   const received = path.join(outDir, path.basename(src));
   const sha = tree ? treeDigest(received) : await sha256File(received);

@@ -105,10 +105,10 @@ describe.skipIf(skipReason !== undefined)('file transfer between NATed peers (NA
 
   it('both behind port-preserving NATs: the file goes through a punched hole, not the relay', async () => {
     const r = await transfer('homeA', 'homeB', { name: 'punch' });
-    expect(r.got.find((e) => e.event === 'done')).toMatchObject({ via: 'punch', path: 'punch' });
+    expect(r.got.find((e) => e.event === 'done')).toMatchObject({ via: 'punch' });
     expect(r.sent.find((e) => e.event === 'done')).toMatchObject({ via: 'punch' });
     // The receiver's connection comes from the sender's router (its public address), not from the relay.
-    expect(r.got.find((e) => e.event === 'connected')).toMatchObject({ path: 'punch', remote: expect.stringContaining('203.0.113.2:') });
+    expect(r.got.find((e) => e.event === 'connected')).toMatchObject({ via: 'punch', remote: expect.stringContaining('203.0.113.2:') });
     expect(r.relayed).toBe(0);
     // The rendezvous names the peers in the order they arrived there: either may be first.
     expect(server.output.text).toMatch(/punch \S+: (203\.0\.113\.2:\d+ <-> 198\.51\.100\.2|198\.51\.100\.2:\d+ <-> 203\.0\.113\.2):\d+/);
