@@ -44,7 +44,7 @@ export const acceptCommand = (ctx: CliContext) => ({
   handler: (argv: Argvs) => runAccept(acceptOptions(argv), ctx),
 });
 
-function acceptOptions(argv: Argvs): AcceptOptions {
+export function acceptOptions(argv: Argvs): AcceptOptions {
   const network = { bind: argv.bind === undefined ? undefined : String(argv.bind), advertise: (argv.advertise as unknown[]).map(String), advertiseOnly: Boolean(argv.advertiseOnly) };
   return {
     ...(argv as unknown as GlobalOptions),

@@ -45,7 +45,7 @@ export const sendFileCommand = (ctx: CliContext) => ({
   handler: (argv: Argvs) => runSendFile(sendFileOptions(argv), ctx),
 });
 
-function sendFileOptions(argv: Argvs): SendFileOptions {
+export function sendFileOptions(argv: Argvs): SendFileOptions {
   const port = argv.port as number;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port must be 0-65535', 2);
   const advertise = (argv.advertise as unknown[]).map(String);
