@@ -88,6 +88,9 @@ export class OutgoingTransfer extends EventEmitter<SessionEvents> {
   readonly #cancel = new AbortController();
   #sender: Sender | undefined;
   #side: OfferSide | undefined;
+  /** The Sender admits connections (accepted and authenticated): no offer left to withdraw. */
+  #admitted = false;
+  #cancelling: Promise<void> | undefined;
   /** Set once the offer exists. */
   offerId = '';
   online = false;
@@ -123,6 +126,7 @@ export class OutgoingTransfer extends EventEmitter<SessionEvents> {
       const created = await client.offer(this.#to, secret, this.#files);
       this.offerId = created.offer;
       this.online = created.online;
+      if (this.#cancel.signal.aborted) throw await this.#cancelled(); // cancelled while it was being made
       const totalBytes = this.#files.reduce((sum, f) => sum + f.size, 0);
       this.#notice({ event: 'offer', offer: created.offer, to: this.#to, files: this.#files.length, totalBytes, port, candidates });
       this.#notice({ event: 'waiting', offer: created.offer, to: this.#to, online: created.online, timeoutMs: s.timeoutMs });
@@ -149,20 +153,28 @@ export class OutgoingTransfer extends EventEmitter<SessionEvents> {
       return await this.#stream(sender, accepted.by);
     } catch (err) {
       sender.close();
-      throw this.#cancel.signal.aborted ? new TransferSessionError('cancelled', 'cancelled: the offer was withdrawn') : err;
+      throw this.#cancel.signal.aborted ? await this.#cancelled() : err;
     }
   }
 
   /** Withdraws the offer if it still waits (so nobody accepts it after) and stops the transfer. */
-  async cancel(): Promise<void> {
-    if (this.#cancel.signal.aborted) return;
+  cancel(): Promise<void> {
+    this.#cancelling ??= this.#withdraw();
+    return this.#cancelling;
+  }
+
+  async #withdraw(): Promise<void> {
     const waiting = !this.#admitted;
-    this.#cancel.abort(new TransferSessionError('cancelled', 'cancelled: the offer was withdrawn'));
+    this.#cancel.abort(new TransferSessionError('cancelled', waiting ? 'cancelled: the offer was withdrawn' : 'cancelled'));
     if (waiting && this.offerId) await this.#deps.client.request('withdraw', { offer: this.offerId, reason: 'cancelled by the sender' }).catch(() => {});
     this.#sender?.close();
   }
 
-  #admitted = false;
+  /** The error a cancelled session ends with, once its offer is withdrawn. */
+  async #cancelled(): Promise<TransferSessionError> {
+    await this.cancel();
+    return this.#cancel.signal.reason as TransferSessionError;
+  }
 
   async #confirm(code: string, side: 'sender'): Promise<void> {
     this.#notice({ event: 'verify', code, side });
@@ -245,6 +257,7 @@ export class IncomingTransfer extends EventEmitter<SessionEvents> {
       throw err;
     });
     this.#auth = auth;
+    if (this.#cancelled) throw new TransferSessionError('cancelled', 'cancelled: the offer was not accepted');
     const receiver = new Receiver({
       transferId: info.transfer, token: info.token, candidates: withObserved(info.candidates, info.observed),
       files: this.#files, dir: this.#dir, parallel: s.parallel, limitRate: s.limitRate,
@@ -278,7 +291,7 @@ export class IncomingTransfer extends EventEmitter<SessionEvents> {
         this.#notice({ event: 'verify', code, side: 'receiver' });
         await this.#deps.trust.confirm(code);
       }
-      if (this.#cancelled) throw new TransferSessionError('cancelled', 'cancelled');
+      if (this.#cancelled) throw new TransferSessionError('cancelled', 'cancelled; partial files stay as .part and resume next time');
       pin?.(); // authenticated: a first-seen device is remembered only now
       this.#notice({ event: 'receiving', offer: info.id, from: info.from, files: info.fileCount, totalBytes: info.totalBytes, dir: this.#dir });
       this.#forward(receiver);
