@@ -42,12 +42,13 @@ async function admitSend(ctx: ServerContext, conn: Connection, req: Req<'send'>,
   if (await ctx.blocks.has(to, conn.user!)) return { stored: Promise.resolve({ id: 0, from: conn.user!, to, text: req.text, at: ctx.now() }) };
   await ctx.sendLimits.takeDirect(conn.user!, to, bytes, ctx.now());
   if (ready) await ready;
-  // Delivered from inside addMessage, with the message's place in its conversation: every node
-  // passes each conversation's messages on in id order (sequencer.ts).
-  const stored = ctx.store.addMessage(
-    { from: conn.user!, to, text: req.text, at: ctx.now(), fromSession: conn.sessionId },
-    (message, order) => ctx.deliver([to, conn.user!], { type: 'event', event: 'message', data: message }, conn, order),
-  );
+  // Published once stored, with the message's place in its conversation: every node passes each
+  // conversation's messages on in id order (sequencer.ts). The reply waits for the publish.
+  const stored = ctx.store.addMessage({ from: conn.user!, to, text: req.text, at: ctx.now(), fromSession: conn.sessionId })
+    .then(async ({ message, order }) => {
+      await ctx.deliver([to, conn.user!], { type: 'event', event: 'message', data: message }, conn, order);
+      return message;
+    });
   return { stored };
 }
 
@@ -60,13 +61,17 @@ async function sendToGroup(ctx: ServerContext, conn: Connection, to: string, tex
   const group = await existingGroup(ctx, to);
   await requireMember(ctx, group, conn.user!);
   if (ready) await ready;
-  const stored = ctx.store.addMessage(
-    { from: conn.user!, to: `#${group.name}`, text, at: ctx.now(), fromSession: conn.sessionId },
-    async (message, order) => {
-      const members = (await ctx.store.members(group.name)).map((m) => m.user);
-      await ctx.deliver(members, { type: 'event', event: 'message', data: message }, conn, order);
-    },
-  );
+  const stored = ctx.store.addMessage({ from: conn.user!, to: `#${group.name}`, text, at: ctx.now(), fromSession: conn.sessionId })
+    .then(async ({ message, order }) => {
+      try {
+        const members = (await ctx.store.members(group.name)).map((m) => m.user);
+        await ctx.deliver(members, { type: 'event', event: 'message', data: message }, conn, order);
+      } catch (err) {
+        // Stored: a failure to publish does not undo it (its members get it from their backlog).
+        ctx.log(`cannot deliver message ${message.id} to #${group.name}: ${(err as Error).message}`);
+      }
+      return message;
+    });
   return { stored };
 }
 

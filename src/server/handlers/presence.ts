@@ -14,8 +14,9 @@ export async function handleSubscribe(ctx: ServerContext, conn: Connection) {
   if (conn.subscribed) return { backlog: 0 };
   conn.subscribed = true;
   conn.syncQueue = [];
-  // Messages may reach this connection out of id order: track what it was sent (handleAck).
-  if (!ctx.bus.ordered || ctx.store.announceOrder !== 'id') conn.delivered = new Map();
+  // Messages may reach this connection out of id order (another node, a refill): track what it
+  // was sent (handleAck). One path, whatever the store and bus.
+  conn.delivered = new Map();
   if (ctx.registry.listen(conn)) {
     await ctx.announce({ kind: 'presence', node: ctx.node, user: conn.user!, online: true, at: ctx.now() });
   }

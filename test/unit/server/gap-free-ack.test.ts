@@ -9,6 +9,9 @@ import type { Connection } from '../../../src/server/connection.js';
 import { gapFreeAck } from '../../../src/server/handlers/messages.js';
 import type { ServerContext } from '../../../src/server/server.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
+import type { StoredMessage } from '../../../src/store/store.js';
+
+const messageOf = (s: StoredMessage) => s.message;
 
 describe('gapFreeAck', () => {
   let dir = '';
@@ -24,7 +27,7 @@ describe('gapFreeAck', () => {
     for (const name of ['alice', 'bob', 'carol']) await store.createUser(name, randomBytes(16), randomBytes(64), 1);
     const bob = (await store.getUser('bob'))!;
     const session = (await store.createSession(bob.id, randomBytes(32), 1))!;
-    const send = (from: string) => store!.addMessage({ from, to: 'bob', text: from, at: 1, fromSession: 0 });
+    const send = (from: string) => store!.addMessage({ from, to: 'bob', text: from, at: 1, fromSession: 0 }).then(messageOf);
     const ctx = { store, limits: { maxHistoryLimit: 500 } } as unknown as ServerContext;
     const conn = { user: 'bob', sessionId: session.id, delivered: new Map<number, number>(), deliveredFloor: 0 } as unknown as Connection;
     return { ctx, conn, send };
