@@ -20,9 +20,9 @@ export type OfferAction =
 export type BusMessage =
   /**
    * Deliver `event` to every subscribed connection of these users (except one connection). A
-   * message stored where nodes announce concurrently carries its place in its conversation
-   * (`order`: the id of the conversation's previous message), so receivers keep each
-   * conversation in order (src/server/sequencer.ts).
+   * stored message carries its place in its conversation (`order`: the id of the conversation's
+   * previous message, from the store), so receivers keep each conversation in order: nodes
+   * publish concurrently (src/server/delivery/sequencer.ts).
    */
   | { kind: 'deliver'; users: string[]; event: ServerEvent; exceptConnection?: string; order?: { conversation: string; prev: number } }
   /** A node's count of live connections for a user went from 0 to ≥1 (online) or back. */
@@ -68,11 +68,6 @@ export interface NodeInfo {
 }
 
 export interface Bus {
-  /**
-   * True when subscribers get messages in the order the store assigned their ids (one process).
-   * Across nodes they may not: the server then acknowledges only what it has delivered without gaps.
-   */
-  readonly ordered?: boolean;
   /** Sends to every node, this one included. Rejects if the backend can't take it now. */
   publish(message: BusMessage): Promise<void>;
   /**

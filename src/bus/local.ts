@@ -9,7 +9,6 @@ export interface LocalBusOptions {
 }
 
 export class LocalBus implements Bus {
-  readonly ordered = true;
   #handlers = new Set<BusHandler>();
   #nodes = new Map<string, { stats: () => { connections: number }; startedAt: number }>();
   readonly #onError: (err: Error) => void;

@@ -65,8 +65,6 @@ const PUBLISH_BATCH = 256;
 const PRUNE = `if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0`;
 
 export class RedisBus implements Bus {
-  /** Messages from several nodes arrive in publish order per node, not in store id order. */
-  readonly ordered = false;
   /** Messages published during this turn of the event loop, sent together by #flush. */
   #outbox: { json: string; resolve: () => void; reject: (err: Error) => void }[] = [];
   /** PUBLISH commands not answered yet. */

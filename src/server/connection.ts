@@ -1,10 +1,12 @@
-// One Connection per client socket: decode frames, run requests one at a time in order,
-// write replies and events with a bound on what may queue up for a client that does not read.
+// One Connection per client socket, a transport: decode frames, run requests in order (pipelining
+// consecutive sends), write replies and events with a bound on what may queue up for a client
+// that does not read, ping an idle client. What a subscribed device is sent, and in what order,
+// is its Mailbox's (delivery/mailbox.ts), never the connection's.
 import type { Socket } from 'node:net';
 import { ProtocolError } from '../protocol/errors.js';
 import { encodeEvent } from '../protocol/encode-event.js';
 import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
-import { parseRequest, requestIdOf, type Request, type ServerEvent, type ServerFrame } from '../protocol/messages.js';
+import { parseRequest, requestIdOf, type Request, type ServerFrame } from '../protocol/messages.js';
 import type { ServerLimits } from './options.js';
 
 export type ConnectionState = 'hello' | 'login' | 'ready' | 'closed';
@@ -32,26 +34,18 @@ interface Slot {
   outcome?: Outcome;
 }
 
+/** A connection past login (protocol.md §3.2): what the handlers of logged-in requests get. */
+export interface ReadyConnection extends Connection {
+  readonly state: 'ready';
+  readonly user: string;
+}
+
 export class Connection {
   readonly id: string;
   readonly remote: string;
-  state: ConnectionState = 'hello';
-  user: string | null = null;
-  sessionId = 0;
-  subscribed = false;
-  /**
-   * Messages sent to this connection and not yet acknowledged (id → 1, 2, 3… in the order sent),
-   * when they may be sent out of id order (a cluster): an ack then stops at the first message not
-   * sent before the acknowledged one, and a refill skips these. Else null.
-   */
-  delivered: Map<number, number> | null = null;
-  #messagesSent = 0;
-  /** With `delivered`: every message up to this id was sent and acknowledged. */
-  deliveredFloor = 0;
-  /** The newest message id the subscribe backlog carried (live copies of those are dropped). */
-  backlogUpTo = 0;
-  /** While a subscriber's backlog is being sent, live events wait here (in order). */
-  syncQueue: ServerEvent[] | null = null;
+  #state: ConnectionState = 'hello';
+  #user: string | null = null;
+  #sessionId = 0;
 
   readonly #socket: Socket;
   readonly #limits: ServerLimits;
@@ -92,6 +86,35 @@ export class Connection {
     this.#timer.unref();
   }
 
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The logged-in user (null before login). */
+  get user(): string | null {
+    return this.#user;
+  }
+
+  /** The device session of a logged-in connection (0 before login). */
+  get sessionId(): number {
+    return this.#sessionId;
+  }
+
+  /** Logged in: the handlers of logged-in requests may run (handlers/index.ts). */
+  isReady(): this is ReadyConnection {
+    return this.#state === 'ready';
+  }
+
+  /** Nothing more can be written: closed, closing, or the peer is gone. */
+  get closed(): boolean {
+    return this.#state === 'closed' || this.#closing || !this.#socket.writable;
+  }
+
+  /** hello was answered: register, login or auth may follow. */
+  greeted(): void {
+    if (this.#state === 'hello') this.#state = 'login';
+  }
+
   /** The client's IP address as this server sees it. */
   get remoteAddress(): string {
     return stripMapped(this.#socket.remoteAddress ?? '');
@@ -104,9 +127,9 @@ export class Connection {
 
   /** Marks the connection authenticated as `user` with a device session. */
   authenticate(user: string, sessionId: number): void {
-    this.user = user;
-    this.sessionId = sessionId;
-    this.state = 'ready';
+    this.#user = user;
+    this.#sessionId = sessionId;
+    this.#state = 'ready';
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     this.#armIdle(this.#limits.pingIntervalMs);
@@ -140,12 +163,7 @@ export class Connection {
    */
   send(frame: ServerFrame, encoded?: Buffer): void {
     // A socket the peer already closed: no write (it would only build an error to throw away).
-    if (this.state === 'closed' || this.#closing || !this.#socket.writable) return;
-    if (this.delivered && frame.type === 'event' && frame.event === 'message') {
-      const id = frame.data.id;
-      if (id <= this.deliveredFloor || this.delivered.has(id)) return; // a refill and the bus both brought it
-      this.delivered.set(id, ++this.#messagesSent);
-    }
+    if (this.closed) return;
     this.#write(encoded ?? (frame.type === 'event' ? encodeEvent(frame) : encodeJsonFrame(frame)));
   }
 
@@ -177,7 +195,7 @@ export class Connection {
 
   /** Writes frames already encoded (several at once), with the same bound as send(). */
   sendEncoded(frames: Buffer): void {
-    if (this.state === 'closed' || this.#closing || !this.#socket.writable) return;
+    if (this.closed) return;
     this.#write(frames);
   }
 
@@ -206,15 +224,6 @@ export class Connection {
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     this.#timer = this.#idleTimer = null;
-  }
-
-  /** Sends a push event now, or queues it while the backlog is still being delivered. */
-  push(event: ServerEvent, encoded?: Buffer): void {
-    if (this.syncQueue) this.syncQueue.push(event);
-    // Committed messages can be read by the backlog before their sender's request resolves
-    // (it waits for the fsync): those reach the bus later and must not arrive twice.
-    else if (event.event === 'message' && event.data.id <= this.backlogUpTo) return;
-    else this.send(event, encoded);
   }
 
   /**
@@ -392,8 +401,8 @@ export class Connection {
   }
 
   #onClose(): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
     this.#clearTimers();
     this.#pending = [];
     this.#hooks.closed(this);

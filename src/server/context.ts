@@ -11,6 +11,7 @@ import type { ServerLimits } from './options.js';
 import type { Presence } from './presence.js';
 import type { PunchPeer } from './punch.js';
 import type { Registry } from './registry.js';
+import type { Router } from './delivery/router.js';
 import type { Relay } from './relay.js';
 import type { Rendezvous } from './rendezvous.js';
 import type { SendLimits } from './send-limits.js';
@@ -22,6 +23,8 @@ export interface ServerContext {
   readonly limits: ServerLimits;
   readonly node: string;
   readonly registry: Registry;
+  /** Delivery: every event for other connections, and every subscribed connection's Mailbox. */
+  readonly router: Router;
   readonly presence: Presence;
   readonly offers: OfferBook;
   readonly relay: Relay;

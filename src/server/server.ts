@@ -8,7 +8,6 @@ import type { Bus, BusMessage } from '../bus/bus.js';
 import type { ServerEvent } from '../protocol/messages.js';
 import { Connection } from './connection.js';
 import { handle } from './handlers/index.js';
-import { refill } from './handlers/messages.js';
 import { applyOfferAction, closeOffer } from './handlers/offers.js';
 import { OfferBook } from './offers.js';
 import { DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from './options.js';
@@ -20,19 +19,15 @@ import type { Rendezvous } from './rendezvous.js';
 import { AccountGuard } from './account-guard.js';
 import { addressPrefix } from './address-prefix.js';
 import { SendLimits } from './send-limits.js';
-import { encodeEvent } from '../protocol/encode-event.js';
 import { encodeJsonFrame } from '../protocol/frame.js';
 import { printable } from '../protocol/printable.js';
 import type { MessageOrder, Store } from '../store/store.js';
-import { Sequencer } from './sequencer.js';
+import { Router } from './delivery/router.js';
 import { SessionWatch } from './session-watch.js';
 import { Blocks } from './blocks.js';
 import type { ServerContext } from './context.js';
 
 export type { ServerContext } from './context.js';
-
-/** How long presence changes are gathered before they go out together (see #flushPresence). */
-const PRESENCE_FLUSH_MS = 50;
 
 /** How long a refused connection may take to read its error before it is cut off. */
 const REFUSED_LINGER_MS = 2000;
@@ -44,8 +39,6 @@ export class ChatServer implements ServerContext {
   readonly node: string;
   readonly registry = new Registry();
   readonly presence = new Presence();
-  /** Keeps each conversation's messages from the bus in order (nodes announce concurrently). */
-  readonly #sequencer = new Sequencer<Extract<BusMessage, { kind: 'deliver' }>>((m) => this.#deliverHere(m));
   readonly offers: OfferBook;
   readonly relay: Relay;
   readonly punch: Rendezvous<PunchPeer>;
@@ -55,14 +48,12 @@ export class ChatServer implements ServerContext {
   readonly knownUsers = new Map<string, string>();
   readonly sessions: SessionWatch = new SessionWatch(this);
   readonly blocks: Blocks;
+  /** Delivery: publishing, the bus's deliveries in order, presence batching, the mailboxes. */
+  readonly router: Router;
   shuttingDown = false;
   /** Whether clients connect with TLS (protocol.md §1.1). */
   readonly tls: boolean;
   #perAddress = new Map<string, number>();
-  #presenceQueue: { event: ServerEvent; encoded: Buffer }[] = [];
-  #presenceTimer: NodeJS.Timeout | null = null;
-  /** A `deliver` failed to publish and no `refill` has gone out since. */
-  #unpublished = false;
   /** "address:port" of connections over a connection limit → why, told so once they can be (after TLS). */
   #refused = new Map<string, string>();
   /** Raw connections open (from the TCP connect, before TLS). */
@@ -90,6 +81,7 @@ export class ChatServer implements ServerContext {
     this.accounts = new AccountGuard(this.limits);
     this.sendLimits = new SendLimits(this.limits, this.store);
     this.blocks = new Blocks(this.store, () => this.now());
+    this.router = new Router({ bus: this.bus, store: this.store, limits: this.limits, node: this.node, log: (line) => this.log(line) });
     this.#unsubscribe = this.bus.subscribe((m) => this.#onBus(m));
     this.tls = Boolean(options.tls);
     this.#tcp = options.tls
@@ -136,30 +128,9 @@ export class ChatServer implements ServerContext {
     return this.#tcp.address() as AddressInfo;
   }
 
-  async deliver(users: string[], event: ServerEvent, except?: Connection, order?: MessageOrder): Promise<void> {
-    try {
-      await this.bus.publish({ kind: 'deliver', users: [...new Set(users)], event, exceptConnection: except?.id, ...(order ? { order } : {}) });
-    } catch (err) {
-      // Stored already: once the bus is back, this node asks every node to refill its listeners.
-      this.#unpublished = true;
-      this.log(`bus: cannot deliver now (${(err as Error).message}); it will be sent on reconnect`);
-      return;
-    }
-    if (this.#unpublished) void this.#askRefill(); // a publish failed without the bus dropping
-  }
-
-  /** Asks every node (this one too) to refill its listeners from the store; retried until it is published. */
-  async #askRefill(): Promise<void> {
-    this.#unpublished = false;
-    try {
-      await this.bus.publish({ kind: 'refill', node: this.node });
-    } catch {
-      this.#unpublished = true;
-    }
-  }
-
-  #refillListeners(): void {
-    for (const conn of this.registry.listeners()) void refill(this, conn).catch((err: Error) => this.log(`refill failed: ${err.message}`));
+  /** Pushes `event` to every listening connection of `users`, on every node (the Router's deliver). */
+  deliver(users: string[], event: ServerEvent, except?: Connection, order?: MessageOrder): Promise<void> {
+    return this.router.deliver(users, event, except?.id, order);
   }
 
   /** Stops accepting, tells every client, waits (bounded) for them to go. Does not close the store. */
@@ -170,13 +141,12 @@ export class ChatServer implements ServerContext {
   async close(reason = 'server shutting down'): Promise<void> {
     this.shuttingDown = true;
     const closed = new Promise<void>((resolve) => this.#tcp.close(() => resolve()));
-    this.#sequencer.flush(); // what waited for an earlier message goes out before the goodbye
+    this.router.close(); // what waited for an earlier message goes out before the goodbye
     for (const conn of this.registry.all) {
       conn.send({ type: 'event', event: 'shutdown', data: { reason } });
       conn.close();
     }
     await closed;
-    if (this.#presenceTimer) clearTimeout(this.#presenceTimer);
     this.offers.clear();
     this.relay.close();
     this.punch.close();
@@ -254,16 +224,15 @@ export class ChatServer implements ServerContext {
   #onClosed(conn: Connection): void {
     this.log(`conn ${conn.id} closed${conn.user ? ` (${conn.user})` : ''}`);
     for (const offer of this.offers.sentOver(conn)) closeOffer(this, offer, 'sender_gone', conn.user ?? '');
-    if (this.registry.remove(conn) && conn.user) {
+    this.registry.remove(conn);
+    if (this.router.unsubscribe(conn.id) && conn.user) {
       void this.announce({ kind: 'presence', node: this.node, user: conn.user, online: false, at: this.now() });
     }
   }
 
   #onBus(message: BusMessage): void {
+    this.router.onBus(message); // deliveries, refills (also on reconnected and node_down)
     switch (message.kind) {
-      case 'deliver':
-        if (message.order && message.event.event === 'message') return this.#sequencer.accept(message, message.event.data.id, message.order);
-        return this.#deliverHere(message);
       case 'presence':
         return this.#presenceChanged(message.node, message.user, message.online, message.at);
       case 'presence_all': {
@@ -295,54 +264,25 @@ export class ChatServer implements ServerContext {
       case 'sessions_revoked':
         return void this.sessions.apply(message.user, message.reason).catch((err: Error) => this.log(`sessions: ${err.message}`));
       case 'reconnected':
-        // Something may have been missed while the bus was away: announce ourselves again, and
-        // send every listener what the store has for it that it was not sent.
+        // Something may have been missed while the bus was away: announce ourselves again (the
+        // Router refills every mailbox from the store).
         this.log('bus reconnected: refilling from the store');
         void this.#announce();
-        if (this.#unpublished) void this.#askRefill();
-        return this.#refillListeners();
+        return;
+      case 'deliver':
       case 'refill':
-        if (message.node !== this.node) this.log(`bus: ${message.node} stored messages it could not publish: refilling from the store`);
-        return this.#refillListeners();
-    }
-  }
-
-  /** Pushes a delivery to this node's listeners of its users. */
-  #deliverHere(message: Extract<BusMessage, { kind: 'deliver' }>): void {
-    let encoded: Buffer | undefined; // once, however many connections get it
-    for (const user of message.users) {
-      for (const conn of this.registry.listenersOf(user)) {
-        if (conn.id !== message.exceptConnection) conn.push(message.event, (encoded ??= encodeEvent(message.event)));
-      }
+        return; // the Router's
     }
   }
 
   #presenceChanged(node: string, user: string, online: boolean, at: number): void {
-    if (!this.presence.apply(node, user, online)) return;
-    const event: ServerEvent = { type: 'event', event: 'presence', data: { user, online, at } };
-    this.#presenceQueue.push({ event, encoded: encodeJsonFrame(event) });
-    this.#presenceTimer ??= setTimeout(() => this.#flushPresence(), PRESENCE_FLUSH_MS).unref();
-  }
-
-  /**
-   * Presence changes go out every PRESENCE_FLUSH_MS, all of them in one write per listener:
-   * N users logging in would otherwise cost N writes to each of N listeners.
-   */
-  #flushPresence(): void {
-    this.#presenceTimer = null;
-    const queued = this.#presenceQueue.splice(0);
-    if (queued.length === 0) return;
-    const all = queued.length === 1 ? queued[0]!.encoded : Buffer.concat(queued.map((q) => q.encoded));
-    for (const conn of this.registry.listeners()) {
-      if (conn.syncQueue) for (const q of queued) conn.push(q.event); // still receiving its backlog: in order, after it
-      else conn.sendEncoded(all);
-    }
+    if (this.presence.apply(node, user, online)) this.router.presenceChanged(user, online, at);
   }
 
   /** Publishes this node's online users and open offers (for a node that joined, or after a bus outage). */
   async #announce(): Promise<void> {
     try {
-      await this.bus.publish({ kind: 'presence_all', node: this.node, users: this.registry.users(), at: this.now() });
+      await this.bus.publish({ kind: 'presence_all', node: this.node, users: this.router.users(), at: this.now() });
       for (const offer of this.offers.ownedBy(this.node)) {
         if (offer.open) await this.bus.publish({ kind: 'offer_open', node: this.node, offer: offer.info, files: offer.files });
       }
@@ -354,14 +294,12 @@ export class ChatServer implements ServerContext {
   /** A node died: its users are offline (unless connected elsewhere), its offers are gone. */
   #nodeDown(node: string): void {
     if (node === this.node) return;
-    this.log(`node ${node} is down`);
-    // It may have stored messages it died before publishing: its listeners' only way to them.
-    this.#refillListeners();
+    this.log(`node ${node} is down`); // the Router refills its mailboxes: what that node stored and did not publish
     for (const user of this.presence.usersOf(node)) this.#presenceChanged(node, user, false, this.now());
     for (const offer of this.offers.ownedBy(node)) {
       this.offers.remove(offer);
       const event = { type: 'event', event: 'offer_closed', data: { offer: offer.info.id, reason: 'sender_gone', by: offer.info.from } } as const;
-      for (const conn of this.registry.listenersOf(offer.info.to)) conn.push(event);
+      this.router.pushHere([offer.info.to], event);
     }
   }
 }

@@ -18,7 +18,7 @@ import type { BlockedUser, ChatMessage } from '../protocol/messages.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
 import { SettledIds, type Reading } from './postgres-settled.js';
 import type {
-  FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, MessageOrder, NewMessage, NewSessionInfo, Revocation, RevocationReason, SessionInfo, SessionRow, DeviceKey,
+  FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, NewSessionInfo, Revocation, RevocationReason, SessionInfo, SessionRow, StoredMessage, DeviceKey,
   Store, UserRow, UserState,
 } from './store.js';
 
@@ -95,13 +95,12 @@ const BATCH_STALL_MS = 20;
 
 interface QueuedMessage {
   m: NewMessage;
-  announce: ((stored: ChatMessage, order?: MessageOrder) => Promise<void>) | undefined;
-  resolve: (stored: ChatMessage) => void;
+  resolve: (stored: StoredMessage) => void;
   reject: (err: Error) => void;
 }
 
 /** Inserts messages in one transaction (chat_add_messages, migration 3), with their conversation order. */
-async function insertMessages(c: pg.PoolClient, messages: NewMessage[]): Promise<[ChatMessage, MessageOrder][]> {
+async function insertMessages(c: pg.PoolClient, messages: NewMessage[]): Promise<StoredMessage[]> {
   const conversations = messages.map((m) => conversationOf(m.from, m.to));
   const { rows } = await c.query<{ stored_id: number; prev_id: number }>(
     `SELECT stored_id, prev_id FROM chat_add_messages(hashtext(coalesce(current_schema(), '')), $1, $2, $3, $4, $5, $6)`,
@@ -115,10 +114,10 @@ async function insertMessages(c: pg.PoolClient, messages: NewMessage[]): Promise
     ],
   );
   if (rows.length !== messages.length) throw new Error(`stored ${rows.length} of ${messages.length} messages`);
-  return messages.map((m, i) => [
-    { id: rows[i]!.stored_id, from: m.from, to: m.to, text: m.text, at: m.at },
-    { conversation: conversations[i]!, prev: rows[i]!.prev_id },
-  ]);
+  return messages.map((m, i) => ({
+    message: { id: rows[i]!.stored_id, from: m.from, to: m.to, text: m.text, at: m.at },
+    order: { conversation: conversations[i]!, prev: rows[i]!.prev_id },
+  }));
 }
 
 async function schemaVersionOf(client: pg.ClientBase): Promise<number> {
@@ -127,8 +126,6 @@ async function schemaVersionOf(client: pg.ClientBase): Promise<number> {
 }
 
 export class PostgresStore implements Store {
-  /** Conversations are inserted concurrently: announcements follow id order only within each. */
-  readonly announceOrder = 'conversation' as const;
   /** A batch that stalls gets another beside it, which may commit first. */
   readonly commitsInCallOrder = false;
   /** Reads and the other writes. */
@@ -445,12 +442,12 @@ export class PostgresStore implements Store {
 
   /**
    * Messages queued while this node's batches are in flight go in the next batch: one call, one
-   * commit, whatever their conversations. Each is then announced with its place in its
-   * conversation (MessageOrder): nodes announce concurrently, receivers restore the order.
+   * commit, whatever their conversations. Each resolves with its place in its conversation
+   * (MessageOrder): nodes publish concurrently, receivers restore each conversation's order.
    */
-  addMessage(m: NewMessage, announce?: (stored: ChatMessage, order?: MessageOrder) => Promise<void>): Promise<ChatMessage> {
+  addMessage(m: NewMessage): Promise<StoredMessage> {
     return new Promise((resolve, reject) => {
-      if (this.#queued.push({ m, announce, resolve, reject }) === 1) this.#queuedAt = Date.now();
+      if (this.#queued.push({ m, resolve, reject }) === 1) this.#queuedAt = Date.now();
       this.#startBatches();
     });
   }
@@ -479,23 +476,23 @@ export class PostgresStore implements Store {
       const inFlight = { started: now };
       this.#batchesInFlight.add(inFlight);
       setTimeout(() => this.#startBatches(), BATCH_STALL_MS).unref();
-      // The next batch may start once this one is committed; announcing goes on beside it.
+      // The next batch may start once this one is committed.
       void this.#insertBatch(batch)
         .finally(() => {
           this.#batchesInFlight.delete(inFlight);
           this.#startBatches();
         })
-        .then((stored) => this.#announceBatch(batch, stored), (err: Error) => batch.forEach((b) => b.reject(err)));
+        .then((stored) => this.#settleBatch(batch, stored), (err: Error) => batch.forEach((b) => b.reject(err)));
     }
   }
 
   /** Stores a batch: each message's result, or its error. */
-  async #insertBatch(batch: QueuedMessage[]): Promise<([ChatMessage, MessageOrder] | Error)[]> {
+  async #insertBatch(batch: QueuedMessage[]): Promise<(StoredMessage | Error)[]> {
     const c = await this.#writers.connect();
     try {
       // One bad row must not fail the others: then each in its own transaction.
       return await insertMessages(c, batch.map((b) => b.m)).catch(async () => {
-        const each: ([ChatMessage, MessageOrder] | Error)[] = [];
+        const each: (StoredMessage | Error)[] = [];
         for (const b of batch) each.push(await insertMessages(c, [b.m]).then((one) => one[0]!, (err: Error) => err));
         return each;
       });
@@ -504,14 +501,13 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Announces a committed batch, all at once (started in id order); each resolves after its own. */
-  async #announceBatch(batch: QueuedMessage[], stored: ([ChatMessage, MessageOrder] | Error)[]): Promise<void> {
-    await Promise.all(batch.map(async (b, i) => {
+  /** Resolves a committed batch's messages, in id order (what their callers publish at once). */
+  #settleBatch(batch: QueuedMessage[], stored: (StoredMessage | Error)[]): void {
+    batch.forEach((b, i) => {
       const result = stored[i]!;
-      if (result instanceof Error) return b.reject(result);
-      if (b.announce) await b.announce(...result).catch(() => {});
-      b.resolve(result[0]);
-    }));
+      if (result instanceof Error) b.reject(result);
+      else b.resolve(result);
+    });
   }
 
   async pendingMessages(user: string, cursor: number, exceptSession: number, limit: number): Promise<ChatMessage[]> {

@@ -10,8 +10,12 @@ export type WriteOp =
   | { op: 'insert'; from: string; to: string; pair: string; text: string; at: number; fromSession: number }
   | { op: 'ack'; sessionId: number; upTo: number };
 
-/** Per op: the new message id for an insert, null for an ack, or why it failed. */
-export type WriteResult = { ok: number | null } | { error: string };
+/**
+ * Per op: for an insert the new message id and the id of its conversation's previous message
+ * (`prev`, 0 for the first: MessageOrder, read in the same transaction), null for an ack; or why
+ * it failed.
+ */
+export type WriteResult = { ok: number; prev: number } | { ok: null } | { error: string };
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -31,6 +35,8 @@ const insert = db.prepare('INSERT INTO messages (sender, recipient, pair, text, 
 // takes part in; a lookup that finds the row writes nothing.
 const joinSender = db.prepare('INSERT OR IGNORE INTO conversations (user, pair) VALUES (?, ?)');
 const joinBoth = db.prepare('INSERT OR IGNORE INTO conversations (user, pair) VALUES (?, ?), (?, ?)');
+// The conversation's previous message: an index probe on (pair, id), in the insert's transaction.
+const prevOf = db.prepare('SELECT coalesce(max(id), 0) FROM messages WHERE pair = ? AND id < ?').pluck();
 const newest = db.prepare('SELECT coalesce(max(id), 0) FROM messages').pluck();
 const ackSession = db.prepare('UPDATE sessions SET cursor = max(cursor, ?) WHERE id = ?');
 const ackUser = db.prepare('UPDATE users SET acked = max(acked, ?) WHERE id = (SELECT user_id FROM sessions WHERE id = ?)');
@@ -39,13 +45,13 @@ function apply(w) {
     const id = Number(insert.run(w.from, w.to, w.pair, w.text, w.at, w.fromSession).lastInsertRowid);
     if (w.to.startsWith('#')) joinSender.run(w.from, w.pair);
     else joinBoth.run(w.from, w.pair, w.to, w.pair);
-    return id;
+    return { ok: id, prev: prevOf.get(w.pair, id) };
   }
   // Never past the newest message: a cursor ahead of it would skip messages not yet sent.
   const to = Math.min(w.upTo, newest.get());
   ackSession.run(to, w.sessionId);
   ackUser.run(to, w.sessionId);
-  return null;
+  return { ok: null };
 }
 const all = db.transaction((ops) => ops.map(apply));
 parentPort.on('message', (msg) => {
@@ -55,11 +61,11 @@ parentPort.on('message', (msg) => {
   }
   let results;
   try {
-    results = all(msg.ops).map((ok) => ({ ok }));
+    results = all(msg.ops);
   } catch {
     // One bad write must not fail the others: each on its own (nothing of the batch was committed).
     results = msg.ops.map((w) => {
-      try { return { ok: db.transaction(apply)(w) }; } catch (err) { return { error: String(err && err.message) }; }
+      try { return db.transaction(apply)(w); } catch (err) { return { error: String(err && err.message) }; }
     });
   }
   parentPort.postMessage({ id: msg.id, results });

@@ -14,7 +14,7 @@ import { SqliteWriter, type WriteOp, type WriteResult } from './sqlite-writer.js
 import type { BlockedUser, ChatMessage } from '../protocol/messages.js';
 import { MIGRATIONS } from './migrations.js';
 import type {
-  FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, NewSessionInfo, Revocation, RevocationReason, SessionInfo, SessionRow, Store, UserRow, DeviceKey,
+  FriendRow, GroupListRow, GroupRow, HistoryQuery, MemberRow, NewMessage, NewSessionInfo, Revocation, RevocationReason, SessionInfo, SessionRow, Store, StoredMessage, UserRow, DeviceKey,
   UserState,
 } from './store.js';
 
@@ -57,23 +57,14 @@ export interface SqliteStoreOptions {
 /** A batched write waiting for the writer. */
 interface Queued {
   op: WriteOp;
-  resolve: (value: number | null) => void;
+  resolve: (value: WriteResult & { ok: unknown }) => void;
   reject: (err: Error) => void;
 }
-
-/** The Store methods that write: each resolves only once its commit is on disk (#durable). */
-const WRITES = [
-  'createUser', 'createUserWithCode', 'addRegistrationCode', 'createSession', 'deleteSession', 'createGroup', 'deleteGroup',
-  'addMember', 'removeMember', 'addInvite', 'requestFriend', 'acceptFriend', 'removeFriend', 'setFriendNote',
-  'block', 'unblock', 'touchSession', 'touchSessions', 'setSessionIdentity', 'deleteIdleSessions', 'revokeSessions', 'setPassword', 'setUserState',
-] as const;
 
 /** How long revocation log rows are kept: far longer than any node takes to read them. */
 export const REVOCATION_KEEP_MS = 24 * 3_600_000;
 
 export class SqliteStore implements Store {
-  /** One writer: messages commit, and are announced, in id order. */
-  readonly announceOrder = 'id' as const;
   /** One queue, one writer, batches in queue order. */
   readonly commitsInCallOrder = true;
   readonly #db: Database.Database;
@@ -88,6 +79,8 @@ export class SqliteStore implements Store {
   #inFlight: Promise<void> | undefined;
   /** Writes of this thread's connection waiting for the batch in flight to end. */
   #afterBatch: (() => void)[] = [];
+  /** Inside #write's `run`: the only place this thread's connection may write. */
+  #writing = false;
 
   /** Opens (creating if needed) `dir/chat.db` and brings its schema up to date. */
   constructor(dir: string, opts: SqliteStoreOptions = {}) {
@@ -105,18 +98,28 @@ export class SqliteStore implements Store {
     this.#migrate();
     this.#checkpointer = new Checkpointer(join(dir, DB_FILE), require.resolve('better-sqlite3'));
     this.#writer = new SqliteWriter(join(dir, DB_FILE), require.resolve('better-sqlite3'), opts.walCheckpointPages);
-    for (const name of WRITES) {
-      const write = (this[name] as (...args: unknown[]) => Promise<unknown>).bind(this);
-      (this as unknown as Record<string, unknown>)[name] = (...args: unknown[]) =>
-        new Promise((resolve, reject) => {
-          // The method's SQL runs synchronously inside write(), between two of the writer's batches.
-          this.#whenWriterIdle(() => {
-            write(...args)
-              .then((result) => this.#durable().then(() => result))
-              .then(resolve, reject);
-          });
-        });
-    }
+  }
+
+  /**
+   * Every write of this thread's connection goes through here (#prepare refuses a writing
+   * statement anywhere else): `run` executes its SQL synchronously between two of the writer
+   * thread's batches, and the promise resolves only after an fsync of the WAL that covers it.
+   */
+  #write<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#whenWriterIdle(() => {
+        let result: T;
+        this.#writing = true;
+        try {
+          result = run();
+        } catch (err) {
+          return reject(err as Error);
+        } finally {
+          this.#writing = false;
+        }
+        this.#durable().then(() => resolve(result), reject);
+      });
+    });
   }
 
   #whenWriterIdle(run: () => void): void {
@@ -169,31 +172,37 @@ export class SqliteStore implements Store {
     }
   }
 
-  async createUser(name: string, salt: Buffer, hash: Buffer, at: number): Promise<UserRow | null> {
-    const info = this.#prepare('INSERT INTO users (name, salt, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
-      .run(name, salt, hash, at);
-    if (info.changes === 0) return null;
-    return { id: Number(info.lastInsertRowid), name, salt, hash, createdAt: at };
-  }
-
-  async createUserWithCode(name: string, salt: Buffer, hash: Buffer, at: number, codeHash: Buffer): Promise<UserRow | 'name_taken' | 'invalid_code'> {
-    return this.#db.transaction((): UserRow | 'name_taken' | 'invalid_code' => {
-      const used = this.#prepare('UPDATE registration_codes SET uses_left = uses_left - 1 WHERE code_hash = ? AND uses_left > 0 AND expires_at > ?')
-        .run(codeHash, at);
-      if (used.changes === 0) return 'invalid_code';
+  createUser(name: string, salt: Buffer, hash: Buffer, at: number): Promise<UserRow | null> {
+    return this.#write(() => {
       const info = this.#prepare('INSERT INTO users (name, salt, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
         .run(name, salt, hash, at);
-      // A taken name must not use up the code: undo the decrement (same transaction).
-      if (info.changes === 0) {
-        this.#prepare('UPDATE registration_codes SET uses_left = uses_left + 1 WHERE code_hash = ?').run(codeHash);
-        return 'name_taken';
-      }
+      if (info.changes === 0) return null;
       return { id: Number(info.lastInsertRowid), name, salt, hash, createdAt: at };
-    })();
+    });
   }
 
-  async addRegistrationCode(codeHash: Buffer, uses: number, expiresAt: number, at: number): Promise<void> {
-    this.#prepare('INSERT INTO registration_codes (code_hash, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?)').run(codeHash, uses, expiresAt, at);
+  createUserWithCode(name: string, salt: Buffer, hash: Buffer, at: number, codeHash: Buffer): Promise<UserRow | 'name_taken' | 'invalid_code'> {
+    return this.#write(() => {
+      return this.#db.transaction((): UserRow | 'name_taken' | 'invalid_code' => {
+        const used = this.#prepare('UPDATE registration_codes SET uses_left = uses_left - 1 WHERE code_hash = ? AND uses_left > 0 AND expires_at > ?')
+          .run(codeHash, at);
+        if (used.changes === 0) return 'invalid_code';
+        const info = this.#prepare('INSERT INTO users (name, salt, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+          .run(name, salt, hash, at);
+        // A taken name must not use up the code: undo the decrement (same transaction).
+        if (info.changes === 0) {
+          this.#prepare('UPDATE registration_codes SET uses_left = uses_left + 1 WHERE code_hash = ?').run(codeHash);
+          return 'name_taken';
+        }
+        return { id: Number(info.lastInsertRowid), name, salt, hash, createdAt: at };
+      })();
+    });
+  }
+
+  addRegistrationCode(codeHash: Buffer, uses: number, expiresAt: number, at: number): Promise<void> {
+    return this.#write(() => {
+      this.#prepare('INSERT INTO registration_codes (code_hash, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?)').run(codeHash, uses, expiresAt, at);
+    });
   }
 
   async getUser(name: string): Promise<UserRow | null> {
@@ -204,16 +213,18 @@ export class SqliteStore implements Store {
     return (row as UserRow | undefined) ?? null;
   }
 
-  async createSession(userId: number, tokenHash: Buffer, at: number, info: NewSessionInfo = {}): Promise<SessionRow | null> {
-    const row = this.#prepare(
-        `INSERT INTO sessions (user_id, token_hash, created_at, cursor, last_seen_at, device, address)
-         SELECT id, ?, ?, acked, ?, ?, ? FROM users WHERE id = ? AND state = 'active'
-         RETURNING id, user_id AS userId, cursor, last_seen_at AS lastSeenAt, identity_key AS identityKey`,
-      )
-      .get(tokenHash, at, at, info.device ?? '', info.address ?? '', userId) as Omit<SessionRow, 'user'> | undefined;
-    const user = this.#prepare('SELECT name FROM users WHERE id = ?').pluck().get(userId) as string | undefined;
-    if (user === undefined) throw new Error(`no user with id ${userId}`);
-    return row ? { ...row, user } : null;
+  createSession(userId: number, tokenHash: Buffer, at: number, info: NewSessionInfo = {}): Promise<SessionRow | null> {
+    return this.#write(() => {
+      const row = this.#prepare(
+          `INSERT INTO sessions (user_id, token_hash, created_at, cursor, last_seen_at, device, address)
+           SELECT id, ?, ?, acked, ?, ?, ? FROM users WHERE id = ? AND state = 'active'
+           RETURNING id, user_id AS userId, cursor, last_seen_at AS lastSeenAt, identity_key AS identityKey`,
+        )
+        .get(tokenHash, at, at, info.device ?? '', info.address ?? '', userId) as Omit<SessionRow, 'user'> | undefined;
+      const user = this.#prepare('SELECT name FROM users WHERE id = ?').pluck().get(userId) as string | undefined;
+      if (user === undefined) throw new Error(`no user with id ${userId}`);
+      return row ? { ...row, user } : null;
+    });
   }
 
   async getSessionByTokenHash(tokenHash: Buffer): Promise<SessionRow | null> {
@@ -233,26 +244,36 @@ export class SqliteStore implements Store {
     return (row as SessionRow | undefined) ?? null;
   }
 
-  async deleteSession(sessionId: number): Promise<void> {
-    this.#prepare('DELETE FROM sessions WHERE id = ?').run(sessionId);
+  deleteSession(sessionId: number): Promise<void> {
+    return this.#write(() => {
+      this.#prepare('DELETE FROM sessions WHERE id = ?').run(sessionId);
+    });
   }
 
-  async touchSession(sessionId: number, at: number, address?: string): Promise<void> {
-    this.#prepare('UPDATE sessions SET last_seen_at = max(last_seen_at, ?), address = coalesce(?, address) WHERE id = ?')
-      .run(at, address ?? null, sessionId);
+  touchSession(sessionId: number, at: number, address?: string): Promise<void> {
+    return this.#write(() => {
+      this.#prepare('UPDATE sessions SET last_seen_at = max(last_seen_at, ?), address = coalesce(?, address) WHERE id = ?')
+        .run(at, address ?? null, sessionId);
+    });
   }
 
-  async touchSessions(sessionIds: number[], at: number): Promise<void> {
-    this.#prepare('UPDATE sessions SET last_seen_at = max(last_seen_at, ?) WHERE id IN (SELECT value FROM json_each(?))')
-      .run(at, JSON.stringify(sessionIds));
+  touchSessions(sessionIds: number[], at: number): Promise<void> {
+    return this.#write(() => {
+      this.#prepare('UPDATE sessions SET last_seen_at = max(last_seen_at, ?) WHERE id IN (SELECT value FROM json_each(?))')
+        .run(at, JSON.stringify(sessionIds));
+    });
   }
 
-  async deleteIdleSessions(before: number): Promise<number> {
-    return this.#prepare('DELETE FROM sessions WHERE last_seen_at < ?').run(before).changes;
+  deleteIdleSessions(before: number): Promise<number> {
+    return this.#write(() => {
+      return this.#prepare('DELETE FROM sessions WHERE last_seen_at < ?').run(before).changes;
+    });
   }
 
-  async setSessionIdentity(sessionId: number, key: string): Promise<void> {
-    this.#prepare('UPDATE sessions SET identity_key = ? WHERE id = ?').run(key, sessionId);
+  setSessionIdentity(sessionId: number, key: string): Promise<void> {
+    return this.#write(() => {
+      this.#prepare('UPDATE sessions SET identity_key = ? WHERE id = ?').run(key, sessionId);
+    });
   }
 
   async deviceKeys(userId: number, limit: number): Promise<DeviceKey[]> {
@@ -271,43 +292,49 @@ export class SqliteStore implements Store {
       .all(userId, limit) as SessionInfo[];
   }
 
-  async revokeSessions(userId: number, which: number | { except: number }, reason: RevocationReason, at: number): Promise<number> {
-    return this.#db.transaction(() => {
-      const deleted = typeof which === 'number'
-        ? this.#prepare('DELETE FROM sessions WHERE id = ? AND user_id = ?').run(which, userId).changes
-        : this.#prepare('DELETE FROM sessions WHERE user_id = ? AND id != ?').run(userId, which.except).changes;
-      if (deleted > 0) this.#logRevocation(userId, reason, at);
-      return deleted;
-    })();
+  revokeSessions(userId: number, which: number | { except: number }, reason: RevocationReason, at: number): Promise<number> {
+    return this.#write(() => {
+      return this.#db.transaction(() => {
+        const deleted = typeof which === 'number'
+          ? this.#prepare('DELETE FROM sessions WHERE id = ? AND user_id = ?').run(which, userId).changes
+          : this.#prepare('DELETE FROM sessions WHERE user_id = ? AND id != ?').run(userId, which.except).changes;
+        if (deleted > 0) this.#logRevocation(userId, reason, at);
+        return deleted;
+      })();
+    });
   }
 
-  async setPassword(userId: number, salt: Buffer, hash: Buffer, keepSession: number, reason: RevocationReason, at: number): Promise<number> {
-    return this.#db.transaction(() => {
-      this.#prepare('UPDATE users SET salt = ?, hash = ? WHERE id = ?').run(salt, hash, userId);
-      const deleted = this.#prepare('DELETE FROM sessions WHERE user_id = ? AND id != ?').run(userId, keepSession).changes;
-      this.#logRevocation(userId, reason, at);
-      return deleted;
-    })();
+  setPassword(userId: number, salt: Buffer, hash: Buffer, keepSession: number, reason: RevocationReason, at: number): Promise<number> {
+    return this.#write(() => {
+      return this.#db.transaction(() => {
+        this.#prepare('UPDATE users SET salt = ?, hash = ? WHERE id = ?').run(salt, hash, userId);
+        const deleted = this.#prepare('DELETE FROM sessions WHERE user_id = ? AND id != ?').run(userId, keepSession).changes;
+        this.#logRevocation(userId, reason, at);
+        return deleted;
+      })();
+    });
   }
 
-  async setUserState(name: string, state: UserState, at: number): Promise<UserState | null> {
-    return this.#db.transaction((): UserState | null => {
-      const user = this.#prepare('SELECT id, name, state FROM users WHERE name = ? COLLATE NOCASE').get(name) as
-        { id: number; name: string; state: UserState } | undefined;
-      if (!user) return null;
-      if (user.state === 'deleted' || user.state === state) return user.state;
-      this.#prepare('UPDATE users SET state = ? WHERE id = ?').run(state, user.id);
-      if (state === 'active') return user.state;
-      this.#prepare('DELETE FROM sessions WHERE user_id = ?').run(user.id);
-      if (state === 'deleted') {
-        this.#prepare('UPDATE users SET hash = zeroblob(64) WHERE id = ?').run(user.id);
-        this.#prepare('DELETE FROM friends WHERE user = @name OR other = @name').run({ name: user.name });
-        this.#prepare('DELETE FROM members WHERE user = ?').run(user.name);
-        this.#prepare('DELETE FROM invites WHERE user = ?').run(user.name);
-      }
-      this.#logRevocation(user.id, state, at);
-      return user.state;
-    })();
+  setUserState(name: string, state: UserState, at: number): Promise<UserState | null> {
+    return this.#write(() => {
+      return this.#db.transaction((): UserState | null => {
+        const user = this.#prepare('SELECT id, name, state FROM users WHERE name = ? COLLATE NOCASE').get(name) as
+          { id: number; name: string; state: UserState } | undefined;
+        if (!user) return null;
+        if (user.state === 'deleted' || user.state === state) return user.state;
+        this.#prepare('UPDATE users SET state = ? WHERE id = ?').run(state, user.id);
+        if (state === 'active') return user.state;
+        this.#prepare('DELETE FROM sessions WHERE user_id = ?').run(user.id);
+        if (state === 'deleted') {
+          this.#prepare('UPDATE users SET hash = zeroblob(64) WHERE id = ?').run(user.id);
+          this.#prepare('DELETE FROM friends WHERE user = @name OR other = @name').run({ name: user.name });
+          this.#prepare('DELETE FROM members WHERE user = ?').run(user.name);
+          this.#prepare('DELETE FROM invites WHERE user = ?').run(user.name);
+        }
+        this.#logRevocation(user.id, state, at);
+        return user.state;
+      })();
+    });
   }
 
   /** Appends to the revocation log (pruning rows older than REVOCATION_KEEP_MS); inside a transaction. */
@@ -330,17 +357,21 @@ export class SqliteStore implements Store {
   #prepare(sql: string): Database.Statement {
     let statement = this.#statements.get(sql);
     if (!statement) this.#statements.set(sql, (statement = this.#db.prepare(sql)));
+    // A write outside #write would resolve before its data is on disk.
+    if (!statement.readonly && !this.#writing) throw new Error(`SqliteStore: a write outside #write: ${sql.slice(0, 60)}`);
     return statement;
   }
 
-  /** Stores a message through the writer's group commit (#batched); resolves once it is on disk. */
-  async addMessage(m: NewMessage, announce?: (stored: ChatMessage) => Promise<void>): Promise<ChatMessage> {
+  /**
+   * Stores a message through the writer's group commit (#batched); resolves once it is on disk,
+   * with its place in its conversation (read in the insert's transaction). A batch resolves in id
+   * order (one writer, one queue).
+   */
+  async addMessage(m: NewMessage): Promise<StoredMessage> {
     const { from, to, text, at, fromSession } = m;
-    const id = (await this.#batched({ op: 'insert', from, to, pair: conversationOf(from, to), text, at, fromSession })) as number;
-    const stored = { id, from, to, text, at };
-    // A batch resolves in id order, so announcements start in id order too (one process).
-    if (announce) await announce(stored).catch(() => {});
-    return stored;
+    const conversation = conversationOf(from, to);
+    const r = (await this.#batched({ op: 'insert', from, to, pair: conversation, text, at, fromSession })) as { ok: number; prev: number };
+    return { message: { id: r.ok, from, to, text, at }, order: { conversation, prev: r.prev } };
   }
 
   #queued: Queued[] = [];
@@ -350,7 +381,7 @@ export class SqliteStore implements Store {
    * batch (or during one turn of the event loop) go to disk in one transaction, and each promise
    * resolves only after that commit and an fsync after it, so "resolved" still means "on disk".
    */
-  #batched(op: WriteOp): Promise<number | null> {
+  #batched(op: WriteOp): Promise<WriteResult & { ok: unknown }> {
     return new Promise((resolve, reject) => {
       this.#queued.push({ op, resolve, reject });
       if (this.#queued.length === 1 && !this.#inFlight) setImmediate(() => this.#commitQueued());
@@ -374,7 +405,7 @@ export class SqliteStore implements Store {
     batch.forEach((b, i) => {
       const r = results[i]!;
       if ('error' in r) b.reject(new Error(r.error));
-      else settled.push(() => b.resolve(r.ok));
+      else settled.push(() => b.resolve(r));
     });
     if (settled.length > 0) {
       this.#durable().then(
@@ -447,14 +478,16 @@ export class SqliteStore implements Store {
     return rows.reverse().map(toMessage);
   }
 
-  async createGroup(name: string, owner: string, isPrivate: boolean, at: number): Promise<GroupRow | null> {
-    return this.#db.transaction(() => {
-      const info = this.#prepare('INSERT INTO groups (name, owner, private, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
-        .run(name, owner, isPrivate ? 1 : 0, at);
-      if (info.changes === 0) return null;
-      this.#insertMember(name, owner, at);
-      return { name, owner, private: isPrivate, createdAt: at };
-    })();
+  createGroup(name: string, owner: string, isPrivate: boolean, at: number): Promise<GroupRow | null> {
+    return this.#write(() => {
+      return this.#db.transaction(() => {
+        const info = this.#prepare('INSERT INTO groups (name, owner, private, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+          .run(name, owner, isPrivate ? 1 : 0, at);
+        if (info.changes === 0) return null;
+        this.#insertMember(name, owner, at);
+        return { name, owner, private: isPrivate, createdAt: at };
+      })();
+    });
   }
 
   #insertMember(group: string, user: string, at: number): boolean {
@@ -470,12 +503,14 @@ export class SqliteStore implements Store {
     return row ? toGroup(row) : null;
   }
 
-  async deleteGroup(name: string): Promise<void> {
-    this.#db.transaction(() => {
-      this.#prepare('DELETE FROM messages WHERE pair = ?').run(`#${name}`);
-      this.#prepare('DELETE FROM conversations WHERE pair = ?').run(`#${name}`);
-      this.#prepare('DELETE FROM groups WHERE name = ?').run(name);
-    })();
+  deleteGroup(name: string): Promise<void> {
+    return this.#write(() => {
+      this.#db.transaction(() => {
+        this.#prepare('DELETE FROM messages WHERE pair = ?').run(`#${name}`);
+        this.#prepare('DELETE FROM conversations WHERE pair = ?').run(`#${name}`);
+        this.#prepare('DELETE FROM groups WHERE name = ?').run(name);
+      })();
+    });
   }
 
   async listGroups(user: string): Promise<GroupListRow[]> {
@@ -488,12 +523,16 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ ...toGroup(r), members: r.members, member: r.member === 1 }));
   }
 
-  async addMember(group: string, user: string, at: number): Promise<boolean> {
-    return this.#db.transaction(() => this.#insertMember(group, user, at))();
+  addMember(group: string, user: string, at: number): Promise<boolean> {
+    return this.#write(() => {
+      return this.#db.transaction(() => this.#insertMember(group, user, at))();
+    });
   }
 
-  async removeMember(group: string, user: string): Promise<boolean> {
-    return this.#prepare('DELETE FROM members WHERE grp = ? AND user = ?').run(group, user).changes > 0;
+  removeMember(group: string, user: string): Promise<boolean> {
+    return this.#write(() => {
+      return this.#prepare('DELETE FROM members WHERE grp = ? AND user = ?').run(group, user).changes > 0;
+    });
   }
 
   async members(group: string): Promise<MemberRow[]> {
@@ -509,8 +548,10 @@ export class SqliteStore implements Store {
     return this.#prepare('SELECT 1 FROM members WHERE grp = ? AND user = ?').get(group, user) !== undefined;
   }
 
-  async addInvite(group: string, user: string, by: string, at: number): Promise<void> {
-    this.#prepare('INSERT OR REPLACE INTO invites (grp, user, by, at) VALUES (?, ?, ?, ?)').run(group, user, by, at);
+  addInvite(group: string, user: string, by: string, at: number): Promise<void> {
+    return this.#write(() => {
+      this.#prepare('INSERT OR REPLACE INTO invites (grp, user, by, at) VALUES (?, ?, ?, ?)').run(group, user, by, at);
+    });
   }
 
   async hasInvite(group: string, user: string): Promise<boolean> {
@@ -538,34 +579,42 @@ export class SqliteStore implements Store {
       .run(user, other, state, at);
   }
 
-  async requestFriend(user: string, other: string, at: number): Promise<'outgoing' | 'friend' | 'unchanged'> {
-    return this.#db.transaction(() => {
-      const state = this.#friendState(user, other);
-      if (state === 'friend' || state === 'outgoing') return 'unchanged' as const;
-      const next = state === 'incoming' ? 'friend' : 'outgoing';
-      this.#setFriendState(user, other, next, at);
-      this.#setFriendState(other, user, next === 'friend' ? 'friend' : 'incoming', at);
-      return next;
-    })();
+  requestFriend(user: string, other: string, at: number): Promise<'outgoing' | 'friend' | 'unchanged'> {
+    return this.#write(() => {
+      return this.#db.transaction(() => {
+        const state = this.#friendState(user, other);
+        if (state === 'friend' || state === 'outgoing') return 'unchanged' as const;
+        const next = state === 'incoming' ? 'friend' : 'outgoing';
+        this.#setFriendState(user, other, next, at);
+        this.#setFriendState(other, user, next === 'friend' ? 'friend' : 'incoming', at);
+        return next;
+      })();
+    });
   }
 
-  async acceptFriend(user: string, other: string, at: number): Promise<boolean> {
-    return this.#db.transaction(() => {
-      if (this.#friendState(user, other) !== 'incoming') return false;
-      this.#setFriendState(user, other, 'friend', at);
-      this.#setFriendState(other, user, 'friend', at);
-      return true;
-    })();
+  acceptFriend(user: string, other: string, at: number): Promise<boolean> {
+    return this.#write(() => {
+      return this.#db.transaction(() => {
+        if (this.#friendState(user, other) !== 'incoming') return false;
+        this.#setFriendState(user, other, 'friend', at);
+        this.#setFriendState(other, user, 'friend', at);
+        return true;
+      })();
+    });
   }
 
-  async removeFriend(user: string, other: string): Promise<boolean> {
-    const info = this.#prepare('DELETE FROM friends WHERE (user = @user AND other = @other) OR (user = @other AND other = @user)')
-      .run({ user, other });
-    return info.changes > 0;
+  removeFriend(user: string, other: string): Promise<boolean> {
+    return this.#write(() => {
+      const info = this.#prepare('DELETE FROM friends WHERE (user = @user AND other = @other) OR (user = @other AND other = @user)')
+        .run({ user, other });
+      return info.changes > 0;
+    });
   }
 
-  async setFriendNote(user: string, other: string, note: string): Promise<boolean> {
-    return this.#prepare('UPDATE friends SET note = ? WHERE user = ? AND other = ?').run(note, user, other).changes > 0;
+  setFriendNote(user: string, other: string, note: string): Promise<boolean> {
+    return this.#write(() => {
+      return this.#prepare('UPDATE friends SET note = ? WHERE user = ? AND other = ?').run(note, user, other).changes > 0;
+    });
   }
 
   async friends(user: string): Promise<FriendRow[]> {
@@ -573,12 +622,16 @@ export class SqliteStore implements Store {
       .all(user) as FriendRow[];
   }
 
-  async block(user: string, other: string, at: number): Promise<boolean> {
-    return this.#prepare('INSERT INTO blocks (user, other, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(user, other, at).changes > 0;
+  block(user: string, other: string, at: number): Promise<boolean> {
+    return this.#write(() => {
+      return this.#prepare('INSERT INTO blocks (user, other, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(user, other, at).changes > 0;
+    });
   }
 
-  async unblock(user: string, other: string): Promise<boolean> {
-    return this.#prepare('DELETE FROM blocks WHERE user = ? AND other = ?').run(user, other).changes > 0;
+  unblock(user: string, other: string): Promise<boolean> {
+    return this.#write(() => {
+      return this.#prepare('DELETE FROM blocks WHERE user = ? AND other = ?').run(user, other).changes > 0;
+    });
   }
 
   async blocks(user: string): Promise<BlockedUser[]> {

@@ -75,12 +75,18 @@ export interface NewMessage {
   fromSession: number;
 }
 
-/** Where a stored message stands in its conversation: what a node needs to announce it in order. */
+/** Where a stored message stands in its conversation: what a node needs to deliver it in order. */
 export interface MessageOrder {
   /** The conversation: the two user names sorted and joined by a space, or '#' + group name. */
   conversation: string;
   /** The id of the conversation's previous message (0: it is the first). */
   prev: number;
+}
+
+/** A message as addMessage stored it, with its place in its conversation. */
+export interface StoredMessage {
+  message: ChatMessage;
+  order: MessageOrder;
 }
 
 export interface HistoryQuery {
@@ -115,13 +121,6 @@ export interface FriendRow {
 }
 
 export interface Store {
-  /**
-   * The order in which addMessage's `announce` callbacks run: 'id' when in id order across all
-   * conversations (one writer: SQLite); 'conversation' when nodes announce concurrently, in any
-   * order, each message with its MessageOrder, from which receivers restore each conversation's
-   * order (PostgreSQL).
-   */
-  readonly announceOrder: 'id' | 'conversation';
   /**
    * True when messages commit in the order addMessage was called (one writer, one queue): a
    * connection may then hand the store its next message before the previous one resolved.
@@ -181,13 +180,13 @@ export interface Store {
   /** Revocations with id > `after`, oldest first, at most `limit`. Old rows are pruned after a day. */
   revocationsSince(after: number, limit: number): Promise<Revocation[]>;
   /**
-   * Stores a message and returns it with its id; one transaction. Within a conversation ids
-   * increase in commit order. `announce`, if given, runs once the message is committed, before
-   * addMessage resolves: the server publishes the message there (its errors are the caller's;
-   * they do not undo the message). With announceOrder 'id' it runs before any later message's;
-   * with 'conversation' it gets the message's MessageOrder.
+   * Stores a message; one transaction. Resolves once it is committed (and durable), with its id
+   * and its place in its conversation (`order.prev`: the id of the conversation's previous
+   * message, read in the same transaction). Within a conversation ids increase in commit order,
+   * and the messages of one conversation resolve in id order. The caller publishes it (the
+   * server's Router, src/server/delivery/router.ts); the store calls nobody back.
    */
-  addMessage(message: NewMessage, announce?: (stored: ChatMessage, order?: MessageOrder) => Promise<void>): Promise<ChatMessage>;
+  addMessage(message: NewMessage): Promise<StoredMessage>;
   /**
    * Messages to or from `user` after `cursor`, oldest first, not sent by `exceptSession` (even to
    * itself), including messages of groups `user` belongs to posted after they joined.

@@ -6,8 +6,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres-migrations.js';
-import type { MessageOrder } from '../../src/store/store.js';
-import { storeContract } from './store.contract.js';
+import { messageOf, storeContract } from './store.contract.js';
 
 const PG_URL = process.env.CHAT_TEST_PG;
 
@@ -83,7 +82,7 @@ function postgresTests(url: string): void {
       const first = await open(schema);
       expect(await first.schemaVersion()).toBe(PG_MIGRATIONS.length);
       const alice = (await first.createUser('alice', randomBytes(16), randomBytes(64), 1))!;
-      const m1 = await first.addMessage({ from: 'bob', to: 'alice', text: 'one', at: 2, fromSession: 0 });
+      const m1 = await first.addMessage({ from: 'bob', to: 'alice', text: 'one', at: 2, fromSession: 0 }).then(messageOf);
       await first.close();
       for (let i = 0; i < 3; i++) {
         const again = await open(schema);
@@ -95,7 +94,7 @@ function postgresTests(url: string): void {
       expect(await appliedVersions(schema)).toEqual(allVersions);
       // Ids keep increasing after a restart.
       const last = await open(schema);
-      expect((await last.addMessage({ from: 'bob', to: 'alice', text: 'two', at: 3, fromSession: 0 })).id).toBeGreaterThan(m1.id);
+      expect((await last.addMessage({ from: 'bob', to: 'alice', text: 'two', at: 3, fromSession: 0 }).then(messageOf)).id).toBeGreaterThan(m1.id);
     });
 
     it('upgrades a schema-2 database with messages in place: cursors, history and order go on from them', async () => {
@@ -120,9 +119,8 @@ function postgresTests(url: string): void {
       expect(await appliedVersions(schema)).toEqual(allVersions);
       const old = await store.history({ a: 'alice', b: 'bob', limit: 10 });
       expect(old.map((m) => m.text)).toEqual(['old', 'old2']);
-      const orders: (MessageOrder | undefined)[] = [];
-      const next = await store.addMessage({ from: 'bob', to: 'alice', text: 'new', at: 3, fromSession: 0 }, async (_m, order) => void orders.push(order));
-      expect(orders).toEqual([{ conversation: 'alice bob', prev: old[1]!.id }]);
+      const { message: next, order } = await store.addMessage({ from: 'bob', to: 'alice', text: 'new', at: 3, fromSession: 0 });
+      expect([order]).toEqual([{ conversation: 'alice bob', prev: old[1]!.id }]);
       const session = (await store.getSessionByTokenHash(Buffer.from([1])))!;
       expect((await store.pendingMessages('bob', session.cursor, session.id, 10)).map((m) => m.id)).toEqual([...old.map((m) => m.id), next.id]);
       await store.ackMessages(session.id, next.id);
@@ -156,7 +154,7 @@ function postgresTests(url: string): void {
       try {
         await holder.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', key); // "another node"
         let aliceStored = false;
-        const alice = store.addMessage({ from: 'alice', to: 'bob', text: 'waits', at: 1, fromSession: 0 }).then((m) => {
+        const alice = store.addMessage({ from: 'alice', to: 'bob', text: 'waits', at: 1, fromSession: 0 }).then(messageOf).then((m) => {
           aliceStored = true;
           return m;
         });
@@ -165,7 +163,7 @@ function postgresTests(url: string): void {
           const { rows } = await admin.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
           if (rows.length > 0) break;
         }
-        const carol = await store.addMessage({ from: 'carol', to: 'dave', text: 'goes', at: 2, fromSession: 0 });
+        const carol = await store.addMessage({ from: 'carol', to: 'dave', text: 'goes', at: 2, fromSession: 0 }).then(messageOf);
         expect(carol.text).toBe('goes');
         expect(aliceStored).toBe(false); // its conversation is still locked
         await holder.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', key);
@@ -192,7 +190,7 @@ function postgresTests(url: string): void {
            VALUES ('alice', 'bob', 'alice bob', '\\x6869', 1, 0) RETURNING id`,
         );
         const late = Number(rows[0]!.id);
-        const carol = await store.addMessage({ from: 'carol', to: 'bob', text: 'later id, committed first', at: 2, fromSession: 0 });
+        const carol = await store.addMessage({ from: 'carol', to: 'bob', text: 'later id, committed first', at: 2, fromSession: 0 }).then(messageOf);
         expect(carol.id).toBeGreaterThan(late);
         await store.ackMessages(session.id, carol.id); // bob's device saw carol's message
         const cursor = (await store.getSession(session.id))!.cursor;
@@ -229,7 +227,7 @@ function postgresTests(url: string): void {
       let writing = true;
       const sent = Promise.all(
         Array.from({ length: 300 }, (_, i) =>
-          writers[i % writers.length]!.addMessage({ from: 'alice', to: 'bob', text: `m${i}`, at: i, fromSession: 0 }),
+          writers[i % writers.length]!.addMessage({ from: 'alice', to: 'bob', text: `m${i}`, at: i, fromSession: 0 }).then(messageOf),
         ),
       ).finally(() => {
         writing = false;
@@ -244,11 +242,11 @@ function postgresTests(url: string): void {
 
     it('a message insert that fails does not hold up the next ones', async () => {
       const store = await open(await freshSchema());
-      const bad = store.addMessage({ from: 'alice', to: 'bob', text: 'x', at: 1, fromSession: Number.NaN });
-      const good = store.addMessage({ from: 'alice', to: 'bob', text: 'y', at: 2, fromSession: 0 });
+      const bad = store.addMessage({ from: 'alice', to: 'bob', text: 'x', at: 1, fromSession: Number.NaN }).then(messageOf);
+      const good = store.addMessage({ from: 'alice', to: 'bob', text: 'y', at: 2, fromSession: 0 }).then(messageOf);
       await expect(bad).rejects.toThrow();
       expect((await good).text).toBe('y');
-      expect((await store.addMessage({ from: 'alice', to: 'bob', text: 'z', at: 3, fromSession: 0 })).id).toBeGreaterThan((await good).id);
+      expect((await store.addMessage({ from: 'alice', to: 'bob', text: 'z', at: 3, fromSession: 0 }).then(messageOf)).id).toBeGreaterThan((await good).id);
     });
 
     it('crossed friend requests from two nodes at once always end as friends', async () => {

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { DB_FILE, SqliteStore } from '../../src/store/sqlite.js';
-import { storeContract } from './store.contract.js';
+import { messageOf, storeContract } from './store.contract.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -41,8 +41,8 @@ describe('SqliteStore on disk', () => {
     const alice = (await store.createUser('alice', randomBytes(16), randomBytes(64), 1))!;
     await store.createUser('bob', randomBytes(16), randomBytes(64), 2);
     const s = (await store.createSession(alice.id, tokenHash, 3))!;
-    const m1 = await store.addMessage({ from: 'bob', to: 'alice', text: 'one', at: 4, fromSession: 0 });
-    const m2 = await store.addMessage({ from: 'alice', to: 'bob', text: 'two', at: 5, fromSession: s.id });
+    const m1 = await store.addMessage({ from: 'bob', to: 'alice', text: 'one', at: 4, fromSession: 0 }).then(messageOf);
+    const m2 = await store.addMessage({ from: 'alice', to: 'bob', text: 'two', at: 5, fromSession: s.id }).then(messageOf);
     await store.ackMessages(s.id, m1.id);
     await store.close();
 
@@ -52,7 +52,7 @@ describe('SqliteStore on disk', () => {
       expect(await store.getSessionByTokenHash(tokenHash)).toEqual({ id: s.id, userId: alice.id, user: 'alice', cursor: m1.id, lastSeenAt: 3, identityKey: '' });
       expect(await store.history({ a: 'alice', b: 'bob', limit: 10 })).toEqual([m1, m2]);
       // Ids keep increasing after a restart.
-      const m3 = await store.addMessage({ from: 'bob', to: 'alice', text: 'three', at: 6, fromSession: 0 });
+      const m3 = await store.addMessage({ from: 'bob', to: 'alice', text: 'three', at: 6, fromSession: 0 }).then(messageOf);
       expect(m3.id).toBeGreaterThan(m2.id);
     } finally {
       await store.close();
@@ -128,7 +128,7 @@ describe('SqliteStore on disk', () => {
       expect(ids(await store.pendingMessages('bob', 0, 3, 100))).toEqual([1, 3]);
       expect(ids(await store.directMessagesTo('alice', 0, 3, 10))).toEqual([2]);
       // New messages keep the table up to date; the two old indexes are gone.
-      const m4 = await store.addMessage({ from: 'bob', to: 'carol', text: 'hi', at: 2, fromSession: 3 });
+      const m4 = await store.addMessage({ from: 'bob', to: 'carol', text: 'hi', at: 2, fromSession: 3 }).then(messageOf);
       expect(ids(await store.pendingMessages('carol', 0, 0, 100))).toEqual([m4.id]);
       expect(ids(await store.pendingMessages('bob', 3, 0, 100))).toEqual([m4.id]);
     } finally {
@@ -158,7 +158,7 @@ describe('SqliteStore on disk', () => {
     const store = new SqliteStore(await tempDir());
     const user = await store.createUser('alice', randomBytes(16), randomBytes(32), 1);
     const session = (await store.createSession(user!.id, randomBytes(32), 2))!;
-    const send = (i: number) => store.addMessage({ from: 'bob', to: 'alice', text: `m${i}`, at: 3, fromSession: 0 });
+    const send = (i: number) => store.addMessage({ from: 'bob', to: 'alice', text: `m${i}`, at: 3, fromSession: 0 }).then(messageOf);
     const sends = Array.from({ length: 150 }, (_, i) => send(i));
     await new Promise((resolve) => setImmediate(resolve)); // the batch above is now on the writer's connection
     const others = [store.createUser('bob', randomBytes(16), randomBytes(32), 4), store.createGroup('ops', 'alice', false, 5), store.ackMessages(session.id, 10)];
@@ -199,7 +199,7 @@ describe('SqliteStore on disk', () => {
       let acknowledged = 0;
       const errors = new Set<string>();
       for (let round = 0; round < 200 && errors.size === 0; round++) {
-        const sends = Array.from({ length: 50 }, () => store.addMessage({ from: 'a', to: 'b', text: 'x'.repeat(2000), at: 1, fromSession: 0 }));
+        const sends = Array.from({ length: 50 }, () => store.addMessage({ from: 'a', to: 'b', text: 'x'.repeat(2000), at: 1, fromSession: 0 }).then(messageOf));
         for (const r of await Promise.allSettled(sends)) {
           if (r.status === 'fulfilled') acknowledged++;
           else errors.add((r.reason as Error).message);
@@ -231,7 +231,7 @@ describe('SqliteStore on disk', () => {
     const sends = Array.from({ length: 50 }, (_, i) => store.addMessage({ from: 'bob', to: 'alice', text: `m${i}`, at: 1, fromSession: 0 }));
     await store.close();
     expect(await Promise.all(sends)).toHaveLength(50);
-    await expect(store.addMessage({ from: 'bob', to: 'alice', text: 'late', at: 2, fromSession: 0 })).rejects.toThrow(/closed/);
+    await expect(store.addMessage({ from: 'bob', to: 'alice', text: 'late', at: 2, fromSession: 0 }).then(messageOf)).rejects.toThrow(/closed/);
     const again = new SqliteStore(dir);
     try {
       expect(await again.pendingMessages('alice', 0, 0, 100)).toHaveLength(50);

@@ -3,7 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/protocol/messages.js';
-import type { MessageOrder, NewMessage, SessionRow, Store, UserRow } from '../../src/store/store.js';
+import type { MessageOrder, NewMessage, SessionRow, Store, StoredMessage, UserRow } from '../../src/store/store.js';
+
+/** The message of what addMessage resolved with. */
+export const messageOf = (s: StoredMessage): ChatMessage => s.message;
 
 export interface StoreFixture {
   store: Store;
@@ -41,7 +44,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     let clock = T0;
     function msg(from: string, to: string, fromSession: number, text = `${from}→${to}`): Promise<ChatMessage> {
       const m: NewMessage = { from, to, text, at: ++clock, fromSession };
-      return store.addMessage(m);
+      return store.addMessage(m).then(messageOf);
     }
 
     const ids = (ms: ChatMessage[]) => ms.map((m) => m.id);
@@ -306,23 +309,25 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     });
 
     describe('messages', () => {
-      it('announces each message after its commit, in id order, even when they are added at once', async () => {
+      it('resolves each message after its commit, in id order, with its place in its conversation, even when they are added at once', async () => {
         await user('alice');
         await user('bob');
-        const announced: number[] = [];
+        const resolved: number[] = [];
         const visible: boolean[] = [];
         const added = await Promise.all(Array.from({ length: 40 }, (_, i) =>
-          store.addMessage({ from: 'alice', to: 'bob', text: `m${i}`, at: T0 + i, fromSession: 0 }, async (m) => {
-            announced.push(m.id);
-            visible.push((await store.pendingMessages('bob', m.id - 1, 0, 1))[0]?.id === m.id);
+          store.addMessage({ from: 'alice', to: 'bob', text: `m${i}`, at: T0 + i, fromSession: 0 }).then(async (s) => {
+            resolved.push(s.message.id);
+            visible.push((await store.pendingMessages('bob', s.message.id - 1, 0, 1))[0]?.id === s.message.id);
+            return s;
           })));
-        expect(announced).toEqual(added.map((m) => m.id).sort((a, b) => a - b));
+        const inOrder = added.map((s) => s.message.id).sort((a, b) => a - b);
+        expect(resolved).toEqual(inOrder);
         expect(visible.every(Boolean)).toBe(true);
-        // A failing announcement does not undo the message.
-        const kept = await store.addMessage({ from: 'alice', to: 'bob', text: 'kept', at: T0, fromSession: 0 }, async () => {
-          throw new Error('bus down');
-        });
-        expect((await store.history({ a: 'alice', b: 'bob', limit: 1 }))[0]).toEqual(kept);
+        // Each names its conversation's previous message (0: the first), what a node delivers in order by.
+        const orders = inOrder.map((id) => added.find((s) => s.message.id === id)!.order);
+        expect(orders).toEqual(inOrder.map((_, j) => ({ conversation: 'alice bob', prev: j === 0 ? 0 : inOrder[j - 1] })));
+        const [first] = await store.history({ a: 'alice', b: 'bob', limit: 1 });
+        expect(first).toEqual(added.find((s) => s.message.id === inOrder[inOrder.length - 1])!.message);
       });
 
       it('stores a message and returns it with an id, oldest first ids increasing across conversations', async () => {
@@ -330,7 +335,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         await user('bob');
         await user('carol');
         const s = await session(alice);
-        const m1 = await store.addMessage({ from: 'alice', to: 'bob', text: 'hi bob', at: T0 + 1, fromSession: s.id });
+        const m1 = await store.addMessage({ from: 'alice', to: 'bob', text: 'hi bob', at: T0 + 1, fromSession: s.id }).then(messageOf);
         expect(m1).toEqual({ id: m1.id, from: 'alice', to: 'bob', text: 'hi bob', at: T0 + 1 });
         const m2 = await msg('alice', 'carol', s.id);
         const m3 = await msg('bob', 'alice', 0);
@@ -634,10 +639,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         await store.createGroup('ops', 'alice', false, T0);
         await store.addMember('ops', 'bob', T0);
         expect(await store.backlog('bob', 100)).toEqual({ count: 0, bytes: 0 });
-        const m1 = await store.addMessage({ from: 'alice', to: 'bob', text: 'héllo', at: T0, fromSession: sa.id });
-        await store.addMessage({ from: 'alice', to: '#ops', text: 'to the group', at: T0, fromSession: sa.id });
-        await store.addMessage({ from: 'bob', to: 'bob', text: 'a note to self', at: T0, fromSession: sb.id });
-        await store.addMessage({ from: 'alice', to: 'bob', text: 'again', at: T0, fromSession: sa.id });
+        const m1 = await store.addMessage({ from: 'alice', to: 'bob', text: 'héllo', at: T0, fromSession: sa.id }).then(messageOf);
+        await store.addMessage({ from: 'alice', to: '#ops', text: 'to the group', at: T0, fromSession: sa.id }).then(messageOf);
+        await store.addMessage({ from: 'bob', to: 'bob', text: 'a note to self', at: T0, fromSession: sb.id }).then(messageOf);
+        await store.addMessage({ from: 'alice', to: 'bob', text: 'again', at: T0, fromSession: sa.id }).then(messageOf);
         expect(await store.backlog('bob', 100)).toEqual({ count: 2, bytes: 6 + 5 });
         expect((await store.backlog('bob', 1)).count).toBe(1);
         await store.ackMessages(sb.id, m1.id);
@@ -671,8 +676,9 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
           Array.from({ length: 210 }, (_, i) => {
             const [from, to] = conversations[i % conversations.length]!;
             const m = { from, to, text: `m${i}`, at: T0 + i, fromSession: from === 'alice' ? sa.id : 0 };
-            return nodes[i % nodes.length]!.addMessage(m, async (stored, order) => {
-              announced.push({ id: stored.id, order });
+            return nodes[i % nodes.length]!.addMessage(m).then(({ message, order }) => {
+              announced.push({ id: message.id, order });
+              return message;
             });
           }),
         ).finally(() => {
@@ -689,13 +695,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
           const history = to.startsWith('#') ? await store.groupHistory(to.slice(1), 500) : await store.history({ a: from, b: to, limit: 500 });
           const inOrder = [...stored].sort((x, y) => x - y);
           expect(ids(history), k).toEqual(inOrder);
-          if (store.announceOrder === 'conversation') {
-            // Each message names its conversation's previous one: receivers can restore the order.
-            const orders = inOrder.map((id) => announced.find((x) => x.id === id)!.order);
-            expect(orders, k).toEqual(inOrder.map((_, j) => ({ conversation: k, prev: j === 0 ? 0 : inOrder[j - 1] })));
-          }
+          // Each message names its conversation's previous one (every store): receivers can restore the order.
+          const orders = inOrder.map((id) => announced.find((x) => x.id === id)!.order);
+          expect(orders, k).toEqual(inOrder.map((_, j) => ({ conversation: k, prev: j === 0 ? 0 : inOrder[j - 1] })));
         }
-        if (store.announceOrder === 'id') expect(announced.map((x) => x.id)).toEqual(all.map((m) => m.id).sort((x, y) => x - y));
+        // One writer (commitsInCallOrder): messages resolve in id order across conversations too.
+        if (store.commitsInCallOrder) expect(announced.map((x) => x.id)).toEqual(all.map((m) => m.id).sort((x, y) => x - y));
         expect(announced.length).toBe(all.length);
         const forBob = all.filter((m) => m.to === 'bob' || m.from === 'bob' || m.to === '#ops').map((m) => m.id);
         expect([...forBob].filter((id) => !seen.has(id))).toEqual([]);

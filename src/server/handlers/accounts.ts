@@ -4,7 +4,7 @@ import type { Request } from '../../protocol/messages.js';
 import { NAME_RULE, PASSWORD_MAX, PASSWORD_MIN, normalizeName } from '../../protocol/names.js';
 import { hashPassword, hashToken, verifyPassword } from '../auth.js';
 import type { UserRow } from '../../store/store.js';
-import type { Connection } from '../connection.js';
+import type { Connection, ReadyConnection } from '../connection.js';
 import type { ServerContext } from '../context.js';
 import { openSession, resumeSession } from './sessions.js';
 import { checkIdentityKey } from '../identity.js';
@@ -80,7 +80,7 @@ export async function handleAuth(ctx: ServerContext, conn: Connection, req: Req<
   return resumed;
 }
 
-export async function handleLogout(ctx: ServerContext, conn: Connection) {
+export async function handleLogout(ctx: ServerContext, conn: ReadyConnection) {
   await ctx.store.deleteSession(conn.sessionId);
   // Other connections still using the revoked token (this node) end too.
   for (const other of ctx.registry.all) {
@@ -104,6 +104,6 @@ export async function handleDeviceKeys(ctx: ServerContext, req: Req<'device_keys
   return { user: name, keys: keys.map(({ device, key }) => ({ device, key })) };
 }
 
-export async function handleWhoami(conn: Connection) {
+export async function handleWhoami(conn: ReadyConnection) {
   return { user: conn.user };
 }

@@ -13,7 +13,7 @@ export async function handleHello(ctx: ServerContext, conn: Connection, req: Ext
       fatal: true,
     });
   }
-  conn.state = 'login';
+  conn.greeted();
   return {
     version: PROTOCOL_VERSION,
     server: SERVER_SOFTWARE,

@@ -1,7 +1,7 @@
 // The one gate every request passes: hello first, then register/login/auth, then the rest.
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Request } from '../../protocol/messages.js';
-import type { Connection } from '../connection.js';
+import type { Connection, ReadyConnection } from '../connection.js';
 import type { ServerContext } from '../context.js';
 import { handleAuth, handleDeviceKeys, handleLogin, handleLogout, handleRegister, handleWhoami } from './accounts.js';
 import { handleHello } from './hello.js';
@@ -40,6 +40,14 @@ export async function handle(ctx: ServerContext, conn: Connection, req: Request)
     case 'register': return handleRegister(ctx, conn, req);
     case 'login': return handleLogin(ctx, conn, req);
     case 'auth': return handleAuth(ctx, conn, req);
+  }
+  if (!conn.isReady()) throw new ProtocolError('unauthorized', 'log in first'); // (checked above; narrows conn)
+  return handleReady(ctx, conn, req);
+}
+
+/** The requests of a logged-in connection: their handlers get `conn.user` as a string. */
+async function handleReady(ctx: ServerContext, conn: ReadyConnection, req: Exclude<Request, { type: 'hello' | 'register' | 'login' | 'auth' | 'relay' | 'punch' }>): Promise<unknown> {
+  switch (req.type) {
     case 'logout': return handleLogout(ctx, conn);
     case 'whoami': return handleWhoami(conn);
     case 'sessions': return handleSessions(ctx, conn);

@@ -2,14 +2,13 @@
 import { ProtocolError } from '../../protocol/errors.js';
 import type { ChatMessage, Request } from '../../protocol/messages.js';
 import { isGroupAddress } from '../../protocol/names.js';
-import type { Connection } from '../connection.js';
+import type { ReadyConnection } from '../connection.js';
 import type { ServerContext } from '../context.js';
 import { existingGroup, existingUser, requireMember } from './lookups.js';
-import { flushQueue } from './presence.js';
 
 type Req<T extends Request['type']> = Extract<Request, { type: T }>;
 
-export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<'send'>) {
+export async function handleSend(ctx: ServerContext, conn: ReadyConnection, req: Req<'send'>) {
   // Pipelined sends (Connection.#drainRequests) reach the store in request order.
   const turn = conn.sendTurn();
   let admitted: Admitted;
@@ -25,7 +24,7 @@ export async function handleSend(ctx: ServerContext, conn: Connection, req: Req<
 type Admitted = { stored: Promise<ChatMessage> };
 
 /** Checks a send and hands it to the store (after `ready`). */
-async function admitSend(ctx: ServerContext, conn: Connection, req: Req<'send'>, ready: Promise<void> | null): Promise<Admitted> {
+async function admitSend(ctx: ServerContext, conn: ReadyConnection, req: Req<'send'>, ready: Promise<void> | null): Promise<Admitted> {
   const bytes = Buffer.byteLength(req.text, 'utf8');
   if (req.text.trim() === '') throw new ProtocolError('bad_request', 'message is empty');
   // A lone surrogate can't be stored as UTF-8: history would differ from what was delivered.
@@ -34,20 +33,21 @@ async function admitSend(ctx: ServerContext, conn: Connection, req: Req<'send'>,
     throw new ProtocolError('too_large', `message is ${bytes} bytes; the limit is ${ctx.limits.maxMessageBytes}`);
   }
   // Per user, over all its connections (docs/security.md "Messages").
-  ctx.sendLimits.takeMessage(conn.user!, bytes, ctx.now());
+  ctx.sendLimits.takeMessage(conn.user, bytes, ctx.now());
   if (isGroupAddress(req.to)) return sendToGroup(ctx, conn, req.to, req.text, ready);
   const to = await existingUser(ctx, req.to);
   // protocol.md §4.7: to a user who blocks the sender, nothing is stored or delivered, and the
   // reply says nothing of it (id 0: no stored message has it; no `delivered` follows).
-  if (await ctx.blocks.has(to, conn.user!)) return { stored: Promise.resolve({ id: 0, from: conn.user!, to, text: req.text, at: ctx.now() }) };
-  await ctx.sendLimits.takeDirect(conn.user!, to, bytes, ctx.now());
+  if (await ctx.blocks.has(to, conn.user)) return { stored: Promise.resolve({ id: 0, from: conn.user, to, text: req.text, at: ctx.now() }) };
+  await ctx.sendLimits.takeDirect(conn.user, to, bytes, ctx.now());
   if (ready) await ready;
-  // Delivered from inside addMessage, with the message's place in its conversation: every node
-  // passes each conversation's messages on in id order (sequencer.ts).
-  const stored = ctx.store.addMessage(
-    { from: conn.user!, to, text: req.text, at: ctx.now(), fromSession: conn.sessionId },
-    (message, order) => ctx.deliver([to, conn.user!], { type: 'event', event: 'message', data: message }, conn, order),
-  );
+  // Published once stored, with the message's place in its conversation: every node passes each
+  // conversation's messages on in id order (sequencer.ts). The reply waits for the publish.
+  const stored = ctx.store.addMessage({ from: conn.user, to, text: req.text, at: ctx.now(), fromSession: conn.sessionId })
+    .then(async ({ message, order }) => {
+      await ctx.deliver([to, conn.user], { type: 'event', event: 'message', data: message }, conn, order);
+      return message;
+    });
   return { stored };
 }
 
@@ -56,30 +56,34 @@ function receipt({ text: _text, ...rest }: ChatMessage): Omit<ChatMessage, 'text
   return rest;
 }
 
-async function sendToGroup(ctx: ServerContext, conn: Connection, to: string, text: string, ready: Promise<void> | null): Promise<Admitted> {
+async function sendToGroup(ctx: ServerContext, conn: ReadyConnection, to: string, text: string, ready: Promise<void> | null): Promise<Admitted> {
   const group = await existingGroup(ctx, to);
-  await requireMember(ctx, group, conn.user!);
+  await requireMember(ctx, group, conn.user);
   if (ready) await ready;
-  const stored = ctx.store.addMessage(
-    { from: conn.user!, to: `#${group.name}`, text, at: ctx.now(), fromSession: conn.sessionId },
-    async (message, order) => {
-      const members = (await ctx.store.members(group.name)).map((m) => m.user);
-      await ctx.deliver(members, { type: 'event', event: 'message', data: message }, conn, order);
-    },
-  );
+  const stored = ctx.store.addMessage({ from: conn.user, to: `#${group.name}`, text, at: ctx.now(), fromSession: conn.sessionId })
+    .then(async ({ message, order }) => {
+      try {
+        const members = (await ctx.store.members(group.name)).map((m) => m.user);
+        await ctx.deliver(members, { type: 'event', event: 'message', data: message }, conn, order);
+      } catch (err) {
+        // Stored: a failure to publish does not undo it (its members get it from their backlog).
+        ctx.log(`cannot deliver message ${message.id} to #${group.name}: ${(err as Error).message}`);
+      }
+      return message;
+    });
   return { stored };
 }
 
-export async function handleHistory(ctx: ServerContext, conn: Connection, req: Req<'history'>) {
+export async function handleHistory(ctx: ServerContext, conn: ReadyConnection, req: Req<'history'>) {
   const limit = Math.min(Math.max(req.limit ?? 50, 1), ctx.limits.maxHistoryLimit);
   let messages;
   if (isGroupAddress(req.with)) {
     const group = await existingGroup(ctx, req.with);
-    if (group.private) await requireMember(ctx, group, conn.user!);
+    if (group.private) await requireMember(ctx, group, conn.user);
     messages = await ctx.store.groupHistory(group.name, limit + 1, req.before);
   } else {
     const other = await existingUser(ctx, req.with);
-    messages = await ctx.store.history({ a: conn.user!, b: other, limit: limit + 1, before: req.before });
+    messages = await ctx.store.history({ a: conn.user, b: other, limit: limit + 1, before: req.before });
   }
   const more = messages.length > limit;
   return { messages: more ? messages.slice(1) : messages, more };
@@ -88,67 +92,18 @@ export async function handleHistory(ctx: ServerContext, conn: Connection, req: R
 /** Most `delivered` receipts sent for one ack (older ones are implied). */
 const MAX_RECEIPTS = 200;
 
-export async function handleAck(ctx: ServerContext, conn: Connection, req: Req<'ack'>) {
+export async function handleAck(ctx: ServerContext, conn: ReadyConnection, req: Req<'ack'>) {
   const before = (await ctx.store.getSession(conn.sessionId))?.cursor ?? 0;
-  const upTo = conn.delivered ? await gapFreeAck(ctx, conn, before, req.upTo) : req.upTo;
+  // A subscribed connection's ack is gap-free (delivery/mailbox.ts, rule 4).
+  const mailbox = ctx.router.mailboxOf(conn.id);
+  const upTo = mailbox ? await mailbox.gapFreeAck(before, req.upTo) : req.upTo;
   await ctx.store.ackMessages(conn.sessionId, upTo);
   if (upTo <= before) return {};
-  ctx.sendLimits.acked(conn.user!);
+  ctx.sendLimits.acked(conn.user);
   // Receipts: tell each sender that their direct message reached one of this user's devices.
   const at = ctx.now();
-  for (const m of await ctx.store.directMessagesTo(conn.user!, before, upTo, MAX_RECEIPTS)) {
+  for (const m of await ctx.store.directMessagesTo(conn.user, before, upTo, MAX_RECEIPTS)) {
     await ctx.deliver([m.from], { type: 'event', event: 'delivered', data: { id: m.id, to: m.to, at } });
   }
   return {};
-}
-
-/**
- * In a cluster a message may arrive after a newer one (another conversation, another node). An
- * ack of message n covers n and what was sent before it, so the cursor moves only up to the first
- * stored message this connection was not sent by then: a device that drops before that one
- * arrives, or before it processed it, still gets it on its next connection (protocol.md §4.3).
- */
-export async function gapFreeAck(ctx: ServerContext, conn: Connection, before: number, upTo: number): Promise<number> {
-  const delivered = conn.delivered!;
-  const covered = delivered.get(upTo) ?? Number.POSITIVE_INFINITY;
-  // What it was sent after `before`, and one more: enough to find the first message it was not sent.
-  let limit = 1;
-  for (const id of delivered.keys()) if (id > before) limit++;
-  limit = Math.min(limit, ctx.limits.maxHistoryLimit);
-  const pending = await ctx.store.pendingMessages(conn.user!, before, conn.sessionId, limit);
-  // A full page may not reach upTo: then only as far as it was checked.
-  let safe = pending.length === limit ? Math.min(upTo, pending[pending.length - 1]!.id) : upTo;
-  for (const m of pending) {
-    if (m.id > upTo) break;
-    const sent = delivered.get(m.id);
-    if (sent === undefined || sent > covered) {
-      safe = m.id - 1;
-      break;
-    }
-  }
-  for (const id of delivered.keys()) if (id <= safe) delivered.delete(id);
-  conn.deliveredFloor = Math.max(conn.deliveredFloor, safe);
-  return safe;
-}
-
-const NO_OFFERS: ReadonlySet<string> = new Set();
-
-/**
- * Sends a connection what the store has for it that it was not sent (after the bus lost messages,
- * or a node died before publishing some). Live events wait meanwhile, so that each conversation
- * still arrives in id order.
- */
-export async function refill(ctx: ServerContext, conn: Connection): Promise<void> {
-  if (!conn.delivered || conn.syncQueue || !conn.user) return;
-  conn.syncQueue = [];
-  try {
-    const cursor = (await ctx.store.getSession(conn.sessionId))?.cursor ?? 0;
-    for (const m of await ctx.store.pendingMessages(conn.user, cursor, conn.sessionId, ctx.limits.maxHistoryLimit)) {
-      if (!conn.delivered.has(m.id)) conn.send({ type: 'event', event: 'message', data: m });
-    }
-  } finally {
-    // In a cluster backlogUpTo is 0 (subscribe), so nothing is filtered by id: conn.send drops
-    // the messages this connection already has.
-    flushQueue(conn, 0, NO_OFFERS);
-  }
 }

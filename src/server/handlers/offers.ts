@@ -2,7 +2,7 @@
 import { ProtocolError } from '../../protocol/errors.js';
 import type { OfferAction } from '../../bus/bus.js';
 import type { Candidate, OfferCloseReason, OfferFileInfo, Request } from '../../protocol/messages.js';
-import type { Connection } from '../connection.js';
+import type { ReadyConnection } from '../connection.js';
 import type { Offer } from '../offers.js';
 import { transferTaken } from '../relay-tickets.js';
 import type { ServerContext } from '../context.js';
@@ -45,7 +45,9 @@ function checkFile(f: unknown): OfferFileInfo {
 export function closeOffer(ctx: ServerContext, offer: Offer, reason: OfferCloseReason, by: string, message?: string): void {
   if (!ctx.offers.remove(offer)) return;
   const event = { type: 'event', event: 'offer_closed', data: { offer: offer.info.id, reason, by, message } } as const;
-  if (reason !== 'withdrawn' && reason !== 'sender_gone') offer.sender?.push(event);
+  if (reason !== 'withdrawn' && reason !== 'sender_gone') {
+    if (offer.sender) ctx.router.pushTo(offer.sender, event);
+  }
   if (offer.open && !offer.hidden) {
     void ctx.deliver([offer.info.to], event);
     void ctx.announce({ kind: 'offer_end', node: ctx.node, offer: offer.info.id });
@@ -65,7 +67,7 @@ export function applyOfferAction(ctx: ServerContext, id: string, act: OfferActio
 /** Tells the sender, ends the offer everywhere (the receiver's other devices stop showing it). */
 function acceptOffer(ctx: ServerContext, offer: Offer, accepted: Omit<Extract<OfferAction, { action: 'accept' }>, 'action'>): void {
   const { connection, ...data } = accepted;
-  offer.sender!.push({ type: 'event', event: 'offer_accepted', data: { offer: offer.info.id, ...data } });
+  ctx.router.pushTo(offer.sender!, { type: 'event', event: 'offer_accepted', data: { offer: offer.info.id, ...data } });
   ctx.offers.remove(offer);
   void ctx.announce({ kind: 'offer_end', node: ctx.node, offer: offer.info.id });
   const closed = { type: 'event', event: 'offer_closed', data: { offer: offer.info.id, reason: 'accepted', by: accepted.by } } as const;
@@ -91,26 +93,26 @@ function checkVia(via: unknown): string[] | undefined {
 }
 
 /** An open offer addressed to this connection's user. */
-function offerFor(ctx: ServerContext, conn: Connection, id: string): Offer {
+function offerFor(ctx: ServerContext, conn: ReadyConnection, id: string): Offer {
   const offer = findOffer(ctx, id);
   if (offer.info.to !== conn.user || !offer.open || offer.hidden) throw new ProtocolError('no_such_offer', `no such offer: ${id.slice(0, 64)}`);
   return offer;
 }
 
-export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req<'offer'>) {
+export async function handleOffer(ctx: ServerContext, conn: ReadyConnection, req: Req<'offer'>) {
   const to = await existingUser(ctx, req.to);
   const candidates = checkCandidates(req.candidates);
   if (req.fileCount < 1 || req.fileCount > ctx.limits.maxOfferFiles) throw bad(`an offer holds 1-${ctx.limits.maxOfferFiles} files`);
   if (req.transfer.length > 128 || req.token.length > 256) throw bad('transfer id or token too long');
   if (req.key !== undefined && req.key.length > 64) throw bad('key too long');
-  claimTransfer(ctx, req.transfer, conn.user!, to);
-  if (ctx.offers.countFrom(conn.user!) >= ctx.limits.maxOffersPerUser) {
+  claimTransfer(ctx, req.transfer, conn.user, to);
+  if (ctx.offers.countFrom(conn.user) >= ctx.limits.maxOffersPerUser) {
     throw new ProtocolError('overloaded', `you already have ${ctx.limits.maxOffersPerUser} offers waiting`);
   }
   const at = ctx.now();
   const timeoutMs = Math.min(Math.max(req.timeoutMs, MIN_TIMEOUT_MS), ctx.limits.maxOfferTimeoutMs);
   const info = {
-    transfer: req.transfer, from: conn.user!, to, token: req.token, candidates,
+    transfer: req.transfer, from: conn.user, to, token: req.token, candidates,
     observed: conn.remoteAddress, fileCount: req.fileCount, totalBytes: req.totalBytes, at, expiresAt: at + timeoutMs,
     key: req.key, identity: checkSignedIdentity(req.identity), verify: req.verify, via: checkVia(req.via),
   };
@@ -120,7 +122,7 @@ export async function handleOffer(ctx: ServerContext, conn: Connection, req: Req
       : closeOffer(ctx, o, 'expired', ''));
   // protocol.md §4.7: an offer to a user who blocks the sender looks the same to the sender, and
   // nobody else ever sees it.
-  if (await ctx.blocks.has(to, conn.user!)) offer.hidden = true;
+  if (await ctx.blocks.has(to, conn.user)) offer.hidden = true;
   ctx.log(`offer ${offer.info.id} ${conn.user} -> ${to}: ${req.fileCount} files, ${req.totalBytes} bytes${offer.hidden ? ' (blocked)' : ''}`);
   return { offer: offer.info.id, online: ctx.presence.isOnline(to), expiresAt: info.expiresAt };
 }
@@ -130,7 +132,7 @@ function claimTransfer(ctx: ServerContext, transfer: string, from: string, to: s
   if (ctx.offers.transferTakenBy(transfer, from, to) || !ctx.relay.mayUse(transfer, from, to, ctx.now())) throw transferTaken();
 }
 
-export async function handleOfferFiles(ctx: ServerContext, conn: Connection, req: Req<'offer_files'>) {
+export async function handleOfferFiles(ctx: ServerContext, conn: ReadyConnection, req: Req<'offer_files'>) {
   const offer = findOffer(ctx, req.offer);
   if (offer.sender !== conn || offer.open) throw new ProtocolError('no_such_offer', `no such offer: ${req.offer.slice(0, 64)}`);
   if (req.files.length > MAX_FILES_PAGE) throw bad(`at most ${MAX_FILES_PAGE} files per offer_files request`);
@@ -140,7 +142,7 @@ export async function handleOfferFiles(ctx: ServerContext, conn: Connection, req
   if (!req.done) return { received: offer.files.length };
   const total = offer.files.reduce((sum, f) => sum + f.size, 0);
   if (offer.files.length !== offer.info.fileCount || total !== offer.info.totalBytes) {
-    closeOffer(ctx, offer, 'withdrawn', conn.user!);
+    closeOffer(ctx, offer, 'withdrawn', conn.user);
     throw bad('file list does not match the announced count and total size');
   }
   ctx.offers.opened(offer);
@@ -150,7 +152,7 @@ export async function handleOfferFiles(ctx: ServerContext, conn: Connection, req
   return { received: offer.files.length, online: ctx.presence.isOnline(offer.info.to) };
 }
 
-export async function handleOfferList(ctx: ServerContext, conn: Connection, req: Req<'offer_list'>) {
+export async function handleOfferList(ctx: ServerContext, conn: ReadyConnection, req: Req<'offer_list'>) {
   const offer = findOffer(ctx, req.offer);
   const sender = offer.info.from === conn.user;
   if (!sender && (offer.info.to !== conn.user || offer.hidden)) throw new ProtocolError('no_such_offer', 'no such offer');
@@ -159,11 +161,11 @@ export async function handleOfferList(ctx: ServerContext, conn: Connection, req:
   return { files: offer.files.slice(start, start + limit), total: offer.files.length };
 }
 
-export async function handleOffers(ctx: ServerContext, conn: Connection) {
-  return { offers: ctx.offers.openFor(conn.user!).map((o) => o.info) };
+export async function handleOffers(ctx: ServerContext, conn: ReadyConnection) {
+  return { offers: ctx.offers.openFor(conn.user).map((o) => o.info) };
 }
 
-export async function handleAccept(ctx: ServerContext, conn: Connection, req: Req<'accept'>) {
+export async function handleAccept(ctx: ServerContext, conn: ReadyConnection, req: Req<'accept'>) {
   const offer = offerFor(ctx, conn, req.offer);
   if (req.key !== undefined && req.key.length > 64) throw bad('key too long');
   const candidates = req.candidates ? checkCandidates(req.candidates) : undefined;
@@ -172,7 +174,7 @@ export async function handleAccept(ctx: ServerContext, conn: Connection, req: Re
   ctx.relay.allow(offer.info.transfer, offer.info.token, offer.info.from, offer.info.to, ctx.now());
   const relay = ctx.relayAddress;
   const identity = checkSignedIdentity(req.identity);
-  const accepted = { by: conn.user!, observed: conn.remoteAddress, key: req.key, candidates, relay, connection: conn.id, identity, verify: req.verify, via: checkVia(req.via) };
+  const accepted = { by: conn.user, observed: conn.remoteAddress, key: req.key, candidates, relay, connection: conn.id, identity, verify: req.verify, via: checkVia(req.via) };
   if (offer.sender) acceptOffer(ctx, offer, accepted);
   else {
     await ctx.bus.publish({ kind: 'offer_action', node: ctx.node, owner: offer.node, offer: offer.info.id, action: 'accept', ...accepted });
@@ -181,20 +183,20 @@ export async function handleAccept(ctx: ServerContext, conn: Connection, req: Re
   return relay ? { offer: offer.info, relay } : { offer: offer.info };
 }
 
-export async function handleReject(ctx: ServerContext, conn: Connection, req: Req<'reject'>) {
+export async function handleReject(ctx: ServerContext, conn: ReadyConnection, req: Req<'reject'>) {
   const offer = offerFor(ctx, conn, req.offer);
   const reason = req.reason?.slice(0, 500);
-  if (offer.sender) closeOffer(ctx, offer, 'rejected', conn.user!, reason);
+  if (offer.sender) closeOffer(ctx, offer, 'rejected', conn.user, reason);
   else {
-    await ctx.bus.publish({ kind: 'offer_action', node: ctx.node, owner: offer.node, offer: offer.info.id, action: 'reject', by: conn.user!, reason });
+    await ctx.bus.publish({ kind: 'offer_action', node: ctx.node, owner: offer.node, offer: offer.info.id, action: 'reject', by: conn.user, reason });
     ctx.offers.remove(offer);
   }
   return {};
 }
 
-export async function handleWithdraw(ctx: ServerContext, conn: Connection, req: Req<'withdraw'>) {
+export async function handleWithdraw(ctx: ServerContext, conn: ReadyConnection, req: Req<'withdraw'>) {
   const offer = findOffer(ctx, req.offer);
   if (offer.sender !== conn) throw new ProtocolError('no_such_offer', `no such offer: ${req.offer.slice(0, 64)}`);
-  closeOffer(ctx, offer, 'withdrawn', conn.user!, req.reason?.slice(0, 500));
+  closeOffer(ctx, offer, 'withdrawn', conn.user, req.reason?.slice(0, 500));
   return {};
 }

@@ -5,7 +5,7 @@ import type { Request, SessionEntry } from '../../protocol/messages.js';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../../protocol/names.js';
 import type { RevocationReason, SessionRow } from '../../store/store.js';
 import { hashPassword, hashToken, newToken, verifyPassword } from '../auth.js';
-import type { Connection } from '../connection.js';
+import type { Connection, ReadyConnection } from '../connection.js';
 import type { ServerContext } from '../context.js';
 import { SESSION_TOUCH_MS } from '../session-watch.js';
 
@@ -63,7 +63,7 @@ export async function resumeSession(ctx: ServerContext, conn: Connection, token:
 }
 
 /** This connection's session row; unauthorized (closing) if it was revoked meanwhile. */
-async function ownSession(ctx: ServerContext, conn: Connection): Promise<SessionRow> {
+async function ownSession(ctx: ServerContext, conn: ReadyConnection): Promise<SessionRow> {
   const session = await ctx.store.getSession(conn.sessionId);
   if (!session) throw new ProtocolError('unauthorized', 'session expired or revoked: log in again', { fatal: true });
   return session;
@@ -79,13 +79,13 @@ async function announce(ctx: ServerContext, user: string, reason: RevocationReas
   }
 }
 
-export async function handleSessions(ctx: ServerContext, conn: Connection): Promise<{ sessions: SessionEntry[] }> {
+export async function handleSessions(ctx: ServerContext, conn: ReadyConnection): Promise<{ sessions: SessionEntry[] }> {
   const me = await ownSession(ctx, conn);
   const rows = await ctx.store.listSessions(me.userId, SESSIONS_LISTED);
   return { sessions: rows.map((r) => ({ ...r, current: r.id === conn.sessionId })) };
 }
 
-export async function handleRevokeSession(ctx: ServerContext, conn: Connection, req: Req<'revoke_session'>) {
+export async function handleRevokeSession(ctx: ServerContext, conn: ReadyConnection, req: Req<'revoke_session'>) {
   const others = req.others === true;
   if (others === (req.session !== undefined)) throw new ProtocolError('bad_request', 'revoke_session: give either session or others: true');
   if (req.session === conn.sessionId) throw new ProtocolError('bad_request', 'that is this session: use logout');
@@ -97,7 +97,7 @@ export async function handleRevokeSession(ctx: ServerContext, conn: Connection, 
   return { revoked };
 }
 
-export async function handleChangePassword(ctx: ServerContext, conn: Connection, req: Req<'change_password'>) {
+export async function handleChangePassword(ctx: ServerContext, conn: ReadyConnection, req: Req<'change_password'>) {
   if (req.newPassword.length < PASSWORD_MIN || req.newPassword.length > PASSWORD_MAX) {
     throw new ProtocolError('invalid_password', `password must be ${PASSWORD_MIN}-${PASSWORD_MAX} characters`);
   }

@@ -1,7 +1,7 @@
 // Sequencer: each conversation's messages from the bus are passed on in order, whatever order
 // the nodes announced them in; nothing is dropped.
 import { describe, expect, it } from 'vitest';
-import { Sequencer } from '../../../src/server/sequencer.js';
+import { Sequencer } from '../../../src/server/delivery/sequencer.js';
 
 const order = (prev: number, conversation = 'a b') => ({ conversation, prev });
 

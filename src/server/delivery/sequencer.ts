@@ -4,7 +4,7 @@
 // store); a message whose predecessor has not been passed on yet waits for it, at most `holdMs`
 // (its node may have died after storing it: then the waiting ones go on, and the predecessor, if
 // it comes later, goes on late). Nothing is dropped: a connection ignores what it already got.
-import type { MessageOrder } from '../store/store.js';
+import type { MessageOrder } from '../../store/store.js';
 
 interface Held<T> {
   item: T;
