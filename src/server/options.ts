@@ -11,6 +11,8 @@ export interface ServerLimits {
   handshakeTimeoutMs: number;
   /** Bytes queued for a client that is not reading before it is disconnected. @default 8388608 */
   maxBufferedBytes: number;
+  /** Messages sent to a subscribed connection and not acknowledged before it is disconnected. @default 100000 */
+  maxUnackedMessages: number;
   /** Requests read ahead per connection before reading pauses. @default 32 */
   maxPendingRequests: number;
   /** Most messages a history page returns. @default 500 */
@@ -135,6 +137,7 @@ export const DEFAULT_LIMITS = {
   maxMessageBytes: 16_384,
   handshakeTimeoutMs: 30_000,
   maxBufferedBytes: 8 * 1024 * 1024,
+  maxUnackedMessages: 100_000,
   maxPendingRequests: 32,
   maxHistoryLimit: 500,
   maxOfferTimeoutMs: 24 * 60 * 60 * 1000,

@@ -89,3 +89,34 @@ describe('abuse limits', () => {
     await expect(c.send('dave', 'one too many')).rejects.toMatchObject({ code: 'rate_limited', message: 'slow down: at most 0.001 messages per second' });
   });
 });
+
+describe('a subscriber that never acknowledges', () => {
+  it('is closed with limit_reached past maxUnackedMessages; its messages stay stored for its next connection', async () => {
+    const ts = await server({ maxUnackedMessages: 3 });
+    const bob = await client(ts);
+    await bob.register('bob', PASSWORD);
+    const alice = await client(ts);
+    await alice.register('alice', PASSWORD);
+    const sloppy = await client(ts);
+    await sloppy.login('bob', PASSWORD);
+    const closed = new Promise<unknown>((resolve) => sloppy.on('close', resolve));
+    let got = 0;
+    sloppy.on('message', () => got++); // read, never acknowledged
+    await sloppy.subscribe();
+    for (let i = 1; i <= 4; i++) await alice.send('bob', `m${i}`);
+    const err = (await closed) as { code?: string; message?: string };
+    expect(err.code).toBe('limit_reached');
+    expect(err.message).toContain('more than 3 messages sent and not acknowledged');
+    expect(got).toBe(4); // the fourth went out, then the cut
+    // Nothing was lost: a connection that acknowledges gets all four.
+    const careful = await client(ts);
+    await careful.login('bob', PASSWORD);
+    const texts: string[] = [];
+    careful.on('message', (m) => {
+      texts.push(m.text!);
+      careful.acknowledge(m.id);
+    });
+    await careful.subscribe();
+    expect(texts).toEqual(['m1', 'm2', 'm3', 'm4']);
+  });
+});

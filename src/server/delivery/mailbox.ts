@@ -26,6 +26,7 @@
 //    mailbox had not written by then (ack()): a device that drops before a late message arrives,
 //    or before it processed it, gets it on its next connection. The store caps the cursor at ids
 //    that are settled (no smaller id can still commit).
+import { ProtocolError } from '../../protocol/errors.js';
 import type { ChatMessage, ServerEvent, ServerFrame } from '../../protocol/messages.js';
 import type { Store } from '../../store/store.js';
 import type { ServerLimits } from '../options.js';
@@ -40,6 +41,8 @@ export interface MailboxConnection {
   /** Bytes written and not yet taken by the client. */
   readonly buffered: number;
   send(frame: ServerFrame, encoded?: Buffer): void;
+  /** Replies with a (fatal) error and closes. */
+  fail(err: ProtocolError): void;
   sendEncoded(frames: Buffer): void;
   drained(): Promise<void>;
 }
@@ -69,8 +72,12 @@ export class Mailbox {
 
   /** A live event: written now, or after the replay in progress (rules 1, 3). */
   push(event: ServerEvent, encoded?: Buffer): void {
-    if (this.#queue) this.#queue.push(event);
-    else this.#write(event, encoded);
+    if (this.#queue) return void this.#queue.push(event);
+    this.#write(event, encoded);
+    // What a device was sent is remembered until it acks: one that goes on taking live messages
+    // and never acks is cut off (they stay stored for its next connection) instead of growing the
+    // server's memory. A replay is bounded by the store's backlog and is not counted against it.
+    if (this.#delivered.size > this.#limits.maxUnackedMessages) this.#tooManyUnacked();
   }
 
   /** Presence changes of one flush: one write (`all`), or queued after the replay in progress. */
@@ -183,6 +190,11 @@ export class Mailbox {
 
   #writeMessage(message: ChatMessage): void {
     this.#write({ type: 'event', event: 'message', data: message });
+  }
+
+  #tooManyUnacked(): void {
+    const max = this.#limits.maxUnackedMessages;
+    this.conn.fail(new ProtocolError('limit_reached', `more than ${max} messages sent and not acknowledged: send ack for what you have read (protocol.md §4.3)`, { fatal: true }));
   }
 
   /** The one place a mailbox writes: each message once (rule 2). */
