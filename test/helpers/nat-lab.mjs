@@ -53,6 +53,12 @@ export function labUnavailable() {
   return undefined;
 }
 
+/** Why setLatency() cannot work here (it needs python3 for its delayer), or undefined. */
+export function latencyUnavailable() {
+  const r = run('python3', ['--version']);
+  return r.ok ? undefined : `python3 is unavailable (apt-get install python3): ${r.detail}`;
+}
+
 export class NatLab {
   /** Namespace names by role: inet, natA, natB, homeA, homeB, pub. */
   ns;
