@@ -27,9 +27,9 @@ export interface PunchOptions {
  * through it, and a reset-answering router closes our NAT's mapping with it. The two SYNs must
  * cross in flight: be sent within one one-way delay of each other. So the next connect starts
  * almost at once, which paces each side at one attempt per round trip to the other router (its
- * reset is the clock), and two such sequences always overlap within a few attempts; a fixed
- * pause longer than the round trip would keep the two sides the same distance apart forever (the
- * old 100 ms). Each wait is random, so that two sides with the same pace never stay in lock-step.
+ * reset is the clock), so two such sequences overlap within a few attempts whatever their offset;
+ * a fixed pause longer than the round trip keeps the two sides the same distance apart (the old
+ * 100 ms). Each wait is random, so that two sides with the same pace do not stay in lock-step.
  * Pending connects are left to the kernel (a router that drops SYNs: the other side's SYN comes in).
  */
 export const PUNCH_RETRY = {
