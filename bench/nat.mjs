@@ -1,15 +1,19 @@
-// npm run bench:nat [-- --runs N --size BYTES --smoke]
+// npm run bench:nat [-- --runs N --size BYTES --smoke --only TEXT]
 // Per NAT combination in the NAT lab (test/helpers/nat-lab.mjs: network namespaces, root and
-// iptables needed), which path won and the time from the receiver's accept to its first file
-// byte, N runs each, against the same figure for a receiver that reaches a public sender directly
-// (the baseline, same run). Raw JSON in bench/results/nat-<date>.json.
+// iptables needed; python3 for the latency), which path won and the time from the receiver's
+// accept to its first file byte, N runs each (default 10), against the same figure for a receiver
+// that reaches a public sender directly (the baseline, same run; the rows with latency pay it on
+// top). Then the punch success rate per router kind ("stealth" routers drop unsolicited SYNs,
+// "reset" ones answer them with a RST), with and without internet latency, and the issue-28
+// targets: exit code 1 if one is missed. `--only TEXT` runs only the combinations whose label
+// contains TEXT (plus the baseline). Raw JSON in bench/results/nat-<date>.json.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NatLab, SERVER_V4, SERVER_V6 } from '../test/helpers/nat-lab.mjs';
+import { NatLab, ROUTER_KINDS, SERVER_V4, SERVER_V6 } from '../test/helpers/nat-lab.mjs';
 import { gitInfo, machineInfo, resultFile, runMain, table } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,18 +24,30 @@ const flag = (name, dflt) => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const SMOKE = args.includes('--smoke');
-const RUNS = flag('--runs', SMOKE ? 1 : 7);
+const RUNS = flag('--runs', SMOKE ? 1 : 10);
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const SIZE = flag('--size', SMOKE ? 65_536 : 8 * 1024 * 1024);
 const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : path.join(ROOT, 'bench', 'results');
 const PASSWORD = 'correct horse battery';
 
-// [label, sender, receiver, IPv6, symmetric NAT at B]
-const COMBOS = [
-  ['public sender -> NAT (baseline)', 'pub', 'homeB', false, false],
-  ['NAT -> NAT, port-preserving', 'homeA', 'homeB', false, false],
-  ['NAT -> NAT, IPv6 firewalls', 'homeA', 'homeB', true, false],
-  ['NAT -> symmetric NAT', 'homeA', 'homeB', false, true],
+// A realistic internet for the reset-router case: 5 ms each way between the routers, and B 20 ms
+// further from the server than A (so A hears the punch meeting 20 ms before B does).
+const LATENCY = { routers: 5, serverB: 20 };
+const NO_LATENCY = { routers: 0, serverB: 0 };
+const NAT_NAT = { from: 'homeA', to: 'homeB', v6: false, symmetric: false, latency: NO_LATENCY };
+// `target`: the least share of runs that must go via punch (issue 28); combinations without one are reported only.
+const ALL_COMBOS = [
+  { label: 'public sender -> NAT (baseline)', from: 'pub', to: 'homeB', v6: false, symmetric: false, kind: 'stealth', latency: NO_LATENCY },
+  { ...NAT_NAT, label: 'NAT -> NAT, stealth routers', kind: 'stealth', target: 1 },
+  { ...NAT_NAT, label: 'NAT -> NAT, IPv6, stealth routers', kind: 'stealth', v6: true, target: 1 },
+  { ...NAT_NAT, label: 'NAT -> NAT, stealth routers, latency', kind: 'stealth', latency: LATENCY, target: 1 },
+  { ...NAT_NAT, label: 'NAT -> NAT, reset routers, latency', kind: 'reset', latency: LATENCY, target: 0.9 },
+  { ...NAT_NAT, label: 'NAT -> NAT, IPv6, reset routers, latency', kind: 'reset', v6: true, latency: LATENCY, target: 0.9 },
+  { ...NAT_NAT, label: 'NAT -> NAT, reset routers, no latency (stress)', kind: 'reset' },
+  { ...NAT_NAT, label: 'NAT -> NAT, IPv6, reset routers, no latency (stress)', kind: 'reset', v6: true },
+  { ...NAT_NAT, label: 'NAT -> symmetric NAT, stealth routers', kind: 'stealth', symmetric: true },
 ];
+const COMBOS = ALL_COMBOS.filter((c, i) => i === 0 || !ONLY || c.label.includes(ONLY));
 const USERS = { homeA: 'alice', homeB: 'bob', pub: 'carol' };
 
 const lab = new NatLab(`b${process.pid}`);
@@ -84,7 +100,7 @@ async function startServer() {
 }
 
 async function once(combo, port, file, n) {
-  const [, from, to, v6] = combo;
+  const { from, to, v6 } = combo;
   const server = v6 ? `[${SERVER_V6}]:${port}` : `${SERVER_V4}:${port}`;
   const env = (role) => ({ CHAT_HOME: path.join(work, USERS[role]), CHAT_SERVER: server });
   let offered;
@@ -121,15 +137,16 @@ async function main() {
   for (let run = 0; run < RUNS; run++) {
     // Interleaved, so a noisy moment of the machine hits every combination alike.
     for (const combo of COMBOS) {
-      lab.setSymmetric('natB', combo[4]);
+      lab.setSymmetric('natB', combo.symmetric);
+      lab.setRouterKind(combo.kind);
+      await lab.setLatency(combo.latency);
       const r = await once(combo, port, file, `${run}-${results.length}`);
-      results.push({ combo: combo[0], run, ...r });
+      results.push({ combo: combo.label, run, ...r });
     }
   }
-  lab.setSymmetric('natB', false);
-  const base = median(results.filter((r) => r.combo === COMBOS[0][0]).map((r) => r.acceptToFirstByteMs));
+  const base = median(results.filter((r) => r.combo === COMBOS[0].label).map((r) => r.acceptToFirstByteMs));
   const rows = [['combination', 'path (runs)', 'accept→first byte median ms', 'min', 'max', '× baseline']];
-  const summary = COMBOS.map(([label]) => {
+  const summary = COMBOS.map(({ label }) => {
     const mine = results.filter((r) => r.combo === label);
     const ms = mine.map((r) => r.acceptToFirstByteMs);
     const paths = Object.entries(mine.reduce((acc, r) => ({ ...acc, [r.via]: (acc[r.via] ?? 0) + 1 }), {})).map(([p, c]) => `${p} ${c}`).join(', ');
@@ -137,10 +154,30 @@ async function main() {
     rows.push([label, paths, s.medianMs, s.minMs, s.maxMs, s.ratio]);
     return s;
   });
+  // Punch success per router kind (IPv4 and IPv6 together), with and without internet latency.
+  const punchRate = [];
+  for (const kind of ROUTER_KINDS) {
+    for (const latency of [NO_LATENCY, LATENCY]) {
+      const labels = new Set(COMBOS.filter((c) => c.from === 'homeA' && !c.symmetric && c.kind === kind && c.latency === latency).map((c) => c.label));
+      const mine = results.filter((r) => labels.has(r.combo));
+      const where = latency === LATENCY ? `${LATENCY.routers} ms between routers, B +${LATENCY.serverB} ms to the server` : 'no latency';
+      if (mine.length > 0) punchRate.push({ kind, latency: where, punched: mine.filter((r) => r.via === 'punch').length, runs: mine.length });
+    }
+  }
+  const targets = COMBOS.filter((c) => c.target !== undefined).map((c) => {
+    const mine = results.filter((r) => r.combo === c.label);
+    const punched = mine.filter((r) => r.via === 'punch').length;
+    return { combo: c.label, punched, runs: mine.length, needed: Math.ceil(c.target * mine.length), met: punched >= Math.ceil(c.target * mine.length) };
+  });
   const date = new Date().toISOString();
   console.log(`NAT lab, ${RUNS} run(s) per combination, ${SIZE} bytes, ${date}\n`);
   console.log(table(rows));
-  const out = { date, machine: machineInfo(), git: gitInfo(ROOT), runs: RUNS, bytes: SIZE, summary, results };
+  console.log(`\npunch success rate, both behind port-preserving NATs (IPv4 and IPv6 together):\n`);
+  console.log(table([['router kind', 'internet', 'via punch', 'rate'], ...punchRate.map((r) => [r.kind, r.latency, `${r.punched} of ${r.runs}`, `${Math.round((100 * r.punched) / r.runs)} %`])]));
+  console.log(`\ntargets (issue 28: reset routers >= 90 %, stealth routers 100 %):\n`);
+  console.log(table([['combination', 'via punch', 'needed', ''], ...targets.map((t) => [t.combo, `${t.punched} of ${t.runs}`, t.needed, t.met ? 'met' : 'MISSED'])]));
+  if (targets.some((t) => !t.met)) process.exitCode = 1;
+  const out = { date, machine: machineInfo(), git: gitInfo(ROOT), runs: RUNS, bytes: SIZE, latency: LATENCY, summary, punchRate, targets, results };
   const target = resultFile(OUT, 'nat', date.slice(0, 10));
   writeFileSync(target, `${JSON.stringify(out, null, 2)}\n`);
   console.log(`\nraw results: ${path.relative(process.cwd(), target)}`);

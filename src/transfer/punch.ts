@@ -21,8 +21,35 @@ export interface PunchOptions {
   signal?: AbortSignal;
 }
 
-/** Pause between connect attempts after one failed at once (a NAT or host answered with a reset). */
-const RETRY_MS = 100;
+/**
+ * The retry schedule after a connect is refused at once (protocol.md §T8 "punch"). A reset means
+ * our SYN reached the other side's router (or host) before the other side's own SYN had gone out
+ * through it, and a reset-answering router closes our NAT's mapping with it. The two SYNs must
+ * cross in flight: be sent within one one-way delay of each other. So the next connect starts
+ * almost at once, which paces each side at one attempt per round trip to the other router (its
+ * reset is the clock), so two such sequences overlap within a few attempts whatever their offset;
+ * a fixed pause longer than the round trip keeps the two sides the same distance apart (the old
+ * 100 ms). Each wait is random, so that two sides with the same pace do not stay in lock-step.
+ * Pending connects are left to the kernel (a router that drops SYNs: the other side's SYN comes in).
+ */
+export const PUNCH_RETRY = {
+  /** The first `burst` retries wait uniformly in [0, burstMs) ms (under 1 ms: the next turn of the event loop). */
+  burst: 256,
+  burstMs: 1,
+  /** Then the range starts at backoffMs, doubling every `perDoubling` retries, up to maxMs. */
+  backoffMs: 2,
+  perDoubling: 32,
+  maxMs: 256,
+  /** At most this many connects per meeting (and at most PunchOptions.connectMs), one in flight at a time. */
+  maxAttempts: 512,
+} as const;
+
+/** The wait (ms) before the next connect after `resets` refused ones (≥ 1), for `random` in [0, 1). */
+export function punchRetryDelayMs(resets: number, random: number): number {
+  const { burst, burstMs, backoffMs, perDoubling, maxMs } = PUNCH_RETRY;
+  if (resets <= burst) return random * burstMs;
+  return random * Math.min(maxMs, backoffMs * 2 ** Math.floor((resets - burst - 1) / perDoubling));
+}
 
 /** Resolves a TCP connection to the peer made through both NATs (not yet authenticated: §T2.2 follows). */
 export async function punch(server: RelayEndpoint, opts: PunchOptions): Promise<Socket> {
@@ -62,23 +89,33 @@ function isEndpoint(c: unknown): c is Candidate {
   return typeof host === 'string' && net.isIP(host) !== 0 && Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535;
 }
 
-/** Connects from `local` to `peer` until it works or `connectMs` passed; the peer does the same. */
+/**
+ * Connects from `local` to `peer` until it works, `connectMs` passed or PUNCH_RETRY.maxAttempts
+ * connects were made, waiting punchRetryDelayMs() after each failed one; the peer does the same.
+ */
 async function simultaneousOpen(local: LocalBinding, peer: Candidate, connectMs: number, signal?: AbortSignal): Promise<Socket> {
   const deadline = performance.now() + connectMs;
   let last = 'no answer';
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     const left = deadline - performance.now();
     if (signal?.aborted) throw new TransferError('aborted', 'transfer aborted');
-    if (left <= 0) {
-      throw new TransferError('unreachable', `no hole punched to ${show(peer)} within ${connectMs} ms (${last}; a NAT may map each connection to a new port)`);
+    if (left <= 0 || attempt > PUNCH_RETRY.maxAttempts) {
+      const tried = `${attempt - 1} connect${attempt === 2 ? '' : 's'}`;
+      throw new TransferError('unreachable', `no hole punched to ${show(peer)} within ${connectMs} ms (${tried}, last: ${last}; a NAT may map each connection to a new port)`);
     }
     try {
       return await connectFrom(local, peer, left, signal);
     } catch (err) {
       last = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      await sleep(RETRY_MS, undefined, { signal }).catch(() => {});
+      await pause(punchRetryDelayMs(attempt, Math.random()), signal);
     }
   }
+}
+
+/** Waits `ms` (under a millisecond: only until the event loop's next turn); never rejects. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms < 1) return new Promise((resolve) => setImmediate(resolve));
+  return sleep(ms, undefined, { signal }).catch(() => {});
 }
 
 /** One connect from the bound port; the kernel retransmits our SYN meanwhile (1 s, 3 s, …). */

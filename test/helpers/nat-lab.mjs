@@ -10,11 +10,21 @@
 //
 // Each router: IPv4 MASQUERADE out of its WAN (port-preserving, or with --random-fully a
 // "symmetric" NAT that gives every connection a new port), IPv6 routed without NAT, and in both
-// families a stateful firewall: only established/related traffic comes in, nothing new.
+// families a stateful firewall: only established/related traffic comes in, nothing new. What
+// happens to the rest (an unsolicited SYN, or one conntrack finds invalid) is the router's kind
+// (setRouterKind): "stealth" drops it silently; "reset" answers it at once, a TCP RST for TCP and
+// an ICMP port-unreachable otherwise, like a router with no input filter or OpenWrt's default
+// REJECT on its WAN zone.
 import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const DELAYER = fileURLToPath(new URL('./nfqueue-delay.py', import.meta.url));
 
 export const SERVER_V4 = '192.0.2.100';
 export const SERVER_V6 = '2001:db8:ff::100';
+
+/** What a router does with what comes in unsolicited: drop it, or answer it with a reset. */
+export const ROUTER_KINDS = ['stealth', 'reset'];
 
 /** Host addresses by namespace role. */
 export const HOSTS = {
@@ -43,10 +53,18 @@ export function labUnavailable() {
   return undefined;
 }
 
+/** Why setLatency() cannot work here (it needs python3 for its delayer), or undefined. */
+export function latencyUnavailable() {
+  const r = run('python3', ['--version']);
+  return r.ok ? undefined : `python3 is unavailable (apt-get install python3): ${r.detail}`;
+}
+
 export class NatLab {
   /** Namespace names by role: inet, natA, natB, homeA, homeB, pub. */
   ns;
   #created = [];
+  /** Running latency emulators (test/helpers/nfqueue-delay.py) in the inet namespace. */
+  #delayers = [];
   #onExit = () => this.tearDown();
 
   constructor(tag = String(process.pid)) {
@@ -72,6 +90,7 @@ export class NatLab {
 
   /** Deletes every namespace (with its interfaces, routes, rules and conntrack state). Idempotent. */
   tearDown() {
+    for (const child of this.#delayers.splice(0)) child.kill('SIGKILL');
     for (const ns of this.#created.splice(0)) run('ip', ['netns', 'del', ns]);
     process.off('exit', this.#onExit);
   }
@@ -81,6 +100,58 @@ export class NatLab {
     const rule = ['-o', 'wan', '-j', 'MASQUERADE', ...(symmetric ? ['--random-fully'] : [])];
     const r = this.exec(router, 'iptables', ['-t', 'nat', '-R', 'POSTROUTING', '1', ...rule]);
     if (!r.ok) throw new Error(`cannot change the NAT of ${router}: ${r.detail}`);
+  }
+
+  /**
+   * Makes router `natA` or `natB` (both if omitted) drop unsolicited packets ("stealth", the
+   * default) or answer them with a TCP reset / ICMP port-unreachable ("reset"), in both families.
+   */
+  setRouterKind(kind, routers = ['natA', 'natB']) {
+    if (!ROUTER_KINDS.includes(kind)) throw new Error(`unknown router kind ${kind}`);
+    for (const router of [routers].flat()) {
+      for (const tool of ['iptables', 'ip6tables']) {
+        for (const args of [['-F', UNSOLICITED], ...unsolicitedRules(tool, kind)]) {
+          const r = this.exec(router, tool, args);
+          if (!r.ok) throw new Error(`cannot make ${router} a ${kind} router (${tool} ${args.join(' ')}): ${r.detail}`);
+        }
+      }
+    }
+  }
+
+  /**
+   * Adds one-way latency to the internet (0: none, the default): `routers` ms each way between the
+   * two routers, and `serverB` ms each way between router B and the server (B far from the server,
+   * A near it, so the two hear the punch meeting at different times). The kernel here has no
+   * sch_netem, so a small user-space delayer (nfqueue-delay.py, python3) holds the packets; it needs
+   * python3. Resolves once the delays are in force.
+   */
+  async setLatency({ routers = 0, serverB = 0 } = {}) {
+    for (const child of this.#delayers.splice(0)) child.kill('SIGKILL');
+    const hooks = [
+      [routers, 1, [['FORWARD', '-i', 'to-a', '-o', 'to-b'], ['FORWARD', '-i', 'to-b', '-o', 'to-a']]],
+      [serverB, 2, [['INPUT', '-i', 'to-b'], ['OUTPUT', '-o', 'to-b']]],
+    ];
+    for (const tool of ['iptables', 'ip6tables']) {
+      for (const chain of ['FORWARD', 'INPUT', 'OUTPUT']) this.exec('inet', tool, ['-F', chain]);
+    }
+    for (const [ms, queue, rules] of hooks) {
+      if (!ms) continue;
+      const child = this.spawn('inet', 'python3', [DELAYER, String(queue), String(ms)], { stdio: ['pipe', 'pipe', 'pipe'] });
+      this.#delayers.push(child);
+      await new Promise((resolve, reject) => {
+        let err = '';
+        const timer = setTimeout(() => reject(new Error(`the latency emulator did not start within 5 s: ${err}`)), 5000);
+        child.stderr.on('data', (d) => (err += d));
+        child.stdout.once('data', () => (clearTimeout(timer), resolve()));
+        child.once('exit', () => (clearTimeout(timer), reject(new Error(`the latency emulator exited: ${err}`))));
+      });
+      for (const tool of ['iptables', 'ip6tables']) {
+        for (const [chain, ...match] of rules) {
+          const r = this.exec('inet', tool, ['-A', chain, ...match, '-j', 'NFQUEUE', '--queue-num', String(queue), '--queue-bypass']);
+          if (!r.ok) throw new Error(`cannot add latency (${tool} ${chain}): ${r.detail}`);
+        }
+      }
+    }
   }
 
   /** Runs a short command inside the namespace of `role`. */
@@ -160,9 +231,26 @@ export class NatLab {
         inNs(router, tool, '-A', 'FORWARD', '-i', 'wan', '-o', 'lan', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT');
         inNs(router, tool, '-A', 'INPUT', '-i', 'wan', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT');
         if (tool === 'ip6tables') inNs(router, tool, '-A', 'INPUT', '-i', 'wan', '-p', 'ipv6-icmp', '-j', 'ACCEPT'); // neighbour discovery
-        inNs(router, tool, '-A', 'INPUT', '-i', 'wan', '-j', 'DROP');
+        // Everything else from the WAN: the router kind's chain (setRouterKind).
+        inNs(router, tool, '-N', UNSOLICITED);
+        inNs(router, tool, '-A', 'INPUT', '-i', 'wan', '-j', UNSOLICITED);
+        inNs(router, tool, '-A', 'FORWARD', '-i', 'wan', '-j', UNSOLICITED);
+        for (const rule of unsolicitedRules(tool, 'stealth')) inNs(router, tool, ...rule);
       }
     }
     return steps;
   }
+}
+
+/** The chain that decides what a router does with an unsolicited packet from its WAN. */
+const UNSOLICITED = 'unsolicited';
+
+/** The rules (iptables arguments) of that chain for a router kind. */
+function unsolicitedRules(tool, kind) {
+  if (kind === 'stealth') return [['-A', UNSOLICITED, '-j', 'DROP']];
+  const unreachable = tool === 'ip6tables' ? 'icmp6-port-unreachable' : 'icmp-port-unreachable';
+  return [
+    ['-A', UNSOLICITED, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
+    ['-A', UNSOLICITED, '-j', 'REJECT', '--reject-with', unreachable],
+  ];
 }
