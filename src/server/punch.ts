@@ -1,6 +1,7 @@
 // The hole-punch rendezvous (protocol.md §4.9): both peers of an accepted transfer connect here
 // from the port they will punch from, so we see each one's NAT mapping of that port; once both
 // are here, each is told the other's, at the same moment, and they connect to each other.
+import { hostPort } from '../protocol/address.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Candidate, PunchMeeting } from '../protocol/messages.js';
 import { Rendezvous, type Waiter } from './rendezvous.js';
@@ -29,5 +30,5 @@ export function punchRendezvous(waitMs: number, log: (line: string) => void): Re
 }
 
 function show(c: Candidate): string {
-  return c.host.includes(':') ? `[${c.host}]:${c.port}` : `${c.host}:${c.port}`;
+  return hostPort(c.host, c.port);
 }

@@ -2,6 +2,7 @@
 // sees us and the peer (each NAT's mapping of the port its side punches from), then connect to the
 // peer from that same port while the peer connects to us: a TCP simultaneous open. Each NAT lets
 // the other side's SYN in because it looks like the answer to the SYN we sent out.
+import { hostPort } from '../protocol/address.js';
 import { lookup } from 'node:dns/promises';
 import net, { type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -139,5 +140,5 @@ function connectFrom(local: LocalBinding, peer: Candidate, timeoutMs: number, si
 }
 
 function show(c: Candidate): string {
-  return c.host.includes(':') ? `[${c.host}]:${c.port}` : `${c.host}:${c.port}`;
+  return hostPort(c.host, c.port);
 }
