@@ -52,10 +52,18 @@ export function servePlainRelay(relay: Relay, socket: Socket, hooks: PlainRelayH
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   };
 
+  const drop = (): void => {
+    state = 'done';
+    socket.off('data', onData);
+    socket.destroy();
+  };
+
   const onFrame = (frame: Buffer): void => {
     const msg = parse(frame);
     if (state === 'request') {
-      if (msg.type !== 'relay') throw new ProtocolError('bad_request', 'a plain connection to this port may only ask to relay', { fatal: true });
+      // Anything else (a chat client without TLS) is closed unanswered, as a TLS-only server did:
+      // the client then tells its user to drop --insecure.
+      if (msg.type !== 'relay') return void drop();
       if (msg.version !== RELAY_PLAIN_VERSION) {
         throw new ProtocolError('unsupported_version', `on a plain connection this relay speaks version ${RELAY_PLAIN_VERSION}, not ${String(msg.version)}`, { fatal: true });
       }
@@ -102,7 +110,8 @@ export function servePlainRelay(relay: Relay, socket: Socket, hooks: PlainRelayH
         onFrame(frame);
       }
     } catch (err) {
-      return fail(err, id);
+      // Not even a frame as the first thing (an HTTP request, a stray TLS-less client): no answer.
+      return state === 'request' && !(err instanceof ProtocolError && err.code !== 'bad_frame') ? drop() : fail(err, id);
     }
     if (!waiting()) return;
     const rest = decoder.takeRest();
@@ -137,5 +146,5 @@ function parse(frame: Buffer): Record<string, unknown> {
   } catch {
     // below
   }
-  throw new ProtocolError('bad_request', 'a relay request is one JSON object', { fatal: true });
+  return {};
 }
