@@ -835,7 +835,7 @@ async function main() {
     if (w && Number.isFinite(o.relayCpuSeconds) && w.relayCpuSeconds > 0) relayCpuRatios.push(o.relayCpuSeconds / w.relayCpuSeconds);
   }
   if (wormholeRatios.length) scenarios.push({ scenario: `${label}, ours / magic-wormhole per pair (both direct)`, ratios: wormholeRatios.map(r3), median: r3(median(wormholeRatios)) });
-  if (williamRatios.length) scenarios.push({ scenario: `${label}, ours / wormhole-william per pair (both direct)`, ratios: williamRatios.map(r3), median: r3(median(williamRatios)) });
+  if (williamRatios.length) scenarios.push({ scenario: `${label}, ours / wormhole-william per pair (ours direct; wormhole-william as it chose: its transit relay on loopback)`, ratios: williamRatios.map(r3), median: r3(median(williamRatios)) });
   if (relayRatios.length) scenarios.push({ scenario: `${label}, ours --via relay / magic-wormhole via its transit relay per pair`, ratios: relayRatios.map(r3), median: r3(median(relayRatios)) });
   if (relayCpuRatios.length) scenarios.push({ scenario: `${label}, relay CPU per GiB: our server / wormhole's transit relay per pair (lower is better)`, ratios: relayCpuRatios.map(r3), median: r3(median(relayCpuRatios)) });
   if (filesWormholeRatios.length) scenarios.push({ scenario: `${FILES} files, ours / magic-wormhole per pair (time⁻¹)`, ratios: filesWormholeRatios.map(r3), median: r3(median(filesWormholeRatios)) });
