@@ -9,7 +9,7 @@
 //   server → {"id":2,"type":"ok","result":{"paired":true}}   once the other side came; then raw bytes
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
+import { HEADER_BYTES, encodeJsonFrame } from '../protocol/frame.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { RELAY_PLAIN_VERSION, relayPlainProof, type RelayRole } from '../protocol/relay.js';
 import type { Relay } from './relay.js';
@@ -32,7 +32,6 @@ type State = 'request' | 'proof' | 'waiting' | 'done';
 
 /** Serves one plain relay connection (its first byte already told it is not TLS). */
 export function servePlainRelay(relay: Relay, socket: Socket, hooks: PlainRelayHooks): void {
-  const decoder = new FrameDecoder({ maxFrameBytes: MAX_FRAME_BYTES });
   const nonce = randomBytes(32).toString('hex');
   let state: State = 'request';
   // Read through a call: TypeScript would narrow `state` across calls that change it.
@@ -94,27 +93,30 @@ export function servePlainRelay(relay: Relay, socket: Socket, hooks: PlainRelayH
     early.push(chunk);
   };
 
+  // The request and the proof are read frame by frame, by hand: whatever follows the proof is
+  // the peer's raw bytes (a frame decoder would parse them, and refuse a sealed frame's length).
+  let pending: Buffer = Buffer.alloc(0);
   const onData = (chunk: Buffer): void => {
     if (state === 'waiting') return keep(chunk);
-    let id = 1;
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     try {
-      for (const frame of decoder.push(chunk)) {
-        if (waiting()) {
-          // Whole frames after the proof are the peer's own bytes (sent early): keep them framed.
-          const header = Buffer.allocUnsafe(4);
-          header.writeUInt32BE(frame.length, 0);
-          keep(Buffer.concat([header, frame]));
-          continue;
-        }
-        id = state === 'request' ? 1 : 2;
+      while ((state === 'request' || state === 'proof') && pending.length >= HEADER_BYTES) {
+        const length = pending.readUInt32BE(0);
+        // protocol.md §2: the length is checked before the body is waited for.
+        if (length === 0 || length > MAX_FRAME_BYTES) throw new ProtocolError('bad_frame', `a relay request frame of ${length} bytes`, { fatal: true });
+        if (pending.length < HEADER_BYTES + length) break;
+        const frame = pending.subarray(HEADER_BYTES, HEADER_BYTES + length);
+        pending = pending.subarray(HEADER_BYTES + length);
         onFrame(frame);
       }
     } catch (err) {
       // Not even a frame as the first thing (an HTTP request, a stray TLS-less client): no answer.
-      return state === 'request' && !(err instanceof ProtocolError && err.code !== 'bad_frame') ? drop() : fail(err, id);
+      if (state === 'request' && err instanceof ProtocolError && err.code === 'bad_frame') return drop();
+      return fail(err, state === 'request' ? 1 : 2);
     }
     if (!waiting()) return;
-    const rest = decoder.takeRest();
+    const rest = pending;
+    pending = Buffer.alloc(0);
     if (rest.length > 0) keep(rest);
     if (waiting()) join();
   };

@@ -221,6 +221,19 @@ describe('transfer relay in plain TCP (version 2, protocol.md §4.8)', () => {
     await expect(plainConn(ts).send({ id: 1, type: 'hello', version: 1 })).rejects.toThrow('closed without a reply');
   });
 
+  it('hands over, in order, bytes a peer sent with its proof before it was paired', async () => {
+    const ts = await server();
+    const { transfer, token } = await acceptedOffer(ts);
+    const early = plainConn(ts);
+    const challenge = await early.send(relayPlainRequest('sender', transfer));
+    // The proof, a whole frame and a cut one in one write: none of it is the server's to read.
+    const extra = Buffer.concat([encodeJsonFrame({ type: 'hello', v: 5 }), Buffer.from([0, 0, 0, 9, 1, 2])]);
+    early.socket.write(Buffer.concat([encodeJsonFrame(relayPlainProofRequest(token, 'sender', transfer, String(challenge.nonce))), extra]));
+    const r = await plainRelay(ts, token, 'receiver', transfer);
+    expect(r.reply).toMatchObject({ type: 'ok', result: { paired: true } });
+    expect((await readBytes(r.socket, extra.length)).equals(extra)).toBe(true);
+  });
+
   it('relayConnect pairs in plain TCP, and falls back to version 1 in TLS when the server takes no plain relay', async () => {
     for (const relayPlain of [true, false]) {
       const logs: string[] = [];
