@@ -4,7 +4,7 @@
 // TLS around them cost the server most of its relay CPU), its proof bound to a nonce of the
 // server's; a server that does not speak it gets version 1 inside TLS, as before.
 import net, { type Socket } from 'node:net';
-import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
+import { HEADER_BYTES, encodeJsonFrame } from '../protocol/frame.js';
 import { relayPlainProofRequest, relayPlainRequest, relayRequest, type RelayRole } from '../protocol/relay.js';
 import { TransferError } from './errors.js';
 import type { Candidate } from './offer.js';
@@ -17,6 +17,9 @@ export interface RelayDialOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
 }
+
+/** The largest reply frame of a relay or punch server. */
+const MAX_REPLY_BYTES = 64 * 1024;
 
 /** How long a plain TCP connect to the relay server may take (TLS dials have their own). */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -143,7 +146,8 @@ function exchange(
   opts: { timeoutMs?: number; signal?: AbortSignal },
 ): Promise<{ reply: Record<string, unknown>; rest: Buffer }> {
   return new Promise((resolve, reject) => {
-    const decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 });
+    // Only the reply is a frame: what follows it is the peer's raw bytes, never parsed here.
+    let pending: Buffer = Buffer.alloc(0);
     const finish = (err?: TransferError, value?: { reply: Record<string, unknown>; rest: Buffer }): void => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
@@ -158,17 +162,16 @@ function exchange(
     const onError = (err: Error): void => finish(new TransferError('unreachable', `cannot reach ${what} (${err.message})`));
     const onClose = (): void => finish(new TransferError('unreachable', `${what} closed the connection`));
     const onData = (chunk: Buffer): void => {
-      let frames: Buffer[];
-      try {
-        frames = decoder.push(chunk);
-      } catch {
-        return finish(new TransferError('protocol', `${what} sent a malformed frame`));
-      }
-      if (frames.length === 0) return;
-      const rest = Buffer.concat([...frames.slice(1).map(reframe), decoder.takeRest()]);
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      if (pending.length < HEADER_BYTES) return;
+      const length = pending.readUInt32BE(0);
+      if (length === 0 || length > MAX_REPLY_BYTES) return finish(new TransferError('protocol', `${what} sent a malformed frame`));
+      if (pending.length < HEADER_BYTES + length) return;
+      const frame = pending.subarray(HEADER_BYTES, HEADER_BYTES + length);
+      const rest = pending.subarray(HEADER_BYTES + length);
       let reply: unknown;
       try {
-        reply = JSON.parse(frames[0]!.toString('utf8'));
+        reply = JSON.parse(frame.toString('utf8'));
       } catch {
         return finish(new TransferError('protocol', `${what} sent a malformed reply`));
       }
@@ -184,11 +187,4 @@ function exchange(
     socket.on('close', onClose);
     socket.write(encodeJsonFrame(request));
   });
-}
-
-// Bytes after the reply belong to the peer; put a whole frame we already split back together.
-function reframe(payload: Buffer): Buffer {
-  const header = Buffer.allocUnsafe(4);
-  header.writeUInt32BE(payload.length, 0);
-  return Buffer.concat([header, payload]);
 }
