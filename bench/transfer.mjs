@@ -29,6 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gitInfo, machineInfo, mountFreshExt4, resultFile, runMain, table, unmountExt4 } from './common.mjs';
+import { cpuSecondsOf, haveWilliam, startWormholeLab, wormholeMissing } from './wormhole.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHAT_BIN = path.join(ROOT, 'bin', 'chat');
@@ -45,6 +46,8 @@ const { values: argv } = parseArgs({
     'no-paths': { type: 'boolean', default: false },
     'no-1g': { type: 'boolean', default: false },
     pairs: { type: 'string' },
+    'no-wormhole': { type: 'boolean', default: false },
+    'no-relay': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -70,6 +73,8 @@ const PROFILE = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=$
 /** Every child we started (by pid; each leads its own process group), for cleanup. */
 const children = new Set();
 let tmp;
+/** Stops the wormhole lab (its processes and network namespace), once started. */
+let stopLab;
 
 function log(line = '') {
   process.stdout.write(`${line}\n`);
@@ -82,9 +87,11 @@ function log(line = '') {
  * Spawns `cmd args` in its own process group. With GNU time available the command runs under
  * `/usr/bin/time -f %M -o FILE` (peak RSS from wait4, exact); otherwise VmHWM is polled.
  */
-function start(cmd, args, { env, rssFile, stdio = ['ignore', 'pipe', 'pipe'] } = {}) {
+function start(cmd, args, { env, rssFile, stdio = ['ignore', 'pipe', 'pipe'], input, cwd } = {}) {
   const argv = TIME_BIN && rssFile ? [TIME_BIN, '-f', '%M %U %S', '-o', rssFile, cmd, ...args] : [cmd, ...args];
-  const child = spawn(argv[0], argv.slice(1), { env: env ?? process.env, stdio, detached: true });
+  if (input !== undefined) stdio = ['pipe', ...stdio.slice(1)];
+  const child = spawn(argv[0], argv.slice(1), { env: env ?? process.env, stdio, detached: true, cwd });
+  if (input !== undefined) child.stdin.end(input);
   children.add(child);
   let stdout = '';
   let stderr = '';
@@ -450,44 +457,54 @@ async function runTarSocat(srcDir, expectedDigest, n) {
   return { seconds, senderKb: send.peakKb(), receiverKb: recv.peakKb(), cpu: [send.cpuSeconds(), recv.cpuSeconds()] };
 }
 
-/** magic-wormhole: true, or why it is not run. */
+/** magic-wormhole: true, or why it is not run (see bench/wormhole.mjs). */
 function wormholeAvailable() {
   if (smoke) return 'not part of --smoke';
-  if (!have('wormhole')) return '`wormhole` (magic-wormhole) is not installed';
-  if (!process.env.WORMHOLE_RELAY) return 'WORMHOLE_RELAY is not set (wormhole needs a rendezvous server: its URL, or `default` for the public one)';
-  return true;
-}
-
-function wormholeGlobalArgs() {
-  const args = [];
-  if (process.env.WORMHOLE_RELAY && process.env.WORMHOLE_RELAY !== 'default') args.push('--relay-url', process.env.WORMHOLE_RELAY);
-  if (process.env.WORMHOLE_TRANSIT) args.push('--transit-helper', process.env.WORMHOLE_TRANSIT);
-  return args;
+  if (argv['no-wormhole']) return '--no-wormhole';
+  return wormholeMissing() ?? true;
 }
 
 /**
- * `wormhole send --code C FILE` and `wormhole receive --accept-file -o OUT C` (a fixed code, so
- * both start at once). Time from starting the sender to both exiting: includes the rendezvous
- * (PAKE) round trips, as ours includes the relay's.
+ * One wormhole transfer inside the lab's namespace, both ends started at once with a fixed code:
+ * `wormhole` (Python; both listen, so it goes direct), `wormhole-relay` (both `--no-listen`: only
+ * the transit relay is left) or `wormhole-william` (Go; direct). Time from starting both to both
+ * exiting: both start-ups and the rendezvous (PAKE) round trips included, as ours includes the
+ * receiver's start-up, login and the offer's round trips. `relayCpu`: the transit relay's CPU
+ * seconds during the run.
  */
-async function runWormhole(src, size, expectedSha, n) {
-  const out = path.join(tmp, `wormhole-out-${n}`);
-  const code = `${4 + n}-bench-${randomFillSync(Buffer.alloc(6)).toString('hex')}`;
-  dropPreviousOutput();
+async function runWormhole(lab, kind, src, size, expected, n, tree = false) {
+  const label = `${kind}-${n}`;
+  const outDir = tree ? treeOutputDir(`${label}-out`) : path.join(tmp, `${label}-out`);
+  mkdirSync(outDir, { recursive: true });
+  const out = path.join(outDir, path.basename(src));
+  const code = `${4 + (n % 90)}-bench-${randomFillSync(Buffer.alloc(6)).toString('hex')}`;
+  const william = kind === 'wormhole-william';
+  const noListen = kind === 'wormhole-relay' ? ['--no-listen'] : [];
+  const global = william ? ['wormhole-william', '--relay-url', lab.mailboxUrl] : ['wormhole', '--relay-url', lab.mailboxUrl, '--transit-helper', lab.transit];
+  const sendArgv = lab.exec([...global, 'send', ...noListen, '--hide-progress', '--code', code, src]);
+  const recvArgv = william
+    ? lab.exec([...global, 'receive', '--hide-progress', code])
+    : lab.exec([...global, 'receive', ...noListen, '--hide-progress', '--accept-file', '--output-file', out, code]);
+  if (tree) settle();
+  else dropPreviousOutput();
+  const cpu0 = cpuSecondsOf(lab.relayPid);
   const t0 = performance.now();
-  const send = start('wormhole', [...wormholeGlobalArgs(), 'send', '--hide-progress', '--code', code, src], {
-    rssFile: path.join(tmp, `rss-wormhole-send-${n}`),
-  });
-  const recv = start('wormhole', [...wormholeGlobalArgs(), 'receive', '--hide-progress', '--accept-file', '--output-file', out, code], {
-    rssFile: path.join(tmp, `rss-wormhole-recv-${n}`),
-  });
-  const [s, r] = await bothExited(send, recv, 'wormhole');
+  const send = start(sendArgv[0], sendArgv[1], { rssFile: path.join(tmp, `rss-${label}-send`) });
+  // wormhole-william asks "ok? (y/N)" and writes into its working directory.
+  const recv = start(recvArgv[0], recvArgv[1], { rssFile: path.join(tmp, `rss-${label}-recv`), ...(william ? { input: 'y\n', cwd: outDir } : {}) });
+  const [s, r] = await bothExited(send, recv, kind);
   const seconds = (Math.max(s.at, r.at) - t0) / 1000;
-  if (s.code !== 0 || r.code !== 0) throw new Error(`wormhole failed (send ${s.code}, receive ${r.code}): ${send.stderr}${recv.stderr}`);
-  const sha = await sha256File(out);
-  keepOutput(out);
-  if (sha !== expectedSha) throw new Error('wormhole: received file differs from the source');
-  return { seconds, mbps: size / MB / seconds, senderKb: send.peakKb(), receiverKb: recv.peakKb(), cpu: [send.cpuSeconds(), recv.cpuSeconds()] };
+  const relayCpu = cpuSecondsOf(lab.relayPid) - cpu0;
+  if (s.code !== 0 || r.code !== 0) throw new Error(`${kind} failed (send ${s.code}, receive ${r.code}): ${send.stdout}${send.stderr}${recv.stdout}${recv.stderr}`);
+  // Python wormhole names its connection ("Sending (->relay:tcp:…)"); wormhole-william does not,
+  // so its path is read from the transit relay's CPU (a relayed GiB costs it ≥ 0.5 s).
+  const said = `${send.stdout}${send.stderr}${recv.stdout}${recv.stderr}`;
+  const via = william ? (relayCpu > 0.25 * (size / GiB) ? 'relay' : 'direct') : /->relay:|<-relay:|relay:tcp/.test(said) ? 'relay' : 'direct';
+  const sha = tree ? treeDigest(out) : await sha256File(out);
+  if (tree) unmountTrees();
+  else keepOutput(outDir);
+  if (sha !== expected) throw new Error(`${kind}: received ${tree ? 'tree' : 'file'} differs from the source`);
+  return { seconds, mbps: size / MB / seconds, via, relayCpu, senderKb: send.peakKb(), receiverKb: recv.peakKb(), cpu: [send.cpuSeconds(), recv.cpuSeconds()] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -529,6 +546,7 @@ async function runOurs(ctx, src, size, expectedSha, label, force = 'auto', tree 
   await waitForLine(send, /"event":"offer"/, 'chat send-file');
   if (tree) settle(); // earlier writeback must not land in this run's time
   else dropPreviousOutput();
+  const cpu0 = cpuSecondsOf(ctx.serverPid);
   const t0 = performance.now();
   const recv = start(process.execPath, [...PROFILE, CHAT_BIN, 'accept', '--dir', outDir, '--json', ...local], {
     env: chatEnv(ctx.bobHome, ctx.server),
@@ -536,6 +554,7 @@ async function runOurs(ctx, src, size, expectedSha, label, force = 'auto', tree 
   });
   const [s, r] = await bothExited(send, recv, 'chat send-file/accept');
   const seconds = (Math.max(s.at, r.at) - t0) / 1000;
+  const relayCpu = cpuSecondsOf(ctx.serverPid) - cpu0; // the server: control channel, and every byte when relayed
   if (s.code !== 0 || r.code !== 0) {
     throw new Error(`chat failed (send-file ${s.code}, accept ${r.code})\n--- send-file\n${send.stdout}${send.stderr}\n--- accept\n${recv.stdout}${recv.stderr}`);
   }
@@ -557,6 +576,7 @@ async function runOurs(ctx, src, size, expectedSha, label, force = 'auto', tree 
     transferMbps: size / MB / transferSeconds,
     via,
     sealed,
+    relayCpu,
     senderKb: send.peakKb(),
     receiverKb: recv.peakKb(),
     cpu: [send.cpuSeconds(), recv.cpuSeconds()],
@@ -595,7 +615,8 @@ async function attempt(meta, fn) {
       bytes: meta.bytes,
       seconds: Math.round(r.seconds * 1e6) / 1e6,
       mbps: r1(r.mbps),
-      ...(r.transferMbps !== undefined ? { transferMbps: r1(r.transferMbps), path: r.via, encrypted: r.sealed } : {}),
+      ...(r.transferMbps !== undefined ? { transferMbps: r1(r.transferMbps), path: r.via, encrypted: r.sealed } : r.via ? { path: r.via } : {}),
+      ...(Number.isFinite(r.relayCpu) ? { relayCpuSeconds: r3(r.relayCpu) } : {}),
       peakRssKb: { sender: r.senderKb ?? null, receiver: r.receiverKb ?? null },
       peakRssMB: { sender: r.senderKb ? r1(mbOfKb(r.senderKb)) : null, receiver: r.receiverKb ? r1(mbOfKb(r.receiverKb)) : null },
       cpuSeconds: { sender: r3(r.cpu[0]), receiver: r3(r.cpu[1]) },
@@ -634,10 +655,16 @@ async function main() {
   if (wormholeOk !== true) notRun.wormhole = wormholeOk;
   if (!RUN_PATHS) notRun.paths = MODE === 'full' ? '--no-paths' : `not part of --${MODE}`;
   if (!RUN_BIG) notRun.big = MODE === 'full' ? '--no-4g' : `not part of --${MODE}`;
+  const williamOk = wormholeOk !== true ? `needs the wormhole lab (${wormholeOk})` : haveWilliam() ? true : '`wormhole-william` is not installed (apt-get install -y wormhole-william)';
+  if (williamOk !== true) notRun['wormhole-william'] = williamOk;
+  const RUN_RELAY = !argv['no-relay'] && PAIRS > 0;
+  if (!RUN_RELAY) notRun.relay = argv['no-relay'] ? '--no-relay' : 'no 1 GiB pairs';
   const tools = {
     socat: socatOk === true ? toolVersion('socat', ['-V'], /socat version (\S+)/) : null,
     tar: have('tar') ? toolVersion('tar', ['--version'], /tar\)? (\S+)/) : null,
     wormhole: wormholeOk === true ? toolVersion('wormhole', ['--version'], /(\d+\.\d+\S*)/) : null,
+    'wormhole-william': williamOk === true ? toolVersion('dpkg-query', ['-W', '-f', '${Version}', 'wormhole-william'], /(\S+)/) : null,
+    'magic-wormhole-transit-relay': wormholeOk === true ? toolVersion('dpkg-query', ['-W', '-f', '${Version}', 'magic-wormhole-transit-relay'], /(\S+)/) : null,
   };
   for (const [k, why] of Object.entries(notRun)) log(`${k}: not run: ${why}`);
 
@@ -653,7 +680,19 @@ async function main() {
   }
 
   const { relay, server } = await startRelay();
-  const ctx = { server, aliceHome: await register('alice', server), bobHome: await register('bob', server) };
+  const ctx = { server, serverPid: relay.child.pid, aliceHome: await register('alice', server), bobHome: await register('bob', server) };
+  let lab;
+  if (wormholeOk === true) {
+    try {
+      lab = await startWormholeLab(tmp, log);
+      stopLab = lab.stop;
+    } catch (err) {
+      notRun.wormhole = `the loopback-only lab did not start: ${err.message}`;
+      notRun['wormhole-william'] = notRun.wormhole;
+      log(`wormhole: not run: ${notRun.wormhole}`);
+    }
+  }
+  const wormholes = lab ? ['wormhole', ...(williamOk === true ? ['wormhole-william'] : [])] : [];
   log(`chat serve (TLS) on ${server}; alice and bob registered (certificate pinned on first use)`);
 
   const cpuLine = (r, bytes) => `CPU s/GiB sender ${f2(r.cpu[0] / (bytes / GiB))}, receiver ${f2(r.cpu[1] / (bytes / GiB))}`;
@@ -665,14 +704,25 @@ async function main() {
       const r = await attempt({ tool: 'socat', round, ...main }, () => runCopy('socat', SOCAT, src, SIZE, sha, i));
       if (r) log(`  pair ${round} socat: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), ${cpuLine(r, SIZE)}`);
     }
-    if (wormholeOk === true) {
+    for (const kind of wormholes) {
       settle();
-      const r = await attempt({ tool: 'wormhole', round, ...main }, () => runWormhole(src, SIZE, sha, i));
-      if (r) log(`  pair ${round} wormhole: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
+      const r = await attempt({ tool: kind, round, ...main }, () => runWormhole(lab, kind, src, SIZE, sha, i));
+      if (r) log(`  pair ${round} ${kind}: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; via ${r.via}), ${cpuLine(r, SIZE)}`);
     }
     settle();
     const r = await attempt({ tool: 'ours', round, via: 'auto', ...main }, () => runOurs(ctx, src, SIZE, sha, String(i)));
     if (r) log(`  pair ${round} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}${r.sealed ? '' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, ${cpuLine(r, SIZE)}`);
+    // Through each relay: wormhole's transit relay (both --no-listen) and our server (--via relay).
+    if (RUN_RELAY && lab) {
+      settle();
+      const w = await attempt({ tool: 'wormhole', round, scenario: 'relay', bytes: SIZE }, () => runWormhole(lab, 'wormhole-relay', src, SIZE, sha, i));
+      if (w) log(`  pair ${round} wormhole via its transit relay: ${f1(w.mbps)} MB/s (via ${w.via}), ${cpuLine(w, SIZE)}, transit relay ${f2(w.relayCpu / (SIZE / GiB))} CPU-s/GiB`);
+    }
+    if (RUN_RELAY) {
+      settle();
+      const o = await attempt({ tool: 'ours', round, via: 'relay', scenario: 'relay', bytes: SIZE }, () => runOurs(ctx, src, SIZE, sha, `relay-${i}`, 'relay'));
+      if (o) log(`  pair ${round} ours --via relay: ${f1(o.mbps)} MB/s (transfer alone ${f1(o.transferMbps)} MB/s; via ${o.via}), ${cpuLine(o, SIZE)}, server ${f2(o.relayCpu / (SIZE / GiB))} CPU-s/GiB`);
+    }
   }
 
   // Each path forced (§T8), encrypted, one run each: direct, reverse (the sender connects back), relay (TLS).
@@ -701,6 +751,10 @@ async function main() {
         const r = await attempt({ tool: 'tar+socat', round, ...files }, () => runTarSocat(treeDir, digest, i).then((x) => ({ ...x, mbps: filesBytes / MB / x.seconds })));
         if (r) log(`  files pair ${round} tar+socat: ${r.seconds.toFixed(2)} s (${f1(FILES / r.seconds)} files/s)`);
       }
+      if (lab) {
+        const w = await attempt({ tool: 'wormhole', round, ...files }, () => runWormhole(lab, 'wormhole', treeDir, filesBytes, digest, 100 + i, true));
+        if (w) log(`  files pair ${round} wormhole:  ${w.seconds.toFixed(2)} s (${f1(FILES / w.seconds)} files/s; via ${w.via})`);
+      }
       settle();
       const r = await attempt({ tool: 'ours', round, via: 'auto', ...files }, () => runOurs(ctx, treeDir, filesBytes, digest, `files-${i}`, 'auto', true));
       if (r) log(`  files pair ${round} ours:      ${r.seconds.toFixed(2)} s (${f1(FILES / r.seconds)} files/s; via ${r.via}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
@@ -728,13 +782,15 @@ async function main() {
 
   killGroup(relay.child);
   await withTimeout(relay.exited, 10_000, 'chat serve').catch(() => killGroup(relay.child, 'SIGKILL'));
+  stopLab?.();
+  stopLab = undefined;
 
   // Pairs: ours / anchor within each round, then the median of those ratios.
   const label = sizeLabel(SIZE);
-  const pairRatios = (scenario, anchor, key = 'mbps') => {
+  const pairRatios = (scenario, anchor, key = 'mbps', anchorScenario = scenario) => {
     const out = [];
     for (const o of okRuns('ours', scenario)) {
-      const a = okRuns(anchor, scenario).find((x) => x.round === o.round);
+      const a = okRuns(anchor, anchorScenario).find((x) => x.round === o.round);
       if (a) out.push(key === 'mbps' ? o.mbps / a.mbps : a.seconds / o.seconds);
     }
     return out;
@@ -742,18 +798,23 @@ async function main() {
   const perGiB = (runs, side, bytes) => (runs.length && runs.every((r) => Number.isFinite(r.cpuSeconds[side])) ? median(runs.map((r) => r.cpuSeconds[side] / (bytes / GiB))) : NaN);
   const peak = (runs, side) => (runs.length && runs.every((r) => r.peakRssKb[side]) ? mbOfKb(max(runs.map((r) => r.peakRssKb[side]))) : NaN);
   const med = (runs, k = 'mbps') => (runs.length ? median(runs.map((r) => r[k])) : NaN);
-  const names = { socat: 'socat -b 131072', 'tar+socat': 'tar c | socat → socat | tar x', wormhole: 'magic-wormhole', ours: 'chat send-file/accept' };
+  const names = { socat: 'socat -b 131072', 'tar+socat': 'tar c | socat → socat | tar x', wormhole: 'magic-wormhole', 'wormhole-william': 'wormhole-william', ours: 'chat send-file/accept' };
+  const relayPerGiB = (runs, bytes) => (runs.length && runs.every((r) => Number.isFinite(r.relayCpuSeconds)) ? median(runs.map((r) => r.relayCpuSeconds / (bytes / GiB))) : NaN);
 
-  const rows = [['', 'size', 'runs', 'median MB/s', 'CPU s/GiB send', 'CPU s/GiB recv', 'peak RSS send MB', 'peak RSS recv MB']];
-  for (const tool of ['socat', 'wormhole', 'ours']) {
+  const rows = [['', 'size', 'runs', 'median MB/s', 'CPU s/GiB send', 'CPU s/GiB recv', 'CPU s/GiB relay', 'peak RSS send MB', 'peak RSS recv MB']];
+  for (const tool of ['socat', 'wormhole', 'wormhole-william', 'ours']) {
     const runs = okRuns(tool, 'main');
-    if (runs.length) rows.push([names[tool], label, runs.length, f1(med(runs)), f2(perGiB(runs, 'sender', SIZE)), f2(perGiB(runs, 'receiver', SIZE)), f1(peak(runs, 'sender')), f1(peak(runs, 'receiver'))]);
+    if (runs.length) rows.push([names[tool], label, runs.length, f1(med(runs)), f2(perGiB(runs, 'sender', SIZE)), f2(perGiB(runs, 'receiver', SIZE)), '', f1(peak(runs, 'sender')), f1(peak(runs, 'receiver'))]);
   }
-  for (const r of records.filter((x) => x.ok && x.scenario === 'path')) rows.push([`  ours --via ${r.via}`, label, 1, f1(r.mbps), f2(r.cpuSeconds.sender / (SIZE / GiB)), f2(r.cpuSeconds.receiver / (SIZE / GiB)), f1(r.peakRssMB.sender), f1(r.peakRssMB.receiver)]);
-  for (const r of records.filter((x) => x.ok && x.scenario === 'big')) rows.push([`  ours, 4 GiB`, sizeLabel(r.bytes), 1, f1(r.mbps), f2(r.cpuSeconds.sender / 4), f2(r.cpuSeconds.receiver / 4), f1(r.peakRssMB.sender), f1(r.peakRssMB.receiver)]);
-  for (const tool of ['tar+socat', 'ours']) {
+  for (const tool of ['wormhole', 'ours']) {
+    const runs = okRuns(tool, 'relay');
+    if (runs.length) rows.push([`${names[tool]} via ${tool === 'ours' ? 'our server' : 'its transit relay'}`, label, runs.length, f1(med(runs)), f2(perGiB(runs, 'sender', SIZE)), f2(perGiB(runs, 'receiver', SIZE)), f2(relayPerGiB(runs, SIZE)), f1(peak(runs, 'sender')), f1(peak(runs, 'receiver'))]);
+  }
+  for (const r of records.filter((x) => x.ok && x.scenario === 'path')) rows.push([`  ours --via ${r.via}`, label, 1, f1(r.mbps), f2(r.cpuSeconds.sender / (SIZE / GiB)), f2(r.cpuSeconds.receiver / (SIZE / GiB)), f2(r.relayCpuSeconds / (SIZE / GiB)), f1(r.peakRssMB.sender), f1(r.peakRssMB.receiver)]);
+  for (const r of records.filter((x) => x.ok && x.scenario === 'big')) rows.push([`  ours, 4 GiB`, sizeLabel(r.bytes), 1, f1(r.mbps), f2(r.cpuSeconds.sender / 4), f2(r.cpuSeconds.receiver / 4), '', f1(r.peakRssMB.sender), f1(r.peakRssMB.receiver)]);
+  for (const tool of ['tar+socat', 'wormhole', 'ours']) {
     const runs = okRuns(tool, 'files');
-    if (runs.length) rows.push([`${names[tool]}, ${FILES} files`, `${(filesBytes / MiB).toFixed(0)} MiB`, runs.length, f1(med(runs)), f2(perGiB(runs, 'sender', filesBytes)), f2(perGiB(runs, 'receiver', filesBytes)), f1(peak(runs, 'sender')), f1(peak(runs, 'receiver'))]);
+    if (runs.length) rows.push([`${names[tool]}, ${FILES} files`, `${(filesBytes / MiB).toFixed(0)} MiB`, runs.length, f1(med(runs)), f2(perGiB(runs, 'sender', filesBytes)), f2(perGiB(runs, 'receiver', filesBytes)), '', f1(peak(runs, 'sender')), f1(peak(runs, 'receiver'))]);
   }
   log();
   log(table(rows));
@@ -763,6 +824,21 @@ async function main() {
   const scenarios = [];
   if (mainRatios.length) scenarios.push({ scenario: `${label}, ours / socat per pair`, ratios: mainRatios.map(r3), median: r3(median(mainRatios)) });
   if (filesRatios.length) scenarios.push({ scenario: `${FILES} files, ours / tar+socat per pair (time⁻¹)`, ratios: filesRatios.map(r3), median: r3(median(filesRatios)) });
+  const wormholeRatios = pairRatios('main', 'wormhole');
+  const williamRatios = pairRatios('main', 'wormhole-william');
+  const relayRatios = pairRatios('relay', 'wormhole');
+  const filesWormholeRatios = pairRatios('files', 'wormhole', 'seconds');
+  // Relay CPU per relayed GiB, per pair: our server's / wormhole's transit relay's.
+  const relayCpuRatios = [];
+  for (const o of okRuns('ours', 'relay')) {
+    const w = okRuns('wormhole', 'relay').find((x) => x.round === o.round);
+    if (w && Number.isFinite(o.relayCpuSeconds) && w.relayCpuSeconds > 0) relayCpuRatios.push(o.relayCpuSeconds / w.relayCpuSeconds);
+  }
+  if (wormholeRatios.length) scenarios.push({ scenario: `${label}, ours / magic-wormhole per pair (both direct)`, ratios: wormholeRatios.map(r3), median: r3(median(wormholeRatios)) });
+  if (williamRatios.length) scenarios.push({ scenario: `${label}, ours / wormhole-william per pair (ours direct; wormhole-william as it chose: its transit relay on loopback)`, ratios: williamRatios.map(r3), median: r3(median(williamRatios)) });
+  if (relayRatios.length) scenarios.push({ scenario: `${label}, ours --via relay / magic-wormhole via its transit relay per pair`, ratios: relayRatios.map(r3), median: r3(median(relayRatios)) });
+  if (relayCpuRatios.length) scenarios.push({ scenario: `${label}, relay CPU per GiB: our server / wormhole's transit relay per pair (lower is better)`, ratios: relayCpuRatios.map(r3), median: r3(median(relayCpuRatios)) });
+  if (filesWormholeRatios.length) scenarios.push({ scenario: `${FILES} files, ours / magic-wormhole per pair (time⁻¹)`, ratios: filesWormholeRatios.map(r3), median: r3(median(filesWormholeRatios)) });
   log();
   for (const x of scenarios) log(`${x.scenario}: ${x.ratios.map(f2).join(', ')} → median ${f2(x.median)}`);
 
@@ -773,12 +849,21 @@ async function main() {
     ratioToSocat: judged(mainRatios.length ? median(mainRatios) : NaN, 0.6, (v) => v >= 0.6),
     filesRatioToTarSocat: judged(filesRatios.length ? median(filesRatios) : NaN, 0.5, (v) => v >= 0.5),
     peakRssMB: judged(rssMB, 100, (v) => v < 100),
+    // issue 28
+    ratioToWormhole: judged(wormholeRatios.length ? median(wormholeRatios) : NaN, 1.2, (v) => v >= 1.2),
+    filesRatioToWormhole: judged(filesWormholeRatios.length ? median(filesWormholeRatios) : NaN, 1.2, (v) => v >= 1.2),
+    relayRatioToWormhole: judged(relayRatios.length ? median(relayRatios) : NaN, 1.0, (v) => v >= 1.0),
+    relayCpuToWormhole: judged(relayCpuRatios.length ? median(relayCpuRatios) : NaN, 1.0, (v) => v <= 1.0),
   };
   if (smoke) log('(--smoke: small files are mostly process start-up; the targets below are not judged on them)');
   const say = (what, t, fmt) => log(t.met === null ? `${what}: n/a` : `${what}: ${fmt(t.value)}  (target ${t.target}: ${t.met ? 'met' : 'NOT met'})`);
   say('median ratio ours/socat, 1 file', targets.ratioToSocat, f2);
   say('median ratio ours/tar+socat, many files', targets.filesRatioToTarSocat, f2);
   say('largest peak RSS of ours (MB)', targets.peakRssMB, f1);
+  say('median ratio ours/magic-wormhole, 1 file direct', targets.ratioToWormhole, f2);
+  say('median ratio ours/magic-wormhole, many files', targets.filesRatioToWormhole, f2);
+  say('median ratio ours/magic-wormhole, 1 file through each relay', targets.relayRatioToWormhole, f2);
+  say('median relay CPU per GiB, our server / transit relay (target: at most)', targets.relayCpuToWormhole, f2);
   for (const [k, why] of Object.entries(notRun)) log(`${k}: not run: ${why}`);
   log('MB = 10^6 bytes. ours: size / (accept start → both processes exited 0), incl. process start-up, TLS, login and relay round trips;');
   log('"transfer alone": size / the receiver\'s own elapsedMs (first request → verified). socat, tar: sender start → receiver exit.');
@@ -820,6 +905,7 @@ async function bothExited(send, recv, what) {
 
 function cleanup() {
   for (const child of children) killGroup(child, 'SIGKILL');
+  stopLab?.();
   unmountTrees();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }

@@ -58,7 +58,9 @@ export class FrameDecoder {
 
   /** Hands over every byte not yet returned as a frame (when the connection stops framing). */
   takeRest(): Buffer {
-    const rest = Buffer.concat(this.#buffers);
+    // Mid-frame, the header was consumed already: hand it over too, or the next reader loses it.
+    const header = this.#state === READ_BODY ? [encodeHeader(this.#bodyLength)] : [];
+    const rest = Buffer.concat([...header, ...this.#buffers]);
     this.#buffers = [];
     this.#buffered = 0;
     this.#state = FAILED;

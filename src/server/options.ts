@@ -97,6 +97,12 @@ export interface ServerLimits {
   relayBytesWindowMs: number;
   /** A relayed pair that moves no byte either way this long is closed, in ms; 0 = never. @default 60000 */
   relayIdleMs: number;
+  /**
+   * Whether a TLS server also takes relay connections in plain TCP on its port (relay version 2,
+   * protocol.md §4.8; the relayed bytes are sealed end to end). false: a relay connection must be
+   * TLS (version 1), and a plain one is closed at once, as a server before version 2 did. @default true
+   */
+  relayPlain: boolean;
   /** How long a punch request waits for the other peer (protocol.md §4.9), in ms. @default 10000 */
   punchWaitMs: number;
   /** Who may register: anyone, nobody, or holders of an invite code (protocol.md §4.1). @default 'open' */
@@ -180,6 +186,7 @@ export const DEFAULT_LIMITS = {
   relayBytesPerUser: 32 * 1024 * 1024 * 1024,
   relayBytesWindowMs: 24 * 60 * 60 * 1000,
   relayIdleMs: 60_000,
+  relayPlain: true,
   punchWaitMs: 10_000,
   registration: 'open' as 'open' | 'closed' | 'invite',
   pingIntervalMs: 60_000,

@@ -2,6 +2,7 @@
 // direction, a byte budget checked on every chunk, and an idle timeout, so a pair never lives on
 // without moving bytes.
 import type { Socket } from 'node:net';
+import { MessageChannel } from 'node:worker_threads';
 
 export type PipeEnd = 'closed' | 'idle' | 'budget';
 
@@ -53,6 +54,27 @@ export function pipe(a: Socket, aRest: Buffer, b: Socket, bRest: Buffer, o: Pipe
   return () => end('closed');
 }
 
+// Every read of a relayed socket is a fresh ArrayBuffer (~64 KiB). V8 frees those only when it
+// collects their wrappers, and it answers each ~64 MB of such external memory with a full
+// mark-compact of the whole server heap: measured with perf, that was a third of the server's CPU
+// per relayed GiB (docs/benchmarks.md, "The relay's cost"). Transferring a written chunk's
+// ArrayBuffer to a closed MessagePort detaches it and frees its memory at once, so it never adds
+// up. (Below the allocator's mmap threshold, so the memory is reused without page faults.)
+let sink: MessageChannel['port1'] | undefined;
+
+/** Frees `chunk`'s memory now if it owns its whole ArrayBuffer (a socket read does); it reads as empty afterwards. */
+function freeChunk(chunk: Buffer): void {
+  const ab = chunk.buffer;
+  if (chunk.byteOffset !== 0 || chunk.byteLength !== ab.byteLength || !(ab instanceof ArrayBuffer) || ab.byteLength < 4096) return;
+  if (!sink) {
+    const channel = new MessageChannel();
+    channel.port2.close();
+    channel.port1.unref();
+    sink = channel.port1;
+  }
+  sink.postMessage(ab, [ab]);
+}
+
 /** Copies from → to with backpressure and an optional rate (bytes/s); stops when `moved` says so. */
 function pump(from: Socket, to: Socket, first: Buffer, rate: number, moved: (n: number) => boolean): void {
   let allowance = rate;
@@ -62,7 +84,7 @@ function pump(from: Socket, to: Socket, first: Buffer, rate: number, moved: (n: 
   const release = (): void => void (--holds === 0 && from.resume());
   const write = (chunk: Buffer): void => {
     if (!moved(chunk.length)) return;
-    if (!to.write(chunk)) {
+    if (!to.write(chunk, () => freeChunk(chunk))) {
       hold();
       to.once('drain', release);
     }

@@ -85,10 +85,13 @@ export class Relay {
     return this.#tickets.mayUse(transfer, from, to, now);
   }
 
-  /** Checks a relay request; throws the ProtocolError to answer with. */
-  check(transfer: string, role: string, proof: string, now: number): RelayRole {
+  /**
+   * Checks a relay request (`proofOf`: version 1's proof, or version 2's over the server's nonce);
+   * throws the ProtocolError to answer with.
+   */
+  check(transfer: string, role: string, proof: string, now: number, proofOf: typeof relayProof = relayProof): RelayRole {
     if (!this.#limits.relay) throw new ProtocolError('forbidden', 'this server does not relay transfers', { fatal: true });
-    const ticket = this.#ticket(transfer, role, proof, relayProof, now);
+    const ticket = this.#ticket(transfer, role, proof, proofOf, now);
     this.#mayPair(ticket, now);
     return role as RelayRole;
   }

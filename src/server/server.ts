@@ -2,7 +2,7 @@
 // and routes every delivery and presence change through the Bus so several nodes can share it.
 import { randomBytes } from 'node:crypto';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { LocalBus } from '../bus/local.js';
 import type { Bus, BusMessage } from '../bus/bus.js';
 import type { ServerEvent } from '../protocol/messages.js';
@@ -14,6 +14,7 @@ import { DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from './options
 import { Presence } from './presence.js';
 import { Registry } from './registry.js';
 import { Relay } from './relay.js';
+import { servePlainRelay } from './relay-plain.js';
 import { punchRendezvous, type PunchPeer } from './punch.js';
 import type { Rendezvous } from './rendezvous.js';
 import { AccountGuard } from './account-guard.js';
@@ -31,6 +32,8 @@ export type { ServerContext } from './context.js';
 
 /** How long a refused connection may take to read its error before it is cut off. */
 const REFUSED_LINGER_MS = 2000;
+/** The first byte of every TLS connection (a handshake record, RFC 8446 §5.1); relay frames start with 0x00. */
+const TLS_HANDSHAKE_RECORD = 0x16;
 
 export class ChatServer implements ServerContext {
   readonly store: Store;
@@ -61,6 +64,8 @@ export class ChatServer implements ServerContext {
   /** "address:port" → deadline of a TLS handshake in progress (Node's own does not cover a silent peer). */
   #handshakes = new Map<string, NodeJS.Timeout>();
   readonly #tcp: TcpServer;
+  /** With TLS: the server that TLS connections are handed to once their first byte was seen. */
+  readonly #tlsServer?: TlsServer;
   readonly #log: (line: string) => void;
   readonly #verbose: boolean;
   readonly #unsubscribe: () => void;
@@ -84,16 +89,19 @@ export class ChatServer implements ServerContext {
     this.router = new Router({ bus: this.bus, store: this.store, limits: this.limits, node: this.node, log: (line) => this.log(line) });
     this.#unsubscribe = this.bus.subscribe((m) => this.#onBus(m));
     this.tls = Boolean(options.tls);
-    this.#tcp = options.tls
+    // One port: with TLS, a connection whose first byte opens a TLS handshake (0x16) is TLS; any
+    // other may only be a plain relay connection (relay version 2, protocol.md §4.8).
+    this.#tlsServer = options.tls
       ? createTlsServer(
           // The handshake deadline is ours (#admit): Node's does not cover a peer that never says hello.
           { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: 0 },
           (socket) => this.#onSocket(socket),
         )
-      : createTcpServer((socket) => this.#onSocket(socket));
+      : undefined;
+    this.#tcp = createTcpServer((socket) => (this.#tlsServer ? this.#sniff(socket, this.#tlsServer) : this.#onSocket(socket)));
     // Before TLS: a flood of unfinished handshakes from one address counts against its limit too.
     this.#tcp.prependListener('connection', (socket: Socket) => this.#admit(socket));
-    this.#tcp.on('tlsClientError', (err: Error, socket: Socket) => {
+    this.#tlsServer?.on('tlsClientError', (err: Error, socket: Socket) => {
       if (this.#verbose) this.log(`TLS handshake from ${socket.remoteAddress ?? '?'} failed: ${err.message}`);
     });
     this.#tcp.on('error', (err) => this.log(`server error: ${err.message}`));
@@ -189,24 +197,53 @@ export class ChatServer implements ServerContext {
     }
   }
 
+  // TLS or a plain relay connection, by the first byte (the #admit deadline covers a silent peer).
+  #sniff(socket: Socket, tls: TlsServer): void {
+    socket.on('error', () => {}); // a reset before the first byte
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      if (chunk[0] === TLS_HANDSHAKE_RECORD) tls.emit('connection', socket);
+      else if (this.limits.relayPlain) this.#onPlainRelay(socket);
+      else socket.destroy(); // as a TLS server that knows no plain relay: the client falls back to TLS
+    });
+  }
+
+  #onPlainRelay(socket: Socket): void {
+    const key = `${socket.remoteAddress ?? '?'}:${socket.remotePort}`;
+    if (this.#refuse(socket, key)) return;
+    servePlainRelay(this.relay, socket, {
+      handshakeDone: () => {
+        clearTimeout(this.#handshakes.get(key));
+        this.#handshakes.delete(key);
+      },
+      log: (line) => this.log(line),
+      now: () => this.now(),
+    });
+  }
+
+  // True if `socket` may not be served (shutting down, or over a connection limit: told so, then closed).
+  #refuse(socket: Socket, key: string): boolean {
+    if (this.shuttingDown) {
+      socket.destroy();
+      return true;
+    }
+    const refused = this.#refused.get(key);
+    if (!refused) return false;
+    socket.on('error', () => {});
+    socket.end(encodeJsonFrame({ type: 'error', id: null, code: 'overloaded', message: refused }));
+    // Whatever it sends is discarded (a paused socket would never see the peer's close), and
+    // a peer that does not close is cut off: a refused connection must not linger.
+    socket.resume();
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+    return true;
+  }
+
   #onSocket(socket: Socket): void {
     const key = `${socket.remoteAddress ?? '?'}:${socket.remotePort}`;
     clearTimeout(this.#handshakes.get(key));
     this.#handshakes.delete(key);
-    if (this.shuttingDown) {
-      socket.destroy();
-      return;
-    }
-    const refused = this.#refused.get(key);
-    if (refused) {
-      socket.on('error', () => {});
-      socket.end(encodeJsonFrame({ type: 'error', id: null, code: 'overloaded', message: refused }));
-      // Whatever it sends is discarded (a paused socket would never see the peer's close), and
-      // a peer that does not close is cut off: a refused connection must not linger.
-      socket.resume();
-      setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
-      return;
-    }
+    if (this.#refuse(socket, key)) return;
     const conn = new Connection(socket, this.node, this.limits, {
       handle: (c, request) => {
         // Only the type: requests carry passwords and message texts.

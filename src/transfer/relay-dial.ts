@@ -1,8 +1,11 @@
 // Reaching the peer through the server's relay (protocol.md §4.8): connect, send the pairing
-// request, and once the server answers ok the socket is a raw pipe to the peer.
+// request, and once the server answers ok the socket is a raw pipe to the peer. To a TLS server
+// the relay connection is plain TCP (relay version 2: the bytes are sealed end to end already, and
+// TLS around them cost the server most of its relay CPU), its proof bound to a nonce of the
+// server's; a server that does not speak it gets version 1 inside TLS, as before.
 import net, { type Socket } from 'node:net';
-import { FrameDecoder, encodeJsonFrame } from '../protocol/frame.js';
-import { relayRequest, type RelayRole } from '../protocol/relay.js';
+import { HEADER_BYTES, encodeJsonFrame } from '../protocol/frame.js';
+import { relayPlainProofRequest, relayPlainRequest, relayRequest, type RelayRole } from '../protocol/relay.js';
 import { TransferError } from './errors.js';
 import type { Candidate } from './offer.js';
 
@@ -14,6 +17,9 @@ export interface RelayDialOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
 }
+
+/** The largest reply frame of a relay or punch server. */
+const MAX_REPLY_BYTES = 64 * 1024;
 
 /** How long a plain TCP connect to the relay server may take (TLS dials have their own). */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -39,9 +45,46 @@ export function relayAt(relay: RelayEndpoint | undefined, at: Candidate | undefi
 
 /** Resolves a socket piped to the peer (nothing read past the server's reply is lost). */
 export async function relayConnect(relay: RelayEndpoint, opts: RelayDialOptions): Promise<Socket> {
+  if (relay.open) {
+    const plain = await relayConnectPlain(relay, opts);
+    if (plain) return plain;
+  }
   const socket = await openServer(relay, 'the relay', undefined, opts.signal);
   const request = relayRequest(opts.token, opts.role, opts.transferId);
   const { rest } = await firstReply(socket, `the relay at ${where(relay)}`, request, opts);
+  socket.pause();
+  if (rest.length > 0) socket.unshift(rest);
+  return socket;
+}
+
+/** A 64-hex-digit nonce, as relay version 2's challenge carries. */
+const NONCE = /^[0-9a-f]{64}$/;
+
+/**
+ * Relay version 2 (protocol.md §4.8): plain TCP to the TLS server's port, request, challenge,
+ * proof over the server's nonce, ok. Resolves undefined when the server does not speak it (it
+ * closed, or answered something that is not a challenge): the caller falls back to version 1.
+ */
+async function relayConnectPlain(relay: RelayEndpoint, opts: RelayDialOptions): Promise<Socket | undefined> {
+  const what = `the relay at ${where(relay)}`;
+  const socket = await openServer({ host: relay.host, port: relay.port }, 'the relay', undefined, opts.signal);
+  let challenge: { reply: Record<string, unknown>; rest: Buffer };
+  try {
+    challenge = await exchange(socket, what, relayPlainRequest(opts.role, opts.transferId), { timeoutMs: CONNECT_TIMEOUT_MS, signal: opts.signal });
+  } catch (err) {
+    if (err instanceof TransferError && err.code === 'aborted') throw err;
+    return undefined; // a server before version 2 drops a connection that does not open with TLS
+  }
+  const { reply } = challenge;
+  const nonce = reply.type === 'challenge' && typeof reply.nonce === 'string' && NONCE.test(reply.nonce) ? reply.nonce : undefined;
+  if (!nonce || challenge.rest.length > 0) {
+    socket.destroy();
+    if (reply.type === 'error' && reply.code !== 'unsupported_version' && reply.code !== 'bad_request') {
+      throw new TransferError('unreachable', `${what} refused: ${String(reply.message ?? reply.code)}`);
+    }
+    return undefined;
+  }
+  const { rest } = await firstReply(socket, what, relayPlainProofRequest(opts.token, opts.role, opts.transferId, nonce), opts);
   socket.pause();
   if (rest.length > 0) socket.unshift(rest);
   return socket;
@@ -78,15 +121,34 @@ function where(c: Candidate): string {
  * Sends `request` (the only one of a relay or punch connection) and resolves its ok reply's result
  * and any bytes read past it; rejects, destroying the socket, on an error reply or timeout.
  */
-export function firstReply(
+export async function firstReply(
   socket: Socket,
   what: string,
   request: object,
   opts: { timeoutMs?: number; signal?: AbortSignal },
 ): Promise<{ result: unknown; rest: Buffer }> {
+  const { reply, rest } = await exchange(socket, what, request, opts);
+  if (reply.type !== 'ok') {
+    socket.destroy();
+    throw new TransferError('unreachable', `${what} refused: ${String(reply.message ?? reply.code ?? 'no reason given')}`);
+  }
+  return { result: reply.result, rest };
+}
+
+/**
+ * Sends `request` and resolves the first reply (any JSON object) and the bytes read past it;
+ * rejects, destroying the socket, if the connection fails, closes, times out or sends garbage.
+ */
+function exchange(
+  socket: Socket,
+  what: string,
+  request: object,
+  opts: { timeoutMs?: number; signal?: AbortSignal },
+): Promise<{ reply: Record<string, unknown>; rest: Buffer }> {
   return new Promise((resolve, reject) => {
-    const decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 });
-    const finish = (err?: TransferError, value?: { result: unknown; rest: Buffer }): void => {
+    // Only the reply is a frame: what follows it is the peer's raw bytes, never parsed here.
+    let pending: Buffer = Buffer.alloc(0);
+    const finish = (err?: TransferError, value?: { reply: Record<string, unknown>; rest: Buffer }): void => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       socket.off('data', onData);
@@ -100,24 +162,21 @@ export function firstReply(
     const onError = (err: Error): void => finish(new TransferError('unreachable', `cannot reach ${what} (${err.message})`));
     const onClose = (): void => finish(new TransferError('unreachable', `${what} closed the connection`));
     const onData = (chunk: Buffer): void => {
-      let frames: Buffer[];
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      if (pending.length < HEADER_BYTES) return;
+      const length = pending.readUInt32BE(0);
+      if (length === 0 || length > MAX_REPLY_BYTES) return finish(new TransferError('protocol', `${what} sent a malformed frame`));
+      if (pending.length < HEADER_BYTES + length) return;
+      const frame = pending.subarray(HEADER_BYTES, HEADER_BYTES + length);
+      const rest = pending.subarray(HEADER_BYTES + length);
+      let reply: unknown;
       try {
-        frames = decoder.push(chunk);
-      } catch {
-        return finish(new TransferError('protocol', `${what} sent a malformed frame`));
-      }
-      if (frames.length === 0) return;
-      const rest = Buffer.concat([...frames.slice(1).map(reframe), decoder.takeRest()]);
-      let reply: { type?: string; code?: string; message?: string; result?: unknown };
-      try {
-        reply = JSON.parse(frames[0]!.toString('utf8')) as typeof reply;
+        reply = JSON.parse(frame.toString('utf8'));
       } catch {
         return finish(new TransferError('protocol', `${what} sent a malformed reply`));
       }
-      if (reply.type !== 'ok') {
-        return finish(new TransferError('unreachable', `${what} refused: ${reply.message ?? reply.code ?? 'no reason given'}`));
-      }
-      finish(undefined, { result: reply.result, rest });
+      if (!reply || typeof reply !== 'object' || Array.isArray(reply)) return finish(new TransferError('protocol', `${what} sent a malformed reply`));
+      finish(undefined, { reply: reply as Record<string, unknown>, rest });
     };
     const timer = setTimeout(() => finish(new TransferError('timeout', `${what} answered nothing in time`)), opts.timeoutMs ?? 35_000);
     opts.signal?.addEventListener('abort', onAbort);
@@ -128,11 +187,4 @@ export function firstReply(
     socket.on('close', onClose);
     socket.write(encodeJsonFrame(request));
   });
-}
-
-// Bytes after the reply belong to the peer; put a whole frame we already split back together.
-function reframe(payload: Buffer): Buffer {
-  const header = Buffer.allocUnsafe(4);
-  header.writeUInt32BE(payload.length, 0);
-  return Buffer.concat([header, payload]);
 }

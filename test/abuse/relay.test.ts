@@ -123,10 +123,25 @@ describe('relay abuse', () => {
     const idleMs = 300;
     const ts = await server({ relayIdleMs: idleMs, relayMax: 2 }, (l) => logs.push(l));
     const alice = await user(ts, 'alice');
-    const first = await pair(ts, await selfTransfer(ts, alice));
-    const second = await pair(ts, await selfTransfer(ts, alice));
-    const third = await selfTransfer(ts, alice);
-    expect(await ask(ts, third)).toMatchObject({ code: 'overloaded', message: 'the relay is full (2 transfers); try again later' });
+    const [t1, t2, third] = [await selfTransfer(ts, alice), await selfTransfer(ts, alice), await selfTransfer(ts, alice)];
+    // Each pair stays busy (a byte every idleMs / 6) until the third is refused: on a loaded
+    // machine the next TLS handshakes alone may take longer than idleMs.
+    const moving: Socket[] = [];
+    const keepMoving = setInterval(() => moving.forEach((s) => s.write('k')), idleMs / 6);
+    const busyPair = async (t: Transfer): Promise<{ s: Socket; r: Socket }> => {
+      const p = await pair(ts, t);
+      moving.push(p.s);
+      return p;
+    };
+    let first: { s: Socket; r: Socket };
+    let second: { s: Socket; r: Socket };
+    try {
+      first = await busyPair(t1);
+      second = await busyPair(t2);
+      expect(await ask(ts, third)).toMatchObject({ code: 'overloaded', message: 'the relay is full (2 transfers); try again later' });
+    } finally {
+      clearInterval(keepMoving);
+    }
 
     const start = performance.now();
     await Promise.all([first.s, first.r, second.s, second.r].map((s) => closedWithin(s, 5000, 'an idle relayed pair')));

@@ -1,10 +1,13 @@
 // The server's transfer relay with raw sockets: pairing by transfer id and token proof, piping both
 // ways with backpressure, byte counting, and each limit with its error.
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/client.js';
-import { punchRequest, relayRequest } from '../../src/protocol/relay.js';
+import { FrameDecoder, encodeJsonFrame } from '../../src/protocol/frame.js';
+import { punchRequest, relayPlainProofRequest, relayPlainRequest, relayRequest, type RelayRole } from '../../src/protocol/relay.js';
+import { relayConnect, type RelayEndpoint } from '../../src/transfer/relay-dial.js';
 import type { ServerLimits } from '../../src/server/options.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { relayConn as rawRelayConn, readBytes } from '../helpers/relay.js';
@@ -50,6 +53,69 @@ async function acceptedOffer(ts: TestServer): Promise<{ transfer: string; token:
 /** A raw relay connection: sends `request`, resolves with its first reply frame. */
 function relayConn(ts: TestServer, request: Record<string, unknown>): Promise<{ socket: Socket; reply: Record<string, unknown> }> {
   return rawRelayConn(ts, request, sockets, WAIT_MS);
+}
+
+/** A plain TCP connection to the (TLS) server's port, speaking relay version 2 frame by frame. */
+function plainConn(ts: TestServer): { socket: Socket; send(frame: object): Promise<Record<string, unknown>> } {
+  const socket = netConnect({ host: ts.host, port: ts.port });
+  sockets.push(socket);
+  const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20 });
+  const frames: Record<string, unknown>[] = [];
+  let wake: (() => void) | undefined;
+  const onData = (chunk: Buffer): void => {
+    for (const f of decoder.push(chunk)) {
+      const frame = JSON.parse(f.toString('utf8')) as Record<string, unknown>;
+      frames.push(frame);
+      if (frame.type !== 'ok') continue;
+      // Paired: the rest is the peer's raw bytes.
+      socket.off('data', onData);
+      const rest = decoder.takeRest();
+      if (rest.length > 0) socket.unshift(rest);
+      break;
+    }
+    wake?.();
+  };
+  socket.on('data', onData);
+  socket.on('close', () => wake?.());
+  socket.on('error', () => {});
+  const next = (): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no relay reply in time')), WAIT_MS);
+      const check = (): void => {
+        const f = frames.shift();
+        if (f || socket.destroyed) {
+          clearTimeout(timer);
+          wake = undefined;
+          return f ? resolve(f) : reject(new Error('closed without a reply'));
+        }
+        wake = check;
+      };
+      check();
+    });
+  return { socket, send: (frame) => (socket.write(encodeJsonFrame(frame)), next()) };
+}
+
+/** Relay version 2 from request to the final reply; `proofToken` is the token the proof is made with. */
+async function plainRelay(ts: TestServer, proofToken: string, role: RelayRole, transfer: string) {
+  const conn = plainConn(ts);
+  const challenge = await conn.send(relayPlainRequest(role, transfer));
+  expect(challenge).toMatchObject({ id: 1, type: 'challenge' });
+  expect(String(challenge.nonce)).toMatch(/^[0-9a-f]{64}$/);
+  const proof = relayPlainProofRequest(proofToken, role, transfer, String(challenge.nonce));
+  return { socket: conn.socket, proof, reply: await conn.send(proof) };
+}
+
+/** The test server as a RelayEndpoint, TLS opened without checking the certificate (as the CLI does after pinning). */
+function endpoint(ts: TestServer): RelayEndpoint {
+  return {
+    host: ts.host,
+    port: ts.port,
+    open: (target) =>
+      new Promise((resolve, reject) => {
+        const s = tlsConnect({ host: target.host, port: target.port, rejectUnauthorized: false }, () => resolve(s));
+        s.once('error', reject);
+      }),
+  };
 }
 
 function closed(socket: Socket): Promise<void> {
@@ -116,6 +182,75 @@ describe('transfer relay', () => {
     const alone = await relayConn(lonely, relayRequest(t3.token, 'sender', t3.transfer));
     expect(alone.reply).toMatchObject({ code: 'offer_closed', message: 'the other side did not come to the relay in time' });
     await closed(alone.socket);
+  });
+});
+
+describe('transfer relay in plain TCP (version 2, protocol.md §4.8)', () => {
+  it('pairs two plain connections after proofs over the server\'s nonces and pipes bytes both ways', async () => {
+    const logs: string[] = [];
+    const ts = await server({}, (line) => logs.push(line));
+    const { transfer, token } = await acceptedOffer(ts);
+    const [s, r] = await Promise.all([plainRelay(ts, token, 'sender', transfer), plainRelay(ts, token, 'receiver', transfer)]);
+    expect(s.reply).toEqual({ id: 2, type: 'ok', result: { paired: true } });
+    expect(r.reply).toEqual({ id: 2, type: 'ok', result: { paired: true } });
+    const big = randomBytes(4 * 1024 * 1024);
+    const arrived = readBytes(r.socket, big.length);
+    s.socket.write(big);
+    expect((await arrived).equals(big)).toBe(true);
+    const back = readBytes(s.socket, 5);
+    r.socket.write('hello');
+    expect((await back).toString()).toBe('hello');
+    expect(ts.server.relay.stats).toMatchObject({ active: 1, pairs: 1, bytes: big.length + 5 });
+    expect(logs.some((l) => l.includes('as sender (plain): waiting for the other side'))).toBe(true);
+    s.socket.destroy();
+    await closed(r.socket);
+  });
+
+  it('refuses a proof replayed on a new connection (a new nonce), a wrong token and version 1 in plain, and closes on a chat request in plain', async () => {
+    const ts = await server({ relayWaitMs: 300 });
+    const { transfer, token } = await acceptedOffer(ts);
+    const first = await plainRelay(ts, token, 'sender', transfer); // nobody comes: offer_closed after 300 ms
+    expect(first.reply).toMatchObject({ code: 'offer_closed' });
+    const replay = plainConn(ts);
+    expect(await replay.send(relayPlainRequest('sender', transfer))).toMatchObject({ type: 'challenge' });
+    expect(await replay.send(first.proof)).toMatchObject({ id: 2, type: 'error', code: 'unauthorized' });
+    await closed(replay.socket);
+    expect((await plainRelay(ts, 'not-the-token', 'receiver', transfer)).reply).toMatchObject({ code: 'unauthorized' });
+    expect(await plainConn(ts).send(relayRequest(token, 'sender', transfer))).toMatchObject({ id: 1, code: 'unsupported_version' });
+    // A chat request in plain is closed unanswered, as by a TLS-only server (the CLI then suggests dropping --insecure).
+    await expect(plainConn(ts).send({ id: 1, type: 'hello', version: 1 })).rejects.toThrow('closed without a reply');
+  });
+
+  it('hands over, in order, bytes a peer sent with its proof before it was paired', async () => {
+    const ts = await server();
+    const { transfer, token } = await acceptedOffer(ts);
+    const early = plainConn(ts);
+    const challenge = await early.send(relayPlainRequest('sender', transfer));
+    // The proof, a whole frame and a cut one in one write: none of it is the server's to read.
+    const extra = Buffer.concat([encodeJsonFrame({ type: 'hello', v: 5 }), Buffer.from([0, 0, 0, 9, 1, 2])]);
+    early.socket.write(Buffer.concat([encodeJsonFrame(relayPlainProofRequest(token, 'sender', transfer, String(challenge.nonce))), extra]));
+    const r = await plainRelay(ts, token, 'receiver', transfer);
+    expect(r.reply).toMatchObject({ type: 'ok', result: { paired: true } });
+    expect((await readBytes(r.socket, extra.length)).equals(extra)).toBe(true);
+  });
+
+  it('relayConnect pairs in plain TCP, and falls back to version 1 in TLS when the server takes no plain relay', async () => {
+    for (const relayPlain of [true, false]) {
+      const logs: string[] = [];
+      const ts = await server({ relayPlain }, (line) => logs.push(line));
+      const { transfer, token } = await acceptedOffer(ts);
+      const [s, r] = await Promise.all([
+        relayConnect(endpoint(ts), { transferId: transfer, token, role: 'sender', timeoutMs: WAIT_MS }),
+        relayConnect(endpoint(ts), { transferId: transfer, token, role: 'receiver', timeoutMs: WAIT_MS }),
+      ]);
+      sockets.push(s, r);
+      const arrived = readBytes(r, 6);
+      r.resume(); // relayConnect hands the socket over paused
+      s.write('sealed');
+      expect((await arrived).toString()).toBe('sealed');
+      expect(logs.filter((l) => l.includes('(plain): waiting')).length).toBe(relayPlain ? 2 : 0);
+      expect('encrypted' in s).toBe(!relayPlain); // a TLSSocket only on the fallback
+    }
   });
 });
 

@@ -53,6 +53,12 @@ describe('FrameDecoder', () => {
   const payloads = ['a', 'hello world', JSON.stringify({ id: 1, type: 'hello', version: 1 }), 'x'.repeat(1000), 'é🌍'];
   const stream = Buffer.concat(payloads.map((p) => encodeFrame(Buffer.from(p))));
 
+  it('hands over a frame cut after its header with the header (takeRest mid-frame, as the relay does)', () => {
+    const d = new FrameDecoder();
+    expect(d.push(Buffer.from('000000026869' + '00000005' + '6869', 'hex'))).toEqual([Buffer.from('hi')]);
+    expect(d.takeRest().toString('hex')).toBe('00000005' + '6869');
+  });
+
   it('decodes many frames coalesced in one chunk', () => {
     const d = new FrameDecoder();
     expect(texts(d.push(stream))).toEqual(payloads);
