@@ -3,6 +3,7 @@
 // the relay connection is plain TCP (relay version 2: the bytes are sealed end to end already, and
 // TLS around them cost the server most of its relay CPU), its proof bound to a nonce of the
 // server's; a server that does not speak it gets version 1 inside TLS, as before.
+import { hostPort } from '../protocol/address.js';
 import net, { type Socket } from 'node:net';
 import { HEADER_BYTES, encodeJsonFrame } from '../protocol/frame.js';
 import { relayPlainProofRequest, relayPlainRequest, relayRequest, type RelayRole } from '../protocol/relay.js';
@@ -114,7 +115,7 @@ export async function openServer(relay: RelayEndpoint, what: string, local?: Loc
 }
 
 function where(c: Candidate): string {
-  return c.host.includes(':') ? `[${c.host}]:${c.port}` : `${c.host}:${c.port}`;
+  return hostPort(c.host, c.port);
 }
 
 /**
