@@ -33,11 +33,6 @@ export class TailHasher {
     this.#kick();
   }
 
-  /** Bytes hashed so far. */
-  get hashed(): number {
-    return this.#hashed;
-  }
-
   /** Offers the next in-order bytes; hashed at once when caught up, otherwise read back later. */
   push(position: number, data: Buffer): void {
     if (position !== this.#pushed) throw new RangeError(`push at ${position}, expected ${this.#pushed}`);
