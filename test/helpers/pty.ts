@@ -14,20 +14,33 @@ export function screenText(raw: string): string {
 export interface PtyCli {
   /** Everything printed so far (stdout and stderr share the terminal), as text. */
   readonly screen: string;
+  /** The same, escape sequences included. */
+  readonly raw: string;
+  /** Where the output is now: a `from` for waitFor that looks only at what comes after. */
+  readonly mark: number;
   /** Types `keys` on the terminal. */
   type(keys: string): void;
-  /** Resolves once `text` shows on the screen; rejects after timeoutMs. */
-  waitFor(text: string, timeoutMs?: number): Promise<void>;
+  /** Resolves (with the new mark) once `text` shows on the screen after offset `from`; rejects after timeoutMs. */
+  waitFor(text: string, from?: number, timeoutMs?: number): Promise<number>;
   /** The exit code of chat (script -e passes it on). */
   exited: Promise<number | null>;
   kill(): void;
 }
 
+export interface PtyOptions {
+  /** A color terminal (TERM=xterm, NO_COLOR unset) instead of a plain one. @default false */
+  colors?: boolean;
+  /** Terminal width. @default 200 */
+  cols?: number;
+}
+
 /** Runs `chat ...args` on a pseudo-terminal with `env` (CHAT_HOME, CHAT_SERVER, …) added. */
-export function spawnPty(args: string[], env: Record<string, string>): PtyCli {
+export function spawnPty(args: string[], env: Record<string, string>, options: PtyOptions = {}): PtyCli {
   const quoted = args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const command = `stty cols 200 rows 40; exec '${process.execPath}' '${CHAT_BIN}' ${quoted}`;
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, TERM: 'dumb', NO_COLOR: '1', ...env };
+  const command = `stty cols ${options.cols ?? 200} rows 40; exec '${process.execPath}' '${CHAT_BIN}' ${quoted}`;
+  const terminal = options.colors ? { TERM: 'xterm' } : { TERM: 'dumb', NO_COLOR: '1' };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...terminal, ...env };
+  if (options.colors) delete childEnv.NO_COLOR;
   for (const k of ['CHAT_PASSWORD', 'CHAT_INSECURE']) if (!(k in env)) delete childEnv[k];
   const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: REPO_ROOT, env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = exitOf(child);
@@ -42,14 +55,20 @@ export function spawnPty(args: string[], env: Record<string, string>): PtyCli {
     get screen() {
       return screenText(raw);
     },
+    get raw() {
+      return raw;
+    },
+    get mark() {
+      return raw.length;
+    },
     type: (keys) => void child.stdin.write(keys),
-    waitFor(text, timeoutMs = 15_000) {
+    waitFor(text, from = 0, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
-          if (!screenText(raw).includes(text)) return;
+          if (!screenText(raw.slice(from)).includes(text)) return;
           waiters.delete(check);
           clearTimeout(timer);
-          resolve();
+          resolve(raw.length);
         };
         const timer = setTimeout(() => {
           waiters.delete(check);

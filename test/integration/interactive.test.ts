@@ -1,7 +1,6 @@
 // The interactive client (`chat` with no command), built, as a child process against a real
 // server on 127.0.0.1: stdin/stdout piped (no TTY), and once under a pseudo-terminal (script).
 // Every wait is for an output line (or screen text) with a bound; run `npm run build` first.
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,7 +10,8 @@ import type { ChatMessage } from '../../src/protocol/messages.js';
 import { createServer } from '../../src/server/server.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { runCli, spawnCli, tempHome, type SpawnedCli } from '../helpers/cli.js';
-import { CHAT_BIN, REPO_ROOT, exitOf, startServer, tempDir, testCertificate, type TestServer } from '../helpers/server.js';
+import { startServer, tempDir, testCertificate, type TestServer } from '../helpers/server.js';
+import { HAS_SCRIPT, spawnPty, type PtyCli } from '../helpers/pty.js';
 import { offerFromLiar, startLyingSender } from '../helpers/lying-sender.js';
 import { newKeyPair } from '../../src/transfer/keys.js';
 import { newTransferSecret } from '../../src/transfer/offer.js';
@@ -416,62 +416,17 @@ describe('chat (interactive) when the server goes away', () => {
   });
 });
 
-const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
-if (!hasScript) console.log('skipping the terminal test: `script` (util-linux) is not installed');
+if (!HAS_SCRIPT) console.log('skipping the terminal test: `script` (util-linux) is not installed');
 
-/** Terminal output as text: escape sequences removed. */
-function screenText(raw: string): string {
-  return raw.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '').replace(/\r/g, '');
+/** `chat` for `user` on a color terminal, 120 columns wide. */
+function colorPty(user: string, args: string[]): PtyCli {
+  return spawnPty(args, { CHAT_HOME: homes[user]!, CHAT_SERVER: server.address }, { colors: true, cols: 120 });
 }
 
-/** `chat` under a pseudo-terminal; waits look at everything printed after a given offset. */
-function spawnPty(user: string, args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, CHAT_HOME: homes[user]!, CHAT_SERVER: server.address, TERM: 'xterm' };
-  delete env.NO_COLOR;
-  const command = `stty cols 120 rows 40; exec ${process.execPath} ${CHAT_BIN} ${args.join(' ')}`;
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  const exited = exitOf(child);
-  let raw = '';
-  const waiters = new Set<() => void>();
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    raw += chunk;
-    for (const check of [...waiters]) check();
-  });
-  const pty = {
-    get raw() {
-      return raw;
-    },
-    get mark() {
-      return raw.length;
-    },
-    type: (keys: string) => void child.stdin.write(keys),
-    /** Resolves once `text` shows (escape sequences aside) in the output after offset `from`. */
-    waitFor(text: string, from = 0, timeoutMs = 10_000): Promise<number> {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          if (!screenText(raw.slice(from)).includes(text)) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(raw.length);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`timed out waiting for ${JSON.stringify(text)}; screen so far:\n${screenText(raw)}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
-    exited,
-    kill: () => child.kill('SIGKILL'),
-  };
-  return pty;
-}
-
-describe.skipIf(!hasScript)('chat (interactive) on a terminal', () => {
+describe.skipIf(!HAS_SCRIPT)('chat (interactive) on a terminal', () => {
   it('an incoming message does not garble the line being typed; ✓ then ✓✓; colors; a status line for a transfer', async () => {
     const bob = await lib('bob');
-    const pty = spawnPty('alice', LOCAL);
+    const pty = colorPty('alice', LOCAL);
     try {
       await pty.waitFor('/help for commands');
       pty.type('/to bob\r');
