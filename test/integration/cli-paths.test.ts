@@ -170,6 +170,20 @@ describe('transfer paths', () => {
     expect(await sha256File(path.join(r.out, path.basename(file)))).toBe(await sha256File(file));
   });
 
+  it('the relay path reads as such in text output: no "port 0" in a relay-only offer, "through the server\'s relay" once connected (issue 27, item 15)', async () => {
+    const file = await markerFile('wording.txt', 20_000);
+    const out = path.join(work, 'out-wording');
+    const sender = spawnCli(['send-file', 'bob', file, ...LOCAL_SENDER, '--via', 'relay'], { insecure: true, home: alice, server: server.address, timeoutMs: 60_000 });
+    const offered = await sender.stderr.waitFor(/^offered /, 15_000);
+    expect(offered).toMatch(/^offered 1 file\(s\), 19\.5 KiB to bob \(offer [a-z0-9]+\)$/);
+    const receiver = await runCli(['accept', '--dir', out, ...LOCAL_RECEIVER], { insecure: true, home: bob, server: server.address, timeoutMs: 60_000 });
+    expect(receiver.code, receiver.stderr).toBe(0);
+    expect(receiver.stderr).toContain("connected to alice through the server's relay");
+    expect(receiver.stderr).not.toContain('the relay, the relay');
+    expect(await sender.exited).toBe(0);
+    expect(sender.stderr.lines).toContain("connected to bob through the server's relay");
+  });
+
   // Since punching (§T8) joined the race, the sender reaches the receiver either by connecting
   // back to it or through a punched hole, whichever is first (on loopback both work; CI saw punch
   // win once): either is a connection between the peers, not the relay.
