@@ -2,7 +2,8 @@
 // direction, a byte budget checked on every chunk, and an idle timeout, so a pair never lives on
 // without moving bytes.
 import type { Socket } from 'node:net';
-import { MessageChannel } from 'node:worker_threads';
+import { detachBuffer } from '../common/detach.js';
+import { TokenBucket } from '../common/token-bucket.js';
 
 export type PipeEnd = 'closed' | 'idle' | 'budget';
 
@@ -57,44 +58,27 @@ export function pipe(a: Socket, aRest: Buffer, b: Socket, bRest: Buffer, o: Pipe
 // Every read of a relayed socket is a fresh ArrayBuffer (~64 KiB). V8 frees those only when it
 // collects their wrappers, and it answers each ~64 MB of such external memory with a full
 // mark-compact of the whole server heap: measured with perf, that was a third of the server's CPU
-// per relayed GiB (docs/benchmarks.md, "The relay's cost"). Transferring a written chunk's
-// ArrayBuffer to a closed MessagePort detaches it and frees its memory at once, so it never adds
-// up. (Below the allocator's mmap threshold, so the memory is reused without page faults.)
-let sink: MessageChannel['port1'] | undefined;
-
-/** Frees `chunk`'s memory now if it owns its whole ArrayBuffer (a socket read does); it reads as empty afterwards. */
-function freeChunk(chunk: Buffer): void {
-  const ab = chunk.buffer;
-  if (chunk.byteOffset !== 0 || chunk.byteLength !== ab.byteLength || !(ab instanceof ArrayBuffer) || ab.byteLength < 4096) return;
-  if (!sink) {
-    const channel = new MessageChannel();
-    channel.port2.close();
-    channel.port1.unref();
-    sink = channel.port1;
-  }
-  sink.postMessage(ab, [ab]);
-}
+// per relayed GiB (docs/benchmarks.md, "The relay's cost"). So each chunk is detached once
+// written (src/common/detach.ts). (Below the allocator's mmap threshold, so the memory is reused
+// without page faults.)
+const MIN_DETACH_BYTES = 4096;
 
 /** Copies from → to with backpressure and an optional rate (bytes/s); stops when `moved` says so. */
 function pump(from: Socket, to: Socket, first: Buffer, rate: number, moved: (n: number) => boolean): void {
-  let allowance = rate;
-  let since = Date.now();
+  const bucket = rate > 0 ? new TokenBucket(rate, rate, Date.now) : undefined; // a second's worth of burst
   let holds = 0; // reading waits for a drain and/or the rate
   const hold = (): void => void (holds++ === 0 && from.pause());
   const release = (): void => void (--holds === 0 && from.resume());
   const write = (chunk: Buffer): void => {
     if (!moved(chunk.length)) return;
-    if (!to.write(chunk, () => freeChunk(chunk))) {
+    if (!to.write(chunk, () => detachBuffer(chunk, MIN_DETACH_BYTES))) {
       hold();
       to.once('drain', release);
     }
-    if (rate <= 0) return;
-    const now = Date.now();
-    allowance = Math.min(rate, allowance + ((now - since) * rate) / 1000) - chunk.length;
-    since = now;
-    if (allowance < 0) {
+    const wait = bucket?.take(chunk.length) ?? 0;
+    if (wait > 0) {
       hold();
-      setTimeout(release, Math.ceil((-allowance * 1000) / rate)).unref();
+      setTimeout(release, Math.ceil(wait)).unref();
     }
   };
   if (first.length > 0) write(first);

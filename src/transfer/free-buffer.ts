@@ -20,34 +20,19 @@
 // Only for buffers that own their whole ArrayBuffer (never a pooled Buffer.allocUnsafe slice),
 // and only once nothing, including a pending socket or file write, refers to the bytes: a freed
 // buffer reads as empty from then on.
-import { MessageChannel } from 'node:worker_threads';
+import { detachBuffer, ownsArrayBuffer } from '../common/detach.js';
 
 /** Smaller buffers are left to the garbage collector (and may share a pool). */
 const MIN_FREE_BYTES = 64 * 1024;
 
-let sink: MessageChannel['port1'] | undefined;
-
-function closedPort(): MessageChannel['port1'] {
-  if (!sink) {
-    const channel = new MessageChannel();
-    channel.port2.close();
-    channel.port1.unref();
-    sink = channel.port1;
-  }
-  return sink;
-}
-
 /** True if `buf` owns its whole ArrayBuffer and is large enough to be worth freeing early. */
 export function canFree(buf: Buffer): boolean {
-  const ab = buf.buffer;
-  return buf.length >= MIN_FREE_BYTES && buf.byteOffset === 0 && buf.byteLength === ab.byteLength && ab instanceof ArrayBuffer;
+  return ownsArrayBuffer(buf, MIN_FREE_BYTES);
 }
 
 /** Frees `buf`'s memory now if it owns it (see canFree); it reads as empty afterwards. */
 export function freeBuffer(buf: Buffer): void {
-  if (!canFree(buf)) return;
-  const ab = buf.buffer as ArrayBuffer; // canFree: not a SharedArrayBuffer
-  closedPort().postMessage(ab, [ab]);
+  detachBuffer(buf, MIN_FREE_BYTES);
 }
 
 /** Bytes discarded between two scavenges. */
