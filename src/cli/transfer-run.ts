@@ -64,21 +64,33 @@ export async function sendTo(
 }
 
 /** Transfer and session errors become one line, with Ctrl-C's exit code for a cancel. */
-export function asCliError(err: unknown): never {
-  throw cliErrorOf(err);
+export function asCliError(err: unknown, note = ''): never {
+  throw cliErrorOf(err, note);
 }
 
-export function cliErrorOf(err: unknown): unknown {
+/** `note` follows a transfer error's message (e.g. RESUME_LATER). */
+export function cliErrorOf(err: unknown, note = ''): unknown {
   if (err instanceof TransferError) {
     const who = err.fromPeer ? 'the other side reports: ' : '';
     const cancelled = err.code === 'aborted' && !err.fromPeer;
-    return cancelled ? new CliError(`${who}${err.message}`, 130) : new CliError(`${who}${messageWithHint(err)}`, 1, err.code);
+    return cancelled ? new CliError(`${who}${err.message}${note}`, 130) : new CliError(`${who}${messageWithHint(err)}${note}`, 1, err.code);
   }
   if (err instanceof TransferSessionError) {
     if (err.code === 'cancelled') return new CliError(err.message, 130);
     return new CliError(messageWithHint(err), 1, err.code);
   }
   return err;
+}
+
+/** What a receiver says when its partial files are kept for the next accept. */
+export const RESUME_LATER = '; partial files stay as .part and resume next time';
+
+/** Receiver errors after which what arrived is kept as .part: the sender cancelled, vanished or went quiet. */
+const RESUMABLE = new Set(['aborted', 'peer_gone', 'timeout', 'unreachable']);
+
+/** RESUME_LATER for a receiver's error that leaves its partial files for the next accept, else ''. */
+export function resumeNote(err: unknown): string {
+  return err instanceof TransferError && RESUMABLE.has(err.code) ? RESUME_LATER : '';
 }
 
 /** A transfer that ended because the other user said no or did not answer: not a failure. */

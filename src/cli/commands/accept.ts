@@ -5,7 +5,6 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
 import { IncomingTransfer } from '../../client/transfer-session.js';
-import { TransferError } from '../../transfer/index.js';
 import type { OfferInfo } from '../../protocol/messages.js';
 import { connectSession, relayOf } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
@@ -13,7 +12,7 @@ import { interrupted, type Interrupt } from '../interrupt.js';
 import { manyFilesHeap } from '../heap.js';
 import { TransferView, viewMode } from '../transfer-view.js';
 import { TRANSFER_OPTIONS, transferSettings, type CliTransferSettings } from '../transfer-options.js';
-import { asCliError, cliTrust, showSession } from '../transfer-run.js';
+import { asCliError, cliTrust, resumeNote, showSession } from '../transfer-run.js';
 import { formatOffer, fullOffer, type FullOffer } from './offers.js';
 
 export interface AcceptOptions extends GlobalOptions, CliTransferSettings {
@@ -123,15 +122,6 @@ async function receive(client: ChatClient, offer: FullOffer, opts: AcceptOptions
     view.done(result, `received from ${info.from} via ${result.path ?? 'direct'}`);
   } catch (err) {
     view.stop();
-    asCliError(resumable(err));
+    asCliError(err, resumeNote(err));
   }
-}
-
-/** Ways a transfer stops that leave what arrived as .part for the next accept to resume. */
-const RESUMABLE = new Set(['aborted', 'peer_gone', 'timeout', 'unreachable']);
-
-// The sender cancelling, vanishing or going quiet: say that what arrived is kept (issue 27, item 21).
-function resumable(err: unknown): unknown {
-  if (!(err instanceof TransferError) || !RESUMABLE.has(err.code)) return err;
-  return new TransferError(err.code, `${err.message}; partial files stay as .part and resume next time`, { fromPeer: err.fromPeer });
 }

@@ -12,6 +12,7 @@ import type { OfferFileInfo, OfferInfo } from '../../protocol/messages.js';
 import { TransferError, collectOffer, type RelayEndpoint, type TransferResult } from '../../transfer/index.js';
 import { compareCode } from '../confirm-code.js';
 import { messageWithHint } from '../hints.js';
+import { RESUME_LATER, resumeNote } from '../transfer-run.js';
 import { CliError } from '../context.js';
 import { formatBytes } from '../output.js';
 import { pinnedTrust } from '../peer-trust.js';
@@ -46,7 +47,6 @@ export interface TransferDeps {
 
 /** How long an offer made with /send waits for an answer. */
 const OFFER_TIMEOUT_MS = 10 * 60_000;
-const RESUME_LATER = '; partial files stay as .part and resume next time';
 /** Up to this many received files get a line each (name, size, SHA-256). */
 const MAX_FILE_LINES = 5;
 
@@ -204,7 +204,7 @@ function isCancel(err: unknown): boolean {
 }
 
 function messageOf(err: unknown, direction: 'send' | 'receive'): string {
-  const resume = direction === 'receive' && err instanceof TransferError ? RESUME_LATER : '';
+  const resume = direction === 'receive' ? resumeNote(err) : '';
   if (err instanceof TransferError && err.fromPeer) return `the other side reports: ${messageWithHint(err)}${resume}`;
   return `${messageWithHint(err)}${resume}`;
 }
