@@ -3,7 +3,9 @@
 import { messageWithHint } from './hints.js';
 import { SOFTWARE_VERSION } from '../protocol/version.js';
 import { createRequire } from 'node:module';
-import type { Argv } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
+import { runLeaf, toYargs, type Command, type Dispatch, type GlobalArgs } from './command.js';
+import { COMMAND_LIST, type CommandEntry, type CommandName } from './commands/list.js';
 import { ClientError } from '../client/errors.js';
 import { printable, printableJson, printableText } from '../protocol/printable.js';
 import { CliError, processContext, type CliContext } from './context.js';
@@ -27,40 +29,40 @@ export async function main(argv: string[], ctx: CliContext = processContext()): 
 // `chat send` start in well under 150 ms (docs/benchmarks.md).
 const yargs = createRequire(import.meta.url)('yargs') as (args: string[]) => Argv;
 
-type Factory = (ctx: CliContext) => object;
-type Loader = () => Promise<Factory>;
-
 /**
- * Every command, with what `chat --help` shows; its module (and what it needs: TLS, SQLite,
- * transfers, bars) loads only when that command runs, so a command starts fast.
+ * Every command's module, loaded only when that command runs (with what it needs: TLS, SQLite,
+ * transfers, bars), so a command starts fast; `chat --help` lists them from commands/list.ts.
  */
-const COMMANDS: { name: string; usage: string; describe: string; load: Loader }[] = [
-  { name: 'serve', usage: 'serve', describe: 'run the relay server', load: async () => (await import('./commands/serve.js')).serveCommand },
-  { name: 'register', usage: 'register <user>', describe: 'create an account (and log in)', load: async () => (await import('./commands/accounts.js')).registerCommand },
-  { name: 'login', usage: 'login <user>', describe: 'log in and save the session', load: async () => (await import('./commands/accounts.js')).loginCommand },
-  { name: 'logout', usage: 'logout', describe: 'revoke this session on the server and forget it here', load: async () => (await import('./commands/accounts.js')).logoutCommand },
-  { name: 'sessions', usage: 'sessions [command]', describe: 'your sessions (devices): list, revoke <id>, revoke --all-others', load: async () => (await import('./commands/sessions.js')).sessionsCommand },
-  { name: 'passwd', usage: 'passwd', describe: 'change your password (every other session is logged out)', load: async () => (await import('./commands/passwd.js')).passwdCommand },
-  { name: 'whoami', usage: 'whoami', describe: 'show who you are logged in as', load: async () => (await import('./commands/accounts.js')).whoamiCommand },
-  { name: 'who', usage: 'who', describe: 'list online users', load: async () => (await import('./commands/messages.js')).whoCommand },
-  { name: 'send', usage: 'send <user> <text..>', describe: 'send a direct message, or to a group with #name', load: async () => (await import('./commands/messages.js')).sendCommand },
-  { name: 'listen', usage: 'listen', describe: 'print messages and presence as they arrive, until Ctrl-C', load: async () => (await import('./commands/messages.js')).listenCommand },
-  { name: 'history', usage: 'history <user>', describe: 'show your conversation with a user, oldest first', load: async () => (await import('./commands/messages.js')).historyCommand },
-  { name: 'send-file', usage: 'send-file <user> <paths..>', describe: 'offer files or directories to a user and send them directly', load: async () => (await import('./commands/send-file.js')).sendFileCommand },
-  { name: 'offers', usage: 'offers', describe: 'list file offers waiting for you, with every file', load: async () => (await import('./commands/offers.js')).offersCommand },
-  { name: 'accept', usage: 'accept [id]', describe: 'accept a file offer and receive the files', load: async () => (await import('./commands/accept.js')).acceptCommand },
-  { name: 'reject', usage: 'reject <id>', describe: 'decline a file offer (the sender is told)', load: async () => (await import('./commands/offers.js')).rejectCommand },
-  { name: 'group', usage: 'group <command>', describe: 'groups: create, join, leave, members, list, invite, kick, delete', load: async () => (await import('./commands/groups.js')).groupCommand },
-  { name: 'friend', usage: 'friend <command>', describe: 'contacts: add, accept, decline, remove, note, list', load: async () => (await import('./commands/friends.js')).friendCommand },
-  { name: 'block', usage: 'block <user>', describe: "drop a user's messages, offers and invitations to you (they are not told)", load: async () => (await import('./commands/block.js')).blockCommand },
-  { name: 'unblock', usage: 'unblock <user>', describe: 'stop blocking a user', load: async () => (await import('./commands/block.js')).unblockCommand },
-  { name: 'blocked', usage: 'blocked', describe: 'list the users you block', load: async () => (await import('./commands/block.js')).blockedCommand },
-  { name: 'users', usage: 'users <command>', describe: 'find registered users: users search <prefix>', load: async () => (await import('./commands/friends.js')).usersCommand },
-  { name: 'verify', usage: 'verify <user>', describe: "compare safety numbers with a user's devices and mark them verified", load: async () => (await import('./commands/verify.js')).verifyCommand },
-  { name: 'trust', usage: 'trust [target]', describe: "pin a server's current TLS certificate (after it changed)", load: async () => (await import('./commands/trust.js')).trustCommand },
-  { name: 'admin', usage: 'admin <command>', describe: 'operator commands, on the server host (invite, nodes, user)', load: async () => (await import('./commands/admin.js')).adminCommand },
-  { name: '$0', usage: '$0', describe: 'interactive chat (/help inside for commands)', load: async () => (await import('./commands/interactive.js')).interactiveCommand },
-];
+const LOADERS: Record<CommandName, () => Promise<Command>> = {
+  serve: async () => (await import('./commands/serve.js')).serveCommand,
+  register: async () => (await import('./commands/accounts.js')).registerCommand,
+  login: async () => (await import('./commands/accounts.js')).loginCommand,
+  logout: async () => (await import('./commands/accounts.js')).logoutCommand,
+  sessions: async () => (await import('./commands/sessions.js')).sessionsCommand,
+  passwd: async () => (await import('./commands/passwd.js')).passwdCommand,
+  whoami: async () => (await import('./commands/accounts.js')).whoamiCommand,
+  who: async () => (await import('./commands/messages.js')).whoCommand,
+  send: async () => (await import('./commands/messages.js')).sendCommand,
+  listen: async () => (await import('./commands/messages.js')).listenCommand,
+  history: async () => (await import('./commands/messages.js')).historyCommand,
+  'send-file': async () => (await import('./commands/send-file.js')).sendFileCommand,
+  offers: async () => (await import('./commands/offers.js')).offersCommand,
+  accept: async () => (await import('./commands/accept.js')).acceptCommand,
+  reject: async () => (await import('./commands/offers.js')).rejectCommand,
+  group: async () => (await import('./commands/groups.js')).groupCommand,
+  friend: async () => (await import('./commands/friends.js')).friendCommand,
+  block: async () => (await import('./commands/block.js')).blockCommand,
+  unblock: async () => (await import('./commands/block.js')).unblockCommand,
+  blocked: async () => (await import('./commands/block.js')).blockedCommand,
+  users: async () => (await import('./commands/friends.js')).usersCommand,
+  verify: async () => (await import('./commands/verify.js')).verifyCommand,
+  trust: async () => (await import('./commands/trust.js')).trustCommand,
+  admin: async () => (await import('./commands/admin.js')).adminCommand,
+  $0: async () => (await import('./commands/interactive.js')).interactiveCommand,
+};
+
+/** The command names, in `chat --help` order. */
+const NAMES = Object.keys(COMMAND_LIST) as CommandName[];
 
 /** Global options that take a value (their value is not the command name). */
 const VALUE_OPTIONS = new Set(['--server', '--home']);
@@ -69,14 +71,18 @@ const VALUE_OPTIONS = new Set(['--server', '--home']);
  * The entry argv runs: its first word that names a command (skipping option values), or the
  * interactive client ($0), whose own options (--advertise HOST) take values too.
  */
-export function commandOf(argv: string[]): string {
+export function commandOf(argv: string[]): CommandName {
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--') break;
     if (VALUE_OPTIONS.has(word)) i++;
-    else if (!word.startsWith('-') && COMMANDS.some((c) => c.name === word)) return word;
+    else if (!word.startsWith('-') && isCommandName(word)) return word;
   }
   return '$0';
+}
+
+function isCommandName(word: string): word is Exclude<CommandName, '$0'> {
+  return word !== '$0' && Object.hasOwn(COMMAND_LIST, word);
 }
 
 // A stub ran: argv named no command we know (yargs' --help and --version never get here).
@@ -99,7 +105,7 @@ function firstWord(argv: string[]): string | undefined {
 
 /** "unknown command" with the closest command (at most 2 edits away), as git does. */
 function unknownCommand(word: string): CliError {
-  const close = closest(word, COMMANDS.filter((c) => c.name !== '$0').map((c) => c.name));
+  const close = closest(word, NAMES.filter((name) => name !== '$0'));
   const hint = close ? `; did you mean "${close}"?` : '';
   return new CliError(`unknown command "${word.slice(0, 40)}"${hint} (see chat --help)`, 2);
 }
@@ -115,18 +121,12 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-/**
- * The subcommands of each command that has them (what `chat group --help` lists), for "did you
- * mean" before yargs' own wording; test/unit/cli/subcommands.test.ts checks them against --help.
- * `sessions` alone runs `sessions list`.
- */
-export const SUBCOMMANDS: Record<string, { names: string[]; optional?: boolean }> = {
-  group: { names: ['create', 'join', 'leave', 'members', 'list', 'invites', 'invite', 'kick', 'delete'] },
-  friend: { names: ['add', 'accept', 'decline', 'remove', 'note', 'list'] },
-  users: { names: ['search'] },
-  sessions: { names: ['list', 'revoke'], optional: true },
-  admin: { names: ['invite', 'nodes', 'user'] },
-};
+/** The subcommands of each command that has them; test/integration/cli-subcommands.test.ts checks them against --help. */
+export const SUBCOMMANDS: Partial<Record<CommandName, { names: readonly string[]; optional?: boolean }>> = Object.fromEntries(
+  Object.entries(COMMAND_LIST as Record<string, CommandEntry>)
+    .filter(([, entry]) => entry.subcommands)
+    .map(([name, entry]) => [name, { names: entry.subcommands!, optional: entry.optionalSubcommand }]),
+);
 
 /** Options before a subcommand that take a value. */
 const SUBCOMMAND_VALUE_OPTIONS = new Set([...VALUE_OPTIONS, '--data', '--bus', '--bus-file']);
@@ -146,7 +146,7 @@ function subcommandWord(argv: string[], name: string): string | undefined {
 }
 
 /** A missing or mistyped subcommand, in one line with the closest name (as git says for `git stash pup`). */
-function checkSubcommand(argv: string[], name: string): void {
+function checkSubcommand(argv: string[], name: CommandName): void {
   const sub = SUBCOMMANDS[name];
   if (!sub || argv.some((a) => a === '--help' || a === '-h' || a === '--version')) return;
   const word = subcommandWord(argv, name);
@@ -171,23 +171,35 @@ function optionHint(msg: string | null, y: Argv): string {
 }
 
 /** The name closest to `word`, at most 2 edits away (ties: the first listed). */
-function closest(word: string, names: string[]): string | undefined {
+function closest(word: string, names: readonly string[]): string | undefined {
   return names.map((name) => ({ name, d: editDistance(word, name) })).filter((c) => c.d <= 2).sort((a, b) => a.d - b.d)[0]?.name;
 }
 
-async function buildParser(argv: string[], ctx: CliContext) {
+/**
+ * What argv means without running it: the command it names (its words, `group create`) and the
+ * options that command would run with; what test/unit/cli/argv.test.ts checks, for every command.
+ */
+export async function optionsOf(argv: string[], ctx: CliContext = processContext()): Promise<{ command: string; options: unknown }> {
+  let got: { command: string; options: unknown } | undefined;
+  const keep: Dispatch = async (command, options) => void (got = { command: [command.command].flat()[0]!.split(' ')[0]!, options });
+  await (await buildParser(markOperands(argv), ctx, keep)).parseAsync();
+  if (!got) throw new Error(`no command ran for ${JSON.stringify(argv)}`);
+  return got;
+}
+
+async function buildParser(argv: string[], ctx: CliContext, dispatch: Dispatch = runLeaf) {
   const wanted = commandOf(argv);
   const word = wanted === '$0' ? firstWord(argv) : undefined;
   // The interactive client takes no words: a word there is a mistyped command.
   if (word !== undefined && !word.startsWith('\u0000')) throw unknownCommand(word);
   checkSubcommand(argv, wanted);
   const helpOnly = wanted === '$0' && (argv.includes('--help') || argv.includes('-h') || argv.includes('--version'));
-  const commands: object[] = [];
-  for (const entry of COMMANDS) {
-    if (entry.name === wanted && !helpOnly) commands.push((await entry.load())(ctx));
-    else commands.push({ command: entry.usage, describe: entry.describe, handler: () => unknown(wanted) });
+  const commands: CommandModule<GlobalArgs, GlobalArgs>[] = [];
+  for (const name of NAMES) {
+    if (name === wanted && !helpOnly) commands.push(toYargs(await LOADERS[name](), ctx, dispatch));
+    else commands.push({ command: COMMAND_LIST[name].command, describe: COMMAND_LIST[name].describe, handler: () => unknown(wanted) });
   }
-  let parser = yargs(argv)
+  const parser = yargs(argv)
     .scriptName('chat')
     .usage('$0 [command]: self-hosted chat with direct file transfer')
     .option('server', {
@@ -225,7 +237,7 @@ async function buildParser(argv: string[], ctx: CliContext) {
     .fail((msg, err) => {
       throw err ?? new CliError(`${msg}${optionHint(msg, parser)} (see chat --help)`, 2);
     });
-  for (const command of commands) parser = parser.command(command as never);
+  for (const command of commands) parser.command(command);
   return parser;
 }
 

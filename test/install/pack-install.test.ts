@@ -56,7 +56,7 @@ async function useInstalled(prefix: string, outside: string): Promise<void> {
   const chat = (args: string[], home: string, input?: string) => run('chat', args, { cwd: outside, env: env(home), input, timeoutMs: 30_000 });
 
   const help = ok(await chat(['--help'], outside), 'chat --help');
-  expect(help.stdout).toContain('chat send <user> <text..>');
+  expect(help.stdout).toContain('chat send <user> [text..]');
   expect(ok(await chat(['--version'], outside), 'chat --version').stdout.trim()).toBe(VERSION);
 
   const data = await tempDir('chat-install-data-');

@@ -3,6 +3,8 @@
 // choreography and its checks are the transfer session's (src/client/transfer-session.ts).
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { globalsOf, leaf, type ArgsOf, type GlobalArgs } from '../command.js';
+import { COMMAND_LIST } from './list.js';
 import type { ChatClient } from '../../client/client.js';
 import { IncomingTransfer } from '../../client/transfer-session.js';
 import type { OfferInfo } from '../../protocol/messages.js';
@@ -23,39 +25,33 @@ export interface AcceptOptions extends GlobalOptions, CliTransferSettings {
   json: boolean;
 }
 
-type Argvs = Record<string, unknown>;
+const builder = (y: Argv<GlobalArgs>) =>
+  y
+    .positional('id', { type: 'string', describe: 'offer id (optional when only one is waiting)' })
+    .option('dir', { type: 'string', default: '.', describe: 'where to save the files' })
+    .option('all', { type: 'boolean', default: false, describe: 'accept every waiting offer, one after another' })
+    .option('wait', { type: 'boolean', default: false, describe: 'wait for an offer to arrive' })
+    .options(TRANSFER_OPTIONS)
+    .option('force-copy', { type: 'boolean', default: false, describe: 'save a file as "name (1)" even when the same file is already there (default: keep that one)' })
+    .option('bind', { type: 'string', describe: 'local address for reverse connections (default: all interfaces)' })
+    .option('advertise', { type: 'string', array: true, nargs: 1, default: [], describe: 'another host/IP the sender may reach us at (repeatable)' })
+    .option('advertise-only', { type: 'boolean', default: false, describe: "offer only the --advertise hosts, not this machine's addresses" });
 
-export const acceptCommand = (ctx: CliContext) => ({
-  command: 'accept [id]',
-  describe: 'accept a file offer and receive the files',
-  builder: (y: Argv) =>
-    y
-      .positional('id', { type: 'string', describe: 'offer id (optional when only one is waiting)' })
-      .option('dir', { type: 'string', default: '.', describe: 'where to save the files' })
-      .option('all', { type: 'boolean', default: false, describe: 'accept every waiting offer, one after another' })
-      .option('wait', { type: 'boolean', default: false, describe: 'wait for an offer to arrive' })
-      .options(TRANSFER_OPTIONS)
-      .option('force-copy', { type: 'boolean', default: false, describe: 'save a file as "name (1)" even when the same file is already there (default: keep that one)' })
-      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
-      .option('bind', { type: 'string', describe: 'local address for reverse connections (default: all interfaces)' })
-      .option('advertise', { type: 'string', array: true, nargs: 1, default: [], describe: 'another host/IP the sender may reach us at (repeatable)' })
-      .option('advertise-only', { type: 'boolean', default: false, describe: "offer only the --advertise hosts, not this machine's addresses" }),
-  handler: (argv: Argvs) => runAccept(acceptOptions(argv), ctx),
-});
-
-export function acceptOptions(argv: Argvs): AcceptOptions {
-  const network = { bind: argv.bind === undefined ? undefined : String(argv.bind), advertise: (argv.advertise as unknown[]).map(String), advertiseOnly: Boolean(argv.advertiseOnly) };
+export function acceptOptions(argv: ArgsOf<typeof builder>): AcceptOptions {
+  const network = { bind: argv.bind, advertise: argv.advertise.map(String), advertiseOnly: argv.advertiseOnly };
   return {
-    ...(argv as unknown as GlobalOptions),
+    ...globalsOf(argv),
     ...transferSettings(argv, network),
-    id: argv.id === undefined ? undefined : String(argv.id),
-    dir: path.resolve(String(argv.dir)),
-    all: Boolean(argv.all),
-    wait: Boolean(argv.wait),
-    json: Boolean(argv.json),
-    forceCopy: Boolean(argv.forceCopy),
+    id: argv.id,
+    dir: path.resolve(argv.dir),
+    all: argv.all,
+    wait: argv.wait,
+    json: argv.json,
+    forceCopy: argv.forceCopy,
   };
 }
+
+export const acceptCommand = leaf({ ...COMMAND_LIST.accept, builder, options: acceptOptions, run: runAccept });
 
 export async function runAccept(opts: AcceptOptions, ctx: CliContext): Promise<void> {
   const client = await connectSession(opts);

@@ -1,6 +1,8 @@
 // chat register, login, logout, whoami.
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
+import { globalsOf, leaf, type ArgsOf, type GlobalArgs } from '../command.js';
+import { COMMAND_LIST } from './list.js';
 import type { ChatClient } from '../../client/client.js';
 import { printable, printableJson } from '../../protocol/printable.js';
 import { connectClient, connectSession } from '../connect.js';
@@ -19,29 +21,15 @@ export interface LoginOptions extends GlobalOptions {
   device?: string;
 }
 
-function loginOptions(argv: Record<string, unknown>): LoginOptions {
-  return {
-    ...(argv as unknown as GlobalOptions),
-    user: String(argv.user),
-    passwordStdin: Boolean(argv['password-stdin']),
-    device: argv.device as string | undefined,
-  };
-}
-
-// The invite code from --invite, --invite-file, --invite - or CHAT_INVITE (secrets.ts).
-async function registerOptions(argv: Record<string, unknown>, ctx: CliContext): Promise<LoginOptions> {
-  const secrets = new SecretReader(ctx);
-  if (argv.invite === '-' && argv['password-stdin']) {
-    throw new CliError('--password-stdin and --invite - both read stdin: give the invite code by --invite-file PATH or CHAT_INVITE', 2);
-  }
-  return { ...loginOptions(argv), invite: await secrets.read(argv, INVITE_SECRET) };
-}
-
-const userBuilder = (y: Argv) =>
+const userBuilder = (y: Argv<GlobalArgs>) =>
   y
     .positional('user', { type: 'string', demandOption: true, describe: 'user name' })
     .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from stdin' })
     .option('device', { type: 'string', describe: 'name of this device in "chat sessions" (default: the host name)' });
+
+function loginOptions(argv: ArgsOf<typeof userBuilder>): LoginOptions {
+  return { ...globalsOf(argv), user: argv.user, passwordStdin: argv.passwordStdin, device: argv.device };
+}
 
 async function withClient<T>(client: ChatClient, work: (c: ChatClient) => Promise<T>): Promise<T> {
   try {
@@ -51,14 +39,20 @@ async function withClient<T>(client: ChatClient, work: (c: ChatClient) => Promis
   }
 }
 
-export const registerCommand = (ctx: CliContext) => ({
-  command: 'register <user>',
-  describe: 'create an account (and log in)',
-  builder: (y: Argv) =>
+export const registerCommand = leaf({
+  ...COMMAND_LIST.register,
+  builder: (y) =>
     userBuilder(y)
       .option('invite', { type: 'string', nargs: 1, describe: `invite code (servers that register by invitation); ${secretHelp(INVITE_SECRET)}` })
       .option('invite-file', { type: 'string', describe: 'read the invite code from this file' }),
-  handler: async (argv: Record<string, unknown>) => runRegister(await registerOptions(argv, ctx), ctx),
+  // The invite code from --invite, --invite-file, --invite - or CHAT_INVITE (secrets.ts).
+  options: async (argv, ctx): Promise<LoginOptions> => {
+    if (argv.invite === '-' && argv.passwordStdin) {
+      throw new CliError('--password-stdin and --invite - both read stdin: give the invite code by --invite-file PATH or CHAT_INVITE', 2);
+    }
+    return { ...loginOptions(argv), invite: await new SecretReader(ctx).read(argv, INVITE_SECRET) };
+  },
+  run: runRegister,
 });
 
 export async function runRegister(opts: LoginOptions, ctx: CliContext): Promise<void> {
@@ -68,12 +62,7 @@ export async function runRegister(opts: LoginOptions, ctx: CliContext): Promise<
   ctx.out(opts.json ? printableJson({ user: result.user, server: opts.server }) : `registered ${printable(result.user)} on ${opts.server} and logged in`);
 }
 
-export const loginCommand = (ctx: CliContext) => ({
-  command: 'login <user>',
-  describe: 'log in and save the session',
-  builder: userBuilder,
-  handler: (argv: Record<string, unknown>) => runLogin(loginOptions(argv), ctx),
-});
+export const loginCommand = leaf({ ...COMMAND_LIST.login, builder: userBuilder, options: loginOptions, run: runLogin });
 
 export async function runLogin(opts: LoginOptions, ctx: CliContext): Promise<void> {
   const password = await readPassword(ctx, { passwordStdin: opts.passwordStdin });
@@ -82,11 +71,7 @@ export async function runLogin(opts: LoginOptions, ctx: CliContext): Promise<voi
   ctx.out(opts.json ? printableJson({ user: result.user, server: opts.server }) : `logged in as ${printable(result.user)} on ${opts.server}`);
 }
 
-export const logoutCommand = (ctx: CliContext) => ({
-  command: 'logout',
-  describe: 'revoke this session on the server and forget it here',
-  handler: (argv: Record<string, unknown>) => runLogout(argv as unknown as GlobalOptions, ctx),
-});
+export const logoutCommand = leaf({ ...COMMAND_LIST.logout, builder: (y) => y, options: globalsOf, run: runLogout });
 
 export async function runLogout(opts: GlobalOptions, ctx: CliContext): Promise<void> {
   const client = await connectSession(opts);
@@ -96,11 +81,7 @@ export async function runLogout(opts: GlobalOptions, ctx: CliContext): Promise<v
   ctx.out(opts.json ? printableJson({ user, server: opts.server }) : `logged out ${printable(user)} from ${opts.server}`);
 }
 
-export const whoamiCommand = (ctx: CliContext) => ({
-  command: 'whoami',
-  describe: 'show who you are logged in as',
-  handler: (argv: Record<string, unknown>) => runWhoami(argv as unknown as GlobalOptions, ctx),
-});
+export const whoamiCommand = leaf({ ...COMMAND_LIST.whoami, builder: (y) => y, options: globalsOf, run: runWhoami });
 
 export async function runWhoami(opts: GlobalOptions, ctx: CliContext): Promise<void> {
   const client = await connectSession(opts);

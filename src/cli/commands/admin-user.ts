@@ -4,13 +4,13 @@
 // store's revocation log, which every node polls (src/server/session-watch.ts).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { PASSWORD_MAX, PASSWORD_MIN, normalizeName } from '../../protocol/names.js';
 import { hashPassword } from '../../server/auth.js';
 import type { Store, UserState } from '../../store/store.js';
 import { openStore } from '../backends.js';
 import { CliError, type CliContext } from '../context.js';
 import { readPassword } from '../password.js';
+import { leaf } from '../command.js';
 
 export const USER_ACTIONS = ['disable', 'enable', 'delete', 'reset-password'] as const;
 export type UserAction = (typeof USER_ACTIONS)[number];
@@ -25,24 +25,24 @@ export interface AdminUserOptions {
   json?: boolean;
 }
 
-export const adminUserCommand = (ctx: CliContext) => ({
+export const adminUserCommand = leaf({
   command: 'user <action> <name>',
   describe: 'disable, enable, delete an account or reset its password; running servers close its connections within a second',
-  builder: (b: Argv) =>
+  builder: (b) =>
     b
-      .positional('action', { type: 'string', choices: USER_ACTIONS, describe: 'what to do' })
-      .positional('name', { type: 'string', describe: 'the user name' })
+      .positional('action', { choices: USER_ACTIONS, demandOption: true, describe: 'what to do' })
+      .positional('name', { type: 'string', demandOption: true, describe: 'the user name' })
       .option('data', { type: 'string', default: './chat-data', describe: "the server's data directory (SQLite)" })
       .option('password-stdin', { type: 'boolean', default: false, describe: 'reset-password: read the new password from stdin' }),
-  handler: (argv: Record<string, unknown>) =>
-    runAdminUser({
-      action: argv.action as UserAction,
-      name: String(argv.name),
-      data: argv.data as string,
-      store: ctx.env.CHAT_STORE || undefined,
-      passwordStdin: Boolean(argv['password-stdin']),
-      json: Boolean(argv.json),
-    }, ctx),
+  options: (argv, ctx): AdminUserOptions => ({
+    action: argv.action,
+    name: argv.name,
+    data: argv.data,
+    store: ctx.env.CHAT_STORE || undefined,
+    passwordStdin: argv.passwordStdin,
+    json: argv.json,
+  }),
+  run: runAdminUser,
 });
 
 async function openServerStore(opts: AdminUserOptions): Promise<Store> {

@@ -3,7 +3,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { printable, printableJson } from '../../protocol/printable.js';
 import { hashToken } from '../../server/auth.js';
 import { DB_FILE, SqliteStore } from '../../store/sqlite.js';
@@ -12,6 +11,8 @@ import { adminUserCommand } from './admin-user.js';
 import { CliError, type CliContext } from '../context.js';
 import { BUS_SECRET, SecretReader, secretHelp } from '../secrets.js';
 import { formatDuration, parseDuration } from '../units.js';
+import { leaf, parent } from '../command.js';
+import { COMMAND_LIST } from './list.js';
 
 export interface InviteOptions {
   data: string;
@@ -20,35 +21,33 @@ export interface InviteOptions {
   expiresMs: number;
 }
 
-export const adminCommand = (ctx: CliContext) => ({
-  command: 'admin <command>',
-  describe: 'operator commands, on the server host (invite, nodes, user)',
-  builder: (y: Argv) =>
-    y
-      .command({
-        command: 'invite',
-        describe: 'make an invite code for a server run with --registration invite',
-        builder: (b: Argv) =>
-          b
-            .option('data', { type: 'string', default: './chat-data', describe: "the server's data directory" })
-            .option('uses', { type: 'number', default: 1, describe: 'registrations the code allows' })
-            .option('expires', { type: 'string', default: '7d', describe: 'how long the code is good, e.g. 12h or 7d' }),
-        handler: (argv: Record<string, unknown>) =>
-          runInvite({ data: argv.data as string, uses: argv.uses as number, expiresMs: parseDays(String(argv.expires)), json: Boolean(argv.json) }, ctx),
-      })
-      .command({
-        command: 'nodes',
-        describe: "list a cluster's live nodes and their connections",
-        builder: (b: Argv) =>
-          b
-            .option('bus', { type: 'string', nargs: 1, describe: `the redis://… the nodes share; ${secretHelp(BUS_SECRET)}` })
-            .option('bus-file', { type: 'string', describe: 'read the --bus URL from this file' }),
-        handler: async (argv: Record<string, unknown>) => runNodes(await new SecretReader(ctx).read(argv, BUS_SECRET), ctx, Boolean(argv.json)),
-      })
-      .command(adminUserCommand(ctx))
-      .demandCommand(1, 'which admin command? (see chat admin --help)'),
-  handler: () => {},
+const invite = leaf({
+  command: 'invite',
+  describe: 'make an invite code for a server run with --registration invite',
+  builder: (b) =>
+    b
+      .option('data', { type: 'string', default: './chat-data', describe: "the server's data directory" })
+      .option('uses', { type: 'number', default: 1, describe: 'registrations the code allows' })
+      .option('expires', { type: 'string', default: '7d', describe: 'how long the code is good, e.g. 12h or 7d' }),
+  options: (argv): InviteOptions => {
+    if (!Number.isInteger(argv.uses) || argv.uses < 1) throw new CliError(`bad --uses ${argv.uses}: use a whole number ≥ 1`, 2);
+    return { data: argv.data, uses: argv.uses, expiresMs: parseDays(argv.expires), json: argv.json };
+  },
+  run: runInvite,
 });
+
+const nodes = leaf({
+  command: 'nodes',
+  describe: "list a cluster's live nodes and their connections",
+  builder: (b) =>
+    b
+      .option('bus', { type: 'string', nargs: 1, describe: `the redis://… the nodes share; ${secretHelp(BUS_SECRET)}` })
+      .option('bus-file', { type: 'string', describe: 'read the --bus URL from this file' }),
+  options: async (argv, ctx): Promise<NodesOptions> => ({ bus: await new SecretReader(ctx).read(argv, BUS_SECRET), json: argv.json }),
+  run: runNodes,
+});
+
+export const adminCommand = parent({ ...COMMAND_LIST.admin, subcommands: [invite, nodes, adminUserCommand] });
 
 /** "7d" or any duration parseDuration knows. */
 function parseDays(text: string): number {
@@ -57,7 +56,6 @@ function parseDays(text: string): number {
 }
 
 export async function runInvite(opts: InviteOptions, ctx: CliContext): Promise<void> {
-  if (!Number.isInteger(opts.uses) || opts.uses < 1) throw new CliError(`bad --uses ${opts.uses}: use a whole number ≥ 1`, 2);
   // A mistyped --data must not quietly make a new, empty database.
   if (!existsSync(path.join(opts.data, DB_FILE))) throw new CliError(`no chat database in ${opts.data}: give the server's --data`);
   let store: SqliteStore;
@@ -87,12 +85,18 @@ export function inviteCode(): string {
   return code.startsWith('-') ? `_${code.slice(1)}` : code;
 }
 
-export async function runNodes(busUrl: string | undefined, ctx: CliContext, json = false): Promise<void> {
-  if (!busUrl) throw new CliError('no cluster bus: give --bus redis://… (or CHAT_BUS); a single server has one node', 2);
-  const bus = await openBus(busUrl, () => {});
+export interface NodesOptions {
+  /** The redis://… URL (from --bus, --bus-file, stdin or CHAT_BUS). */
+  bus?: string;
+  json: boolean;
+}
+
+export async function runNodes(opts: NodesOptions, ctx: CliContext): Promise<void> {
+  if (!opts.bus) throw new CliError('no cluster bus: give --bus redis://… (or CHAT_BUS); a single server has one node', 2);
+  const bus = await openBus(opts.bus, () => {});
   try {
     const nodes = await bus.nodes();
-    if (json) return ctx.out(printableJson({ nodes }));
+    if (opts.json) return ctx.out(printableJson({ nodes }));
     if (nodes.length === 0) ctx.out('no live nodes');
     for (const n of nodes) {
       ctx.out(`${printable(n.node)}  ${Number(n.connections)} connection${n.connections === 1 ? '' : 's'}  up ${formatDuration(Math.max(0, n.seenAt - n.startedAt))}  seen ${formatDuration(Math.max(0, Date.now() - n.seenAt))} ago`);

@@ -2,11 +2,12 @@
 import type { Argv } from 'yargs';
 import { verifiedUsers } from '../known-peers.js';
 import type { FriendInfo } from '../../protocol/messages.js';
-import type { CliContext } from '../context.js';
 import { printable, printableJson } from '../../protocol/printable.js';
-import { sessionSubcommand, type Run } from '../subcommand.js';
+import { parent, type GlobalArgs } from '../command.js';
+import { sessionLeaf } from '../session-leaf.js';
+import { COMMAND_LIST } from './list.js';
 
-const sub = (command: string, describe: string, run: Run, ctx: CliContext) => sessionSubcommand(ctx, command, describe, run);
+const userArg = (y: Argv<GlobalArgs>) => y.positional('user', { type: 'string', demandOption: true });
 
 const STATE_WORDS: Record<FriendInfo['state'], string> = {
   friend: '',
@@ -20,60 +21,88 @@ export function formatFriend(f: FriendInfo): string {
   return `${printable(f.user)}${f.state === 'friend' ? (f.online ? '  online' : '  offline') : ''}${STATE_WORDS[f.state] ?? ''}${note}`;
 }
 
-const SUBCOMMANDS = (ctx: CliContext) => [
-  sub('add <user>', 'ask a user to be your friend', async (c, a, x) => {
-    const r = await c.friendAdd(String(a.user));
-    x.out(a.json ? printableJson(r) : r.state === 'friend' ? `you and ${printable(r.user)} are friends` : `friend request sent to ${printable(r.user)}`);
-  }, ctx),
-  sub('accept <user>', 'accept a friend request', async (c, a, x) => {
-    await c.friendAccept(String(a.user));
-    x.out(a.json ? printableJson({ user: a.user, state: 'friend' }) : `you and ${printable(String(a.user))} are friends`);
-  }, ctx),
-  sub('decline <user>', 'decline a friend request', async (c, a, x) => {
-    await c.friendDecline(String(a.user));
-    x.out(a.json ? printableJson({ user: a.user }) : `declined ${printable(String(a.user))}'s request`);
-  }, ctx),
-  sub('remove <user>', 'remove a friend (or cancel a request)', async (c, a, x) => {
-    await c.friendRemove(String(a.user));
-    x.out(a.json ? printableJson({ user: a.user }) : `removed ${printable(String(a.user))}`);
-  }, ctx),
-  sub('note <user> <text..>', 'set your private note on a friend', async (c, a, x) => {
-    const note = (a.text as unknown[]).map(String).join(' ');
-    await c.friendNote(String(a.user), note);
-    x.out(a.json ? printableJson({ user: a.user, note }) : `noted`);
-  }, ctx),
-  sub('list', 'your friends with online status and notes, then requests', async (c, a, x) => {
-    const verified = verifiedUsers(String(a.home), String(a.server));
+const add = sessionLeaf({
+  command: 'add <user>',
+  describe: 'ask a user to be your friend',
+  builder: userArg,
+  options: (a) => ({ user: a.user }),
+  work: async (c, o, x) => {
+    const r = await c.friendAdd(o.user);
+    x.out(o.json ? printableJson(r) : r.state === 'friend' ? `you and ${printable(r.user)} are friends` : `friend request sent to ${printable(r.user)}`);
+  },
+});
+
+const accept = sessionLeaf({
+  command: 'accept <user>',
+  describe: 'accept a friend request',
+  builder: userArg,
+  options: (a) => ({ user: a.user }),
+  work: async (c, o, x) => {
+    await c.friendAccept(o.user);
+    x.out(o.json ? printableJson({ user: o.user, state: 'friend' }) : `you and ${printable(o.user)} are friends`);
+  },
+});
+
+const decline = sessionLeaf({
+  command: 'decline <user>',
+  describe: 'decline a friend request',
+  builder: userArg,
+  options: (a) => ({ user: a.user }),
+  work: async (c, o, x) => {
+    await c.friendDecline(o.user);
+    x.out(o.json ? printableJson({ user: o.user }) : `declined ${printable(o.user)}'s request`);
+  },
+});
+
+const remove = sessionLeaf({
+  command: 'remove <user>',
+  describe: 'remove a friend (or cancel a request)',
+  builder: userArg,
+  options: (a) => ({ user: a.user }),
+  work: async (c, o, x) => {
+    await c.friendRemove(o.user);
+    x.out(o.json ? printableJson({ user: o.user }) : `removed ${printable(o.user)}`);
+  },
+});
+
+const note = sessionLeaf({
+  command: 'note <user> <text..>',
+  describe: 'set your private note on a friend',
+  builder: (y) => userArg(y).positional('text', { type: 'string', array: true, demandOption: true }),
+  options: (a) => ({ user: a.user, note: a.text.map(String).join(' ') }),
+  work: async (c, o, x) => {
+    await c.friendNote(o.user, o.note);
+    x.out(o.json ? printableJson({ user: o.user, note: o.note }) : `noted`);
+  },
+});
+
+const list = sessionLeaf({
+  command: 'list',
+  describe: 'your friends with online status and notes, then requests',
+  builder: (y) => y,
+  options: () => ({}),
+  work: async (c, o, x) => {
+    const verified = verifiedUsers(o.home, o.server);
     const friends = (await c.friendList()).map((f) => ({ ...f, verified: verified.has(f.user) }));
-    if (a.json) return x.out(printableJson({ friends }));
+    if (o.json) return x.out(printableJson({ friends }));
     if (friends.length === 0) x.err('no friends yet: chat friend add <user>');
     for (const f of friends) x.out(`${formatFriend(f)}${f.verified ? '  verified' : ''}`);
-  }, ctx),
-];
-
-export const friendCommand = (ctx: CliContext) => ({
-  command: 'friend <command>',
-  describe: 'contacts: add, accept, decline, remove, note, list',
-  builder: (y: Argv) => {
-    for (const s of SUBCOMMANDS(ctx)) y = y.command(s as never);
-    return y.demandCommand(1);
   },
-  handler: () => {},
 });
 
-export const usersCommand = (ctx: CliContext) => ({
-  command: 'users <command>',
-  describe: 'find registered users: users search <prefix>',
-  builder: (y: Argv) =>
-    y
-      .command(
-        sub('search <prefix>', 'registered users whose name starts with prefix', async (c, a, x) => {
-          const users = await c.searchUsers(String(a.prefix));
-          if (a.json) return x.out(printableJson({ users }));
-          if (users.length === 0) x.err(`no user name starts with "${printable(String(a.prefix))}"`);
-          for (const u of users) x.out(printable(u));
-        }, ctx) as never,
-      )
-      .demandCommand(1),
-  handler: () => {},
+export const friendCommand = parent({ ...COMMAND_LIST.friend, subcommands: [add, accept, decline, remove, note, list] });
+
+const search = sessionLeaf({
+  command: 'search <prefix>',
+  describe: 'registered users whose name starts with prefix',
+  builder: (y) => y.positional('prefix', { type: 'string', demandOption: true }),
+  options: (a) => ({ prefix: a.prefix }),
+  work: async (c, o, x) => {
+    const users = await c.searchUsers(o.prefix);
+    if (o.json) return x.out(printableJson({ users }));
+    if (users.length === 0) x.err(`no user name starts with "${printable(o.prefix)}"`);
+    for (const u of users) x.out(printable(u));
+  },
 });
+
+export const usersCommand = parent({ ...COMMAND_LIST.users, subcommands: [search] });

@@ -1,5 +1,4 @@
 // chat send, who, history, listen.
-import type { Argv } from 'yargs';
 import type { ChatMessage } from '../../protocol/messages.js';
 import { printable, printableJson } from '../../protocol/printable.js';
 import type { ChatClient } from '../../client/client.js';
@@ -8,6 +7,8 @@ import { connectSession } from '../connect.js';
 import { backoffDelay, Link } from '../interactive/reconnect.js';
 import { readStdin } from '../password.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
+import { globalsOf, leaf } from '../command.js';
+import { COMMAND_LIST } from './list.js';
 import { clock, formatMessage, formatPresence, stamp } from '../output.js';
 import { verifiedUsers } from '../known-peers.js';
 
@@ -18,16 +19,11 @@ const FRIEND_WORDS = {
   removed: 'removed you from their friends',
 } as const;
 
-type Argvs = Record<string, unknown>;
-const g = (argv: Argvs) => argv as unknown as GlobalOptions;
-const jsonOption = (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' });
-
-export const sendCommand = (ctx: CliContext) => ({
-  command: 'send <user> [text..]',
-  describe: 'send a direct message, or to a group with #name (text "-" or none: read from stdin)',
-  builder: (y: Argv) => jsonOption(y.positional('user', { type: 'string' }).positional('text', { type: 'string', array: true })),
-  handler: async (argv: Argvs) =>
-    runSend({ ...g(argv), to: String(argv.user), text: await textOf((argv.text as string[] | undefined) ?? [], ctx), json: Boolean(argv.json) }, ctx),
+export const sendCommand = leaf({
+  ...COMMAND_LIST.send,
+  builder: (y) => y.positional('user', { type: 'string', demandOption: true }).positional('text', { type: 'string', array: true }),
+  options: async (argv, ctx) => ({ ...globalsOf(argv), to: argv.user, text: await textOf((argv.text ?? []).map(String), ctx), json: argv.json }),
+  run: runSend,
 });
 
 /** The words given, or stdin for "-" or no words when stdin is not a terminal (as `git commit -F -`). */
@@ -47,11 +43,11 @@ export async function runSend(opts: GlobalOptions & { to: string; text: string; 
   }
 }
 
-export const whoCommand = (ctx: CliContext) => ({
-  command: 'who',
-  describe: 'list online users',
-  builder: jsonOption,
-  handler: (argv: Argvs) => runWho({ ...g(argv), json: Boolean(argv.json) }, ctx),
+export const whoCommand = leaf({
+  ...COMMAND_LIST.who,
+  builder: (y) => y,
+  options: (argv) => ({ ...globalsOf(argv), json: argv.json }),
+  run: runWho,
 });
 
 function tags(friend: boolean, verified: boolean): string {
@@ -75,22 +71,21 @@ export async function runWho(opts: GlobalOptions & { json: boolean }, ctx: CliCo
   }
 }
 
-export const historyCommand = (ctx: CliContext) => ({
-  command: 'history <user>',
-  describe: 'show your conversation with a user, oldest first',
-  builder: (y: Argv) =>
-    jsonOption(y.positional('user', { type: 'string' }))
+export const historyCommand = leaf({
+  ...COMMAND_LIST.history,
+  builder: (y) =>
+    y
+      .positional('user', { type: 'string', demandOption: true })
       .option('limit', { type: 'number', default: 50, describe: 'messages per page' })
       .option('before', { type: 'number', describe: 'only messages older than this id' }),
-  handler: (argv: Argvs) =>
-    runHistory(
-      { ...g(argv), with: String(argv.user), limit: argv.limit as number, before: argv.before as number | undefined, json: Boolean(argv.json) },
-      ctx,
-    ),
+  options: (argv) => {
+    if (!Number.isInteger(argv.limit) || argv.limit < 1) throw new CliError('--limit must be a positive integer', 2);
+    return { ...globalsOf(argv), with: argv.user, limit: argv.limit, before: argv.before, json: argv.json };
+  },
+  run: runHistory,
 });
 
 export async function runHistory(opts: GlobalOptions & { with: string; limit: number; before?: number; json: boolean }, ctx: CliContext) {
-  if (!Number.isInteger(opts.limit) || opts.limit < 1) throw new CliError('--limit must be a positive integer', 2);
   const client = await connectSession(opts);
   try {
     const page = await client.history(opts.with, { limit: opts.limit, before: opts.before });
@@ -101,11 +96,11 @@ export async function runHistory(opts: GlobalOptions & { with: string; limit: nu
   }
 }
 
-export const listenCommand = (ctx: CliContext) => ({
-  command: 'listen',
-  describe: 'print messages and presence as they arrive, until Ctrl-C',
-  builder: jsonOption,
-  handler: (argv: Argvs) => runListen({ ...g(argv), json: Boolean(argv.json) }, ctx),
+export const listenCommand = leaf({
+  ...COMMAND_LIST.listen,
+  builder: (y) => y,
+  options: (argv) => ({ ...globalsOf(argv), json: argv.json }),
+  run: runListen,
 });
 
 export async function runListen(opts: GlobalOptions & { json: boolean }, ctx: CliContext): Promise<void> {

@@ -1,14 +1,13 @@
 // chat offers, chat reject: what is waiting for you, and saying no.
-import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
 import type { OfferFileInfo, OfferInfo } from '../../protocol/messages.js';
 import { connectSession } from '../connect.js';
 import type { CliContext, GlobalOptions } from '../context.js';
+import { globalsOf, leaf } from '../command.js';
+import { COMMAND_LIST } from './list.js';
 import { printable, printableJson } from '../../protocol/printable.js';
 import { formatBytes } from '../output.js';
 import { formatDuration } from '../units.js';
-
-type Argvs = Record<string, unknown>;
 
 /** An offer with its whole file list. */
 export interface FullOffer {
@@ -33,11 +32,11 @@ export function offerJson({ info, files }: FullOffer): string {
   return printableJson({ ...visible, files });
 }
 
-export const offersCommand = (ctx: CliContext) => ({
-  command: 'offers',
-  describe: 'list file offers waiting for you, with every file',
-  builder: (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'one JSON object per offer and line' }),
-  handler: (argv: Argvs) => runOffers({ ...(argv as unknown as GlobalOptions), json: Boolean(argv.json) }, ctx),
+export const offersCommand = leaf({
+  ...COMMAND_LIST.offers,
+  builder: (y) => y,
+  options: (argv) => ({ ...globalsOf(argv), json: argv.json }),
+  run: runOffers,
 });
 
 export async function runOffers(opts: GlobalOptions & { json: boolean }, ctx: CliContext): Promise<void> {
@@ -55,13 +54,14 @@ export async function runOffers(opts: GlobalOptions & { json: boolean }, ctx: Cl
   }
 }
 
-export const rejectCommand = (ctx: CliContext) => ({
-  command: 'reject <id>',
-  describe: 'decline a file offer (the sender is told)',
-  builder: (y: Argv) =>
-    y.positional('id', { type: 'string', describe: 'offer id from chat offers' }).option('reason', { type: 'string', describe: 'told to the sender' }),
-  handler: (argv: Argvs) =>
-    runReject({ ...(argv as unknown as GlobalOptions), id: String(argv.id), reason: argv.reason as string | undefined }, ctx),
+export const rejectCommand = leaf({
+  ...COMMAND_LIST.reject,
+  builder: (y) =>
+    y
+      .positional('id', { type: 'string', demandOption: true, describe: 'offer id from chat offers' })
+      .option('reason', { type: 'string', describe: 'told to the sender' }),
+  options: (argv) => ({ ...globalsOf(argv), id: argv.id, reason: argv.reason }),
+  run: runReject,
 });
 
 export async function runReject(opts: GlobalOptions & { id: string; reason?: string }, ctx: CliContext): Promise<void> {

@@ -1,21 +1,21 @@
 // chat passwd: change this account's password; every other session is revoked.
-import type { Argv } from 'yargs';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../../protocol/names.js';
 import { connectSession } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { promptHidden, readStdin } from '../password.js';
+import { globalsOf, leaf } from '../command.js';
+import { COMMAND_LIST } from './list.js';
 
 export interface PasswdOptions extends GlobalOptions {
   passwordStdin: boolean;
 }
 
-export const passwdCommand = (ctx: CliContext) => ({
-  command: 'passwd',
-  describe: 'change your password (every other session is logged out)',
-  builder: (y: Argv) =>
+export const passwdCommand = leaf({
+  ...COMMAND_LIST.passwd,
+  builder: (y) =>
     y.option('password-stdin', { type: 'boolean', default: false, describe: 'read the current and the new password from stdin, one per line' }),
-  handler: (argv: Record<string, unknown>) =>
-    runPasswd({ ...(argv as unknown as GlobalOptions), passwordStdin: Boolean(argv['password-stdin']) }, ctx),
+  options: (argv): PasswdOptions => ({ ...globalsOf(argv), passwordStdin: argv.passwordStdin }),
+  run: runPasswd,
 });
 
 /** The current and the new password: two lines of stdin, or asked on the terminal (the new one twice). Never argv. */

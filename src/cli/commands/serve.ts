@@ -2,7 +2,6 @@
 // cluster, docs/cluster.md), TLS by default.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import type { Bus } from '../../bus/bus.js';
 import { loadCertificate, selfSignedCertificate, type ServerCertificate } from '../../server/certificate.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../../server/options.js';
@@ -13,6 +12,8 @@ import { clock } from '../output.js';
 import { privateDataDir } from '../private-data.js';
 import { BUS_SECRET, STORE_SECRET, SecretReader, secretHelp } from '../secrets.js';
 import { parseDuration, parseRate } from '../units.js';
+import { leaf } from '../command.js';
+import { COMMAND_LIST } from './list.js';
 
 export interface ServeOptions {
   host: string;
@@ -74,10 +75,9 @@ export const LIMIT_FLAGS: { flag: string; key: keyof ServerLimits; kind: Kind; d
   { flag: 'relay-idle', key: 'relayIdleMs', kind: 'duration', describe: 'a relayed transfer that moves no bytes this long is closed' },
 ];
 
-export const serveCommand = (ctx: CliContext) => ({
-  command: 'serve',
-  describe: 'run the relay server',
-  builder: (y: Argv) => {
+export const serveCommand = leaf({
+  ...COMMAND_LIST.serve,
+  builder: (y, ctx) => {
     let b = y
       // The client's global options mean nothing to a server (issue 27, item 18).
       .hide('server')
@@ -100,39 +100,40 @@ export const serveCommand = (ctx: CliContext) => ({
       .option('bus-file', { type: 'string', describe: 'read the --bus URL from this file' })
       .option('node-id', { type: 'string', describe: "this node's name in a cluster (default random)" })
       .option('relay-address', { type: 'string', describe: "host[:port] where clients reach this node's relay, in a cluster behind a balancer" })
-      .option('registration', { type: 'string', choices: ['open', 'closed', 'invite'], describe: 'who may register (invite: with a code from "chat admin invite"); default open on a loopback address, invite on any other' })
-      .option('relay', { type: 'string', choices: ['on', 'off'], default: 'on', describe: 'relay transfers between peers that cannot connect directly' });
+      .option('registration', { choices: ['open', 'closed', 'invite'] as const, describe: 'who may register (invite: with a code from "chat admin invite"); default open on a loopback address, invite on any other' })
+      .option('relay', { choices: ['on', 'off'] as const, default: 'on' as const, describe: 'relay transfers between peers that cannot connect directly' })
+      .option('relay-plain', {
+        type: 'boolean',
+        default: true,
+        describe: 'a TLS server also takes relay legs in plain TCP (their frames are sealed end to end; docs/security.md); --no-relay-plain: TLS only',
+      });
     for (const f of LIMIT_FLAGS) {
       b = b.option(f.flag, { type: 'string', describe: `${f.describe} (default ${String(DEFAULT_LIMITS[f.key])}${f.kind === 'duration' ? ' ms' : ''})` });
     }
     return b;
   },
-  handler: async (argv: Record<string, unknown>) => {
+  options: async (argv, ctx): Promise<ServeOptions> => {
     // Its output is a log for people (and --quiet/--verbose); only an error becomes JSON.
     if (argv.json) throw new CliError('chat serve has no --json output (its lines are a log for people)', 2);
     const secrets = new SecretReader(ctx);
-    const store = await secrets.read(argv, STORE_SECRET);
-    const bus = await secrets.read(argv, BUS_SECRET);
-    return runServe(
-      {
-        host: argv.host as string,
-        port: argv.port as number,
-        data: argv.data as string,
-        quiet: argv.quiet as boolean,
-        verbose: argv.verbose as boolean,
-        insecure: argv.insecure as boolean,
-        tlsCert: argv.tlsCert as string | undefined,
-        tlsKey: argv.tlsKey as string | undefined,
-        store,
-        bus,
-        nodeId: argv.nodeId as string | undefined,
-        relayAddress: argv.relayAddress as string | undefined,
-        registration: argv.registration as ServerLimits['registration'] | undefined,
-        limits: { ...limitsFrom(argv), relay: argv.relay !== 'off' },
-      },
-      ctx,
-    );
+    return {
+      host: argv.host,
+      port: argv.port,
+      data: argv.data,
+      quiet: argv.quiet,
+      verbose: argv.verbose,
+      insecure: argv.insecure,
+      tlsCert: argv.tlsCert,
+      tlsKey: argv.tlsKey,
+      store: await secrets.read(argv, STORE_SECRET),
+      bus: await secrets.read(argv, BUS_SECRET),
+      nodeId: argv.nodeId,
+      relayAddress: argv.relayAddress,
+      registration: argv.registration,
+      limits: { ...limitsFrom(argv), relay: argv.relay !== 'off', relayPlain: argv.relayPlain },
+    };
   },
+  run: runServe,
 });
 
 function limitsFrom(argv: Record<string, unknown>): Partial<ServerLimits> {

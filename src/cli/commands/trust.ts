@@ -1,6 +1,5 @@
 // chat trust [server]: pin the certificate a server presents now, e.g. after its operator replaced
 // it (the CLI then refuses the old pin with a message pointing here).
-import type { Argv } from 'yargs';
 import { dialServer, sameFingerprint, type ServerCertificate } from '../../client/dial.js';
 import { parseServer, serverKey, serverList } from '../connect.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
@@ -9,6 +8,8 @@ import { connectSession } from '../connect.js';
 import { peerPins, pinPeer } from '../known-peers.js';
 import { printable, printableJson } from '../../protocol/printable.js';
 import { keyLabel } from '../../transfer/index.js';
+import { globalsOf, leaf } from '../command.js';
+import { COMMAND_LIST } from './list.js';
 
 export interface TrustOptions extends GlobalOptions {
   target?: string;
@@ -17,19 +18,15 @@ export interface TrustOptions extends GlobalOptions {
   device?: string;
 }
 
-export const trustCommand = (ctx: CliContext) => ({
-  command: 'trust [target]',
-  describe: "pin a server's current TLS certificate (after it changed)",
-  builder: (y: Argv) =>
+export const trustCommand = leaf({
+  ...COMMAND_LIST.trust,
+  builder: (y) =>
     y
       .positional('target', { type: 'string', describe: 'host:port (default: --server)' })
       .option('fingerprint', { type: 'string', describe: 'refuse unless the certificate has this SHA-256 fingerprint' })
       .option('device', { type: 'string', describe: "with a user as target: pin that device's current identity key (after it changed)" }),
-  handler: (argv: Record<string, unknown>) =>
-    runTrust({
-      ...(argv as unknown as GlobalOptions), target: argv.target as string | undefined, fingerprint: argv.fingerprint as string | undefined,
-      device: argv.device === undefined ? undefined : String(argv.device),
-    }, ctx),
+  options: (argv): TrustOptions => ({ ...globalsOf(argv), target: argv.target, fingerprint: argv.fingerprint, device: argv.device }),
+  run: runTrust,
 });
 
 export async function runTrust(opts: TrustOptions, ctx: CliContext): Promise<void> {

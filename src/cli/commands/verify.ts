@@ -1,7 +1,6 @@
 // chat verify <user>: the safety number of this device and each of the user's devices (protocol.md
 // §T10.6), to compare out of band (in person, on a call); once confirmed, the device is marked
 // verified in known_peers and its transfers need no per-transfer code.
-import type { Argv } from 'yargs';
 import type { ChatClient } from '../../client/client.js';
 import { printable, printableJson } from '../../protocol/printable.js';
 import { keyLabel, safetyNumber } from '../../transfer/index.js';
@@ -10,6 +9,8 @@ import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { deviceIdentity } from '../identity-file.js';
 import { peerPins, pinPeer } from '../known-peers.js';
 import { yesOnTty } from '../confirm-code.js';
+import { globalsOf, leaf } from '../command.js';
+import { COMMAND_LIST } from './list.js';
 
 export interface VerifyOptions extends GlobalOptions {
   user: string;
@@ -18,20 +19,16 @@ export interface VerifyOptions extends GlobalOptions {
   code?: string;
 }
 
-export const verifyCommand = (ctx: CliContext) => ({
-  command: 'verify <user>',
-  describe: "compare safety numbers with a user's devices and mark them verified",
-  builder: (y: Argv) =>
+export const verifyCommand = leaf({
+  ...COMMAND_LIST.verify,
+  builder: (y) =>
     y
-      .positional('user', { type: 'string' })
+      .positional('user', { type: 'string', demandOption: true })
       .option('device', { type: 'string', describe: 'only this device of the user' })
       .option('yes', { type: 'boolean', default: false, describe: 'mark verified without asking (you compared the numbers)' })
       .option('code', { type: 'string', describe: 'mark verified the device whose safety number is this (for scripts)' }),
-  handler: (argv: Record<string, unknown>) =>
-    runVerify({
-      ...(argv as unknown as GlobalOptions), user: String(argv.user), device: argv.device as string | undefined, yes: Boolean(argv.yes),
-      code: argv.code === undefined ? undefined : String(argv.code),
-    }, ctx),
+  options: (argv): VerifyOptions => ({ ...globalsOf(argv), user: argv.user, device: argv.device, yes: argv.yes, code: argv.code }),
+  run: runVerify,
 });
 
 export interface DeviceNumber {
