@@ -13,6 +13,7 @@
 // (postgres-settled.ts). See docs/cluster.md.
 // Read-then-write operations on a friendship take an advisory lock on the pair, so two nodes
 // handling crossed requests at once end as friends instead of one failing on a deadlock.
+import { canAcceptFriend, conversationOf, friendRequest, pairKey } from './rules.js';
 import pg from 'pg';
 import type { BlockedUser, ChatMessage } from '../protocol/messages.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
@@ -62,11 +63,6 @@ const toMessage = (r: MessageRecord): ChatMessage => ({ id: r.id, from: r.sender
 /** Message text and notes are stored as UTF-8 bytes (text cannot hold NUL). */
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 
-/** The key of a two-person conversation, the same whichever way round. */
-const pairKey = (a: string, b: string): string => (a < b ? `${a} ${b}` : `${b} ${a}`);
-
-/** The conversation key of a message: the pair, or `#name` for a group. */
-const conversationOf = (from: string, to: string): string => (to.startsWith('#') ? to : pairKey(from, to));
 
 /** The columns of a message, as toMessage reads them. */
 const MESSAGE_COLUMNS = 'id, sender, recipient, body, at';
@@ -677,18 +673,17 @@ export class PostgresStore implements Store {
 
   async requestFriend(user: string, other: string, at: number): Promise<'outgoing' | 'friend' | 'unchanged'> {
     return this.#friendship(user, other, async (c) => {
-      const state = await friendState(c, user, other);
-      if (state === 'friend' || state === 'outgoing') return 'unchanged' as const;
-      const next = state === 'incoming' ? 'friend' : 'outgoing';
-      await setFriendState(c, user, other, next, at);
-      await setFriendState(c, other, user, next === 'friend' ? 'friend' : 'incoming', at);
-      return next;
+      const move = friendRequest(await friendState(c, user, other));
+      if (!move) return 'unchanged' as const;
+      await setFriendState(c, user, other, move.mine, at);
+      await setFriendState(c, other, user, move.theirs, at);
+      return move.result;
     });
   }
 
   async acceptFriend(user: string, other: string, at: number): Promise<boolean> {
     return this.#friendship(user, other, async (c) => {
-      if ((await friendState(c, user, other)) !== 'incoming') return false;
+      if (!canAcceptFriend(await friendState(c, user, other))) return false;
       await setFriendState(c, user, other, 'friend', at);
       await setFriendState(c, other, user, 'friend', at);
       return true;

@@ -5,6 +5,7 @@
 // Messages and acknowledgements are committed in batches by a worker thread (sqlite-writer.ts);
 // reads and the rare other writes use this thread's connection, the latter only while the worker
 // has no batch in flight, so the two connections never wait for each other's lock.
+import { canAcceptFriend, conversationOf, friendRequest, pairKey } from './rules.js';
 import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -33,11 +34,6 @@ interface MessageRecord {
 
 const toMessage = (r: MessageRecord): ChatMessage => ({ id: r.id, from: r.sender, to: r.recipient, text: r.text, at: r.at });
 
-/** The key of a two-person conversation, the same whichever way round. */
-const pairKey = (a: string, b: string): string => (a < b ? `${a} ${b}` : `${b} ${a}`);
-
-/** The conversation key of a message: the pair, or `#name` for a group. */
-const conversationOf = (from: string, to: string): string => (to.startsWith('#') ? to : pairKey(from, to));
 
 interface GroupRecord {
   name: string;
@@ -582,12 +578,11 @@ export class SqliteStore implements Store {
   requestFriend(user: string, other: string, at: number): Promise<'outgoing' | 'friend' | 'unchanged'> {
     return this.#write(() => {
       return this.#db.transaction(() => {
-        const state = this.#friendState(user, other);
-        if (state === 'friend' || state === 'outgoing') return 'unchanged' as const;
-        const next = state === 'incoming' ? 'friend' : 'outgoing';
-        this.#setFriendState(user, other, next, at);
-        this.#setFriendState(other, user, next === 'friend' ? 'friend' : 'incoming', at);
-        return next;
+        const move = friendRequest(this.#friendState(user, other));
+        if (!move) return 'unchanged' as const;
+        this.#setFriendState(user, other, move.mine, at);
+        this.#setFriendState(other, user, move.theirs, at);
+        return move.result;
       })();
     });
   }
@@ -595,7 +590,7 @@ export class SqliteStore implements Store {
   acceptFriend(user: string, other: string, at: number): Promise<boolean> {
     return this.#write(() => {
       return this.#db.transaction(() => {
-        if (this.#friendState(user, other) !== 'incoming') return false;
+        if (!canAcceptFriend(this.#friendState(user, other))) return false;
         this.#setFriendState(user, other, 'friend', at);
         this.#setFriendState(other, user, 'friend', at);
         return true;
