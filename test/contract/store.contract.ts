@@ -84,7 +84,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       });
 
       it('gives different users different ids', async () => {
-        const [a, , c] = [await user('alice'), await user('bob'), await user('carol')];
+        const [a, b, c] = [await user('alice'), await user('bob'), await user('carol')];
         expect(new Set([a.id, b.id, c.id]).size).toBe(3);
       });
     });
