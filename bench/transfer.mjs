@@ -12,6 +12,9 @@
 //   node bench/transfer.mjs --smoke      4 MiB × 1 pair, 200 files × 1 pair, installs nothing;
 //                                        results to a temp dir (the test suite's smoke run)
 //   --out DIR                            where the raw JSON goes (default bench/results; --smoke: a temp dir)
+//   --baseline DIR                       also run another built checkout's CLI (DIR/bin/chat, both sides) as
+//                                        tool "baseline" in every 1 GiB and files round, right before or after
+//                                        ours (alternating), for a before/after in the same run
 //
 // Anchors: socat (`apt-get install -y socat` when missing) and tar; magic-wormhole only when
 // `wormhole` is installed AND WORMHOLE_RELAY is set (its rendezvous server URL, or `default`;
@@ -49,6 +52,7 @@ const { values: argv } = parseArgs({
     'no-wormhole': { type: 'boolean', default: false },
     'no-relay': { type: 'boolean', default: false },
     out: { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
 const smoke = argv.smoke;
@@ -68,6 +72,8 @@ const RUN_TIMEOUT_MS = smoke ? 30_000 : 10 * 60_000;
 const PASSWORD = 'bench-password-123';
 const TIME_BIN = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 /** BENCH_PROFILE_DIR=DIR: run send-file and accept under `node --cpu-prof` (profiles land in DIR). */
+/** --baseline DIR: that checkout's CLI, run beside ours in each round (before/after in one run). */
+const BASE_BIN = argv.baseline ? path.join(path.resolve(argv.baseline), 'bin', 'chat') : undefined;
 const PROFILE = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
 
 /** Every child we started (by pid; each leads its own process group), for cleanup. */
@@ -534,13 +540,13 @@ async function register(user, server) {
   return home;
 }
 
-async function runOurs(ctx, src, size, expectedSha, label, force = 'auto', tree = false) {
+async function runOurs(ctx, src, size, expectedSha, label, force = 'auto', tree = false, bin = CHAT_BIN) {
   const outDir = tree ? treeOutputDir(`ours-out-${label}`) : path.join(tmp, `ours-out-${label}`);
   mkdirSync(outDir, { recursive: true });
   const local = ['--bind', '127.0.0.1', '--advertise', '127.0.0.1', '--advertise-only', '--via', force];
   const send = start(
     process.execPath,
-    [...PROFILE, CHAT_BIN, 'send-file', 'bob', src, ...local, '--json'],
+    [...PROFILE, bin, 'send-file', 'bob', src, ...local, '--json'],
     { env: chatEnv(ctx.aliceHome, ctx.server), rssFile: path.join(tmp, `rss-ours-send-${label}`) },
   );
   await waitForLine(send, /"event":"offer"/, 'chat send-file');
@@ -548,7 +554,7 @@ async function runOurs(ctx, src, size, expectedSha, label, force = 'auto', tree 
   else dropPreviousOutput();
   const cpu0 = cpuSecondsOf(ctx.serverPid);
   const t0 = performance.now();
-  const recv = start(process.execPath, [...PROFILE, CHAT_BIN, 'accept', '--dir', outDir, '--json', ...local], {
+  const recv = start(process.execPath, [...PROFILE, bin, 'accept', '--dir', outDir, '--json', ...local], {
     env: chatEnv(ctx.bobHome, ctx.server),
     rssFile: path.join(tmp, `rss-ours-recv-${label}`),
   });
@@ -709,9 +715,13 @@ async function main() {
       const r = await attempt({ tool: kind, round, ...main }, () => runWormhole(lab, kind, src, SIZE, sha, i));
       if (r) log(`  pair ${round} ${kind}: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; via ${r.via}), ${cpuLine(r, SIZE)}`);
     }
-    settle();
-    const r = await attempt({ tool: 'ours', round, via: 'auto', ...main }, () => runOurs(ctx, src, SIZE, sha, String(i)));
-    if (r) log(`  pair ${round} ours:  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}${r.sealed ? '' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, ${cpuLine(r, SIZE)}`);
+    // With --baseline, the other build runs right before ours in odd rounds and right after in even ones.
+    for (const tool of oursOrder(round)) {
+      settle();
+      const bin = tool === 'baseline' ? BASE_BIN : CHAT_BIN;
+      const r = await attempt({ tool, round, via: 'auto', ...main }, () => runOurs(ctx, src, SIZE, sha, `${tool}-${i}`, 'auto', false, bin));
+      if (r) log(`  pair ${round} ${tool === 'ours' ? 'ours:' : 'baseline:'}  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}${r.sealed ? '' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, ${cpuLine(r, SIZE)}`);
+    }
     // Through each relay: wormhole's transit relay (both --no-listen) and our server (--via relay).
     if (RUN_RELAY && lab) {
       settle();
@@ -755,9 +765,12 @@ async function main() {
         const w = await attempt({ tool: 'wormhole', round, ...files }, () => runWormhole(lab, 'wormhole', treeDir, filesBytes, digest, 100 + i, true));
         if (w) log(`  files pair ${round} wormhole:  ${w.seconds.toFixed(2)} s (${f1(FILES / w.seconds)} files/s; via ${w.via})`);
       }
-      settle();
-      const r = await attempt({ tool: 'ours', round, via: 'auto', ...files }, () => runOurs(ctx, treeDir, filesBytes, digest, `files-${i}`, 'auto', true));
-      if (r) log(`  files pair ${round} ours:      ${r.seconds.toFixed(2)} s (${f1(FILES / r.seconds)} files/s; via ${r.via}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB`);
+      for (const tool of oursOrder(round)) {
+        settle();
+        const bin = tool === 'baseline' ? BASE_BIN : CHAT_BIN;
+        const r = await attempt({ tool, round, via: 'auto', ...files }, () => runOurs(ctx, treeDir, filesBytes, digest, `${tool}-files-${i}`, 'auto', true, bin));
+        if (r) log(`  files pair ${round} ${tool === 'ours' ? 'ours:    ' : 'baseline:'}  ${r.seconds.toFixed(2)} s (${f1(FILES / r.seconds)} files/s; via ${r.via}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
+      }
     }
     rmSync(path.dirname(treeDir), { recursive: true, force: true });
     dropPreviousOutput();
@@ -787,9 +800,9 @@ async function main() {
 
   // Pairs: ours / anchor within each round, then the median of those ratios.
   const label = sizeLabel(SIZE);
-  const pairRatios = (scenario, anchor, key = 'mbps', anchorScenario = scenario) => {
+  const pairRatios = (scenario, anchor, key = 'mbps', anchorScenario = scenario, tool = 'ours') => {
     const out = [];
-    for (const o of okRuns('ours', scenario)) {
+    for (const o of okRuns(tool, scenario)) {
       const a = okRuns(anchor, anchorScenario).find((x) => x.round === o.round);
       if (a) out.push(key === 'mbps' ? o.mbps / a.mbps : a.seconds / o.seconds);
     }
@@ -798,11 +811,11 @@ async function main() {
   const perGiB = (runs, side, bytes) => (runs.length && runs.every((r) => Number.isFinite(r.cpuSeconds[side])) ? median(runs.map((r) => r.cpuSeconds[side] / (bytes / GiB))) : NaN);
   const peak = (runs, side) => (runs.length && runs.every((r) => r.peakRssKb[side]) ? mbOfKb(max(runs.map((r) => r.peakRssKb[side]))) : NaN);
   const med = (runs, k = 'mbps') => (runs.length ? median(runs.map((r) => r[k])) : NaN);
-  const names = { socat: 'socat -b 131072', 'tar+socat': 'tar c | socat → socat | tar x', wormhole: 'magic-wormhole', 'wormhole-william': 'wormhole-william', ours: 'chat send-file/accept' };
+  const names = { socat: 'socat -b 131072', 'tar+socat': 'tar c | socat → socat | tar x', wormhole: 'magic-wormhole', 'wormhole-william': 'wormhole-william', ours: 'chat send-file/accept', baseline: `baseline (${argv.baseline ?? '-'})` };
   const relayPerGiB = (runs, bytes) => (runs.length && runs.every((r) => Number.isFinite(r.relayCpuSeconds)) ? median(runs.map((r) => r.relayCpuSeconds / (bytes / GiB))) : NaN);
 
   const rows = [['', 'size', 'runs', 'median MB/s', 'CPU s/GiB send', 'CPU s/GiB recv', 'CPU s/GiB relay', 'peak RSS send MB', 'peak RSS recv MB']];
-  for (const tool of ['socat', 'wormhole', 'wormhole-william', 'ours']) {
+  for (const tool of ['socat', 'wormhole', 'wormhole-william', 'baseline', 'ours']) {
     const runs = okRuns(tool, 'main');
     if (runs.length) rows.push([names[tool], label, runs.length, f1(med(runs)), f2(perGiB(runs, 'sender', SIZE)), f2(perGiB(runs, 'receiver', SIZE)), '', f1(peak(runs, 'sender')), f1(peak(runs, 'receiver'))]);
   }
@@ -812,7 +825,7 @@ async function main() {
   }
   for (const r of records.filter((x) => x.ok && x.scenario === 'path')) rows.push([`  ours --via ${r.via}`, label, 1, f1(r.mbps), f2(r.cpuSeconds.sender / (SIZE / GiB)), f2(r.cpuSeconds.receiver / (SIZE / GiB)), f2(r.relayCpuSeconds / (SIZE / GiB)), f1(r.peakRssMB.sender), f1(r.peakRssMB.receiver)]);
   for (const r of records.filter((x) => x.ok && x.scenario === 'big')) rows.push([`  ours, 4 GiB`, sizeLabel(r.bytes), 1, f1(r.mbps), f2(r.cpuSeconds.sender / 4), f2(r.cpuSeconds.receiver / 4), '', f1(r.peakRssMB.sender), f1(r.peakRssMB.receiver)]);
-  for (const tool of ['tar+socat', 'wormhole', 'ours']) {
+  for (const tool of ['tar+socat', 'wormhole', 'baseline', 'ours']) {
     const runs = okRuns(tool, 'files');
     if (runs.length) rows.push([`${names[tool]}, ${FILES} files`, `${(filesBytes / MiB).toFixed(0)} MiB`, runs.length, f1(med(runs)), f2(perGiB(runs, 'sender', filesBytes)), f2(perGiB(runs, 'receiver', filesBytes)), '', f1(peak(runs, 'sender')), f1(peak(runs, 'receiver'))]);
   }
@@ -839,6 +852,15 @@ async function main() {
   if (relayRatios.length) scenarios.push({ scenario: `${label}, ours --via relay / magic-wormhole via its transit relay per pair`, ratios: relayRatios.map(r3), median: r3(median(relayRatios)) });
   if (relayCpuRatios.length) scenarios.push({ scenario: `${label}, relay CPU per GiB: our server / wormhole's transit relay per pair (lower is better)`, ratios: relayCpuRatios.map(r3), median: r3(median(relayCpuRatios)) });
   if (filesWormholeRatios.length) scenarios.push({ scenario: `${FILES} files, ours / magic-wormhole per pair (time⁻¹)`, ratios: filesWormholeRatios.map(r3), median: r3(median(filesWormholeRatios)) });
+  if (BASE_BIN) {
+    const pairs = [
+      [`${label}, ours / baseline per pair`, pairRatios('main', 'baseline')],
+      [`${label}, baseline / magic-wormhole per pair`, pairRatios('main', 'wormhole', 'mbps', 'main', 'baseline')],
+      [`${FILES} files, ours / baseline per pair (time⁻¹)`, pairRatios('files', 'baseline', 'seconds')],
+      [`${FILES} files, baseline / magic-wormhole per pair (time⁻¹)`, pairRatios('files', 'wormhole', 'seconds', 'files', 'baseline')],
+    ];
+    for (const [scenario, ratios] of pairs) if (ratios.length) scenarios.push({ scenario, ratios: ratios.map(r3), median: r3(median(ratios)) });
+  }
   log();
   for (const x of scenarios) log(`${x.scenario}: ${x.ratios.map(f2).join(', ')} → median ${f2(x.median)}`);
 
@@ -875,6 +897,7 @@ async function main() {
     ...git,
     machine,
     command: `node bench/transfer.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    ...(BASE_BIN && { baseline: { dir: path.resolve(argv.baseline), ...gitInfo(path.resolve(argv.baseline)) } }),
     tools,
     notRun,
     config: { bytes: SIZE, pairs: PAIRS, files: RUN_FILES ? { count: FILES, bytes: FILE_BYTES, pairs: FILE_PAIRS, writtenTo: treeFsWhere() } : null, bigBytes: RUN_BIG ? BIG : null, tls: true, peakRssFrom: TIME_BIN ? '/usr/bin/time -f %M' : 'VmHWM polling', mb: 1e6 },
@@ -890,6 +913,12 @@ async function main() {
     process.exitCode = 1;
     log(`${failures} run(s) FAILED`);
   }
+}
+
+/** ours alone, or with --baseline the other build first in odd rounds and second in even ones. */
+function oursOrder(round) {
+  if (!BASE_BIN) return ['ours'];
+  return round % 2 ? ['baseline', 'ours'] : ['ours', 'baseline'];
 }
 
 /** Both ends' exits, or (past RUN_TIMEOUT_MS) both killed and an error. */

@@ -1,5 +1,5 @@
 // Moving a verified `.part` to its final name without ever overwriting (protocol.md §T6).
-import { closeSync, linkSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, linkSync, lstatSync, openSync, readFileSync, renameSync, unlinkSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { link, lstat, open, rename, unlink } from 'node:fs/promises';
@@ -72,11 +72,27 @@ function reserveThenRenameSync(part: string, target: string): void {
 
 /**
  * True if a regular file (not a link) of `size` bytes and SHA-256 `sha256` is already at `file`:
- * receiving the same file again then keeps that one instead of adding `name (1)`.
+ * receiving the same file again then keeps that one instead of adding `name (1)`. `sync`: direct
+ * syscalls (small files, see part-file.ts): the usual answer, "nothing there", then costs one
+ * lstat and neither a thread-pool round trip nor an exception (10,000 files of 10 KiB: 8 % of the
+ * receiver's time went to this check, and each round trip put the file's `verified` in a socket
+ * write of its own).
  */
-export async function identicalAt(file: string, size: number, sha256: string): Promise<boolean> {
-  const st = await lstat(file).catch(() => null);
+export async function identicalAt(file: string, size: number, sha256: string, sync = false): Promise<boolean> {
+  let st: Stats | undefined | null;
+  try {
+    st = sync ? lstatSync(file, { throwIfNoEntry: false }) : await lstat(file);
+  } catch {
+    st = null;
+  }
   if (!st?.isFile() || st.size !== size) return false;
+  if (sync) {
+    try {
+      return createHash('sha256').update(readFileSync(file)).digest('hex') === sha256;
+    } catch {
+      return false;
+    }
+  }
   const hash = createHash('sha256');
   try {
     for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);

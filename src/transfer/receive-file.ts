@@ -324,9 +324,10 @@ export class FileSink {
     if (sha256 !== end.sha256) await this.#mismatch(sha256, end.sha256);
     await this.#part!.finish(receivedMode(file.mode, this.job.target.umask), file.mtimeMs);
     // The same bytes already under this name: keep that file, drop ours (issue 27, item 14).
-    const identical = !this.job.target.forceCopy && (await identicalAt(finalPath, file.size, sha256));
+    const small = file.size <= SMALL_FILE_BYTES;
+    const identical = !this.job.target.forceCopy && (await identicalAt(finalPath, file.size, sha256, small));
     if (identical) await unlink(partPath);
-    const savedAs = identical ? finalPath : await placeWithoutClobber(partPath, finalPath, file.size <= SMALL_FILE_BYTES, this.job.number);
+    const savedAs = identical ? finalPath : await placeWithoutClobber(partPath, finalPath, small, this.job.number);
     if (this.job.marked) removeSidecar(partPath);
     releasePart(this.job.target.claimed, partPath);
     if (this.#hooks!.wire.version >= BUNDLE_VERSION) this.#hooks!.onWritten(index, this.#written); // v4: `verified` stands for the last ack
