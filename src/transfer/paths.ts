@@ -9,7 +9,7 @@ import { authenticate, type DialOptions, type TransferSecret } from './handshake
 import { localCandidates, type Candidate } from './offer.js';
 import { firstOf, raceCandidates } from './race.js';
 import { punch } from './punch.js';
-import { relayConnect, type RelayEndpoint } from './relay-dial.js';
+import { relayConnectWire, type RelayEndpoint } from './relay-dial.js';
 import type { Via } from './types.js';
 import { Wire, formatRemote } from './wire.js';
 
@@ -173,8 +173,8 @@ export class ReceiverPaths {
       throw new TransferError('aborted', 'transfer aborted');
     });
     const { transferId, token } = this.#o.secret;
-    const socket = await relayConnect(this.#o.relay!, { transferId, token, role: 'receiver', signal: opts.signal });
-    return authenticate(new Wire(socket), this.#o.secret, 'the relay', opts, true);
+    const wire = await relayConnectWire(this.#o.relay!, { transferId, token, role: 'receiver', signal: opts.signal });
+    return authenticate(wire, this.#o.secret, 'the relay', opts, true);
   }
 
   close(): void {

@@ -9,6 +9,8 @@ import { HEADER_BYTES, encodeJsonFrame } from '../protocol/frame.js';
 import { relayPlainProofRequest, relayPlainRequest, relayRequest, type RelayRole } from '../protocol/relay.js';
 import { TransferError } from './errors.js';
 import type { Candidate } from './offer.js';
+import { DirectLeg } from './direct-leg.js';
+import { Wire } from './wire.js';
 
 export interface RelayDialOptions {
   transferId: string;
@@ -50,6 +52,23 @@ export async function relayConnect(relay: RelayEndpoint, opts: RelayDialOptions)
     const plain = await relayConnectPlain(relay, opts);
     if (plain) return plain;
   }
+  return relayConnectV1(relay, opts);
+}
+
+/**
+ * The receiver's relay leg as a Wire. To a TLS server (relay version 2, plain TCP) the socket
+ * reads into the Wire's own frame buffers from its first byte (DirectLeg), as a direct connection
+ * does; otherwise a Wire over relayConnect's socket.
+ */
+export async function relayConnectWire(relay: RelayEndpoint, opts: RelayDialOptions): Promise<Wire> {
+  if (relay.open) {
+    const leg = await relayPlainLeg(relay, opts);
+    if (leg) return leg.wire();
+  }
+  return new Wire(await relayConnectV1(relay, opts));
+}
+
+async function relayConnectV1(relay: RelayEndpoint, opts: RelayDialOptions): Promise<Socket> {
   const socket = await openServer(relay, 'the relay', undefined, opts.signal);
   const request = relayRequest(opts.token, opts.role, opts.transferId);
   const { rest } = await firstReply(socket, `the relay at ${where(relay)}`, request, opts);
@@ -76,19 +95,46 @@ async function relayConnectPlain(relay: RelayEndpoint, opts: RelayDialOptions): 
     if (err instanceof TransferError && err.code === 'aborted') throw err;
     return undefined; // a server before version 2 drops a connection that does not open with TLS
   }
-  const { reply } = challenge;
-  const nonce = reply.type === 'challenge' && typeof reply.nonce === 'string' && NONCE.test(reply.nonce) ? reply.nonce : undefined;
-  if (!nonce || challenge.rest.length > 0) {
-    socket.destroy();
-    if (reply.type === 'error' && reply.code !== 'unsupported_version' && reply.code !== 'bad_request') {
-      throw new TransferError('unreachable', `${what} refused: ${String(reply.message ?? reply.code)}`);
-    }
-    return undefined;
-  }
+  const nonce = challenge.rest.length > 0 ? undefined : nonceOf(challenge.reply, what, socket);
+  if (!nonce) return undefined;
   const { rest } = await firstReply(socket, what, relayPlainProofRequest(opts.token, opts.role, opts.transferId, nonce), opts);
   socket.pause();
   if (rest.length > 0) socket.unshift(rest);
   return socket;
+}
+
+/** relayConnectPlain over a DirectLeg (the receiver's leg, read into frame buffers). */
+async function relayPlainLeg(relay: RelayEndpoint, opts: RelayDialOptions): Promise<DirectLeg | undefined> {
+  const what = `the relay at ${where(relay)}`;
+  const leg = await DirectLeg.open({ host: relay.host, port: relay.port }, CONNECT_TIMEOUT_MS, opts.signal);
+  let reply: Record<string, unknown>;
+  try {
+    reply = await leg.ask(relayPlainRequest(opts.role, opts.transferId), what, { timeoutMs: CONNECT_TIMEOUT_MS, signal: opts.signal });
+  } catch (err) {
+    if (err instanceof TransferError && err.code === 'aborted') throw err;
+    return undefined; // a server before version 2 drops a connection that does not open with TLS
+  }
+  const nonce = nonceOf(reply, what, leg.socket);
+  if (!nonce) return undefined;
+  const ok = await leg.ask(relayPlainProofRequest(opts.token, opts.role, opts.transferId, nonce), what, { timeoutMs: opts.timeoutMs ?? 35_000, signal: opts.signal });
+  if (ok.type !== 'ok') {
+    leg.socket.destroy();
+    throw new TransferError('unreachable', `${what} refused: ${String(ok.message ?? ok.code ?? 'no reason given')}`);
+  }
+  return leg;
+}
+
+/**
+ * The nonce of a version 2 challenge. Otherwise the socket is destroyed and: undefined when the
+ * server does not speak version 2 (the caller falls back to version 1); any other error is the answer.
+ */
+function nonceOf(reply: Record<string, unknown>, what: string, socket: Socket): string | undefined {
+  if (reply.type === 'challenge' && typeof reply.nonce === 'string' && NONCE.test(reply.nonce)) return reply.nonce;
+  socket.destroy();
+  if (reply.type === 'error' && reply.code !== 'unsupported_version' && reply.code !== 'bad_request') {
+    throw new TransferError('unreachable', `${what} refused: ${String(reply.message ?? reply.code)}`);
+  }
+  return undefined;
 }
 
 /** A connected socket to the relay server (TLS when it has `open`), optionally from a bound local port. */

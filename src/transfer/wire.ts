@@ -86,6 +86,16 @@ export class Wire {
     return wire;
   }
 
+  /**
+   * Wraps a socket whose reads already land in `reader` (a relay leg, see DirectLeg); `route`
+   * points those reads at this wire.
+   */
+  static adopt(socket: Socket, reader: DirectFrameReader, route: (onRead: (n: number) => void) => void): Wire {
+    const wire = new Wire(socket, reader.maxFrameBytes, reader);
+    route((n) => wire.#onRead(n));
+    return wire;
+  }
+
   /** "host:port" of the peer (known once connected). */
   get remote(): string {
     if (this.#remote === undefined && this.socket.remoteAddress) this.#remote = formatRemote(this.socket);
