@@ -75,18 +75,17 @@ export class DirectLeg {
   }
 
   /**
-   * The Wire over this connection, reading through the same reader. The peer speaks only after
-   * the dialer's first handshake message, so a frame already read past the relay's last reply
-   * is a protocol error.
+   * The Wire over this connection, reading through the same reader. Frames already read past the
+   * relay's last reply (the sender's `hello` can come in the same read as `ok`) go to it first.
    */
   wire(): Wire {
     this.socket.off('close', this.#onClose);
     this.socket.off('error', this.#onError);
-    if (this.#frames.length > 0 || this.#failure) {
+    if (this.#failure) {
       this.socket.destroy();
-      throw this.#failure ?? new TransferError('protocol', 'the peer spoke before the handshake');
+      throw this.#failure;
     }
-    return Wire.adopt(this.socket, this.#reader, this.#route);
+    return Wire.adopt(this.socket, this.#reader, this.#route, this.#frames.splice(0));
   }
 
   #read(n: number): void {

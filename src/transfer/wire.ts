@@ -88,11 +88,18 @@ export class Wire {
 
   /**
    * Wraps a socket whose reads already land in `reader` (a relay leg, see DirectLeg); `route`
-   * points those reads at this wire.
+   * points those reads at this wire. `early` frames, read before it existed, are dispatched
+   * first, once its owner had the turn to install its handlers; reading waits until then.
    */
-  static adopt(socket: Socket, reader: DirectFrameReader, route: (onRead: (n: number) => void) => void): Wire {
+  static adopt(socket: Socket, reader: DirectFrameReader, route: (onRead: (n: number) => void) => void, early: Buffer[] = []): Wire {
     const wire = new Wire(socket, reader.maxFrameBytes, reader);
     route((n) => wire.#onRead(n));
+    if (early.length === 0) return wire;
+    socket.pause();
+    setImmediate(() => {
+      for (const frame of early) wire.#dispatch(frame, NOOP);
+      if (!wire.closed) socket.resume();
+    });
     return wire;
   }
 

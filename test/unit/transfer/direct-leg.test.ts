@@ -64,12 +64,19 @@ describe('DirectLeg', () => {
     wire.destroy();
   });
 
-  it('refuses a peer frame that came before the dialer spoke', async () => {
-    const target = await relay(answers([json({ type: 'ok' })], control(HELLO)));
+  it('hands the Wire, in order, the peer frames that came in the same read as the ok', async () => {
+    const second = { type: 'hello', v: 4, nonce: 'cd'.repeat(32) };
+    const target = await relay(answers([json({ type: 'ok' })], Buffer.concat([control(HELLO), control(second)])));
     const leg = await DirectLeg.open(target, 5000);
     expect(await leg.ask({ type: 'relay' }, 'the relay', opts)).toEqual({ type: 'ok' });
-    expect(() => leg.wire()).toThrow('the peer spoke before the handshake');
-    expect(leg.socket.destroyed).toBe(true);
+    const wire = leg.wire();
+    await Promise.resolve(); // the owner installs its handlers a few turns later, as paths.ts does
+    const got: ControlMessage[] = [];
+    await new Promise<void>((resolve, reject) => {
+      wire.handlers = { control: (m) => got.push(m) === 2 && resolve(), data: () => {}, close: reject };
+    });
+    expect(got).toMatchObject([HELLO, second]);
+    wire.destroy();
   });
 
   it.each([
