@@ -38,7 +38,10 @@ export interface Parent {
   command: string;
   describe: string;
   subcommands: readonly Command[];
-  /** The subcommand that runs when none is named (`chat sessions` lists). */
+  /**
+   * The subcommand that runs when none is named (`chat sessions` lists): that leaf has `$0`
+   * among its command names; here it only means no subcommand is required.
+   */
   fallback?: string;
 }
 
