@@ -95,7 +95,11 @@ async function relayConnectPlain(relay: RelayEndpoint, opts: RelayDialOptions): 
     if (err instanceof TransferError && err.code === 'aborted') throw err;
     return undefined; // a server before version 2 drops a connection that does not open with TLS
   }
-  const nonce = challenge.rest.length > 0 ? undefined : nonceOf(challenge.reply, what, socket);
+  if (challenge.rest.length > 0) {
+    socket.destroy();
+    return undefined;
+  }
+  const nonce = nonceOf(challenge.reply, what, socket);
   if (!nonce) return undefined;
   const { rest } = await firstReply(socket, what, relayPlainProofRequest(opts.token, opts.role, opts.transferId, nonce), opts);
   socket.pause();
