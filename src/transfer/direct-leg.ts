@@ -2,12 +2,13 @@
 // byte: the relay's replies are read as frames through it, and the Wire made afterwards keeps the
 // same reader, so DATA that comes through the relay is read as on a direct connection, with no
 // buffer allocated and copied per read (docs/benchmarks.md, "both relays on a quiet machine").
-import net, { type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { hostPort } from '../protocol/address.js';
 import { encodeJsonFrame } from '../protocol/frame.js';
 import { MAX_CONTROL_BYTES } from './chunk.js';
 import { DirectFrameReader } from './direct-reader.js';
 import { TransferError } from './errors.js';
+import { reach } from './tcp-connect.js';
 import { Wire } from './wire.js';
 
 export class DirectLeg {
@@ -32,26 +33,12 @@ export class DirectLeg {
   }
 
   /** Connects to `target`; rejects with `unreachable` (or `aborted`) when it cannot. */
-  static open(target: { host: string; port: number }, timeoutMs: number, signal?: AbortSignal): Promise<DirectLeg> {
+  static async open(target: { host: string; port: number }, timeoutMs: number, signal?: AbortSignal): Promise<DirectLeg> {
     const reader = new DirectFrameReader(MAX_CONTROL_BYTES);
     let onRead = (_n: number): void => {};
-    const socket = net.connect({ ...target, onread: { buffer: () => reader.target(), callback: (n: number) => (onRead(n), true) } });
-    const leg = new DirectLeg(socket, reader, (to) => (onRead = to));
-    return new Promise((resolve, reject) => {
-      const done = (err?: Error): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        socket.off('error', done);
-        if (!err) return resolve(leg);
-        socket.destroy();
-        reject(err instanceof TransferError ? err : new TransferError('unreachable', `cannot reach the relay at ${hostPort(target.host, target.port)} (${err.message})`));
-      };
-      const onAbort = (): void => done(new TransferError('aborted', 'transfer aborted'));
-      const timer = setTimeout(() => done(new Error('timed out')), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      socket.once('connect', () => done());
-      socket.once('error', done);
-    });
+    const onread = { buffer: () => reader.target(), callback: (n: number) => (onRead(n), true) };
+    const socket = await reach({ ...target, onread }, `the relay at ${hostPort(target.host, target.port)}`, timeoutMs, signal);
+    return new DirectLeg(socket, reader, (to) => (onRead = to));
   }
 
   /** Sends `request` and resolves the next frame, a JSON object; rejects (and destroys) otherwise. */

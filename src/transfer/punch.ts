@@ -10,6 +10,7 @@ import { punchRequest, type RelayRole } from '../protocol/relay.js';
 import { TransferError } from './errors.js';
 import type { Candidate } from './offer.js';
 import { firstReply, openServer, type LocalBinding, type RelayEndpoint } from './relay-dial.js';
+import { connectWithin } from './tcp-connect.js';
 
 export interface PunchOptions {
   transferId: string;
@@ -121,22 +122,7 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** One connect from the bound port; the kernel retransmits our SYN meanwhile (1 s, 3 s, …). */
 function connectFrom(local: LocalBinding, peer: Candidate, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: peer.host, port: peer.port, localAddress: local.localAddress, localPort: local.localPort });
-    const done = (err?: Error): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.off('error', done);
-      if (!err) return resolve(socket);
-      socket.destroy();
-      reject(err);
-    };
-    const onAbort = (): void => done(new Error('aborted'));
-    const timer = setTimeout(() => done(new Error('timed out')), timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => done());
-    socket.once('error', done);
-  });
+  return connectWithin({ host: peer.host, port: peer.port, localAddress: local.localAddress, localPort: local.localPort }, timeoutMs, signal);
 }
 
 function show(c: Candidate): string {

@@ -4,13 +4,14 @@
 // TLS around them cost the server most of its relay CPU), its proof bound to a nonce of the
 // server's; a server that does not speak it gets version 1 inside TLS, as before.
 import { hostPort } from '../protocol/address.js';
-import net, { type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { HEADER_BYTES, encodeJsonFrame } from '../protocol/frame.js';
 import { relayPlainProofRequest, relayPlainRequest, relayRequest, type RelayRole } from '../protocol/relay.js';
 import { TransferError } from './errors.js';
 import type { Candidate } from './offer.js';
 import { DirectLeg } from './direct-leg.js';
 import { Wire } from './wire.js';
+import { reach } from './tcp-connect.js';
 
 export interface RelayDialOptions {
   transferId: string;
@@ -144,24 +145,10 @@ function nonceOf(reply: Record<string, unknown>, what: string, socket: Socket): 
 /** A connected socket to the relay server (TLS when it has `open`), optionally from a bound local port. */
 export async function openServer(relay: RelayEndpoint, what: string, local?: LocalBinding, signal?: AbortSignal): Promise<Socket> {
   const target = { host: relay.host, port: relay.port };
-  const unreachable = (err: Error): TransferError => new TransferError('unreachable', `cannot reach ${what} at ${where(relay)} (${err.message})`);
-  if (relay.open) return relay.open(target, local).catch((err: Error) => Promise.reject(unreachable(err)));
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ ...target, ...local });
-    const done = (err?: Error): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.off('error', done);
-      if (!err) return resolve(socket);
-      socket.destroy();
-      reject(err instanceof TransferError ? err : unreachable(err));
-    };
-    const onAbort = (): void => done(new TransferError('aborted', 'transfer aborted'));
-    const timer = setTimeout(() => done(new Error('timed out')), CONNECT_TIMEOUT_MS);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => done());
-    socket.once('error', done);
-  });
+  if (relay.open) {
+    return relay.open(target, local).catch((err: Error) => Promise.reject(new TransferError('unreachable', `cannot reach ${what} at ${where(relay)} (${err.message})`)));
+  }
+  return reach({ ...target, ...local }, `${what} at ${where(relay)}`, CONNECT_TIMEOUT_MS, signal);
 }
 
 function where(c: Candidate): string {
