@@ -118,6 +118,18 @@ function endpoint(ts: TestServer): RelayEndpoint {
   };
 }
 
+/** `size` random bytes from the sender's leg arrive whole at the receiver's, five come back, and the relay counted them all. */
+async function expectPiped(ts: TestServer, s: Socket, r: Socket, size: number): Promise<void> {
+  const big = randomBytes(size);
+  const arrived = readBytes(r, big.length);
+  s.write(big);
+  expect((await arrived).equals(big)).toBe(true);
+  const back = readBytes(s, 5);
+  r.write('hello');
+  expect((await back).toString()).toBe('hello');
+  expect(ts.server.relay.stats).toMatchObject({ active: 1, pairs: 1, bytes: big.length + 5 });
+}
+
 function closed(socket: Socket): Promise<void> {
   return new Promise((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
 }
@@ -133,14 +145,7 @@ describe('transfer relay', () => {
     expect(s.reply).toMatchObject({ type: 'ok', id: 1, result: { paired: true } });
     expect(r.reply).toMatchObject({ type: 'ok', id: 1, result: { paired: true } });
 
-    const big = randomBytes(8 * 1024 * 1024);
-    const arrived = readBytes(r.socket, big.length);
-    s.socket.write(big);
-    expect((await arrived).equals(big)).toBe(true);
-    const back = readBytes(s.socket, 5);
-    r.socket.write('hello');
-    expect((await back).toString()).toBe('hello');
-    expect(ts.server.relay.stats).toMatchObject({ active: 1, pairs: 1, bytes: big.length + 5 });
+    await expectPiped(ts, s.socket, r.socket, 8 * 1024 * 1024);
 
     s.socket.destroy();
     await closed(r.socket);
@@ -193,14 +198,7 @@ describe('transfer relay in plain TCP (version 2, protocol.md §4.8)', () => {
     const [s, r] = await Promise.all([plainRelay(ts, token, 'sender', transfer), plainRelay(ts, token, 'receiver', transfer)]);
     expect(s.reply).toEqual({ id: 2, type: 'ok', result: { paired: true } });
     expect(r.reply).toEqual({ id: 2, type: 'ok', result: { paired: true } });
-    const big = randomBytes(4 * 1024 * 1024);
-    const arrived = readBytes(r.socket, big.length);
-    s.socket.write(big);
-    expect((await arrived).equals(big)).toBe(true);
-    const back = readBytes(s.socket, 5);
-    r.socket.write('hello');
-    expect((await back).toString()).toBe('hello');
-    expect(ts.server.relay.stats).toMatchObject({ active: 1, pairs: 1, bytes: big.length + 5 });
+    await expectPiped(ts, s.socket, r.socket, 4 * 1024 * 1024);
     expect(logs.some((l) => l.includes('as sender (plain): waiting for the other side'))).toBe(true);
     s.socket.destroy();
     await closed(r.socket);
