@@ -5,7 +5,9 @@
 // and reads the relay's user + system CPU from /proc/PID/stat around the transfer (start-up and
 // TLS handshakes excluded):
 //
-//   node-data    net.Server, 'data' events written on with backpressure (src/server/relay-pipe.ts, plain TCP)
+//   node-data    net.Server, 'data' events written on with backpressure (relay-pipe.ts before pooled reads)
+//   node-pooled  the server's own pipe (dist/server/relay-pipe.js: pooled reads of up to 256 KiB,
+//                src/server/pooled-reads.ts), with no rate, budget or idle limit
 //   node-tls     the same with TLS on both legs (the relay before protocol relay v2: AES-GCM in
 //                and out on top of the peers' own AES-GCM), TLS 1.3, AES-256-GCM
 //   node-tls128  TLS 1.3 restricted to TLS_AES_128_GCM_SHA256 ("TLS with cheaper settings")
@@ -32,7 +34,7 @@ const { values: argv } = parseArgs({
     size: { type: 'string' },
     'size-mib': { type: 'string', default: '512' },
     rounds: { type: 'string', default: '3' },
-    variants: { type: 'string', default: 'node-data,node-tls,node-tls128,twisted' },
+    variants: { type: 'string', default: 'node-data,node-pooled,node-tls,node-tls128,twisted' },
   },
 });
 const GiB = 1024 ** 3;
@@ -47,12 +49,14 @@ if (argv.role === 'relay') {
   const { selfSignedCertificate } = await import('../dist/server/certificate.js');
   const { cert, key } = await selfSignedCertificate(mkdtempSync(path.join(os.tmpdir(), 'relay-floor-')));
   const opts = v === 'node-tls128' ? { cert, key, minVersion: 'TLSv1.3', ciphersuites: 'TLS_AES_128_GCM_SHA256' } : { cert, key, minVersion: 'TLSv1.3' };
+  const { pipe } = await import('../dist/server/relay-pipe.js');
   let waiting;
   const onSocket = (s) => {
     s.on('error', () => {});
     if (!waiting) return void (waiting = s);
     const a = waiting;
     waiting = undefined;
+    if (v === 'node-pooled') return void pipe(a, Buffer.alloc(0), s, Buffer.alloc(0), { rate: 0, idleMs: 0, moved: () => true, ended: () => {} });
     for (const [from, to] of [[a, s], [s, a]]) {
       from.on('data', (chunk) => {
         if (!to.write(chunk)) {
@@ -63,18 +67,18 @@ if (argv.role === 'relay') {
       from.on('end', () => to.end());
     }
   };
-  const server = v === 'node-data' ? net.createServer(onSocket) : tls.createServer(opts, onSocket);
+  const server = v === 'node-data' || v === 'node-pooled' ? net.createServer(onSocket) : tls.createServer(opts, onSocket);
   server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
 } else if (argv.role === 'send' || argv.role === 'recv') {
   const v = argv.variant;
   const port = Number(argv.port);
   const size = Number(argv.size);
   const connect = () =>
-    v === 'twisted' || v === 'node-data'
+    v === 'twisted' || v === 'node-data' || v === 'node-pooled'
       ? net.connect({ port, host: '127.0.0.1' })
       : tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, ...(v === 'node-tls128' ? { ciphersuites: 'TLS_AES_128_GCM_SHA256' } : {}) });
   const s = connect();
-  s.once(v === 'twisted' || v === 'node-data' ? 'connect' : 'secureConnect', () => {
+  s.once(v === 'twisted' || v === 'node-data' || v === 'node-pooled' ? 'connect' : 'secureConnect', () => {
     if (v === 'twisted') {
       // The transit relay's v1 handshake: the same line from both sides, "ok\n" once paired.
       s.write(`please relay ${'ab'.repeat(32)} for side ${argv.role === 'send' ? '1111111111111111' : '2222222222222222'}\n`);
@@ -112,7 +116,7 @@ if (argv.role === 'relay') {
     }
     got += chunk.length;
   });
-  if (v !== 'twisted') s.once(v === 'node-data' ? 'connect' : 'secureConnect', go);
+  if (v !== 'twisted') s.once(v === 'node-data' || v === 'node-pooled' ? 'connect' : 'secureConnect', go);
   s.on('end', () => {
     if (argv.role === 'recv') process.stdout.write(`got ${got}\n`);
     s.end();
@@ -129,9 +133,11 @@ function cpuTicks(pid) {
   return [Number(f[11]), Number(f[12])]; // utime, stime (fields 14 and 15)
 }
 
+// A line no one waits for yet is kept for a later wait: two lines can come in one read.
 function lines(child) {
   let buf = '';
   const waiters = [];
+  const unclaimed = [];
   child.stdout.setEncoding('utf8').on('data', (s) => {
     buf += s;
     for (let nl; (nl = buf.indexOf('\n')) >= 0; ) {
@@ -139,9 +145,15 @@ function lines(child) {
       buf = buf.slice(nl + 1);
       const w = waiters.findIndex((x) => x.re.test(line));
       if (w >= 0) waiters.splice(w, 1)[0].resolve(line);
+      else unclaimed.push(line);
     }
   });
-  return (re) => new Promise((resolve) => waiters.push({ re, resolve }));
+  return (re) =>
+    new Promise((resolve) => {
+      const i = unclaimed.findIndex((line) => re.test(line));
+      if (i >= 0) return resolve(unclaimed.splice(i, 1)[0]);
+      waiters.push({ re, resolve });
+    });
 }
 
 async function startRelay(variant) {

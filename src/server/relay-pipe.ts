@@ -2,8 +2,8 @@
 // direction, a byte budget checked on every chunk, and an idle timeout, so a pair never lives on
 // without moving bytes.
 import type { Socket } from 'node:net';
-import { detachBuffer } from '../common/detach.js';
 import { TokenBucket } from '../common/token-bucket.js';
+import { takeReads, type OnChunk } from './pooled-reads.js';
 
 export type PipeEnd = 'closed' | 'idle' | 'budget';
 
@@ -20,6 +20,12 @@ export interface PipeOptions {
 
 /** Pipes a ↔ b (with what each sent past its request); returns a function that ends the pair. */
 export function pipe(a: Socket, aRest: Buffer, b: Socket, bRest: Buffer, o: PipeOptions): () => void {
+  // Each side's reads go to the other, through the sockets takeReads gives (the ones to use from here on).
+  let toB: OnChunk = () => {};
+  let toA: OnChunk = () => {};
+  const ra = takeReads(a, (chunk, written) => toB(chunk, written));
+  const rb = takeReads(b, (chunk, written) => toA(chunk, written));
+  const [sa, sb] = [ra.socket, rb.socket];
   let done = false;
   let last = Date.now();
   let idle: NodeJS.Timeout | undefined;
@@ -27,8 +33,8 @@ export function pipe(a: Socket, aRest: Buffer, b: Socket, bRest: Buffer, o: Pipe
     if (done) return;
     done = true;
     clearTimeout(idle);
-    a.destroy();
-    b.destroy();
+    sa.destroy();
+    sb.destroy();
     o.ended(why);
   };
   const moved = (n: number): boolean => {
@@ -37,7 +43,7 @@ export function pipe(a: Socket, aRest: Buffer, b: Socket, bRest: Buffer, o: Pipe
     end('budget');
     return false;
   };
-  for (const s of [a, b]) {
+  for (const s of [sa, sb]) {
     s.on('close', () => end('closed'));
     s.on('error', () => {});
   }
@@ -49,29 +55,24 @@ export function pipe(a: Socket, aRest: Buffer, b: Socket, bRest: Buffer, o: Pipe
     };
     idle = setTimeout(check, o.idleMs).unref();
   }
-  pump(a, b, aRest, o.rate, moved);
-  pump(b, a, bRest, o.rate, moved);
-  if (a.destroyed || b.destroyed) end('closed'); // one left before the pipe was laid
+  toB = pump(sa, sb, [aRest, ...ra.buffered], o.rate, moved);
+  toA = pump(sb, sa, [bRest, ...rb.buffered], o.rate, moved);
+  if (sa.destroyed || sb.destroyed) end('closed'); // one left before the pipe was laid
   return () => end('closed');
 }
 
-// Every read of a relayed socket is a fresh ArrayBuffer (~64 KiB). V8 frees those only when it
-// collects their wrappers, and it answers each ~64 MB of such external memory with a full
-// mark-compact of the whole server heap: measured with perf, that was a third of the server's CPU
-// per relayed GiB (docs/benchmarks.md, "The relay's cost"). So each chunk is detached once
-// written (src/common/detach.ts). (Below the allocator's mmap threshold, so the memory is reused
-// without page faults.)
-const MIN_DETACH_BYTES = 4096;
-
-/** Copies from → to with backpressure and an optional rate (bytes/s); stops when `moved` says so. */
-function pump(from: Socket, to: Socket, first: Buffer, rate: number, moved: (n: number) => boolean): void {
+/**
+ * Copies from → to with backpressure and an optional rate (bytes/s), `first` before anything read;
+ * returns what takes each read of `from`, and resumes it. Stops when `moved` says so.
+ */
+function pump(from: Socket, to: Socket, first: Buffer[], rate: number, moved: (n: number) => boolean): OnChunk {
   const bucket = rate > 0 ? new TokenBucket(rate, rate, Date.now) : undefined; // a second's worth of burst
   let holds = 0; // reading waits for a drain and/or the rate
   const hold = (): void => void (holds++ === 0 && from.pause());
   const release = (): void => void (--holds === 0 && from.resume());
-  const write = (chunk: Buffer): void => {
-    if (!moved(chunk.length)) return;
-    if (!to.write(chunk, () => detachBuffer(chunk, MIN_DETACH_BYTES))) {
+  const write: OnChunk = (chunk, written) => {
+    if (!moved(chunk.length)) return written();
+    if (!to.write(chunk, written)) {
       hold();
       to.once('drain', release);
     }
@@ -81,8 +82,8 @@ function pump(from: Socket, to: Socket, first: Buffer, rate: number, moved: (n: 
       setTimeout(release, Math.ceil(wait)).unref();
     }
   };
-  if (first.length > 0) write(first);
-  from.on('data', write);
+  for (const chunk of first) if (chunk.length > 0) write(chunk, () => {});
   from.on('end', () => to.end());
   if (holds === 0) from.resume();
+  return write;
 }
