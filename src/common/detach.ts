@@ -2,8 +2,9 @@
 // ArrayBuffer to a closed MessagePort detaches it (structured-clone transfer, as in the HTML
 // spec) and the undeliverable message is dropped, so the backing store is freed at once. Used for
 // the large buffers the transfer engine seals and opens (src/transfer/free-buffer.ts) and the
-// chunks the relay pipes (src/server/relay-pipe.ts): left to the GC they pile up as external
-// memory and V8 answers with full collections (docs/benchmarks.md).
+// chunks the relay pipes where it cannot read into buffers of its own (src/server/pooled-reads.ts):
+// left to the GC they pile up as external memory and V8 answers with full collections
+// (docs/benchmarks.md).
 import { MessageChannel } from 'node:worker_threads';
 
 let sink: MessageChannel['port1'] | undefined;
