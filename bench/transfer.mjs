@@ -703,35 +703,49 @@ async function main() {
 
   const cpuLine = (r, bytes) => `CPU s/GiB sender ${f2(r.cpu[0] / (bytes / GiB))}, receiver ${f2(r.cpu[1] / (bytes / GiB))}`;
   const main = { scenario: 'main', bytes: SIZE };
+  // Each pair runs its steps in one order in odd rounds and in the reverse order in even ones, so
+  // that no tool is always the one that runs after another (this VM hands freed memory back to
+  // its host within seconds, and whichever run gets fresh pages pays for them: see "Page cache").
   for (let i = 0; i < PAIRS; i++) {
     const round = i + 1;
+    const steps = [];
     if (socatOk === true) {
-      settle();
-      const r = await attempt({ tool: 'socat', round, ...main }, () => runCopy('socat', SOCAT, src, SIZE, sha, i));
-      if (r) log(`  pair ${round} socat: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), ${cpuLine(r, SIZE)}`);
+      steps.push(async () => {
+        const r = await attempt({ tool: 'socat', round, ...main }, () => runCopy('socat', SOCAT, src, SIZE, sha, i));
+        if (r) log(`  pair ${round} socat: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s), ${cpuLine(r, SIZE)}`);
+      });
     }
     for (const kind of wormholes) {
-      settle();
-      const r = await attempt({ tool: kind, round, ...main }, () => runWormhole(lab, kind, src, SIZE, sha, i));
-      if (r) log(`  pair ${round} ${kind}: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; via ${r.via}), ${cpuLine(r, SIZE)}`);
+      steps.push(async () => {
+        const r = await attempt({ tool: kind, round, ...main }, () => runWormhole(lab, kind, src, SIZE, sha, i));
+        if (r) log(`  pair ${round} ${kind}: ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; via ${r.via}), ${cpuLine(r, SIZE)}`);
+      });
     }
-    // With --baseline, the other build runs right before ours in odd rounds and right after in even ones.
-    for (const tool of oursOrder(round)) {
-      settle();
-      const bin = tool === 'baseline' ? BASE_BIN : CHAT_BIN;
-      const r = await attempt({ tool, round, via: 'auto', ...main }, () => runOurs(ctx, src, SIZE, sha, `${tool}-${i}`, 'auto', false, bin));
-      if (r) log(`  pair ${round} ${tool === 'ours' ? 'ours:' : 'baseline:'}  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}${r.sealed ? '' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, ${cpuLine(r, SIZE)}`);
+    // With --baseline, the other build runs right before ours (so right after it in even rounds).
+    for (const tool of oursTools()) {
+      steps.push(async () => {
+        const bin = tool === 'baseline' ? BASE_BIN : CHAT_BIN;
+        const r = await attempt({ tool, round, via: 'auto', ...main }, () => runOurs(ctx, src, SIZE, sha, `${tool}-${i}`, 'auto', false, bin));
+        if (r) log(`  pair ${round} ${tool === 'ours' ? 'ours:' : 'baseline:'}  ${f1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s; transfer alone ${f1(r.transferMbps)} MB/s; via ${r.via}${r.sealed ? '' : ', NOT encrypted'}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, ${cpuLine(r, SIZE)}`);
+      });
     }
     // Through each relay: wormhole's transit relay (both --no-listen) and our server (--via relay).
     if (RUN_RELAY && lab) {
-      settle();
-      const w = await attempt({ tool: 'wormhole', round, scenario: 'relay', bytes: SIZE }, () => runWormhole(lab, 'wormhole-relay', src, SIZE, sha, i));
-      if (w) log(`  pair ${round} wormhole via its transit relay: ${f1(w.mbps)} MB/s (via ${w.via}), ${cpuLine(w, SIZE)}, transit relay ${f2(w.relayCpu / (SIZE / GiB))} CPU-s/GiB`);
+      steps.push(async () => {
+        const w = await attempt({ tool: 'wormhole', round, scenario: 'relay', bytes: SIZE }, () => runWormhole(lab, 'wormhole-relay', src, SIZE, sha, i));
+        if (w) log(`  pair ${round} wormhole via its transit relay: ${f1(w.mbps)} MB/s (via ${w.via}), ${cpuLine(w, SIZE)}, transit relay ${f2(w.relayCpu / (SIZE / GiB))} CPU-s/GiB`);
+      });
     }
     if (RUN_RELAY) {
+      steps.push(async () => {
+        const o = await attempt({ tool: 'ours', round, via: 'relay', scenario: 'relay', bytes: SIZE }, () => runOurs(ctx, src, SIZE, sha, `relay-${i}`, 'relay'));
+        if (o) log(`  pair ${round} ours --via relay: ${f1(o.mbps)} MB/s (transfer alone ${f1(o.transferMbps)} MB/s; via ${o.via}), ${cpuLine(o, SIZE)}, server ${f2(o.relayCpu / (SIZE / GiB))} CPU-s/GiB`);
+      });
+    }
+    if (round % 2 === 0) steps.reverse();
+    for (const step of steps) {
       settle();
-      const o = await attempt({ tool: 'ours', round, via: 'relay', scenario: 'relay', bytes: SIZE }, () => runOurs(ctx, src, SIZE, sha, `relay-${i}`, 'relay'));
-      if (o) log(`  pair ${round} ours --via relay: ${f1(o.mbps)} MB/s (transfer alone ${f1(o.transferMbps)} MB/s; via ${o.via}), ${cpuLine(o, SIZE)}, server ${f2(o.relayCpu / (SIZE / GiB))} CPU-s/GiB`);
+      await step();
     }
   }
 
@@ -756,20 +770,30 @@ async function main() {
     const files = { scenario: 'files', bytes: filesBytes, files: FILES };
     for (let i = 0; i < FILE_PAIRS; i++) {
       const round = i + 1;
+      const steps = []; // reversed in even rounds, as the 1 GiB pairs
       if (tarOk === true) {
-        settle();
-        const r = await attempt({ tool: 'tar+socat', round, ...files }, () => runTarSocat(treeDir, digest, i).then((x) => ({ ...x, mbps: filesBytes / MB / x.seconds })));
-        if (r) log(`  files pair ${round} tar+socat: ${r.seconds.toFixed(2)} s (${f1(FILES / r.seconds)} files/s)`);
+        steps.push(async () => {
+          const r = await attempt({ tool: 'tar+socat', round, ...files }, () => runTarSocat(treeDir, digest, i).then((x) => ({ ...x, mbps: filesBytes / MB / x.seconds })));
+          if (r) log(`  files pair ${round} tar+socat: ${r.seconds.toFixed(2)} s (${f1(FILES / r.seconds)} files/s)`);
+        });
       }
       if (lab) {
-        const w = await attempt({ tool: 'wormhole', round, ...files }, () => runWormhole(lab, 'wormhole', treeDir, filesBytes, digest, 100 + i, true));
-        if (w) log(`  files pair ${round} wormhole:  ${w.seconds.toFixed(2)} s (${f1(FILES / w.seconds)} files/s; via ${w.via})`);
+        steps.push(async () => {
+          const w = await attempt({ tool: 'wormhole', round, ...files }, () => runWormhole(lab, 'wormhole', treeDir, filesBytes, digest, 100 + i, true));
+          if (w) log(`  files pair ${round} wormhole:  ${w.seconds.toFixed(2)} s (${f1(FILES / w.seconds)} files/s; via ${w.via})`);
+        });
       }
-      for (const tool of oursOrder(round)) {
+      for (const tool of oursTools()) {
+        steps.push(async () => {
+          const bin = tool === 'baseline' ? BASE_BIN : CHAT_BIN;
+          const r = await attempt({ tool, round, via: 'auto', ...files }, () => runOurs(ctx, treeDir, filesBytes, digest, `${tool}-files-${i}`, 'auto', true, bin));
+          if (r) log(`  files pair ${round} ${tool === 'ours' ? 'ours:    ' : 'baseline:'}  ${r.seconds.toFixed(2)} s (${f1(FILES / r.seconds)} files/s; via ${r.via}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
+        });
+      }
+      if (round % 2 === 0) steps.reverse();
+      for (const step of steps) {
         settle();
-        const bin = tool === 'baseline' ? BASE_BIN : CHAT_BIN;
-        const r = await attempt({ tool, round, via: 'auto', ...files }, () => runOurs(ctx, treeDir, filesBytes, digest, `${tool}-files-${i}`, 'auto', true, bin));
-        if (r) log(`  files pair ${round} ${tool === 'ours' ? 'ours:    ' : 'baseline:'}  ${r.seconds.toFixed(2)} s (${f1(FILES / r.seconds)} files/s; via ${r.via}), RSS sender ${f1(mbOfKb(r.senderKb))} MB, receiver ${f1(mbOfKb(r.receiverKb))} MB, CPU s sender ${f2(r.cpu[0])}, receiver ${f2(r.cpu[1])}`);
+        await step();
       }
     }
     rmSync(path.dirname(treeDir), { recursive: true, force: true });
@@ -915,10 +939,9 @@ async function main() {
   }
 }
 
-/** ours alone, or with --baseline the other build first in odd rounds and second in even ones. */
-function oursOrder(round) {
-  if (!BASE_BIN) return ['ours'];
-  return round % 2 ? ['baseline', 'ours'] : ['ours', 'baseline'];
+/** ours alone, or with --baseline the other build right before it (a round's reversal makes it after). */
+function oursTools() {
+  return BASE_BIN ? ['baseline', 'ours'] : ['ours'];
 }
 
 /** Both ends' exits, or (past RUN_TIMEOUT_MS) both killed and an error. */
