@@ -7,7 +7,7 @@
 //                                        ratios; 10,000 files of 10 KiB: 3 pairs (tar c | socat →
 //                                        socat | tar x, then ours); each path once (RSS); one 4 GiB run
 //   npm run bench:transfer -- --no-4g    the same without the 4 GiB run (also --no-files, --no-paths, --no-1g)
-//   npm run bench:transfer -- --pairs N  N pairs of the 1 GiB run
+//   npm run bench:transfer -- --pairs N  N pairs of the 1 GiB run (--file-pairs N: of the 10,000 files)
 //   npm run bench:transfer -- --quick    256 MiB × 2 pairs, 2000 files × 1 pair, no paths, no 4 GiB
 //   node bench/transfer.mjs --smoke      4 MiB × 1 pair, 200 files × 1 pair, installs nothing;
 //                                        results to a temp dir (the test suite's smoke run)
@@ -49,6 +49,7 @@ const { values: argv } = parseArgs({
     'no-paths': { type: 'boolean', default: false },
     'no-1g': { type: 'boolean', default: false },
     pairs: { type: 'string' },
+    'file-pairs': { type: 'string' },
     'no-wormhole': { type: 'boolean', default: false },
     'no-relay': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -62,7 +63,7 @@ const SIZE = smoke ? 4 * MiB : quick ? 256 * MiB : 1 * GiB;
 const PAIRS = argv['no-1g'] ? 0 : argv.pairs ? Math.max(1, Number(argv.pairs)) : smoke ? 1 : quick ? 2 : 5;
 const FILES = smoke ? 200 : quick ? 2000 : 10_000;
 const FILE_BYTES = 10 * 1024;
-const FILE_PAIRS = smoke || quick ? 1 : 3;
+const FILE_PAIRS = argv['file-pairs'] ? Math.max(1, Number(argv['file-pairs'])) : smoke || quick ? 1 : 3;
 const RUN_FILES = !argv['no-files'];
 const RUN_PATHS = MODE === 'full' && !argv['no-paths'] && !argv['no-1g'];
 const BIG = 4 * GiB;
