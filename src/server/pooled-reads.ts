@@ -1,10 +1,11 @@
 // How the relay reads a relayed socket. A socket net accepted reads into a fresh 64 KiB
-// ArrayBuffer per read; only a socket made with `onread` reads into buffers of the caller's, of the
+// ArrayBuffer per read; only a socket made with `onread` reads into the caller's buffers, of the
 // caller's size. So for a relayed pair the accepted socket's handle moves to such a socket, which
 // reads up to 256 KiB at a time into a few reused buffers: a quarter of the reads and none of the
-// allocations. Measured alone, a relayed GiB cost 1.23 CPU-s with 'data' events and 0.61 so
-// (magic-wormhole's transit relay: 1.09; docs/benchmarks.md, "The relay's cost"). Moving a handle uses net's `_handle`, which is not documented; where it is not
-// what this expects (a TLS socket, another runtime), the socket is read with 'data' events as before.
+// allocations. Measured alone, a relayed GiB cost 1.23 CPU-s with 'data' events and 0.61 this
+// way (magic-wormhole's transit relay: 1.09; docs/benchmarks.md, "The relay's cost").
+// Moving a handle uses net's `_handle`, which is not documented; where it is not what this
+// expects (a TLS socket, another runtime), the socket is read with 'data' events as before.
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { detachBuffer } from '../common/detach.js';
