@@ -70,17 +70,22 @@ function pump(from: Socket, to: Socket, first: Buffer[], rate: number, moved: (n
   let holds = 0; // reading waits for a drain and/or the rate
   const hold = (): void => void (holds++ === 0 && from.pause());
   const release = (): void => void (--holds === 0 && from.resume());
+  const send: OnChunk = (chunk, written) => {
+    if (to.write(chunk, written)) return;
+    hold();
+    to.once('drain', release);
+  };
+  // Over the rate, a chunk waits before it is sent, not after: sent at once, a 256 KiB read would
+  // leave a second's worth (at a 256 KiB/s rate) ahead of the rate. Reading waits with it.
   const write: OnChunk = (chunk, written) => {
     if (!moved(chunk.length)) return written();
-    if (!to.write(chunk, written)) {
-      hold();
-      to.once('drain', release);
-    }
     const wait = bucket?.take(chunk.length) ?? 0;
-    if (wait > 0) {
-      hold();
-      setTimeout(release, Math.ceil(wait)).unref();
-    }
+    if (wait <= 0) return send(chunk, written);
+    hold();
+    setTimeout(() => {
+      send(chunk, written);
+      release();
+    }, Math.ceil(wait)).unref();
   };
   for (const chunk of first) if (chunk.length > 0) write(chunk, () => {});
   from.on('end', () => to.end());

@@ -151,4 +151,32 @@ describe('relay pipe over pooled reads', () => {
     expect(ended).toBe('closed');
   });
 
+
+  it('keeps to a rate, ends at a byte budget and after an idle time, reading through pooled sockets', async () => {
+    const { pairs } = await accepted(6);
+    const [p1, p2, p3, p4, p5, p6] = pairs;
+    const ends: PipeEnd[] = [];
+    const options = (o: Partial<Parameters<typeof pipe>[4]>): Parameters<typeof pipe>[4] => ({ rate: 0, idleMs: 0, moved: () => true, ended: (why) => ends.push(why), ...o });
+    // Rate: the first second's worth passes at once, the rest at the rate, so 3 × rate takes ≥ 2 s.
+    const rate = 256 * 1024;
+    pipe(p1!.served, Buffer.alloc(0), p2!.served, Buffer.alloc(0), options({ rate }));
+    const start = performance.now();
+    const paced = readBytes(p2!.client, 3 * rate, WAIT_MS);
+    p1!.client.write(randomBytes(3 * rate));
+    await paced;
+    expect(performance.now() - start).toBeGreaterThan(1500);
+    // Budget: the pair ends once `moved` says no, and what passed is less than what was sent.
+    let budget = 1024 * 1024;
+    pipe(p3!.served, Buffer.alloc(0), p4!.served, Buffer.alloc(0), options({ moved: (n) => (budget -= n) >= 0 }));
+    let got = 0;
+    p4!.client.on('data', (c: Buffer) => (got += c.length));
+    p3!.client.write(Buffer.alloc(4 * 1024 * 1024));
+    await closed(p4!.client);
+    expect(got).toBeLessThan(1024 * 1024);
+    // Idle: nothing moves, the pair is closed.
+    pipe(p5!.served, Buffer.alloc(0), p6!.served, Buffer.alloc(0), options({ idleMs: 200 }));
+    await Promise.all([closed(p5!.client), closed(p6!.client)]);
+    expect(ends.sort()).toEqual(['budget', 'idle']);
+  });
 });
+
