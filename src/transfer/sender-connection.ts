@@ -9,6 +9,9 @@ import type { Wire } from './wire.js';
 import type PQueue from 'p-queue';
 import type { LocalFile } from './offer.js';
 
+/** `get`s a connection may have waiting to be served (the reference receiver keeps at most 64). */
+export const MAX_QUEUED_GETS = 1024;
+
 /** What a connection needs from its Sender. */
 export interface SenderHooks {
   files: readonly LocalFile[];
@@ -77,6 +80,8 @@ export class SenderConnection {
     }
     switch (msg.type) {
       case 'get':
+        // A receiver must not grow our memory without bound (protocol.md §T4).
+        if (this.#queue.length >= MAX_QUEUED_GETS) return this.#protocolError(`more than ${MAX_QUEUED_GETS} get requests waiting on one connection`);
         this.#queue.push(msg);
         if (!this.#serving) void this.#serveAll();
         return;

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Receiver } from '../../../src/transfer/receiver.js';
 import { Sender } from '../../../src/transfer/sender.js';
+import { MAX_QUEUED_GETS } from '../../../src/transfer/sender-connection.js';
+import { dial } from '../../../src/transfer/handshake.js';
 import { newKeyPair } from '../../../src/transfer/keys.js';
 import { newTransferSecret } from '../../../src/transfer/offer.js';
 import { FrameDecoder } from '../../../src/protocol/frame.js';
@@ -55,6 +57,21 @@ describe('transfer: handshake', () => {
     expect((await strangerRefused)[0]).toMatchObject({ reason: 'bad_token' });
     stranger.close();
     await expect(stranger.done).rejects.toMatchObject({ code: 'aborted' });
+  });
+
+  it('ends the transfer with a protocol error when an authenticated receiver piles up get requests', async () => {
+    const [src, dst] = [await dir(), await dir()];
+    const files = await collectFiles([await writeRandomFile(src, 'one.bin', 256 * 1024)]);
+    const pair = await startPair(files, dst);
+    const { transferId, token, keys } = pair.receiverOptions;
+    const wire = await dial({ host: '127.0.0.1', port: pair.port }, { transferId, token, keys }, { connectTimeoutMs: 5000, handshakeTimeoutMs: 5000 });
+    try {
+      // In one go, so they arrive faster than one file at a time is served.
+      for (let i = 0; i <= MAX_QUEUED_GETS + 1; i++) wire.sendControl({ type: 'get', file: 0, offset: 0 });
+      await expect(pair.sender.done).rejects.toMatchObject({ code: 'protocol', message: expect.stringContaining(`more than ${MAX_QUEUED_GETS} get requests waiting`) });
+    } finally {
+      wire.destroy();
+    }
   });
 
   it('fails with unreachable when no candidate answers', async () => {
